@@ -1,0 +1,171 @@
+/**
+ * The domain model shared by the core, the adapters and the shells.
+ * Everything here is plain data: no I/O, no clocks, no randomness.
+ */
+
+export const TIMEFRAMES = ['1Min', '5Min', '15Min', '30Min', '1Hour', '2Hour', '4Hour', '1Day'] as const;
+export type Timeframe = (typeof TIMEFRAMES)[number];
+
+const TIMEFRAME_MS: Record<Timeframe, number> = {
+  '1Min': 60_000,
+  '5Min': 300_000,
+  '15Min': 900_000,
+  '30Min': 1_800_000,
+  '1Hour': 3_600_000,
+  '2Hour': 7_200_000,
+  '4Hour': 14_400_000,
+  '1Day': 86_400_000,
+};
+
+export function isTimeframe(value: unknown): value is Timeframe {
+  return typeof value === 'string' && (TIMEFRAMES as readonly string[]).includes(value);
+}
+
+export function timeframeMs(tf: Timeframe): number {
+  return TIMEFRAME_MS[tf];
+}
+
+export type AssetClass = 'crypto' | 'us_equity';
+
+/**
+ * Bars of one symbol and timeframe, columnar, oldest first, strictly increasing time.
+ * time[i] is the bar's start in epoch milliseconds (UTC).
+ */
+export interface BarSeries {
+  readonly symbol: string;
+  readonly timeframe: Timeframe;
+  readonly time: Float64Array;
+  readonly open: Float64Array;
+  readonly high: Float64Array;
+  readonly low: Float64Array;
+  readonly close: Float64Array;
+  readonly volume: Float64Array;
+}
+
+export interface DataQualityNote {
+  kind: 'gap' | 'duplicate' | 'unsorted' | 'info';
+  message: string;
+  at?: string;
+  count?: number;
+}
+
+// ---------------------------------------------------------------- archive
+
+/** One file in a training archive, addressed by its normalised posix path inside the archive. */
+export interface ArchiveFile {
+  readonly path: string;
+  readonly size: number;
+}
+
+/** A zip file or a folder, opened for reading only. Nothing inside it is ever executed. */
+export interface ArchiveReader {
+  /** The path the user gave. */
+  readonly source: string;
+  readonly kind: 'zip' | 'dir';
+  /** sha256 of the zip file's bytes; for a folder, sha256 over its sorted "sha256  path" lines. */
+  readonly sha256: string;
+  readonly files: readonly ArchiveFile[];
+  /** The bytes of one file, within the reader's limits; throws a PolicyGateError naming the entry. */
+  read(path: string): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------- gating
+
+export type Classification = 'APPROVED' | 'REVIEW' | 'DROP';
+
+export type GatingFlag =
+  | 'LOW_FITNESS'
+  | 'LOW_PF'
+  | 'LOW_CONSISTENCY'
+  | 'HIGH_DRAWDOWN'
+  | 'FITNESS_DECLINE'
+  | 'UNSTABLE_TRAINING'
+  | 'SHORT_HISTORY'
+  | 'METRIC_INVALID';
+
+export type ModelFlag = GatingFlag | 'OBSERVATION_MISMATCH' | 'INFERENCE_MISMATCH' | 'IN_SAMPLE_OVERLAP' | 'PYTORCH_CHECKPOINT';
+
+export interface GatingThresholds {
+  fitness: number;
+  profitFactor: number;
+  consistency: number;
+  /** Upper bound: a model passes when its training MaxDD is at most this. */
+  maxDrawdown: number;
+}
+
+export interface GatingConfig {
+  preset: string;
+  approved: GatingThresholds;
+  review: GatingThresholds;
+  fitnessDecline: number;
+  unstableOscillation: number;
+}
+
+export const METRIC_KEYS = ['fitness_score', 'profit_factor', 'consistency', 'max_drawdown'] as const;
+export type MetricKey = (typeof METRIC_KEYS)[number];
+
+export interface FinalMetrics {
+  fitness: number | null;
+  profitFactor: number | null;
+  consistency: number | null;
+  maxDrawdown: number | null;
+}
+
+export interface GatingResult {
+  classification: Classification;
+  flags: GatingFlag[];
+  final: FinalMetrics;
+  /** Index into the histories of the fitness peak, when FITNESS_DECLINE recommends a checkpoint. */
+  checkpointIndex: number | null;
+  /** Human-readable reasons, one per flag or failed threshold. */
+  reasons: string[];
+  /** Number of validation points in the fitness history. */
+  points: number;
+}
+
+// ---------------------------------------------------------------- report (SPEC section 10)
+
+export type Tier = 'DROP' | 'RETRAIN' | 'PAPER' | 'LIVE';
+export const TIER_ORDER: readonly Tier[] = ['DROP', 'RETRAIN', 'PAPER', 'LIVE'];
+
+export function tierRank(tier: Tier): number {
+  return TIER_ORDER.indexOf(tier);
+}
+
+/** A metric value, or null with the reason it is undefined. */
+export type MetricValue = number | null;
+
+export interface BacktestMetrics {
+  totalReturn: MetricValue;
+  cagr: MetricValue;
+  volatility: MetricValue;
+  sharpe: MetricValue;
+  sortino: MetricValue;
+  maxDrawdown: MetricValue;
+  calmar: MetricValue;
+  winRate: MetricValue;
+  profitFactor: MetricValue;
+  trades: number;
+  exposure: MetricValue;
+  turnover: MetricValue;
+  buyHoldReturn: MetricValue;
+  finalEquity: number;
+  periodsPerYear: number;
+  /** For every metric that is null: why. Keyed by field name. */
+  undefinedReasons: Record<string, string>;
+}
+
+export interface ModelFileInfo {
+  path: string;
+  sha256: string;
+  inputs: { name: string; shape: (number | string)[] }[];
+  outputs: { name: string; shape: (number | string)[] }[];
+}
+
+export interface Decision {
+  tier: Tier;
+  /** The rule that fired first, then supporting facts. */
+  reasons: string[];
+  rule: string;
+}
