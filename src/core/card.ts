@@ -1,0 +1,709 @@
+/**
+ * The policy card (SPEC section 3): how to turn bars into an observation, and an output into an
+ * order. `parseCard` validates a whole card into a typed, frozen structure with camelCase names;
+ * every problem is reported at once, one line per problem, each naming the file and the JSON key
+ * path and saying what is expected.
+ */
+import { inputError } from './errors.js';
+import { isTimeframe, type AssetClass, type Timeframe } from './types.js';
+import {
+  FEATURE_NAMES,
+  MAX_FEATURE_PARAM,
+  featureParam,
+  featureSpan,
+  isFeatureName,
+  type FeatureSpec,
+} from './features.js';
+import { ACTION_MEANINGS, parseActionMeaning, type ActionMeaning } from './actions.js';
+
+export const CARD_SCHEMA = 'policy-card/1';
+
+export interface NormalizeSpec {
+  readonly mean: readonly number[];
+  readonly std: readonly number[];
+}
+
+export interface ObservationSpec {
+  /** W: the number of feature rows (bars) in one observation. */
+  readonly window: number;
+  readonly features: readonly FeatureSpec[];
+  /** Per-feature (x − mean) / std; null when the card gives none. */
+  readonly normalize: NormalizeSpec | null;
+  /** Clip to [−clip, clip] after normalising; null when the card gives none. */
+  readonly clip: number | null;
+  /** W · F: the flattened observation length. */
+  readonly size: number;
+}
+
+export type OutputKind = 'logits' | 'probs';
+
+export interface DiscreteActionSpec {
+  readonly type: 'discrete';
+  readonly meanings: readonly ActionMeaning[];
+  readonly outputKind: OutputKind;
+  /** A top probability below this turns the action into HOLD; 0 = off. */
+  readonly minConfidence: number;
+  /** The ONNX output name; null = the model's first output. */
+  readonly output: string | null;
+}
+
+export interface ContinuousActionSpec {
+  readonly type: 'continuous';
+  /** The ONNX output name; null = the model's first output. */
+  readonly output: string | null;
+}
+
+export type ActionSpec = DiscreteActionSpec | ContinuousActionSpec;
+
+export interface ExecutionSpec {
+  readonly longOnly: boolean;
+  /** True when long_only was absent and defaulted from the asset class. */
+  readonly longOnlyDefaulted: boolean;
+  /** Largest absolute target exposure, in (0, 1]. */
+  readonly maxExposure: number;
+  /** Continuous policies: an order is sent only when |target − exposure| exceeds this. */
+  readonly rebalanceBand: number;
+}
+
+/** A recurrent state pair: the output fed back into the input at the next step (zeros at the start). */
+export interface StatePair {
+  readonly input: string;
+  readonly output: string;
+}
+
+/**
+ * A parity vector. `output` present: the ONNX model fed `obs` must give `output` (inference parity).
+ * `at` present: the observation built at the bar starting at `at`, flat, must equal `obs`
+ * (observation parity). An entry may carry both.
+ */
+export interface GoldenEntry {
+  /** Position in the card's `golden` array. */
+  readonly index: number;
+  readonly obs: readonly number[];
+  readonly output: readonly number[] | null;
+  /** Epoch ms (UTC) of the decision bar's start, or null. */
+  readonly at: number | null;
+  /** `at` as ISO 8601 UTC, or null. */
+  readonly atIso: string | null;
+}
+
+export interface PolicyCard {
+  /** The file (or summary entry) the card came from; errors name it. */
+  readonly file: string;
+  readonly schema: typeof CARD_SCHEMA;
+  readonly symbol: string;
+  readonly timeframe: Timeframe;
+  /** `<SYMBOL>_<TIMEFRAME>` with any `/` removed from the symbol: the model id. */
+  readonly id: string;
+  readonly assetClass: AssetClass;
+  /** True when asset_class was absent and guessed from the symbol (the report says so). */
+  readonly assetClassGuessed: boolean;
+  /** The ONNX input name; null = the model's only input. */
+  readonly input: string | null;
+  readonly observation: ObservationSpec;
+  readonly action: ActionSpec;
+  readonly execution: ExecutionSpec;
+  readonly state: readonly StatePair[];
+  readonly golden: readonly GoldenEntry[];
+  /** Things accepted but worth telling the user (e.g. a defaulted timeframe). */
+  readonly warnings: readonly string[];
+}
+
+export interface CardDefaults {
+  /** From the model's file name `<SYMBOL>_<TIMEFRAME>.onnx` or its summary key. */
+  readonly symbol?: string;
+  readonly timeframe?: string;
+}
+
+const TOP_KEYS = [
+  'schema',
+  'symbol',
+  'timeframe',
+  'asset_class',
+  'input',
+  'observation',
+  'action',
+  'execution',
+  'state',
+  'golden',
+] as const;
+/** Free-form metadata a card may carry; ignored. Keys starting with `x_` or `x-` are ignored too. */
+const METADATA_KEYS = ['description', 'notes', 'metadata', 'version', 'model_version', 'created_at'];
+const OBSERVATION_KEYS = ['window', 'features', 'normalize', 'clip'];
+const NORMALIZE_KEYS = ['mean', 'std'];
+const DISCRETE_KEYS = ['type', 'output', 'output_kind', 'meanings', 'min_confidence'];
+const CONTINUOUS_KEYS = ['type', 'output'];
+const EXECUTION_KEYS = ['long_only', 'max_exposure', 'rebalance_band'];
+const STATE_KEYS = ['input', 'output'];
+const GOLDEN_KEYS = ['obs', 'output', 'at'];
+
+const DEFAULT_REBALANCE_BAND = 0.05;
+const MAX_WINDOW = 100_000;
+
+/** Guess the asset class from a symbol (SPEC 3): `/` or a USD/USDT/USDC quote on a > 4-char symbol → crypto. */
+export function guessAssetClass(symbol: string): AssetClass {
+  const s = symbol.toUpperCase();
+  if (s.includes('/')) return 'crypto';
+  if (s.length > 4 && (s.endsWith('USD') || s.endsWith('USDT') || s.endsWith('USDC'))) return 'crypto';
+  return 'us_equity';
+}
+
+/**
+ * Validates a parsed card JSON. `file` names the card in every error; `defaults` supply symbol and
+ * timeframe when the card has none (a card that disagrees with them is an error).
+ * Throws one input error (exit 2) listing every problem, one `file: key.path …` line each.
+ */
+export function parseCard(json: unknown, file: string, defaults: CardDefaults = {}): PolicyCard {
+  const p = new Problems();
+  const warnings: string[] = [];
+
+  if (!isObject(json)) {
+    throw inputError(`${file}: the policy card must be a JSON object, got ${show(json)}`, file);
+  }
+  checkKeys(p, json, '', TOP_KEYS, true);
+
+  // ---------------------------------------------------------------- schema, symbol, timeframe
+  if (json.schema !== undefined && json.schema !== CARD_SCHEMA) {
+    p.add('schema', `must be "${CARD_SCHEMA}" (the only card schema this tool reads), got ${show(json.schema)}`);
+  }
+
+  let symbol = '';
+  if (json.symbol !== undefined) {
+    if (typeof json.symbol !== 'string' || json.symbol.trim() === '') {
+      p.add('symbol', `must be a non-empty string such as "UNIUSD" or "AAPL", got ${show(json.symbol)}`);
+    } else {
+      symbol = json.symbol.trim();
+      if (defaults.symbol !== undefined && symbolKey(symbol) !== symbolKey(defaults.symbol)) {
+        p.add(
+          'symbol',
+          `is ${show(symbol)} but the model is named for ${show(defaults.symbol)}; ` +
+            `fix the card or rename the model to <SYMBOL>_<TIMEFRAME>.onnx`,
+        );
+      }
+    }
+  } else if (defaults.symbol !== undefined && defaults.symbol.trim() !== '') {
+    symbol = defaults.symbol.trim();
+  } else {
+    p.add('symbol', 'is missing and the model name does not give one; add "symbol" to the card');
+  }
+
+  let timeframe: Timeframe = '1Hour';
+  if (json.timeframe !== undefined) {
+    if (!isTimeframe(json.timeframe)) {
+      p.add('timeframe', `must be one of 1Min, 5Min, 15Min, 30Min, 1Hour, 2Hour, 4Hour, 1Day, got ${show(json.timeframe)}`);
+    } else {
+      timeframe = json.timeframe;
+      if (defaults.timeframe !== undefined && defaults.timeframe !== json.timeframe) {
+        p.add(
+          'timeframe',
+          `is ${show(json.timeframe)} but the model is named for ${show(defaults.timeframe)}; ` +
+            `fix the card or rename the model`,
+        );
+      }
+    }
+  } else if (defaults.timeframe !== undefined) {
+    if (isTimeframe(defaults.timeframe)) timeframe = defaults.timeframe;
+    else p.add('timeframe', `is missing and the model name's timeframe ${show(defaults.timeframe)} is not one of 1Min … 1Day; add "timeframe" to the card`);
+  } else {
+    warnings.push(`${file}: timeframe is missing; assuming 1Hour`);
+  }
+
+  // ---------------------------------------------------------------- asset class
+  let assetClass: AssetClass = guessAssetClass(symbol);
+  let assetClassGuessed = true;
+  if (json.asset_class !== undefined) {
+    if (json.asset_class === 'crypto' || json.asset_class === 'us_equity') {
+      assetClass = json.asset_class;
+      assetClassGuessed = false;
+    } else {
+      p.add('asset_class', `must be "crypto" or "us_equity", got ${show(json.asset_class)}`);
+    }
+  }
+
+  const input = optionalName(p, json.input, 'input');
+
+  // ---------------------------------------------------------------- observation
+  const observation = parseObservation(p, json.observation);
+
+  // ---------------------------------------------------------------- action
+  const action = parseAction(p, json.action);
+
+  // ---------------------------------------------------------------- execution
+  const execution = parseExecution(p, json.execution, assetClass);
+
+  // ---------------------------------------------------------------- state
+  const state = parseState(p, json.state);
+
+  // ---------------------------------------------------------------- golden
+  const golden = parseGolden(p, json.golden, observation, action);
+
+  if (p.list.length > 0) {
+    throw inputError(p.list.map((line) => `${file}: ${line}`).join('\n'), file);
+  }
+
+  const card: PolicyCard = {
+    file,
+    schema: CARD_SCHEMA,
+    symbol,
+    timeframe,
+    id: `${symbol.replaceAll('/', '')}_${timeframe}`,
+    assetClass,
+    assetClassGuessed,
+    input,
+    observation: observation!,
+    action: action!,
+    execution: execution!,
+    state,
+    golden,
+    warnings,
+  };
+  return deepFreeze(card);
+}
+
+/**
+ * Bars needed before the decision bar for a complete observation: the longest feature span minus the
+ * decision bar itself, plus the W − 1 older rows of the window. With bar indices from 0, this is also
+ * the first decision index that has a complete observation.
+ */
+export function warmupBars(card: Pick<PolicyCard, 'observation'>): number {
+  const { features, window } = card.observation;
+  let span = 1;
+  for (const f of features) span = Math.max(span, featureSpan(f));
+  return span - 1 + (window - 1);
+}
+
+// ================================================================ sections
+
+function parseObservation(p: Problems, raw: unknown): ObservationSpec | undefined {
+  if (raw === undefined) {
+    p.add('observation', 'is missing; give { "window": W, "features": [...] }');
+    return undefined;
+  }
+  if (!isObject(raw)) {
+    p.add('observation', `must be an object, got ${show(raw)}`);
+    return undefined;
+  }
+  checkKeys(p, raw, 'observation', OBSERVATION_KEYS);
+
+  let window = 1;
+  let windowOk = true;
+  if (raw.window !== undefined) {
+    if (isInt(raw.window) && raw.window >= 1 && raw.window <= MAX_WINDOW) window = raw.window;
+    else {
+      windowOk = false;
+      p.add('observation.window', `must be an integer from 1 to ${MAX_WINDOW}, got ${show(raw.window)}`);
+    }
+  }
+
+  const features: FeatureSpec[] = [];
+  let featuresOk = false;
+  if (raw.features === undefined) {
+    p.add('observation.features', 'is missing; list the features in the model\'s input order');
+  } else if (!Array.isArray(raw.features) || raw.features.length === 0) {
+    p.add('observation.features', `must be a non-empty array of features, got ${show(raw.features)}`);
+  } else {
+    featuresOk = true;
+    raw.features.forEach((entry, i) => {
+      const spec = parseFeature(p, entry, `observation.features[${i}]`);
+      if (spec === undefined) featuresOk = false;
+      else features.push(spec);
+    });
+  }
+  // Lengths are checked against the feature list only when there is one (no cascade of errors).
+  const count = Array.isArray(raw.features) && raw.features.length > 0 ? raw.features.length : undefined;
+
+  let normalize: NormalizeSpec | null = null;
+  if (raw.normalize !== undefined && raw.normalize !== null) {
+    if (!isObject(raw.normalize)) {
+      p.add('observation.normalize', `must be an object { "mean": [...], "std": [...] }, got ${show(raw.normalize)}`);
+    } else {
+      checkKeys(p, raw.normalize, 'observation.normalize', NORMALIZE_KEYS);
+      const mean = numberArray(p, raw.normalize.mean, 'observation.normalize.mean', count, (x) => Number.isFinite(x), 'a finite number');
+      const std = numberArray(p, raw.normalize.std, 'observation.normalize.std', count, (x) => Number.isFinite(x) && x > 0, 'a positive finite number');
+      if (raw.normalize.mean === undefined && raw.normalize.std === undefined) {
+        p.add('observation.normalize', 'needs "mean" and/or "std" arrays (one value per feature)');
+      }
+      if (mean !== undefined && std !== undefined) {
+        normalize = {
+          mean: raw.normalize.mean === undefined ? new Array<number>(count ?? 0).fill(0) : mean,
+          std: raw.normalize.std === undefined ? new Array<number>(count ?? 0).fill(1) : std,
+        };
+      }
+    }
+  }
+
+  let clip: number | null = null;
+  if (raw.clip !== undefined && raw.clip !== null) {
+    if (typeof raw.clip === 'number' && Number.isFinite(raw.clip) && raw.clip > 0) clip = raw.clip;
+    else p.add('observation.clip', `must be a positive number, got ${show(raw.clip)}`);
+  }
+
+  if (!featuresOk || !windowOk) return undefined;
+  return { window, features, normalize, clip, size: window * features.length };
+}
+
+function parseFeature(p: Problems, raw: unknown, path: string): FeatureSpec | undefined {
+  if (typeof raw === 'string') raw = { name: raw }; // shorthand: "hour_sin"
+  if (!isObject(raw)) {
+    p.add(path, `must be a feature object such as { "name": "log_return", "lag": 1 }, got ${show(raw)}`);
+    return undefined;
+  }
+  const name = raw.name;
+  if (!isFeatureName(name)) {
+    p.add(
+      `${path}.name`,
+      `${show(name)} is not a known feature; use one of ${FEATURE_NAMES.join(', ')} ` +
+        `(a feature the tool cannot compute cannot be backtested)`,
+    );
+    return undefined;
+  }
+  const param = featureParam(name);
+  let ok = true;
+  for (const key of Object.keys(raw)) {
+    if (key === 'name' || (param !== null && key === param.key)) continue;
+    p.add(
+      `${path}.${key}`,
+      param === null
+        ? `is not a parameter of ${name} (it takes none); remove it`
+        : `is not a parameter of ${name} (it takes "${param.key}"); remove or rename it`,
+    );
+    ok = false;
+  }
+  if (param === null) return ok ? ({ name } as FeatureSpec) : undefined;
+
+  const value = raw[param.key];
+  let resolved: number;
+  if (value === undefined) {
+    if (param.default === null) {
+      p.add(`${path}.${param.key}`, `is missing; ${name} needs a ${param.key} (an integer ≥ ${param.min})`);
+      return undefined;
+    }
+    resolved = param.default;
+  } else if (!isInt(value) || value < 1) {
+    p.add(`${path}.${param.key}`, `must be a positive integer, got ${show(value)}`);
+    return undefined;
+  } else if (value < param.min) {
+    p.add(`${path}.${param.key}`, `must be at least ${param.min} for ${name} (a sample std needs two values), got ${value}`);
+    return undefined;
+  } else if (value > MAX_FEATURE_PARAM) {
+    p.add(`${path}.${param.key}`, `must be at most ${MAX_FEATURE_PARAM}, got ${value}`);
+    return undefined;
+  } else {
+    resolved = value;
+  }
+  if (!ok) return undefined;
+  return (param.key === 'lag' ? { name, lag: resolved } : { name, period: resolved }) as FeatureSpec;
+}
+
+function parseAction(p: Problems, raw: unknown): ActionSpec | undefined {
+  if (raw === undefined) {
+    p.add('action', 'is missing; give { "type": "discrete", "meanings": [...] } or { "type": "continuous" }');
+    return undefined;
+  }
+  if (!isObject(raw)) {
+    p.add('action', `must be an object, got ${show(raw)}`);
+    return undefined;
+  }
+  const type = raw.type ?? (raw.meanings !== undefined ? 'discrete' : undefined);
+  if (type !== 'discrete' && type !== 'continuous') {
+    p.add('action.type', `must be "discrete" or "continuous", got ${show(raw.type)}`);
+    return undefined;
+  }
+  const output = optionalName(p, raw.output, 'action.output');
+
+  if (type === 'continuous') {
+    for (const key of Object.keys(raw)) {
+      if (CONTINUOUS_KEYS.includes(key)) continue;
+      if (key === 'rebalance_band') p.add('action.rebalance_band', 'belongs under execution: use execution.rebalance_band');
+      else if (DISCRETE_KEYS.includes(key)) p.add(`action.${key}`, 'applies to discrete policies only; remove it or set action.type to "discrete"');
+      else p.add(`action.${key}`, `is not a known key; allowed: ${CONTINUOUS_KEYS.join(', ')}`);
+    }
+    return { type, output };
+  }
+
+  for (const key of Object.keys(raw)) {
+    if (DISCRETE_KEYS.includes(key)) continue;
+    if (key === 'rebalance_band') p.add('action.rebalance_band', 'belongs under execution: use execution.rebalance_band');
+    else p.add(`action.${key}`, `is not a known key; allowed: ${DISCRETE_KEYS.join(', ')}`);
+  }
+
+  let outputKind: OutputKind = 'logits';
+  if (raw.output_kind !== undefined) {
+    if (raw.output_kind === 'logits' || raw.output_kind === 'probs') outputKind = raw.output_kind;
+    else p.add('action.output_kind', `must be "logits" or "probs", got ${show(raw.output_kind)}`);
+  }
+
+  let minConfidence = 0;
+  if (raw.min_confidence !== undefined) {
+    const v = raw.min_confidence;
+    if (typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 1) minConfidence = v;
+    else p.add('action.min_confidence', `must be a number from 0 to 1 (a probability), got ${show(v)}`);
+  }
+
+  const meanings: ActionMeaning[] = [];
+  let meaningsOk = true;
+  if (raw.meanings === undefined) {
+    p.add('action.meanings', `is missing; list what each output means, e.g. ["HOLD", "BUY", "SELL"]`);
+    return undefined;
+  }
+  if (!Array.isArray(raw.meanings) || raw.meanings.length === 0) {
+    p.add('action.meanings', `must be a non-empty array of action names, got ${show(raw.meanings)}`);
+    return undefined;
+  }
+  raw.meanings.forEach((m, i) => {
+    const meaning = typeof m === 'string' ? parseActionMeaning(m) : null;
+    if (meaning === null) {
+      meaningsOk = false;
+      p.add(
+        `action.meanings[${i}]`,
+        `${show(m)} is not an action this tool understands; use one of ${ACTION_MEANINGS.join(', ')} ` +
+          `(the model cannot be backtested on a guessed meaning)`,
+      );
+    } else meanings.push(meaning);
+  });
+  if (!meaningsOk) return undefined;
+  return { type, meanings, outputKind, minConfidence, output };
+}
+
+function parseExecution(p: Problems, raw: unknown, assetClass: AssetClass): ExecutionSpec | undefined {
+  const defaults: ExecutionSpec = {
+    longOnly: assetClass === 'crypto',
+    longOnlyDefaulted: true,
+    maxExposure: 1,
+    rebalanceBand: DEFAULT_REBALANCE_BAND,
+  };
+  if (raw === undefined || raw === null) return defaults;
+  if (!isObject(raw)) {
+    p.add('execution', `must be an object, got ${show(raw)}`);
+    return undefined;
+  }
+  checkKeys(p, raw, 'execution', EXECUTION_KEYS);
+  let { longOnly, longOnlyDefaulted, maxExposure, rebalanceBand } = defaults;
+  if (raw.long_only !== undefined) {
+    if (typeof raw.long_only === 'boolean') {
+      longOnly = raw.long_only;
+      longOnlyDefaulted = false;
+    } else p.add('execution.long_only', `must be true or false, got ${show(raw.long_only)}`);
+  }
+  if (raw.max_exposure !== undefined) {
+    const v = raw.max_exposure;
+    if (typeof v === 'number' && Number.isFinite(v) && v > 0 && v <= 1) maxExposure = v;
+    else p.add('execution.max_exposure', `must be a number in (0, 1] (a fraction of equity; no leverage), got ${show(v)}`);
+  }
+  if (raw.rebalance_band !== undefined) {
+    const v = raw.rebalance_band;
+    if (typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 1) rebalanceBand = v;
+    else p.add('execution.rebalance_band', `must be a number from 0 to 1 (a fraction of equity), got ${show(v)}`);
+  }
+  return { longOnly, longOnlyDefaulted, maxExposure, rebalanceBand };
+}
+
+function parseState(p: Problems, raw: unknown): StatePair[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) {
+    p.add('state', `must be an array of { "input": "<name>", "output": "<name>" } pairs, got ${show(raw)}`);
+    return [];
+  }
+  const pairs: StatePair[] = [];
+  const inputs = new Set<string>();
+  const outputs = new Set<string>();
+  raw.forEach((entry, i) => {
+    const path = `state[${i}]`;
+    if (!isObject(entry)) {
+      p.add(path, `must be { "input": "<ONNX input>", "output": "<ONNX output>" }, got ${show(entry)}`);
+      return;
+    }
+    checkKeys(p, entry, path, STATE_KEYS);
+    let ok = true;
+    for (const key of STATE_KEYS) {
+      const v = entry[key];
+      if (typeof v !== 'string' || v.trim() === '') {
+        p.add(`${path}.${key}`, `must be the name of an ONNX ${key} (a non-empty string), got ${show(v)}`);
+        ok = false;
+      }
+    }
+    if (!ok) return;
+    const input = entry.input as string;
+    const output = entry.output as string;
+    if (inputs.has(input)) p.add(`${path}.input`, `${show(input)} appears in more than one state pair`);
+    if (outputs.has(output)) p.add(`${path}.output`, `${show(output)} appears in more than one state pair`);
+    inputs.add(input);
+    outputs.add(output);
+    pairs.push({ input, output });
+  });
+  return pairs;
+}
+
+function parseGolden(
+  p: Problems,
+  raw: unknown,
+  observation: ObservationSpec | undefined,
+  action: ActionSpec | undefined,
+): GoldenEntry[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) {
+    p.add('golden', `must be an array of { "obs", "output" } or { "at", "obs" } entries, got ${show(raw)}`);
+    return [];
+  }
+  const size = observation?.size;
+  const entries: GoldenEntry[] = [];
+  raw.forEach((entry, i) => {
+    const path = `golden[${i}]`;
+    if (!isObject(entry)) {
+      p.add(path, `must be an object { "obs": [...], "output": [...] } or { "at": "<ISO time>", "obs": [...] }, got ${show(entry)}`);
+      return;
+    }
+    checkKeys(p, entry, path, GOLDEN_KEYS);
+    if (entry.output === undefined && entry.at === undefined) {
+      p.add(path, 'needs "output" (inference parity) or "at" (observation parity) next to "obs"');
+    }
+    if (entry.obs === undefined) {
+      p.add(`${path}.obs`, 'is missing; give the observation vector');
+    }
+    const obs = entry.obs === undefined ? undefined : numberArray(p, entry.obs, `${path}.obs`, size, Number.isFinite, 'a finite number', 'observation.window × features');
+    let output: number[] | null | undefined = null;
+    if (entry.output !== undefined) {
+      const width = action?.type === 'discrete' ? action.meanings.length : undefined;
+      output = numberArray(p, entry.output, `${path}.output`, width, Number.isFinite, 'a finite number', 'action.meanings');
+    }
+    let at: number | null = null;
+    let atIso: string | null = null;
+    if (entry.at !== undefined) {
+      const ms = typeof entry.at === 'string' ? parseIsoUtc(entry.at) : null;
+      if (ms === null) {
+        p.add(`${path}.at`, `must be an ISO 8601 time of the decision bar's start, e.g. "2024-06-01T13:00:00Z", got ${show(entry.at)}`);
+      } else {
+        at = ms;
+        atIso = new Date(ms).toISOString();
+      }
+    }
+    if (obs === undefined || output === undefined) return;
+    entries.push({ index: i, obs, output, at, atIso });
+  });
+  return entries;
+}
+
+// ================================================================ helpers
+
+class Problems {
+  readonly list: string[] = [];
+  add(path: string, message: string): void {
+    this.list.push(`${path} ${message}`);
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isInt(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value);
+}
+
+function symbolKey(symbol: string): string {
+  return symbol.trim().toUpperCase().replaceAll('/', '');
+}
+
+function checkKeys(p: Problems, obj: Record<string, unknown>, path: string, allowed: readonly string[], top = false): void {
+  for (const key of Object.keys(obj)) {
+    if (allowed.includes(key)) continue;
+    if (top && (METADATA_KEYS.includes(key) || key.startsWith('x_') || key.startsWith('x-'))) continue;
+    const where = path === '' ? key : `${path}.${key}`;
+    const extra = top ? `, or metadata (${METADATA_KEYS.join(', ')}, x_*)` : '';
+    p.add(where, `is not a known key; allowed: ${allowed.join(', ')}${extra}`);
+  }
+}
+
+function optionalName(p: Problems, value: unknown, path: string): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'string' && value.trim() !== '') return value;
+  p.add(path, `must be an ONNX tensor name (a non-empty string), got ${show(value)}`);
+  return null;
+}
+
+/**
+ * An array of numbers, each satisfying `ok`; with `length`, exactly that many (named by `lengthOf`,
+ * default "observation.features"). Returns undefined (after reporting) when invalid.
+ */
+function numberArray(
+  p: Problems,
+  raw: unknown,
+  path: string,
+  length: number | undefined,
+  ok: (x: number) => boolean,
+  what: string,
+  lengthOf = 'observation.features',
+): number[] | undefined {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw)) {
+    p.add(path, `must be an array of numbers, got ${show(raw)}`);
+    return undefined;
+  }
+  let valid = true;
+  raw.forEach((x, i) => {
+    if (typeof x !== 'number' || !ok(x)) {
+      p.add(`${path}[${i}]`, `must be ${what}, got ${show(x)}`);
+      valid = false;
+    }
+  });
+  if (length !== undefined && raw.length !== length) {
+    p.add(path, `has ${raw.length} values but ${lengthOf} gives ${length}; give exactly ${length}`);
+    valid = false;
+  }
+  return valid ? [...(raw as number[])] : undefined; // a copy: the card is frozen, the caller's JSON is not
+}
+
+/** A short rendering of a JSON value for messages. */
+function show(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+const ISO_RE =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
+
+/**
+ * ISO 8601 date or date-time to epoch ms. No zone designator means UTC (training code writes naive
+ * UTC timestamps); fractions beyond milliseconds are truncated. Null when malformed or impossible.
+ */
+export function parseIsoUtc(text: string): number | null {
+  const m = ISO_RE.exec(text.trim());
+  if (m === null) return null;
+  const [, y, mo, d, h = '0', mi = '0', s = '0', frac = '', zone = 'Z'] = m;
+  const year = Number(y);
+  const month = Number(mo);
+  const day = Number(d);
+  const hour = Number(h);
+  const minute = Number(mi);
+  const second = Number(s);
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59) return null;
+  const ms = Number((frac + '000').slice(0, 3));
+  let offsetMin = 0;
+  if (zone !== 'Z' && zone !== 'z') {
+    const sign = zone[0] === '-' ? -1 : 1;
+    const digits = zone.slice(1).replace(':', '');
+    const oh = Number(digits.slice(0, 2));
+    const om = digits.length > 2 ? Number(digits.slice(2)) : 0;
+    if (oh > 23 || om > 59) return null;
+    offsetMin = sign * (oh * 60 + om);
+  }
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day); // unlike Date.UTC, keeps years 0–99 literal
+  if (date.getUTCDate() !== day) return null; // e.g. 2024-02-30
+  date.setUTCHours(hour, minute, second, ms);
+  return date.getTime() - offsetMin * 60_000;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value as Record<string, unknown>)) deepFreeze(v);
+  }
+  return value;
+}

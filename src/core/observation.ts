@@ -1,0 +1,240 @@
+/**
+ * Builds a policy's observation at a decision bar τ (SPEC section 3).
+ *
+ * Layout: the W most recent feature rows, bars τ−W+1 … τ, flattened time-major (index = row·F +
+ * feature, oldest row first). Window-relative features use the decision bar τ (close_rel = c_row /
+ * c_τ − 1; volume_rel = v_row / mean(v over the W rows) − 1). State features (position,
+ * unrealized_return) hold the decision-time value in every row. Then (x − mean) / std per feature and
+ * clip to [−clip, clip], computed in float64 and stored as float32.
+ *
+ * Reads only bars ≤ τ: every column feature at bar i is a pure function of bars ≤ i (features.ts), and
+ * the window-relative features read bars τ−W+1 … τ.
+ */
+import { inputError } from './errors.js';
+import { warmupBars, type PolicyCard } from './card.js';
+import { computeFeatureColumns, featureKind, featureLabel, type FeatureSpec } from './features.js';
+import type { BarSeries } from './types.js';
+
+export interface ObservationState {
+  /** Current exposure: position value / equity, in [−1, 1]. */
+  readonly position: number;
+  /** Return of the open position since its (average) entry price; 0 when flat. */
+  readonly unrealizedReturn: number;
+}
+
+export const FLAT_STATE: ObservationState = Object.freeze({ position: 0, unrealizedReturn: 0 });
+
+// How each feature's raw value is obtained.
+const COLUMN = 0;
+const OPEN_REL = 1;
+const HIGH_REL = 2;
+const LOW_REL = 3;
+const CLOSE_REL = 4;
+const VOLUME_REL = 5;
+const POSITION = 6;
+const UNREALIZED = 7;
+
+function sourceOf(spec: FeatureSpec): number {
+  switch (spec.name) {
+    case 'open_rel':
+      return OPEN_REL;
+    case 'high_rel':
+      return HIGH_REL;
+    case 'low_rel':
+      return LOW_REL;
+    case 'close_rel':
+      return CLOSE_REL;
+    case 'volume_rel':
+      return VOLUME_REL;
+    case 'position':
+      return POSITION;
+    case 'unrealized_return':
+      return UNREALIZED;
+    default:
+      return COLUMN;
+  }
+}
+
+export class ObservationBuilder {
+  /** W */
+  readonly window: number;
+  /** F */
+  readonly featureCount: number;
+  /** W · F: the length of one observation. */
+  readonly size: number;
+  /** Number of bars in the series. */
+  readonly length: number;
+  /** The smallest τ with a complete observation (= warmupBars(card)); ≥ length when there is none. */
+  readonly firstValidIndex: number;
+  /**
+   * True when a state feature is present: observations then depend on the position path and must be
+   * built step by step with the simulator's state; buildBatch refuses.
+   */
+  readonly usesState: boolean;
+
+  private readonly card: PolicyCard;
+  private readonly bars: BarSeries;
+  private readonly features: readonly FeatureSpec[];
+  private readonly columns: (Float64Array | null)[];
+  private readonly sources: Uint8Array;
+  private readonly mean: Float64Array;
+  private readonly std: Float64Array;
+  private readonly clip: number;
+  private readonly needsVolumeMean: boolean;
+
+  constructor(card: PolicyCard, bars: BarSeries) {
+    const { window, features, normalize, clip } = card.observation;
+    this.card = card;
+    this.bars = bars;
+    this.features = features;
+    this.window = window;
+    this.featureCount = features.length;
+    this.size = window * features.length;
+    this.length = bars.close.length;
+    this.firstValidIndex = warmupBars(card);
+    this.columns = computeFeatureColumns(bars, features);
+    this.sources = Uint8Array.from(features, sourceOf);
+    this.usesState = features.some((f) => featureKind(f) === 'state');
+    this.needsVolumeMean = features.some((f) => f.name === 'volume_rel');
+    this.mean = Float64Array.from(normalize?.mean ?? new Array<number>(features.length).fill(0));
+    this.std = Float64Array.from(normalize?.std ?? new Array<number>(features.length).fill(1));
+    this.clip = clip ?? Infinity;
+  }
+
+  /** Whether τ has a complete observation in this series. */
+  isValid(tau: number): boolean {
+    return Number.isInteger(tau) && tau >= this.firstValidIndex && tau < this.length;
+  }
+
+  /**
+   * Writes the observation for decision bar τ into out[offset .. offset + size) and returns `out`.
+   * Throws when τ is outside the series or inside the warm-up (its observation would hold NaN), or
+   * when a value is not finite (bad bars).
+   */
+  build(tau: number, state: ObservationState, out: Float32Array, offset = 0): Float32Array {
+    this.checkTau(tau);
+    if (!Number.isInteger(offset) || offset < 0 || offset + this.size > out.length) {
+      throw new RangeError(
+        `${this.card.file}: an observation of ${this.size} values does not fit at offset ${offset} of a buffer of ${out.length}`,
+      );
+    }
+    if (this.usesState && !(Number.isFinite(state.position) && Number.isFinite(state.unrealizedReturn))) {
+      throw new RangeError(
+        `${this.card.file}: the state at bar ${tau} must be finite, got position ${state.position}, ` +
+          `unrealized return ${state.unrealizedReturn}`,
+      );
+    }
+
+    const { open, high, low, close, volume } = this.bars;
+    const W = this.window;
+    const F = this.featureCount;
+    const first = tau - W + 1;
+    const decisionClose = close[tau];
+    let volumeMean = 0;
+    if (this.needsVolumeMean) {
+      let sum = 0;
+      for (let i = first; i <= tau; i++) sum += volume[i];
+      volumeMean = sum / W;
+    }
+    const clip = this.clip;
+
+    for (let r = 0; r < W; r++) {
+      const i = first + r;
+      const base = offset + r * F;
+      for (let f = 0; f < F; f++) {
+        let x: number;
+        switch (this.sources[f]) {
+          case COLUMN:
+            x = this.columns[f]![i];
+            break;
+          case OPEN_REL:
+            x = open[i] / decisionClose - 1;
+            break;
+          case HIGH_REL:
+            x = high[i] / decisionClose - 1;
+            break;
+          case LOW_REL:
+            x = low[i] / decisionClose - 1;
+            break;
+          case CLOSE_REL:
+            x = close[i] / decisionClose - 1;
+            break;
+          case VOLUME_REL:
+            x = volumeMean === 0 ? 0 : volume[i] / volumeMean - 1;
+            break;
+          case POSITION:
+            x = state.position;
+            break;
+          default:
+            x = state.unrealizedReturn;
+        }
+        if (!Number.isFinite(x)) throw this.nonFinite(tau, i, f, x);
+        x = (x - this.mean[f]) / this.std[f];
+        out[base + f] = x > clip ? clip : x < -clip ? -clip : x;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Observations for many decision bars at once, back to back: observation k at out[k·size ..).
+   * Only for cards without state features (flat position otherwise would be a silent guess).
+   */
+  buildBatch(taus: readonly number[], out: Float32Array): Float32Array {
+    if (this.usesState) {
+      throw new Error(
+        `${this.card.file}: the observation uses state features (position / unrealized_return); ` +
+          `build it step by step with the simulated position instead of in a batch`,
+      );
+    }
+    if (out.length < taus.length * this.size) {
+      throw new RangeError(
+        `${this.card.file}: a batch of ${taus.length} observations needs ${taus.length * this.size} values, the buffer has ${out.length}`,
+      );
+    }
+    for (let k = 0; k < taus.length; k++) this.build(taus[k], FLAT_STATE, out, k * this.size);
+    return out;
+  }
+
+  /** Which row and feature a flat index addresses, for mismatch reports. */
+  locate(index: number): { row: number; feature: number; label: string } {
+    if (!Number.isInteger(index) || index < 0 || index >= this.size) {
+      throw new RangeError(`observation index ${index} is outside 0..${this.size - 1}`);
+    }
+    const row = Math.floor(index / this.featureCount);
+    const feature = index % this.featureCount;
+    const age = this.window - 1 - row;
+    return {
+      row,
+      feature,
+      label: `${featureLabel(this.features[feature])} in row ${row} (${age === 0 ? 'the decision bar' : `${age} bar${age === 1 ? '' : 's'} before the decision bar`})`,
+    };
+  }
+
+  private checkTau(tau: number): void {
+    if (!Number.isInteger(tau) || tau < 0 || tau >= this.length) {
+      throw new RangeError(`${this.card.file}: decision bar index ${tau} is outside the series of ${this.length} bars`);
+    }
+    if (tau < this.firstValidIndex) {
+      throw inputError(
+        `${this.card.file}: the observation at bar ${isoAt(this.bars, tau)} (index ${tau}) needs ` +
+          `${this.firstValidIndex} bars of warm-up history before it, but the series has only ${tau}; ` +
+          `fetch more history before the evaluation window`,
+        this.card.file,
+      );
+    }
+  }
+
+  private nonFinite(tau: number, bar: number, feature: number, value: number): Error {
+    return inputError(
+      `${this.card.file}: feature ${featureLabel(this.features[feature])} is ${value} at bar ${isoAt(this.bars, bar)} ` +
+        `in the observation for ${isoAt(this.bars, tau)}; check the bars for zero or missing prices or volumes`,
+      this.card.file,
+    );
+  }
+}
+
+function isoAt(bars: BarSeries, index: number): string {
+  const t = bars.time[index];
+  return Number.isFinite(t) ? new Date(t).toISOString() : `#${index}`;
+}

@@ -1,0 +1,270 @@
+import { describe, expect, it } from 'vitest';
+import {
+  FEATURE_NAMES,
+  computeFeatureColumn,
+  computeFeatureColumns,
+  featureKind,
+  featureLabel,
+  featureSpan,
+  utcHour,
+  utcWeekdayMonday0,
+  type FeatureSpec,
+} from '../src/core/features.js';
+import { hourlyFromCloses, readBtcBars, toPlain, toSeries } from './reference/bars.js';
+import { close, refColumnValue } from './reference/features.js';
+
+/*
+ * The hand-made series (hourly from 2024-01-01T00:00Z, a Monday):
+ *   i      0    1    2    3    4    5    6    7
+ *   close 100  110  121  110  110   99   99  108.9
+ *   vol    10   20   30   40   40   40   10    0
+ * open = previous close (bar 0: its close), high = max(o, c)·1.01, low = min(o, c)·0.99.
+ * One-bar changes: +10, +11, −11, 0, −11, 0, +9.9; one-bar returns: +10 %, +10 %, −1/11, 0, −10 %, 0, +10 %.
+ */
+const CLOSES = [100, 110, 121, 110, 110, 99, 99, 108.9];
+const VOLUMES = [10, 20, 30, 40, 40, 40, 10, 0];
+const bars = hourlyFromCloses(CLOSES, VOLUMES);
+const col = (spec: FeatureSpec) => computeFeatureColumn(bars, spec)!;
+const LN11 = Math.log(1.1); // 0.09531017980432493
+
+describe('features on a hand-made series', () => {
+  it('log_return: ln(c_τ / c_{τ−k}), NaN before the lag', () => {
+    const l1 = col({ name: 'log_return', lag: 1 });
+    expect(l1[0]).toBeNaN();
+    expect(l1[1]).toBeCloseTo(LN11, 15); // ln(110/100)
+    expect(l1[3]).toBeCloseTo(-LN11, 15); // ln(110/121) = −ln 1.1
+    expect(l1[4]).toBe(0); // ln(110/110)
+    const l2 = col({ name: 'log_return', lag: 2 });
+    expect(l2[1]).toBeNaN();
+    expect(l2[2]).toBeCloseTo(2 * LN11, 15); // ln(121/100) = 2 ln 1.1
+    expect(l2[4]).toBeCloseTo(-LN11, 15); // ln(110/121)
+  });
+
+  it('return: c_τ / c_{τ−k} − 1', () => {
+    const r1 = col({ name: 'return', lag: 1 });
+    expect(r1[0]).toBeNaN();
+    expect(r1[1]).toBeCloseTo(0.1, 15);
+    expect(r1[3]).toBeCloseTo(-1 / 11, 15); // 110/121 − 1
+    expect(r1[5]).toBeCloseTo(-0.1, 15); // 99/110 − 1
+    const r3 = col({ name: 'return', lag: 3 });
+    expect(r3[2]).toBeNaN();
+    expect(r3[3]).toBeCloseTo(0.1, 15); // 110/100 − 1
+    expect(r3[7]).toBeCloseTo(-0.01, 14); // 108.9/110 − 1
+  });
+
+  it('volatility: sample std (ddof 1) of the last n one-bar log returns', () => {
+    const v2 = col({ name: 'volatility', period: 2 });
+    expect(v2[1]).toBeNaN(); // only one log return exists at bar 1
+    // bar 3: returns ln 1.1 and −ln 1.1 → mean 0, Σ dev² = 2 ln²1.1, /(2−1) → std = √2 · ln 1.1
+    expect(v2[3]).toBeCloseTo(Math.SQRT2 * LN11, 15);
+    // bar 5: returns 0 and ln(0.9) → mean ln(0.9)/2, std = |ln 0.9| / √2
+    expect(v2[5]).toBeCloseTo(Math.abs(Math.log(0.9)) / Math.SQRT2, 15);
+    const v3 = col({ name: 'volatility', period: 3 });
+    expect(v3[2]).toBeNaN();
+    // bar 3: ln1.1, ln1.1, −ln1.1 → mean ln1.1/3; devs (2/3, 2/3, −4/3)·ln1.1 → Σ = 24/9 ln²1.1, /2 → 4/3 ln²1.1
+    expect(v3[3]).toBeCloseTo((2 / Math.sqrt(3)) * LN11, 15);
+  });
+
+  it('volatility is exactly 0 over constant log returns', () => {
+    // closes 1, 2, 4, 8: every log return is exactly ln 2
+    const v = computeFeatureColumn(hourlyFromCloses([1, 2, 4, 8]), { name: 'volatility', period: 3 })!;
+    expect(v[3]).toBe(0);
+  });
+
+  it("rsi: Cutler's mean gain / (mean gain + mean loss), 0.5 when both are 0", () => {
+    const r3 = col({ name: 'rsi', period: 3 });
+    expect(r3[2]).toBeNaN(); // three changes need four closes
+    expect(r3[3]).toBeCloseTo(21 / 32, 15); // +10, +11, −11 → gain 21/3, loss 11/3 → 21/32 = 0.65625
+    expect(r3[6]).toBe(0); // 0, −11, 0 → no gain
+    expect(r3[7]).toBeCloseTo(9.9 / 20.9, 15); // −11, 0, +9.9 → 9.9 / (9.9 + 11)
+    const r1 = col({ name: 'rsi', period: 1 });
+    expect(r1[4]).toBe(0.5); // change 0: both means 0
+    expect(r1[7]).toBe(1);
+  });
+
+  it('sma_ratio: c_τ / mean(last n closes) − 1', () => {
+    const s2 = col({ name: 'sma_ratio', period: 2 });
+    expect(s2[0]).toBeNaN();
+    expect(s2[1]).toBeCloseTo(1 / 21, 15); // 110 / 105 − 1
+    const s3 = col({ name: 'sma_ratio', period: 3 });
+    expect(s3[1]).toBeNaN();
+    expect(s3[2]).toBeCloseTo(32 / 331, 15); // 121 / (331/3) − 1 = 363/331 − 1
+    const s1 = col({ name: 'sma_ratio', period: 1 });
+    expect(s1[0]).toBe(0);
+  });
+
+  it('ema_ratio: EMA over a trailing span of 4n bars, seeded with the SMA of its first n', () => {
+    const e2 = col({ name: 'ema_ratio', period: 2 });
+    for (let i = 0; i < 7; i++) expect(e2[i]).toBeNaN(); // span 8 bars: only bar 7
+    // α = 2/3; seed = (100 + 110)/2 = 105; then e ← (2/3)c + (1/3)e for closes 121, 110, 110, 99, 99, 108.9:
+    // 347/3, 1007/9, 2987/27, 8333/81, 24371/243, 77296.4/729 → ratio 108.9·729/77296.4 − 1 = 2091.7/77296.4
+    expect(e2[7]).toBeCloseTo(2091.7 / 77296.4, 14);
+    // period 1: α = 1, so the EMA is the close itself → 0
+    const e1 = col({ name: 'ema_ratio', period: 1 });
+    expect(e1[2]).toBeNaN();
+    expect(e1[3]).toBe(0);
+    expect(e1[7]).toBe(0);
+  });
+
+  it('ema_ratio is a pure function of its 4n-bar span (not of older bars)', () => {
+    const a = hourlyFromCloses([50, 70, ...CLOSES]); // two older bars in front
+    const e = computeFeatureColumn(a, { name: 'ema_ratio', period: 2 })!;
+    expect(e[9]).toBe(col({ name: 'ema_ratio', period: 2 })[7]);
+  });
+
+  it('range and body', () => {
+    const range = col({ name: 'range' });
+    const body = col({ name: 'body' });
+    expect(range[1]).toBeCloseTo(0.11, 15); // (110·1.01 − 100·0.99) / 110 = 12.1/110
+    expect(range[3]).toBeCloseTo(0.121, 15); // (121·1.01 − 110·0.99) / 110 = 13.31/110
+    expect(body[0]).toBe(0);
+    expect(body[1]).toBeCloseTo(0.1, 15); // (110 − 100)/100
+    expect(body[3]).toBeCloseTo(-1 / 11, 15); // (110 − 121)/121
+  });
+
+  it('volume_z: (v − mean) / sample std over the last n, 0 when the std is 0', () => {
+    const z = col({ name: 'volume_z', period: 3 });
+    expect(z[1]).toBeNaN();
+    expect(z[2]).toBeCloseTo(1, 15); // 10, 20, 30: mean 20, std √((100+0+100)/2) = 10 → (30−20)/10
+    expect(z[5]).toBe(0); // 40, 40, 40: std 0
+    expect(z[6]).toBeCloseTo(-2 / Math.sqrt(3), 15); // 40, 40, 10: mean 30, std √(600/2) → −20/√300
+    // constant non-representable values: the rounded mean differs from them, the std must still be 0
+    const flat = toSeries([0, 1, 2].map((i) => ({ t: i * 3_600_000, o: 1, h: 1, l: 1, c: 1, v: 0.1 })));
+    expect(computeFeatureColumn(flat, { name: 'volume_z', period: 3 })![2]).toBe(0);
+  });
+
+  it('hour_sin / hour_cos use the UTC hour of the bar start', () => {
+    const s = col({ name: 'hour_sin' });
+    const c = col({ name: 'hour_cos' });
+    expect(s[0]).toBe(0); // 00:00 → angle 0
+    expect(c[0]).toBe(1);
+    expect(s[6]).toBe(1); // 06:00 → π/2
+    expect(c[6]).toBeCloseTo(0, 15);
+    expect(s[4]).toBeCloseTo(Math.sqrt(3) / 2, 15); // 04:00 → π/3
+    // a 15-minute bar at 13:45 belongs to hour 13
+    const t = Date.UTC(2024, 0, 1, 13, 45);
+    expect(utcHour(t)).toBe(13);
+    expect(utcHour(Date.UTC(1969, 11, 31, 23, 30))).toBe(23); // before the epoch
+  });
+
+  it('dow_sin / dow_cos: UTC weekday with Monday = 0', () => {
+    // 1Day bars from Monday 2024-01-01 to Sunday 2024-01-07
+    const days = toSeries(
+      [0, 1, 2, 3, 4, 5, 6].map((d) => ({ t: Date.UTC(2024, 0, 1 + d), o: 1, h: 1, l: 1, c: 1, v: 1 })),
+      'TEST',
+      '1Day',
+    );
+    const [s, c] = computeFeatureColumns(days, [{ name: 'dow_sin' }, { name: 'dow_cos' }]) as Float64Array[];
+    expect(s[0]).toBe(0); // Monday
+    expect(c[0]).toBe(1);
+    expect(s[2]).toBeCloseTo(Math.sin((4 * Math.PI) / 7), 15); // Wednesday = 2
+    expect(c[6]).toBeCloseTo(Math.cos((12 * Math.PI) / 7), 15); // Sunday = 6
+    expect(utcWeekdayMonday0(0)).toBe(3); // 1970-01-01 was a Thursday
+    expect(utcWeekdayMonday0(Date.UTC(1969, 11, 29))).toBe(0); // a Monday before the epoch
+  });
+
+  it('window-relative and state features are not per-bar columns', () => {
+    const names = ['open_rel', 'high_rel', 'low_rel', 'close_rel', 'volume_rel', 'position', 'unrealized_return'] as const;
+    const cols = computeFeatureColumns(bars, names.map((name) => ({ name })));
+    expect(cols).toEqual(names.map(() => null));
+    expect(featureKind('close_rel')).toBe('window');
+    expect(featureKind({ name: 'position' })).toBe('state');
+    expect(featureKind({ name: 'rsi', period: 3 })).toBe('column');
+  });
+
+  it('identical specs share one column; different params do not', () => {
+    const cols = computeFeatureColumns(bars, [
+      { name: 'log_return', lag: 1 },
+      { name: 'log_return', lag: 1 },
+      { name: 'log_return', lag: 2 },
+    ]);
+    expect(cols[0]).toBe(cols[1]);
+    expect(cols[2]).not.toBe(cols[0]);
+  });
+});
+
+describe('featureSpan', () => {
+  it('gives the bars each feature reads, ending at τ', () => {
+    expect(featureSpan({ name: 'log_return', lag: 1 })).toBe(2);
+    expect(featureSpan({ name: 'return', lag: 24 })).toBe(25);
+    expect(featureSpan({ name: 'volatility', period: 24 })).toBe(25);
+    expect(featureSpan({ name: 'rsi', period: 14 })).toBe(15);
+    expect(featureSpan({ name: 'sma_ratio', period: 50 })).toBe(50);
+    expect(featureSpan({ name: 'ema_ratio', period: 20 })).toBe(80);
+    expect(featureSpan({ name: 'volume_z', period: 24 })).toBe(24);
+    for (const name of ['range', 'body', 'hour_sin', 'hour_cos', 'dow_sin', 'dow_cos', 'close_rel', 'volume_rel', 'position'] as const) {
+      expect(featureSpan({ name })).toBe(1);
+    }
+  });
+
+  it('is tight: the column is NaN exactly before index span − 1', () => {
+    const long = hourlyFromCloses(Array.from({ length: 60 }, (_, i) => 100 + 10 * Math.sin(i)), Array.from({ length: 60 }, (_, i) => 1 + (i % 7)));
+    for (const spec of SPECS) {
+      const column = computeFeatureColumn(long, spec);
+      if (column === null) continue;
+      const span = featureSpan(spec);
+      if (span >= 2) expect(column[span - 2], featureLabel(spec)).toBeNaN();
+      expect(Number.isFinite(column[span - 1]), featureLabel(spec)).toBe(true);
+    }
+  });
+});
+
+/** Every per-bar feature, with several parameters. */
+const SPECS: FeatureSpec[] = [
+  { name: 'log_return', lag: 1 },
+  { name: 'log_return', lag: 24 },
+  { name: 'return', lag: 1 },
+  { name: 'return', lag: 7 },
+  { name: 'volatility', period: 2 },
+  { name: 'volatility', period: 24 },
+  { name: 'rsi', period: 1 },
+  { name: 'rsi', period: 14 },
+  { name: 'sma_ratio', period: 1 },
+  { name: 'sma_ratio', period: 50 },
+  { name: 'ema_ratio', period: 1 },
+  { name: 'ema_ratio', period: 12 },
+  { name: 'volume_z', period: 2 },
+  { name: 'volume_z', period: 24 },
+  { name: 'range' },
+  { name: 'body' },
+  { name: 'hour_sin' },
+  { name: 'hour_cos' },
+  { name: 'dow_sin' },
+  { name: 'dow_cos' },
+];
+
+describe('features on real BTCUSD 1Hour bars agree with the naive reference', () => {
+  const btc = readBtcBars();
+  const plain = toPlain(btc);
+
+  it('the fixture is what we think it is', () => {
+    expect(btc.close.length).toBe(6115);
+    expect(new Date(btc.time[0]).toISOString()).toBe('2023-12-31T23:00:00.000Z');
+  });
+
+  it('covers every per-bar feature of the vocabulary', () => {
+    const covered = new Set(SPECS.map((s) => s.name));
+    for (const name of FEATURE_NAMES) if (featureKind(name) === 'column') expect(covered.has(name), name).toBe(true);
+  });
+
+  // Tolerance: 1e-12 relative, with a 1e-15 absolute floor. Observed on this file: log_return, return,
+  // volatility, sma_ratio, volume_z, range, body and the calendar features are bit-identical to the
+  // reference; rsi differs by ≤ 1.1e-16 (means vs sums); ema_ratio by ≤ 1.9e-15 absolute (the two use
+  // different but equivalent EMA recurrences; the ratio c/EMA − 1 is near 0, so only an absolute bound
+  // is meaningful there).
+  it.each(SPECS.map((s) => [featureLabel(s), s] as const))('%s, every bar, within 1e-12 relative', (_label, spec) => {
+    const column = computeFeatureColumns(btc, [spec])[0]!;
+    const bad: string[] = [];
+    let worstAbs = 0;
+    for (let tau = 0; tau < plain.length; tau++) {
+      const expected = refColumnValue(plain.slice(0, tau + 1), spec);
+      const actual = column[tau];
+      if (!close(actual, expected)) bad.push(`τ=${tau}: ${actual} vs ${expected}`);
+      if (Number.isFinite(expected)) worstAbs = Math.max(worstAbs, Math.abs(actual - expected));
+    }
+    expect(bad.slice(0, 5)).toEqual([]);
+    expect(worstAbs).toBeLessThan(1e-14);
+    expect(Number.isFinite(column[plain.length - 1])).toBe(true);
+    expect(Number.isNaN(column[featureSpan(spec) - 2] ?? NaN)).toBe(true);
+  });
+});

@@ -1,0 +1,264 @@
+import { describe, expect, it } from 'vitest';
+import { parseCard, warmupBars, type PolicyCard } from '../src/core/card.js';
+import { PolicyGateError } from '../src/core/errors.js';
+import { FLAT_STATE, ObservationBuilder } from '../src/core/observation.js';
+import { hourlyFromCloses, readBtcBars, toPlain, truncate } from './reference/bars.js';
+import { refObservation, type RefCard } from './reference/features.js';
+
+/*
+ * The hand-made series (hourly from 2024-01-01T00:00Z):
+ *   i      0    1    2    3    4    5    6    7
+ *   close 100  110  121  110  110   99   99  108.9
+ *   vol    10   20   30   40   40   40   10    0
+ * open = previous close, high = max(o, c)·1.01, low = min(o, c)·0.99.
+ */
+const bars = hourlyFromCloses([100, 110, 121, 110, 110, 99, 99, 108.9], [10, 20, 30, 40, 40, 40, 10, 0]);
+
+function card(observation: Record<string, unknown>, meanings = ['HOLD', 'BUY', 'SELL']): PolicyCard {
+  return parseCard({ symbol: 'TEST', timeframe: '1Hour', observation, action: { meanings } }, 'TEST_1Hour.card.json', {});
+}
+
+const f32 = (xs: number[]) => Array.from(Float32Array.from(xs));
+
+describe('ObservationBuilder on a hand-made series', () => {
+  it('flattens W rows time-major, oldest first, state in every row', () => {
+    const c = card({ window: 3, features: [{ name: 'return' }, { name: 'position' }, { name: 'unrealized_return' }] });
+    const b = new ObservationBuilder(c, bars);
+    expect(b.size).toBe(9);
+    expect(b.firstValidIndex).toBe(3); // return needs 2 bars, window 3 → bars 1, 2, 3 at τ = 3
+    expect(b.usesState).toBe(true);
+    const out = new Float32Array(9);
+    b.build(4, { position: 0.5, unrealizedReturn: -0.02 }, out);
+    // rows: bar 2 (return +10 %), bar 3 (110/121 − 1 = −1/11), bar 4 (0)
+    expect(Array.from(out)).toEqual(f32([0.1, 0.5, -0.02, -1 / 11, 0.5, -0.02, 0, 0.5, -0.02]));
+  });
+
+  it('normalises per feature, then clips', () => {
+    const c = card({
+      window: 3,
+      features: [{ name: 'return' }, { name: 'position' }],
+      normalize: { mean: [0, 0.25], std: [0.1, 0.5] },
+      clip: 0.95,
+    });
+    const out = new ObservationBuilder(c, bars).build(4, { position: 0.5, unrealizedReturn: 0 }, new Float32Array(6));
+    // return: 0.1/0.1 = 1 → clipped to 0.95; (−1/11)/0.1 = −0.909…; 0. position: (0.5 − 0.25)/0.5 = 0.5
+    expect(Array.from(out)).toEqual(f32([0.95, 0.5, -10 / 11, 0.5, 0, 0.5]));
+    const low = new ObservationBuilder(c, bars).build(5, { position: -1, unrealizedReturn: 0 }, new Float32Array(6));
+    // τ = 5 rows: bars 3, 4, 5 → returns −1/11, 0, −0.1 → −0.909, 0, −1 → clipped to −0.95; position (−1 − 0.25)/0.5 = −2.5 → −0.95
+    expect(Array.from(low)).toEqual(f32([-10 / 11, -0.95, 0, -0.95, -0.95, -0.95]));
+  });
+
+  it('normalize with only std: mean 0', () => {
+    const c = card({ features: [{ name: 'return' }], normalize: { std: [0.05] } });
+    expect(c.observation.normalize).toEqual({ mean: [0], std: [0.05] });
+    expect(Array.from(new ObservationBuilder(c, bars).build(1, FLAT_STATE, new Float32Array(1)))).toEqual(f32([2])); // 0.1/0.05
+  });
+
+  it('window-relative prices use the decision bar’s close; volume_rel the window’s mean volume', () => {
+    const c = card({ window: 3, features: ['close_rel', 'open_rel', 'high_rel', 'low_rel', 'volume_rel'] });
+    const b = new ObservationBuilder(c, bars);
+    expect(b.firstValidIndex).toBe(2);
+    expect(b.usesState).toBe(false);
+    const out = b.build(4, FLAT_STATE, new Float32Array(15));
+    // decision close c_4 = 110; rows bars 2, 3, 4 with closes 121, 110, 110; volumes 30, 40, 40 (mean 110/3)
+    //   bar 2: o 110, h 121·1.01, l 110·0.99;  bar 3: o 121, h 122.21, l 108.9;  bar 4: o 110, h 111.1, l 108.9
+    const h = (x: number) => (x * 1.01) / 110 - 1;
+    const l = (x: number) => (x * 0.99) / 110 - 1;
+    expect(Array.from(out)).toEqual(
+      f32([
+        0.1, 0, h(121), l(110), 30 / (110 / 3) - 1, // 121/110 − 1; 90/110 − 1 = −2/11
+        0, 0.1, h(121), l(110), 40 / (110 / 3) - 1, //  o 121/110 − 1 = 0.1; 120/110 − 1 = 1/11
+        0, 0, h(110), l(110), 40 / (110 / 3) - 1,
+      ]),
+    );
+    // the same bar 4 seen from decision bar 5 (close 99): close_rel = 110/99 − 1 = 1/9
+    const later = b.build(5, FLAT_STATE, new Float32Array(15));
+    expect(later[5]).toBe(Math.fround(1 / 9));
+    // a zero-volume window: volume_rel is 0, not NaN
+    const zeroVol = hourlyFromCloses([1, 2, 3], [0, 0, 0]);
+    const z = new ObservationBuilder(card({ window: 2, features: ['volume_rel'] }), zeroVol).build(2, FLAT_STATE, new Float32Array(2));
+    expect(Array.from(z)).toEqual([0, 0]);
+  });
+
+  it('writes at an offset and leaves the rest of the buffer alone', () => {
+    const c = card({ window: 2, features: ['return'] });
+    const out = new Float32Array(5).fill(7);
+    new ObservationBuilder(c, bars).build(2, FLAT_STATE, out, 2);
+    expect(Array.from(out)).toEqual(f32([7, 7, 0.1, 0.1, 7]));
+    expect(() => new ObservationBuilder(c, bars).build(2, FLAT_STATE, out, 4)).toThrow(RangeError);
+  });
+
+  it('refuses a τ inside the warm-up with an error that says what to do', () => {
+    const c = card({ window: 2, features: [{ name: 'sma_ratio', period: 3 }] });
+    const b = new ObservationBuilder(c, bars);
+    expect(b.firstValidIndex).toBe(3); // sma 3 → span 3, window 2 → 2 + 1
+    expect(b.isValid(2)).toBe(false);
+    expect(b.isValid(3)).toBe(true);
+    let err: unknown;
+    try {
+      b.build(2, FLAT_STATE, new Float32Array(2));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(PolicyGateError);
+    expect((err as Error).message).toBe(
+      'TEST_1Hour.card.json: the observation at bar 2024-01-01T02:00:00.000Z (index 2) needs 3 bars of warm-up history ' +
+        'before it, but the series has only 2; fetch more history before the evaluation window',
+    );
+    expect(() => b.build(8, FLAT_STATE, new Float32Array(2))).toThrow(/outside the series of 8 bars/);
+    expect(() => b.build(3.5, FLAT_STATE, new Float32Array(2))).toThrow(RangeError);
+  });
+
+  it('a non-finite value from bad bars is an error naming the feature and bar', () => {
+    const bad = hourlyFromCloses([100, 0, 100]);
+    const b = new ObservationBuilder(card({ features: [{ name: 'log_return' }] }), bad);
+    expect(() => b.build(1, FLAT_STATE, new Float32Array(1))).toThrow(
+      'TEST_1Hour.card.json: feature log_return(lag=1) is -Infinity at bar 2024-01-01T01:00:00.000Z',
+    );
+  });
+
+  it('refuses a non-finite state', () => {
+    const b = new ObservationBuilder(card({ features: ['position'] }), bars);
+    expect(() => b.build(0, { position: NaN, unrealizedReturn: 0 }, new Float32Array(1))).toThrow(/state at bar 0 must be finite/);
+  });
+
+  it('buildBatch writes observations back to back; refuses state features', () => {
+    const c = card({ window: 2, features: ['return', 'hour_sin'] });
+    const b = new ObservationBuilder(c, bars);
+    const batch = b.buildBatch([2, 5], new Float32Array(8));
+    const one = (tau: number) => Array.from(b.build(tau, FLAT_STATE, new Float32Array(4)));
+    expect(Array.from(batch)).toEqual([...one(2), ...one(5)]);
+    expect(() => b.buildBatch([2, 5], new Float32Array(7))).toThrow(RangeError);
+    const withState = new ObservationBuilder(card({ features: ['return', 'position'] }), bars);
+    expect(() => withState.buildBatch([2], new Float32Array(2))).toThrow(/state features/);
+  });
+
+  it('locate names the feature and row of a flat index', () => {
+    const b = new ObservationBuilder(card({ window: 3, features: [{ name: 'rsi', period: 2 }, 'position'] }), bars);
+    expect(b.locate(0)).toEqual({ row: 0, feature: 0, label: 'rsi(period=2) in row 0 (2 bars before the decision bar)' });
+    expect(b.locate(5)).toEqual({ row: 2, feature: 1, label: 'position in row 2 (the decision bar)' });
+  });
+
+  it('firstValidIndex equals warmupBars and is tight', () => {
+    const c = card({ window: 4, features: [{ name: 'ema_ratio', period: 1 }, { name: 'volatility', period: 2 }] });
+    const b = new ObservationBuilder(c, bars);
+    expect(b.firstValidIndex).toBe(warmupBars(c)); // ema 1 → span 4, volatility 2 → 3 → 3 + 3 = 6
+    expect(b.firstValidIndex).toBe(6);
+    expect(Array.from(b.build(6, FLAT_STATE, new Float32Array(8))).every(Number.isFinite)).toBe(true);
+  });
+});
+
+/** Every feature of the vocabulary, W = 5, with normalisation and clipping. */
+const FULL: RefCard = {
+  window: 5,
+  features: [
+    { name: 'log_return', lag: 1 },
+    { name: 'log_return', lag: 24 },
+    { name: 'return', lag: 3 },
+    { name: 'volatility', period: 24 },
+    { name: 'rsi', period: 14 },
+    { name: 'sma_ratio', period: 50 },
+    { name: 'ema_ratio', period: 10 },
+    { name: 'range' },
+    { name: 'body' },
+    { name: 'volume_z', period: 24 },
+    { name: 'open_rel' },
+    { name: 'high_rel' },
+    { name: 'low_rel' },
+    { name: 'close_rel' },
+    { name: 'volume_rel' },
+    { name: 'hour_sin' },
+    { name: 'hour_cos' },
+    { name: 'dow_sin' },
+    { name: 'dow_cos' },
+    { name: 'position' },
+    { name: 'unrealized_return' },
+  ],
+  normalize: {
+    mean: [0, 0, 0, 0.005, 0.5, 0, 0, 0.01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    std: [0.005, 0.03, 0.01, 0.003, 0.15, 0.02, 0.01, 0.01, 0.005, 1, 0.01, 0.01, 0.01, 0.01, 0.5, 1, 1, 1, 1, 1, 0.05],
+  },
+  clip: 5,
+};
+
+describe('ObservationBuilder on real BTCUSD 1Hour bars', () => {
+  const btc = readBtcBars();
+  const plain = toPlain(btc);
+  const fullCard = parseCard({ symbol: 'BTCUSD', timeframe: '1Hour', observation: FULL, action: { meanings: ['HOLD', 'BUY', 'SELL'] } }, 'BTCUSD_1Hour.card.json', {});
+  const builder = new ObservationBuilder(fullCard, btc);
+  const state = { position: 0.75, unrealizedReturn: 0.031 };
+
+  it('firstValidIndex: sma 50 → 49 bars, + window 4', () => {
+    expect(builder.firstValidIndex).toBe(53);
+    expect(() => builder.build(52, state, new Float32Array(builder.size))).toThrow(PolicyGateError);
+  });
+
+  it('agrees with the naive reference at every 7th decision bar (float32 values)', () => {
+    const out = new Float32Array(builder.size);
+    let checked = 0;
+    for (let tau = builder.firstValidIndex; tau < plain.length; tau += 7) {
+      builder.build(tau, state, out);
+      const expected = refObservation(plain.slice(0, tau + 1), FULL, state)!;
+      expect(expected).toBeDefined();
+      for (let k = 0; k < builder.size; k++) {
+        // one float32 rounding apart at most (the float64 values agree to ~1e-15)
+        const e = Math.fround(expected[k]);
+        if (Math.abs(out[k] - e) > 1.2e-7 * Math.max(Math.abs(e), 1e-6)) {
+          throw new Error(`τ=${tau} ${builder.locate(k).label}: ${out[k]} vs ${e}`);
+        }
+      }
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(800);
+    // the reference also says the warm-up is tight: one bar less and a value is missing
+    expect(refObservation(plain.slice(0, builder.firstValidIndex), FULL, state)).toBeUndefined();
+  });
+
+  it('reads no bar after τ: truncating the series at τ gives the identical observation', () => {
+    const out = new Float32Array(builder.size);
+    const cut = new Float32Array(builder.size);
+    for (const tau of [builder.firstValidIndex, 500, 3000, plain.length - 2]) {
+      builder.build(tau, state, out);
+      new ObservationBuilder(fullCard, truncate(btc, tau + 1)).build(tau, state, cut);
+      expect(Array.from(cut)).toEqual(Array.from(out));
+    }
+  });
+
+  it('does not depend on how far back the history starts (no drift from rolling sums)', () => {
+    const out = new Float32Array(builder.size);
+    const shifted = new Float32Array(builder.size);
+    const drop = 1234;
+    const later = { ...btc, ...Object.fromEntries((['time', 'open', 'high', 'low', 'close', 'volume'] as const).map((k) => [k, btc[k].slice(drop)])) };
+    const b2 = new ObservationBuilder(fullCard, later);
+    for (const tau of [4000, 6000]) {
+      builder.build(tau, state, out);
+      b2.build(tau - drop, state, shifted);
+      expect(Array.from(shifted)).toEqual(Array.from(out));
+    }
+  });
+
+  it('every value is clipped', () => {
+    const out = new Float32Array(builder.size);
+    let maxAbs = 0;
+    for (let tau = builder.firstValidIndex; tau < plain.length; tau += 11) {
+      builder.build(tau, { position: -1, unrealizedReturn: -0.9 }, out);
+      for (const x of out) maxAbs = Math.max(maxAbs, Math.abs(x));
+    }
+    expect(maxAbs).toBe(5);
+  });
+
+  it('buildBatch equals build for a position-independent card', () => {
+    const noState = parseCard(
+      { symbol: 'BTCUSD', observation: { ...FULL, features: FULL.features.slice(0, 19), normalize: undefined }, action: { meanings: ['HOLD', 'BUY'] } },
+      'BTCUSD_1Hour.card.json',
+      { timeframe: '1Hour' },
+    );
+    const b = new ObservationBuilder(noState, btc);
+    expect(b.usesState).toBe(false);
+    const taus = [100, 101, 2500, 6114];
+    const batch = b.buildBatch(taus, new Float32Array(taus.length * b.size));
+    taus.forEach((tau, k) => {
+      expect(Array.from(batch.subarray(k * b.size, (k + 1) * b.size))).toEqual(Array.from(b.build(tau, FLAT_STATE, new Float32Array(b.size))));
+    });
+  });
+});
