@@ -1,0 +1,454 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { type BacktestResult, type CostModel, Simulation, type TargetKind } from '../src/core/simulate.js';
+import type { BarSeries } from '../src/core/types.js';
+
+const HOUR = 3_600_000;
+const T0 = Date.parse('2024-01-01T00:00:00Z');
+
+/** Bars from [open, close] pairs, hourly from T0; high/low bracket them. */
+function bars(rows: [number, number][], symbol = 'TEST'): BarSeries {
+  const n = rows.length;
+  const b = {
+    symbol,
+    timeframe: '1Hour' as const,
+    time: new Float64Array(n),
+    open: new Float64Array(n),
+    high: new Float64Array(n),
+    low: new Float64Array(n),
+    close: new Float64Array(n),
+    volume: new Float64Array(n),
+  };
+  rows.forEach(([o, c], i) => {
+    b.time[i] = T0 + i * HOUR;
+    b.open[i] = o;
+    b.close[i] = c;
+    b.high[i] = Math.max(o, c);
+    b.low[i] = Math.min(o, c);
+    b.volume[i] = 1;
+  });
+  return b;
+}
+
+const costs = (over: Partial<CostModel> = {}): CostModel => ({
+  feeBps: 10,
+  slippageBps: 10,
+  minTradeValue: 1,
+  capital: 10_000,
+  fill: 'next_open',
+  rebalanceBand: 0.05,
+  ...over,
+});
+
+/** Runs the simulation with one target per step. */
+function run(b: BarSeries, window: { start: number; end: number }, c: CostModel, targets: number[], kind: TargetKind = 'discrete'): BacktestResult {
+  const sim = new Simulation(b, window, c, { periodsPerYear: 8760 });
+  for (const t of targets) sim.step(t, kind);
+  expect(sim.done).toBe(true);
+  return sim.finish();
+}
+
+function expectAllFinite(r: BacktestResult): void {
+  expect(JSON.stringify(r.metrics)).not.toMatch(/NaN|Infinity/);
+  for (const arr of [r.curve.equity, r.curve.exposure, r.curve.timestamps]) for (const v of arr) expect(Number.isFinite(v)).toBe(true);
+  for (const t of r.trades) for (const v of Object.values(t)) if (typeof v === 'number') expect(Number.isFinite(v)).toBe(true);
+  for (const f of r.fills) for (const v of Object.values(f)) expect(Number.isFinite(v)).toBe(true);
+}
+
+describe('Simulation: the hand-checked 3-bar example (fee 10 bps, slippage 10 bps, capital 10 000)', () => {
+  // bar 0 (history): o 100 c 100 | bar 1: o 100 c 110 | bar 2: o 110 c 99 | bar 3: o 100 c 105
+  const b = bars([
+    [100, 100],
+    [100, 110],
+    [110, 99],
+    [100, 105],
+  ]);
+  // window = bars 1..3 (N = 3). Decisions at the closes of bars 0, 1, 2: BUY (T=1), HOLD (T=1), CLOSE (T=0).
+  const r = run(b, { start: 1, end: 3 }, costs(), [1, 1, 0]);
+
+  it('sizes, charges and marks exactly as SPEC 5 says', () => {
+    // τ=0 → fill at open of bar 1, O = 100. E = cash + q·O = 10 000 + 0 = 10 000.
+    //   target qty = T·E/O = 1·10 000/100 = 100; Δq = 100 (a buy) → fill = 100·(1 + 0.001) = 100.1
+    //   cash −= Δq·fill + |Δq|·fill·fee = 100·100.1 + 100·100.1·0.001 = 10 010 + 10.01 → cash = −20.01
+    // E_1 = cash + q·close_1 = −20.01 + 100·110 = 10 979.99
+    // τ=1 → HOLD, T unchanged → no order.  E_2 = −20.01 + 100·99 = 9 879.99
+    // τ=2 → CLOSE (T=0) → fill at open of bar 3, O = 100: target qty 0, Δq = −100 (a sell)
+    //   fill = 100·(1 − 0.001) = 99.9; cash −= (−100·99.9) + 100·99.9·0.001 = −9 990 + 9.99 → cash = 9 960
+    // E_3 = 9 960 (flat). The decision at the close of bar 3 is not executed.
+    expect(Array.from(r.curve.equity).map((x) => +x.toFixed(8))).toEqual([10_000, 10_979.99, 9_879.99, 9_960]);
+    expect(r.fills).toHaveLength(2);
+    expect(r.fills[0]).toMatchObject({ decisionIndex: 0, barIndex: 1, time: T0 + HOUR, quantity: 100 });
+    expect(r.fills[0].price).toBeCloseTo(100.1, 12);
+    expect(r.fills[0].fee).toBeCloseTo(10.01, 10);
+    expect(r.fills[1].price).toBeCloseTo(99.9, 12);
+    expect(r.fills[1].quantity).toBe(-100);
+    expect(r.fills[1].fee).toBeCloseTo(9.99, 10);
+  });
+
+  it('books one round trip with PnL = Σ cash flows = −10 020.01 + 9 980.01 = −40', () => {
+    expect(r.trades).toHaveLength(1);
+    const t = r.trades[0];
+    expect(t).toMatchObject({ direction: 'long', entryIndex: 1, exitIndex: 3, closedAtEnd: false, peakQuantity: 100 });
+    expect(t.pnl).toBeCloseTo(-40, 9);
+    expect(t.fees).toBeCloseTo(20, 9);
+    expect(t.entryPrice).toBeCloseTo(100.1, 12);
+    expect(t.exitPrice).toBeCloseTo(99.9, 12);
+  });
+
+  it('metrics: return, drawdown, exposure, turnover, buy & hold, win rate', () => {
+    const m = r.metrics;
+    expect(m.totalReturn).toBeCloseTo(-0.004, 12); // 9 960 / 10 000 − 1
+    expect(m.finalEquity).toBeCloseTo(9960, 9);
+    // peak 10 979.99 → trough 9 879.99: 1 − 9 879.99 / 10 979.99
+    expect(m.maxDrawdown).toBeCloseTo(1 - 9879.99 / 10979.99, 12);
+    expect(m.exposure).toBeCloseTo(2 / 3, 12); // a position at the closes of bars 1 and 2, flat at bar 3
+    expect(m.turnover).toBeCloseTo((10_010 + 9_990) / 10_000, 12); // traded notional / capital
+    expect(m.buyHoldReturn).toBeCloseTo(105 / 100 - 1, 12); // close of bar 3 / open of bar 1 − 1, gross
+    expect(m.trades).toBe(1);
+    expect(m.winRate).toBe(0);
+    expect(m.profitFactor).toBe(0);
+    expect(m.periodsPerYear).toBe(8760);
+    expect(r.optimistic).toBe(false);
+    expectAllFinite(r);
+  });
+
+  it('curve: E_0 at the window start, then each bar close; exposure q·close/E', () => {
+    expect(Array.from(r.curve.timestamps)).toEqual([T0 + HOUR, T0 + 2 * HOUR, T0 + 3 * HOUR, T0 + 4 * HOUR]);
+    expect(r.curve.exposure[0]).toBe(0);
+    expect(r.curve.exposure[1]).toBeCloseTo((100 * 110) / 10_979.99, 12);
+    expect(r.curve.exposure[3]).toBe(0);
+    expect([r.start, r.end, r.bars, r.startTime, r.endTime]).toEqual([1, 3, 3, T0 + HOUR, T0 + 3 * HOUR]);
+  });
+});
+
+describe('Simulation: stepping', () => {
+  const b = bars([
+    [100, 100],
+    [100, 102],
+    [102, 104],
+    [104, 103],
+  ]);
+
+  it('decisionIndex runs from start − 1 to end; N steps; the last decision is not executed', () => {
+    const sim = new Simulation(b, { start: 1, end: 3 }, costs());
+    const seen: number[] = [];
+    while (!sim.done) {
+      seen.push(sim.decisionIndex);
+      sim.step(1, 'discrete');
+    }
+    expect(seen).toEqual([0, 1, 2]);
+    expect(sim.decisionIndex).toBe(3);
+    expect(() => sim.step(0, 'discrete')).toThrow(/done/);
+    const r = sim.finish();
+    expect(r.curve.equity).toHaveLength(4);
+    expect(() => sim.finish()).toThrow(/already/);
+  });
+
+  it('finish before the last step, a non-finite target and a window without history are errors', () => {
+    const sim = new Simulation(b, { start: 1, end: 3 }, costs());
+    expect(() => sim.finish()).toThrow(/still to be applied/);
+    expect(() => sim.step(NaN, 'discrete')).toThrow(/finite/);
+    expect(() => new Simulation(b, { start: 0, end: 3 }, costs())).toThrow(/bar before/);
+    expect(() => new Simulation(b, { start: 1, end: 4 }, costs())).toThrow(/outside/);
+    expect(() => new Simulation(b, { start: 1, end: 3 }, costs({ capital: 0 }))).toThrow(/capital/);
+    expect(() => new Simulation(b, { start: 1, end: 3 }, costs({ feeBps: -1 }))).toThrow(/fee_bps/);
+  });
+
+  it('state(): exposure and unrealized return at the decision close, from the average fill price', () => {
+    const sim = new Simulation(b, { start: 1, end: 3 }, costs({ feeBps: 0, slippageBps: 0 }));
+    expect(sim.state()).toMatchObject({ exposure: 0, unrealizedReturn: 0, target: 0, position: 0, equity: 10_000 });
+    sim.step(1, 'discrete'); // buys 100 at the open of bar 1 (100)
+    const s = sim.state(); // close of bar 1 = 102
+    expect(s.position).toBe(100);
+    expect(s.equity).toBe(10_200);
+    expect(s.exposure).toBe(1);
+    expect(s.unrealizedReturn).toBeCloseTo(0.02, 12);
+    expect(s.target).toBe(1);
+  });
+
+  it('lockstep: interleaved simulations give the same results as sequential ones', () => {
+    const targets = [1, 0, -1];
+    const a1 = run(b, { start: 1, end: 3 }, costs(), targets);
+    const x = new Simulation(b, { start: 1, end: 3 }, costs(), { periodsPerYear: 8760 });
+    const y = new Simulation(b, { start: 1, end: 3 }, costs({ fill: 'close' }), { periodsPerYear: 8760 });
+    for (const t of targets) {
+      x.step(t, 'discrete');
+      y.step(-t, 'discrete');
+    }
+    expect(x.finish()).toEqual(a1);
+    expect(y.finish().fill).toBe('close');
+  });
+});
+
+describe('Simulation: shorts and flips (fee 10 bps, no slippage)', () => {
+  // bar 0: c 100 | bar 1: o 100 c 90 | bar 2: o 90 c 95 | bar 3: o 95 c 100
+  const b = bars([
+    [100, 100],
+    [100, 90],
+    [90, 95],
+    [95, 100],
+  ]);
+  const c = costs({ slippageBps: 0 });
+  const r = run(b, { start: 1, end: 3 }, c, [-1, 1, 1]);
+
+  it('goes short, flips long, and splits the flip fill between the two trades', () => {
+    // τ=0 SELL (T=−1): O = 100, E = 10 000, target qty −100, Δq = −100 → cash = 10 000 + 10 000 − 10 = 19 990
+    // E_1 = 19 990 − 100·90 = 10 990
+    // τ=1 BUY (T=+1): O = 90, E = 19 990 − 100·90 = 10 990, target qty 10 990/90 = 122.1…, Δq = 222.1…
+    //   cash −= 222.1…·90 + 222.1…·90·0.001 = 19 990 + 19.99 → cash = −19.99
+    //   closing part = 100/222.1… of the fill: cash flow −9 000 − 9 = −9 009 → short PnL = 9 990 − 9 009 = 981
+    //   opening part: −10 990 − 10.99 = −11 000.99
+    const q = 10_990 / 90;
+    expect(r.fills.map((f) => f.quantity)).toEqual([-100, q + 100]);
+    expect(r.curve.equity[1]).toBeCloseTo(10_990, 9);
+    expect(r.curve.equity[2]).toBeCloseTo(-19.99 + q * 95, 9);
+    expect(r.curve.equity[3]).toBeCloseTo(-19.99 + q * 100, 9);
+    expect(r.trades).toHaveLength(2);
+    const [short, long] = r.trades;
+    expect(short).toMatchObject({ direction: 'short', entryIndex: 1, exitIndex: 2, closedAtEnd: false });
+    expect(short.pnl).toBeCloseTo(981, 9);
+    expect(short.fees).toBeCloseTo(10 + 9, 9);
+    expect(short.exitPrice).toBe(90);
+    // the long is still open after bar 3: closed for statistics at the last close (100) with the fee:
+    //   + q·100·(1 − 0.001) → PnL = q·99.9 − 11 000.99
+    expect(long).toMatchObject({ direction: 'long', entryIndex: 2, exitIndex: 3, closedAtEnd: true });
+    expect(long.pnl).toBeCloseTo(q * 99.9 - 11_000.99, 9);
+    expect(long.fees).toBeCloseTo(10.99 + q * 100 * 0.001, 9);
+    expect(long.entryPrice).toBe(90);
+    expect(r.metrics.trades).toBe(2);
+    expect(r.metrics.winRate).toBe(1);
+    expect(r.metrics.profitFactor).toBeNull();
+    expect(r.metrics.undefinedReasons.profitFactor).toMatch(/no losing trade/);
+    expectAllFinite(r);
+  });
+
+  it('the open trade is in the statistics but not in the equity curve', () => {
+    // Σ PnL = E_N − E_0 − (exit costs of the still-open position, which the curve never paid)
+    const q = 10_990 / 90;
+    const exitFee = q * 100 * 0.001;
+    const sum = r.trades.reduce((s, t) => s + t.pnl, 0);
+    expect(sum).toBeCloseTo(r.metrics.finalEquity - 10_000 - exitFee, 8);
+    expect(r.metrics.finalEquity).toBeCloseTo(-19.99 + q * 100, 9);
+  });
+
+  it('unrealized return of a short is 1 − close / entry', () => {
+    const sim = new Simulation(b, { start: 1, end: 3 }, c);
+    sim.step(-1, 'discrete');
+    const s = sim.state(); // short 100 from 100, close 90
+    expect(s.unrealizedReturn).toBeCloseTo(0.1, 12);
+    expect(s.exposure).toBeCloseTo((-100 * 90) / 10_990, 12);
+  });
+});
+
+describe('Simulation: order rules', () => {
+  const flat = bars(Array.from({ length: 6 }, () => [100, 100] as [number, number]));
+
+  it('a repeated BUY while long does not churn', () => {
+    const r = run(flat, { start: 1, end: 5 }, costs(), [1, 1, 1, 1, 1]);
+    expect(r.fills).toHaveLength(1);
+    expect(r.trades).toHaveLength(1);
+    expect(r.trades[0].closedAtEnd).toBe(true);
+  });
+
+  it('min_trade_value: an order below it is skipped (and T still moves)', () => {
+    // capital 100, min trade value 200: BUY would trade 100/100 = 1 unit = 100 < 200 → nothing trades
+    const sim = new Simulation(flat, { start: 1, end: 5 }, costs({ capital: 100, minTradeValue: 200 }));
+    sim.step(1, 'discrete');
+    expect(sim.state()).toMatchObject({ target: 1, position: 0 });
+    for (let i = 0; i < 4; i++) sim.step(1, 'discrete');
+    const r = sim.finish();
+    expect(r.fills).toHaveLength(0);
+    expect(Array.from(r.curve.equity)).toEqual([100, 100, 100, 100, 100, 100]);
+    expect(r.metrics.trades).toBe(0);
+    expect(r.metrics.winRate).toBeNull();
+    expect(r.metrics.undefinedReasons.winRate).toBe('no trades');
+    expect(r.metrics.sharpe).toBeNull();
+    expect(r.metrics.undefinedReasons.sharpe).toMatch(/zero variance/);
+    expect(r.metrics.exposure).toBe(0);
+    expect(r.metrics.turnover).toBe(0);
+    expectAllFinite(r);
+  });
+
+  it('min_trade_value: a small rebalance is skipped, a large one goes through', () => {
+    // capital 10 000 at 100, no costs: BUY_50 → 50 units; then T 0.5 → 0.51 is 1 unit = 100 < 150 → skipped
+    const sim = new Simulation(flat, { start: 1, end: 5 }, costs({ feeBps: 0, slippageBps: 0, minTradeValue: 150 }));
+    sim.step(0.5, 'discrete');
+    sim.step(0.51, 'discrete');
+    expect(sim.state().position).toBe(50);
+    sim.step(0.53, 'discrete'); // 3 units = 300 ≥ 150
+    expect(sim.state().position).toBeCloseTo(53, 9);
+    sim.step(0.53, 'discrete');
+    sim.step(0.53, 'discrete');
+    expect(sim.finish().fills).toHaveLength(2);
+  });
+
+  it('continuous: trades only when |T − exposure| > rebalance band', () => {
+    const sim = new Simulation(flat, { start: 1, end: 5 }, costs({ feeBps: 0, slippageBps: 0 }));
+    sim.step(0.5, 'continuous'); // 0.5 − 0 > 0.05 → buys 50
+    expect(sim.state().exposure).toBe(0.5);
+    sim.step(0.54, 'continuous'); // 0.04 ≤ 0.05 → no order
+    expect(sim.state()).toMatchObject({ position: 50, target: 0.54 });
+    sim.step(0.56, 'continuous'); // 0.06 > 0.05 → rebalances to 0.56
+    expect(sim.state().position).toBeCloseTo(56, 9);
+    sim.step(0.56, 'continuous'); // ≈ 0.56 already → no order
+    sim.step(0, 'continuous'); // 0.56 > 0.05 → closes
+    expect(sim.finish().fills.map((f) => Math.round(f.quantity))).toEqual([50, 6, -56]);
+  });
+
+  it('continuous: a price drift beyond the band rebalances even with an unchanged target', () => {
+    const b = bars([
+      [100, 100],
+      [100, 100],
+      [100, 200],
+      [200, 200],
+    ]);
+    const sim = new Simulation(b, { start: 1, end: 3 }, costs({ feeBps: 0, slippageBps: 0 }));
+    sim.step(0.5, 'continuous'); // 50 units at 100; close 100 → exposure 0.5
+    sim.step(0.5, 'continuous'); // |0.5 − 0.5| = 0 → nothing; close 200: cash 5 000, position 10 000 → exposure 2/3
+    expect(sim.state().exposure).toBeCloseTo(2 / 3, 12);
+    sim.step(0.5, 'continuous'); // |0.5 − 0.667| > 0.05 → sells down to 0.5 at the open of bar 3 (200)
+    const r = sim.finish();
+    expect(r.fills).toHaveLength(2);
+    expect(r.fills[1].quantity).toBeCloseTo(0.5 * 15_000 / 200 - 50, 9); // −12.5
+  });
+
+  it('discrete: the same target is never re-sent, even when the exposure drifts', () => {
+    const b = bars([
+      [100, 100],
+      [100, 100],
+      [100, 200],
+      [200, 200],
+    ]);
+    const r = run(b, { start: 1, end: 3 }, costs({ feeBps: 0, slippageBps: 0 }), [0.5, 0.5, 0.5]);
+    expect(r.fills).toHaveLength(1);
+  });
+});
+
+describe('Simulation: fill next_open vs close', () => {
+  const b = bars([
+    [100, 101],
+    [103, 104],
+    [104, 106],
+  ]);
+  const c = costs({ feeBps: 0, slippageBps: 0 });
+
+  it('next_open fills the first decision at the open of the first window bar', () => {
+    const r = run(b, { start: 1, end: 2 }, c, [1, 1]);
+    expect(r.fills[0]).toMatchObject({ barIndex: 1, price: 103, time: T0 + HOUR });
+    expect(r.optimistic).toBe(false);
+    expect(r.curve.equity[2]).toBeCloseTo((10_000 / 103) * 106, 9);
+    expect(r.metrics.buyHoldReturn).toBeCloseTo(106 / 103 - 1, 12);
+  });
+
+  it('close fills the decision at the close it was taken at, and is marked optimistic', () => {
+    const r = run(b, { start: 1, end: 2 }, { ...c, fill: 'close' }, [1, 1]);
+    expect(r.fills[0]).toMatchObject({ decisionIndex: 0, barIndex: 0, price: 101, time: T0 + HOUR });
+    expect(r.optimistic).toBe(true);
+    expect(r.curve.equity[0]).toBe(10_000);
+    expect(r.curve.equity[1]).toBeCloseTo((10_000 / 101) * 104, 9);
+    expect(r.curve.equity[2]).toBeCloseTo((10_000 / 101) * 106, 9);
+    expect(r.metrics.buyHoldReturn).toBeCloseTo(106 / 101 - 1, 12);
+  });
+});
+
+describe('Simulation vs the independent Python buy-and-hold (test/fixtures/empyrical)', () => {
+  interface Sim {
+    capital: number;
+    feeBps: number;
+    slippageBps: number;
+    minTradeValue: number;
+    bars: Record<'time' | 'open' | 'high' | 'low' | 'close' | 'volume', number[]>;
+    quantity: number;
+    openTradePnlAtLastClose: number;
+    buyHoldReturn: number;
+  }
+  const ref = JSON.parse(readFileSync(new URL('./fixtures/empyrical/metrics-reference.json', import.meta.url), 'utf8')) as {
+    cases: { name: string; equity: number[]; simulation?: Sim }[];
+  };
+  const bh = ref.cases.find((x) => x.name === 'btc_1h_buy_and_hold_720')!;
+  const s = bh.simulation!;
+
+  it('reproduces the equity curve, the quantity and the open trade PnL to 1e-9 relative', () => {
+    const series: BarSeries = {
+      symbol: 'BTCUSD',
+      timeframe: '1Hour',
+      time: Float64Array.from(s.bars.time),
+      open: Float64Array.from(s.bars.open),
+      high: Float64Array.from(s.bars.high),
+      low: Float64Array.from(s.bars.low),
+      close: Float64Array.from(s.bars.close),
+      volume: Float64Array.from(s.bars.volume),
+    };
+    const n = series.close.length - 1;
+    expect(n).toBe(720);
+    const sim = new Simulation(series, { start: 1, end: n }, {
+      feeBps: s.feeBps,
+      slippageBps: s.slippageBps,
+      minTradeValue: s.minTradeValue,
+      capital: s.capital,
+      fill: 'next_open',
+      rebalanceBand: 0.05,
+    });
+    while (!sim.done) sim.step(1, 'discrete');
+    const r = sim.finish();
+    expect(r.curve.equity).toHaveLength(bh.equity.length);
+    for (let i = 0; i < bh.equity.length; i++) {
+      expect(Math.abs(r.curve.equity[i] - bh.equity[i])).toBeLessThanOrEqual(1e-9 * Math.abs(bh.equity[i]));
+    }
+    expect(r.fills).toHaveLength(1);
+    expect(r.fills[0].quantity).toBeCloseTo(s.quantity, 12);
+    expect(r.trades).toHaveLength(1);
+    expect(r.trades[0].closedAtEnd).toBe(true);
+    expect(Math.abs(r.trades[0].pnl - s.openTradePnlAtLastClose)).toBeLessThanOrEqual(1e-9 * Math.abs(s.openTradePnlAtLastClose));
+    expect(r.metrics.buyHoldReturn).toBeCloseTo(s.buyHoldReturn, 12);
+    expect(r.metrics.periodsPerYear).toBe(8760); // default: crypto rule for 1Hour
+    expect(r.metrics.exposure).toBe(1);
+    expectAllFinite(r);
+  });
+});
+
+describe('Simulation: never NaN or Infinity', () => {
+  it('a long pseudo-random run with shorts, flips, fractional targets and both kinds', () => {
+    let seed = 12345;
+    const rnd = (): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    const rows: [number, number][] = [];
+    let p = 100;
+    for (let i = 0; i < 600; i++) {
+      const o = p * (1 + (rnd() - 0.5) * 0.01);
+      p = o * (1 + (rnd() - 0.5) * 0.04);
+      rows.push([o, p]);
+    }
+    const b = bars(rows);
+    for (const fill of ['next_open', 'close'] as const) {
+      for (const kind of ['discrete', 'continuous'] as const) {
+        const sim = new Simulation(b, { start: 50, end: 599 }, costs({ feeBps: 25, slippageBps: 5, fill }));
+        while (!sim.done) {
+          const u = rnd();
+          const target = kind === 'discrete' ? [-1, 0, 1, 1, 0.25, -0.5][Math.floor(u * 6)] : 2 * u - 1;
+          sim.step(target, kind);
+        }
+        const r = sim.finish();
+        expectAllFinite(r);
+        expect(r.curve.equity).toHaveLength(551);
+        const closed = r.trades.filter((t) => !t.closedAtEnd);
+        expect(r.trades.length - closed.length).toBeLessThanOrEqual(1);
+        expect(r.metrics.trades).toBe(r.trades.length);
+        // Σ PnL of all trades = E_N − E_0 − the exit costs of a still-open position
+        const last = r.end;
+        const open = r.trades.find((t) => t.closedAtEnd);
+        let exitCost = 0;
+        if (open) {
+          const q = sim.state().position;
+          const close = b.close[last];
+          const fillPrice = q > 0 ? close * (1 - 0.0005) : close * (1 + 0.0005);
+          exitCost = Math.abs(q) * Math.abs(fillPrice - close) + Math.abs(q) * fillPrice * 0.0025;
+        }
+        const sum = r.trades.reduce((s, t) => s + t.pnl, 0);
+        expect(sum).toBeCloseTo(r.metrics.finalEquity - 10_000 - exitCost, 6);
+      }
+    }
+  });
+});
