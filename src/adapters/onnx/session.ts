@@ -1,0 +1,426 @@
+/**
+ * The ONNX Runtime adapter: load a policy model from bytes, report what ran it, run it.
+ *
+ * - The bytes are inspected first (./inspect.ts): garbage and models whose tensors live in external
+ *   files are refused before onnxruntime sees them.
+ * - device 'cpu'  → CPU execution provider only.
+ *   device 'cuda' → the CUDA provider or a clear error (no silent CPU fallback: the user asked for a GPU).
+ *   device 'auto' → CUDA when its provider library is installed beside the onnxruntime binary and an
+ *                   NVIDIA driver is present, else CPU; every fallback is recorded in `fallbackReason`.
+ *   onnxruntime does not fall back by itself: executionProviders ['cuda', 'cpu'] rejects when the CUDA
+ *   library is missing, so each provider is tried separately.
+ * - When a provider fails, the model is retried on CPU to tell "the model is broken" (an input error
+ *   naming the model) from "CUDA is unavailable".
+ *
+ * Threads: `intraOpNumThreads` defaults to 1. Policy networks are tiny (a few Gemms); a backtest runs
+ * them one bar at a time (position-dependent observations), where a thread pool only adds
+ * hand-off latency, and a walk-forward may evaluate several models side by side on a 2-vCPU CI runner
+ * where extra pool threads would compete for cores. One thread also makes every run bit-for-bit
+ * reproducible regardless of the runner's core count. Batched evaluation of a large model can ask
+ * for more with `threads`. `graphOptimizationLevel` is 'all'.
+ *
+ * onnxruntime-node is imported lazily, so commands that never load a model do not pay for its 45 MB library.
+ */
+
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type { InferenceSession, Tensor } from 'onnxruntime-node';
+
+import { PolicyGateError, errorMessage, inputError, usageError } from '../../core/errors.js';
+import type { ModelFileInfo } from '../../core/types.js';
+import { OnnxParseError, inspectOnnxModel, type OnnxModelInfo, type OnnxOpset } from './inspect.js';
+
+export type Device = 'auto' | 'cpu' | 'cuda';
+export type ExecutionProviderName = 'cpu' | 'cuda';
+
+export interface TensorInfo {
+  name: string;
+  /** Fixed dimensions as numbers, symbolic ones (e.g. 'batch') as strings. Empty for non-tensors. */
+  shape: (number | string)[];
+  /** 'float32', 'float64', 'int64', ... or 'non-tensor'. */
+  type: string;
+}
+
+export interface FloatTensor {
+  data: Float32Array;
+  dims: number[];
+}
+
+export interface PolicyModel {
+  /** The file name used in messages. */
+  readonly label: string;
+  readonly sha256: string;
+  readonly inputs: readonly TensorInfo[];
+  readonly outputs: readonly TensorInfo[];
+  /** ModelProto.metadata_props. */
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly irVersion: number | undefined;
+  readonly opsets: readonly OnnxOpset[];
+  readonly producer: string | undefined;
+  readonly device: Device;
+  /** The provider that actually runs the model. */
+  readonly executionProvider: ExecutionProviderName;
+  /** Why 'auto' ended on CPU (absent when it got CUDA, or when 'cpu' was asked). */
+  readonly fallbackReason?: string;
+  /**
+   * Run the model. Every model input must be fed; float64 inputs are converted. Returns every output
+   * (or the named ones) as float32.
+   */
+  run(feeds: Record<string, FloatTensor>, outputNames?: readonly string[]): Promise<Record<string, FloatTensor>>;
+  /** Free the native session. Further run() calls throw. */
+  release(): Promise<void>;
+}
+
+export interface CudaStatus {
+  available: boolean;
+  /** Why not (or what was found). */
+  reason: string;
+  /** The folder where the CUDA provider library is looked for. */
+  binDir: string;
+}
+
+export interface LoadOptions {
+  device: Device;
+  /** The model's file name, for messages. */
+  label: string;
+  /** intra-op threads; default 1 (see the module comment). */
+  threads?: number;
+  cudaDeviceId?: number;
+  /** Test seam: replaces the CUDA availability probe used by device 'auto'. */
+  cudaCheck?: () => CudaStatus;
+}
+
+// ------------------------------------------------------------------ helpers
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+type OrtModule = typeof import('onnxruntime-node');
+let ortPromise: Promise<OrtModule> | undefined;
+
+async function loadOrt(): Promise<OrtModule> {
+  ortPromise ??= (async () => {
+    try {
+      const mod = (await import('onnxruntime-node')) as OrtModule & { default?: OrtModule };
+      const ort = mod.InferenceSession ? mod : (mod.default as OrtModule);
+      // ORT's own logger prints provider-load failures (e.g. the missing CUDA library) as red
+      // [E:onnxruntime] lines even though we catch and report them; keep its stderr for fatal only.
+      // This must be set before the first session initialises the ORT environment.
+      if (!ort.env.logLevel || ort.env.logLevel === 'warning') ort.env.logLevel = 'fatal';
+      return ort;
+    } catch (err) {
+      ortPromise = undefined;
+      throw new PolicyGateError(
+        'infra',
+        `onnxruntime-node could not be loaded: ${errorMessage(err)}. Reinstall dependencies (npm ci) on a supported platform (linux/darwin/win32, x64/arm64).`,
+        { subject: 'onnxruntime-node', cause: err },
+      );
+    }
+  })();
+  return ortPromise;
+}
+
+/** The onnxruntime-node version, e.g. '1.30.0' (loads the runtime). */
+export async function onnxruntimeVersion(): Promise<string> {
+  const ort = await loadOrt();
+  return ort.env.versions.node ?? ort.env.versions.common ?? 'unknown';
+}
+
+/** The folder of onnxruntime-node's native binding for this platform. */
+export function onnxruntimeBinDir(): string {
+  const require = createRequire(import.meta.url);
+  let pkgDir: string;
+  try {
+    pkgDir = path.dirname(require.resolve('onnxruntime-node/package.json'));
+  } catch {
+    pkgDir = path.join(path.dirname(require.resolve('onnxruntime-node')), '..');
+  }
+  return path.join(pkgDir, 'bin', 'napi-v6', process.platform, process.arch);
+}
+
+/**
+ * Is CUDA worth trying? True when onnxruntime-node's CUDA provider library was installed beside its
+ * binding (npm installs it only with ONNXRUNTIME_NODE_INSTALL=cuda12 or the default postinstall on
+ * linux/x64) and, on Linux, an NVIDIA driver is visible.
+ */
+export function cudaProviderStatus(binDir = onnxruntimeBinDir()): CudaStatus {
+  const lib =
+    process.platform === 'win32'
+      ? 'onnxruntime_providers_cuda.dll'
+      : process.platform === 'linux'
+        ? 'libonnxruntime_providers_cuda.so'
+        : undefined;
+  if (!lib) return { available: false, reason: `onnxruntime has no CUDA provider on ${process.platform}`, binDir };
+  const libPath = path.join(binDir, lib);
+  if (!existsSync(libPath)) {
+    return {
+      available: false,
+      reason: `the CUDA provider library ${libPath} is not installed (install onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 on a machine with CUDA 12 and cuDNN 9)`,
+      binDir,
+    };
+  }
+  if (process.platform === 'linux' && !existsSync('/proc/driver/nvidia/version') && !existsSync('/dev/nvidiactl')) {
+    return { available: false, reason: 'no NVIDIA driver found (/proc/driver/nvidia/version, /dev/nvidiactl)', binDir };
+  }
+  return { available: true, reason: `found ${libPath}`, binDir };
+}
+
+function cleanReason(err: unknown): string {
+  return errorMessage(err).replace(/\s+/g, ' ').trim();
+}
+
+function describeValue(m: InferenceSession.ValueMetadata): TensorInfo {
+  if (!m.isTensor) return { name: m.name, shape: [], type: 'non-tensor' };
+  return { name: m.name, shape: m.shape.map((d) => (d === '' ? '?' : d)), type: m.type };
+}
+
+const FLOAT_INPUTS = new Set(['float32', 'float64']);
+
+// ------------------------------------------------------------------ loading
+
+/**
+ * Load a policy model from its bytes. Throws a PolicyGateError (exit 2) naming `label` when the
+ * bytes are not a usable model, or when CUDA was demanded and is unavailable.
+ */
+export async function loadPolicyModel(bytes: Uint8Array, opts: LoadOptions): Promise<PolicyModel> {
+  const { label, device } = opts;
+  if (device !== 'auto' && device !== 'cpu' && device !== 'cuda') {
+    throw usageError(`unknown device '${String(device)}' for ${label}: use auto, cpu or cuda`, 'device');
+  }
+  let info: OnnxModelInfo;
+  try {
+    info = inspectOnnxModel(bytes);
+  } catch (err) {
+    if (err instanceof OnnxParseError) {
+      throw inputError(
+        `${label} is not a valid ONNX model: ${err.message}. Export the policy with torch.onnx.export (or another ONNX exporter) and check the file is not truncated.`,
+        label,
+        err,
+      );
+    }
+    throw err;
+  }
+  if (info.externalTensors.length > 0) {
+    const names = info.externalTensors.slice(0, 5).map((t) => `${t.name || '(unnamed)'}${t.location ? ` → ${t.location}` : ''}`);
+    const more = info.externalTensors.length > 5 ? ` and ${info.externalTensors.length - 5} more` : '';
+    throw inputError(
+      `${label} keeps weights in external data files (${names.join(', ')}${more}); policy-gate only loads self-contained models and never reads files a model points to. ` +
+        `Re-save it with the weights embedded, e.g. onnx.save_model(onnx.load(path), path, save_as_external_data=False).`,
+      label,
+    );
+  }
+
+  const ort = await loadOrt();
+  const threads = opts.threads ?? 1;
+  if (!Number.isInteger(threads) || threads < 1) throw usageError(`threads must be a positive integer, got ${threads}`, 'threads');
+  const baseOptions: InferenceSession.SessionOptions = {
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    logSeverityLevel: 3,
+  };
+  const create = (provider: ExecutionProviderName, quiet = false): Promise<InferenceSession> =>
+    ort.InferenceSession.create(bytes, {
+      ...baseOptions,
+      ...(quiet ? { logSeverityLevel: 4 as const } : {}),
+      executionProviders: provider === 'cuda' ? [{ name: 'cuda', deviceId: opts.cudaDeviceId ?? 0 }] : ['cpu'],
+    });
+  const createCpu = async (): Promise<InferenceSession> => {
+    try {
+      return await create('cpu');
+    } catch (err) {
+      throw inputError(
+        `${label}: onnxruntime could not load the model: ${cleanReason(err)}. Check the export (opset, operators, shapes) — e.g. with onnx.checker.check_model.`,
+        label,
+        err,
+      );
+    }
+  };
+
+  let session: InferenceSession;
+  let provider: ExecutionProviderName = 'cpu';
+  let fallbackReason: string | undefined;
+  if (device === 'cpu') {
+    session = await createCpu();
+  } else if (device === 'cuda') {
+    try {
+      session = await create('cuda');
+      provider = 'cuda';
+    } catch (cudaErr) {
+      // Is it the model or the GPU? A model that CPU cannot load either is an input error.
+      const cpu = await createCpu();
+      await cpu.release();
+      const status = (opts.cudaCheck ?? cudaProviderStatus)();
+      throw usageError(
+        `CUDA was requested (device: cuda) but is unavailable for ${label}: ${cleanReason(cudaErr)}` +
+          `${status.available ? '' : ` (${status.reason})`}. Use --device auto to fall back to CPU, or --device cpu.`,
+        'device',
+      );
+    }
+  } else {
+    const status = (opts.cudaCheck ?? cudaProviderStatus)();
+    if (status.available) {
+      try {
+        session = await create('cuda', true);
+        provider = 'cuda';
+      } catch (cudaErr) {
+        session = await createCpu();
+        fallbackReason = `CUDA provider failed: ${cleanReason(cudaErr)}`;
+      }
+    } else {
+      session = await createCpu();
+      fallbackReason = `CUDA not available: ${status.reason}`;
+    }
+  }
+  return new OrtPolicyModel(ort, session, {
+    label,
+    sha256: sha256Hex(bytes),
+    info,
+    device,
+    provider,
+    fallbackReason,
+  });
+}
+
+class OrtPolicyModel implements PolicyModel {
+  readonly label: string;
+  readonly sha256: string;
+  readonly inputs: readonly TensorInfo[];
+  readonly outputs: readonly TensorInfo[];
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly irVersion: number | undefined;
+  readonly opsets: readonly OnnxOpset[];
+  readonly producer: string | undefined;
+  readonly device: Device;
+  readonly executionProvider: ExecutionProviderName;
+  readonly fallbackReason?: string;
+  private session: InferenceSession | undefined;
+
+  constructor(
+    private readonly ort: OrtModule,
+    session: InferenceSession,
+    meta: {
+      label: string;
+      sha256: string;
+      info: OnnxModelInfo;
+      device: Device;
+      provider: ExecutionProviderName;
+      fallbackReason: string | undefined;
+    },
+  ) {
+    this.session = session;
+    this.label = meta.label;
+    this.sha256 = meta.sha256;
+    this.inputs = session.inputMetadata.map(describeValue);
+    this.outputs = session.outputMetadata.map(describeValue);
+    this.metadata = meta.info.metadata;
+    this.irVersion = meta.info.irVersion;
+    this.opsets = meta.info.opsets;
+    this.producer = meta.info.producerName;
+    this.device = meta.device;
+    this.executionProvider = meta.provider;
+    if (meta.fallbackReason !== undefined) this.fallbackReason = meta.fallbackReason;
+  }
+
+  async run(feeds: Record<string, FloatTensor>, outputNames?: readonly string[]): Promise<Record<string, FloatTensor>> {
+    const session = this.session;
+    if (!session) throw new Error(`${this.label}: model already released`);
+    const ortFeeds: Record<string, Tensor> = {};
+    for (const input of this.inputs) {
+      const feed = feeds[input.name];
+      if (!feed) {
+        throw inputError(
+          `${this.label}: no value for model input '${input.name}' (model inputs: ${this.inputs.map((i) => i.name).join(', ')})`,
+          this.label,
+        );
+      }
+      if (!FLOAT_INPUTS.has(input.type)) {
+        throw inputError(
+          `${this.label}: input '${input.name}' has element type ${input.type}; policy-gate feeds float32 observations`,
+          this.label,
+        );
+      }
+      const size = feed.dims.reduce((a, b) => a * b, 1);
+      if (size !== feed.data.length) {
+        throw new Error(`${this.label}: feed '${input.name}' has ${feed.data.length} values for dims [${feed.dims.join(', ')}]`);
+      }
+      ortFeeds[input.name] =
+        input.type === 'float64'
+          ? new this.ort.Tensor('float64', Float64Array.from(feed.data), feed.dims)
+          : new this.ort.Tensor('float32', feed.data, feed.dims);
+    }
+    for (const name of Object.keys(feeds)) {
+      if (!this.inputs.some((i) => i.name === name)) {
+        throw inputError(
+          `${this.label}: the model has no input '${name}' (model inputs: ${this.inputs.map((i) => i.name).join(', ')})`,
+          this.label,
+        );
+      }
+    }
+    const wanted = outputNames ?? this.outputs.map((o) => o.name);
+    for (const name of wanted) {
+      if (!this.outputs.some((o) => o.name === name)) {
+        throw inputError(
+          `${this.label}: the model has no output '${name}' (model outputs: ${this.outputs.map((o) => o.name).join(', ')})`,
+          this.label,
+        );
+      }
+    }
+    let result: InferenceSession.ReturnType;
+    try {
+      result = await session.run(ortFeeds, wanted as string[]);
+    } catch (err) {
+      const shapes = Object.entries(ortFeeds)
+        .map(([n, t]) => `${n} [${t.dims.join(', ')}]`)
+        .join(', ');
+      throw inputError(
+        `${this.label}: inference failed for inputs ${shapes}: ${cleanReason(err)} (model inputs: ${this.inputs
+          .map((i) => `${i.name} [${i.shape.join(', ')}]`)
+          .join(', ')})`,
+        this.label,
+        err,
+      );
+    }
+    const out: Record<string, FloatTensor> = {};
+    for (const name of wanted) {
+      const t = result[name];
+      if (!t) throw inputError(`${this.label}: onnxruntime returned no output '${name}'`, this.label);
+      out[name] = { data: toFloat32(t, this.label, name), dims: [...t.dims] };
+    }
+    return out;
+  }
+
+  async release(): Promise<void> {
+    const s = this.session;
+    this.session = undefined;
+    if (s) await s.release();
+  }
+}
+
+function toFloat32(t: Tensor, label: string, name: string): Float32Array {
+  const d = t.data as unknown;
+  if (d instanceof Float32Array) return d;
+  if (d instanceof Float64Array || d instanceof Int32Array || d instanceof Uint8Array || d instanceof Int8Array) {
+    return Float32Array.from(d);
+  }
+  if (d instanceof BigInt64Array || d instanceof BigUint64Array) {
+    const out = new Float32Array(d.length);
+    for (let i = 0; i < d.length; i++) out[i] = Number(d[i]);
+    return out;
+  }
+  throw inputError(`${label}: output '${name}' has element type ${t.type}, which policy-gate cannot read as numbers`, label);
+}
+
+/** The report's view of a loaded model (SPEC section 10: model {path, sha256, inputs, outputs}). */
+export function modelFileInfo(model: PolicyModel, filePath: string): ModelFileInfo {
+  return {
+    path: filePath,
+    sha256: model.sha256,
+    inputs: model.inputs.map((i) => ({ name: i.name, shape: [...i.shape] })),
+    outputs: model.outputs.map((o) => ({ name: o.name, shape: [...o.shape] })),
+  };
+}
