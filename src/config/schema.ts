@@ -1,0 +1,333 @@
+/**
+ * The one configuration schema (SPEC section 8). A config file, command-line flags and (later) action
+ * inputs all become one readonly `Config`, validated in one place. Every error names the file and key.
+ */
+import { inputError } from '../core/errors.js';
+import type { GatingConfig, GatingThresholds, Tier } from '../core/types.js';
+import { TIER_ORDER } from '../core/types.js';
+
+export const GATING_PRESETS: Record<string, { approved: GatingThresholds; review: GatingThresholds }> = {
+  'v2.4.5': {
+    approved: { fitness: 0.7, profitFactor: 1.8, consistency: 0.85, maxDrawdown: 0.08 },
+    review: { fitness: 0.5, profitFactor: 1.3, consistency: 0.65, maxDrawdown: 0.15 },
+  },
+  'v4.1.0': {
+    approved: { fitness: 0.35, profitFactor: 1.4, consistency: 0.7, maxDrawdown: 0.1 },
+    review: { fitness: 0.1, profitFactor: 1.1, consistency: 0.5, maxDrawdown: 0.2 },
+  },
+};
+
+export type Fill = 'next_open' | 'close';
+export type Device = 'auto' | 'cpu' | 'cuda';
+export type DataSource = 'csv' | 'alpaca';
+
+export interface BacktestConfig {
+  days: number;
+  capital: number;
+  fill: Fill;
+  /** Fee in basis points of traded notional, per asset class. */
+  feeBps: { crypto: number; us_equity: number };
+  slippageBps: number;
+  minTradeValue: number;
+  rebalanceBand: number;
+  /** Overrides the periods-per-year the data implies; null = derive it. */
+  periodsPerYear: number | null;
+}
+
+export interface WalkForwardConfig {
+  days: number;
+  folds: number;
+  embargoBars: number;
+}
+
+export interface DecisionConfig {
+  live: { minPositiveShare: number; maxSharpeStd: number };
+  paper: { minPositiveShare: number; maxSharpeStd: number };
+  required: Tier;
+}
+
+export interface DataConfig {
+  source: DataSource;
+  /** Folder of `<SYMBOL>_<TIMEFRAME>.csv` files for the csv source. */
+  dir: string | null;
+  feed: string;
+  adjustment: string;
+  cache: string;
+}
+
+export interface Config {
+  gating: GatingConfig;
+  backtest: BacktestConfig;
+  walkForward: WalkForwardConfig;
+  decision: DecisionConfig;
+  data: DataConfig;
+  promotion: { paper: string; live: string };
+  runtime: { device: Device };
+}
+
+export function defaultConfig(): Config {
+  const preset = GATING_PRESETS['v2.4.5']!;
+  return {
+    gating: {
+      preset: 'v2.4.5',
+      approved: { ...preset.approved },
+      review: { ...preset.review },
+      fitnessDecline: 0.05,
+      unstableOscillation: 0.1,
+    },
+    backtest: {
+      days: 30,
+      capital: 100_000,
+      fill: 'next_open',
+      feeBps: { crypto: 25, us_equity: 0 },
+      slippageBps: 5,
+      minTradeValue: 1,
+      rebalanceBand: 0.05,
+      periodsPerYear: null,
+    },
+    walkForward: { days: 180, folds: 5, embargoBars: 0 },
+    decision: {
+      live: { minPositiveShare: 0.8, maxSharpeStd: 1.0 },
+      paper: { minPositiveShare: 0.6, maxSharpeStd: 2.0 },
+      required: 'PAPER',
+    },
+    data: { source: 'csv', dir: null, feed: 'iex', adjustment: 'all', cache: '.policy-gate/cache' },
+    promotion: { paper: 'deploy/paper.json', live: 'deploy/live.json' },
+    runtime: { device: 'auto' },
+  };
+}
+
+// ------------------------------------------------------------------ validation helpers
+
+type Obj = Record<string, unknown>;
+
+class Reader {
+  constructor(
+    private readonly file: string,
+    private readonly obj: Obj,
+    private readonly prefix: string,
+    allowed: readonly string[],
+  ) {
+    for (const key of Object.keys(obj)) {
+      if (!allowed.includes(key)) {
+        throw inputError(
+          `${file}: unknown key "${this.path(key)}" (allowed here: ${allowed.join(', ')})`,
+          file,
+        );
+      }
+    }
+  }
+
+  path(key: string): string {
+    return this.prefix ? `${this.prefix}.${key}` : key;
+  }
+
+  private fail(key: string, expected: string): never {
+    const got = JSON.stringify(this.obj[key]);
+    throw inputError(`${this.file}: "${this.path(key)}" must be ${expected}, got ${got}`, this.file);
+  }
+
+  has(key: string): boolean {
+    return this.obj[key] !== undefined;
+  }
+
+  number(key: string, opts: { min?: number; max?: number; integer?: boolean; exclusiveMin?: boolean } = {}): number | undefined {
+    const v = this.obj[key];
+    if (v === undefined) return undefined;
+    const desc = [
+      opts.integer ? 'an integer' : 'a number',
+      opts.min !== undefined ? `${opts.exclusiveMin ? '>' : '≥'} ${opts.min}` : '',
+      opts.max !== undefined ? `≤ ${opts.max}` : '',
+    ]
+      .filter(Boolean)
+      .join(' ');
+    if (typeof v !== 'number' || !Number.isFinite(v)) this.fail(key, desc);
+    if (opts.integer && !Number.isInteger(v)) this.fail(key, desc);
+    if (opts.min !== undefined && (opts.exclusiveMin ? v <= opts.min : v < opts.min)) this.fail(key, desc);
+    if (opts.max !== undefined && v > opts.max) this.fail(key, desc);
+    return v;
+  }
+
+  string(key: string): string | undefined {
+    const v = this.obj[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || v.length === 0) this.fail(key, 'a non-empty string');
+    return v;
+  }
+
+  oneOf<T extends string>(key: string, values: readonly T[]): T | undefined {
+    const v = this.obj[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || !(values as readonly string[]).includes(v)) this.fail(key, `one of ${values.join(' | ')}`);
+    return v as T;
+  }
+
+  section(key: string, allowed: readonly string[]): Reader | undefined {
+    const v = this.obj[key];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'object' || Array.isArray(v)) this.fail(key, 'a mapping');
+    return new Reader(this.file, v as Obj, this.path(key), allowed);
+  }
+
+  raw(key: string): unknown {
+    return this.obj[key];
+  }
+}
+
+const THRESHOLD_KEYS = ['fitness', 'profit_factor', 'consistency', 'max_drawdown'] as const;
+
+function readThresholds(r: Reader | undefined, base: GatingThresholds): GatingThresholds {
+  if (!r) return base;
+  return {
+    fitness: r.number('fitness') ?? base.fitness,
+    profitFactor: r.number('profit_factor', { min: 0 }) ?? base.profitFactor,
+    consistency: r.number('consistency', { min: 0, max: 1 }) ?? base.consistency,
+    maxDrawdown: r.number('max_drawdown', { min: 0, max: 1 }) ?? base.maxDrawdown,
+  };
+}
+
+/**
+ * Validate a parsed config document (YAML or JSON) on top of the defaults.
+ * `file` is only used in messages.
+ */
+export function parseConfig(doc: unknown, file: string): Config {
+  const cfg = defaultConfig();
+  if (doc === undefined || doc === null) return cfg;
+  if (typeof doc !== 'object' || Array.isArray(doc)) {
+    throw inputError(`${file}: the config must be a mapping of sections (gating, backtest, walk_forward, ...)`, file);
+  }
+  const root = new Reader(file, doc as Obj, '', [
+    'gating',
+    'backtest',
+    'walk_forward',
+    'decision',
+    'data',
+    'promotion',
+    'runtime',
+  ]);
+
+  const g = root.section('gating', ['preset', 'approved', 'review', 'fitness_decline', 'unstable_oscillation']);
+  if (g) {
+    const presetName = g.string('preset');
+    if (presetName !== undefined) {
+      const preset = GATING_PRESETS[presetName];
+      if (!preset) {
+        throw inputError(
+          `${file}: "gating.preset" must be one of ${Object.keys(GATING_PRESETS).join(' | ')}, got ${JSON.stringify(presetName)}`,
+          file,
+        );
+      }
+      cfg.gating.preset = presetName;
+      cfg.gating.approved = { ...preset.approved };
+      cfg.gating.review = { ...preset.review };
+    }
+    const approved = g.section('approved', THRESHOLD_KEYS);
+    const review = g.section('review', THRESHOLD_KEYS);
+    cfg.gating.approved = readThresholds(approved, cfg.gating.approved);
+    cfg.gating.review = readThresholds(review, cfg.gating.review);
+    if (approved || review) cfg.gating.preset = presetName ? `${presetName}+custom` : 'custom';
+    cfg.gating.fitnessDecline = g.number('fitness_decline', { min: 0 }) ?? cfg.gating.fitnessDecline;
+    cfg.gating.unstableOscillation = g.number('unstable_oscillation', { min: 0 }) ?? cfg.gating.unstableOscillation;
+  }
+
+  const b = root.section('backtest', [
+    'days',
+    'capital',
+    'fill',
+    'fee_bps',
+    'slippage_bps',
+    'min_trade_value',
+    'rebalance_band',
+    'periods_per_year',
+  ]);
+  if (b) {
+    cfg.backtest.days = b.number('days', { min: 0, exclusiveMin: true }) ?? cfg.backtest.days;
+    cfg.backtest.capital = b.number('capital', { min: 0, exclusiveMin: true }) ?? cfg.backtest.capital;
+    cfg.backtest.fill = b.oneOf('fill', ['next_open', 'close'] as const) ?? cfg.backtest.fill;
+    const fee = b.raw('fee_bps');
+    if (typeof fee === 'number') {
+      const v = b.number('fee_bps', { min: 0 })!;
+      cfg.backtest.feeBps = { crypto: v, us_equity: v };
+    } else if (fee !== undefined) {
+      const f = b.section('fee_bps', ['crypto', 'us_equity'])!;
+      cfg.backtest.feeBps = {
+        crypto: f.number('crypto', { min: 0 }) ?? cfg.backtest.feeBps.crypto,
+        us_equity: f.number('us_equity', { min: 0 }) ?? cfg.backtest.feeBps.us_equity,
+      };
+    }
+    cfg.backtest.slippageBps = b.number('slippage_bps', { min: 0 }) ?? cfg.backtest.slippageBps;
+    cfg.backtest.minTradeValue = b.number('min_trade_value', { min: 0 }) ?? cfg.backtest.minTradeValue;
+    cfg.backtest.rebalanceBand = b.number('rebalance_band', { min: 0, max: 1 }) ?? cfg.backtest.rebalanceBand;
+    cfg.backtest.periodsPerYear = b.number('periods_per_year', { min: 0, exclusiveMin: true }) ?? null;
+  }
+
+  const w = root.section('walk_forward', ['days', 'folds', 'embargo_bars']);
+  if (w) {
+    cfg.walkForward.days = w.number('days', { min: 0, exclusiveMin: true }) ?? cfg.walkForward.days;
+    cfg.walkForward.folds = w.number('folds', { min: 1, integer: true }) ?? cfg.walkForward.folds;
+    cfg.walkForward.embargoBars = w.number('embargo_bars', { min: 0, integer: true }) ?? cfg.walkForward.embargoBars;
+  }
+
+  const d = root.section('decision', ['live', 'paper', 'required']);
+  if (d) {
+    for (const tier of ['live', 'paper'] as const) {
+      const t = d.section(tier, ['min_positive_share', 'max_sharpe_std']);
+      if (t) {
+        cfg.decision[tier] = {
+          minPositiveShare: t.number('min_positive_share', { min: 0, max: 1 }) ?? cfg.decision[tier].minPositiveShare,
+          maxSharpeStd: t.number('max_sharpe_std', { min: 0 }) ?? cfg.decision[tier].maxSharpeStd,
+        };
+      }
+    }
+    cfg.decision.required = d.oneOf('required', TIER_ORDER) ?? cfg.decision.required;
+  }
+
+  const data = root.section('data', ['source', 'dir', 'feed', 'adjustment', 'cache']);
+  if (data) {
+    cfg.data.source = data.oneOf('source', ['csv', 'alpaca'] as const) ?? cfg.data.source;
+    cfg.data.dir = data.string('dir') ?? cfg.data.dir;
+    cfg.data.feed = data.oneOf('feed', ['iex', 'sip', 'otc', 'boats'] as const) ?? cfg.data.feed;
+    cfg.data.adjustment = data.oneOf('adjustment', ['raw', 'split', 'dividend', 'all'] as const) ?? cfg.data.adjustment;
+    cfg.data.cache = data.string('cache') ?? cfg.data.cache;
+  }
+
+  const p = root.section('promotion', ['paper', 'live']);
+  if (p) {
+    cfg.promotion.paper = p.string('paper') ?? cfg.promotion.paper;
+    cfg.promotion.live = p.string('live') ?? cfg.promotion.live;
+  }
+
+  const rt = root.section('runtime', ['device']);
+  if (rt) cfg.runtime.device = rt.oneOf('device', ['auto', 'cpu', 'cuda'] as const) ?? cfg.runtime.device;
+
+  checkCrossField(cfg, file);
+  return cfg;
+}
+
+/** Rules that involve more than one key, checked after every override is applied. */
+export function checkCrossField(cfg: Config, file: string): void {
+  const { approved, review } = cfg.gating;
+  const pairs: [string, boolean][] = [
+    ['fitness', approved.fitness >= review.fitness],
+    ['profit_factor', approved.profitFactor >= review.profitFactor],
+    ['consistency', approved.consistency >= review.consistency],
+    ['max_drawdown', approved.maxDrawdown <= review.maxDrawdown],
+  ];
+  for (const [key, ok] of pairs) {
+    if (!ok) {
+      throw inputError(
+        `${file}: "gating.approved.${key}" is looser than "gating.review.${key}"; APPROVED must be at least as strict as REVIEW`,
+        file,
+      );
+    }
+  }
+  if (cfg.decision.live.minPositiveShare < cfg.decision.paper.minPositiveShare) {
+    throw inputError(
+      `${file}: "decision.live.min_positive_share" (${cfg.decision.live.minPositiveShare}) is below "decision.paper.min_positive_share" (${cfg.decision.paper.minPositiveShare})`,
+      file,
+    );
+  }
+  if (cfg.walkForward.folds > 1000) {
+    throw inputError(`${file}: "walk_forward.folds" must be ≤ 1000, got ${cfg.walkForward.folds}`, file);
+  }
+}

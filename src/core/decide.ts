@@ -1,0 +1,98 @@
+/**
+ * The deployment decision (SPEC section 7) and the run's conclusion. Every threshold comes from the
+ * config; every decision says which rule fired.
+ */
+import type { DecisionConfig } from '../config/schema.js';
+import type { FoldSummary, ModelReport } from './report.js';
+import { tierRank, type Decision, type GatingResult, type ModelFlag, type Tier } from './types.js';
+
+const pct = (v: number): string => `${Number((v * 100).toFixed(1))} %`;
+const num = (v: number | null): string => (v === null ? 'undefined' : String(Number(v.toFixed(3))));
+
+export interface DecisionInput {
+  gating: GatingResult;
+  flags: readonly ModelFlag[];
+  /** The walk-forward summary, or null when the model was not evaluated. */
+  folds: FoldSummary | null;
+  /** Why the model could not be evaluated, if it could not. */
+  notEvaluated: string | null;
+}
+
+export function decide(input: DecisionInput, cfg: DecisionConfig): Decision {
+  const { gating, flags, folds } = input;
+  const hard = (['METRIC_INVALID', 'OBSERVATION_MISMATCH', 'INFERENCE_MISMATCH'] as const).filter((f) => flags.includes(f));
+  if (gating.classification === 'DROP' || hard.length > 0) {
+    const why = hard.length > 0 ? hard.join(', ') : 'gating classified the model DROP';
+    return { tier: 'DROP', rule: 'rule 1: gating DROP or invalid evidence', reasons: [`rule 1: ${why}`, ...gating.reasons] };
+  }
+  if (input.notEvaluated !== null || folds === null) {
+    return {
+      tier: 'DROP',
+      rule: 'not evaluated',
+      reasons: [`not evaluated: ${input.notEvaluated ?? 'no walk-forward result'}; a model without evidence is not promoted`],
+    };
+  }
+
+  const share = folds.folds > 0 ? folds.positiveFolds / folds.folds : 0;
+  const facts = `${folds.positiveFolds}/${folds.folds} positive folds (${pct(share)}), Sharpe std ${num(folds.sharpeStd)}`;
+  const negatives = folds.returnMax !== null && folds.returnMax < 0;
+  if (negatives) {
+    return {
+      tier: 'DROP',
+      rule: 'rule 2: consistent losses',
+      reasons: [`rule 2: every fold lost money (best fold return ${pct(folds.returnMax!)}); investigate the training data`, facts],
+    };
+  }
+
+  const std = folds.sharpeStd;
+  const live = cfg.live;
+  const paper = cfg.paper;
+  const liveWalkForward = share >= live.minPositiveShare && std !== null && std < live.maxSharpeStd;
+  if (liveWalkForward && gating.classification === 'APPROVED' && !flags.includes('IN_SAMPLE_OVERLAP')) {
+    return {
+      tier: 'LIVE',
+      rule: 'rule 3: consistent walk-forward and APPROVED gating',
+      reasons: [
+        `rule 3: positive share ${pct(share)} ≥ ${pct(live.minPositiveShare)}, Sharpe std ${num(std)} < ${live.maxSharpeStd}, gating APPROVED, out of sample`,
+        facts,
+      ],
+    };
+  }
+  if (share >= paper.minPositiveShare && std !== null && std <= paper.maxSharpeStd) {
+    const caps: string[] = [];
+    if (liveWalkForward && gating.classification !== 'APPROVED') caps.push(`gating ${gating.classification} caps the model at PAPER`);
+    if (liveWalkForward && flags.includes('IN_SAMPLE_OVERLAP')) caps.push('IN_SAMPLE_OVERLAP: the window overlaps training data, so not LIVE');
+    return {
+      tier: 'PAPER',
+      rule: 'rule 4: moderately consistent walk-forward',
+      reasons: [
+        `rule 4: positive share ${pct(share)} ≥ ${pct(paper.minPositiveShare)}, Sharpe std ${num(std)} ≤ ${paper.maxSharpeStd}`,
+        ...caps,
+        facts,
+      ],
+    };
+  }
+  const missing: string[] = [];
+  if (share < paper.minPositiveShare) missing.push(`positive share ${pct(share)} < ${pct(paper.minPositiveShare)}`);
+  if (std === null) missing.push('Sharpe std is undefined (fewer than 2 folds with a defined Sharpe)');
+  else if (std > paper.maxSharpeStd) missing.push(`Sharpe std ${num(std)} > ${paper.maxSharpeStd}`);
+  return { tier: 'RETRAIN', rule: 'rule 5: inconsistent walk-forward', reasons: [`rule 5: ${missing.join(', ')}`, facts] };
+}
+
+/** The run's conclusion: failure when any requested model's decision is below its requested tier. */
+export function conclude(models: readonly ModelReport[]): { conclusion: 'success' | 'failure'; reasons: string[] } {
+  const reasons: string[] = [];
+  for (const m of models) {
+    if (!m.decision) {
+      reasons.push(`${m.id}: could not be evaluated (requested ${m.requested})`);
+    } else if (tierRank(m.decision.tier) < tierRank(m.requested)) {
+      reasons.push(`${m.id}: ${m.decision.tier} is below the requested ${m.requested}`);
+    }
+  }
+  return { conclusion: reasons.length > 0 ? 'failure' : 'success', reasons };
+}
+
+/** The lowest tier gating alone already implies (used by `policy-gate gate`, which runs no backtest). */
+export function gatingCeiling(gating: GatingResult): Tier | null {
+  return gating.classification === 'DROP' ? 'DROP' : null;
+}

@@ -1,0 +1,134 @@
+/**
+ * report.md: the summary table, the gating table and each model's backtest and fold table.
+ * Strings that come from an archive are escaped: they never become markdown or HTML.
+ */
+import { markdownTable } from 'markdown-table';
+import type { ModelReport, Report } from '../report.js';
+import { fixed, pct, plain, stamp } from './format.js';
+
+/** Escape text for a markdown table cell or paragraph. */
+export function md(text: string): string {
+  return text
+    .replace(/[\\`*_{}[\]()#+!|<>~]/g, (c) => `\\${c}`)
+    .replace(/\r?\n/g, ' ');
+}
+
+const ICON: Record<string, string> = { LIVE: '🟢', PAPER: '🟡', RETRAIN: '🟠', DROP: '🔴' };
+
+function decisionCell(m: ModelReport): string {
+  if (!m.decision) return '—';
+  return `${ICON[m.decision.tier] ?? ''} **${m.decision.tier}**`;
+}
+
+export function summaryTable(report: Report): string {
+  const rows = [['Model', 'Candidate', 'Gating', 'Backtest return', 'Positive folds', 'Sharpe mean ± std', 'Rating', 'Decision', 'Requested']];
+  for (const m of report.models) {
+    const s = m.walkForward?.summary;
+    rows.push([
+      md(m.id),
+      md(m.candidate),
+      m.gating?.classification ?? '—',
+      pct(m.backtest?.metrics.totalReturn),
+      s ? `${s.positiveFolds}/${s.folds}` : '—',
+      s ? `${fixed(s.sharpeMean)} ± ${fixed(s.sharpeStd)}` : '—',
+      s?.rating ?? '—',
+      decisionCell(m),
+      m.requested,
+    ]);
+  }
+  return markdownTable(rows, { align: ['l', 'l', 'l', 'r', 'r', 'r', 'l', 'l', 'l'] });
+}
+
+export function gatingMarkdown(report: Report): string {
+  const rows = [['Model', 'Fitness', 'PF', 'Consistency', 'Training MaxDD (proxy)', 'Backtest MaxDD', 'Class', 'Flags', 'Checkpoint']];
+  for (const m of report.models) {
+    if (!m.gating) continue;
+    const f = m.gating.final;
+    rows.push([
+      md(m.id),
+      plain(f.fitness),
+      plain(f.profitFactor),
+      pct(f.consistency, 1),
+      pct(f.maxDrawdown, 1),
+      pct(m.backtest?.metrics.maxDrawdown),
+      m.gating.classification,
+      m.flags.map((x) => `\`${x}\``).join(' ') || '—',
+      m.gating.checkpointIndex === null ? '—' : String(m.gating.checkpointIndex),
+    ]);
+  }
+  return markdownTable(rows, { align: ['l', 'r', 'r', 'r', 'r', 'r', 'l', 'l', 'r'] });
+}
+
+export function foldTable(m: ModelReport): string {
+  const rows = [['Fold', 'Period (UTC)', 'Bars', 'Return', 'Sharpe', 'MaxDD', 'Win rate', 'PF', 'Trades']];
+  for (const f of m.walkForward?.folds ?? []) {
+    rows.push([
+      String(f.index),
+      `${stamp(f.start)} → ${stamp(f.end)}`,
+      String(f.bars),
+      pct(f.metrics.totalReturn),
+      fixed(f.metrics.sharpe),
+      pct(f.metrics.maxDrawdown),
+      pct(f.metrics.winRate, 1),
+      fixed(f.metrics.profitFactor),
+      String(f.metrics.trades),
+    ]);
+  }
+  return markdownTable(rows, { align: ['r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'] });
+}
+
+function backtestLine(m: ModelReport): string {
+  const b = m.backtest!;
+  const x = b.metrics;
+  return (
+    `Backtest ${stamp(b.start)} → ${stamp(b.end)} UTC (${b.bars} bars): return **${pct(x.totalReturn)}** ` +
+    `(buy & hold ${pct(x.buyHoldReturn)}), MaxDD ${pct(x.maxDrawdown)}, Sharpe ${fixed(x.sharpe)}, Sortino ${fixed(x.sortino)}, ` +
+    `Calmar ${fixed(x.calmar)}, win rate ${pct(x.winRate, 1)}, PF ${fixed(x.profitFactor)}, ${x.trades} trades, exposure ${pct(x.exposure, 1)}.`
+  );
+}
+
+export function modelSection(m: ModelReport): string {
+  const out: string[] = [`### ${md(m.id)} — ${m.decision ? `${ICON[m.decision.tier] ?? ''} ${m.decision.tier}` : 'not evaluated'}`];
+  if (m.decision) out.push('', ...m.decision.reasons.map((r) => `- ${md(r)}`));
+  if (m.backtest) out.push('', backtestLine(m));
+  if (m.walkForward?.folds.length) {
+    const s = m.walkForward.summary;
+    if (s) {
+      out.push(
+        '',
+        `Walk-forward over ${m.walkForward.days} days: ${s.positiveFolds}/${s.folds} positive folds, Sharpe ${fixed(s.sharpeMin)} to ${fixed(s.sharpeMax)} ` +
+          `(mean ${fixed(s.sharpeMean)} ± ${fixed(s.sharpeStd)}), rating **${s.rating}**.`,
+      );
+    }
+    out.push('', foldTable(m));
+  }
+  const extra = [
+    ...m.errors.map((e) => `⚠️ ${md(e)}`),
+    ...m.notes.map((n) => md(n)),
+    ...m.dataQuality.map((q) => `data: ${md(q.message)}`),
+  ];
+  if (extra.length) out.push('', ...extra.map((e) => `- ${e}`));
+  return out.join('\n');
+}
+
+export function renderMarkdown(report: Report): string {
+  const head = report.conclusion === 'success' ? '✅ policy-gate: success' : '❌ policy-gate: failure';
+  const out: string[] = [`## ${head}`, ''];
+  if (report.conclusionReasons.length) out.push(...report.conclusionReasons.map((r) => `- ${md(r)}`), '');
+  if (report.command !== 'gate') out.push(summaryTable(report), '');
+  if (report.models.some((m) => m.gating)) out.push('### Gating', '', gatingMarkdown(report), '');
+  for (const m of report.models) {
+    if (report.command === 'gate' && m.errors.length === 0) continue;
+    out.push(modelSection(m), '');
+  }
+  if (report.errors.length) out.push('### Errors', '', ...report.errors.map((e) => `- ${md(e)}`), '');
+  const rt = report.runtime;
+  out.push(
+    `<sub>policy-gate ${report.tool.version} · ${report.generatedAt} · config sha256 ${report.config.sha256.slice(0, 12)}` +
+      (report.archive ? ` · archive sha256 ${report.archive.sha256.slice(0, 12)}` : '') +
+      (rt?.executionProvider ? ` · onnxruntime ${rt.onnxruntime ?? ''} ${rt.executionProvider}` : '') +
+      '</sub>',
+    '',
+  );
+  return out.join('\n');
+}

@@ -1,0 +1,82 @@
+/**
+ * report.json (SPEC section 10): the one record of a run that every renderer and publisher reads.
+ */
+import type {
+  AssetClass,
+  BacktestMetrics,
+  DataQualityNote,
+  Decision,
+  GatingResult,
+  ModelFileInfo,
+  ModelFlag,
+  Tier,
+  Timeframe,
+} from './types.js';
+
+export const SCHEMA_VERSION = 1;
+
+export interface WindowReport {
+  start: string;
+  end: string;
+  bars: number;
+  metrics: BacktestMetrics;
+}
+
+export interface FoldReport extends WindowReport {
+  index: number;
+}
+
+export type { FoldSummary } from './folds.js';
+import type { FoldSummary } from './folds.js';
+
+export interface ModelReport {
+  id: string;
+  symbol: string;
+  timeframe: Timeframe;
+  assetClass: AssetClass | null;
+  assetClassGuessed: boolean;
+  candidate: string;
+  model: ModelFileInfo | null;
+  card: { path: string | null; inline: boolean } | null;
+  /** Null for `policy-gate backtest`, which reads no training summary. */
+  gating: GatingResult | null;
+  flags: ModelFlag[];
+  train: { start: string | null; end: string | null };
+  backtest: WindowReport | null;
+  walkForward: { days: number; folds: FoldReport[]; summary: FoldSummary | null } | null;
+  requested: Tier;
+  decision: Decision | null;
+  dataQuality: DataQualityNote[];
+  /** Why this model could not be (fully) evaluated; an error here never stops the other models. */
+  errors: string[];
+  notes: string[];
+}
+
+export interface Report {
+  schemaVersion: number;
+  tool: { name: string; version: string };
+  command: string;
+  generatedAt: string;
+  conclusion: 'success' | 'failure';
+  conclusionReasons: string[];
+  config: { sha256: string; file: string | null } & Record<string, unknown>;
+  archive: {
+    path: string;
+    kind: 'zip' | 'dir';
+    sha256: string;
+    summary: { path: string; runId: string | null };
+    manifest: { path: string; files: number } | null;
+    unreferenced: string[];
+  } | null;
+  data: { source: string; dir: string | null; range: { start: string; end: string } | null } | null;
+  runtime: {
+    executionProvider: string | null;
+    device: string;
+    fallbackReason: string | null;
+    node: string;
+    onnxruntime: string | null;
+    platform: string;
+  } | null;
+  models: ModelReport[];
+  errors: string[];
+}
