@@ -1,0 +1,115 @@
+/**
+ * `policy-gate backtest --model X.onnx`: one model, no training summary — the equivalent of the
+ * training repo's `run_backtest.py --model ... --days 30 [--walk-forward 5]`.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { Config } from '../config/schema.js';
+import { inputError } from '../core/errors.js';
+import type { ModelReport, Report } from '../core/report.js';
+import { splitModelId } from '../core/summary.js';
+import { isTimeframe } from '../core/types.js';
+import { loadPolicyModel, modelFileInfo } from '../adapters/onnx/session.js';
+import { describeError, evaluateModel, GoldenMismatch } from './evaluate.js';
+import { emptyReport } from './report-base.js';
+import { BarsSource, checkDevice, dataSection, requireDataDir, runtimeSection } from './validate.js';
+
+export interface BacktestOptions {
+  now: Date;
+  log: (line: string) => void;
+  cardPath: string | null;
+  endMs: number | undefined;
+  /** Folds for a walk-forward, or null for the single backtest. */
+  folds: number | null;
+  equityOut: string | null;
+}
+
+async function readJson(path: string, what: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw inputError(`${what} ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, path);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw inputError(`${path}: not valid JSON (${(err as Error).message})`, path);
+  }
+}
+
+export async function runBacktest(modelPath: string, config: Config, configFile: string | null, opts: BacktestOptions): Promise<Report> {
+  const dataDir = requireDataDir(config);
+  await checkDevice(config);
+  if (!existsSync(modelPath)) throw inputError(`model file ${modelPath} does not exist`, modelPath);
+  if (/\.(pt|pth)$/i.test(modelPath)) {
+    throw inputError(`${modelPath}: PyTorch checkpoint: export it to ONNX (torch.onnx.export) — see docs/archive-format.md#exporting-to-onnx`, modelPath);
+  }
+  const cardPath = opts.cardPath ?? join(dirname(modelPath), basename(modelPath).replace(/\.onnx$/i, '') + '.card.json');
+  if (!existsSync(cardPath)) {
+    throw inputError(
+      `no policy card for ${modelPath}: expected ${cardPath} (or pass --card <file>); the card says how to build observations and read actions (docs/policy-card.md)`,
+      cardPath,
+    );
+  }
+  const cardJson = await readJson(cardPath, 'policy card');
+  const stem = basename(modelPath).replace(/\.onnx$/i, '');
+  const fromName = splitModelId(stem);
+  const cardObj = (cardJson ?? {}) as { symbol?: unknown; timeframe?: unknown };
+  const symbol = typeof cardObj.symbol === 'string' ? cardObj.symbol : fromName?.symbol;
+  const tf = isTimeframe(cardObj.timeframe) ? cardObj.timeframe : (fromName?.timeframe ?? '1Hour');
+  if (!symbol) {
+    throw inputError(`${cardPath}: no "symbol", and the model file name ${basename(modelPath)} is not <SYMBOL>_<TIMEFRAME>.onnx`, cardPath);
+  }
+
+  const report = emptyReport('backtest', config, configFile, opts.now);
+  const bytes = await readFile(modelPath);
+  const m: ModelReport = {
+    id: `${symbol.replace('/', '')}_${tf}`,
+    symbol,
+    timeframe: tf,
+    assetClass: null,
+    assetClassGuessed: false,
+    candidate: 'final',
+    model: { path: modelPath, sha256: '', inputs: [], outputs: [] },
+    card: { path: cardPath, inline: false },
+    gating: null,
+    flags: [],
+    train: { start: null, end: null },
+    backtest: null,
+    walkForward: null,
+    requested: config.decision.required,
+    decision: null,
+    dataQuality: [],
+    errors: [],
+    notes: [],
+  };
+  report.models = [m];
+  const model = await loadPolicyModel(bytes, { device: config.runtime.device, label: modelPath });
+  let range: { start: number; end: number } | null = null;
+  try {
+    m.model = modelFileInfo(model, modelPath);
+    const bars = await new BarsSource(dataDir).get(symbol, tf);
+    const evaluated = await evaluateModel(m, model, cardJson, cardPath, bars, {
+      config,
+      endMs: opts.endMs,
+      backtestDays: config.backtest.days,
+      walkForward: opts.folds ? { days: config.backtest.days, folds: opts.folds } : null,
+      equityOut: opts.equityOut,
+      log: opts.log,
+    });
+    range = evaluated.range;
+  } catch (err) {
+    if (!(err instanceof GoldenMismatch)) m.errors.push(describeError(err));
+  } finally {
+    report.runtime = await runtimeSection(config, [model]);
+    await model.release();
+  }
+  report.data = dataSection(config, range ? [range] : []);
+  // No training summary, so no gating and no deployment decision: the run succeeds when the model
+  // could be evaluated (the walk-forward rating is reported for the reader to judge).
+  report.conclusion = m.errors.length === 0 ? 'success' : 'failure';
+  report.conclusionReasons = m.errors.map((e) => `${m.id}: ${e}`);
+  return report;
+}

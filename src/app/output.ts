@@ -1,0 +1,61 @@
+/** Writing report.json, report.md and report.html, each atomically (temp file + rename). */
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Report } from '../core/report.js';
+import { renderMarkdown } from '../core/render/markdown.js';
+import { renderHtml } from '../core/render/html.js';
+
+/**
+ * report.json text. JSON.stringify would silently turn NaN or Infinity into null; a non-finite number
+ * here is a bug, so it is recorded in the report's errors with its path instead of passing unnoticed.
+ */
+export function reportJson(report: Report): string {
+  const bad: string[] = [];
+  const text = JSON.stringify(
+    report,
+    function (this: unknown, key: string, value: unknown) {
+      if (typeof value === 'number' && !Number.isFinite(value)) {
+        bad.push(key);
+        return null;
+      }
+      return value;
+    },
+    2,
+  );
+  if (bad.length === 0) return text;
+  const fixed = { ...report, errors: [...report.errors, `internal: non-finite numbers written as null at keys ${bad.join(', ')}`] };
+  return JSON.stringify(fixed, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2);
+}
+
+export async function writeFileAtomic(path: string, data: string): Promise<void> {
+  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+  const fh = await open(tmp, 'wx');
+  try {
+    await fh.writeFile(data, 'utf8');
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+export async function writeReportFiles(report: Report, dir: string): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const files: [string, string][] = [
+    ['report.json', reportJson(report) + '\n'],
+    ['report.md', renderMarkdown(report)],
+    ['report.html', renderHtml(report)],
+  ];
+  const written: string[] = [];
+  for (const [name, text] of files) {
+    const p = join(dir, name);
+    await writeFileAtomic(p, text);
+    written.push(p);
+  }
+  return written;
+}

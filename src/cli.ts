@@ -1,0 +1,230 @@
+/**
+ * The command-line shell (SPEC section 9). It parses flags, runs the same pipeline the Action runs,
+ * prints results on stdout and progress on stderr, and maps outcomes to exit codes:
+ * 0 success, 1 a model fell short, 2 bad input or usage, 3 infrastructure.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { loadConfig } from './config/load.js';
+import type { Config, Device } from './config/schema.js';
+import { checkCrossField } from './config/schema.js';
+import { PolicyGateError, usageError, errorMessage } from './core/errors.js';
+import type { Report } from './core/report.js';
+import { decisionsTable, foldAnalysis, gatingTable, metricsBlock, modelNotes } from './core/render/text.js';
+import { runGate } from './app/gate.js';
+import { runValidate } from './app/validate.js';
+import { runBacktest } from './app/backtest.js';
+import { writeReportFiles, reportJson } from './app/output.js';
+import { toolVersion } from './util/version.js';
+
+const USAGE = `policy-gate ${'{version}'} — gate, backtest and walk-forward-validate RL trading policies (ONNX)
+
+Usage:
+  policy-gate validate <archive.zip|dir> [--data <dir>] [--days 180] [--walk-forward 5]
+                       [--backtest-days 30] [--capital 100000] [--end <ISO>] [--config <file>]
+                       [--out <dir>] [--equity-out <dir>] [--device auto|cpu|cuda] [--json]
+  policy-gate gate <archive.zip|dir> [--config <file>] [--out <dir>] [--json]
+  policy-gate backtest --model <file.onnx> [--card <file>] [--data <dir>] [--days 30]
+                       [--capital 100000] [--walk-forward <K>] [--end <ISO>] [--config <file>]
+                       [--out <dir>] [--equity-out <dir>] [--device auto|cpu|cuda] [--json]
+
+Exit codes: 0 success, 1 a model fell short, 2 bad input or usage, 3 data provider or API unreachable.
+Progress goes to stderr; --json prints report.json on stdout. Docs: README.md, docs/.`;
+
+const OPTIONS = {
+  data: { type: 'string' },
+  days: { type: 'string' },
+  'walk-forward': { type: 'string' },
+  'backtest-days': { type: 'string' },
+  capital: { type: 'string' },
+  end: { type: 'string' },
+  config: { type: 'string' },
+  out: { type: 'string' },
+  'equity-out': { type: 'string' },
+  device: { type: 'string' },
+  json: { type: 'boolean' },
+  model: { type: 'string' },
+  card: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+} as const satisfies ParseArgsConfig['options'];
+
+type Values = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+
+const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
+  gate: ['config', 'out', 'json'],
+  validate: ['data', 'days', 'walk-forward', 'backtest-days', 'capital', 'end', 'config', 'out', 'equity-out', 'device', 'json'],
+  backtest: ['model', 'card', 'data', 'days', 'walk-forward', 'capital', 'end', 'config', 'out', 'equity-out', 'device', 'json'],
+};
+
+function positiveNumber(flag: string, raw: string | undefined, integer = false): number | undefined {
+  if (raw === undefined) return undefined;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) {
+    throw usageError(`--${flag} must be a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(raw)}`, `--${flag}`);
+  }
+  return v;
+}
+
+export function parseEnd(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const ms = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(raw) ? `${raw}T00:00:00Z` : raw);
+  if (!Number.isFinite(ms)) throw usageError(`--end must be an ISO 8601 date or time (UTC), got ${JSON.stringify(raw)}`, '--end');
+  return ms;
+}
+
+/** Apply command-line overrides on top of the config file, then re-check the cross-field rules. */
+function applyFlags(config: Config, command: string, v: Values): Config {
+  const c = structuredClone(config);
+  if (command === 'validate') {
+    c.walkForward.days = positiveNumber('days', v.days) ?? c.walkForward.days;
+    c.backtest.days = positiveNumber('backtest-days', v['backtest-days']) ?? c.backtest.days;
+  }
+  if (command === 'backtest') c.backtest.days = positiveNumber('days', v.days) ?? c.backtest.days;
+  c.walkForward.folds = positiveNumber('walk-forward', v['walk-forward'], true) ?? c.walkForward.folds;
+  c.backtest.capital = positiveNumber('capital', v.capital) ?? c.backtest.capital;
+  if (v.device !== undefined) {
+    if (!['auto', 'cpu', 'cuda'].includes(v.device)) throw usageError(`--device must be auto, cpu or cuda, got ${JSON.stringify(v.device)}`, '--device');
+    c.runtime.device = v.device as Device;
+  }
+  if (v.data !== undefined) {
+    if (v.data === 'alpaca') {
+      throw usageError(
+        '--data alpaca is not available in this version; pass a folder of <SYMBOL>_<TIMEFRAME>.csv files (see README "Market data")',
+        '--data',
+      );
+    }
+    c.data.source = 'csv';
+    c.data.dir = v.data;
+  }
+  checkCrossField(c, 'command line');
+  return c;
+}
+
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  now: () => Date;
+  cwd: string;
+}
+
+const defaultIo: CliIo = {
+  stdout: (t) => process.stdout.write(t),
+  stderr: (t) => process.stderr.write(t),
+  now: () => new Date(),
+  cwd: process.cwd(),
+};
+
+export async function main(argv: string[], io: CliIo = defaultIo): Promise<number> {
+  const log = (line: string): void => io.stderr(`policy-gate: ${line}\n`);
+  const [command, ...rest] = argv;
+  try {
+    if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+      io.stdout(USAGE.replace('{version}', toolVersion()) + '\n');
+      return command === undefined ? 2 : 0;
+    }
+    if (command === '--version') {
+      io.stdout(`${toolVersion()}\n`);
+      return 0;
+    }
+    if (command === 'promote' || command === 'revalidate') {
+      throw usageError(`"${command}" is not available in this version of policy-gate; see README "Roadmap"`, command);
+    }
+    if (!(command in ALLOWED)) {
+      throw usageError(`unknown command "${command}"; run policy-gate --help`, command);
+    }
+    let parsed: { values: Values; positionals: string[] };
+    try {
+      parsed = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true, strict: true }) as typeof parsed;
+    } catch (err) {
+      throw usageError(`${errorMessage(err)} (run policy-gate --help)`, command);
+    }
+    const { values, positionals } = parsed;
+    if (values.help) {
+      io.stdout(USAGE.replace('{version}', toolVersion()) + '\n');
+      return 0;
+    }
+    for (const key of Object.keys(values)) {
+      if (!ALLOWED[command]!.includes(key as keyof typeof OPTIONS)) {
+        throw usageError(`--${key} does not apply to "${command}" (run policy-gate --help)`, `--${key}`);
+      }
+    }
+
+    const loaded = await loadConfig(values.config, io.cwd);
+    const config = applyFlags(loaded.config, command, values);
+    const now = io.now();
+    let report: Report;
+
+    if (command === 'gate' || command === 'validate') {
+      if (positionals.length !== 1) {
+        throw usageError(`"${command}" takes exactly one archive (a .zip file or a folder), got ${positionals.length}`, command);
+      }
+      const source = positionals[0]!;
+      if (command === 'gate') {
+        report = await runGate(source, config, loaded.file, { now, log });
+      } else {
+        report = await runValidate(source, config, loaded.file, {
+          now,
+          log,
+          endMs: parseEnd(values.end),
+          equityOut: values['equity-out'] ?? null,
+        });
+      }
+    } else {
+      if (positionals.length !== 0) throw usageError(`"backtest" takes no positional arguments; use --model <file.onnx>`, 'backtest');
+      if (!values.model) throw usageError('"backtest" needs --model <file.onnx>', '--model');
+      report = await runBacktest(values.model, config, loaded.file, {
+        now,
+        log,
+        cardPath: values.card ?? null,
+        endMs: parseEnd(values.end),
+        folds: values['walk-forward'] !== undefined ? config.walkForward.folds : null,
+        equityOut: values['equity-out'] ?? null,
+      });
+    }
+
+    if (values.out) {
+      const written = await writeReportFiles(report, values.out);
+      log(`wrote ${written.join(', ')}`);
+    }
+    if (values.json) io.stdout(reportJson(report) + '\n');
+    else io.stdout(renderForTerminal(report) + '\n');
+    return report.conclusion === 'success' ? 0 : 1;
+  } catch (err) {
+    if (err instanceof PolicyGateError) {
+      io.stderr(`policy-gate: error: ${err.message}\n`);
+      return err.exitCode;
+    }
+    io.stderr(`policy-gate: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return 2;
+  }
+}
+
+function renderForTerminal(report: Report): string {
+  const parts: string[] = [];
+  if (report.command === 'gate') {
+    parts.push(`Gating (${report.config['gating'] ? (report.config['gating'] as { preset: string }).preset : ''}) — ${report.archive?.path}`, '', gatingTable(report.models));
+  } else if (report.command === 'validate') {
+    parts.push(`Gating — ${report.archive?.path}`, '', gatingTable(report.models));
+    for (const m of report.models) {
+      if (!m.backtest && !m.walkForward) continue;
+      parts.push('', `=== ${m.id} (${m.candidate}) ===`);
+      if (m.backtest) parts.push(metricsBlock(`BACKTEST (${report.config['backtest'] ? (report.config['backtest'] as { days: number }).days : ''} days)`, m.backtest));
+      if (m.walkForward) parts.push('', foldAnalysis(m.walkForward));
+      if (m.decision) parts.push('', `DECISION: ${m.decision.tier} — ${m.decision.reasons[0]}`);
+    }
+    parts.push('', 'DECISIONS', decisionsTable(report));
+  } else {
+    for (const m of report.models) {
+      parts.push(`=== ${m.id} ===`);
+      if (m.backtest) parts.push(metricsBlock('BACKTEST', m.backtest));
+      if (m.walkForward) parts.push('', foldAnalysis(m.walkForward));
+      if (m.decision) parts.push('', `DECISION: ${m.decision.tier} — ${m.decision.reasons[0]}`);
+    }
+  }
+  const notes = modelNotes(report.models);
+  if (notes) parts.push('', notes);
+  if (report.archive?.unreferenced.length) parts.push('', `unreferenced model files (not evaluated): ${report.archive.unreferenced.join(', ')}`);
+  for (const e of report.errors) parts.push(`error: ${e}`);
+  parts.push('', `conclusion: ${report.conclusion}${report.conclusionReasons.length ? ` — ${report.conclusionReasons.join('; ')}` : ''}`);
+  return parts.join('\n');
+}
