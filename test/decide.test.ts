@@ -1,0 +1,137 @@
+import { describe, expect, it } from 'vitest';
+import { conclude, decide } from '../src/core/decide.js';
+import { defaultConfig } from '../src/config/schema.js';
+import type { FoldSummary, ModelReport } from '../src/core/report.js';
+import type { GatingResult, ModelFlag, Tier } from '../src/core/types.js';
+
+const cfg = defaultConfig().decision;
+
+function gating(classification: GatingResult['classification'], flags: GatingResult['flags'] = []): GatingResult {
+  return {
+    classification,
+    flags,
+    final: { fitness: 0.8, profitFactor: 2, consistency: 0.9, maxDrawdown: 0.05 },
+    checkpointIndex: null,
+    reasons: classification === 'DROP' ? ['below the REVIEW level: fitness 0.4 < 0.5'] : [],
+    points: 5,
+  };
+}
+
+function folds(positive: number, total: number, sharpeStd: number | null, returnMax = 0.05): FoldSummary {
+  return {
+    positiveFolds: positive,
+    folds: total,
+    positiveShare: positive / total,
+    sharpeMean: 1,
+    sharpeStd,
+    sharpeMin: 0,
+    sharpeMax: 2,
+    returnMean: 0.01,
+    returnMin: -0.02,
+    returnMax,
+    rating: 'POOR',
+    notes: [],
+    undefinedReasons: {},
+  };
+}
+
+const run = (g: GatingResult, f: FoldSummary | null, flags: ModelFlag[] = [], notEvaluated: string | null = null) =>
+  decide({ gating: g, flags: [...g.flags, ...flags], folds: f, notEvaluated }, cfg);
+
+describe('decision rules (SPEC section 7) at their boundaries', () => {
+  it('rule 1: gating DROP is DROP whatever the walk-forward says', () => {
+    const d = run(gating('DROP'), folds(5, 5, 0.1));
+    expect(d.tier).toBe('DROP');
+    expect(d.rule).toMatch(/^rule 1/);
+  });
+
+  it.each(['METRIC_INVALID', 'OBSERVATION_MISMATCH', 'INFERENCE_MISMATCH'] as const)('rule 1: %s is DROP', (flag) => {
+    const d = run(gating('APPROVED'), folds(5, 5, 0.1), [flag]);
+    expect(d.tier).toBe('DROP');
+    expect(d.reasons[0]).toContain(flag);
+  });
+
+  it('a model that could not be evaluated is DROP, saying why', () => {
+    const d = run(gating('APPROVED'), null, [], 'too little history');
+    expect(d).toMatchObject({ tier: 'DROP', rule: 'not evaluated' });
+    expect(d.reasons[0]).toContain('too little history');
+  });
+
+  it('rule 2: every fold negative is DROP (consistent losses)', () => {
+    const d = run(gating('APPROVED'), folds(0, 5, 0.5, -0.001));
+    expect(d.tier).toBe('DROP');
+    expect(d.rule).toBe('rule 2: consistent losses');
+  });
+
+  it('a best fold of exactly 0 is not a loss: rule 5, not rule 2', () => {
+    const d = run(gating('APPROVED'), folds(0, 5, 0.5, 0));
+    expect(d.tier).toBe('RETRAIN');
+  });
+
+  it('rule 3: 4/5 positive, Sharpe std just under 1.0, APPROVED → LIVE', () => {
+    expect(run(gating('APPROVED'), folds(4, 5, 0.9999)).tier).toBe('LIVE');
+  });
+
+  it('Sharpe std exactly 1.0 is not LIVE (strict <), but is PAPER', () => {
+    const d = run(gating('APPROVED'), folds(4, 5, 1.0));
+    expect(d.tier).toBe('PAPER');
+  });
+
+  it('gating REVIEW caps a LIVE-quality walk-forward at PAPER, and says so', () => {
+    const d = run(gating('REVIEW'), folds(5, 5, 0.2));
+    expect(d.tier).toBe('PAPER');
+    expect(d.reasons.join(' ')).toContain('gating REVIEW caps the model at PAPER');
+  });
+
+  it('IN_SAMPLE_OVERLAP keeps a model out of LIVE', () => {
+    const d = run(gating('APPROVED'), folds(5, 5, 0.2), ['IN_SAMPLE_OVERLAP']);
+    expect(d.tier).toBe('PAPER');
+    expect(d.reasons.join(' ')).toContain('IN_SAMPLE_OVERLAP');
+  });
+
+  it('rule 4: 3/5 positive with Sharpe std exactly 2.0 → PAPER (inclusive ≤)', () => {
+    expect(run(gating('APPROVED'), folds(3, 5, 2.0)).tier).toBe('PAPER');
+  });
+
+  it('rule 5: Sharpe std just over 2.0 → RETRAIN', () => {
+    const d = run(gating('APPROVED'), folds(3, 5, 2.0001));
+    expect(d.tier).toBe('RETRAIN');
+    expect(d.reasons[0]).toContain('Sharpe std 2 > 2');
+  });
+
+  it('rule 5: 2/5 positive → RETRAIN with the shortfall named', () => {
+    const d = run(gating('APPROVED'), folds(2, 5, 0.5));
+    expect(d.tier).toBe('RETRAIN');
+    expect(d.reasons[0]).toBe('rule 5: positive share 40 % < 60 %');
+  });
+
+  it('an undefined Sharpe std can be neither LIVE nor PAPER', () => {
+    const d = run(gating('APPROVED'), folds(5, 5, null));
+    expect(d.tier).toBe('RETRAIN');
+    expect(d.reasons[0]).toContain('Sharpe std is undefined');
+  });
+
+  it('thresholds come from the config', () => {
+    const strict = { ...cfg, paper: { minPositiveShare: 1.0, maxSharpeStd: 2.0 } , live: { minPositiveShare: 1.0, maxSharpeStd: 0.5 } };
+    expect(decide({ gating: gating('APPROVED'), flags: [], folds: folds(4, 5, 0.3), notEvaluated: null }, strict).tier).toBe('RETRAIN');
+  });
+});
+
+describe('conclusion', () => {
+  const model = (tier: Tier | null, requested: Tier): ModelReport =>
+    ({ id: `m-${tier}-${requested}`, requested, decision: tier ? { tier, rule: '', reasons: [] } : null }) as unknown as ModelReport;
+
+  it('success when every model meets or exceeds its requested tier', () => {
+    expect(conclude([model('LIVE', 'PAPER'), model('PAPER', 'PAPER')])).toEqual({ conclusion: 'success', reasons: [] });
+  });
+
+  it('failure when any model is below its requested tier, naming it', () => {
+    const c = conclude([model('LIVE', 'PAPER'), model('PAPER', 'LIVE')]);
+    expect(c.conclusion).toBe('failure');
+    expect(c.reasons).toEqual(['m-PAPER-LIVE: PAPER is below the requested LIVE']);
+  });
+
+  it('failure when a requested model has no decision', () => {
+    expect(conclude([model(null, 'PAPER')]).conclusion).toBe('failure');
+  });
+});
