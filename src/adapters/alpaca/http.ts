@@ -1,0 +1,359 @@
+/**
+ * Bars over HTTP through @alpacahq/alpaca-trade-api v4, with policy-gate's own retry policy.
+ *
+ * Why the generated `marketData.StockApi` / `CryptoApi` with a `marketData.Configuration` and not
+ * the `Alpaca` facade: the facade resolves credentials in its constructor, throws without them
+ * (crypto needs none) and falls back to `process.env` (we take an injected env). The Configuration
+ * reads keys only from what we pass.
+ *
+ * Why our own retries: the client's retry (3 attempts, 250 ms–5 s) sleeps on real timers and reads
+ * Retry-After against `Date.now()`, and its rate limiter is a real-timer token bucket, so neither can
+ * be driven by an injected clock; its pagination helpers stop silently on a repeated page token.
+ * They are left off (a bare Configuration has neither) and this module does it:
+ *   - every page is one GET; an attempt is bounded by the client's per-attempt timeout (`timeoutMs`,
+ *     default 30 s, which also covers reading the body);
+ *   - retried: HTTP 408, 425, 429 and 5xx, connection failures (reset, refused, timeout), and a
+ *     truncated or malformed body (the whole page is refetched, nothing partial is kept);
+ *   - 429 waits for Retry-After (seconds or an HTTP date), else X-Ratelimit-Reset (epoch seconds),
+ *     else the backoff; the others back off 1 s, 2 s, 4 s … capped at 30 s;
+ *   - at most 8 attempts per page, and never past the overall deadline (default 5 min per series):
+ *     a wait that would end after it fails at once. Giving up is an infra error (exit 3);
+ *   - not retried: 401 (bad key), 403 (no permission, or no SIP subscription for feed sip), 400,
+ *     404, 422: input errors (exit 2);
+ *   - proactive pacing: at most `maxRequestsPerMinute` (default 180) requests per sliding minute;
+ *   - pagination follows next_page_token to the end; a token seen twice, or more than 10,000 pages,
+ *     is an infra error (never a silently shortened series).
+ * Every message that leaves this module goes through the Redactor first.
+ */
+import { ApiError, FetchError, marketData } from '@alpacahq/alpaca-trade-api/rest';
+
+import { infraError, inputError, PolicyGateError } from '../../core/errors.js';
+import type { AssetClass, Timeframe } from '../../core/types.js';
+import type { AlpacaKeys } from './keys.js';
+import { Redactor } from './redact.js';
+
+export const DEFAULT_DATA_HOST = marketData.MARKET_DATA_HOST;
+export const DATA_URL_ENV = 'APCA_API_DATA_URL';
+
+export const MAX_ATTEMPTS = 8;
+export const BACKOFF_BASE_MS = 1000;
+export const BACKOFF_CAP_MS = 30_000;
+export const PAGE_LIMIT = 10_000;
+export const MAX_PAGES = 10_000;
+
+/** Raw wire bar as Alpaca sends it. */
+export interface WireBar {
+  t?: unknown;
+  o?: unknown;
+  h?: unknown;
+  l?: unknown;
+  c?: unknown;
+  v?: unknown;
+  n?: unknown;
+  vw?: unknown;
+}
+
+export interface BarsRequest {
+  assetClass: AssetClass;
+  /** Alpaca spelling. */
+  symbol: string;
+  timeframe: Timeframe;
+  startMs: number;
+  endMs: number;
+  feed: string;
+  adjustment: string;
+}
+
+export interface HttpOptions {
+  keys: AlpacaKeys | null;
+  /** Base URL requests go to instead of https://data.alpaca.markets. */
+  baseUrl: string;
+  now: () => number;
+  sleep: (ms: number) => Promise<void>;
+  log: (line: string) => void;
+  redactor: Redactor;
+  timeoutMs: number;
+  maxRequestsPerMinute: number;
+}
+
+const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
+
+/**
+ * The data base URL from APCA_API_DATA_URL (default https://data.alpaca.markets). Plain http is
+ * allowed only to this machine: keys must not travel unencrypted.
+ */
+export function dataBaseUrl(env: NodeJS.ProcessEnv): string {
+  const raw = (env[DATA_URL_ENV] ?? '').trim();
+  if (raw === '') return DEFAULT_DATA_HOST;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw inputError(`${DATA_URL_ENV} is not a URL: ${JSON.stringify(raw.slice(0, 200))}`, DATA_URL_ENV);
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw inputError(`${DATA_URL_ENV} must not carry credentials in the URL; the keys go in APCA_API_KEY_ID / APCA_API_SECRET_KEY`, DATA_URL_ENV);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw inputError(`${DATA_URL_ENV} must be an http(s) URL, got ${url.protocol}`, DATA_URL_ENV);
+  }
+  if (url.protocol === 'http:' && !LOOPBACK.test(url.hostname)) {
+    throw inputError(`${DATA_URL_ENV} uses plain http to ${url.hostname}: the API keys would travel unencrypted; use https (plain http is allowed to localhost only)`, DATA_URL_ENV);
+  }
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+function header(err: ApiError, name: string): string | null {
+  try {
+    return err.response?.headers?.get(name) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+export interface Deadline {
+  /** Epoch ms (on the injected clock). */
+  at: number;
+  /** Its length, for messages. */
+  ms: number;
+}
+
+/** A 2xx answer with no body at all: treated like a truncated one. */
+class EmptyBodyError extends Error {
+  constructor() {
+    super('empty response body');
+    this.name = 'EmptyBodyError';
+  }
+}
+
+type Verdict = { retry: true; reason: string; waitMs: number | null } | { retry: false; error: PolicyGateError };
+
+export class AlpacaHttp {
+  private readonly stocks: marketData.StockApi;
+  private readonly crypto: marketData.CryptoApi;
+  private readonly sent: number[] = [];
+  /** HTTP attempts made (retries included). */
+  requests = 0;
+
+  constructor(private readonly opts: HttpOptions) {
+    const base = opts.baseUrl;
+    const fetchApi = (input: string, init: RequestInit): Promise<Response> => {
+      const url = String(input);
+      if (!url.startsWith(DEFAULT_DATA_HOST + '/')) {
+        // The client only ever builds data.alpaca.markets URLs; anything else must not get our headers.
+        return Promise.reject(new Error('refusing a request to an unexpected host'));
+      }
+      this.requests++;
+      return fetch(base + url.slice(DEFAULT_DATA_HOST.length), init);
+    };
+    const config = new marketData.Configuration({
+      keyId: opts.keys?.keyId,
+      secret: opts.keys?.secret,
+      fetchApi,
+      timeoutMs: opts.timeoutMs,
+      redirect: 'error',
+      // no `retry`, no `rateLimit`: both off in a bare Configuration (see the file comment)
+    });
+    this.stocks = new marketData.StockApi(config);
+    this.crypto = new marketData.CryptoApi(config);
+  }
+
+  /** An overall deadline `ms` from now, to pass to fetchAll (one per series, shared by its pages and ranges). */
+  deadline(ms: number): Deadline {
+    return { at: this.opts.now() + ms, ms };
+  }
+
+  private redact(s: string): string {
+    return this.opts.redactor.redact(s);
+  }
+
+  /** Every bar of [startMs, endMs] (Alpaca's end is inclusive), following all pages. */
+  async fetchAll(req: BarsRequest, deadline: Deadline): Promise<WireBar[]> {
+    const out: WireBar[] = [];
+    const seen = new Set<string>();
+    let token: string | undefined;
+    const what = `${req.symbol} ${req.timeframe}`;
+    for (let page = 1; ; page++) {
+      if (page > MAX_PAGES) throw infraError(`Alpaca ${what}: more than ${MAX_PAGES} pages; refusing to go on`, req.symbol);
+      const feed = req.assetClass === 'us_equity' ? req.feed : null;
+      const resp = await this.withRetry(what, feed, deadline, async () => {
+        const r = await this.page(req, token);
+        if (r === undefined || r === null) throw new EmptyBodyError();
+        return r;
+      });
+      if (typeof resp !== 'object' || Array.isArray(resp)) throw infraError(`Alpaca ${what}: the response is not a JSON object`, req.symbol);
+      const { bars, nextPageToken } = resp as { bars?: unknown; nextPageToken?: unknown };
+      if (bars !== null && bars !== undefined && (typeof bars !== 'object' || Array.isArray(bars))) {
+        throw infraError(`Alpaca ${what}: "bars" is not an object keyed by symbol`, req.symbol);
+      }
+      const list = bars ? (bars as Record<string, unknown>)[req.symbol] : undefined;
+      if (list !== undefined && list !== null) {
+        if (!Array.isArray(list)) throw infraError(`Alpaca ${what}: bars for ${req.symbol} are not a list`, req.symbol);
+        for (const b of list) {
+          if (!b || typeof b !== 'object') throw infraError(`Alpaca ${what}: a bar is not an object`, req.symbol);
+          out.push(b as WireBar);
+        }
+      }
+      if (nextPageToken === null || nextPageToken === undefined || nextPageToken === '') return out;
+      if (typeof nextPageToken !== 'string') throw infraError(`Alpaca ${what}: next_page_token is not a string`, req.symbol);
+      if (seen.has(nextPageToken)) {
+        throw infraError(
+          `Alpaca ${what}: page ${page} repeats an earlier next_page_token (a pagination loop); refusing a series that may be incomplete`,
+          req.symbol,
+        );
+      }
+      seen.add(nextPageToken);
+      token = nextPageToken;
+    }
+  }
+
+  private page(req: BarsRequest, pageToken: string | undefined): Promise<unknown> {
+    const common = {
+      symbols: req.symbol,
+      timeframe: req.timeframe,
+      start: new Date(req.startMs),
+      end: new Date(req.endMs),
+      limit: PAGE_LIMIT,
+      sort: 'asc' as marketData.Sort,
+      pageToken,
+    };
+    if (req.assetClass === 'crypto') {
+      return this.crypto.cryptoBars({ ...common, loc: 'us' as marketData.CryptoHistoricalLoc });
+    }
+    return this.stocks.stockBars({
+      ...common,
+      feed: req.feed as marketData.StockHistoricalFeed,
+      adjustment: req.adjustment,
+    });
+  }
+
+  private async pace(): Promise<void> {
+    const limit = this.opts.maxRequestsPerMinute;
+    if (!(limit > 0)) return;
+    for (;;) {
+      const now = this.opts.now();
+      while (this.sent.length > 0 && this.sent[0]! <= now - 60_000) this.sent.shift();
+      if (this.sent.length < limit) {
+        this.sent.push(now);
+        return;
+      }
+      const wait = this.sent[0]! + 60_000 - now;
+      this.opts.log(`alpaca: pacing at ${limit} requests a minute; waiting ${Math.ceil(wait / 1000)} s`);
+      await this.opts.sleep(wait);
+    }
+  }
+
+  private async withRetry<T>(what: string, feed: string | null, deadline: Deadline, call: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      await this.pace();
+      let verdict: Verdict;
+      try {
+        return await call();
+      } catch (err) {
+        verdict = this.classify(err, what, feed);
+      }
+      if (!verdict.retry) throw verdict.error;
+      const wait = Math.max(0, verdict.waitMs ?? Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (attempt - 1)));
+      const left = deadline.at - this.opts.now();
+      if (attempt >= MAX_ATTEMPTS || wait > left) {
+        const why =
+          attempt >= MAX_ATTEMPTS
+            ? `after ${attempt} attempts`
+            : `after ${attempt} attempt${attempt === 1 ? '' : 's'}: the next would start ${Math.ceil(wait / 1000)} s later, past the ${Math.round(deadline.ms / 1000)} s deadline`;
+        throw infraError(this.redact(`Alpaca ${what}: ${verdict.reason}; gave up ${why}. The data provider is unavailable: try again later`), 'alpaca');
+      }
+      this.opts.log(this.redact(`alpaca: ${what}: ${verdict.reason}; retry ${attempt}/${MAX_ATTEMPTS - 1} in ${(wait / 1000).toFixed(wait < 1000 ? 3 : 0)} s`));
+      await this.opts.sleep(wait);
+    }
+  }
+
+  /** Retry or not, and the message: never the raw client error (it may carry headers or URLs). */
+  private classify(err: unknown, what: string, feed: string | null): Verdict {
+    if (err instanceof PolicyGateError) return { retry: false, error: err };
+    if (err instanceof ApiError) {
+      const status = err.status;
+      const excerpt = this.redact(
+        String(err.message ?? '')
+          .replace(/ \(Your account may not have SIP[\s\S]*$/, '') // the client's own hint; ours follows
+          .replace(/\s+/g, ' ')
+          .trim()
+          .slice(0, 300),
+      );
+      if (status === 429) {
+        return { retry: true, reason: 'rate limited (HTTP 429)', waitMs: this.retryAfter(err) };
+      }
+      if (status === 408 || status === 425 || status >= 500) {
+        return { retry: true, reason: `HTTP ${status}${excerpt ? ` (${excerpt})` : ''}`, waitMs: null };
+      }
+      const source = this.opts.keys ? ` (the keys came from ${this.opts.keys.source})` : '';
+      if (status === 401) {
+        return {
+          retry: false,
+          error: inputError(
+            this.redact(
+              `Alpaca rejected the API key for ${what} (HTTP 401: bad key id or secret${excerpt ? `; server said: ${excerpt}` : ''}). ` +
+                `Check APCA_API_KEY_ID / APCA_API_SECRET_KEY or ALPACA_KEYS_FILE${source}`,
+            ),
+            'APCA_API_KEY_ID',
+          ),
+        };
+      }
+      if (status === 403) {
+        const sip = feed === 'sip';
+        const msg = sip
+          ? `Alpaca refused ${what} with feed sip (HTTP 403: no SIP subscription for recent data${excerpt ? `: ${excerpt}` : ''}). Use feed iex (the free feed), end the range at least 15 minutes ago, or subscribe to SIP data`
+          : `Alpaca refused ${what} (HTTP 403: the key is not permitted to read this data${excerpt ? `; server said: ${excerpt}` : ''}). Check the key's market-data permissions${source}`;
+        return { retry: false, error: inputError(this.redact(msg), 'alpaca') };
+      }
+      return {
+        retry: false,
+        error: inputError(this.redact(`Alpaca refused the request for ${what} (HTTP ${status}${excerpt ? `: ${excerpt}` : ''}): check the symbol, timeframe, feed and range`), 'alpaca'),
+      };
+    }
+    if (err instanceof FetchError) {
+      const cause = err.cause as { name?: string; message?: string; cause?: { code?: string; message?: string } } | undefined;
+      if (cause?.name === 'TimeoutError' || cause?.name === 'AbortError') {
+        return { retry: true, reason: `the request timed out (no complete answer within ${this.opts.timeoutMs} ms)`, waitMs: null };
+      }
+      const detail = `${cause?.cause?.message ?? ''} ${cause?.message ?? ''}`;
+      if (/redirect/i.test(detail)) {
+        return { retry: false, error: infraError(this.redact(`Alpaca ${what}: the server answered with a redirect, which is refused (keys must not follow it)`), 'alpaca') };
+      }
+      const code = cause?.cause?.code ?? (cause as { code?: string } | undefined)?.code;
+      return { retry: true, reason: this.redact(`connection failed (${code ?? cause?.message ?? 'network error'})`), waitMs: null };
+    }
+    if (err instanceof EmptyBodyError) {
+      return { retry: true, reason: 'empty response body', waitMs: null };
+    }
+    if (err instanceof SyntaxError) {
+      return { retry: true, reason: 'malformed response body (not complete JSON)', waitMs: null };
+    }
+    if (err instanceof Error) {
+      const code = (err as { cause?: { code?: string } }).cause?.code;
+      if ((err.name === 'TypeError' && (err.message === 'terminated' || code !== undefined)) || err.name === 'AbortError' || err.name === 'TimeoutError') {
+        // undici's "terminated" while reading the body: the connection closed before Content-Length bytes
+        return { retry: true, reason: this.redact(`truncated response body (${code ?? err.message})`), waitMs: null };
+      }
+      return { retry: false, error: infraError(this.redact(`Alpaca ${what}: unexpected client error: ${err.message}`), 'alpaca') };
+    }
+    return { retry: false, error: infraError(`Alpaca ${what}: unexpected client failure`, 'alpaca') };
+  }
+
+  /** ms to wait from Retry-After (seconds or HTTP date), else X-Ratelimit-Reset (epoch seconds); null when neither is usable. */
+  private retryAfter(err: ApiError): number | null {
+    const now = this.opts.now();
+    const ra = header(err, 'retry-after');
+    if (ra !== null && ra.trim() !== '') {
+      const s = Number(ra);
+      if (Number.isFinite(s) && s >= 0) return Math.ceil(s * 1000);
+      const when = Date.parse(ra);
+      if (Number.isFinite(when)) return Math.max(0, when - now);
+    }
+    const reset = header(err, 'x-ratelimit-reset');
+    if (reset !== null && reset.trim() !== '') {
+      const s = Number(reset);
+      if (Number.isFinite(s) && s > 0) return Math.max(0, Math.ceil(s * 1000 - now));
+    }
+    return null;
+  }
+}
