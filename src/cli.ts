@@ -6,7 +6,8 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadConfig } from './config/load.js';
 import type { Config, Device } from './config/schema.js';
-import { checkCrossField } from './config/schema.js';
+import { checkCrossField, defaultConfig } from './config/schema.js';
+import { emptyReport } from './app/report-base.js';
 import { PolicyGateError, usageError, errorMessage } from './core/errors.js';
 import type { Report } from './core/report.js';
 import { decisionsTable, foldAnalysis, gatingTable, metricsBlock, modelNotes } from './core/render/text.js';
@@ -19,11 +20,11 @@ import { toolVersion } from './util/version.js';
 const USAGE = `policy-gate ${'{version}'} — gate, backtest and walk-forward-validate RL trading policies (ONNX)
 
 Usage:
-  policy-gate validate <archive.zip|dir> [--data <dir>] [--days 180] [--walk-forward 5]
+  policy-gate validate <archive.zip|dir> [--data <dir>|alpaca] [--days 180] [--walk-forward 5]
                        [--backtest-days 30] [--capital 100000] [--end <ISO>] [--config <file>]
                        [--out <dir>] [--equity-out <dir>] [--device auto|cpu|cuda] [--json]
   policy-gate gate <archive.zip|dir> [--config <file>] [--out <dir>] [--json]
-  policy-gate backtest --model <file.onnx> [--card <file>] [--data <dir>] [--days 30]
+  policy-gate backtest --model <file.onnx> [--card <file>] [--data <dir>|alpaca] [--days 30]
                        [--capital 100000] [--walk-forward <K>] [--end <ISO>] [--config <file>]
                        [--out <dir>] [--equity-out <dir>] [--device auto|cpu|cuda] [--json]
 
@@ -88,13 +89,11 @@ function applyFlags(config: Config, command: string, v: Values): Config {
   }
   if (v.data !== undefined) {
     if (v.data === 'alpaca') {
-      throw usageError(
-        '--data alpaca is not available in this version; pass a folder of <SYMBOL>_<TIMEFRAME>.csv files (see README "Market data")',
-        '--data',
-      );
+      c.data.source = 'alpaca';
+    } else {
+      c.data.source = 'csv';
+      c.data.dir = v.data;
     }
-    c.data.source = 'csv';
-    c.data.dir = v.data;
   }
   checkCrossField(c, 'command line');
   return c;
@@ -105,6 +104,8 @@ export interface CliIo {
   stderr: (text: string) => void;
   now: () => Date;
   cwd: string;
+  /** Environment for keys and provider URLs; default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 const defaultIo: CliIo = {
@@ -112,11 +113,16 @@ const defaultIo: CliIo = {
   stderr: (t) => process.stderr.write(t),
   now: () => new Date(),
   cwd: process.cwd(),
+  env: process.env,
 };
 
 export async function main(argv: string[], io: CliIo = defaultIo): Promise<number> {
   const log = (line: string): void => io.stderr(`policy-gate: ${line}\n`);
   const [command, ...rest] = argv;
+  // Where a failure report goes when the run cannot finish (known as soon as the flags are parsed).
+  let outDir: string | undefined;
+  let resolvedConfig: Config | undefined;
+  let configFile: string | null = null;
   try {
     if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
       io.stdout(USAGE.replace('{version}', toolVersion()) + '\n');
@@ -139,6 +145,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       throw usageError(`${errorMessage(err)} (run policy-gate --help)`, command);
     }
     const { values, positionals } = parsed;
+    outDir = values.out;
     if (values.help) {
       io.stdout(USAGE.replace('{version}', toolVersion()) + '\n');
       return 0;
@@ -151,6 +158,8 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
 
     const loaded = await loadConfig(values.config, io.cwd);
     const config = applyFlags(loaded.config, command, values);
+    resolvedConfig = config;
+    configFile = loaded.file;
     const now = io.now();
     let report: Report;
 
@@ -164,6 +173,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       } else {
         report = await runValidate(source, config, loaded.file, {
           now,
+          env: io.env ?? process.env,
           log,
           endMs: parseEnd(values.end),
           equityOut: values['equity-out'] ?? null,
@@ -174,6 +184,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       if (!values.model) throw usageError('"backtest" needs --model <file.onnx>', '--model');
       report = await runBacktest(values.model, config, loaded.file, {
         now,
+        env: io.env ?? process.env,
         log,
         cardPath: values.card ?? null,
         endMs: parseEnd(values.end),
@@ -188,14 +199,27 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     }
     if (values.json) io.stdout(reportJson(report) + '\n');
     else io.stdout(renderForTerminal(report) + '\n');
+    if (report.infraErrors.length > 0) return 3;
     return report.conclusion === 'success' ? 0 : 1;
   } catch (err) {
-    if (err instanceof PolicyGateError) {
-      io.stderr(`policy-gate: error: ${err.message}\n`);
-      return err.exitCode;
+    const known = err instanceof PolicyGateError;
+    const message = known ? err.message : `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
+    io.stderr(`policy-gate: ${known ? 'error: ' : ''}${message}\n`);
+    const code = known ? err.exitCode : 2;
+    if (outDir !== undefined && command !== undefined && command in ALLOWED) {
+      // The run could not finish, but the report is still written: it says why.
+      try {
+        const report = emptyReport(command, resolvedConfig ?? defaultConfig(), configFile, io.now());
+        report.errors.push(known ? message : message.split('\n')[0]!);
+        if (known && err.kind === 'infra') report.infraErrors.push(message);
+        report.conclusionReasons = [`run error: ${report.errors[0]}`];
+        const written = await writeReportFiles(report, outDir);
+        log(`wrote ${written.join(', ')}`);
+      } catch (writeErr) {
+        io.stderr(`policy-gate: error: the report could not be written to ${outDir}: ${errorMessage(writeErr)}\n`);
+      }
     }
-    io.stderr(`policy-gate: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    return 2;
+    return code;
   }
 }
 

@@ -13,10 +13,12 @@ import { isTimeframe } from '../core/types.js';
 import { loadPolicyModel, modelFileInfo } from '../adapters/onnx/session.js';
 import { describeError, evaluateModel, GoldenMismatch } from './evaluate.js';
 import { emptyReport } from './report-base.js';
-import { BarsSource, checkDevice, dataSection, requireDataDir, runtimeSection } from './validate.js';
+import { barsProvider, checkDevice, dataSection, requireDataDir, runtimeSection } from './validate.js';
+import { PolicyGateError } from '../core/errors.js';
 
 export interface BacktestOptions {
   now: Date;
+  env?: NodeJS.ProcessEnv;
   log: (line: string) => void;
   cardPath: string | null;
   endMs: number | undefined;
@@ -40,7 +42,7 @@ async function readJson(path: string, what: string): Promise<unknown> {
 }
 
 export async function runBacktest(modelPath: string, config: Config, configFile: string | null, opts: BacktestOptions): Promise<Report> {
-  const dataDir = requireDataDir(config);
+  requireDataDir(config);
   await checkDevice(config);
   if (!existsSync(modelPath)) throw inputError(`model file ${modelPath} does not exist`, modelPath);
   if (/\.(pt|pth)$/i.test(modelPath)) {
@@ -90,8 +92,7 @@ export async function runBacktest(modelPath: string, config: Config, configFile:
   let range: { start: number; end: number } | null = null;
   try {
     m.model = modelFileInfo(model, modelPath);
-    const bars = await new BarsSource(dataDir).get(symbol, tf);
-    const evaluated = await evaluateModel(m, model, cardJson, cardPath, bars, {
+    const evaluated = await evaluateModel(m, model, cardJson, cardPath, barsProvider(config, opts), {
       config,
       endMs: opts.endMs,
       backtestDays: config.backtest.days,
@@ -102,6 +103,7 @@ export async function runBacktest(modelPath: string, config: Config, configFile:
     range = evaluated.range;
   } catch (err) {
     if (!(err instanceof GoldenMismatch)) m.errors.push(describeError(err));
+    if (err instanceof PolicyGateError && err.kind === 'infra') report.infraErrors.push(`${m.id}: ${err.message}`);
   } finally {
     report.runtime = await runtimeSection(config, [model]);
     await model.release();

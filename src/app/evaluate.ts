@@ -11,7 +11,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { decideTarget } from '../core/actions.js';
-import { parseCard, type PolicyCard } from '../core/card.js';
+import { parseCard, warmupBars, type PolicyCard } from '../core/card.js';
 import { inputError, errorMessage, PolicyGateError } from '../core/errors.js';
 import { evaluationWindow, splitFolds, summarizeFolds } from '../core/folds.js';
 import { observedBarsPerTradingDay, periodsPerYear } from '../core/metrics.js';
@@ -43,6 +43,18 @@ export interface BarsInput {
   bars: BarSeries;
   notes: DataQualityNote[];
 }
+
+/** What a model's evaluation needs from the market: the windows' days before `endMs`, plus warm-up. */
+export interface BarsRequest {
+  symbol: string;
+  timeframe: BarSeries['timeframe'];
+  assetClass: 'crypto' | 'us_equity';
+  endMs: number | undefined;
+  days: number;
+  warmupBars: number;
+}
+
+export type BarsProvider = (req: BarsRequest) => Promise<BarsInput>;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -361,7 +373,7 @@ export async function evaluateModel(
   model: PolicyModel,
   cardJson: unknown,
   cardFile: string,
-  barsInput: BarsInput,
+  getBars: BarsProvider,
   plan: EvaluationPlan,
 ): Promise<EvaluatedModel> {
   const label = report.model?.path ?? report.id;
@@ -372,7 +384,14 @@ export async function evaluateModel(
   report.notes.push(...card.warnings.map((w) => `${cardFile}: ${w}`));
 
   const b = bindModel(model, card, label);
-  const { bars, notes } = barsInput;
+  const { bars, notes } = await getBars({
+    symbol: card.symbol,
+    timeframe: card.timeframe,
+    assetClass: card.assetClass,
+    endMs: plan.endMs,
+    days: Math.max(plan.backtestDays, plan.walkForward?.days ?? 0),
+    warmupBars: warmupBars(card) + 1,
+  });
   report.dataQuality.push(...notes);
   const builder = new ObservationBuilder(card, bars);
 

@@ -23,5 +23,6 @@ export function emptyReport(command: string, config: Config, configFile: string 
     runtime: null,
     models: [],
     errors: [],
+    infraErrors: [],
   };
 }

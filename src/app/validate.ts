@@ -5,42 +5,72 @@
  */
 import type { Config } from '../config/schema.js';
 import { conclude, decide } from '../core/decide.js';
-import { inputError, usageError } from '../core/errors.js';
+import { inputError, PolicyGateError, usageError } from '../core/errors.js';
 import type { ModelReport, Report } from '../core/report.js';
-import type { BarSeries, Timeframe } from '../core/types.js';
+import { timeframeMs, type BarSeries } from '../core/types.js';
 import { loadBarsFromDir } from '../adapters/bars/csv.js';
 import { cudaProviderStatus, loadPolicyModel, modelFileInfo, onnxruntimeVersion, type PolicyModel } from '../adapters/onnx/session.js';
 import { openTrainingArchive } from './archive.js';
-import { describeError, evaluateModel, GoldenMismatch, type BarsInput } from './evaluate.js';
+import { describeError, evaluateModel, GoldenMismatch, type BarsInput, type BarsProvider } from './evaluate.js';
+import { AlpacaBarsSource, historyRange } from '../adapters/alpaca/index.js';
 import { emptyReport } from './report-base.js';
 
 export interface RunOptions {
   now: Date;
+  env?: NodeJS.ProcessEnv;
   log: (line: string) => void;
   endMs: number | undefined;
   equityOut: string | null;
 }
 
-/** Bars per symbol and timeframe, read once per run. */
-export class BarsSource {
-  private readonly cache = new Map<string, Promise<BarsInput & { file: string }>>();
-  constructor(private readonly dir: string) {}
-
-  get(symbol: string, timeframe: Timeframe): Promise<BarsInput & { file: string }> {
-    const key = `${symbol}\u0000${timeframe}`;
-    let p = this.cache.get(key);
-    if (!p) {
-      p = loadBarsFromDir(this.dir, symbol, timeframe);
-      this.cache.set(key, p);
+/**
+ * The market data a run reads: a folder of CSV files, or Alpaca (cached on disk). Each series is read
+ * once per run and shared by every model on it.
+ */
+export function barsProvider(config: Config, opts: { now: Date; log: (line: string) => void; env?: NodeJS.ProcessEnv }): BarsProvider {
+  const cache = new Map<string, Promise<BarsInput>>();
+  let alpaca: AlpacaBarsSource | null = null;
+  return (req) => {
+    if (config.data.source === 'csv') {
+      const dir = requireDataDir(config);
+      const fileKey = `${req.symbol}\u0000${req.timeframe}`;
+      let p = cache.get(fileKey);
+      if (!p) {
+        p = loadBarsFromDir(dir, req.symbol, req.timeframe);
+        cache.set(fileKey, p);
+      }
+      return p;
     }
+    const key = `${req.symbol}\u0000${req.timeframe}\u0000${req.endMs ?? ''}\u0000${req.days}\u0000${req.warmupBars}`;
+    let p = cache.get(key);
+    if (p) return p;
+    alpaca ??= new AlpacaBarsSource({
+      feed: config.data.feed,
+      adjustment: config.data.adjustment,
+      cacheDir: config.data.cache,
+      env: opts.env ?? process.env,
+      now: () => Date.now(),
+      deadlineMs: config.data.deadlineSeconds * 1000,
+      log: opts.log,
+    });
+    const step = timeframeMs(req.timeframe);
+    // Default end: the start of the last complete bar before now (a forming bar is not evidence).
+    const endMs = req.endMs ?? Math.floor(opts.now.getTime() / step) * step - step;
+    const range = historyRange({ endMs, days: req.days, warmupBars: req.warmupBars, timeframe: req.timeframe, assetClass: req.assetClass });
+    p = alpaca.get(req.symbol, req.timeframe, req.assetClass, range).then((r) => {
+      opts.log(`${req.symbol} ${req.timeframe}: ${r.bars.time.length} bars from Alpaca (${r.fromCache ? 'cache' : `${r.requests} requests`})`);
+      return { bars: r.bars, notes: r.notes };
+    });
+    cache.set(key, p);
     return p;
-  }
+  };
 }
 
 export function requireDataDir(config: Config): string {
-  if (config.data.source !== 'csv' || !config.data.dir) {
+  if (config.data.source === 'alpaca') return '';
+  if (!config.data.dir) {
     throw usageError(
-      'no market data: pass --data <dir> (a folder of <SYMBOL>_<TIMEFRAME>.csv files) or set data.dir in the config file',
+      'no market data: pass --data <dir> (a folder of <SYMBOL>_<TIMEFRAME>.csv files) or --data alpaca, or set data.dir / data.source in the config file',
       '--data',
     );
   }
@@ -97,16 +127,20 @@ export function applyDecisions(report: Report, config: Config): void {
     m.decision = decide({ gating: m.gating, flags: m.flags, folds: m.walkForward?.summary ?? null, notEvaluated }, config.decision);
   }
   const c = conclude(report.models);
-  report.conclusion = report.errors.length > 0 ? 'failure' : c.conclusion;
-  report.conclusionReasons = [...report.errors.map((e) => `run error: ${e}`), ...c.reasons];
+  report.conclusion = report.errors.length > 0 || report.infraErrors.length > 0 ? 'failure' : c.conclusion;
+  report.conclusionReasons = [
+    ...report.errors.map((e) => `run error: ${e}`),
+    ...report.infraErrors.map((e) => `data provider unreachable: ${e}`),
+    ...c.reasons,
+  ];
 }
 
 export async function runValidate(source: string, config: Config, configFile: string | null, opts: RunOptions): Promise<Report> {
-  const dataDir = requireDataDir(config);
+  requireDataDir(config);
   await checkDevice(config);
   const report = emptyReport('validate', config, configFile, opts.now);
   const opened = await openTrainingArchive(source, config.gating, config.decision.required, opts.log);
-  const bars = new BarsSource(dataDir);
+  const getBars = barsProvider(config, opts);
   const loaded: PolicyModel[] = [];
   const ranges: { start: number; end: number }[] = [];
   try {
@@ -145,13 +179,12 @@ export async function runValidate(source: string, config: Config, configFile: st
         model = await loadPolicyModel(bytes, { device: config.runtime.device, label: gm.onnxPath });
         loaded.push(model);
         m.model = modelFileInfo(model, gm.onnxPath);
-        const barsInput = await bars.get(m.symbol, m.timeframe);
         const evaluated = await evaluateModel(
           m,
           model,
           cardJson,
           cardFile,
-          barsInput,
+          getBars,
           {
             config,
             endMs: opts.endMs,
@@ -169,6 +202,7 @@ export async function runValidate(source: string, config: Config, configFile: st
         );
       } catch (err) {
         if (!(err instanceof GoldenMismatch)) m.errors.push(describeError(err));
+        if (err instanceof PolicyGateError && err.kind === 'infra') report.infraErrors.push(`${m.id}: ${err.message}`);
         opts.log(`${m.id}: ${m.errors[m.errors.length - 1]}`);
       }
     }

@@ -53,6 +53,8 @@ export interface DataConfig {
   feed: string;
   adjustment: string;
   cache: string;
+  /** Alpaca: give up on a series (exit 3) when it cannot be fetched within this many seconds. */
+  deadlineSeconds: number;
 }
 
 export interface Config {
@@ -91,7 +93,7 @@ export function defaultConfig(): Config {
       paper: { minPositiveShare: 0.6, maxSharpeStd: 2.0 },
       required: 'PAPER',
     },
-    data: { source: 'csv', dir: null, feed: 'iex', adjustment: 'all', cache: '.policy-gate/cache' },
+    data: { source: 'csv', dir: null, feed: 'iex', adjustment: 'all', cache: '.policy-gate/cache', deadlineSeconds: 300 },
     promotion: { paper: 'deploy/paper.json', live: 'deploy/live.json' },
     runtime: { device: 'auto' },
   };
@@ -282,13 +284,14 @@ export function parseConfig(doc: unknown, file: string): Config {
     cfg.decision.required = d.oneOf('required', TIER_ORDER) ?? cfg.decision.required;
   }
 
-  const data = root.section('data', ['source', 'dir', 'feed', 'adjustment', 'cache']);
+  const data = root.section('data', ['source', 'dir', 'feed', 'adjustment', 'cache', 'deadline_seconds']);
   if (data) {
     cfg.data.source = data.oneOf('source', ['csv', 'alpaca'] as const) ?? cfg.data.source;
     cfg.data.dir = data.string('dir') ?? cfg.data.dir;
     cfg.data.feed = data.oneOf('feed', ['iex', 'sip', 'otc', 'boats'] as const) ?? cfg.data.feed;
     cfg.data.adjustment = data.oneOf('adjustment', ['raw', 'split', 'dividend', 'all'] as const) ?? cfg.data.adjustment;
     cfg.data.cache = data.string('cache') ?? cfg.data.cache;
+    cfg.data.deadlineSeconds = data.number('deadline_seconds', { min: 0, exclusiveMin: true }) ?? cfg.data.deadlineSeconds;
   }
 
   const p = root.section('promotion', ['paper', 'live']);

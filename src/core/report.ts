@@ -78,5 +78,8 @@ export interface Report {
     platform: string;
   } | null;
   models: ModelReport[];
+  /** Run-level problems (the run stopped, or could not start). */
   errors: string[];
+  /** A data provider or API stayed unreachable after retries (the CLI exits 3). */
+  infraErrors: string[];
 }
