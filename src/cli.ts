@@ -4,6 +4,8 @@
  * 0 success, 1 a model fell short, 2 bad input or usage, 3 infrastructure.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { statSync } from 'node:fs';
+import { isAbsolute, relative, resolve } from 'node:path';
 import { loadConfig } from './config/load.js';
 import type { Config, Device } from './config/schema.js';
 import { checkCrossField, defaultConfig } from './config/schema.js';
@@ -49,7 +51,7 @@ const OPTIONS = {
   version: { type: 'boolean' },
 } as const satisfies ParseArgsConfig['options'];
 
-type Values = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+type Values = { -readonly [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
 
 const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
   gate: ['config', 'out', 'json'],
@@ -99,6 +101,21 @@ function applyFlags(config: Config, command: string, v: Values): Config {
   return c;
 }
 
+/** An output folder must be a folder, or not exist yet (it is created); checked before any work. */
+function checkOutputFolder(flag: string, path: string | undefined): void {
+  if (path === undefined) return;
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (st && !st.isDirectory()) {
+    throw usageError(`--${flag} ${path} is a file, not a folder; name a folder (it is created when missing)`, `--${flag}`);
+  }
+}
+
+function checkInputFolder(what: string, path: string): void {
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (!st) throw usageError(`${what}: the bars folder ${path} does not exist; pass a folder of <SYMBOL>_<TIMEFRAME>.csv files`, what);
+  if (!st.isDirectory()) throw usageError(`${what}: ${path} is not a folder; pass a folder of <SYMBOL>_<TIMEFRAME>.csv files`, what);
+}
+
 export interface CliIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
@@ -145,6 +162,10 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       throw usageError(`${errorMessage(err)} (run policy-gate --help)`, command);
     }
     const { values, positionals } = parsed;
+    // Relative paths are relative to io.cwd (the workspace), like the config file.
+    const at = (p: string): string => (isAbsolute(p) ? p : relative(process.cwd(), resolve(io.cwd, p)) || '.');
+    for (const flag of ['model', 'card', 'out', 'equity-out'] as const) if (values[flag] !== undefined) values[flag] = at(values[flag]!);
+    if (values.data !== undefined && values.data !== 'alpaca') values.data = at(values.data);
     outDir = values.out;
     if (values.help) {
       io.stdout(USAGE.replace('{version}', toolVersion()) + '\n');
@@ -156,8 +177,16 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       }
     }
 
+    for (const flag of ['out', 'equity-out'] as const) checkOutputFolder(flag, values[flag]);
+    if (values.data !== undefined && values.data !== 'alpaca') checkInputFolder('--data', values.data);
+
     const loaded = await loadConfig(values.config, io.cwd);
     const config = applyFlags(loaded.config, command, values);
+    if (config.data.source === 'csv' && config.data.dir && values.data === undefined) {
+      config.data.dir = at(config.data.dir);
+      checkInputFolder('data.dir', config.data.dir);
+    }
+    if (config.data.source === 'alpaca') config.data.cache = at(config.data.cache);
     resolvedConfig = config;
     configFile = loaded.file;
     const now = io.now();
@@ -167,7 +196,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       if (positionals.length !== 1) {
         throw usageError(`"${command}" takes exactly one archive (a .zip file or a folder), got ${positionals.length}`, command);
       }
-      const source = positionals[0]!;
+      const source = at(positionals[0]!);
       if (command === 'gate') {
         report = await runGate(source, config, loaded.file, { now, log });
       } else {

@@ -117,6 +117,8 @@ export async function openTrainingArchive(
         }
       }
 
+      // Every candidate file is identified by its sha256, also when gating stops it before it is loaded.
+      const modelSha = onnxPath ? sha256(await reader.read(onnxPath)) : '';
       const report: ModelReport = {
         id: entry.id,
         symbol: entry.symbol,
@@ -124,7 +126,7 @@ export async function openTrainingArchive(
         assetClass: null,
         assetClassGuessed: false,
         candidate,
-        model: onnxPath ? { path: onnxPath, sha256: '', inputs: [], outputs: [] } : null,
+        model: onnxPath ? { path: onnxPath, sha256: modelSha, inputs: [], outputs: [] } : null,
         card: cardPath ? { path: cardPath, inline: false } : entry.card !== undefined ? { path: null, inline: true } : null,
         gating: result,
         flags,

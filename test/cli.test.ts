@@ -1,0 +1,415 @@
+/**
+ * The command line end to end: `main(argv, io)` in-process on the bundled example (gate, backtest,
+ * usage errors, hostile archives), and the real `bin/policy-gate.js` in a child process, to prove
+ * the shipped entry point runs and that exit codes reach the shell.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { zipSync } from 'fflate';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildZip } from './helpers/zip-writer.js';
+import {
+  EXAMPLE_DATA,
+  EXAMPLE_ZIP,
+  MODELS_DIR,
+  NOW,
+  REPO,
+  cleanupTempDirs,
+  enc,
+  exampleFiles,
+  listTree,
+  runCli,
+  tempDir,
+  writeTree,
+  type CliResult,
+} from './helpers/e2e.js';
+
+afterAll(cleanupTempDirs);
+
+const HEX64 = /^[0-9a-f]{64}$/;
+const VERSION: string = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')).version;
+
+/** The gating table row of a model: the line that starts with its id. */
+function row(stdout: string, id: string): string {
+  const line = stdout.split('\n').find((l) => l.startsWith(`${id} `));
+  expect(line, `no table row for ${id} in:\n${stdout}`).toBeDefined();
+  return line!;
+}
+
+describe('gate on the example archive', () => {
+  let text: CliResult;
+  let json: CliResult;
+  let report: any;
+  beforeAll(async () => {
+    [text, json] = await Promise.all([runCli(['gate', EXAMPLE_ZIP]), runCli(['gate', EXAMPLE_ZIP, '--json'])]);
+    report = JSON.parse(json.stdout);
+  });
+
+  it('exits 1: gating alone rules models out (two DROPs and a PyTorch file)', () => {
+    expect(text.code).toBe(1);
+    expect(json.code).toBe(1);
+    expect(text.stdout).toMatch(/conclusion: failure — ETHUSD_1Hour: gating DROP .*SOLUSD_1Hour: gating DROP \(METRIC_INVALID\).*UNIUSD_1Hour: /);
+    // Progress goes to stderr, results to stdout.
+    expect(text.stderr).toContain('manifest Alpaca_trading/manifest.json: 14 sha256 sums verified');
+    expect(text.stdout).not.toContain('sha256 sums verified');
+  });
+
+  it('prints the gating table with every model, its class, flags and candidate', () => {
+    const out = text.stdout;
+    expect(out).toMatch(/^Gating \(v2\.4\.5\) — .*Alpaca_trading_trained_20240911_120000\.zip$/m);
+    expect(row(out, 'BTCUSD_1Hour')).toMatch(/^BTCUSD_1Hour\s+final\s+0\.74\s+1\.91\s+88\.0%\s+6\.5%\s+APPROVED\s+-\s+-$/);
+    expect(row(out, 'BTCUSD_4Hour')).toMatch(/\sREVIEW\s+LOW_FITNESS,LOW_PF,LOW_CONSISTENCY,HIGH_DRAWDOWN\s+-$/);
+    expect(row(out, 'BTCUSD_2Hour')).toMatch(/^BTCUSD_2Hour\s+checkpoint:3\s.*\sAPPROVED\s+FITNESS_DECLINE\s+3$/);
+    expect(row(out, 'BTCUSD_1Day')).toMatch(/\sAPPROVED\s+-\s+-$/);
+    expect(row(out, 'ETHUSD_1Hour')).toMatch(/\sDROP\s+\S*UNSTABLE_TRAINING\s+1$/);
+    expect(row(out, 'SOLUSD_1Hour')).toMatch(/\s820\.0%\s+DROP\s+METRIC_INVALID\s+-$/);
+    expect(row(out, 'UNIUSD_1Hour')).toMatch(/\sAPPROVED\s+PYTORCH_CHECKPOINT\s+-$/);
+    expect(out).toContain(`error: ${MODELS_DIR}/UNIUSD_1Hour.pt: PyTorch checkpoint: export it to ONNX (torch.onnx.export)`);
+    expect(out).toContain('gating: METRIC_INVALID: max_drawdown[1] = 9.5 is outside [0, 1]');
+    expect(out).toContain('note: evaluating checkpoint 3 (Alpaca_trading/models/rl_symbols/checkpoints/BTCUSD_2Hour_3.onnx)');
+  });
+
+  it('--json prints report.json with the SPEC 10 field names', () => {
+    expect(json.stdout.trimStart().startsWith('{')).toBe(true);
+    expect(report.schemaVersion).toBe(1);
+    expect(report.tool).toEqual({ name: 'policy-gate', version: VERSION });
+    expect(report.generatedAt).toBe(NOW.toISOString());
+    expect(report.conclusion).toBe('failure');
+    expect(report.config.sha256).toMatch(HEX64);
+    expect(report.config.gating.preset).toBe('v2.4.5');
+    expect(report.archive.path).toBe(EXAMPLE_ZIP);
+    expect(report.archive.kind).toBe('zip');
+    expect(report.archive.sha256).toMatch(HEX64);
+    expect(report.archive.summary).toEqual({ path: 'Alpaca_trading/training_summary_20240911_120000.json', runId: '20240911_120000' });
+    expect(report.archive.manifest).toEqual({ path: 'Alpaca_trading/manifest.json', files: 14 });
+
+    const byId = Object.fromEntries(report.models.map((m: any) => [m.id, m]));
+    expect(Object.keys(byId)).toEqual([
+      'BTCUSD_1Hour',
+      'BTCUSD_4Hour',
+      'BTCUSD_2Hour',
+      'BTCUSD_1Day',
+      'ETHUSD_1Hour',
+      'SOLUSD_1Hour',
+      'UNIUSD_1Hour',
+    ]);
+    for (const m of report.models) {
+      for (const key of ['id', 'symbol', 'timeframe', 'candidate', 'model', 'gating', 'requested', 'errors']) expect(m).toHaveProperty(key);
+      for (const key of ['classification', 'flags', 'final', 'checkpointIndex']) expect(m.gating).toHaveProperty(key);
+      expect(Object.keys(m.gating.final).sort()).toEqual(['consistency', 'fitness', 'maxDrawdown', 'profitFactor']);
+      expect(m.requested).toBe('PAPER');
+      // gate runs no backtest and decides nothing.
+      expect(m.backtest).toBeNull();
+      expect(m.walkForward).toBeNull();
+    }
+    const one = byId.BTCUSD_1Hour;
+    expect(one.symbol).toBe('BTCUSD');
+    expect(one.timeframe).toBe('1Hour');
+    expect(one.candidate).toBe('final');
+    expect(one.model.path).toBe(`${MODELS_DIR}/BTCUSD_1Hour.onnx`);
+    expect(one.gating).toMatchObject({
+      classification: 'APPROVED',
+      flags: [],
+      final: { fitness: 0.74, profitFactor: 1.91, consistency: 0.88, maxDrawdown: 0.065 },
+      checkpointIndex: null,
+    });
+    expect(byId.BTCUSD_4Hour.gating.classification).toBe('REVIEW');
+    expect(byId.BTCUSD_2Hour).toMatchObject({
+      candidate: 'checkpoint:3',
+      model: { path: `${MODELS_DIR}/checkpoints/BTCUSD_2Hour_3.onnx` },
+      gating: { classification: 'APPROVED', flags: ['FITNESS_DECLINE'], checkpointIndex: 3, final: { fitness: 0.72 } },
+    });
+    expect(byId.ETHUSD_1Hour.gating.classification).toBe('DROP');
+    expect(byId.ETHUSD_1Hour.gating.flags).toContain('UNSTABLE_TRAINING');
+    expect(byId.SOLUSD_1Hour.gating).toMatchObject({ classification: 'DROP', flags: ['METRIC_INVALID'], final: { maxDrawdown: 8.2 } });
+    expect(byId.UNIUSD_1Hour.flags).toContain('PYTORCH_CHECKPOINT');
+    expect(byId.UNIUSD_1Hour.model).toBeNull();
+    expect(byId.UNIUSD_1Hour.errors[0]).toContain('export it to ONNX');
+  });
+
+  it('--json gives each model file its sha256 (SPEC 10 model {path, sha256})', () => {
+    for (const m of report.models) if (m.model) expect(m.model.sha256, m.id).toMatch(HEX64);
+  });
+});
+
+describe('backtest command', () => {
+  let modelPath: string;
+  beforeAll(() => {
+    const files = exampleFiles();
+    const dir = tempDir('model-');
+    writeTree(dir, {
+      'BTCUSD_1Hour.onnx': files[`${MODELS_DIR}/BTCUSD_1Hour.onnx`]!,
+      'BTCUSD_1Hour.card.json': files[`${MODELS_DIR}/BTCUSD_1Hour.card.json`]!,
+    });
+    modelPath = path.join(dir, 'BTCUSD_1Hour.onnx');
+  });
+
+  it('prints the run_backtest.py metrics for the last 30 days and exits 0', async () => {
+    const r = await runCli(['backtest', '--model', modelPath, '--data', EXAMPLE_DATA, '--days', '30']);
+    expect(r.stderr).not.toContain('error');
+    expect(r.code).toBe(0);
+    const out = r.stdout;
+    expect(out).toContain('=== BTCUSD_1Hour ===');
+    expect(out).toMatch(/Period\s+2024-08-12 18:00 → 2024-09-11 17:00 UTC \(720 bars\)/);
+    for (const label of ['Total Return', 'Max Drawdown', 'Win Rate', 'Profit Factor', 'Sharpe', 'Sortino', 'Calmar', 'Trades', 'Exposure', 'Buy & Hold Return']) {
+      expect(out, label).toMatch(new RegExp(`^  ${label.replace(/[&]/g, '\\$&')}\\s+\\S`, 'm'));
+    }
+    // The same numbers validate reports for this model's 30-day backtest.
+    expect(out).toMatch(/Total Return\s+-7\.16%/);
+    expect(out).toMatch(/Buy & Hold Return\s+-2\.67%/);
+    expect(out).toMatch(/Max Drawdown\s+13\.29%/);
+    expect(out).toMatch(/Win Rate\s+37\.50%/);
+    expect(out).toMatch(/Profit Factor\s+0\.49/);
+    expect(out).toMatch(/Trades\s+8$/m);
+    expect(out).toMatch(/Periods per year\s+8760/);
+    expect(out).not.toContain('PER-FOLD ANALYSIS');
+    expect(out).toContain('conclusion: success');
+  });
+
+  it('with --walk-forward 5 --days 180 prints the PER-FOLD ANALYSIS and a 5-row fold table', async () => {
+    const r = await runCli(['backtest', '--model', modelPath, '--data', EXAMPLE_DATA, '--days', '180', '--walk-forward', '5']);
+    expect(r.code).toBe(0);
+    const out = r.stdout;
+    expect(out).toContain('PER-FOLD ANALYSIS');
+    expect(out).toMatch(/Sharpe Range: -8\.77 to 0\.06/);
+    expect(out).toMatch(/Sharpe Mean: -3\.08 \(\+\/- 3\.46\)/);
+    expect(out).toMatch(/Positive Folds: 0\/5/);
+    expect(out).toMatch(/Rating: POOR/);
+    const foldRows = out.split('\n').filter((l) => /^\s+\d+\s+\d{4}-\d\d-\d\d \d\d:\d\d → /.test(l));
+    expect(foldRows).toHaveLength(5);
+    expect(foldRows.map((l) => Number(l.trim().split(/\s+/)[0]))).toEqual([1, 2, 3, 4, 5]);
+    for (const l of foldRows) expect(l).toMatch(/ 864 /);
+    expect(foldRows[0]).toMatch(/2024-03-15 18:00 → 2024-04-20 17:00\s+864\s+-14\.13%/);
+    expect(foldRows[4]).toMatch(/2024-08-06 18:00 → 2024-09-11 17:00\s+864\s+-6\.71%/);
+  });
+
+  it('a model file that is not there, or a PyTorch file, is exit 2 naming the file', async () => {
+    const missing = path.join(tempDir(), 'NOPE_1Hour.onnx');
+    const r1 = await runCli(['backtest', '--model', missing, '--data', EXAMPLE_DATA]);
+    expect(r1.code).toBe(2);
+    expect(r1.stderr).toContain(missing);
+    const pt = path.join(tempDir(), 'BTCUSD_1Hour.pt');
+    writeFileSync(pt, 'not a model');
+    const r2 = await runCli(['backtest', '--model', pt, '--data', EXAMPLE_DATA]);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toContain(pt);
+    expect(r2.stderr).toContain('export it to ONNX');
+  });
+});
+
+describe('usage errors exit 2 and name the flag or file', () => {
+  const Z = EXAMPLE_ZIP;
+  const D = EXAMPLE_DATA;
+  const cases: { name: string; argv: string[]; mentions: string[] }[] = [
+    { name: 'unknown command', argv: ['frobnicate'], mentions: ['unknown command "frobnicate"'] },
+    { name: 'unknown flag', argv: ['gate', Z, '--bogus'], mentions: ['--bogus'] },
+    { name: 'flag of another command', argv: ['gate', Z, '--data', D], mentions: ['--data does not apply to "gate"'] },
+    { name: '--days abc', argv: ['validate', Z, '--data', D, '--days', 'abc'], mentions: ['--days', '"abc"'] },
+    { name: '--days 0', argv: ['validate', Z, '--data', D, '--days', '0'], mentions: ['--days', '"0"'] },
+    { name: '--walk-forward 2.5', argv: ['validate', Z, '--data', D, '--walk-forward', '2.5'], mentions: ['--walk-forward', 'integer'] },
+    { name: '--capital -5', argv: ['validate', Z, '--data', D, '--capital=-5'], mentions: ['--capital'] },
+    { name: '--end notadate', argv: ['validate', Z, '--data', D, '--end', 'notadate'], mentions: ['--end', '"notadate"'] },
+    { name: 'validate without --data', argv: ['validate', Z], mentions: ['--data'] },
+    { name: 'validate without an archive', argv: ['validate', '--data', D], mentions: ['exactly one archive', 'got 0'] },
+    { name: 'gate with two archives', argv: ['gate', Z, Z], mentions: ['exactly one archive', 'got 2'] },
+    { name: 'an archive that does not exist', argv: ['gate', '/nonexistent/policy-gate/x.zip'], mentions: ['/nonexistent/policy-gate/x.zip'] },
+    { name: '--device gpu', argv: ['validate', Z, '--data', D, '--device', 'gpu'], mentions: ['--device', '"gpu"'] },
+    { name: '--config missing.yml', argv: ['validate', Z, '--data', D, '--config', 'missing.yml'], mentions: ['missing.yml'] },
+    { name: 'backtest without --model', argv: ['backtest', '--data', D], mentions: ['--model'] },
+  ];
+
+  for (const c of cases) {
+    it(c.name, async () => {
+      const outDir = path.join(tempDir('usage-'), 'out');
+      const takesOut = ['gate', 'validate', 'backtest'].includes(c.argv[0]!) && !c.argv.includes('--bogus');
+      const r = await runCli(takesOut ? [...c.argv, '--out', outDir] : c.argv);
+      expect(r.code, r.stderr).toBe(2);
+      for (const m of c.mentions) expect(r.stderr).toContain(m);
+      expect(r.stderr).toMatch(/^policy-gate: error: /m);
+      expect(r.stderr).not.toContain('internal error');
+      expect(r.stdout).toBe('');
+      if (takesOut) {
+        // A refused run still leaves a report saying why (for the Action's check run and artifact).
+        const report = JSON.parse(readFileSync(path.join(outDir, 'report.json'), 'utf8'));
+        expect(report.conclusion).toBe('failure');
+        expect(report.models).toEqual([]);
+        expect(report.errors[0]).toContain(c.mentions[0]);
+        expect(report.conclusionReasons[0]).toMatch(/^run error: /);
+      } else {
+        expect(existsSync(outDir)).toBe(false);
+      }
+    });
+  }
+
+  it('no command at all prints the usage and exits 2; --help exits 0', async () => {
+    const r = await runCli([]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toContain('Usage:');
+    const h = await runCli(['validate', '--help']);
+    expect(h.code).toBe(0);
+    expect(h.stdout).toContain('policy-gate validate <archive.zip|dir>');
+  });
+
+  it('a config file with an unknown key is exit 2 naming the file and the key', async () => {
+    const cwd = tempDir('cfg-');
+    writeFileSync(path.join(cwd, 'pg.yml'), 'backtest:\n  dayz: 30\n');
+    const r = await runCli(['gate', EXAMPLE_ZIP, '--config', 'pg.yml'], cwd);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('pg.yml');
+    expect(r.stderr).toContain('dayz');
+  });
+});
+
+describe('paths and output folders', () => {
+  it('relative archive and --out paths resolve against io.cwd, like --config', async () => {
+    const cwd = tempDir('rel-');
+    writeFileSync(path.join(cwd, 'archive.zip'), readFileSync(EXAMPLE_ZIP));
+    const r = await runCli(['gate', 'archive.zip', '--out', 'rep'], cwd);
+    expect(r.stderr).not.toContain('does not exist');
+    expect(r.code).toBe(1);
+    expect(listTree(path.join(cwd, 'rep'))).toEqual(['report.html', 'report.json', 'report.md']);
+  });
+
+  it('--out naming an existing file is a usage error naming --out, not an internal error', async () => {
+    const file = path.join(tempDir('outfile-'), 'not-a-folder');
+    writeFileSync(file, 'x');
+    const r = await runCli(['gate', EXAMPLE_ZIP, '--out', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).not.toContain('internal error');
+    expect(r.stderr).toContain('--out');
+    expect(r.stderr).toContain(file);
+  });
+
+  it('--equity-out naming an existing file is exit 2 naming it, not a DROP of every model', async () => {
+    const file = path.join(tempDir('eqfile-'), 'not-a-folder');
+    writeFileSync(file, 'x');
+    const r = await runCli(['validate', EXAMPLE_ZIP, '--data', EXAMPLE_DATA, '--equity-out', file, '--json']);
+    expect(r.stdout).not.toContain('"rule": "not evaluated"');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--equity-out');
+  });
+
+  it('a --data folder that does not exist is exit 2 naming it', async () => {
+    const missing = path.join(tempDir('nodata-'), 'bars');
+    const r = await runCli(['validate', EXAMPLE_ZIP, '--data', missing]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(missing);
+  });
+});
+
+describe('hostile archives at the command line', () => {
+  it('a zip entry "../evil.txt" is refused with exit 2, naming it, and nothing is written', async () => {
+    const outer = tempDir('hostile-');
+    const work = path.join(outer, 'work');
+    const zip = path.join(work, 'archive.zip');
+    writeTree(work, {
+      'archive.zip': buildZip([
+        { name: 'training_summary.json', data: '{"symbols":{}}' },
+        { name: '../evil.txt', data: 'pwned' },
+      ]),
+    });
+    const cwd = path.join(outer, 'cwd');
+    mkdirSync(cwd);
+    const before = listTree(outer);
+    const out = path.join(outer, 'out');
+    for (const argv of [
+      ['validate', zip, '--data', EXAMPLE_DATA, '--out', out, '--equity-out', path.join(outer, 'eq')],
+      ['gate', zip, '--out', out],
+    ]) {
+      const r = await runCli(argv, cwd);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain('../evil.txt');
+      expect(r.stderr).toContain(zip);
+      expect(r.stderr).not.toContain('internal error');
+    }
+    // Nothing was extracted anywhere: the only new files are the failure report in --out.
+    expect(listTree(outer)).toEqual([...before, 'out', 'out/report.html', 'out/report.json', 'out/report.md'].sort());
+    expect(existsSync(path.join(outer, 'evil.txt'))).toBe(false);
+    expect(readdirSync(cwd)).toEqual([]);
+    const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8'));
+    expect(report.conclusion).toBe('failure');
+    expect(report.archive).toBeNull();
+    expect(report.errors[0]).toContain('../evil.txt');
+  });
+
+  it('a zip with two training summaries is exit 2 naming both', async () => {
+    const dir = tempDir('two-summaries-');
+    const summary = enc(JSON.stringify({ symbols: { BTCUSD_1Hour: { fitness_score: [0.8], profit_factor: [2], consistency: [0.9], max_drawdown: [0.05] } } }));
+    const zip = path.join(dir, 'two.zip');
+    writeFileSync(zip, zipSync({ 'run_a/training_summary_a.json': summary, 'run_b/training_summary_b.json': summary }));
+    const out = path.join(dir, 'out');
+    const r = await runCli(['validate', zip, '--data', EXAMPLE_DATA, '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('run_a/training_summary_a.json');
+    expect(r.stderr).toContain('run_b/training_summary_b.json');
+    expect(r.stderr).toContain('exactly one');
+    const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8'));
+    expect(report.conclusion).toBe('failure');
+    expect(report.models).toEqual([]);
+    expect(report.errors[0]).toContain('run_a/training_summary_a.json');
+    expect(report.errors[0]).toContain('run_b/training_summary_b.json');
+  });
+
+  it('an archive without a training summary is exit 2 saying what was expected', async () => {
+    const dir = tempDir('no-summary-');
+    const zip = path.join(dir, 'none.zip');
+    writeFileSync(zip, zipSync({ 'models/BTCUSD_1Hour.onnx': enc('x') }));
+    const r = await runCli(['gate', zip]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(zip);
+    expect(r.stderr).toContain('training_summary*.json');
+  });
+});
+
+describe('the real bin/policy-gate.js', () => {
+  const bin = path.join(REPO, 'bin', 'policy-gate.js');
+  const libCli = path.join(REPO, 'lib', 'cli.js');
+
+  function newestMtime(dir: string): number {
+    let newest = 0;
+    for (const name of readdirSync(dir, { recursive: true }) as string[]) {
+      const s = statSync(path.join(dir, name));
+      if (s.isFile()) newest = Math.max(newest, s.mtimeMs);
+    }
+    return newest;
+  }
+
+  beforeAll(() => {
+    const stale = (): boolean => !existsSync(libCli) || statSync(libCli).mtimeMs < newestMtime(path.join(REPO, 'src'));
+    if (!stale()) return;
+    try {
+      execFileSync(process.execPath, [path.join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
+        cwd: REPO,
+        stdio: 'pipe',
+      });
+    } catch (err) {
+      // tsc still emits on type errors (those are `tsc --noEmit`'s business); fail only when no fresh lib/ came out.
+      if (stale()) throw new Error(`npx tsc -p tsconfig.build.json did not build lib/: ${String((err as { stdout?: unknown }).stdout ?? err)}`);
+    }
+  }, 180_000);
+
+  it('runs validate, gate and --version in a child process, and its exit codes reach the shell', () => {
+    const cwd = tempDir('bin-');
+    const out = path.join(cwd, 'report');
+    const run = (args: string[]) => spawnSync(process.execPath, [bin, ...args], { cwd, encoding: 'utf8', timeout: 60_000 });
+
+    const v = run(['validate', EXAMPLE_ZIP, '--data', EXAMPLE_DATA, '--out', out]);
+    expect(v.stderr).not.toContain('internal error');
+    expect(v.status).toBe(1);
+    expect(v.stdout).toContain('DECISIONS');
+    expect(v.stdout).toMatch(/^BTCUSD_4Hour\s+final\s+REVIEW\s+-3\.55%\s+4\/5\s+1\.86 ± 1\.50\s+PAPER\s+PAPER$/m);
+    expect(v.stdout).toMatch(/^BTCUSD_1Hour\s+final\s+APPROVED\s+-7\.16%\s+0\/5\s+.*\sDROP\s+PAPER$/m);
+    expect(v.stderr).toContain('policy-gate: wrote ');
+    expect(listTree(out)).toEqual(['report.html', 'report.json', 'report.md']);
+
+    const bad = run(['validate', EXAMPLE_ZIP, '--data', EXAMPLE_DATA, '--days', 'abc']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--days must be a positive number, got "abc"');
+
+    const ver = run(['--version']);
+    expect(ver.status).toBe(0);
+    expect(ver.stdout.trim()).toBe(VERSION);
+    expect(readdirSync(cwd)).toEqual(['report']);
+  });
+});
