@@ -10,7 +10,6 @@ import {
   equityGapNotes,
   historyRange,
   isTradingDay,
-  nyDay,
   nyTimeToUtc,
   parseKeysFile,
   readAlpacaKeys,

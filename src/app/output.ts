@@ -1,5 +1,7 @@
 /** Writing report.json, report.md and report.html, each atomically (temp file + rename). */
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { writeFileAtomic } from '../util/atomic.js';
+export { writeFileAtomic };
 import { join } from 'node:path';
 import type { Report } from '../core/report.js';
 import { renderMarkdown } from '../core/render/markdown.js';
@@ -25,23 +27,6 @@ export function reportJson(report: Report): string {
   if (bad.length === 0) return text;
   const fixed = { ...report, errors: [...report.errors, `internal: non-finite numbers written as null at keys ${bad.join(', ')}`] };
   return JSON.stringify(fixed, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2);
-}
-
-export async function writeFileAtomic(path: string, data: string): Promise<void> {
-  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
-  const fh = await open(tmp, 'wx');
-  try {
-    await fh.writeFile(data, 'utf8');
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
 }
 
 export async function writeReportFiles(report: Report, dir: string): Promise<string[]> {

@@ -16,9 +16,9 @@
  * Writes are atomic: a temp file in the same folder, fsync, rename.
  * The file holds no credentials: only the key fields above and market data.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from '../../util/atomic.js';
 
 import type { AssetClass, Timeframe } from '../../core/types.js';
 import { sha256 } from '../../util/hash.js';
@@ -169,34 +169,9 @@ export function serializeEntry(entry: CacheEntry): string {
   return `{"sha256":"${sha256(bodyText)}","body":${bodyText}}\n`;
 }
 
-/** Write atomically: temp file in the same folder, fsync, rename over the target. */
+/** Write a cache file atomically (temp file, fsync, rename). */
 export async function writeCacheFile(file: string, entry: CacheEntry): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  const data = serializeEntry(entry);
-  try {
-    const fh = await open(tmp, 'wx');
-    try {
-      await fh.writeFile(data, 'utf8');
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true }).catch(() => undefined);
-    throw err;
-  }
-  try {
-    const dir = await open(path.dirname(file), 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
-  } catch {
-    // best effort: some filesystems refuse fsync on a directory
-  }
+  await writeFileAtomic(file, serializeEntry(entry));
 }
 
 // ------------------------------------------------------------------ interval arithmetic

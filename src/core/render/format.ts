@@ -41,3 +41,27 @@ export function textTable(rows: string[][], align: ('l' | 'r')[]): string {
   const rule = widths.map((w) => '-'.repeat(w)).join('  ');
   return [line(head), rule, ...body.map(line)].join('\n');
 }
+
+/** The fold table every renderer shows: its header and one row per fold. */
+export const FOLD_HEADER = ['Fold', 'Period (UTC)', 'Bars', 'Return', 'Sharpe', 'MaxDD', 'Win rate', 'PF', 'Trades'];
+export const FOLD_ALIGN: ('l' | 'r')[] = ['r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'];
+
+export function foldRow(f: {
+  index: number;
+  start: string;
+  end: string;
+  bars: number;
+  metrics: { totalReturn: number | null; sharpe: number | null; maxDrawdown: number | null; winRate: number | null; profitFactor: number | null; trades: number };
+}): string[] {
+  return [
+    String(f.index),
+    `${stamp(f.start)} → ${stamp(f.end)}`,
+    String(f.bars),
+    pct(f.metrics.totalReturn),
+    fixed(f.metrics.sharpe),
+    pct(f.metrics.maxDrawdown),
+    pct(f.metrics.winRate, 1),
+    fixed(f.metrics.profitFactor),
+    String(f.metrics.trades),
+  ];
+}

@@ -2,7 +2,7 @@
  * report.html: one self-contained page (no scripts, no network) with the same content as report.md.
  */
 import type { ModelReport, Report } from '../report.js';
-import { fixed, pct, plain, stamp } from './format.js';
+import { FOLD_HEADER, fixed, foldRow, pct, plain, stamp } from './format.js';
 
 export function esc(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -30,20 +30,7 @@ function modelHtml(m: ModelReport): string {
   if (m.walkForward?.folds.length) {
     parts.push(
       '<h3>Walk-forward folds</h3>',
-      table(
-        ['Fold', 'Period (UTC)', 'Bars', 'Return', 'Sharpe', 'MaxDD', 'Win rate', 'PF', 'Trades'],
-        m.walkForward.folds.map((f) => [
-          String(f.index),
-          `${stamp(f.start)} → ${stamp(f.end)}`,
-          String(f.bars),
-          pct(f.metrics.totalReturn),
-          fixed(f.metrics.sharpe),
-          pct(f.metrics.maxDrawdown),
-          pct(f.metrics.winRate, 1),
-          fixed(f.metrics.profitFactor),
-          String(f.metrics.trades),
-        ]),
-      ),
+      table(FOLD_HEADER, m.walkForward.folds.map(foldRow)),
     );
   }
   const extra = [...m.errors, ...m.notes, ...m.dataQuality.map((q) => q.message)];

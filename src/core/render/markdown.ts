@@ -4,7 +4,7 @@
  */
 import { markdownTable } from 'markdown-table';
 import type { ModelReport, Report } from '../report.js';
-import { fixed, pct, plain, stamp } from './format.js';
+import { FOLD_ALIGN, FOLD_HEADER, fixed, foldRow, pct, plain, stamp } from './format.js';
 
 /** Escape text for a markdown table cell or paragraph. */
 export function md(text: string): string {
@@ -60,21 +60,8 @@ export function gatingMarkdown(report: Report): string {
 }
 
 export function foldTable(m: ModelReport): string {
-  const rows = [['Fold', 'Period (UTC)', 'Bars', 'Return', 'Sharpe', 'MaxDD', 'Win rate', 'PF', 'Trades']];
-  for (const f of m.walkForward?.folds ?? []) {
-    rows.push([
-      String(f.index),
-      `${stamp(f.start)} → ${stamp(f.end)}`,
-      String(f.bars),
-      pct(f.metrics.totalReturn),
-      fixed(f.metrics.sharpe),
-      pct(f.metrics.maxDrawdown),
-      pct(f.metrics.winRate, 1),
-      fixed(f.metrics.profitFactor),
-      String(f.metrics.trades),
-    ]);
-  }
-  return markdownTable(rows, { align: ['r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'] });
+  const rows = [FOLD_HEADER, ...(m.walkForward?.folds ?? []).map(foldRow)];
+  return markdownTable(rows, { align: FOLD_ALIGN });
 }
 
 function backtestLine(m: ModelReport): string {

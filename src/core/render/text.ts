@@ -2,7 +2,7 @@
  * What the command line prints on stdout: the gating table, backtest metrics, the per-fold analysis.
  */
 import type { ModelReport, Report } from '../report.js';
-import { fixed, pct, plain, stamp, textTable } from './format.js';
+import { FOLD_ALIGN, FOLD_HEADER, fixed, foldRow, pct, plain, stamp, textTable } from './format.js';
 
 export function gatingTable(models: readonly ModelReport[]): string {
   const rows = [['model', 'candidate', 'fitness', 'PF', 'consistency', 'MaxDD', 'gating', 'flags', 'checkpoint']];
@@ -75,21 +75,8 @@ export function foldAnalysis(wf: NonNullable<ModelReport['walkForward']>): strin
       ...s.notes.map((n) => `  note: ${n}`),
     );
   }
-  const rows = [['fold', 'period (UTC)', 'bars', 'return', 'Sharpe', 'MaxDD', 'win rate', 'PF', 'trades']];
-  for (const f of wf.folds) {
-    rows.push([
-      String(f.index),
-      `${stamp(f.start)} → ${stamp(f.end)}`,
-      String(f.bars),
-      pct(f.metrics.totalReturn),
-      fixed(f.metrics.sharpe),
-      pct(f.metrics.maxDrawdown),
-      pct(f.metrics.winRate, 1),
-      fixed(f.metrics.profitFactor),
-      String(f.metrics.trades),
-    ]);
-  }
-  lines.push('', textTable(rows, ['r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
+  const rows = [FOLD_HEADER.map((h) => (h === 'Sharpe' || h === 'PF' || h === 'MaxDD' ? h : h.toLowerCase())), ...wf.folds.map(foldRow)];
+  lines.push('', textTable(rows, FOLD_ALIGN));
   return lines.join('\n');
 }
 
