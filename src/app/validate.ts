@@ -7,7 +7,7 @@ import type { Config } from '../config/schema.js';
 import { conclude, decide } from '../core/decide.js';
 import { inputError, PolicyGateError, usageError } from '../core/errors.js';
 import type { ModelReport, Report } from '../core/report.js';
-import { timeframeMs, type BarSeries } from '../core/types.js';
+import { timeframeMs, type BarSeries, type Tier } from '../core/types.js';
 import { loadBarsFromDir } from '../adapters/bars/csv.js';
 import { cudaProviderStatus, loadPolicyModel, modelFileInfo, onnxruntimeVersion, type PolicyModel } from '../adapters/onnx/session.js';
 import { openTrainingArchive } from './archive.js';
@@ -21,6 +21,8 @@ export interface RunOptions {
   log: (line: string) => void;
   endMs: number | undefined;
   equityOut: string | null;
+  /** Tiers requested per model id (the Action reads them from the paper/live configs); others stay at decision.required. */
+  requestedTiers?: Record<string, Tier>;
 }
 
 /**
@@ -146,6 +148,7 @@ export async function runValidate(source: string, config: Config, configFile: st
   try {
     report.archive = opened.archive;
     report.models = opened.models.map((m) => m.report);
+    for (const m of report.models) if (opts.requestedTiers && Object.hasOwn(opts.requestedTiers, m.id)) m.requested = opts.requestedTiers[m.id]!;
     for (const gm of opened.models) {
       const m = gm.report;
       if (m.gating!.classification === 'DROP') {

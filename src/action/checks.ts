@@ -1,0 +1,70 @@
+/**
+ * The `policy-gate` check run (SPEC section 11): created `in_progress` on the head commit as soon as
+ * the run knows which commit that is, and always completed — by main.ts's `finally`, also when the
+ * run crashed. One stable name, never built from a matrix or the job name (threats.md G9), so branch
+ * protection can require it.
+ */
+import { errorMessage } from '../core/errors.js';
+import type { RepoRef } from './context.js';
+import { isPermissionDenied, type GitHubClient } from './github.js';
+import { CHECK_SUMMARY_LIMIT, trimToBytes } from './trim.js';
+
+export const CHECK_NAME = 'policy-gate';
+
+export type CheckConclusion = 'success' | 'failure' | 'neutral';
+
+export type CheckStart =
+  | { kind: 'created'; id: number; headSha: string }
+  /** The token may not create check runs (a fork's read-only token, or no `checks: write`). */
+  | { kind: 'denied'; reason: string };
+
+export interface CheckResult {
+  conclusion: CheckConclusion;
+  title: string;
+  /** Markdown; trimmed here to GitHub's limit with `trimNote`. */
+  summary: string;
+  trimNote: string;
+}
+
+export async function startCheck(
+  gh: GitHubClient,
+  repo: RepoRef,
+  headSha: string,
+  opts: { externalId: string | null; detailsUrl: string | null; now: Date },
+): Promise<CheckStart> {
+  try {
+    const res = await gh.rest.checks.create({
+      ...repo,
+      name: CHECK_NAME,
+      head_sha: headSha,
+      status: 'in_progress',
+      started_at: opts.now.toISOString(),
+      ...(opts.externalId ? { external_id: opts.externalId } : {}),
+      ...(opts.detailsUrl ? { details_url: opts.detailsUrl } : {}),
+      output: { title: 'Validating policies…', summary: 'policy-gate is gating, backtesting and walk-forward-validating the models.' },
+    });
+    return { kind: 'created', id: res.data.id, headSha };
+  } catch (err) {
+    if (isPermissionDenied(err)) return { kind: 'denied', reason: errorMessage(err) };
+    throw err;
+  }
+}
+
+/** The output GitHub receives: the title cut to one line, the summary within 65,535. */
+export function checkOutput(result: CheckResult): { title: string; summary: string; trimmed: boolean } {
+  const title = result.title.replace(/\s+/g, ' ').slice(0, 240);
+  const s = trimToBytes(result.summary, CHECK_SUMMARY_LIMIT, result.trimNote);
+  return { title, summary: s.text, trimmed: s.trimmed };
+}
+
+export async function completeCheck(gh: GitHubClient, repo: RepoRef, id: number, result: CheckResult, now: Date): Promise<void> {
+  const output = checkOutput(result);
+  await gh.rest.checks.update({
+    ...repo,
+    check_run_id: id,
+    status: 'completed',
+    conclusion: result.conclusion,
+    completed_at: now.toISOString(),
+    output: { title: output.title, summary: output.summary },
+  });
+}

@@ -1,0 +1,97 @@
+/**
+ * The one GitHub API client factory. Every request goes through a retry policy shaped by GitHub's REST
+ * guidance (threats.md I7):
+ *   - 5xx and network failures: retried with back-off (1 s, 2 s, 4 s);
+ *   - 403/429 with `retry-after`: a secondary rate limit; wait that long, then retry;
+ *     403/429 with `x-ratelimit-remaining: 0`: wait until `x-ratelimit-reset`;
+ *   - 400, 401, 404, 410, 422, 451 and a plain 403 (a permission problem, e.g. a fork's read-only
+ *     token): never retried.
+ * A wait longer than `maxWaitSeconds` is not worth holding a runner for: the error is raised instead.
+ * Lists are always read with `octokit.paginate` (100 per page) by the callers.
+ */
+import { getOctokit } from '@actions/github';
+
+export type GitHubClient = ReturnType<typeof getOctokit>;
+
+export interface ClientOptions {
+  token: string;
+  /** GITHUB_API_URL (GitHub Enterprise Server, or a test server). */
+  baseUrl: string;
+  retries?: number;
+  maxWaitSeconds?: number;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
+  log?: (line: string) => void;
+}
+
+interface ErrorLike {
+  status?: number;
+  message?: string;
+  response?: { headers?: Record<string, string | number | undefined>; data?: unknown };
+}
+
+const NO_RETRY = new Set([400, 401, 404, 410, 422, 451]);
+
+/** Seconds to wait before retry number `attempt` (0-based), or null when the error is final. */
+export function retryDelay(err: unknown, attempt: number, opts: { retries: number; maxWaitSeconds: number; now: number }): number | null {
+  if (attempt >= opts.retries) return null;
+  const e = (err ?? {}) as ErrorLike;
+  const status = typeof e.status === 'number' ? e.status : undefined;
+  const headers = e.response?.headers ?? {};
+  const header = (name: string): string | undefined => {
+    const v = headers[name];
+    return v === undefined ? undefined : String(v);
+  };
+  const capped = (s: number): number | null => (s > opts.maxWaitSeconds ? null : Math.max(0, s));
+  if (status === undefined) return capped(2 ** attempt); // no HTTP response: a network failure
+  if (NO_RETRY.has(status)) return null;
+  if (status === 403 || status === 429) {
+    const retryAfter = header('retry-after');
+    if (retryAfter !== undefined && /^\d+$/.test(retryAfter.trim())) return capped(Number(retryAfter));
+    if (header('x-ratelimit-remaining') === '0') {
+      const reset = Number(header('x-ratelimit-reset'));
+      if (Number.isFinite(reset)) return capped(Math.ceil(reset - opts.now / 1000) + 1);
+    }
+    const message = `${e.message ?? ''} ${JSON.stringify(e.response?.data ?? '')}`;
+    if (/secondary rate limit/i.test(message)) return capped(60);
+    return status === 429 ? capped(2 ** attempt) : null;
+  }
+  if (status >= 500) return capped(2 ** attempt);
+  return null;
+}
+
+export function createGitHub(opts: ClientOptions): GitHubClient {
+  const octokit = getOctokit(opts.token, { baseUrl: opts.baseUrl });
+  const retries = opts.retries ?? 3;
+  const maxWaitSeconds = opts.maxWaitSeconds ?? 120;
+  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const now = opts.now ?? Date.now;
+  octokit.hook.wrap('request', async (request, options) => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await request(options);
+      } catch (err) {
+        const wait = retryDelay(err, attempt, { retries, maxWaitSeconds, now: now() });
+        if (wait === null) throw err;
+        const status = (err as ErrorLike).status ?? 'network error';
+        opts.log?.(`GitHub API ${options.method} ${String(options.url)}: ${status}; retry ${attempt + 1}/${retries} in ${wait} s`);
+        await sleep(wait * 1000);
+      }
+    }
+  });
+  return octokit;
+}
+
+/** The HTTP status of an API error, if it has one. */
+export function httpStatus(err: unknown): number | undefined {
+  const s = (err as ErrorLike | null)?.status;
+  return typeof s === 'number' ? s : undefined;
+}
+
+/**
+ * A 403 that means "this token may not do that": a fork's read-only GITHUB_TOKEN, or a workflow
+ * without `checks: write` / `pull-requests: write`. Not an outage: the run goes on without it.
+ */
+export function isPermissionDenied(err: unknown): boolean {
+  return httpStatus(err) === 403;
+}

@@ -1,0 +1,323 @@
+/**
+ * The GitHub Action shell (SPEC section 11) around the same pipeline the CLI runs.
+ *
+ *   context + inputs → mode and head commit → check run `in_progress` → validate (PR archive,
+ *   workflow_run artifact, or scheduled re-validation) → report files → artifact, job summary,
+ *   sticky comment, outputs → check run `completed` (in `finally`, also after a crash).
+ *
+ * A rejected model is a normal outcome: everything is still published, the check concludes `failure`
+ * (or `neutral` with fail-on-rejection: false) and the step fails. A crash is the other failure path:
+ * it is reported the same places with the error. Publishing is best effort — a 403 from a fork's
+ * read-only token or a GitHub outage while posting turns into a warning and never hides the verdict,
+ * which the step's exit code always carries. This file holds the only `core.setFailed`.
+ */
+import * as core from '@actions/core';
+import { join } from 'node:path';
+import { DEFAULT_CONFIG_PATH } from '../config/load.js';
+import { defaultConfig } from '../config/schema.js';
+import { emptyReport } from '../app/report-base.js';
+import { runValidate } from '../app/validate.js';
+import { writeReportFiles } from '../app/output.js';
+import { errorMessage, inputError, PolicyGateError } from '../core/errors.js';
+import type { Report } from '../core/report.js';
+import { readAlpacaKeys, Redactor } from '../adapters/alpaca/index.js';
+import { downloadTrainingArchive, uploadReport, type DownloadedArchive } from './artifacts.js';
+import { completeCheck, startCheck, type CheckConclusion, type CheckStart } from './checks.js';
+import { commentBody, tokenIdentity, upsertStickyComment } from './comment.js';
+import { readContext, runUrl, type ActionContext } from './context.js';
+import { createGitHub, httpStatus, type GitHubClient } from './github.js';
+import { parseInputs, readInput, resolveConfig, workspacePath, type ActionInputs } from './inputs.js';
+import { info, pipelineLog } from './log.js';
+import { actionMarkdown, checkConclusion, checkTitle, crashMarkdown, decisions, trimNote, type RunFacts, type RunMode } from './render.js';
+import { changedModels, classifyChanges, readRequested, repoPath, type ChangedFile } from './requested.js';
+import { writeJobSummary } from './summary.js';
+
+interface Outcome {
+  conclusion: CheckConclusion;
+  title: string;
+  markdown: string;
+}
+
+const FORK_NOTE =
+  'This is expected on pull requests from forks, whose GITHUB_TOKEN is read-only: the verdict is in this job summary and in the ' +
+  "step's exit code. To get the check run and comment there too, see docs/action.md (\"Pull requests from forks\").";
+
+/** Mask every secret the run can see before anything is logged (the runner then hides them). */
+function maskSecrets(env: NodeJS.ProcessEnv): Redactor {
+  const secrets = [readInput(env, 'github-token'), env['APCA_API_KEY_ID'], env['APCA_API_SECRET_KEY']];
+  try {
+    const keys = readAlpacaKeys(env);
+    if (keys) secrets.push(keys.keyId, keys.secret);
+  } catch {
+    // A half-configured key pair is reported by the data source when (and if) it is used.
+  }
+  const unique = [...new Set(secrets.filter((s): s is string => Boolean(s)))];
+  for (const s of unique) core.setSecret(s);
+  return new Redactor(unique);
+}
+
+export function resolveMode(inputs: ActionInputs, ctx: ActionContext): RunMode {
+  if (ctx.eventName === 'pull_request_target') {
+    throw inputError(
+      'policy-gate does not run on pull_request_target: that event gives a fork\'s files a write token and secrets. Trigger the gate on pull_request (see docs/action.md)',
+      'GITHUB_EVENT_NAME',
+    );
+  }
+  const mode = inputs.mode === 'auto'
+    ? ctx.pullRequest && ctx.eventName.startsWith('pull_request')
+      ? 'pull_request'
+      : ctx.eventName === 'workflow_run'
+        ? 'workflow_run'
+        : 'schedule'
+    : inputs.mode;
+  if (mode === 'pull_request' && !ctx.pullRequest) {
+    throw inputError(`input "mode" is pull_request but the ${ctx.eventName || 'unknown'} event has no pull_request payload`, 'input mode');
+  }
+  if (mode === 'workflow_run' && !ctx.workflowRun && inputs.runId === null) {
+    throw inputError(`input "mode" is workflow_run but the ${ctx.eventName || 'unknown'} event has no workflow_run payload; set the run-id input`, 'input mode');
+  }
+  return mode;
+}
+
+async function headShaFor(mode: RunMode, ctx: ActionContext, inputs: ActionInputs, gh: GitHubClient): Promise<string> {
+  if (mode === 'pull_request') return ctx.pullRequest!.headSha;
+  if (mode === 'workflow_run') {
+    if (ctx.workflowRun && (inputs.runId === null || inputs.runId === ctx.workflowRun.id)) return ctx.workflowRun.headSha;
+    const run = await gh.rest.actions.getWorkflowRun({ ...ctx.repo, run_id: inputs.runId! });
+    return run.data.head_sha;
+  }
+  if (!/^[0-9a-f]{40}$/i.test(ctx.sha)) throw inputError(`GITHUB_SHA must be a commit SHA, got ${JSON.stringify(ctx.sha)}`, 'GITHUB_SHA');
+  return ctx.sha;
+}
+
+async function listPullRequestFiles(gh: GitHubClient, ctx: ActionContext, pr: number): Promise<ChangedFile[]> {
+  const files = await gh.paginate(gh.rest.pulls.listFiles, { ...ctx.repo, pull_number: pr, per_page: 100 });
+  return files.map((f) => ({
+    filename: f.filename,
+    status: f.status,
+    ...(f.previous_filename ? { previous_filename: f.previous_filename } : {}),
+    ...(f.patch !== undefined ? { patch: f.patch } : {}),
+  }));
+}
+
+function requireArchive(inputs: ActionInputs, mode: RunMode): string {
+  if (inputs.archive === null) {
+    throw inputError(`input "archive" is required in ${mode} mode: a training archive (.zip or folder) in the workspace`, 'input archive');
+  }
+  return inputs.archive;
+}
+
+async function validate(
+  mode: RunMode,
+  ctx: ActionContext,
+  inputs: ActionInputs,
+  gh: GitHubClient,
+  headSha: string,
+  now: Date,
+  reportDir: string,
+): Promise<{ report: Report; facts: RunFacts; nothingToValidate?: string }> {
+  const ws = ctx.workspace;
+  const { config, file } = await resolveConfig(inputs, ws);
+  const requested = await readRequested(config, ws);
+  const facts: RunFacts = { mode, headSha, deployConfigs: requested.configs };
+  const run = (source: string): Promise<Report> =>
+    core.group(`policy-gate: validate ${source}`, () =>
+      runValidate(source, config, file, {
+        now,
+        env: process.env,
+        log: pipelineLog,
+        endMs: inputs.endMs ?? undefined,
+        equityOut: join(reportDir, 'equity'),
+        requestedTiers: requested.tiers,
+      }),
+    );
+
+  if (mode === 'pull_request') {
+    const pr = ctx.pullRequest!;
+    const files = await core.group(`policy-gate: files changed by pull request #${pr.number}`, async () => {
+      info(`pull request #${pr.number} "${pr.title}" (head ${pr.headRepo ?? 'deleted repository'}${pr.isFork ? ', a fork' : ''})`);
+      const list = await listPullRequestFiles(gh, ctx, pr.number);
+      info(`${list.length} files changed`);
+      return list;
+    });
+    const archiveRel = inputs.archive === null ? null : repoPath(ws, inputs.archive);
+    const configRel = repoPath(ws, file ?? inputs.config ?? DEFAULT_CONFIG_PATH);
+    const changes = classifyChanges(files, { archive: archiveRel, configFile: configRel, deploy: requested.configs.map((c) => c.path) });
+    if (changes.relevant.length === 0) {
+      const watched = [archiveRel, configRel, ...requested.configs.map((c) => c.path)].filter((p): p is string => p !== null);
+      const report = emptyReport('validate', config, file, now);
+      report.conclusion = 'success';
+      report.conclusionReasons = ['no model changes'];
+      facts.pullRequest = {
+        number: pr.number,
+        changed: new Map(),
+        relevantFiles: [],
+        noChanges: `no model changes — this pull request changes none of ${watched.join(', ')}, so there is nothing to validate.`,
+      };
+      return { report, facts };
+    }
+    const report = await run(workspacePath(ws, requireArchive(inputs, mode)));
+    const changed = changedModels(report, files, archiveRel === null || !report.archive ? null : { path: archiveRel, kind: report.archive.kind }, requested);
+    for (const m of report.models) {
+      const why = changed.get(m.id);
+      if (why) m.notes.push(`changed by pull request #${pr.number}: ${why.join('; ')}`);
+    }
+    facts.pullRequest = { number: pr.number, changed, relevantFiles: changes.relevant, noChanges: null };
+    return { report, facts };
+  }
+
+  if (mode === 'workflow_run') {
+    const runId = inputs.runId ?? ctx.workflowRun!.id;
+    const wr = ctx.workflowRun && ctx.workflowRun.id === runId ? ctx.workflowRun : null;
+    if (wr?.conclusion && wr.conclusion !== 'success') {
+      const report = emptyReport('validate', config, file, now);
+      const why = `the training run ${runId} concluded ${wr.conclusion}: nothing to validate`;
+      report.conclusion = 'success'; // no model was requested, so none fell short
+      report.conclusionReasons = [why];
+      return { report, facts, nothingToValidate: why };
+    }
+    const dl: DownloadedArchive = await core.group(`policy-gate: download artifact "${inputs.artifactName}" of run ${runId}`, () =>
+      downloadTrainingArchive({ token: inputs.token, repo: ctx.repo, runId, name: inputs.artifactName, runnerTemp: ctx.runnerTemp, log: pipelineLog }),
+    );
+    const runLink = `${ctx.serverUrl}/${ctx.repo.owner}/${ctx.repo.repo}/actions/runs/${runId}`;
+    facts.artifact = { name: dl.artifactName, id: dl.artifactId, runId, digest: dl.digest, runUrl: runLink };
+    const report = await run(dl.path);
+    if (report.archive) report.archive.path = `artifact ${dl.artifactName} (id ${dl.artifactId}) of run ${runId}`;
+    return { report, facts };
+  }
+
+  return { report: await run(workspacePath(ws, requireArchive(inputs, mode))), facts };
+}
+
+/** Runs `fn`; a failure becomes a warning (publishing never changes or hides the verdict). */
+async function bestEffort<T>(what: string, fn: () => Promise<T>): Promise<T | undefined> {
+  return fn().catch((err: unknown) => {
+    core.warning(`policy-gate: ${what} failed: ${errorMessage(err)}`);
+    return undefined;
+  });
+}
+
+/** The sticky comment, created or brought up to date; a 403 (fork) is a warning. */
+async function postComment(gh: GitHubClient, ctx: ActionContext, markdown: string, note: string, createIfMissing: boolean): Promise<void> {
+  const pr = ctx.pullRequest!;
+  const posted = await bestEffort('updating the pull request comment', async () =>
+    upsertStickyComment(gh, ctx.repo, pr.number, commentBody(markdown, note), await tokenIdentity(gh, info), { createIfMissing }),
+  );
+  if (posted?.kind === 'denied') {
+    core.warning(`policy-gate could not comment on pull request #${pr.number} (${posted.reason}). ${pr.isFork ? FORK_NOTE : 'Give the workflow `pull-requests: write`.'}`);
+  } else if (posted && posted.kind !== 'absent') {
+    info(`policy-gate: pull request comment ${posted.kind} (id ${posted.id})${posted.duplicatesRemoved ? `, ${posted.duplicatesRemoved} duplicate(s) removed` : ''}`);
+  }
+}
+
+export async function run(env: NodeJS.ProcessEnv = process.env, clock: () => Date = () => new Date()): Promise<void> {
+  let redactor = new Redactor();
+  let gh: GitHubClient | null = null;
+  let ctx: ActionContext | null = null;
+  let mode: RunMode | null = null;
+  let check: CheckStart | null = null;
+  let outcome: Outcome | null = null;
+  let note = trimNote(null, null);
+  try {
+    redactor = maskSecrets(env);
+    ctx = readContext(env);
+    const inputs = parseInputs(env);
+    mode = resolveMode(inputs, ctx);
+    const client = createGitHub({ token: inputs.token, baseUrl: ctx.apiUrl, log: info });
+    gh = client;
+    const headSha = await headShaFor(mode, ctx, inputs, client);
+    info(`policy-gate: ${mode} mode (event ${ctx.eventName || 'unknown'}), check run on ${headSha}`);
+    check = await startCheck(client, ctx.repo, headSha, {
+      externalId: ctx.runId === null ? null : `${ctx.runId}:${ctx.runAttempt ?? 1}`,
+      detailsUrl: runUrl(ctx),
+      now: clock(),
+    });
+    if (check.kind === 'denied') {
+      core.warning(`policy-gate could not create its check run (${check.reason}). ${ctx.pullRequest?.isFork ? FORK_NOTE : 'Give the workflow `checks: write`.'}`);
+    }
+
+    const reportDir = workspacePath(ctx.workspace, inputs.reportDir);
+    const { report, facts, nothingToValidate } = await validate(mode, ctx, inputs, client, headSha, clock(), reportDir);
+    const written = await writeReportFiles(report, reportDir);
+    info(`policy-gate: wrote ${written.join(', ')}`);
+    const conclusion = nothingToValidate ? 'neutral' : checkConclusion(report, inputs.failOnRejection);
+    outcome = {
+      conclusion,
+      title: redactor.redact(nothingToValidate ?? checkTitle(report)),
+      markdown: redactor.redact(actionMarkdown(report, facts)),
+    };
+
+    let artifactUrl: string | null = null;
+    if (inputs.reportArtifact !== null) {
+      const up = await uploadReport(inputs.reportArtifact, reportDir, env);
+      if (up.kind === 'uploaded') {
+        artifactUrl = ctx.runId === null ? null : `${runUrl(ctx)}/artifacts/${up.id}`;
+        core.setOutput('report-artifact-id', String(up.id));
+        info(`policy-gate: uploaded the report as artifact ${inputs.reportArtifact} (id ${up.id})`);
+      } else if (up.kind === 'skipped' && env['POLICY_GATE_COMPOSITE_UPLOAD'] === 'true') {
+        info(`policy-gate: the report artifact is uploaded by the action's next step (${up.reason})`);
+      } else {
+        core.warning(`policy-gate: the report was not uploaded as an artifact: ${up.reason}. It is in ${reportDir}.`);
+      }
+    }
+    note = trimNote(inputs.reportArtifact === null ? null : { name: inputs.reportArtifact, url: artifactUrl }, runUrl(ctx));
+
+    const summary = await bestEffort('writing the job summary', () => writeJobSummary(outcome!.markdown, note, env));
+    if (summary === 'unavailable') core.warning('policy-gate: GITHUB_STEP_SUMMARY is not set; no job summary written');
+    if (mode === 'pull_request') {
+      // A pull request that touches no model gets no new comment; an earlier one is still brought up to date.
+      await postComment(client, ctx, outcome.markdown, note, report.models.length > 0 || report.errors.length > 0);
+    }
+
+    core.setOutput('conclusion', conclusion);
+    core.setOutput('report-path', reportDir);
+    core.setOutput('decisions', JSON.stringify(decisions(report)));
+    info(`policy-gate: ${conclusion} — ${outcome.title}`);
+    if (conclusion === 'failure') core.setFailed(`policy-gate: ${outcome.title}`);
+  } catch (err) {
+    const known = err instanceof PolicyGateError;
+    const status = httpStatus(err);
+    const message = redactor.redact(
+      known ? err.message : status !== undefined ? `GitHub API error ${status}: ${errorMessage(err)}` : `internal error: ${errorMessage(err)}`,
+    );
+    if (!known && err instanceof Error && err.stack) core.debug(redactor.redact(err.stack));
+    const report = emptyReport('validate', defaultConfig(), null, clock());
+    report.errors.push(message);
+    report.conclusionReasons = [`run error: ${message}`];
+    outcome = { conclusion: 'failure', title: `error: ${message}`, markdown: crashMarkdown(message, ctx ? runUrl(ctx) : null) };
+    const reportDir = ctx ? workspacePath(ctx.workspace, readInput(env, 'report-dir') || 'policy-gate-report') : null;
+    if (reportDir) await bestEffort('writing the failure report', () => writeReportFiles(report, reportDir));
+    await bestEffort('writing the job summary', () => writeJobSummary(outcome!.markdown, note, env));
+    // An earlier comment (say, green for the previous commit) must not outlive this run's failure.
+    if (gh && ctx && mode === 'pull_request') await postComment(gh, ctx, outcome.markdown, note, false);
+    core.setOutput('conclusion', 'failure');
+    if (reportDir) core.setOutput('report-path', reportDir);
+    core.setOutput('decisions', '[]');
+    core.setFailed(`policy-gate: ${message}`);
+  } finally {
+    // Reached with an outcome from the try or the catch; the fallback covers a throw inside the catch.
+    const { conclusion, title, markdown } = outcome ?? {
+      conclusion: 'failure' as const,
+      title: 'error: the run stopped unexpectedly',
+      markdown: crashMarkdown('the run stopped unexpectedly', ctx ? runUrl(ctx) : null),
+    };
+    const result = { conclusion, title, summary: markdown, trimNote: note };
+    if (gh && ctx && check?.kind === 'created') {
+      const [client, repo, id] = [gh, ctx.repo, check.id];
+      await bestEffort('completing the check run', () => completeCheck(client, repo, id, result, clock()));
+    } else if (check === null && ctx) {
+      // The run stopped before its check run existed (a bad input, an unknown run): the required check
+      // must still report, so post it completed — when the token and the commit are known.
+      const token = readInput(env, 'github-token');
+      const sha = ctx.pullRequest?.headSha ?? ctx.workflowRun?.headSha ?? (/^[0-9a-f]{40}$/i.test(ctx.sha) ? ctx.sha : null);
+      const repo = ctx.repo;
+      const client = gh ?? (token ? createGitHub({ token, baseUrl: ctx.apiUrl, log: info }) : null);
+      if (client && sha) {
+        await bestEffort('reporting the error as a check run', async () => {
+          const started = await startCheck(client, repo, sha, { externalId: null, detailsUrl: runUrl(ctx!), now: clock() });
+          if (started.kind === 'created') await completeCheck(client, repo, started.id, result, clock());
+        });
+      }
+    }
+  }
+}

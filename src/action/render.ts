@@ -1,0 +1,128 @@
+/**
+ * What the action publishes, as pure functions of the report: the check run's title and conclusion,
+ * the markdown shared by the check run, the PR comment and the job summary (report.md with a short
+ * preface saying what was validated and why), the trim note, and the `decisions` output.
+ * Strings that come from an archive or a pull request are escaped with the report renderer's `md`.
+ */
+import { md, renderMarkdown } from '../core/render/markdown.js';
+import type { Report } from '../core/report.js';
+import type { Tier } from '../core/types.js';
+import { tierRank } from '../core/types.js';
+import type { CheckConclusion } from './checks.js';
+
+export type RunMode = 'pull_request' | 'workflow_run' | 'schedule';
+
+export interface RunFacts {
+  mode: RunMode;
+  headSha: string;
+  pullRequest?: { number: number; changed: Map<string, string[]>; noChanges: string | null; relevantFiles: string[] };
+  artifact?: { name: string; id: number; runId: number; digest: string | null; runUrl: string | null };
+  deployConfigs?: { tier: string; path: string; present: boolean; models: string[] }[];
+}
+
+export interface Decision {
+  id: string;
+  tier: Tier | null;
+  requested: Tier;
+}
+
+export function decisions(report: Report): Decision[] {
+  return report.models.map((m) => ({ id: m.id, tier: m.decision?.tier ?? null, requested: m.requested }));
+}
+
+/**
+ * success: every requested model earned its tier. failure: a run error, an unreachable data provider,
+ * or a model below its tier with fail-on-rejection. neutral: a model below its tier with
+ * fail-on-rejection false (shown, not blocking: GitHub treats neutral as passing for required checks).
+ */
+export function checkConclusion(report: Report, failOnRejection: boolean): CheckConclusion {
+  if (report.conclusion === 'success') return 'success';
+  if (report.errors.length > 0 || report.infraErrors.length > 0) return 'failure';
+  return failOnRejection ? 'failure' : 'neutral';
+}
+
+export function checkTitle(report: Report): string {
+  if (report.errors.length > 0) return `error: ${report.errors[0]}`;
+  if (report.models.length === 0) return report.conclusionReasons[0] ?? 'no models';
+  const counts = new Map<string, number>();
+  for (const m of report.models) {
+    const k = m.decision?.tier ?? 'not evaluated';
+    counts.set(k, (counts.get(k) ?? 0) + 1);
+  }
+  const order = ['LIVE', 'PAPER', 'RETRAIN', 'DROP', 'not evaluated'];
+  const parts = order.filter((k) => counts.has(k)).map((k) => `${counts.get(k)} ${k}`);
+  const short = report.models.filter((m) => !m.decision || tierRank(m.decision.tier) < tierRank(m.requested)).length;
+  const n = report.models.length;
+  return `${n} model${n === 1 ? '' : 's'}: ${parts.join(', ')}${short > 0 ? ` — ${short} below the requested tier` : ' — all earned their requested tier'}`;
+}
+
+/** An inline code span; backslash escapes do not work inside one, so a backtick becomes a quote. */
+function code(text: string): string {
+  return `\`${text.replace(/`/g, "'").replace(/\s+/g, ' ')}\``;
+}
+
+function preface(facts: RunFacts): string[] {
+  const out: string[] = [];
+  const sha = facts.headSha.slice(0, 7);
+  if (facts.mode === 'pull_request' && facts.pullRequest) {
+    const pr = facts.pullRequest;
+    if (pr.noChanges !== null) {
+      out.push(`Pull request #${pr.number} at \`${sha}\`: ${md(pr.noChanges)}`);
+    } else if (pr.changed.size === 0) {
+      out.push(`Pull request #${pr.number} at \`${sha}\` changes ${pr.relevantFiles.length} gated file(s) but no model in the archive.`);
+    } else {
+      // A reason every model shares (the archive zip changed) is said once, not once per model.
+      const lists = [...pr.changed.values()];
+      const shared = lists.length > 1 ? lists[0]!.filter((why) => lists.every((l) => l.includes(why))) : [];
+      out.push(`Pull request #${pr.number} at \`${sha}\` changes ${pr.changed.size} model(s)${shared.length ? ` — ${shared.map(md).join('; ')}` : ''}.`);
+      const specific = [...pr.changed].map(([id, why]) => [id, why.filter((w) => !shared.includes(w))] as const).filter(([, why]) => why.length > 0);
+      if (specific.length > 0) out.push('', ...specific.map(([id, why]) => `- **${md(id)}**: ${why.map(md).join('; ')}`));
+    }
+  } else if (facts.mode === 'workflow_run' && facts.artifact) {
+    const a = facts.artifact;
+    const run = a.runUrl ? `[${a.runId}](${a.runUrl})` : String(a.runId);
+    out.push(
+      `Training archive: artifact ${code(a.name)} (id ${a.id}${a.digest ? `, ${code(a.digest)}` : ''}) of workflow run ${run}, commit \`${sha}\`.`,
+    );
+  } else {
+    out.push(`Re-validation at \`${sha}\`.`);
+  }
+  const listed = (facts.deployConfigs ?? []).filter((c) => c.present);
+  if (listed.length > 0) {
+    out.push('', `Requested tiers from ${listed.map((c) => `${code(c.path)} (${c.models.length} ${c.tier})`).join(', ')}; other models at \`decision.required\`.`);
+  }
+  return out;
+}
+
+/** report.md with the preface after its heading. */
+export function actionMarkdown(report: Report, facts: RunFacts): string {
+  const body = renderMarkdown(report);
+  const nl = body.indexOf('\n');
+  const head = nl < 0 ? body : body.slice(0, nl);
+  const rest = nl < 0 ? '' : body.slice(nl);
+  return `${head}\n\n${preface(facts).join('\n')}${rest.startsWith('\n\n') ? rest : `\n${rest}`}`;
+}
+
+/** The markdown for a run that stopped before it had a report to show. */
+export function crashMarkdown(message: string, logUrl: string | null): string {
+  return [
+    '## ❌ policy-gate: error',
+    '',
+    `The run stopped: ${md(message)}`,
+    '',
+    logUrl ? `See the [job log](${logUrl}) for details.` : 'See the job log for details.',
+    '',
+  ].join('\n');
+}
+
+/** The note that ends a trimmed body, pointing at the full report. */
+export function trimNote(artifact: { name: string; url: string | null } | null, runUrl: string | null): string {
+  const where = artifact?.url
+    ? `the [${code(artifact.name)} artifact](${artifact.url})`
+    : artifact
+      ? `the ${code(artifact.name)} artifact${runUrl ? ` of [this run](${runUrl})` : ''}`
+      : runUrl
+        ? `[the job log](${runUrl})`
+        : 'the report files';
+  return `> ✂️ Trimmed to GitHub's size limit. The full report (report.md, report.html, report.json) is in ${where}.`;
+}

@@ -1,0 +1,163 @@
+/**
+ * action.yml and the example workflows, parsed as YAML and held to their contract: least-privilege
+ * permissions (threats.md G6), a concurrency group, no path filters on the required PR gate (G9), no
+ * pull_request_target (G1), `if: always()` on any upload, every input passed to the program, and the
+ * native runtime installed at run time, never committed.
+ */
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { describe, expect, it } from 'vitest';
+
+const REPO = fileURLToPath(new URL('../', import.meta.url));
+const WORKFLOWS = path.join(REPO, '.github', 'workflows');
+
+type Obj = Record<string, any>;
+const load = (file: string): { raw: string; doc: Obj } => {
+  const raw = readFileSync(file, 'utf8');
+  return { raw, doc: parse(raw, { uniqueKeys: true }) as Obj };
+};
+
+/** The permissions each workflow's jobs may hold, exactly. */
+const ALLOWED: Record<string, Record<string, string>> = {
+  'policy-gate.yml': { contents: 'read', checks: 'write', 'pull-requests': 'write' },
+  'on-training-archive.yml': { contents: 'read', actions: 'read', checks: 'write' },
+  'revalidate.yml': { contents: 'read', checks: 'write' },
+};
+
+function steps(doc: Obj): Obj[] {
+  if (doc['runs']) return doc['runs']['steps'] as Obj[];
+  return Object.values(doc['jobs'] as Obj).flatMap((j: Obj) => (j['steps'] as Obj[]) ?? []);
+}
+
+describe('example workflows', () => {
+  it('include the three documented ones', () => {
+    expect(readdirSync(WORKFLOWS)).toEqual(expect.arrayContaining(Object.keys(ALLOWED)));
+  });
+
+  for (const [name, allowed] of Object.entries(ALLOWED)) {
+    describe(name, () => {
+      const { raw, doc } = load(path.join(WORKFLOWS, name));
+
+      it('grants nothing at the top and exactly the documented permissions per job', () => {
+        expect(doc['permissions']).toEqual({});
+        for (const [id, job] of Object.entries(doc['jobs'] as Obj)) {
+          expect(job['permissions'], `${name} job ${id}`).toEqual(allowed);
+        }
+        expect(raw).not.toMatch(/write-all|read-all|contents:\s*write/);
+      });
+
+      it('has a concurrency group', () => {
+        expect(typeof doc['concurrency']?.['group']).toBe('string');
+        expect(doc['concurrency']['group']).toMatch(/policy-gate/);
+      });
+
+      it('never runs on pull_request_target and never persists the checkout token', () => {
+        expect(Object.keys(doc['on'])).not.toContain('pull_request_target');
+        for (const s of steps(doc).filter((x) => String(x['uses'] ?? '').startsWith('actions/checkout@'))) {
+          expect(s['with']?.['persist-credentials']).toBe(false);
+        }
+      });
+
+      it('runs this repository\'s action with uses: ./ and says what to change for <owner>/policy-gate@v1', () => {
+        expect(steps(doc).some((s) => s['uses'] === './')).toBe(true);
+        expect(raw).toContain('uses: <owner>/policy-gate@v1');
+      });
+
+      it('uploads only with if: always()', () => {
+        for (const s of steps(doc).filter((x) => /upload-artifact/.test(String(x['uses'] ?? '')))) expect(String(s['if'])).toContain('always()');
+      });
+
+      it('names no job "policy-gate" (that is the check run the action posts)', () => {
+        for (const [id, job] of Object.entries(doc['jobs'] as Obj)) {
+          expect(id).not.toBe('policy-gate');
+          expect(job['name']).not.toBe('policy-gate');
+        }
+      });
+    });
+  }
+
+  it('the pull-request gate has no path filters and cancels superseded runs of the same PR', () => {
+    const { doc } = load(path.join(WORKFLOWS, 'policy-gate.yml'));
+    const on = doc['on'] as Obj;
+    expect(Object.keys(on)).toEqual(['pull_request']);
+    const pr = on['pull_request'] ?? {};
+    for (const key of ['paths', 'paths-ignore', 'branches', 'branches-ignore']) expect(pr[key], key).toBeUndefined();
+    expect(doc['concurrency']).toEqual({ group: 'policy-gate-pr-${{ github.event.pull_request.number }}', 'cancel-in-progress': true });
+  });
+
+  it('the training-archive workflow listens to workflow_run and never checks out the run\'s head', () => {
+    const { doc } = load(path.join(WORKFLOWS, 'on-training-archive.yml'));
+    expect(doc['on']['workflow_run']['types']).toEqual(['completed']);
+    for (const s of steps(doc)) expect(JSON.stringify(s['with'] ?? {})).not.toMatch(/head_sha|head_branch|\.ref\b/);
+  });
+
+  it('the re-validation runs on a schedule and on demand', () => {
+    const { doc } = load(path.join(WORKFLOWS, 'revalidate.yml'));
+    expect(Object.keys(doc['on']).sort()).toEqual(['schedule', 'workflow_dispatch']);
+  });
+});
+
+describe('action.yml', () => {
+  const { doc } = load(path.join(REPO, 'action.yml'));
+  const runSteps = steps(doc);
+  const gate = runSteps.find((s) => s['id'] === 'gate')!;
+
+  it('is a composite action whose program is the committed bundle', () => {
+    expect(doc['runs']['using']).toBe('composite');
+    expect(gate['run']).toBe('node "$GITHUB_ACTION_PATH/dist/index.js"');
+    expect(existsSync(path.join(REPO, 'dist', 'index.js'))).toBe(true);
+  });
+
+  it('documents every input and passes each one explicitly as INPUT_* (composite steps get none)', () => {
+    const inputs = doc['inputs'] as Obj;
+    for (const name of ['archive', 'artifact-name', 'run-id', 'config', 'data', 'days', 'folds', 'backtest-days', 'capital', 'device', 'github-token', 'fail-on-rejection', 'mode']) {
+      expect(inputs[name], name).toBeDefined();
+    }
+    for (const [name, spec] of Object.entries(inputs)) {
+      expect(String(spec['description'] ?? '').length, name).toBeGreaterThan(10);
+      const env = `INPUT_${name.toUpperCase().replace(/-/g, '_')}`;
+      expect(gate['env'][env], env).toBe(`\${{ inputs.${name} }}`);
+    }
+    const inputEnv = Object.keys(gate['env']).filter((k) => k.startsWith('INPUT_'));
+    expect(inputEnv).toHaveLength(Object.keys(inputs).length);
+    expect(inputs['github-token']['default']).toBe('${{ github.token }}');
+    expect(inputs['fail-on-rejection']['default']).toBe('true');
+    expect(inputs['mode']['default']).toBe('auto');
+  });
+
+  it('exposes conclusion, report-path and decisions from the program step', () => {
+    const outputs = doc['outputs'] as Obj;
+    expect(Object.keys(outputs).sort()).toEqual(['conclusion', 'decisions', 'report-path']);
+    for (const [name, spec] of Object.entries(outputs)) expect(spec['value']).toBe(`\${{ steps.gate.outputs.${name} }}`);
+  });
+
+  it('installs onnxruntime-node at run time, at the exact version package.json pins, into dist/runtime on NODE_PATH', () => {
+    const pkg = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8'));
+    expect(pkg.dependencies['onnxruntime-node']).toMatch(/^\d+\.\d+\.\d+$/);
+    const resolve = runSteps.find((s) => s['id'] === 'ort')!;
+    expect(resolve['run']).toContain('dependencies["onnxruntime-node"]');
+    expect(resolve['run']).toContain('dir=$GITHUB_ACTION_PATH/dist/runtime');
+    const install = runSteps.find((s) => String(s['run'] ?? '').includes('npm install'))!;
+    expect(install['if']).toBe("steps.cache.outputs.cache-hit != 'true'");
+    expect(install['run']).toMatch(/npm install --no-save .*--ignore-scripts --prefix "\$RUNTIME_DIR" "onnxruntime-node@\$ORT_VERSION"/);
+    expect(install['run']).toContain('ONNXRUNTIME_NODE_INSTALL=skip');
+    expect(install['run']).toContain('ONNXRUNTIME_NODE_INSTALL=cuda12');
+    const cache = runSteps.find((s) => String(s['uses'] ?? '').startsWith('actions/cache@'))!;
+    expect(cache['with']['path']).toBe('${{ steps.ort.outputs.dir }}/node_modules');
+    expect(cache['with']['key']).toContain('${{ steps.ort.outputs.version }}');
+    expect(gate['env']['NODE_PATH']).toBe('${{ steps.ort.outputs.dir }}/node_modules');
+    // Never committed: the install folder is ignored, and dist holds only the bundle.
+    expect(readFileSync(path.join(REPO, 'dist', '.gitignore'), 'utf8').trim()).toBe('runtime/');
+    expect(readdirSync(path.join(REPO, 'dist')).filter((f) => f !== 'runtime').sort()).toEqual(['.gitignore', 'index.js']);
+    expect(readFileSync(path.join(REPO, '.gitattributes'), 'utf8')).toMatch(/^dist\/\*\* -diff linguist-generated=true$/m);
+  });
+
+  it('uploads the report with if: always(), unless the program already did', () => {
+    const upload = runSteps.find((s) => String(s['uses'] ?? '').startsWith('actions/upload-artifact@'))!;
+    expect(upload['if']).toMatch(/^always\(\) && /);
+    expect(upload['if']).toContain("steps.gate.outputs.report-artifact-id == ''");
+    expect(upload['with']['path']).toBe('${{ steps.gate.outputs.report-path }}');
+  });
+});
