@@ -9,10 +9,23 @@
  *
  * Reads only bars ≤ τ: every column feature at bar i is a pure function of bars ≤ i (features.ts), and
  * the window-relative features read bars τ−W+1 … τ.
+ *
+ * Speed (docs/performance.md): a column feature's normalised, clipped value at bar i does not depend
+ * on the decision bar, so it is computed once per bar into a row matrix (float32, bar-major, F values
+ * per bar). Because the observation is time-major with consecutive bars, the column part of the
+ * observation at τ is then ONE contiguous slice of that matrix (bars τ−W+1 … τ), copied with a single
+ * `set`; only window-relative and state features are computed per decision and written over it. The
+ * values are the same float64 expressions rounded once to float32, so the result is bit-identical to
+ * computing every value per decision (`buildReference`, which also produces the error messages: a
+ * window holding a non-finite value is rebuilt by it, so the error names the same first bad value;
+ * what `out` holds after such an error is unspecified).
+ * Feature columns are shared between consecutive builders on the same BarSeries object (a checkpoint
+ * and its final model), guarded by an exact snapshot of the bars so a series changed in place is
+ * recomputed.
  */
 import { inputError } from './errors.js';
 import { warmupBars, type PolicyCard } from './card.js';
-import { computeFeatureColumns, featureKind, featureLabel, type FeatureSpec } from './features.js';
+import { computeFeatureColumns, featureKind, featureLabel, type FeatureColumnCache, type FeatureSpec } from './features.js';
 import type { BarSeries } from './types.js';
 
 export interface ObservationState {
@@ -80,7 +93,14 @@ export class ObservationBuilder {
   private readonly mean: Float64Array;
   private readonly std: Float64Array;
   private readonly clip: number;
+  /** [clip]: read through a Float64Array so optimised code keeps it (and the values it bounds) unboxed. */
+  private readonly clipBox: Float64Array;
   private readonly needsVolumeMean: boolean;
+  /** Indices of the window-relative features (computed per decision). */
+  private readonly windowed: Int32Array;
+  /** Indices of the state features (the decision-time state in every row). */
+  private readonly stateful: Int32Array;
+  private prepared: PreparedRows | null = null;
 
   constructor(card: PolicyCard, bars: BarSeries) {
     const { window, features, normalize, clip } = card.observation;
@@ -92,13 +112,17 @@ export class ObservationBuilder {
     this.size = window * features.length;
     this.length = bars.close.length;
     this.firstValidIndex = warmupBars(card);
-    this.columns = computeFeatureColumns(bars, features);
+    this.columns = computeFeatureColumns(bars, features, columnCacheFor(bars));
     this.sources = Uint8Array.from(features, sourceOf);
+    const indices = features.map((_, f) => f);
+    this.windowed = Int32Array.from(indices.filter((f) => this.sources[f] >= OPEN_REL && this.sources[f] <= VOLUME_REL));
+    this.stateful = Int32Array.from(indices.filter((f) => this.sources[f] === POSITION || this.sources[f] === UNREALIZED));
     this.usesState = features.some((f) => featureKind(f) === 'state');
     this.needsVolumeMean = features.some((f) => f.name === 'volume_rel');
     this.mean = Float64Array.from(normalize?.mean ?? new Array<number>(features.length).fill(0));
     this.std = Float64Array.from(normalize?.std ?? new Array<number>(features.length).fill(1));
     this.clip = clip ?? Infinity;
+    this.clipBox = Float64Array.of(this.clip);
   }
 
   /** Whether τ has a complete observation in this series. */
@@ -125,6 +149,111 @@ export class ObservationBuilder {
       );
     }
 
+    const W = this.window;
+    const F = this.featureCount;
+    const first = tau - W + 1;
+    const rows = (this.prepared ??= this.prepareRows());
+    if (rows.badPrefix[tau + 1 - rows.from] !== rows.badPrefix[first - rows.from]) {
+      // A non-finite column value in the window: the reference path throws the error naming it.
+      return this.buildReference(tau, state, out, offset);
+    }
+    out.set(rows.values.subarray((first - rows.from) * F, (tau + 1 - rows.from) * F), offset);
+    if (this.windowed.length > 0 && !this.writeWindowed(tau, out, offset)) {
+      // A non-finite window-relative value: the reference path rewrites the observation and throws
+      // the error naming the first one.
+      return this.buildReference(tau, state, out, offset);
+    }
+    const stateful = this.stateful;
+    for (let k = 0; k < stateful.length; k++) {
+      const f = stateful[k];
+      // Finite (checked above); the same value in every row.
+      let x = this.sources[f] === POSITION ? state.position : state.unrealizedReturn;
+      x = (x - this.mean[f]) / this.std[f];
+      const clip = this.clipBox[0];
+      const v = x > clip ? clip : x < -clip ? -clip : x;
+      for (let r = 0, at = offset + f; r < W; r++, at += F) out[at] = v;
+    }
+    return out;
+  }
+
+  /**
+   * Writes the window-relative features of the observation at τ, normalised and clipped, into their
+   * columns of `out`. False when a raw value is not finite (the caller then takes the reference path).
+   */
+  private writeWindowed(tau: number, out: Float32Array, offset: number): boolean {
+    const { open, high, low, close, volume } = this.bars;
+    const W = this.window;
+    const F = this.featureCount;
+    const first = tau - W + 1;
+    const decisionClose = close[tau];
+    let volumeMean = 0;
+    if (this.needsVolumeMean) {
+      let sum = 0;
+      for (let i = first; i <= tau; i++) sum += volume[i];
+      volumeMean = sum / W;
+    }
+    const clip = this.clipBox[0];
+    const windowed = this.windowed;
+    let finite = true;
+    for (let k = 0; k < windowed.length; k++) {
+      const f = windowed[k];
+      const source = this.sources[f];
+      const mean = this.mean[f];
+      const std = this.std[f];
+      if (source === VOLUME_REL) {
+        for (let r = 0, at = offset + f; r < W; r++, at += F) {
+          let x = volumeMean === 0 ? 0 : volume[first + r] / volumeMean - 1;
+          if (!Number.isFinite(x)) finite = false;
+          x = (x - mean) / std;
+          out[at] = x > clip ? clip : x < -clip ? -clip : x;
+        }
+        continue;
+      }
+      const price = source === OPEN_REL ? open : source === HIGH_REL ? high : source === LOW_REL ? low : close;
+      for (let r = 0, at = offset + f; r < W; r++, at += F) {
+        let x = price[first + r] / decisionClose - 1;
+        if (!Number.isFinite(x)) finite = false;
+        x = (x - mean) / std;
+        out[at] = x > clip ? clip : x < -clip ? -clip : x;
+      }
+    }
+    return finite;
+  }
+
+  /**
+   * The normalised, clipped column features of every bar a valid observation can read (bars from
+   * firstValidIndex − W + 1 on), bar-major; per-decision features hold 0 until written over.
+   */
+  private prepareRows(): PreparedRows {
+    const F = this.featureCount;
+    const n = this.length;
+    const from = Math.min(n, Math.max(0, this.firstValidIndex - this.window + 1));
+    const count = n - from;
+    const values = new Float32Array(count * F);
+    const bad = new Uint8Array(count);
+    const clip = this.clipBox[0];
+    for (let f = 0; f < F; f++) {
+      if (this.sources[f] !== COLUMN) continue;
+      const column = this.columns[f]!;
+      const mean = this.mean[f];
+      const std = this.std[f];
+      for (let i = from; i < n; i++) {
+        let x = column[i];
+        if (!Number.isFinite(x)) {
+          bad[i - from] = 1;
+          continue;
+        }
+        x = (x - mean) / std;
+        values[(i - from) * F + f] = x > clip ? clip : x < -clip ? -clip : x;
+      }
+    }
+    const badPrefix = new Int32Array(count + 1);
+    for (let k = 0; k < count; k++) badPrefix[k + 1] = badPrefix[k] + bad[k];
+    return { from, values, badPrefix };
+  }
+
+  /** build(), one value at a time: the definition the fast path reproduces, and its error messages. */
+  private buildReference(tau: number, state: ObservationState, out: Float32Array, offset: number): Float32Array {
     const { open, high, low, close, volume } = this.bars;
     const W = this.window;
     const F = this.featureCount;
@@ -232,6 +361,54 @@ export class ObservationBuilder {
       this.card.file,
     );
   }
+}
+
+interface PreparedRows {
+  /** The first bar in `values`. */
+  from: number;
+  /** Bar-major normalised column values: bar i at (i − from)·F. */
+  values: Float32Array;
+  /** badPrefix[k] = number of bars among from … from + k − 1 with a non-finite column value. */
+  badPrefix: Int32Array;
+}
+
+/**
+ * Feature columns of the most recent BarSeries object, valid while its bars are unchanged (compared
+ * bit for bit with a snapshot). One series at a time: models are evaluated one after another, and a
+ * run's bars stay in memory until it ends, so caching every series would keep every model's columns
+ * alive (tens of MB per model on minute bars).
+ */
+const columnCaches = new WeakMap<BarSeries, { snapshot: Float64Array; cache: FeatureColumnCache }>();
+let cachedSeries: WeakRef<BarSeries> | null = null;
+
+function columnCacheFor(bars: BarSeries): FeatureColumnCache {
+  const arrays = [bars.time, bars.open, bars.high, bars.low, bars.close, bars.volume];
+  const entry = columnCaches.get(bars);
+  if (entry && sameBits(entry.snapshot, arrays)) return entry.cache;
+  const previous = cachedSeries?.deref();
+  if (previous) columnCaches.delete(previous);
+  const snapshot = new Float64Array(arrays.reduce((a, x) => a + x.length, 0));
+  let at = 0;
+  for (const x of arrays) {
+    snapshot.set(x, at);
+    at += x.length;
+  }
+  const cache: FeatureColumnCache = new Map();
+  columnCaches.set(bars, { snapshot, cache });
+  cachedSeries = new WeakRef(bars);
+  return cache;
+}
+
+function sameBits(snapshot: Float64Array, arrays: readonly Float64Array[]): boolean {
+  const saved = new Uint32Array(snapshot.buffer, snapshot.byteOffset, snapshot.length * 2);
+  let at = 0;
+  for (const x of arrays) {
+    const now = new Uint32Array(x.buffer, x.byteOffset, x.length * 2);
+    if (at + now.length > saved.length) return false;
+    for (let i = 0; i < now.length; i++) if (saved[at + i] !== now[i]) return false;
+    at += now.length;
+  }
+  return at === saved.length;
 }
 
 function isoAt(bars: BarSeries, index: number): string {

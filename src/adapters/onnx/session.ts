@@ -18,6 +18,11 @@
  * where extra pool threads would compete for cores. One thread also makes every run bit-for-bit
  * reproducible regardless of the runner's core count. Batched evaluation of a large model can ask
  * for more with `threads`. `graphOptimizationLevel` is 'all'.
+ * Measured on a 2-core runner with 20 models of 5900→256→256→8 (docs/performance.md): 2 threads
+ * halve a lone batched call, but `validate` end to end in a fresh process is no faster (3.50 s vs
+ * 3.22 s position-aware, 2.68 s vs 2.75 s position-independent) and varies more: the second core is
+ * also wanted by Node's JIT compiler, garbage collector and file reads, and a parallel Gemm waits for
+ * its slowest thread. So the default stays 1.
  *
  * onnxruntime-node is imported lazily, so commands that never load a model do not pay for its 45 MB library.
  */

@@ -1,0 +1,357 @@
+/**
+ * `npm run bench` (node lib/devtools/bench.js): the validation benchmark of issue 8.
+ *
+ * Builds the benchmark archive (bench-archive.ts: 20 models, observation 100 × 59, MLP 5900→256→256→8,
+ * position-aware cards by default) and the bars for every symbol in a temporary folder, then in ONE
+ * child node process (so its peak memory is the measurement's alone):
+ *   1. `runValidate` end to end (open + hash + manifest, gate, load, golden check, 30-day backtest and
+ *      180-day 5-fold walk-forward on hourly bars, decide) — the number the target is about;
+ *   2. the floor: load the same 20 ONNX sessions and run ONE batched inference per model over the
+ *      number of observations validate infers for it (counted from the report's windows); and, for
+ *      reference, the same with 2 intra-op threads (the fastest a lone batched call gets on 2 cores);
+ *   3. the seed-shaped single-model command: `backtest --days 180 --walk-forward 5` on the first model.
+ * and prints a table: total, floor, ratio, time per fold, observations per second, peak RSS.
+ *
+ * Flags: --models N (20) · --position-independent (cards without position / unrealized_return) ·
+ * --both (run both kinds) · --repeat N (validate and floor N times each; the ratio compares the best
+ * runs, and the first validate run — a fresh process, as the CLI runs — is shown too; 3) · --no-single ·
+ * --profile DIR (write a V8 CPU profile of the measuring process into DIR) · --json · --keep (keep the
+ * temporary folder) · --verbose (validate's progress lines).
+ *
+ * A benchmark, not a test: it never fails on a time; it exits non-zero only when a run errors.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const here = fileURLToPath(import.meta.url);
+const repoRoot = path.resolve(path.dirname(here), '..', '..');
+
+interface Measurement {
+  kind: 'position-aware' | 'position-independent';
+  models: number;
+  folds: number;
+  observations: number;
+  validate: { ms: number[]; best: number; errors: string[]; decisions: Record<string, number>; peakRssMiB: number };
+  /** The floor with the sessions validate uses (loadPolicyModel's defaults). */
+  floor: { ms: number[]; best: number; loadMs: number; inferMs: number; peakRssMiB: number };
+  /** The same with 2 intra-op threads (the machine's best for a lone batched call), on 2+ cores. */
+  floor2: Measurement['floor'] | null;
+  single: { ms: number; observations: number; errors: string[]; peakRssMiB: number } | null;
+  maxRssMiB: number;
+  archiveMiB: number;
+  generateMs: number;
+  node: string;
+  onnxruntime: string;
+  cpu: string;
+  cores: number;
+}
+
+const { values: args } = parseArgs({
+  options: {
+    models: { type: 'string', default: '20' },
+    'position-independent': { type: 'boolean', default: false },
+    both: { type: 'boolean', default: false },
+    repeat: { type: 'string', default: '3' },
+    'no-single': { type: 'boolean', default: false },
+    profile: { type: 'string' },
+    json: { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
+    verbose: { type: 'boolean', default: false },
+    // internal: the measuring child
+    measure: { type: 'string' },
+  },
+  allowPositionals: false,
+});
+
+const MiB = 1024 * 1024;
+
+// ------------------------------------------------------------------ parent: generate, spawn, print
+
+async function orchestrate(): Promise<void> {
+  const { writeBenchArchive } = await import('./bench-archive.js');
+  const kinds: boolean[] = args.both ? [true, false] : [!args['position-independent']];
+  const results: Measurement[] = [];
+  let failed = false;
+  for (const positionAware of kinds) {
+    const root = await mkdtemp(path.join(tmpdir(), 'policy-gate-bench-'));
+    try {
+      const t0 = performance.now();
+      const csv = await readFile(path.join(repoRoot, 'examples', 'data', 'BTCUSD_1Hour.csv'), 'utf8');
+      const bench = await writeBenchArchive(root, csv, { models: Number(args.models), positionAware });
+      const generateMs = performance.now() - t0;
+      process.stderr.write(
+        `bench: generated ${bench.ids.length} ${positionAware ? 'position-aware' : 'position-independent'} models (${(bench.archiveBytes / MiB).toFixed(0)} MiB) in ${(generateMs / 1000).toFixed(1)} s under ${root}\n`,
+      );
+      const childArgs = [
+        ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(args.profile)}`] : []),
+        here,
+        '--measure',
+        JSON.stringify({ ...bench, positionAware, generateMs }),
+        '--repeat',
+        args.repeat!,
+        ...(args['no-single'] ? ['--no-single'] : []),
+        ...(args.verbose ? ['--verbose'] : []),
+      ];
+      const out = await runChild(process.execPath, childArgs);
+      if (out.code !== 0) {
+        failed = true;
+        process.stderr.write(`bench: the measuring process exited with ${out.code}\n`);
+        continue;
+      }
+      const m = JSON.parse(out.stdout) as Measurement;
+      results.push(m);
+      if (m.validate.errors.length || m.single?.errors.length) failed = true;
+    } finally {
+      if (args.keep) process.stderr.write(`bench: kept ${root}\n`);
+      else await rm(root, { recursive: true, force: true });
+    }
+  }
+  if (args.json) process.stdout.write(JSON.stringify(results, null, 2) + '\n');
+  else for (const m of results) process.stdout.write(table(m) + '\n');
+  if (failed) process.exitCode = 1;
+}
+
+function runChild(cmd: string, argv: string[]): Promise<{ code: number; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => (stdout += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout }));
+  });
+}
+
+function table(m: Measurement): string {
+  const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+  const rows: [string, string][] = [
+    ['machine', `${m.cpu}, ${m.cores} cores, Node ${m.node}, onnxruntime-node ${m.onnxruntime}`],
+    ['archive', `${m.models} models, ${m.kind}, ${m.archiveMiB.toFixed(0)} MiB; 30-day backtest + 180-day ${m.folds}-fold walk-forward, 1Hour bars`],
+    [
+      'validate, end to end',
+      `${s(m.validate.best)}${m.validate.ms.length > 1 ? ` best of ${m.validate.ms.length}; first run (fresh process) ${s(m.validate.ms[0]!)}` : ''}`,
+    ],
+    [
+      'floor (load + 1 batched run/model)',
+      `${s(m.floor.best)}${m.floor.ms.length > 1 ? ` best of ${m.floor.ms.length}` : ''} (load ${s(m.floor.loadMs)}, inference ${s(m.floor.inferMs)})`,
+    ],
+    ['ratio validate / floor', `${(m.validate.best / m.floor.best).toFixed(2)}×`],
+    ...(m.floor2
+      ? ([
+          [
+            'floor, 2 intra-op threads',
+            `${s(m.floor2.best)} (load ${s(m.floor2.loadMs)}, inference ${s(m.floor2.inferMs)}); validate / this: ${(m.validate.best / m.floor2.best).toFixed(2)}×`,
+          ],
+        ] as [string, string][])
+      : []),
+    ['time per fold', `${(m.validate.best / (m.models * m.folds)).toFixed(0)} ms (validate total / ${m.models * m.folds} folds, backtests included)`],
+    ['observations inferred', `${m.observations} (${Math.round(m.observations / m.models)} per model)`],
+    ['observations / s', `${Math.round(m.observations / (m.validate.best / 1000))} (floor: ${Math.round(m.observations / (m.floor.best / 1000))})`],
+    ['peak RSS', `validate ${m.validate.peakRssMiB.toFixed(0)} MiB, floor ${m.floor.peakRssMiB.toFixed(0)} MiB, measuring process max ${m.maxRssMiB.toFixed(0)} MiB`],
+    [
+      'decisions',
+      Object.entries(m.validate.decisions)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', '),
+    ],
+  ];
+  if (m.single) {
+    rows.push([
+      'backtest --days 180 --walk-forward 5 (1 model)',
+      `${s(m.single.ms)}, ${m.single.observations} observations, peak RSS ${m.single.peakRssMiB.toFixed(0)} MiB`,
+    ]);
+  }
+  for (const e of [...m.validate.errors, ...(m.single?.errors ?? [])]) rows.push(['ERROR', e]);
+  const w = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n') + '\n';
+}
+
+// ------------------------------------------------------------------ child: the measurements
+
+/** Samples RSS while a phase runs (the event loop turns between inference calls). */
+class RssSampler {
+  private peak = 0;
+  private timer: NodeJS.Timeout | undefined;
+  start(): void {
+    this.peak = process.memoryUsage.rss();
+    this.timer = setInterval(() => {
+      this.peak = Math.max(this.peak, process.memoryUsage.rss());
+    }, 10);
+  }
+  stop(): number {
+    clearInterval(this.timer);
+    this.peak = Math.max(this.peak, process.memoryUsage.rss());
+    return this.peak / MiB;
+  }
+}
+
+async function measure(spec: string): Promise<void> {
+  const bench = JSON.parse(spec) as {
+    archiveDir: string;
+    dataDir: string;
+    ids: string[];
+    modelPaths: string[];
+    archiveBytes: number;
+    positionAware: boolean;
+    generateMs: number;
+  };
+  const { runValidate } = await import('../app/validate.js');
+  const { runBacktest } = await import('../app/backtest.js');
+  const { defaultConfig } = await import('../config/schema.js');
+  const { loadPolicyModel, onnxruntimeVersion } = await import('../adapters/onnx/session.js');
+  const { loadBarsFromDir } = await import('../adapters/bars/csv.js');
+  const repeat = Math.max(1, Number(args.repeat));
+  const log = args.verbose ? (line: string) => process.stderr.write(`  ${line}\n`) : () => {};
+  const now = new Date('2025-01-02T00:00:00Z');
+
+  const config = defaultConfig();
+  config.data.source = 'csv';
+  config.data.dir = bench.dataDir;
+
+  // 1. validate, end to end.
+  const validateMs: number[] = [];
+  const sampler = new RssSampler();
+  sampler.start();
+  let report!: Awaited<ReturnType<typeof runValidate>>;
+  for (let r = 0; r < repeat; r++) {
+    const t0 = performance.now();
+    report = await runValidate(bench.archiveDir, config, null, { now, log, endMs: undefined, equityOut: null });
+    validateMs.push(performance.now() - t0);
+    process.stderr.write(`bench: validate ${((performance.now() - t0) / 1000).toFixed(2)} s\n`);
+  }
+  const validatePeak = sampler.stop();
+  const errors = report.models.flatMap((m) => m.errors.map((e) => `${m.id}: ${e}`));
+  const decisions: Record<string, number> = {};
+  for (const m of report.models) {
+    const tier = m.decision?.tier ?? 'none';
+    decisions[tier] = (decisions[tier] ?? 0) + 1;
+  }
+
+  // Observations validate infers per model: every step of every window (stateful cards run the windows
+  // in lockstep), or each distinct decision bar once (position-independent cards).
+  const perModel = new Map<string, number>();
+  for (const m of report.models) {
+    if (!m.backtest || !m.walkForward) continue;
+    const { bars } = await loadBarsFromDir(bench.dataDir, m.symbol, m.timeframe);
+    const index = new Map<number, number>();
+    bars.time.forEach((t, i) => index.set(t, i));
+    const windows = [m.backtest, ...m.walkForward.folds].map((w) => ({
+      first: index.get(Date.parse(w.start))! - 1,
+      last: index.get(Date.parse(w.start))! - 1 + w.bars - 1,
+    }));
+    let n: number;
+    if (bench.positionAware) n = windows.reduce((a, w) => a + (w.last - w.first + 1), 0);
+    else {
+      const distinct = new Set<number>();
+      for (const w of windows) for (let i = w.first; i <= w.last; i++) distinct.add(i);
+      n = distinct.size;
+    }
+    perModel.set(m.id, n);
+  }
+  const observations = [...perModel.values()].reduce((a, b) => a + b, 0);
+  const folds = config.walkForward.folds;
+
+  // 2. the floor: load the same sessions, one batched run per model over as many observations.
+  let input: Float32Array | null = null;
+  const floorRuns = async (threads: number | undefined): Promise<Measurement['floor']> => {
+    const ms: number[] = [];
+    let loadMs = 0;
+    let inferMs = 0;
+    sampler.start();
+    for (let r = 0; r < repeat; r++) {
+      let load = 0;
+      let infer = 0;
+      const t0 = performance.now();
+      for (let k = 0; k < bench.ids.length; k++) {
+        const n = perModel.get(bench.ids[k]!) ?? 0;
+        if (n === 0) continue;
+        const a = performance.now();
+        const bytes = await readFile(bench.modelPaths[k]!);
+        const model = await loadPolicyModel(bytes, {
+          device: config.runtime.device,
+          label: bench.modelPaths[k]!,
+          ...(threads === undefined ? {} : { threads }),
+        });
+        const b = performance.now();
+        const dim = Number(model.inputs[0]!.shape[1]);
+        if (!input || input.length < n * dim) {
+          input = new Float32Array(n * dim);
+          let seed = 12345;
+          for (let i = 0; i < input.length; i++) {
+            seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+            input[i] = (seed / 2 ** 32) * 4 - 2;
+          }
+        }
+        await model.run({ obs: { data: input.subarray(0, n * dim), dims: [n, dim] } }, ['logits']);
+        const c = performance.now();
+        await model.release();
+        load += b - a;
+        infer += c - b;
+      }
+      const elapsed = performance.now() - t0;
+      if (ms.length === 0 || elapsed < Math.min(...ms)) {
+        loadMs = load;
+        inferMs = infer;
+      }
+      ms.push(elapsed);
+      process.stderr.write(`bench: floor${threads ? ` (${threads} threads)` : ''} ${(elapsed / 1000).toFixed(2)} s\n`);
+    }
+    return { ms, best: Math.min(...ms), loadMs, inferMs, peakRssMiB: sampler.stop() };
+  };
+  const floor = await floorRuns(undefined);
+  const floor2 = availableParallelism() >= 2 ? await floorRuns(2) : null;
+  input = null;
+
+
+  // 3. the seed-shaped single-model command: backtest --days 180 --walk-forward 5.
+  let single: Measurement['single'] = null;
+  if (!args['no-single']) {
+    const cfg = defaultConfig();
+    cfg.data.source = 'csv';
+    cfg.data.dir = bench.dataDir;
+    cfg.backtest.days = 180;
+    sampler.start();
+    const t0 = performance.now();
+    const r = await runBacktest(bench.modelPaths[0]!, cfg, null, { now, log, cardPath: null, endMs: undefined, folds: 5, equityOut: null });
+    const ms = performance.now() - t0;
+    const m = r.models[0]!;
+    const obs = (m.backtest?.bars ?? 0) + (m.walkForward?.folds.reduce((a, f) => a + f.bars, 0) ?? 0);
+    single = {
+      ms,
+      observations: bench.positionAware ? obs : (m.backtest?.bars ?? 0),
+      errors: r.models.flatMap((x) => x.errors.map((e) => `backtest ${x.id}: ${e}`)),
+      peakRssMiB: sampler.stop(),
+    };
+    process.stderr.write(`bench: backtest --days 180 --walk-forward 5: ${(ms / 1000).toFixed(2)} s\n`);
+  }
+
+  const result: Measurement = {
+    kind: bench.positionAware ? 'position-aware' : 'position-independent',
+    models: bench.ids.length,
+    folds,
+    observations,
+    validate: { ms: validateMs, best: Math.min(...validateMs), errors, decisions, peakRssMiB: validatePeak },
+    floor,
+    floor2,
+    single,
+    maxRssMiB: process.resourceUsage().maxRSS / 1024,
+    archiveMiB: bench.archiveBytes / MiB,
+    generateMs: bench.generateMs,
+    node: process.version,
+    onnxruntime: await onnxruntimeVersion(),
+    cpu: cpus()[0]?.model.trim() ?? 'unknown CPU',
+    cores: availableParallelism(),
+  };
+  process.stdout.write(JSON.stringify(result) + '\n');
+}
+
+// Dispatch last: the classes above must be initialised before top-level await runs.
+if (args.measure) {
+  await measure(args.measure);
+} else {
+  await orchestrate();
+}
