@@ -25,7 +25,7 @@ Like empyrical.utils, nanmean/nanstd come from bottleneck when it is importable,
 
 Usage:
     /usr/bin/python3 scripts/reference/empyrical_reference.py \
-        /work/shared/data/bars/BTCUSD_1Hour.csv test/fixtures/empyrical
+        examples/data/BTCUSD_1Hour.csv test/fixtures/empyrical
 """
 
 import csv
@@ -253,7 +253,7 @@ def buy_and_hold_sim(bars, capital, fee_bps, slippage_bps):
 
 
 def main():
-    csv_path = Path(sys.argv[1] if len(sys.argv) > 1 else "/work/shared/data/bars/BTCUSD_1Hour.csv")
+    csv_path = Path(sys.argv[1] if len(sys.argv) > 1 else "examples/data/BTCUSD_1Hour.csv")
     out_dir = Path(sys.argv[2] if len(sys.argv) > 2 else "test/fixtures/empyrical")
     out_dir.mkdir(parents=True, exist_ok=True)
     bars = read_bars(csv_path)

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { BarSeries, Timeframe } from '../../src/core/types.js';
 
-export const BTC_CSV = fileURLToPath(new URL('../../../shared/data/bars/BTCUSD_1Hour.csv', import.meta.url));
+export const BTC_CSV = fileURLToPath(new URL('../../examples/data/BTCUSD_1Hour.csv', import.meta.url));
 
 /** Reads `timestamp,open,high,low,close,volume` (ISO timestamps) into a BarSeries. */
 export function readBarsCsv(path: string, symbol: string, timeframe: Timeframe): BarSeries {
