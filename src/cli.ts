@@ -13,11 +13,14 @@ import { emptyReport } from './app/report-base.js';
 import { PolicyGateError, usageError, errorMessage } from './core/errors.js';
 import type { Report } from './core/report.js';
 import { decisionsTable, foldAnalysis, gatingTable, metricsBlock, modelNotes } from './core/render/text.js';
+import { evidenceText } from './core/render/evidence.js';
 import { runGate } from './app/gate.js';
 import { runValidate } from './app/validate.js';
 import { runBacktest } from './app/backtest.js';
 import { writeReportFiles, reportJson } from './app/output.js';
 import { toolVersion } from './util/version.js';
+import { createProgress } from './util/progress.js';
+import { promoteCommand, revalidateCommand } from './cli-promotion.js';
 
 const USAGE = `policy-gate ${'{version}'} — gate, backtest and walk-forward-validate RL trading policies (ONNX)
 
@@ -29,6 +32,11 @@ Usage:
   policy-gate backtest --model <file.onnx> [--card <file>] [--data <dir>|alpaca] [--days 30]
                        [--capital 100000] [--walk-forward <K>] [--end <ISO>] [--config <file>]
                        [--out <dir>] [--equity-out <dir>] [--device auto|cpu|cuda] [--json]
+  policy-gate promote --report <report.json> [--paper <file>] [--live <file>] [--archive <zip|dir>]
+                      [--models-dir <dir>] [--config <file>] [--json]
+  policy-gate revalidate [--paper <file>] [--live <file>] [--data <dir>|alpaca] [--end <ISO>]
+                         [--days 180] [--walk-forward 5] [--backtest-days 30] [--config <file>]
+                         [--out <dir>] [--equity-out <dir>] [--device auto|cpu|cuda] [--json]
 
 Exit codes: 0 success, 1 a model fell short, 2 bad input or usage, 3 data provider or API unreachable.
 Progress goes to stderr; --json prints report.json on stdout. Docs: README.md, docs/.`;
@@ -47,6 +55,11 @@ const OPTIONS = {
   json: { type: 'boolean' },
   model: { type: 'string' },
   card: { type: 'string' },
+  report: { type: 'string' },
+  paper: { type: 'string' },
+  live: { type: 'string' },
+  archive: { type: 'string' },
+  'models-dir': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const satisfies ParseArgsConfig['options'];
@@ -57,6 +70,8 @@ const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
   gate: ['config', 'out', 'json'],
   validate: ['data', 'days', 'walk-forward', 'backtest-days', 'capital', 'end', 'config', 'out', 'equity-out', 'device', 'json'],
   backtest: ['model', 'card', 'data', 'days', 'walk-forward', 'capital', 'end', 'config', 'out', 'equity-out', 'device', 'json'],
+  promote: ['report', 'paper', 'live', 'archive', 'models-dir', 'config', 'json'],
+  revalidate: ['paper', 'live', 'data', 'days', 'walk-forward', 'backtest-days', 'capital', 'end', 'config', 'out', 'equity-out', 'device', 'json'],
 };
 
 function positiveNumber(flag: string, raw: string | undefined, integer = false): number | undefined {
@@ -78,7 +93,7 @@ export function parseEnd(raw: string | undefined): number | undefined {
 /** Apply command-line overrides on top of the config file, then re-check the cross-field rules. */
 function applyFlags(config: Config, command: string, v: Values): Config {
   const c = structuredClone(config);
-  if (command === 'validate') {
+  if (command === 'validate' || command === 'revalidate') {
     c.walkForward.days = positiveNumber('days', v.days) ?? c.walkForward.days;
     c.backtest.days = positiveNumber('backtest-days', v['backtest-days']) ?? c.backtest.days;
   }
@@ -123,6 +138,10 @@ export interface CliIo {
   cwd: string;
   /** Environment for keys and provider URLs; default process.env. */
   env?: NodeJS.ProcessEnv;
+  /** stderr is a terminal: progress is a bar there (unless CI is set), plain lines otherwise. */
+  stderrIsTTY?: boolean;
+  /** The terminal's width, for the bar. */
+  columns?: number;
 }
 
 const defaultIo: CliIo = {
@@ -131,10 +150,13 @@ const defaultIo: CliIo = {
   now: () => new Date(),
   cwd: process.cwd(),
   env: process.env,
+  stderrIsTTY: process.stderr.isTTY === true,
+  columns: process.stderr.columns,
 };
 
 export async function main(argv: string[], io: CliIo = defaultIo): Promise<number> {
-  const log = (line: string): void => io.stderr(`policy-gate: ${line}\n`);
+  const progress = createProgress({ write: io.stderr, isTTY: io.stderrIsTTY ?? false, columns: io.columns, env: io.env ?? process.env });
+  const log = (line: string): void => progress.log(`policy-gate: ${line}`);
   const [command, ...rest] = argv;
   // Where a failure report goes when the run cannot finish (known as soon as the flags are parsed).
   let outDir: string | undefined;
@@ -148,9 +170,6 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     if (command === '--version') {
       io.stdout(`${toolVersion()}\n`);
       return 0;
-    }
-    if (command === 'promote' || command === 'revalidate') {
-      throw usageError(`"${command}" is not available in this version of policy-gate; see README "Roadmap"`, command);
     }
     if (!(command in ALLOWED)) {
       throw usageError(`unknown command "${command}"; run policy-gate --help`, command);
@@ -182,6 +201,11 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
 
     const loaded = await loadConfig(values.config, io.cwd);
     const config = applyFlags(loaded.config, command, values);
+    const promotionIo = { stdout: io.stdout, log, now: io.now, cwd: io.cwd, env: io.env ?? process.env };
+    if (command === 'promote') {
+      if (positionals.length !== 0) throw usageError('"promote" takes no positional arguments; use --report <report.json>', 'promote');
+      return await promoteCommand(values, config, promotionIo);
+    }
     if (config.data.source === 'csv' && config.data.dir && values.data === undefined) {
       config.data.dir = at(config.data.dir);
       checkInputFolder('data.dir', config.data.dir);
@@ -191,6 +215,10 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     configFile = loaded.file;
     const now = io.now();
     let report: Report;
+    if (command === 'revalidate') {
+      if (positionals.length !== 0) throw usageError('"revalidate" takes no positional arguments: it re-validates what --paper and --live list', 'revalidate');
+      return await revalidateCommand({ ...values, end: parseEnd(values.end) }, config, loaded.file, promotionIo);
+    }
 
     if (command === 'gate' || command === 'validate') {
       if (positionals.length !== 1) {
@@ -206,6 +234,8 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
           log,
           endMs: parseEnd(values.end),
           equityOut: values['equity-out'] ?? null,
+          root: io.cwd,
+          progress: progress.update,
         });
       }
     } else {
@@ -222,6 +252,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       });
     }
 
+    progress.end();
     if (values.out) {
       const written = await writeReportFiles(report, values.out);
       log(`wrote ${written.join(', ')}`);
@@ -231,6 +262,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     if (report.infraErrors.length > 0) return 3;
     return report.conclusion === 'success' ? 0 : 1;
   } catch (err) {
+    progress.end();
     const known = err instanceof PolicyGateError;
     const message = known ? err.message : `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
     io.stderr(`policy-gate: ${known ? 'error: ' : ''}${message}\n`);
@@ -263,14 +295,15 @@ function renderForTerminal(report: Report): string {
       parts.push('', `=== ${m.id} (${m.candidate}) ===`);
       if (m.backtest) parts.push(metricsBlock(`BACKTEST (${report.config['backtest'] ? (report.config['backtest'] as { days: number }).days : ''} days)`, m.backtest));
       if (m.walkForward) parts.push('', foldAnalysis(m.walkForward));
+      if (m.evidence) parts.push('', evidenceText(m.evidence));
       if (m.decision) parts.push('', `DECISION: ${m.decision.tier} — ${m.decision.reasons[0]}`);
     }
-    parts.push('', 'DECISIONS', decisionsTable(report));
   } else {
     for (const m of report.models) {
       parts.push(`=== ${m.id} ===`);
       if (m.backtest) parts.push(metricsBlock('BACKTEST', m.backtest));
       if (m.walkForward) parts.push('', foldAnalysis(m.walkForward));
+      if (m.evidence) parts.push('', evidenceText(m.evidence));
       if (m.decision) parts.push('', `DECISION: ${m.decision.tier} — ${m.decision.reasons[0]}`);
     }
   }
@@ -278,6 +311,8 @@ function renderForTerminal(report: Report): string {
   if (notes) parts.push('', notes);
   if (report.archive?.unreferenced.length) parts.push('', `unreferenced model files (not evaluated): ${report.archive.unreferenced.join(', ')}`);
   for (const e of report.errors) parts.push(`error: ${e}`);
+  // The summary table comes last, right above the conclusion: what a reader looks for first.
+  if (report.command === 'validate') parts.push('', 'DECISIONS', decisionsTable(report));
   parts.push('', `conclusion: ${report.conclusion}${report.conclusionReasons.length ? ` — ${report.conclusionReasons.join('; ')}` : ''}`);
   return parts.join('\n');
 }

@@ -61,7 +61,7 @@ runtime: { device: cpu }
     expect(c.decision.required).toBe('LIVE');
     expect(c.decision.live).toEqual({ minPositiveShare: 0.9, maxSharpeStd: 1 });
     expect(c.data).toMatchObject({ source: 'csv', dir: 'bars', feed: 'sip' });
-    expect(c.promotion).toEqual({ paper: 'deploy/p.yml', live: 'deploy/live.json' });
+    expect(c.promotion).toEqual({ paper: 'deploy/p.yml', live: 'deploy/live.json', modelsDir: 'models' });
     expect(c.runtime.device).toBe('cpu');
   });
 

@@ -12,12 +12,17 @@
  * which the step's exit code always carries. This file holds the only `core.setFailed`.
  */
 import * as core from '@actions/core';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_CONFIG_PATH } from '../config/load.js';
-import { defaultConfig } from '../config/schema.js';
+import { defaultConfig, type Config } from '../config/schema.js';
 import { emptyReport } from '../app/report-base.js';
 import { runValidate } from '../app/validate.js';
 import { writeReportFiles } from '../app/output.js';
+import type { DeployFiles } from '../app/promote.js';
+import { runRevalidate } from '../app/revalidate.js';
+import { planPromotion, tierAdvice } from '../core/promotion.js';
+import { sha256 } from '../util/hash.js';
 import { errorMessage, inputError, PolicyGateError } from '../core/errors.js';
 import type { Report } from '../core/report.js';
 import { readAlpacaKeys, Redactor } from '../adapters/alpaca/index.js';
@@ -31,6 +36,7 @@ import { info, pipelineLog } from './log.js';
 import { actionMarkdown, checkConclusion, checkTitle, crashMarkdown, decisions, trimNote, type RunFacts, type RunMode } from './render.js';
 import { changedModels, classifyChanges, readRequested, repoPath, type ChangedFile } from './requested.js';
 import { writeJobSummary } from './summary.js';
+import { openDemotionPullRequest, openPromotionPullRequest, pullRequestDeploy, withChangedEntries } from './promotion.js';
 
 interface Outcome {
   conclusion: CheckConclusion;
@@ -115,7 +121,7 @@ async function validate(
   headSha: string,
   now: Date,
   reportDir: string,
-): Promise<{ report: Report; facts: RunFacts; nothingToValidate?: string }> {
+): Promise<{ report: Report; facts: RunFacts; nothingToValidate?: string; deployment?: Deployment }> {
   const ws = ctx.workspace;
   const { config, file } = await resolveConfig(inputs, ws);
   const requested = await readRequested(config, ws);
@@ -129,6 +135,7 @@ async function validate(
         endMs: inputs.endMs ?? undefined,
         equityOut: join(reportDir, 'equity'),
         requestedTiers: requested.tiers,
+        root: ws,
       }),
     );
 
@@ -143,8 +150,13 @@ async function validate(
     const archiveRel = inputs.archive === null ? null : repoPath(ws, inputs.archive);
     const configRel = repoPath(ws, file ?? inputs.config ?? DEFAULT_CONFIG_PATH);
     const changes = classifyChanges(files, { archive: archiveRel, configFile: configRel, deploy: requested.configs.map((c) => c.path) });
+    // A deployed model file changed in place (under promotion.models_dir) is a model change too.
+    const modelsRel = repoPath(ws, config.promotion.modelsDir);
+    const inModels = files.filter((f) => [f.filename, f.previous_filename].some((n) => n !== undefined && n.startsWith(`${modelsRel}/`)));
+    const modelFiles = inModels.flatMap((f) => [f.filename, ...(f.previous_filename ? [f.previous_filename] : [])]);
+    if (inModels.length > 0) changes.relevant = [...new Set([...changes.relevant, ...inModels.map((f) => f.filename)])].sort();
     if (changes.relevant.length === 0) {
-      const watched = [archiveRel, configRel, ...requested.configs.map((c) => c.path)].filter((p): p is string => p !== null);
+      const watched = [archiveRel, configRel, ...requested.configs.map((c) => c.path), `${modelsRel}/`].filter((p): p is string => p !== null);
       const report = emptyReport('validate', config, file, now);
       report.conclusion = 'success';
       report.conclusionReasons = ['no model changes'];
@@ -156,7 +168,22 @@ async function validate(
       };
       return { report, facts };
     }
-    const report = await run(workspacePath(ws, requireArchive(inputs, mode)));
+    const deploy = await core.group('policy-gate: deployment configs at the base and in the pull request', () =>
+      pullRequestDeploy(gh, ctx.repo, pr.number, ws, config.promotion, info, modelFiles),
+    );
+    // A model the pull request removes from every deployment config is retired: that needs no evidence.
+    for (const d of deploy.diff) if (d.to === null) requested.tiers[d.id] = 'DROP';
+    const archiveReport = inputs.archive === null && deploy.diff.length > 0 ? null : await run(workspacePath(ws, requireArchive(inputs, mode)));
+    const report = await withChangedEntries(archiveReport, deploy, config, file, {
+      root: ws,
+      paths: config.promotion,
+      now,
+      env: process.env,
+      log: pipelineLog,
+      endMs: inputs.endMs ?? undefined,
+      equityOut: join(reportDir, 'equity'),
+    });
+    facts.advice = tierAdvice(report.models, requested.configs);
     const changed = changedModels(report, files, archiveRel === null || !report.archive ? null : { path: archiveRel, kind: report.archive.kind }, requested);
     for (const m of report.models) {
       const why = changed.get(m.id);
@@ -183,10 +210,28 @@ async function validate(
     facts.artifact = { name: dl.artifactName, id: dl.artifactId, runId, digest: dl.digest, runUrl: runLink };
     const report = await run(dl.path);
     if (report.archive) report.archive.path = `artifact ${dl.artifactName} (id ${dl.artifactId}) of run ${runId}`;
-    return { report, facts };
+    if (wr?.isFork) {
+      // A fork's training run is untrusted: its models are reported, never proposed for deployment.
+      facts.deployPr = { kind: 'promotion', outcome: 'not opened: the training run came from a fork', number: null, url: null, changes: [], error: null };
+      return { report, facts };
+    }
+    return { report, facts, deployment: { kind: 'promote', archivePath: dl.path, config } };
   }
 
-  return { report: await run(workspacePath(ws, requireArchive(inputs, mode))), facts };
+  if (inputs.archive !== null) return { report: await run(workspacePath(ws, inputs.archive)), facts };
+  // No archive: re-validate what the deployment configs list, each model from its own files.
+  const { report, deploy } = await core.group('policy-gate: re-validate the deployed models', () =>
+    runRevalidate(config, file, {
+      root: ws,
+      paths: config.promotion,
+      now,
+      env: process.env,
+      log: pipelineLog,
+      endMs: inputs.endMs ?? undefined,
+      equityOut: join(reportDir, 'equity'),
+    }),
+  );
+  return { report, facts, deployment: { kind: 'demote', deploy, config } };
 }
 
 /** Runs `fn`; a failure becomes a warning (publishing never changes or hides the verdict). */
@@ -207,6 +252,71 @@ async function postComment(gh: GitHubClient, ctx: ActionContext, markdown: strin
     core.warning(`policy-gate could not comment on pull request #${pr.number} (${posted.reason}). ${pr.isFork ? FORK_NOTE : 'Give the workflow `pull-requests: write`.'}`);
   } else if (posted && posted.kind !== 'absent') {
     info(`policy-gate: pull request comment ${posted.kind} (id ${posted.id})${posted.duplicatesRemoved ? `, ${posted.duplicatesRemoved} duplicate(s) removed` : ''}`);
+  }
+}
+
+/** What a run proposes to the deployment configs: promote (workflow_run) or demote (schedule, no archive). */
+type Deployment = { kind: 'promote'; archivePath: string; config: Config } | { kind: 'demote'; deploy: DeployFiles; config: Config };
+
+/**
+ * Opens or updates the promotion or demotion pull request (src/action/promotion.ts) and records it in
+ * `facts`. A failure is returned, not thrown: the verdict is still published, and the step fails.
+ */
+async function deploymentPullRequest(
+  gh: GitHubClient,
+  ctx: ActionContext,
+  d: Deployment,
+  report: Report,
+  facts: RunFacts,
+  reportDir: string,
+  now: Date,
+  redactor: Redactor,
+): Promise<string | null> {
+  const kind = d.kind === 'promote' ? 'promotion' : 'demotion';
+  const paths = { paper: repoPath(ctx.workspace, d.config.promotion.paper), live: repoPath(ctx.workspace, d.config.promotion.live) };
+  // Re-validation where every deployed model holds its tier changes nothing: no pull request, no API call.
+  if (d.kind === 'demote' && planPromotion(d.deploy.configs, report, { mode: 'revalidate', now, runUrl: null, reportSha256: '' }).changes.length === 0) return null;
+  try {
+    const common = {
+      report,
+      reportSha256: sha256(await readFile(join(reportDir, 'report.json'))),
+      markdown: redactor.redact(actionMarkdown(report, facts)),
+      paths,
+      runUrl: runUrl(ctx),
+      now,
+      externalId: ctx.runId === null ? null : `${ctx.runId}:${ctx.runAttempt ?? 1}:${kind}`,
+      log: info,
+    };
+    const res = await core.group(`policy-gate: ${kind} pull request`, () =>
+      d.kind === 'promote'
+        ? openPromotionPullRequest(gh, ctx.repo, { ...common, archivePath: d.archivePath, modelsDir: repoPath(ctx.workspace, d.config.promotion.modelsDir), runId: facts.artifact?.runId ?? null })
+        : openDemotionPullRequest(gh, ctx.repo, common),
+    );
+    if (!res) return null; // no model earned PAPER or LIVE
+    const o = res.outcome;
+    const changes = (res.plan?.changes ?? []).map((c) => c.summary);
+    if (o.kind === 'nothing') {
+      facts.deployPr = { kind, outcome: 'not needed: the default branch already holds these changes', number: null, url: null, changes: [], error: null };
+    } else {
+      facts.deployPr = { kind, outcome: o.kind, number: o.number, url: o.url, changes, error: null };
+      core.setOutput('pull-request-url', o.url);
+      info(`policy-gate: ${kind} pull request #${o.number} ${o.kind} (${o.url}), head ${o.headSha.slice(0, 12)}${o.attempts > 1 ? `, after ${o.attempts} attempts` : ''}; its check: ${res.check ?? 'not posted'}`);
+    }
+    return null;
+  } catch (err) {
+    const status = httpStatus(err);
+    const message = redactor.redact(
+      status === 403
+        ? `${errorMessage(err)} — the job needs \`contents: write\` and \`pull-requests: write\`, and the repository must allow GitHub Actions to create pull requests (Settings → Actions → General)`
+        : err instanceof PolicyGateError
+          ? err.message
+          : status !== undefined
+            ? `GitHub API error ${status}: ${errorMessage(err)}`
+            : errorMessage(err),
+    );
+    facts.deployPr = { kind, outcome: 'failed', number: null, url: null, changes: [], error: message };
+    core.warning(`policy-gate: the ${kind} pull request could not be opened: ${message}`);
+    return message;
   }
 }
 
@@ -237,9 +347,10 @@ export async function run(env: NodeJS.ProcessEnv = process.env, clock: () => Dat
     }
 
     const reportDir = workspacePath(ctx.workspace, inputs.reportDir);
-    const { report, facts, nothingToValidate } = await validate(mode, ctx, inputs, client, headSha, clock(), reportDir);
+    const { report, facts, nothingToValidate, deployment } = await validate(mode, ctx, inputs, client, headSha, clock(), reportDir);
     const written = await writeReportFiles(report, reportDir);
     info(`policy-gate: wrote ${written.join(', ')}`);
+    const deployError = deployment ? await deploymentPullRequest(client, ctx, deployment, report, facts, reportDir, clock(), redactor) : null;
     const conclusion = nothingToValidate ? 'neutral' : checkConclusion(report, inputs.failOnRejection);
     outcome = {
       conclusion,
@@ -261,6 +372,11 @@ export async function run(env: NodeJS.ProcessEnv = process.env, clock: () => Dat
       }
     }
     note = trimNote(inputs.reportArtifact === null ? null : { name: inputs.reportArtifact, url: artifactUrl }, runUrl(ctx));
+    if (inputs.reportArtifact !== null && !nothingToValidate) {
+      // The link to report.html (the charts) is known once the artifact is: uploaded here, or by action.yml's next step.
+      facts.reportArtifact = { name: inputs.reportArtifact, url: artifactUrl, runUrl: runUrl(ctx) };
+      outcome.markdown = redactor.redact(actionMarkdown(report, facts));
+    }
 
     const summary = await bestEffort('writing the job summary', () => writeJobSummary(outcome!.markdown, note, env));
     if (summary === 'unavailable') core.warning('policy-gate: GITHUB_STEP_SUMMARY is not set; no job summary written');
@@ -274,6 +390,7 @@ export async function run(env: NodeJS.ProcessEnv = process.env, clock: () => Dat
     core.setOutput('decisions', JSON.stringify(decisions(report)));
     info(`policy-gate: ${conclusion} — ${outcome.title}`);
     if (conclusion === 'failure') core.setFailed(`policy-gate: ${outcome.title}`);
+    if (deployError !== null) core.setFailed(`policy-gate: the ${deployment!.kind === 'promote' ? 'promotion' : 'demotion'} pull request could not be opened: ${deployError}`);
   } catch (err) {
     const known = err instanceof PolicyGateError;
     const status = httpStatus(err);

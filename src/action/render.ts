@@ -18,6 +18,12 @@ export interface RunFacts {
   pullRequest?: { number: number; changed: Map<string, string[]>; noChanges: string | null; relevantFiles: string[] };
   artifact?: { name: string; id: number; runId: number; digest: string | null; runUrl: string | null };
   deployConfigs?: { tier: string; path: string; present: boolean; models: string[] }[];
+  /** Models a deployment config requests above their decision: why, and what would pass (docs/promotion.md). */
+  advice?: { id: string; config: string; requested: string; decision: string; why: string; fix: string }[];
+  /** The promotion or demotion pull request this run opened or updated. */
+  deployPr?: { kind: 'promotion' | 'demotion'; outcome: string; number: number | null; url: string | null; changes: string[]; error: string | null };
+  /** The report artifact, for the link to report.html: its URL when this process uploaded it, else the run's page. */
+  reportArtifact?: { name: string; url: string | null; runUrl: string | null };
 }
 
 export interface Decision {
@@ -91,12 +97,31 @@ function preface(facts: RunFacts): string[] {
   if (listed.length > 0) {
     out.push('', `Requested tiers from ${listed.map((c) => `${code(c.path)} (${c.models.length} ${c.tier})`).join(', ')}; other models at \`decision.required\`.`);
   }
+  if (facts.advice?.length) {
+    out.push('', '**What would pass:**', '');
+    for (const a of facts.advice) {
+      out.push(`- **${md(a.id)}**: ${code(a.config)} requests ${a.requested}, but its decision is ${a.decision} (${md(a.why)}) — ${md(a.fix)}.`);
+    }
+  }
+  const pr = facts.deployPr;
+  if (pr) {
+    const what = pr.kind === 'promotion' ? 'Promotion pull request' : 'Demotion pull request';
+    if (pr.error !== null) out.push('', `⚠️ ${what} could not be opened: ${md(pr.error)}`);
+    else if (pr.number !== null) out.push('', `${what} [#${pr.number}](${pr.url ?? ''}) ${pr.outcome}${pr.changes.length ? `: ${pr.changes.map(md).join('; ')}` : ''}.`);
+    else out.push('', `${what}: ${md(pr.outcome)}.`);
+  }
   return out;
+}
+
+/** Where report.html is: in the report artifact (linked when its URL is known), else in the run's artifacts. */
+export function htmlReportLink(a: NonNullable<RunFacts['reportArtifact']>): string {
+  if (a.url) return `report.html in the [${code(a.name)} artifact](${a.url})`;
+  return `report.html in the ${code(a.name)} artifact${a.runUrl ? ` of [this run](${a.runUrl})` : ''}`;
 }
 
 /** report.md with the preface after its heading. */
 export function actionMarkdown(report: Report, facts: RunFacts): string {
-  const body = renderMarkdown(report);
+  const body = renderMarkdown(report, { htmlLink: facts.reportArtifact ? htmlReportLink(facts.reportArtifact) : null });
   const nl = body.indexOf('\n');
   const head = nl < 0 ? body : body.slice(0, nl);
   const rest = nl < 0 ? '' : body.slice(nl);

@@ -138,6 +138,7 @@ export async function openTrainingArchive(
         dataQuality: [],
         errors,
         notes,
+        evidence: null,
       };
       models.push({ entry, report, onnxPath, cardPath, borrowedCard });
     }

@@ -86,6 +86,7 @@ export async function runBacktest(modelPath: string, config: Config, configFile:
     dataQuality: [],
     errors: [],
     notes: [],
+    evidence: null,
   };
   report.models = [m];
   const model = await loadPolicyModel(bytes, { device: config.runtime.device, label: modelPath });

@@ -18,9 +18,11 @@ import { observedBarsPerTradingDay, periodsPerYear } from '../core/metrics.js';
 import { ObservationBuilder, FLAT_STATE } from '../core/observation.js';
 import type { FoldReport, ModelReport, WindowReport } from '../core/report.js';
 import { Simulation, type BacktestResult, type CostModel } from '../core/simulate.js';
+import { modelCharts } from '../core/charts.js';
 import { timeframeMs, type BarSeries, type DataQualityNote } from '../core/types.js';
 import type { PolicyModel, FloatTensor } from '../adapters/onnx/session.js';
 import { writeFileAtomic } from './output.js';
+import { collectEvidence } from './evidence.js';
 
 /**
  * Values per inference call on the batched path (2 Mi float32 = 8 MiB, e.g. 355 observations of
@@ -43,6 +45,10 @@ export interface EvaluationPlan {
   log: (line: string) => void;
   /** The card belongs to another model (a checkpoint evaluated with the final model's card): skip its inference vectors. */
   borrowedCard?: boolean;
+  /** Gather the evidence of docs/evidence.md when there is a walk-forward (default true; false for a champion's re-run). */
+  evidence?: boolean;
+  /** Makes the observation builder (default: new ObservationBuilder(card, bars)); a seam for the look-ahead audit's tests. */
+  observationBuilder?: (card: PolicyCard, bars: BarSeries) => ObservationBuilder;
 }
 
 export interface BarsInput {
@@ -412,7 +418,8 @@ export async function evaluateModel(
     warmupBars: warmupBars(card) + 1,
   });
   report.dataQuality.push(...notes);
-  const builder = new ObservationBuilder(card, bars);
+  const makeBuilder = plan.observationBuilder ?? ((c: PolicyCard, x: BarSeries) => new ObservationBuilder(c, x));
+  const builder = makeBuilder(card, bars);
 
   const golden = await checkGolden(model, b, card, builder, bars, plan.borrowedCard ?? false);
   report.notes.push(...golden.notes);
@@ -472,7 +479,16 @@ export async function evaluateModel(
   if (cfg.backtest.fill === 'close') report.notes.push('fill "close": decisions fill at the close of the bar they were taken on — optimistic');
 
   const sims = windows.map((w) => new Simulation(bars, { start: w.start, end: w.end }, costs, { periodsPerYear: P }));
-  await runSimulations(sims, model, b, card, builder, label);
+  // The cost-stressed folds (docs/evidence.md) run alongside, in the same inference calls: on the batched
+  // path they ask about the same decision bars, in lockstep they ride in the same per-step batch.
+  const withEvidence = plan.walkForward !== null && plan.evidence !== false;
+  const m = cfg.evidence.costStress.multiplier;
+  const stressedCosts: CostModel | null = m === null ? null : { ...costs, feeBps: costs.feeBps * m, slippageBps: costs.slippageBps * m };
+  const stressSims =
+    withEvidence && stressedCosts
+      ? windows.slice(1).map((w) => new Simulation(bars, { start: w.start, end: w.end }, stressedCosts, { periodsPerYear: P }))
+      : [];
+  await runSimulations([...sims, ...stressSims], model, b, card, builder, label);
   const results = sims.map((s) => s.finish());
 
   report.backtest = windowReport(results[0]!);
@@ -488,7 +504,22 @@ export async function evaluateModel(
       },
     );
     report.walkForward = { days: wfDays, folds, summary };
+    if (withEvidence) {
+      report.evidence = collectEvidence({
+        report,
+        config: cfg,
+        bars,
+        builder,
+        makeBuilder: (x) => makeBuilder(card, x),
+        foldWindows: windows.slice(1),
+        foldResults,
+        summary,
+        stressed: stressedCosts ? { costs: stressedCosts, results: stressSims.map((s) => s.finish()) } : null,
+        periodsPerYear: P,
+      });
+    }
   }
+  report.charts = modelCharts(results[0]!, results.slice(1), windows.slice(1).map((w) => w.index), bars);
 
   if (plan.equityOut) {
     await mkdir(plan.equityOut, { recursive: true });

@@ -33,7 +33,8 @@ export async function writeReportFiles(report: Report, dir: string): Promise<str
   await mkdir(dir, { recursive: true });
   const files: [string, string][] = [
     ['report.json', reportJson(report) + '\n'],
-    ['report.md', renderMarkdown(report)],
+    // report.md sits beside report.html (in the folder and in the artifact): a relative link to the charts.
+    ['report.md', renderMarkdown(report, { htmlLink: '[report.html](report.html)' })],
     ['report.html', renderHtml(report)],
   ];
   const written: string[] = [];

@@ -7,13 +7,15 @@ import type { Config } from '../config/schema.js';
 import { conclude, decide } from '../core/decide.js';
 import { inputError, PolicyGateError, usageError } from '../core/errors.js';
 import type { ModelReport, Report } from '../core/report.js';
-import { timeframeMs, type BarSeries, type Tier } from '../core/types.js';
+import { applyEvidenceRules, evaluateEvidenceRules } from '../core/evidence.js';
+import { tierRank, timeframeMs, type BarSeries, type Decision, type Tier } from '../core/types.js';
 import { loadBarsFromDir } from '../adapters/bars/csv.js';
 import { cudaProviderStatus, loadPolicyModel, modelFileInfo, onnxruntimeVersion, type PolicyModel } from '../adapters/onnx/session.js';
 import { openTrainingArchive } from './archive.js';
 import { describeError, evaluateModel, GoldenMismatch, type BarsInput, type BarsProvider } from './evaluate.js';
 import { AlpacaBarsSource, historyRange } from '../adapters/alpaca/index.js';
 import { emptyReport } from './report-base.js';
+import { compareWithChampion } from './champion.js';
 
 export interface RunOptions {
   now: Date;
@@ -23,6 +25,14 @@ export interface RunOptions {
   equityOut: string | null;
   /** Tiers requested per model id (the Action reads them from the paper/live configs); others stay at decision.required. */
   requestedTiers?: Record<string, Tier>;
+  /**
+   * The repository root the deployment configs (promotion.paper / promotion.live) and their entries'
+   * files are relative to: a model they already deploy under the same id is run as the champion on the
+   * same folds (docs/evidence.md). Without it no champion is looked up.
+   */
+  root?: string;
+  /** Called before and after each model is evaluated (the CLI draws a progress bar on a terminal). */
+  progress?: (state: { done: number; total: number; current: string | null }) => void;
 }
 
 /**
@@ -122,11 +132,28 @@ export function dataSection(config: Config, ranges: { start: number; end: number
   return { source: config.data.source, dir: config.data.dir, range };
 }
 
+/**
+ * The evidence's part of a decision: the decision the cost-stressed walk-forward would earn, then the
+ * enabled evidence rules (each failing one lowers the decision a tier, not below RETRAIN).
+ */
+export function decideWithEvidence(m: ModelReport, decision: Decision, config: Config): Decision {
+  const ev = m.evidence!;
+  const cs = ev.costStress;
+  if (cs && m.gating) {
+    const stressed = decide({ gating: m.gating, flags: m.flags, folds: cs.summary, notEvaluated: null }, config.decision);
+    cs.decisionUnderStress = stressed.tier;
+    cs.holds = tierRank(stressed.tier) >= tierRank(decision.tier);
+  }
+  ev.rules = evaluateEvidenceRules(ev, config.evidence, decision);
+  return applyEvidenceRules(decision, ev.rules);
+}
+
 export function applyDecisions(report: Report, config: Config): void {
   for (const m of report.models) {
     if (!m.gating) continue;
     const notEvaluated = m.walkForward?.summary ? null : (m.errors[0] ?? (m.gating.classification === 'DROP' ? null : 'no walk-forward result'));
     m.decision = decide({ gating: m.gating, flags: m.flags, folds: m.walkForward?.summary ?? null, notEvaluated }, config.decision);
+    if (m.evidence) m.decision = decideWithEvidence(m, m.decision, config);
   }
   const c = conclude(report.models);
   report.conclusion = report.errors.length > 0 || report.infraErrors.length > 0 ? 'failure' : c.conclusion;
@@ -149,6 +176,8 @@ export async function runValidate(source: string, config: Config, configFile: st
     report.archive = opened.archive;
     report.models = opened.models.map((m) => m.report);
     for (const m of report.models) if (opts.requestedTiers && Object.hasOwn(opts.requestedTiers, m.id)) m.requested = opts.requestedTiers[m.id]!;
+    const toEvaluate = opened.models.filter((gm) => gm.report.gating!.classification !== 'DROP' && gm.onnxPath && gm.report.errors.length === 0).length;
+    let evaluatedCount = 0;
     for (const gm of opened.models) {
       const m = gm.report;
       if (m.gating!.classification === 'DROP') {
@@ -156,6 +185,7 @@ export async function runValidate(source: string, config: Config, configFile: st
         continue;
       }
       if (!gm.onnxPath || m.errors.length > 0) continue;
+      opts.progress?.({ done: evaluatedCount, total: toEvaluate, current: m.id });
       let model: PolicyModel | null = null;
       try {
         const t0 = performance.now();
@@ -199,6 +229,11 @@ export async function runValidate(source: string, config: Config, configFile: st
           },
         );
         ranges.push(evaluated.range);
+        if (opts.root !== undefined) {
+          await compareWithChampion(m, { config, root: opts.root, getBars, endMs: opts.endMs, log: opts.log });
+        } else if (m.evidence) {
+          m.evidence.undefinedReasons['champion'] = 'not compared: no repository root to read the deployment configs from';
+        }
         const s = m.walkForward?.summary;
         opts.log(
           `${m.id}: backtest ${fmtPct(m.backtest?.metrics.totalReturn)}, ${s ? `${s.positiveFolds}/${s.folds} positive folds` : 'no folds'} (${(performance.now() - t0).toFixed(0)} ms, ${model.executionProvider})`,
@@ -208,6 +243,7 @@ export async function runValidate(source: string, config: Config, configFile: st
         if (err instanceof PolicyGateError && err.kind === 'infra') report.infraErrors.push(`${m.id}: ${err.message}`);
         opts.log(`${m.id}: ${m.errors[m.errors.length - 1]}`);
       }
+      opts.progress?.({ done: ++evaluatedCount, total: toEvaluate, current: null });
     }
   } finally {
     await opened.reader.close();

@@ -57,14 +57,31 @@ export interface DataConfig {
   deadlineSeconds: number;
 }
 
+/** Evidence beyond the fold counts (docs/evidence.md); every rule is off by default. */
+export interface EvidenceConfig {
+  /** Annualised benchmark Sharpe SR* of the probabilistic Sharpe ratio (divided by √P per period). */
+  psrBenchmarkSharpe: number;
+  /** Confidence the minimum track record length is computed for. */
+  minTrlConfidence: number;
+  /** N of the deflated Sharpe ratio; null = the model's training history length (validation points). */
+  dsrTrials: number | null;
+  bootstrap: { samples: number; seed: number; blockLength: number | null; confidence: number };
+  /** multiplier null: no cost-stressed walk-forward. */
+  costStress: { multiplier: number | null; requireHold: boolean };
+  lookaheadAudit: { samples: number; seed: number };
+  rules: { minPsr: number | null; minDsr: number | null; maxBinomialP: number | null; challengerNotWorse: boolean };
+}
+
 export interface Config {
   gating: GatingConfig;
   backtest: BacktestConfig;
   walkForward: WalkForwardConfig;
   decision: DecisionConfig;
   data: DataConfig;
-  promotion: { paper: string; live: string };
+  /** Deployment configs, and where promoted model files are committed (repository-relative). */
+  promotion: { paper: string; live: string; modelsDir: string };
   runtime: { device: Device };
+  evidence: EvidenceConfig;
 }
 
 export function defaultConfig(): Config {
@@ -94,8 +111,17 @@ export function defaultConfig(): Config {
       required: 'PAPER',
     },
     data: { source: 'csv', dir: null, feed: 'iex', adjustment: 'all', cache: '.policy-gate/cache', deadlineSeconds: 300 },
-    promotion: { paper: 'deploy/paper.json', live: 'deploy/live.json' },
+    promotion: { paper: 'deploy/paper.json', live: 'deploy/live.json', modelsDir: 'models' },
     runtime: { device: 'auto' },
+    evidence: {
+      psrBenchmarkSharpe: 0,
+      minTrlConfidence: 0.95,
+      dsrTrials: null,
+      bootstrap: { samples: 2000, seed: 20240911, blockLength: null, confidence: 0.9 },
+      costStress: { multiplier: 2, requireHold: false },
+      lookaheadAudit: { samples: 16, seed: 20240911 },
+      rules: { minPsr: null, minDsr: null, maxBinomialP: null, challengerNotWorse: false },
+    },
   };
 }
 
@@ -157,6 +183,19 @@ class Reader {
     return v;
   }
 
+  boolean(key: string): boolean | undefined {
+    const v = this.obj[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'boolean') this.fail(key, 'true or false');
+    return v;
+  }
+
+  /** A number, or an explicit null (returned as null); undefined when absent. */
+  nullableNumber(key: string, opts: { min?: number; max?: number; integer?: boolean; exclusiveMin?: boolean } = {}): number | null | undefined {
+    if (this.obj[key] === null) return null;
+    return this.number(key, opts);
+  }
+
   oneOf<T extends string>(key: string, values: readonly T[]): T | undefined {
     const v = this.obj[key];
     if (v === undefined) return undefined;
@@ -206,6 +245,7 @@ export function parseConfig(doc: unknown, file: string): Config {
     'data',
     'promotion',
     'runtime',
+    'evidence',
   ]);
 
   const g = root.section('gating', ['preset', 'approved', 'review', 'fitness_decline', 'unstable_oscillation']);
@@ -294,17 +334,60 @@ export function parseConfig(doc: unknown, file: string): Config {
     cfg.data.deadlineSeconds = data.number('deadline_seconds', { min: 0, exclusiveMin: true }) ?? cfg.data.deadlineSeconds;
   }
 
-  const p = root.section('promotion', ['paper', 'live']);
+  const p = root.section('promotion', ['paper', 'live', 'models_dir']);
   if (p) {
     cfg.promotion.paper = p.string('paper') ?? cfg.promotion.paper;
     cfg.promotion.live = p.string('live') ?? cfg.promotion.live;
+    cfg.promotion.modelsDir = p.string('models_dir') ?? cfg.promotion.modelsDir;
   }
 
   const rt = root.section('runtime', ['device']);
   if (rt) cfg.runtime.device = rt.oneOf('device', ['auto', 'cpu', 'cuda'] as const) ?? cfg.runtime.device;
 
+  const ev = root.section('evidence', ['psr_benchmark_sharpe', 'min_trl_confidence', 'dsr_trials', 'bootstrap', 'cost_stress', 'lookahead_audit', 'rules']);
+  if (ev) readEvidence(ev, cfg.evidence);
+
   checkCrossField(cfg, file);
   return cfg;
+}
+
+function readEvidence(ev: Reader, e: EvidenceConfig): void {
+  const keep = <T>(v: T | undefined, base: T): T => (v === undefined ? base : v);
+  e.psrBenchmarkSharpe = ev.number('psr_benchmark_sharpe') ?? e.psrBenchmarkSharpe;
+  e.minTrlConfidence = ev.number('min_trl_confidence', { min: 0.5, max: 0.999999 }) ?? e.minTrlConfidence;
+  e.dsrTrials = keep(ev.nullableNumber('dsr_trials', { min: 1, max: 1_000_000, integer: true }), e.dsrTrials);
+  const b = ev.section('bootstrap', ['samples', 'seed', 'block_length', 'confidence']);
+  if (b) {
+    e.bootstrap = {
+      samples: b.number('samples', { min: 0, max: 100_000, integer: true }) ?? e.bootstrap.samples,
+      seed: b.number('seed', { min: 0, max: 4_294_967_295, integer: true }) ?? e.bootstrap.seed,
+      blockLength: keep(b.nullableNumber('block_length', { min: 1 }), e.bootstrap.blockLength),
+      confidence: b.number('confidence', { min: 0.5, max: 0.999 }) ?? e.bootstrap.confidence,
+    };
+  }
+  const c = ev.section('cost_stress', ['multiplier', 'require_hold']);
+  if (c) {
+    e.costStress = {
+      multiplier: keep(c.nullableNumber('multiplier', { min: 0, max: 100 }), e.costStress.multiplier),
+      requireHold: c.boolean('require_hold') ?? e.costStress.requireHold,
+    };
+  }
+  const l = ev.section('lookahead_audit', ['samples', 'seed']);
+  if (l) {
+    e.lookaheadAudit = {
+      samples: l.number('samples', { min: 0, max: 10_000, integer: true }) ?? e.lookaheadAudit.samples,
+      seed: l.number('seed', { min: 0, max: 4_294_967_295, integer: true }) ?? e.lookaheadAudit.seed,
+    };
+  }
+  const r = ev.section('rules', ['min_psr', 'min_dsr', 'max_binomial_p', 'challenger_not_worse']);
+  if (r) {
+    e.rules = {
+      minPsr: keep(r.nullableNumber('min_psr', { min: 0, max: 1 }), e.rules.minPsr),
+      minDsr: keep(r.nullableNumber('min_dsr', { min: 0, max: 1 }), e.rules.minDsr),
+      maxBinomialP: keep(r.nullableNumber('max_binomial_p', { min: 0, max: 1 }), e.rules.maxBinomialP),
+      challengerNotWorse: r.boolean('challenger_not_worse') ?? e.rules.challengerNotWorse,
+    };
+  }
 }
 
 /** Rules that involve more than one key, checked after every override is applied. */

@@ -20,7 +20,7 @@ export interface DecisionInput {
 
 export function decide(input: DecisionInput, cfg: DecisionConfig): Decision {
   const { gating, flags, folds } = input;
-  const hard = (['METRIC_INVALID', 'OBSERVATION_MISMATCH', 'INFERENCE_MISMATCH'] as const).filter((f) => flags.includes(f));
+  const hard = (['METRIC_INVALID', 'OBSERVATION_MISMATCH', 'INFERENCE_MISMATCH', 'LOOKAHEAD'] as const).filter((f) => flags.includes(f));
   if (gating.classification === 'DROP' || hard.length > 0) {
     const why = hard.length > 0 ? hard.join(', ') : 'gating classified the model DROP';
     return { tier: 'DROP', rule: 'rule 1: gating DROP or invalid evidence', reasons: [`rule 1: ${why}`, ...gating.reasons] };

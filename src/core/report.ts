@@ -28,6 +28,10 @@ export interface FoldReport extends WindowReport {
 
 export type { FoldSummary } from './folds.js';
 import type { FoldSummary } from './folds.js';
+import type { ModelCharts } from './charts.js';
+import type { Evidence } from './evidence.js';
+export type { Evidence } from './evidence.js';
+export type { CurveSeries, FoldCurveSeries, ModelCharts } from './charts.js';
 
 export interface ModelReport {
   id: string;
@@ -50,6 +54,10 @@ export interface ModelReport {
   /** Why this model could not be (fully) evaluated; an error here never stops the other models. */
   errors: string[];
   notes: string[];
+  /** The curves report.html draws (downsampled; src/core/charts.ts); absent when the model was not evaluated. */
+  charts?: ModelCharts;
+  /** Evidence beyond the fold counts (docs/evidence.md); null when there was no walk-forward to judge. */
+  evidence?: Evidence | null;
 }
 
 export interface Report {

@@ -84,7 +84,14 @@ export type GatingFlag =
   | 'SHORT_HISTORY'
   | 'METRIC_INVALID';
 
-export type ModelFlag = GatingFlag | 'OBSERVATION_MISMATCH' | 'INFERENCE_MISMATCH' | 'IN_SAMPLE_OVERLAP' | 'PYTORCH_CHECKPOINT';
+export type ModelFlag =
+  | GatingFlag
+  | 'OBSERVATION_MISMATCH'
+  | 'INFERENCE_MISMATCH'
+  | 'IN_SAMPLE_OVERLAP'
+  | 'PYTORCH_CHECKPOINT'
+  /** The look-ahead audit found an observation that changes when the bars after its decision bar are removed. */
+  | 'LOOKAHEAD';
 
 export interface GatingThresholds {
   fitness: number;

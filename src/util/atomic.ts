@@ -2,11 +2,22 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
+/** The file-system calls writeFileAtomic makes: a seam for fault injection in tests (a failing rename, fsync, ...). */
+export interface AtomicFs {
+  mkdir: typeof mkdir;
+  open: typeof open;
+  rename: typeof rename;
+  rm: typeof rm;
+}
+
+const REAL_FS: AtomicFs = { mkdir, open, rename, rm };
+
 /**
  * Write a file atomically: a temp file in the same folder (opened exclusively), fsync, rename over the
  * target, then a best-effort fsync of the folder. A reader sees the old bytes or the new, never a part.
  */
-export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+export async function writeFileAtomic(file: string, data: string | Uint8Array, fs: Partial<AtomicFs> = {}): Promise<void> {
+  const { mkdir, open, rename, rm } = { ...REAL_FS, ...fs };
   await mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   try {

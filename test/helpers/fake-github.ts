@@ -20,9 +20,13 @@
  *
  * Faults are injected per route key ("POST check-runs", "GET pulls/files", ...): a status, headers and
  * a body, for the next `times` requests (default: every request).
+ *
+ * More routes plug in through `state.extraRoutes` (faults apply to them too): every fake gets the Git
+ * Data, contents and pulls API of test/helpers/fake-git.ts as `fake.git`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { installFakeGit, type FakeGit } from './fake-git.js';
 
 export interface RecordedRequest {
   method: string;
@@ -68,6 +72,17 @@ export interface Fault {
   times?: number;
 }
 
+/** A route added from outside this file; `send` answers with JSON. */
+export interface ExtraRoute {
+  route: string;
+  pattern: RegExp;
+  handle(
+    m: RegExpExecArray,
+    req: { query: Record<string, string>; body: any; base: string; url: string },
+    send: (status: number, body?: unknown, headers?: Record<string, string>) => void,
+  ): void;
+}
+
 export interface FakeState {
   owner: string;
   repo: string;
@@ -83,6 +98,7 @@ export interface FakeState {
   /** The results service's runtime token (the JWT the runner gives JavaScript actions). */
   runtimeToken: string;
   uploads: { id: number; name: string; bytes: Buffer }[];
+  extraRoutes: ExtraRoute[];
 }
 
 /** An unsigned JWT with the claim @actions/artifact reads its backend ids from. */
@@ -98,6 +114,8 @@ export interface FakeGitHub {
   /** Requests whose route matches, e.g. "POST check-runs". */
   calls(route: string): RecordedRequest[];
   close(): Promise<void>;
+  /** The repository's git objects, refs and pull requests (test/helpers/fake-git.ts). */
+  git: FakeGit;
 }
 
 let nextId = 1000;
@@ -140,6 +158,7 @@ export async function startFakeGitHub(init: Partial<Pick<FakeState, 'owner' | 'r
     faults: new Map(),
     runtimeToken: fakeRuntimeToken(),
     uploads: [],
+    extraRoutes: [],
   };
   const staged = new Map<string, Map<string, Buffer>>();
   const pending = new Map<string, { name: string; bytes: Buffer | null }>();
@@ -368,6 +387,9 @@ export async function startFakeGitHub(init: Partial<Pick<FakeState, 'owner' | 'r
       ],
     ];
 
+    for (const r of state.extraRoutes) {
+      routes.push([r.route, r.pattern, (m) => r.handle(m, { query, body: body ?? {}, base, url: req.url ?? "" }, (status, b, headers) => json(res, status, b, headers))]);
+    }
     for (const [route, re, fn] of routes) {
       if (route.split(' ')[0] !== method) continue;
       const m = re.exec(path);
@@ -394,7 +416,7 @@ export async function startFakeGitHub(init: Partial<Pick<FakeState, 'owner' | 'r
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
+  const fake: FakeGitHub = {
     url: base,
     state,
     requests,
@@ -404,7 +426,10 @@ export async function startFakeGitHub(init: Partial<Pick<FakeState, 'owner' | 'r
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+    git: undefined as unknown as FakeGit,
   };
+  fake.git = installFakeGit(fake);
+  return fake;
 }
 
 /** `count` comments by other people, with ascending ids and times. */

@@ -5,6 +5,8 @@
 import { markdownTable } from 'markdown-table';
 import type { ModelReport, Report } from '../report.js';
 import { FOLD_ALIGN, FOLD_HEADER, fixed, foldRow, pct, plain, stamp } from './format.js';
+import { evidenceMarkdown } from './evidence.js';
+import { foldReturnsMermaid } from './mermaid.js';
 
 /** Escape text for a markdown table cell or paragraph. */
 export function md(text: string): string {
@@ -88,7 +90,10 @@ export function modelSection(m: ModelReport): string {
       );
     }
     out.push('', foldTable(m));
+    const chart = foldReturnsMermaid(m);
+    if (chart) out.push('', chart);
   }
+  if (m.evidence) out.push('', evidenceMarkdown(m.evidence, md, (rows, align) => markdownTable(rows, { align })));
   const extra = [
     ...m.errors.map((e) => `⚠️ ${md(e)}`),
     ...m.notes.map((n) => md(n)),
@@ -98,11 +103,19 @@ export function modelSection(m: ModelReport): string {
   return out.join('\n');
 }
 
-export function renderMarkdown(report: Report): string {
+export interface MarkdownOptions {
+  /** Markdown saying where report.html (the charts) is: a relative link in report.md, the artifact in the Action. */
+  htmlLink?: string | null;
+}
+
+export function renderMarkdown(report: Report, options: MarkdownOptions = {}): string {
   const head = report.conclusion === 'success' ? '✅ policy-gate: success' : '❌ policy-gate: failure';
   const out: string[] = [`## ${head}`, ''];
   if (report.conclusionReasons.length) out.push(...report.conclusionReasons.map((r) => `- ${md(r)}`), '');
   if (report.command !== 'gate') out.push(summaryTable(report), '');
+  if (options.htmlLink && report.models.some((m) => m.charts)) {
+    out.push(`📈 Equity curves, drawdowns and fold charts: ${options.htmlLink}`, '');
+  }
   if (report.models.some((m) => m.gating)) out.push('### Gating', '', gatingMarkdown(report), '');
   for (const m of report.models) {
     if (report.command === 'gate' && m.errors.length === 0) continue;

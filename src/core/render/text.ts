@@ -2,6 +2,7 @@
  * What the command line prints on stdout: the gating table, backtest metrics, the per-fold analysis.
  */
 import type { ModelReport, Report } from '../report.js';
+import { tierRank } from '../types.js';
 import { FOLD_ALIGN, FOLD_HEADER, fixed, foldRow, pct, plain, stamp, textTable } from './format.js';
 
 export function gatingTable(models: readonly ModelReport[]): string {
@@ -80,8 +81,9 @@ export function foldAnalysis(wf: NonNullable<ModelReport['walkForward']>): strin
   return lines.join('\n');
 }
 
+/** The summary table at the end of a run: one row per model, and whether it earned the tier it was requested at. */
 export function decisionsTable(report: Report): string {
-  const rows = [['model', 'candidate', 'gating', 'backtest return', 'positive folds', 'Sharpe mean ± std', 'decision', 'requested']];
+  const rows = [['model', 'candidate', 'gating', 'backtest return', 'positive folds', 'Sharpe mean ± std', 'rating', 'decision', 'requested', 'verdict']];
   for (const m of report.models) {
     const s = m.walkForward?.summary;
     rows.push([
@@ -91,9 +93,11 @@ export function decisionsTable(report: Report): string {
       pct(m.backtest?.metrics.totalReturn),
       s ? `${s.positiveFolds}/${s.folds}` : '—',
       s ? `${fixed(s.sharpeMean)} ± ${fixed(s.sharpeStd)}` : '—',
+      s?.rating ?? '—',
       m.decision?.tier ?? '—',
       m.requested,
+      m.decision ? (tierRank(m.decision.tier) >= tierRank(m.requested) ? 'ok' : 'BELOW') : '—',
     ]);
   }
-  return textTable(rows, ['l', 'l', 'l', 'r', 'r', 'r', 'l', 'l']);
+  return textTable(rows, ['l', 'l', 'l', 'r', 'r', 'r', 'l', 'l', 'l', 'l']);
 }

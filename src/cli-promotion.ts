@@ -1,0 +1,115 @@
+/**
+ * The `promote` and `revalidate` commands of the command line (docs/promotion.md). cli.ts parses the
+ * flags and the config; these run the command, print what changed on stdout, and return the exit code.
+ */
+import type { Config } from './config/schema.js';
+import { planPromotion, type DeployChange, type PromotionPlan } from './core/promotion.js';
+import { decisionsTable, modelNotes } from './core/render/text.js';
+import { reportJson, writeReportFiles } from './app/output.js';
+import { runPromote, runUrlFromEnv, writePlan, type WriteResult } from './app/promote.js';
+import { runRevalidate } from './app/revalidate.js';
+import { sha256 } from './util/hash.js';
+import { usageError } from './core/errors.js';
+import type { AtomicFs } from './util/atomic.js';
+
+export interface PromotionIo {
+  stdout: (text: string) => void;
+  log: (line: string) => void;
+  now: () => Date;
+  /** The repository root (the CLI's cwd). */
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** Fault injection for the atomic writes (tests). */
+  fs?: Partial<AtomicFs>;
+}
+
+export interface PromotionFlags {
+  report?: string;
+  paper?: string;
+  live?: string;
+  archive?: string;
+  'models-dir'?: string;
+  json?: boolean;
+}
+
+function changeLines(changes: readonly DeployChange[], paths: { paper: string; live: string }): string[] {
+  const file = (c: DeployChange): string => (c.to === 'LIVE' ? paths.live : c.to === 'PAPER' ? paths.paper : c.from === 'LIVE' ? paths.live : paths.paper);
+  return changes.map((c) => `  ${c.kind.padEnd(8)} ${file(c)}: ${c.summary}`);
+}
+
+function planJson(plan: PromotionPlan, writes: WriteResult): string {
+  return JSON.stringify({ changes: plan.changes, unchanged: plan.unchanged, skipped: plan.skipped, written: writes.written }, null, 2);
+}
+
+export async function promoteCommand(flags: PromotionFlags, config: Config, io: PromotionIo): Promise<number> {
+  if (!flags.report) throw usageError('"promote" needs --report <report.json> (written by policy-gate validate --out)', '--report');
+  const paths = { paper: flags.paper ?? config.promotion.paper, live: flags.live ?? config.promotion.live };
+  const { plan, deploy, writes } = await runPromote({
+    root: io.cwd,
+    reportPath: flags.report,
+    paths,
+    modelsDir: flags['models-dir'] ?? config.promotion.modelsDir,
+    archive: flags.archive ?? null,
+    now: io.now(),
+    runUrl: runUrlFromEnv(io.env),
+    ...(io.fs ? { fs: io.fs } : {}),
+  });
+  if (flags.json) {
+    io.stdout(planJson(plan, writes) + '\n');
+    return 0;
+  }
+  const out: string[] = [];
+  if (plan.changes.length === 0) {
+    out.push(`nothing changed: ${deploy.paths.live} and ${deploy.paths.paper} already hold what ${flags.report} decided`);
+  } else {
+    out.push(`promoted from ${flags.report}:`, ...changeLines(plan.changes, deploy.paths));
+  }
+  for (const u of plan.unchanged) out.push(`  held     ${u.id}: already deployed at ${u.tier} as decided`);
+  for (const s of plan.skipped) out.push(`  skipped  ${s.id}: ${s.why}`);
+  if (writes.written.length) out.push(`wrote ${writes.written.join(', ')}`);
+  io.stdout(out.join('\n') + '\n');
+  return 0;
+}
+
+export interface RevalidateFlags extends PromotionFlags {
+  out?: string;
+  'equity-out'?: string;
+  end?: number;
+}
+
+export async function revalidateCommand(flags: RevalidateFlags, config: Config, configFile: string | null, io: PromotionIo): Promise<number> {
+  const paths = { paper: flags.paper ?? config.promotion.paper, live: flags.live ?? config.promotion.live };
+  const now = io.now();
+  const { report, deploy } = await runRevalidate(config, configFile, {
+    root: io.cwd,
+    paths,
+    now,
+    env: io.env,
+    log: io.log,
+    endMs: flags.end,
+    equityOut: flags['equity-out'] ?? null,
+  });
+  const text = reportJson(report) + '\n';
+  const plan = planPromotion(deploy.configs, report, { mode: 'revalidate', now, runUrl: runUrlFromEnv(io.env), reportSha256: sha256(text) });
+  if (flags.out) {
+    const written = await writeReportFiles(report, flags.out);
+    io.log(`wrote ${written.join(', ')}`);
+  }
+  const writes = await writePlan(io.cwd, deploy, plan, [], io.fs);
+  if (flags.json) {
+    io.stdout(JSON.stringify({ report: JSON.parse(text), ...JSON.parse(planJson(plan, writes)) }, null, 2) + '\n');
+  } else {
+    const out: string[] = [`Re-validation of ${deploy.paths.live} and ${deploy.paths.paper}`, ''];
+    if (report.models.length > 0) out.push(decisionsTable(report));
+    const notes = modelNotes(report.models);
+    if (notes) out.push('', notes);
+    out.push('');
+    if (plan.changes.length > 0) out.push('demoted:', ...changeLines(plan.changes, deploy.paths));
+    else if (report.models.length > 0) out.push('nothing changed');
+    if (writes.written.length) out.push(`wrote ${writes.written.join(', ')}`);
+    out.push('', `conclusion: ${report.conclusion}${report.conclusionReasons.length ? ` — ${report.conclusionReasons.join('; ')}` : ''}`);
+    io.stdout(out.join('\n') + '\n');
+  }
+  if (report.infraErrors.length > 0) return 3;
+  return report.conclusion === 'success' ? 0 : 1;
+}

@@ -1,0 +1,76 @@
+/**
+ * Headless Chromium for the report.html test: Debian's `chromium` package, installed with apt when it
+ * is missing and the process can (root; CI runs the tests as root with Debian's apt reachable). When
+ * it cannot be installed, `ensureChromium` throws with the reason — the test fails, it never skips.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+function which(cmd: string): string | null {
+  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
+  const p = r.stdout.trim();
+  return r.status === 0 && p ? p : null;
+}
+
+function apt(args: string[]): { ok: boolean; out: string } {
+  const r = spawnSync('apt-get', args, {
+    encoding: 'utf8',
+    timeout: 15 * 60_000,
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
+  return { ok: r.status === 0, out: `${r.error ? `${r.error.message}\n` : ''}${r.stdout ?? ''}${r.stderr ?? ''}`.slice(-2000) };
+}
+
+/** The chromium binary, installing Debian's package first when it is missing. */
+export function ensureChromium(): string {
+  const found = which('chromium');
+  if (found) return found;
+  const uid = process.getuid?.();
+  if (uid !== 0) {
+    throw new Error(
+      `chromium is not installed and this process (uid ${uid}) cannot install it: run "apt-get install -y chromium" (Debian's package) as root, then rerun the tests`,
+    );
+  }
+  if (!which('apt-get')) throw new Error('chromium is not installed and apt-get is not available to install it (Debian\'s "chromium" package is needed)');
+  let install = apt(['install', '-y', '--no-install-recommends', 'chromium']);
+  if (!install.ok) {
+    const update = apt(['update']);
+    if (!update.ok) throw new Error(`chromium is not installed and "apt-get update" failed:\n${update.out}`);
+    install = apt(['install', '-y', '--no-install-recommends', 'chromium']);
+  }
+  const after = which('chromium');
+  if (!install.ok || !after) throw new Error(`"apt-get install -y chromium" failed:\n${install.out}`);
+  return after;
+}
+
+export interface Rendered {
+  /** The DOM after layout (--dump-dom). */
+  dom: string;
+  /** The screenshot (PNG bytes). */
+  png: Uint8Array;
+}
+
+/**
+ * Renders `file` in headless Chromium with a fresh profile: its DOM and a screenshot of `width`×`height`.
+ * `dark` asks for prefers-color-scheme: dark.
+ */
+export function renderPage(chromium: string, file: string, opts: { width: number; height: number; dark?: boolean; screenshot: string }): Rendered {
+  const common = ['--headless', '--no-sandbox', '--disable-gpu', '--hide-scrollbars', '--no-first-run', '--disable-dev-shm-usage', '--mute-audio'];
+  if (opts.dark) common.push('--force-dark-mode', '--blink-settings=preferredColorScheme=0');
+  const url = `file://${path.resolve(file)}`;
+  const run = (args: string[]): string => {
+    const profile = mkdtempSync(path.join(tmpdir(), 'policy-gate-chromium-'));
+    try {
+      const r = spawnSync(chromium, [...common, `--user-data-dir=${profile}`, ...args, url], { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 * 1024 * 1024 });
+      if (r.status !== 0) throw new Error(`chromium ${args.join(' ')} exited ${r.status ?? r.signal}: ${(r.error?.message ?? '') + r.stderr.slice(-2000)}`);
+      return r.stdout;
+    } finally {
+      rmSync(profile, { recursive: true, force: true });
+    }
+  };
+  const dom = run(['--dump-dom', '--virtual-time-budget=2000']);
+  run([`--screenshot=${opts.screenshot}`, `--window-size=${opts.width},${opts.height}`]);
+  return { dom, png: new Uint8Array(readFileSync(opts.screenshot)) };
+}
