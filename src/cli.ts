@@ -20,7 +20,11 @@ import { runBacktest } from './app/backtest.js';
 import { writeReportFiles, reportJson } from './app/output.js';
 import { toolVersion } from './util/version.js';
 import { createProgress } from './util/progress.js';
+import { logLine, neutralizeCommands, printable } from './util/terminal.js';
 import { promoteCommand, revalidateCommand } from './cli-promotion.js';
+import { parseShardSpec, type ShardSpec } from './core/shard.js';
+import { describeShard, failedShardInfo } from './app/shard.js';
+import { runMerge } from './app/merge.js';
 
 const USAGE = `policy-gate ${'{version}'} — gate, backtest and walk-forward-validate RL trading policies (ONNX)
 
@@ -28,6 +32,8 @@ Usage:
   policy-gate validate <archive.zip|dir> [--data <dir>|alpaca] [--days 180] [--walk-forward 5]
                        [--backtest-days 30] [--capital 100000] [--end <ISO>] [--config <file>]
                        [--out <dir>] [--equity-out <dir>] [--device auto|cpu|cuda] [--json]
+                       [--shard <i>/<n>]   evaluate the i-th of n shards: a partial report
+  policy-gate merge <partial report.json|dir>... [--out <dir>] [--json]
   policy-gate gate <archive.zip|dir> [--config <file>] [--out <dir>] [--json]
   policy-gate backtest --model <file.onnx> [--card <file>] [--data <dir>|alpaca] [--days 30]
                        [--capital 100000] [--walk-forward <K>] [--end <ISO>] [--config <file>]
@@ -60,6 +66,7 @@ const OPTIONS = {
   live: { type: 'string' },
   archive: { type: 'string' },
   'models-dir': { type: 'string' },
+  shard: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const satisfies ParseArgsConfig['options'];
@@ -68,7 +75,8 @@ type Values = { -readonly [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['typ
 
 const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
   gate: ['config', 'out', 'json'],
-  validate: ['data', 'days', 'walk-forward', 'backtest-days', 'capital', 'end', 'config', 'out', 'equity-out', 'device', 'json'],
+  validate: ['data', 'days', 'walk-forward', 'backtest-days', 'capital', 'end', 'config', 'out', 'equity-out', 'device', 'json', 'shard'],
+  merge: ['out', 'json'],
   backtest: ['model', 'card', 'data', 'days', 'walk-forward', 'capital', 'end', 'config', 'out', 'equity-out', 'device', 'json'],
   promote: ['report', 'paper', 'live', 'archive', 'models-dir', 'config', 'json'],
   revalidate: ['paper', 'live', 'data', 'days', 'walk-forward', 'backtest-days', 'capital', 'end', 'config', 'out', 'equity-out', 'device', 'json'],
@@ -154,14 +162,37 @@ const defaultIo: CliIo = {
   columns: process.stderr.columns,
 };
 
-export async function main(argv: string[], io: CliIo = defaultIo): Promise<number> {
+export async function main(argv: string[], rawIo: CliIo = defaultIo): Promise<number> {
+  // Untrusted text (model ids, entry names, card fields) reaches both streams: no line may become a
+  // workflow command when the CLI runs in a GitHub workflow, and stdout gets no terminal controls
+  // (src/util/terminal.ts). The progress bar draws with its own escapes on stderr, so stderr is only
+  // neutralised, and each log line is made printable before it is drawn.
+  const io: CliIo = {
+    ...rawIo,
+    stdout: (t) => rawIo.stdout(neutralizeCommands(printable(t))),
+    stderr: (t) => rawIo.stderr(neutralizeCommands(t)),
+  };
   const progress = createProgress({ write: io.stderr, isTTY: io.stderrIsTTY ?? false, columns: io.columns, env: io.env ?? process.env });
-  const log = (line: string): void => progress.log(`policy-gate: ${line}`);
+  const log = (line: string): void => progress.log(`policy-gate: ${logLine(line)}`);
   const [command, ...rest] = argv;
   // Where a failure report goes when the run cannot finish (known as soon as the flags are parsed).
   let outDir: string | undefined;
   let resolvedConfig: Config | undefined;
   let configFile: string | null = null;
+  let shard: ShardSpec | undefined;
+  let endMs: number | undefined;
+  // Writes --out, prints the report, and maps the outcome to the exit code.
+  const finish = async (report: Report, values: { out?: string; json?: boolean }): Promise<number> => {
+    progress.end();
+    if (values.out) {
+      const written = await writeReportFiles(report, values.out);
+      log(`wrote ${written.join(', ')}`);
+    }
+    if (values.json) io.stdout(reportJson(report) + '\n');
+    else io.stdout(renderForTerminal(report) + '\n');
+    if (report.infraErrors.length > 0) return 3;
+    return report.conclusion === 'success' ? 0 : 1;
+  };
   try {
     if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
       io.stdout(USAGE.replace('{version}', toolVersion()) + '\n');
@@ -197,6 +228,16 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     }
 
     for (const flag of ['out', 'equity-out'] as const) checkOutputFolder(flag, values[flag]);
+    if (values.shard !== undefined) {
+      const spec = parseShardSpec(values.shard);
+      if ('error' in spec) throw usageError(`--shard ${spec.error}`, '--shard');
+      shard = spec;
+    }
+    if (command === 'merge') {
+      // Needs no config: every partial carries the config it ran with, and the merge checks they agree.
+      const merged = await runMerge(positionals.map(at), { now: io.now(), log });
+      return await finish(merged.report, values);
+    }
     if (values.data !== undefined && values.data !== 'alpaca') checkInputFolder('--data', values.data);
 
     const loaded = await loadConfig(values.config, io.cwd);
@@ -228,14 +269,16 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       if (command === 'gate') {
         report = await runGate(source, config, loaded.file, { now, log });
       } else {
+        endMs = parseEnd(values.end);
         report = await runValidate(source, config, loaded.file, {
           now,
           env: io.env ?? process.env,
           log,
-          endMs: parseEnd(values.end),
+          endMs,
           equityOut: values['equity-out'] ?? null,
           root: io.cwd,
           progress: progress.update,
+          ...(shard ? { shard } : {}),
         });
       }
     } else {
@@ -252,20 +295,12 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       });
     }
 
-    progress.end();
-    if (values.out) {
-      const written = await writeReportFiles(report, values.out);
-      log(`wrote ${written.join(', ')}`);
-    }
-    if (values.json) io.stdout(reportJson(report) + '\n');
-    else io.stdout(renderForTerminal(report) + '\n');
-    if (report.infraErrors.length > 0) return 3;
-    return report.conclusion === 'success' ? 0 : 1;
+    return await finish(report, values);
   } catch (err) {
     progress.end();
     const known = err instanceof PolicyGateError;
     const message = known ? err.message : `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
-    io.stderr(`policy-gate: ${known ? 'error: ' : ''}${message}\n`);
+    io.stderr(`policy-gate: ${known ? 'error: ' : ''}${printable(message)}\n`);
     const code = known ? err.exitCode : 2;
     if (outDir !== undefined && command !== undefined && command in ALLOWED) {
       // The run could not finish, but the report is still written: it says why.
@@ -274,6 +309,8 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
         report.errors.push(known ? message : message.split('\n')[0]!);
         if (known && err.kind === 'infra') report.infraErrors.push(message);
         report.conclusionReasons = [`run error: ${report.errors[0]}`];
+        // A shard that stopped still says which shard it is: the merge then names its models as missing.
+        if (shard && command === 'validate') report.shard = failedShardInfo(shard, report.config.sha256, endMs);
         const written = await writeReportFiles(report, outDir);
         log(`wrote ${written.join(', ')}`);
       } catch (writeErr) {
@@ -313,6 +350,7 @@ function renderForTerminal(report: Report): string {
   for (const e of report.errors) parts.push(`error: ${e}`);
   // The summary table comes last, right above the conclusion: what a reader looks for first.
   if (report.command === 'validate') parts.push('', 'DECISIONS', decisionsTable(report));
+  if (report.shard) parts.push('', `${describeShard(report.shard)} — a partial report: combine the shards' reports with policy-gate merge`);
   parts.push('', `conclusion: ${report.conclusion}${report.conclusionReasons.length ? ` — ${report.conclusionReasons.join('; ')}` : ''}`);
   return parts.join('\n');
 }

@@ -104,7 +104,10 @@ describe('inputs', () => {
       mode: 'auto',
       reportDir: 'policy-gate-report',
       reportArtifact: 'policy-gate-report',
+      shard: null,
     });
+    expect(parseInputs(env({ INPUT_SHARD: '2/3' })).shard).toEqual({ index: 2, count: 3 });
+    expect(parseInputs(env({ INPUT_MODE: 'merge' })).mode).toBe('merge');
     const j = parseInputs({
       INPUT_GITHUB_TOKEN: 'u',
       INPUT_ARCHIVE: 'models/run.zip',
@@ -127,7 +130,10 @@ describe('inputs', () => {
     [{ INPUT_DAYS: '-3' }, 'input "days" must be a positive number, got "-3"'],
     [{ INPUT_FOLDS: '2.5' }, 'input "folds" must be a positive integer, got "2.5"'],
     [{ INPUT_DEVICE: 'gpu' }, 'input "device" must be one of auto | cpu | cuda, got "gpu"'],
-    [{ INPUT_MODE: 'push' }, 'input "mode" must be one of auto | pull_request | workflow_run | schedule, got "push"'],
+    [{ INPUT_MODE: 'push' }, 'input "mode" must be one of auto | pull_request | workflow_run | schedule | merge, got "push"'],
+    [{ INPUT_SHARD: '4/3' }, 'input "shard" must be i/n with 1 ≤ i ≤ n (shards are numbered from 1), got "4/3"'],
+    [{ INPUT_SHARD: '2/3', INPUT_MODE: 'merge' }, 'inputs "shard" and "mode: merge" exclude each other'],
+    [{ INPUT_SHARD: '2/3', INPUT_UPLOAD_REPORT: 'false' }, 'input "upload-report" must not be false with "shard"'],
     [{ INPUT_FAIL_ON_REJECTION: 'yes' }, 'input "fail-on-rejection" must be true or false, got "yes"'],
     [{ INPUT_RUN_ID: '12abc' }, 'input "run-id" must be a workflow run id (a positive integer), got "12abc"'],
     [{ INPUT_END: 'yesterday' }, 'input "end" must be an ISO 8601 date or time (UTC), got "yesterday"'],

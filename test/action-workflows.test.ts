@@ -8,6 +8,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { parseShardSpec } from '../src/core/shard.js';
 import { describe, expect, it } from 'vitest';
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
@@ -27,27 +28,40 @@ const ALLOWED: Record<string, Record<string, string>> = {
   'revalidate.yml': { contents: 'write', checks: 'write', 'pull-requests': 'write' },
 };
 
+/** Workflows whose jobs need different permissions: exactly these, per job id. */
+const PER_JOB: Record<string, Record<string, Record<string, string>>> = {
+  // docs/sharding.md: the shards only read the checkout; the merge reads the run's artifacts and posts the check.
+  'sharded.yml': {
+    window: {},
+    shard: { contents: 'read' },
+    merge: { contents: 'read', actions: 'read', checks: 'write' },
+  },
+};
+
 function steps(doc: Obj): Obj[] {
   if (doc['runs']) return doc['runs']['steps'] as Obj[];
   return Object.values(doc['jobs'] as Obj).flatMap((j: Obj) => (j['steps'] as Obj[]) ?? []);
 }
 
 describe('example workflows', () => {
-  it('include the three documented ones', () => {
-    expect(readdirSync(WORKFLOWS)).toEqual(expect.arrayContaining(Object.keys(ALLOWED)));
+  it('include the documented ones', () => {
+    expect(readdirSync(WORKFLOWS)).toEqual(expect.arrayContaining([...Object.keys(ALLOWED), ...Object.keys(PER_JOB)]));
   });
 
-  for (const [name, allowed] of Object.entries(ALLOWED)) {
+  for (const name of [...Object.keys(ALLOWED), ...Object.keys(PER_JOB)]) {
     describe(name, () => {
       const { raw, doc } = load(path.join(WORKFLOWS, name));
+      const allowedFor = (id: string): Record<string, string> | undefined => PER_JOB[name]?.[id] ?? ALLOWED[name];
 
       it('grants nothing at the top and exactly the documented permissions per job', () => {
         expect(doc['permissions']).toEqual({});
         for (const [id, job] of Object.entries(doc['jobs'] as Obj)) {
-          expect(job['permissions'], `${name} job ${id}`).toEqual(allowed);
+          expect(allowedFor(id), `${name} job ${id} is not documented`).toBeDefined();
+          expect(job['permissions'], `${name} job ${id}`).toEqual(allowedFor(id));
         }
         expect(raw).not.toMatch(/write-all|read-all/);
-        if (allowed['contents'] !== 'write') expect(raw).not.toMatch(/contents:\s*write/);
+        const jobs = Object.keys(doc['jobs'] as Obj);
+        if (jobs.every((id) => allowedFor(id)!['contents'] !== 'write')) expect(raw).not.toMatch(/contents:\s*write/);
       });
 
       it('has a concurrency group', () => {
@@ -93,6 +107,44 @@ describe('example workflows', () => {
     const { doc } = load(path.join(WORKFLOWS, 'on-training-archive.yml'));
     expect(doc['on']['workflow_run']['types']).toEqual(['completed']);
     for (const s of steps(doc)) expect(JSON.stringify(s['with'] ?? {})).not.toMatch(/head_sha|head_branch|\.ref\b/);
+  });
+
+  describe('sharded.yml: a matrix of shards and one merge job (docs/sharding.md)', () => {
+    const { doc } = load(path.join(WORKFLOWS, 'sharded.yml'));
+    const jobs = doc['jobs'] as Obj;
+    const gateStep = (job: Obj): Obj => (job['steps'] as Obj[]).find((s) => s['uses'] === './')!;
+
+    it('the matrix covers shards 1/n … n/n once each and does not fail fast', () => {
+      const strategy = jobs['shard']['strategy'];
+      expect(strategy['fail-fast']).toBe(false);
+      const specs = (strategy['matrix']['shard'] as string[]).map((s) => parseShardSpec(String(s)));
+      for (const s of specs) expect('error' in s, JSON.stringify(s)).toBe(false);
+      const n = specs.length;
+      expect(specs).toEqual(Array.from({ length: n }, (_, i) => ({ index: i + 1, count: n })));
+      expect(gateStep(jobs['shard'])['with']['shard']).toBe('${{ matrix.shard }}');
+    });
+
+    it('the merge job needs the shards, always runs, and gets the same inputs as the shards', () => {
+      const merge = jobs['merge'];
+      expect(merge['needs']).toContain('shard');
+      expect(merge['if']).toBe('always()');
+      const m = gateStep(merge)['with'];
+      const s = gateStep(jobs['shard'])['with'];
+      expect(m['mode']).toBe('merge');
+      expect(m['shard']).toBeUndefined();
+      for (const key of ['archive', 'data', 'end']) expect(m[key], key).toBe(s[key]);
+      expect(s['end']).toBe('${{ needs.window.outputs.end }}');
+    });
+
+    it('shares Alpaca bars through actions/cache keyed by the shard\'s symbols and the range; CSV needs none', () => {
+      const cache = (jobs['shard']['steps'] as Obj[]).find((x) => String(x['uses'] ?? '').startsWith('actions/cache@'))!;
+      expect(cache['if']).toBe("env.DATA == 'alpaca'");
+      expect(cache['with']['path']).toBe('.policy-gate/cache');
+      expect(cache['with']['key']).toContain("hashFiles(env.ARCHIVE, '.github/policy-gate.yml')");
+      expect(cache['with']['key']).toContain('${{ matrix.shard }}');
+      expect(cache['with']['key']).toContain('${{ needs.window.outputs.end }}');
+      expect(cache['with']['restore-keys']).toBeDefined();
+    });
   });
 
   it('the re-validation runs on a schedule and on demand', () => {

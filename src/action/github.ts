@@ -8,6 +8,11 @@
  *     token): never retried.
  * A wait longer than `maxWaitSeconds` is not worth holding a runner for: the error is raised instead.
  * Lists are always read with `octokit.paginate` (100 per page) by the callers.
+ *
+ * Every attempt has a deadline (`timeoutMs`, 60 s): a server that accepts and never answers is a
+ * network failure like a reset, retried, never a job that hangs until the runner's 6-hour limit. A
+ * success whose JSON body was cut short (octokit then hands back the partial text, not an object) is
+ * retried the same way, never passed on as data (docs/threat-model.md).
  */
 import { getOctokit } from '@actions/github';
 
@@ -22,6 +27,8 @@ export interface ClientOptions {
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
   log?: (line: string) => void;
+  /** Per-attempt deadline in ms (default 60 000). */
+  timeoutMs?: number;
 }
 
 interface ErrorLike {
@@ -66,10 +73,21 @@ export function createGitHub(opts: ClientOptions): GitHubClient {
   const maxWaitSeconds = opts.maxWaitSeconds ?? 120;
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const now = opts.now ?? Date.now;
+  const timeoutMs = opts.timeoutMs ?? 60_000;
   octokit.hook.wrap('request', async (request, options) => {
+    const callerSignal = options.request?.signal as AbortSignal | undefined;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await request(options);
+        const deadline = AbortSignal.timeout(timeoutMs);
+        // Set on `options` itself: the hook chain hands every layer the options it was first called with.
+        options.request = { ...options.request, signal: callerSignal ? AbortSignal.any([callerSignal, deadline]) : deadline };
+        const response = await request(options);
+        const type = String(response.headers?.['content-type'] ?? '');
+        if (typeof response.data === 'string' && /json/i.test(type)) {
+          // No HTTP status on it: retried as a network failure.
+          throw new Error(`the response body was cut short (${response.data.length} bytes of unreadable JSON)`);
+        }
+        return response;
       } catch (err) {
         const wait = retryDelay(err, attempt, { retries, maxWaitSeconds, now: now() });
         if (wait === null) throw err;

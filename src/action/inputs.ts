@@ -12,9 +12,11 @@ import { statSync } from 'node:fs';
 import { loadConfig } from '../config/load.js';
 import { checkCrossField, type Config, type Device } from '../config/schema.js';
 import { inputError } from '../core/errors.js';
+import { parseShardSpec, type ShardSpec } from '../core/shard.js';
 
-export type Mode = 'auto' | 'pull_request' | 'workflow_run' | 'schedule';
-const MODES: readonly Mode[] = ['auto', 'pull_request', 'workflow_run', 'schedule'];
+/** `merge`: combine the partial reports of a sharded run and publish them (docs/sharding.md); it publishes as `auto` would. */
+export type Mode = 'auto' | 'pull_request' | 'workflow_run' | 'schedule' | 'merge';
+const MODES: readonly Mode[] = ['auto', 'pull_request', 'workflow_run', 'schedule', 'merge'];
 const DEVICES: readonly Device[] = ['auto', 'cpu', 'cuda'];
 
 export interface ActionInputs {
@@ -39,6 +41,8 @@ export interface ActionInputs {
   readonly reportDir: string;
   /** Name of the report artifact; null = do not upload (upload-report: false). */
   readonly reportArtifact: string | null;
+  /** `shard: i/n`: evaluate this shard's models only and upload a partial report (docs/sharding.md). */
+  readonly shard: ShardSpec | null;
 }
 
 /** The raw value of one input ('' when unset), trimmed like core.getInput. */
@@ -99,6 +103,15 @@ export function parseInputs(env: NodeJS.ProcessEnv): ActionInputs {
   if (/[\\/:*?"<>|\r\n]/.test(artifactName)) bad('artifact-name', 'an artifact name (no \\ / : * ? " < > |)', artifactName);
   const reportArtifact = readInput(env, 'report-artifact') || 'policy-gate-report';
   if (/[\\/:*?"<>|\r\n]/.test(reportArtifact)) bad('report-artifact', 'an artifact name (no \\ / : * ? " < > |)', reportArtifact);
+  const shard = shardInput(env);
+  const mode = oneOf(env, 'mode', MODES) ?? 'auto';
+  const upload = boolean(env, 'upload-report', true);
+  if (shard && mode === 'merge') {
+    throw inputError('inputs "shard" and "mode: merge" exclude each other: the shard jobs set shard, the final job (needs: the shards) sets mode: merge', 'input shard');
+  }
+  if (shard && !upload) {
+    throw inputError('input "upload-report" must not be false with "shard": the merge job reads each shard\'s partial report from its artifact', 'input upload-report');
+  }
   return {
     archive: readInput(env, 'archive') || null,
     artifactName,
@@ -113,10 +126,20 @@ export function parseInputs(env: NodeJS.ProcessEnv): ActionInputs {
     device: oneOf(env, 'device', DEVICES),
     token,
     failOnRejection: boolean(env, 'fail-on-rejection', true),
-    mode: oneOf(env, 'mode', MODES) ?? 'auto',
+    mode,
     reportDir: readInput(env, 'report-dir') || 'policy-gate-report',
-    reportArtifact: boolean(env, 'upload-report', true) ? reportArtifact : null,
+    reportArtifact: upload ? reportArtifact : null,
+    shard,
   };
+}
+
+/** The `shard` input (`i/n`), or null when empty. */
+export function shardInput(env: NodeJS.ProcessEnv): ShardSpec | null {
+  const raw = readInput(env, 'shard');
+  if (raw === '') return null;
+  const spec = parseShardSpec(raw);
+  if ('error' in spec) throw inputError(`input "shard" ${spec.error}`, 'input shard');
+  return spec;
 }
 
 /** A workspace-relative path as the pipeline sees it (relative to the process, like the CLI does). */

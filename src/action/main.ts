@@ -37,6 +37,8 @@ import { actionMarkdown, checkConclusion, checkTitle, crashMarkdown, decisions, 
 import { changedModels, classifyChanges, readRequested, repoPath, type ChangedFile } from './requested.js';
 import { writeJobSummary } from './summary.js';
 import { openDemotionPullRequest, openPromotionPullRequest, pullRequestDeploy, withChangedEntries } from './promotion.js';
+import { mergeShards } from './merge.js';
+import { markFailedShard, runShardJob } from './shard.js';
 
 interface Outcome {
   conclusion: CheckConclusion;
@@ -48,9 +50,21 @@ const FORK_NOTE =
   'This is expected on pull requests from forks, whose GITHUB_TOKEN is read-only: the verdict is in this job summary and in the ' +
   "step's exit code. To get the check run and comment there too, see docs/action.md (\"Pull requests from forks\").";
 
+/**
+ * The run's redactor, for warnings written from anywhere in this file: an API error's message may
+ * quote what the server echoed, a token included (docs/threat-model.md). The runner masks registered
+ * secrets in its log, but only plain ones, and only on GitHub's runners: redact them here too.
+ */
+let warningRedactor = new Redactor();
+
+/** core.warning, with every secret form redacted. */
+function warn(text: string): void {
+  core.warning(warningRedactor.redact(text));
+}
+
 /** Mask every secret the run can see before anything is logged (the runner then hides them). */
 function maskSecrets(env: NodeJS.ProcessEnv): Redactor {
-  const secrets = [readInput(env, 'github-token'), env['APCA_API_KEY_ID'], env['APCA_API_SECRET_KEY']];
+  const secrets = [readInput(env, 'github-token'), env['GITHUB_TOKEN'], env['APCA_API_KEY_ID'], env['APCA_API_SECRET_KEY']];
   try {
     const keys = readAlpacaKeys(env);
     if (keys) secrets.push(keys.keyId, keys.secret);
@@ -59,7 +73,8 @@ function maskSecrets(env: NodeJS.ProcessEnv): Redactor {
   }
   const unique = [...new Set(secrets.filter((s): s is string => Boolean(s)))];
   for (const s of unique) core.setSecret(s);
-  return new Redactor(unique);
+  warningRedactor = new Redactor(unique);
+  return warningRedactor;
 }
 
 export function resolveMode(inputs: ActionInputs, ctx: ActionContext): RunMode {
@@ -69,7 +84,8 @@ export function resolveMode(inputs: ActionInputs, ctx: ActionContext): RunMode {
       'GITHUB_EVENT_NAME',
     );
   }
-  const mode = inputs.mode === 'auto'
+  // merge publishes for the event like auto does; only where the report comes from differs.
+  const mode = inputs.mode === 'auto' || inputs.mode === 'merge'
     ? ctx.pullRequest && ctx.eventName.startsWith('pull_request')
       ? 'pull_request'
       : ctx.eventName === 'workflow_run'
@@ -126,18 +142,25 @@ async function validate(
   const { config, file } = await resolveConfig(inputs, ws);
   const requested = await readRequested(config, ws);
   const facts: RunFacts = { mode, headSha, deployConfigs: requested.configs };
+  if (inputs.mode === 'merge' && mode !== 'workflow_run' && inputs.archive === null) {
+    throw inputError('input "archive" is required with mode: merge — the archive the shards validated (the merge checks their partial reports against it)', 'input archive');
+  }
   const run = (source: string): Promise<Report> =>
-    core.group(`policy-gate: validate ${source}`, () =>
-      runValidate(source, config, file, {
-        now,
-        env: process.env,
-        log: pipelineLog,
-        endMs: inputs.endMs ?? undefined,
-        equityOut: join(reportDir, 'equity'),
-        requestedTiers: requested.tiers,
-        root: ws,
-      }),
-    );
+    inputs.mode === 'merge'
+      ? core.group(`policy-gate: merge the shards' partial reports for ${source}`, () =>
+          mergeShards({ source, config, configFile: file, requestedTiers: requested.tiers, endMs: inputs.endMs, token: inputs.token, ctx, reportDir, now, facts }),
+        )
+      : core.group(`policy-gate: validate ${source}`, () =>
+          runValidate(source, config, file, {
+            now,
+            env: process.env,
+            log: pipelineLog,
+            endMs: inputs.endMs ?? undefined,
+            equityOut: join(reportDir, 'equity'),
+            requestedTiers: requested.tiers,
+            root: ws,
+          }),
+        );
 
   if (mode === 'pull_request') {
     const pr = ctx.pullRequest!;
@@ -237,7 +260,7 @@ async function validate(
 /** Runs `fn`; a failure becomes a warning (publishing never changes or hides the verdict). */
 async function bestEffort<T>(what: string, fn: () => Promise<T>): Promise<T | undefined> {
   return fn().catch((err: unknown) => {
-    core.warning(`policy-gate: ${what} failed: ${errorMessage(err)}`);
+    warn(`policy-gate: ${what} failed: ${errorMessage(err)}`);
     return undefined;
   });
 }
@@ -249,7 +272,7 @@ async function postComment(gh: GitHubClient, ctx: ActionContext, markdown: strin
     upsertStickyComment(gh, ctx.repo, pr.number, commentBody(markdown, note), await tokenIdentity(gh, info), { createIfMissing }),
   );
   if (posted?.kind === 'denied') {
-    core.warning(`policy-gate could not comment on pull request #${pr.number} (${posted.reason}). ${pr.isFork ? FORK_NOTE : 'Give the workflow `pull-requests: write`.'}`);
+    warn(`policy-gate could not comment on pull request #${pr.number} (${posted.reason}). ${pr.isFork ? FORK_NOTE : 'Give the workflow `pull-requests: write`.'}`);
   } else if (posted && posted.kind !== 'absent') {
     info(`policy-gate: pull request comment ${posted.kind} (id ${posted.id})${posted.duplicatesRemoved ? `, ${posted.duplicatesRemoved} duplicate(s) removed` : ''}`);
   }
@@ -315,7 +338,7 @@ async function deploymentPullRequest(
             : errorMessage(err),
     );
     facts.deployPr = { kind, outcome: 'failed', number: null, url: null, changes: [], error: message };
-    core.warning(`policy-gate: the ${kind} pull request could not be opened: ${message}`);
+    warn(`policy-gate: the ${kind} pull request could not be opened: ${message}`);
     return message;
   }
 }
@@ -328,11 +351,19 @@ export async function run(env: NodeJS.ProcessEnv = process.env, clock: () => Dat
   let check: CheckStart | null = null;
   let outcome: Outcome | null = null;
   let note = trimNote(null, null);
+  // A shard job never posts a check run or a comment, not even for a crash (docs/sharding.md).
+  const sharded = readInput(env, 'shard') !== '';
   try {
     redactor = maskSecrets(env);
     ctx = readContext(env);
     const inputs = parseInputs(env);
     mode = resolveMode(inputs, ctx);
+    if (inputs.shard) {
+      // A shard job publishes only its job summary and partial report; the merge job does the rest.
+      const failure = await runShardJob({ env, ctx, inputs, mode, now: clock(), redactor });
+      if (failure !== null) core.setFailed(`policy-gate: ${failure}`);
+      return;
+    }
     const client = createGitHub({ token: inputs.token, baseUrl: ctx.apiUrl, log: info });
     gh = client;
     const headSha = await headShaFor(mode, ctx, inputs, client);
@@ -343,7 +374,7 @@ export async function run(env: NodeJS.ProcessEnv = process.env, clock: () => Dat
       now: clock(),
     });
     if (check.kind === 'denied') {
-      core.warning(`policy-gate could not create its check run (${check.reason}). ${ctx.pullRequest?.isFork ? FORK_NOTE : 'Give the workflow `checks: write`.'}`);
+      warn(`policy-gate could not create its check run (${check.reason}). ${ctx.pullRequest?.isFork ? FORK_NOTE : 'Give the workflow `checks: write`.'}`);
     }
 
     const reportDir = workspacePath(ctx.workspace, inputs.reportDir);
@@ -368,7 +399,7 @@ export async function run(env: NodeJS.ProcessEnv = process.env, clock: () => Dat
       } else if (up.kind === 'skipped' && env['POLICY_GATE_COMPOSITE_UPLOAD'] === 'true') {
         info(`policy-gate: the report artifact is uploaded by the action's next step (${up.reason})`);
       } else {
-        core.warning(`policy-gate: the report was not uploaded as an artifact: ${up.reason}. It is in ${reportDir}.`);
+        warn(`policy-gate: the report was not uploaded as an artifact: ${up.reason}. It is in ${reportDir}.`);
       }
     }
     note = trimNote(inputs.reportArtifact === null ? null : { name: inputs.reportArtifact, url: artifactUrl }, runUrl(ctx));
@@ -379,7 +410,7 @@ export async function run(env: NodeJS.ProcessEnv = process.env, clock: () => Dat
     }
 
     const summary = await bestEffort('writing the job summary', () => writeJobSummary(outcome!.markdown, note, env));
-    if (summary === 'unavailable') core.warning('policy-gate: GITHUB_STEP_SUMMARY is not set; no job summary written');
+    if (summary === 'unavailable') warn('policy-gate: GITHUB_STEP_SUMMARY is not set; no job summary written');
     if (mode === 'pull_request') {
       // A pull request that touches no model gets no new comment; an earlier one is still brought up to date.
       await postComment(client, ctx, outcome.markdown, note, report.models.length > 0 || report.errors.length > 0);
@@ -401,6 +432,7 @@ export async function run(env: NodeJS.ProcessEnv = process.env, clock: () => Dat
     const report = emptyReport('validate', defaultConfig(), null, clock());
     report.errors.push(message);
     report.conclusionReasons = [`run error: ${message}`];
+    if (sharded) markFailedShard(env, report);
     outcome = { conclusion: 'failure', title: `error: ${message}`, markdown: crashMarkdown(message, ctx ? runUrl(ctx) : null) };
     const reportDir = ctx ? workspacePath(ctx.workspace, readInput(env, 'report-dir') || 'policy-gate-report') : null;
     if (reportDir) await bestEffort('writing the failure report', () => writeReportFiles(report, reportDir));
@@ -422,7 +454,7 @@ export async function run(env: NodeJS.ProcessEnv = process.env, clock: () => Dat
     if (gh && ctx && check?.kind === 'created') {
       const [client, repo, id] = [gh, ctx.repo, check.id];
       await bestEffort('completing the check run', () => completeCheck(client, repo, id, result, clock()));
-    } else if (check === null && ctx) {
+    } else if (check === null && ctx && !sharded) {
       // The run stopped before its check run existed (a bad input, an unknown run): the required check
       // must still report, so post it completed — when the token and the commit are known.
       const token = readInput(env, 'github-token');

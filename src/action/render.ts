@@ -24,6 +24,10 @@ export interface RunFacts {
   deployPr?: { kind: 'promotion' | 'demotion'; outcome: string; number: number | null; url: string | null; changes: string[]; error: string | null };
   /** The report artifact, for the link to report.html: its URL when this process uploaded it, else the run's page. */
   reportArtifact?: { name: string; url: string | null; runUrl: string | null };
+  /** A shard job (`shard: i/n`): its summary shows its partial report only (docs/sharding.md). */
+  shard?: { index: number; count: number; summary: string };
+  /** The merge job (`mode: merge`): which shards' partial reports were merged, and which were missing. */
+  merge?: { count: number | null; present: { index: number; label: string }[]; missing: { index: number; models: string[]; reason: 'absent' | 'failed' }[] };
 }
 
 export interface Decision {
@@ -70,6 +74,24 @@ function code(text: string): string {
 function preface(facts: RunFacts): string[] {
   const out: string[] = [];
   const sha = facts.headSha.slice(0, 7);
+  if (facts.shard) {
+    out.push(
+      `**Partial report of shard ${facts.shard.index}/${facts.shard.count}** — ${md(facts.shard.summary)}. ` +
+        'The check run, the comment and the verdict for all models come from the merge job (`mode: merge`).',
+      '',
+    );
+  }
+  if (facts.merge) {
+    const m = facts.merge;
+    const lost = m.missing.filter((x) => x.models.length > 0 || x.reason === 'failed');
+    out.push(
+      `Merged from ${m.present.length} of ${m.count ?? 0} shard partial report(s)${m.present.length ? ` (${m.present.map((p) => md(p.label)).join(', ')})` : ''}` +
+        (lost.length
+          ? `; ⚠️ missing: ${lost.map((x) => `shard ${x.index}/${m.count} (${x.reason === 'absent' ? 'no partial report' : 'failed'}${x.models.length ? `: ${x.models.map(md).join(', ')} not evaluated` : ''})`).join('; ')}.`
+          : '.'),
+      '',
+    );
+  }
   if (facts.mode === 'pull_request' && facts.pullRequest) {
     const pr = facts.pullRequest;
     if (pr.noChanges !== null) {

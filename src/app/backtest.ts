@@ -3,14 +3,14 @@
  * training repo's `run_backtest.py --model ... --days 30 [--walk-forward 5]`.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { inputError } from '../core/errors.js';
 import type { ModelReport, Report } from '../core/report.js';
-import { splitModelId } from '../core/summary.js';
+import { jsonSyntaxReason, splitModelId } from '../core/summary.js';
 import { isTimeframe } from '../core/types.js';
-import { loadPolicyModel, modelFileInfo } from '../adapters/onnx/session.js';
+import { loadPolicyModel, MAX_MODEL_BYTES, modelFileInfo, modelTooLarge } from '../adapters/onnx/session.js';
 import { describeError, evaluateModel, GoldenMismatch } from './evaluate.js';
 import { emptyReport } from './report-base.js';
 import { barsProvider, checkDevice, dataSection, requireDataDir, runtimeSection } from './validate.js';
@@ -37,7 +37,7 @@ async function readJson(path: string, what: string): Promise<unknown> {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw inputError(`${path}: not valid JSON (${(err as Error).message})`, path);
+    throw inputError(`${path}: not valid JSON (${jsonSyntaxReason(text, err)})`, path);
   }
 }
 
@@ -66,6 +66,9 @@ export async function runBacktest(modelPath: string, config: Config, configFile:
   }
 
   const report = emptyReport('backtest', config, configFile, opts.now);
+  // Refused by its size before it is read: a multi-gigabyte file would otherwise be read whole.
+  const size = (await stat(modelPath)).size;
+  if (size > MAX_MODEL_BYTES) throw modelTooLarge(modelPath, size);
   const bytes = await readFile(modelPath);
   const m: ModelReport = {
     id: `${symbol.replace('/', '')}_${tf}`,
@@ -89,7 +92,7 @@ export async function runBacktest(modelPath: string, config: Config, configFile:
     evidence: null,
   };
   report.models = [m];
-  const model = await loadPolicyModel(bytes, { device: config.runtime.device, label: modelPath });
+  const model = await loadPolicyModel(bytes, { device: config.runtime.device, label: modelPath, timeoutSeconds: config.runtime.inferenceTimeoutSeconds });
   let range: { start: number; end: number } | null = null;
   try {
     m.model = modelFileInfo(model, modelPath);

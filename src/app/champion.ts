@@ -90,7 +90,11 @@ export async function compareWithChampion(m: ModelReport, opts: ChampionOptions)
       errors: [],
       notes: [],
     };
-    const model = await loadPolicyModel(bytes, { device: opts.config.runtime.device, label: modelPath });
+    const model = await loadPolicyModel(bytes, {
+      device: opts.config.runtime.device,
+      label: modelPath,
+      timeoutSeconds: opts.config.runtime.inferenceTimeoutSeconds,
+    });
     try {
       await evaluateModel(champion, model, cardJson, cardPath, opts.getBars, {
         config: opts.config,

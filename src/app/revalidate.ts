@@ -12,7 +12,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
-import { conclude } from '../core/decide.js';
+import { concludeReport } from '../core/decide.js';
 import { errorMessage, inputError, PolicyGateError } from '../core/errors.js';
 import { deployedEntry, type DeployPaths, type DeployTier } from '../core/promotion.js';
 import type { ModelReport, Report } from '../core/report.js';
@@ -136,7 +136,7 @@ export async function evaluateDeployed(deployed: readonly DeployedModel[], confi
       const card = (cardJson ?? {}) as { symbol?: unknown; timeframe?: unknown };
       if (typeof card.symbol === 'string') m.symbol = card.symbol;
       if (isTimeframe(card.timeframe)) m.timeframe = card.timeframe;
-      model = await loadPolicyModel(bytes, { device: config.runtime.device, label: modelFile });
+      model = await loadPolicyModel(bytes, { device: config.runtime.device, label: modelFile, timeoutSeconds: config.runtime.inferenceTimeoutSeconds });
       loaded.push(model);
       m.model = modelFileInfo(model, modelFile);
       const evaluated = await evaluateModel(m, model, cardJson, rec.entry.card, getBars, {
@@ -179,13 +179,5 @@ export async function runRevalidate(config: Config, configFile: string | null, o
   return { report, deploy };
 }
 
-/** The run's conclusion from its models' decisions and its errors (as validate concludes). */
-export function concludeReport(report: Report): void {
-  const c = conclude(report.models);
-  report.conclusion = report.errors.length > 0 || report.infraErrors.length > 0 ? 'failure' : c.conclusion;
-  report.conclusionReasons = [
-    ...report.errors.map((e) => `run error: ${e}`),
-    ...report.infraErrors.map((e) => `data provider unreachable: ${e}`),
-    ...c.reasons,
-  ];
-}
+/** The run's conclusion from its models' decisions and its errors (as validate concludes): core/decide.ts. */
+export { concludeReport };

@@ -4,18 +4,21 @@
  * others' results: it is recorded on that model and the run goes on.
  */
 import type { Config } from '../config/schema.js';
-import { conclude, decide } from '../core/decide.js';
+import { concludeReport, decide } from '../core/decide.js';
 import { inputError, PolicyGateError, usageError } from '../core/errors.js';
 import type { ModelReport, Report } from '../core/report.js';
 import { applyEvidenceRules, evaluateEvidenceRules } from '../core/evidence.js';
 import { tierRank, timeframeMs, type BarSeries, type Decision, type Tier } from '../core/types.js';
 import { loadBarsFromDir } from '../adapters/bars/csv.js';
 import { cudaProviderStatus, loadPolicyModel, modelFileInfo, onnxruntimeVersion, type PolicyModel } from '../adapters/onnx/session.js';
+import { jsonSyntaxReason } from '../core/summary.js';
 import { openTrainingArchive } from './archive.js';
 import { describeError, evaluateModel, GoldenMismatch, type BarsInput, type BarsProvider } from './evaluate.js';
 import { AlpacaBarsSource, historyRange } from '../adapters/alpaca/index.js';
 import { emptyReport } from './report-base.js';
 import { compareWithChampion } from './champion.js';
+import type { ShardSpec } from '../core/shard.js';
+import { archivePlan, checkShardable, describeShard, shardInfo } from './shard.js';
 
 export interface RunOptions {
   now: Date;
@@ -33,6 +36,8 @@ export interface RunOptions {
   root?: string;
   /** Called before and after each model is evaluated (the CLI draws a progress bar on a terminal). */
   progress?: (state: { done: number; total: number; current: string | null }) => void;
+  /** Evaluate only this shard's models and write a partial report (docs/sharding.md). */
+  shard?: ShardSpec;
 }
 
 /**
@@ -155,17 +160,12 @@ export function applyDecisions(report: Report, config: Config): void {
     m.decision = decide({ gating: m.gating, flags: m.flags, folds: m.walkForward?.summary ?? null, notEvaluated }, config.decision);
     if (m.evidence) m.decision = decideWithEvidence(m, m.decision, config);
   }
-  const c = conclude(report.models);
-  report.conclusion = report.errors.length > 0 || report.infraErrors.length > 0 ? 'failure' : c.conclusion;
-  report.conclusionReasons = [
-    ...report.errors.map((e) => `run error: ${e}`),
-    ...report.infraErrors.map((e) => `data provider unreachable: ${e}`),
-    ...c.reasons,
-  ];
+  concludeReport(report);
 }
 
 export async function runValidate(source: string, config: Config, configFile: string | null, opts: RunOptions): Promise<Report> {
   requireDataDir(config);
+  if (opts.shard) checkShardable(config, opts.endMs);
   await checkDevice(config);
   const report = emptyReport('validate', config, configFile, opts.now);
   const opened = await openTrainingArchive(source, config.gating, config.decision.required, opts.log);
@@ -174,11 +174,19 @@ export async function runValidate(source: string, config: Config, configFile: st
   const ranges: { start: number; end: number }[] = [];
   try {
     report.archive = opened.archive;
-    report.models = opened.models.map((m) => m.report);
+    // A shard keeps only its own models (gating DROP ones included), in archive order.
+    let selected = opened.models;
+    if (opts.shard) {
+      report.shard = shardInfo(opts.shard, archivePlan(opened, config, opts.shard.count), opened.archive.sha256, report.config.sha256, opts.endMs);
+      const mine = new Set(report.shard.models);
+      selected = opened.models.filter((gm) => mine.has(gm.report.id));
+      opts.log(describeShard(report.shard));
+    }
+    report.models = selected.map((m) => m.report);
     for (const m of report.models) if (opts.requestedTiers && Object.hasOwn(opts.requestedTiers, m.id)) m.requested = opts.requestedTiers[m.id]!;
-    const toEvaluate = opened.models.filter((gm) => gm.report.gating!.classification !== 'DROP' && gm.onnxPath && gm.report.errors.length === 0).length;
+    const toEvaluate = selected.filter((gm) => gm.report.gating!.classification !== 'DROP' && gm.onnxPath && gm.report.errors.length === 0).length;
     let evaluatedCount = 0;
-    for (const gm of opened.models) {
+    for (const gm of selected) {
       const m = gm.report;
       if (m.gating!.classification === 'DROP') {
         opts.log(`${m.id}: gating DROP — not evaluated`);
@@ -197,7 +205,7 @@ export async function runValidate(source: string, config: Config, configFile: st
           try {
             cardJson = JSON.parse(text);
           } catch (err) {
-            throw inputError(`${cardFile}: not valid JSON (${(err as Error).message})`, cardFile);
+            throw inputError(`${cardFile}: not valid JSON (${jsonSyntaxReason(text, err)})`, cardFile);
           }
         } else if (gm.entry.card !== undefined) {
           cardFile = `${source}:${opened.archive.summary.path} (symbols.${gm.entry.key}.card)`;
@@ -209,7 +217,7 @@ export async function runValidate(source: string, config: Config, configFile: st
           );
         }
         const bytes = await opened.reader.read(gm.onnxPath);
-        model = await loadPolicyModel(bytes, { device: config.runtime.device, label: gm.onnxPath });
+        model = await loadPolicyModel(bytes, { device: config.runtime.device, label: gm.onnxPath, timeoutSeconds: config.runtime.inferenceTimeoutSeconds });
         loaded.push(model);
         m.model = modelFileInfo(model, gm.onnxPath);
         const evaluated = await evaluateModel(

@@ -80,7 +80,11 @@ export interface Config {
   data: DataConfig;
   /** Deployment configs, and where promoted model files are committed (repository-relative). */
   promotion: { paper: string; live: string; modelsDir: string };
-  runtime: { device: Device };
+  /**
+   * inferenceTimeoutSeconds: the deadline of loading a model and of each inference call in
+   * onnxruntime's process; past it the process is stopped and that model fails (docs/threat-model.md).
+   */
+  runtime: { device: Device; inferenceTimeoutSeconds: number };
   evidence: EvidenceConfig;
 }
 
@@ -112,7 +116,7 @@ export function defaultConfig(): Config {
     },
     data: { source: 'csv', dir: null, feed: 'iex', adjustment: 'all', cache: '.policy-gate/cache', deadlineSeconds: 300 },
     promotion: { paper: 'deploy/paper.json', live: 'deploy/live.json', modelsDir: 'models' },
-    runtime: { device: 'auto' },
+    runtime: { device: 'auto', inferenceTimeoutSeconds: 120 },
     evidence: {
       psrBenchmarkSharpe: 0,
       minTrlConfidence: 0.95,
@@ -341,8 +345,12 @@ export function parseConfig(doc: unknown, file: string): Config {
     cfg.promotion.modelsDir = p.string('models_dir') ?? cfg.promotion.modelsDir;
   }
 
-  const rt = root.section('runtime', ['device']);
-  if (rt) cfg.runtime.device = rt.oneOf('device', ['auto', 'cpu', 'cuda'] as const) ?? cfg.runtime.device;
+  const rt = root.section('runtime', ['device', 'inference_timeout_seconds']);
+  if (rt) {
+    cfg.runtime.device = rt.oneOf('device', ['auto', 'cpu', 'cuda'] as const) ?? cfg.runtime.device;
+    cfg.runtime.inferenceTimeoutSeconds =
+      rt.number('inference_timeout_seconds', { min: 0, exclusiveMin: true, max: 86_400 }) ?? cfg.runtime.inferenceTimeoutSeconds;
+  }
 
   const ev = root.section('evidence', ['psr_benchmark_sharpe', 'min_trl_confidence', 'dsr_trials', 'bootstrap', 'cost_stress', 'lookahead_audit', 'rules']);
   if (ev) readEvidence(ev, cfg.evidence);

@@ -3,7 +3,7 @@
  * config; every decision says which rule fired.
  */
 import type { DecisionConfig } from '../config/schema.js';
-import type { FoldSummary, ModelReport } from './report.js';
+import type { FoldSummary, ModelReport, Report } from './report.js';
 import { tierRank, type Decision, type GatingResult, type ModelFlag, type Tier } from './types.js';
 
 const pct = (v: number): string => `${Number((v * 100).toFixed(1))} %`;
@@ -90,6 +90,20 @@ export function conclude(models: readonly ModelReport[]): { conclusion: 'success
     }
   }
   return { conclusion: reasons.length > 0 ? 'failure' : 'success', reasons };
+}
+
+/**
+ * Sets a run's conclusion from its models' decisions (`conclude`) and its run-level problems: a run
+ * error or an unreachable data provider fails the run whatever the models earned.
+ */
+export function concludeReport(report: Pick<Report, 'models' | 'errors' | 'infraErrors' | 'conclusion' | 'conclusionReasons'>): void {
+  const c = conclude(report.models);
+  report.conclusion = report.errors.length > 0 || report.infraErrors.length > 0 ? 'failure' : c.conclusion;
+  report.conclusionReasons = [
+    ...report.errors.map((e) => `run error: ${e}`),
+    ...report.infraErrors.map((e) => `data provider unreachable: ${e}`),
+    ...c.reasons,
+  ];
 }
 
 /** The lowest tier gating alone already implies (used by `policy-gate gate`, which runs no backtest). */

@@ -5,7 +5,7 @@
  */
 import { inputError } from './errors.js';
 import type { ArchiveFile } from './types.js';
-import type { SummaryEntry } from './summary.js';
+import { describeJsonValue, type SummaryEntry } from './summary.js';
 
 export const PYTORCH_ADVICE =
   'PyTorch checkpoint: export it to ONNX (torch.onnx.export) — see docs/archive-format.md#exporting-to-onnx';
@@ -128,7 +128,7 @@ export function parseManifest(doc: unknown, file: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const [p, h] of Object.entries(files as Record<string, unknown>)) {
     if (typeof h !== 'string' || !/^[0-9a-f]{64}$/i.test(h)) {
-      throw inputError(`${file}: files["${p}"] must be a 64-digit sha256 hex string, got ${JSON.stringify(h)}`, file);
+      throw inputError(`${file}: files["${p}"] must be a 64-digit sha256 hex string, got ${describeJsonValue(h)}`, file);
     }
     out.set(normalise(p), h.toLowerCase());
   }

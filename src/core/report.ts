@@ -30,6 +30,7 @@ export type { FoldSummary } from './folds.js';
 import type { FoldSummary } from './folds.js';
 import type { ModelCharts } from './charts.js';
 import type { Evidence } from './evidence.js';
+import type { ShardInfo } from './shard.js';
 export type { Evidence } from './evidence.js';
 export type { CurveSeries, FoldCurveSeries, ModelCharts } from './charts.js';
 
@@ -90,4 +91,9 @@ export interface Report {
   errors: string[];
   /** A data provider or API stayed unreachable after retries (the CLI exits 3). */
   infraErrors: string[];
+  /**
+   * Only in a partial report (`validate --shard i/n`, docs/sharding.md): which shard this is and the
+   * plan it followed. `policy-gate merge` combines the partials into a report without it.
+   */
+  shard?: ShardInfo;
 }

@@ -78,7 +78,7 @@ export function parseJsonTolerant(text: string, file: string): unknown {
     return JSON.parse(out);
   } catch (err) {
     throw inputError(
-      `${file}: not valid JSON (${(err as Error).message}); fix or re-export the training summary`,
+      `${file}: not valid JSON (${jsonSyntaxReason(out, err)}); fix or re-export the training summary`,
       file,
       err,
     );
@@ -89,6 +89,41 @@ function describe(value: unknown): string {
   if (typeof value === 'string' && value.startsWith(NON_FINITE_MARK)) return value.slice(NON_FINITE_MARK.length);
   if (value === undefined) return 'missing';
   return JSON.stringify(value);
+}
+
+/** A value read by parseJsonTolerant, for a message: NaN / Infinity / -Infinity as written, else JSON. */
+export const describeJsonValue = describe;
+
+/**
+ * Why `text` is not JSON, on one line for a message (JSON.parse's own message quotes the text around
+ * the error, newlines included). A bare NaN / Infinity / -Infinity — what Python's json module writes
+ * for float('nan') and float('inf') — is named with its line and column and the fix.
+ */
+export function jsonSyntaxReason(text: string, err: unknown): string {
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const ch = text.charCodeAt(i);
+    if (ch === 34 /* " */) {
+      for (i++; i < n; i++) {
+        const c = text.charCodeAt(i);
+        if (c === 92 /* \ */) i++;
+        else if (c === 34) break;
+      }
+      continue;
+    }
+    const token = text.startsWith('NaN', i) ? 'NaN' : text.startsWith('-Infinity', i) ? '-Infinity' : text.startsWith('Infinity', i) ? 'Infinity' : null;
+    if (token) {
+      const before = text.slice(0, i);
+      const line = before.split('\n').length;
+      const column = i - before.lastIndexOf('\n');
+      return (
+        `a bare ${token} at line ${line}, column ${column}: Python's json writes it for float('nan') or float('inf'), ` +
+        `but JSON has no such value — write null or a number (json.dumps(..., allow_nan=False) catches it at export)`
+      );
+    }
+  }
+  const message = (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').trim();
+  return message.length > 200 ? `${message.slice(0, 200)}…` : message;
 }
 
 function readHistory(raw: unknown, key: MetricKey): MetricHistory {

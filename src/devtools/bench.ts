@@ -42,6 +42,8 @@ interface Measurement {
   floor2: Measurement['floor'] | null;
   single: { ms: number; observations: number; errors: string[]; peakRssMiB: number } | null;
   maxRssMiB: number;
+  /** Peak RSS of the onnxruntime host process (src/adapters/onnx/host.ts) during validate, and during the floor. */
+  hostPeakRssMiB: { validate: number | null; floor: number | null };
   archiveMiB: number;
   generateMs: number;
   node: string;
@@ -153,6 +155,10 @@ function table(m: Measurement): string {
     ['observations / s', `${Math.round(m.observations / (m.validate.best / 1000))} (floor: ${Math.round(m.observations / (m.floor.best / 1000))})`],
     ['peak RSS', `validate ${m.validate.peakRssMiB.toFixed(0)} MiB, floor ${m.floor.peakRssMiB.toFixed(0)} MiB, measuring process max ${m.maxRssMiB.toFixed(0)} MiB`],
     [
+      'peak RSS, onnxruntime host',
+      `validate ${m.hostPeakRssMiB.validate?.toFixed(0) ?? '—'} MiB, floor ${m.hostPeakRssMiB.floor?.toFixed(0) ?? '—'} MiB (a separate process: add it to the above)`,
+    ],
+    [
       'decisions',
       Object.entries(m.validate.decisions)
         .map(([k, v]) => `${k} ${v}`)
@@ -203,6 +209,12 @@ async function measure(spec: string): Promise<void> {
   const { runBacktest } = await import('../app/backtest.js');
   const { defaultConfig } = await import('../config/schema.js');
   const { loadPolicyModel, onnxruntimeVersion } = await import('../adapters/onnx/session.js');
+  const { ortHostPeakRssKiB, shutdownOrtHost } = await import('../adapters/onnx/host.js');
+  const hostPeak = async (): Promise<number | null> => {
+    const kib = await ortHostPeakRssKiB();
+    await shutdownOrtHost(); // the next phase starts a fresh host, so each peak is its own
+    return kib === null ? null : kib / 1024;
+  };
   const { loadBarsFromDir } = await import('../adapters/bars/csv.js');
   const repeat = Math.max(1, Number(args.repeat));
   const log = args.verbose ? (line: string) => process.stderr.write(`  ${line}\n`) : () => {};
@@ -224,6 +236,7 @@ async function measure(spec: string): Promise<void> {
     process.stderr.write(`bench: validate ${((performance.now() - t0) / 1000).toFixed(2)} s\n`);
   }
   const validatePeak = sampler.stop();
+  const hostValidatePeak = await hostPeak();
   const errors = report.models.flatMap((m) => m.errors.map((e) => `${m.id}: ${e}`));
   const decisions: Record<string, number> = {};
   for (const m of report.models) {
@@ -303,6 +316,7 @@ async function measure(spec: string): Promise<void> {
     return { ms, best: Math.min(...ms), loadMs, inferMs, peakRssMiB: sampler.stop() };
   };
   const floor = await floorRuns(undefined);
+  const hostFloorPeak = await hostPeak();
   const floor2 = availableParallelism() >= 2 ? await floorRuns(2) : null;
   input = null;
 
@@ -339,6 +353,7 @@ async function measure(spec: string): Promise<void> {
     floor2,
     single,
     maxRssMiB: process.resourceUsage().maxRSS / 1024,
+    hostPeakRssMiB: { validate: hostValidatePeak, floor: hostFloorPeak },
     archiveMiB: bench.archiveBytes / MiB,
     generateMs: bench.generateMs,
     node: process.version,

@@ -70,6 +70,11 @@ export interface Fault {
   body?: unknown;
   /** How many requests fail; undefined = all of them. */
   times?: number;
+  /**
+   * A transport fault instead of an answer: 'reset' drops the connection, 'truncate' promises the
+   * body's length and closes after half of it, 'hang' never answers.
+   */
+  transport?: 'reset' | 'truncate' | 'hang';
 }
 
 /** A route added from outside this file; `send` answers with JSON. */
@@ -398,6 +403,15 @@ export async function startFakeGitHub(init: Partial<Pick<FakeState, 'owner' | 'r
       if (fault && (fault.times === undefined || fault.times > 0)) {
         if (fault.times !== undefined) fault.times--;
         record(route, fault.status);
+        if (fault.transport === 'reset') return void req.socket.destroy();
+        if (fault.transport === 'hang') return;
+        if (fault.transport === 'truncate') {
+          const text = JSON.stringify(fault.body ?? { message: 'injected fault', padding: 'x'.repeat(200) });
+          res.writeHead(fault.status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) });
+          res.write(text.slice(0, text.length >> 1));
+          setTimeout(() => req.socket.destroy(), 5);
+          return;
+        }
         return json(res, fault.status, fault.body ?? { message: 'injected fault' }, fault.headers ?? {});
       }
       const before = res.statusCode;

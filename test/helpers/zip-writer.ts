@@ -123,7 +123,7 @@ export function buildZip(entries: readonly ZipEntrySpec[], options: ZipOptions =
 
   const cdOffset = offset;
   const cdSize = central.reduce((sum, b) => sum + b.length, 0);
-  parts.push(...central);
+  for (const c of central) parts.push(c); // not push(...central): 100,000 entries overflow the stack
   offset += cdSize;
 
   const count = options.eocdEntryCount ?? entries.length;

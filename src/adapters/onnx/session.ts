@@ -24,17 +24,27 @@
  * also wanted by Node's JIT compiler, garbage collector and file reads, and a parallel Gemm waits for
  * its slowest thread. So the default stays 1.
  *
- * onnxruntime-node is imported lazily, so commands that never load a model do not pay for its 45 MB library.
+ * Isolation (threats.md O2, docs/threat-model.md): onnxruntime runs in a child process (./host.ts), never
+ * in policy-gate's own. A model that crashes the runtime (a native abort or segfault) or hangs it past
+ * `runtime.inference_timeout_seconds` fails with an error naming that model (an OrtHostFailure); the
+ * other models are evaluated in a fresh host. One host serves the whole run: each model's bytes
+ * cross to it once, and each `run()` is one request carrying the whole batch. Results are the same
+ * bits as in-process (the same session options, float32 in and out).
+ *
+ * onnxruntime-node is loaded by the host on the first model load, so commands that never load a
+ * model do not pay for its 45 MB library.
  */
 
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type { InferenceSession, Tensor } from 'onnxruntime-node';
 
-import { PolicyGateError, errorMessage, inputError, usageError } from '../../core/errors.js';
+import { errorMessage, inputError, usageError } from '../../core/errors.js';
 import type { ModelFileInfo } from '../../core/types.js';
+import { formatBytes } from '../archive/limits.js';
+import type { RunFeed, RunOutput } from './host-frame.js';
+import { ortHost, OrtHostFailure, type OrtHost } from './host.js';
 import { OnnxParseError, inspectOnnxModel, type OnnxModelInfo, type OnnxOpset } from './inspect.js';
 
 export type Device = 'auto' | 'cpu' | 'cuda';
@@ -95,6 +105,29 @@ export interface LoadOptions {
   cudaDeviceId?: number;
   /** Test seam: replaces the CUDA availability probe used by device 'auto'. */
   cudaCheck?: () => CudaStatus;
+  /**
+   * Deadline of session creation and of each inference call, in seconds (config
+   * runtime.inference_timeout_seconds); past it the runtime is stopped and the model fails. Default 120.
+   */
+  timeoutSeconds?: number;
+}
+
+/** Default of runtime.inference_timeout_seconds. */
+export const DEFAULT_INFERENCE_TIMEOUT_SECONDS = 120;
+
+/**
+ * The largest model file policy-gate loads: 1 GiB, twice the archive reader's per-file limit (512 MiB,
+ * ../archive/limits.ts), so it only binds models read from plain files (`backtest --model`, deployed
+ * models). A policy network is megabytes; onnxruntime's protobuf parser stops at 2 GiB anyway.
+ */
+export const MAX_MODEL_BYTES = 1024 * 1024 * 1024;
+
+/** The refusal of a model file over MAX_MODEL_BYTES, before it is read. */
+export function modelTooLarge(label: string, bytes: number): Error {
+  return inputError(
+    `${label} is ${formatBytes(bytes)}, more than the ${formatBytes(MAX_MODEL_BYTES)} policy-gate loads for one model; a policy network is megabytes — check that this is the exported policy (not a checkpoint with optimizer state or a dataset)`,
+    label,
+  );
 }
 
 // ------------------------------------------------------------------ helpers
@@ -103,35 +136,9 @@ export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-type OrtModule = typeof import('onnxruntime-node');
-let ortPromise: Promise<OrtModule> | undefined;
-
-async function loadOrt(): Promise<OrtModule> {
-  ortPromise ??= (async () => {
-    try {
-      const mod = (await import('onnxruntime-node')) as OrtModule & { default?: OrtModule };
-      const ort = mod.InferenceSession ? mod : (mod.default as OrtModule);
-      // ORT's own logger prints provider-load failures (e.g. the missing CUDA library) as red
-      // [E:onnxruntime] lines even though we catch and report them; keep its stderr for fatal only.
-      // This must be set before the first session initialises the ORT environment.
-      if (!ort.env.logLevel || ort.env.logLevel === 'warning') ort.env.logLevel = 'fatal';
-      return ort;
-    } catch (err) {
-      ortPromise = undefined;
-      throw new PolicyGateError(
-        'infra',
-        `onnxruntime-node could not be loaded: ${errorMessage(err)}. Reinstall dependencies (npm ci) on a supported platform (linux/darwin/win32, x64/arm64).`,
-        { subject: 'onnxruntime-node', cause: err },
-      );
-    }
-  })();
-  return ortPromise;
-}
-
-/** The onnxruntime-node version, e.g. '1.30.0' (loads the runtime). */
+/** The onnxruntime-node version, e.g. '1.30.0' (starts the runtime's host process if none runs). */
 export async function onnxruntimeVersion(): Promise<string> {
-  const ort = await loadOrt();
-  return ort.env.versions.node ?? ort.env.versions.common ?? 'unknown';
+  return ortHost().ready();
 }
 
 /** The folder of onnxruntime-node's native binding for this platform. */
@@ -177,11 +184,6 @@ function cleanReason(err: unknown): string {
   return errorMessage(err).replace(/\s+/g, ' ').trim();
 }
 
-function describeValue(m: InferenceSession.ValueMetadata): TensorInfo {
-  if (!m.isTensor) return { name: m.name, shape: [], type: 'non-tensor' };
-  return { name: m.name, shape: m.shape.map((d) => (d === '' ? '?' : d)), type: m.type };
-}
-
 const FLOAT_INPUTS = new Set(['float32', 'float64']);
 
 // ------------------------------------------------------------------ loading
@@ -195,6 +197,7 @@ export async function loadPolicyModel(bytes: Uint8Array, opts: LoadOptions): Pro
   if (device !== 'auto' && device !== 'cpu' && device !== 'cuda') {
     throw usageError(`unknown device '${String(device)}' for ${label}: use auto, cpu or cuda`, 'device');
   }
+  if (bytes.length > MAX_MODEL_BYTES) throw modelTooLarge(label, bytes.length);
   let info: OnnxModelInfo;
   try {
     info = inspectOnnxModel(bytes);
@@ -218,26 +221,29 @@ export async function loadPolicyModel(bytes: Uint8Array, opts: LoadOptions): Pro
     );
   }
 
-  const ort = await loadOrt();
   const threads = opts.threads ?? 1;
   if (!Number.isInteger(threads) || threads < 1) throw usageError(`threads must be a positive integer, got ${threads}`, 'threads');
-  const baseOptions: InferenceSession.SessionOptions = {
-    graphOptimizationLevel: 'all',
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    logSeverityLevel: 3,
+  const timeoutSeconds = opts.timeoutSeconds ?? DEFAULT_INFERENCE_TIMEOUT_SECONDS;
+  if (!(timeoutSeconds > 0) || !Number.isFinite(timeoutSeconds)) {
+    throw usageError(`runtime.inference_timeout_seconds must be a positive number, got ${timeoutSeconds}`, 'runtime.inference_timeout_seconds');
+  }
+  const timeoutMs = timeoutSeconds * 1000;
+  const host = ortHost();
+  await host.ready();
+  /** A session on `provider`, or onnxruntime's reason it could not create one (a crash or hang throws). */
+  const create = async (provider: ExecutionProviderName, quiet = false): Promise<HostSession> => {
+    const reply = await host.request(
+      { op: 'create', bytes, provider, quiet, threads, deviceId: opts.cudaDeviceId ?? 0 },
+      { label, what: 'loading', timeoutMs },
+    );
+    if (!reply.ok) throw new SessionCreateError(reply.message ?? 'unknown error');
+    return { host, handle: reply['session'] as number, inputs: reply['inputs'] as TensorInfo[], outputs: reply['outputs'] as TensorInfo[] };
   };
-  const create = (provider: ExecutionProviderName, quiet = false): Promise<InferenceSession> =>
-    ort.InferenceSession.create(bytes, {
-      ...baseOptions,
-      ...(quiet ? { logSeverityLevel: 4 as const } : {}),
-      executionProviders: provider === 'cuda' ? [{ name: 'cuda', deviceId: opts.cudaDeviceId ?? 0 }] : ['cpu'],
-    });
-  const createCpu = async (): Promise<InferenceSession> => {
+  const createCpu = async (): Promise<HostSession> => {
     try {
       return await create('cpu');
     } catch (err) {
+      if (!(err instanceof SessionCreateError)) throw err;
       throw inputError(
         `${label}: onnxruntime could not load the model: ${cleanReason(err)}. Check the export (opset, operators, shapes) — e.g. with onnx.checker.check_model.`,
         label,
@@ -246,7 +252,7 @@ export async function loadPolicyModel(bytes: Uint8Array, opts: LoadOptions): Pro
     }
   };
 
-  let session: InferenceSession;
+  let session: HostSession;
   let provider: ExecutionProviderName = 'cpu';
   let fallbackReason: string | undefined;
   if (device === 'cpu') {
@@ -256,9 +262,10 @@ export async function loadPolicyModel(bytes: Uint8Array, opts: LoadOptions): Pro
       session = await create('cuda');
       provider = 'cuda';
     } catch (cudaErr) {
+      if (!(cudaErr instanceof SessionCreateError)) throw cudaErr;
       // Is it the model or the GPU? A model that CPU cannot load either is an input error.
       const cpu = await createCpu();
-      await cpu.release();
+      await releaseSession(cpu, label);
       const status = (opts.cudaCheck ?? cudaProviderStatus)();
       throw usageError(
         `CUDA was requested (device: cuda) but is unavailable for ${label}: ${cleanReason(cudaErr)}` +
@@ -273,6 +280,7 @@ export async function loadPolicyModel(bytes: Uint8Array, opts: LoadOptions): Pro
         session = await create('cuda', true);
         provider = 'cuda';
       } catch (cudaErr) {
+        if (!(cudaErr instanceof SessionCreateError)) throw cudaErr;
         session = await createCpu();
         fallbackReason = `CUDA provider failed: ${cleanReason(cudaErr)}`;
       }
@@ -281,17 +289,39 @@ export async function loadPolicyModel(bytes: Uint8Array, opts: LoadOptions): Pro
       fallbackReason = `CUDA not available: ${status.reason}`;
     }
   }
-  return new OrtPolicyModel(ort, session, {
+  return new HostedPolicyModel(session, {
     label,
     sha256: sha256Hex(bytes),
     info,
     device,
     provider,
     fallbackReason,
+    timeoutMs,
   });
 }
 
-class OrtPolicyModel implements PolicyModel {
+/** onnxruntime's own refusal to create a session (as opposed to a crash or a hang of its process). */
+class SessionCreateError extends Error {}
+
+/** A session held by the host process. */
+interface HostSession {
+  host: OrtHost;
+  handle: number;
+  inputs: TensorInfo[];
+  outputs: TensorInfo[];
+}
+
+async function releaseSession(s: HostSession, label: string): Promise<void> {
+  if (!s.host.alive) return;
+  try {
+    await s.host.request({ op: 'release', session: s.handle }, { label, what: 'releasing', timeoutMs: 30_000 });
+  } catch (err) {
+    // A host that died meanwhile took the session with it: nothing left to free.
+    if (!(err instanceof OrtHostFailure)) throw err;
+  }
+}
+
+class HostedPolicyModel implements PolicyModel {
   readonly label: string;
   readonly sha256: string;
   readonly inputs: readonly TensorInfo[];
@@ -303,11 +333,11 @@ class OrtPolicyModel implements PolicyModel {
   readonly device: Device;
   readonly executionProvider: ExecutionProviderName;
   readonly fallbackReason?: string;
-  private session: InferenceSession | undefined;
+  private session: HostSession | undefined;
+  private readonly timeoutMs: number;
 
   constructor(
-    private readonly ort: OrtModule,
-    session: InferenceSession,
+    session: HostSession,
     meta: {
       label: string;
       sha256: string;
@@ -315,13 +345,14 @@ class OrtPolicyModel implements PolicyModel {
       device: Device;
       provider: ExecutionProviderName;
       fallbackReason: string | undefined;
+      timeoutMs: number;
     },
   ) {
     this.session = session;
     this.label = meta.label;
     this.sha256 = meta.sha256;
-    this.inputs = session.inputMetadata.map(describeValue);
-    this.outputs = session.outputMetadata.map(describeValue);
+    this.inputs = session.inputs;
+    this.outputs = session.outputs;
     this.metadata = meta.info.metadata;
     this.irVersion = meta.info.irVersion;
     this.opsets = meta.info.opsets;
@@ -329,13 +360,15 @@ class OrtPolicyModel implements PolicyModel {
     this.device = meta.device;
     this.executionProvider = meta.provider;
     if (meta.fallbackReason !== undefined) this.fallbackReason = meta.fallbackReason;
+    this.timeoutMs = meta.timeoutMs;
   }
 
   async run(feeds: Record<string, FloatTensor>, outputNames?: readonly string[]): Promise<Record<string, FloatTensor>> {
     const session = this.session;
     if (!session) throw new Error(`${this.label}: model already released`);
-    const ortFeeds: Record<string, Tensor> = {};
-    for (const input of this.inputs) {
+    const wire: RunFeed[] = [];
+    for (let index = 0; index < this.inputs.length; index++) {
+      const input = this.inputs[index]!;
       const feed = feeds[input.name];
       if (!feed) {
         throw inputError(
@@ -353,10 +386,8 @@ class OrtPolicyModel implements PolicyModel {
       if (size !== feed.data.length) {
         throw new Error(`${this.label}: feed '${input.name}' has ${feed.data.length} values for dims [${feed.dims.join(', ')}]`);
       }
-      ortFeeds[input.name] =
-        input.type === 'float64'
-          ? new this.ort.Tensor('float64', Float64Array.from(feed.data), feed.dims)
-          : new this.ort.Tensor('float32', feed.data, feed.dims);
+      // float64 inputs are converted in the host (Float64Array.from of the same float32 values).
+      wire.push({ input: index, float64: input.type === 'float64', data: feed.data, dims: feed.dims });
     }
     for (const name of Object.keys(feeds)) {
       if (!this.inputs.some((i) => i.name === name)) {
@@ -375,49 +406,41 @@ class OrtPolicyModel implements PolicyModel {
         );
       }
     }
-    let result: InferenceSession.ReturnType;
-    try {
-      result = await session.run(ortFeeds, wanted as string[]);
-    } catch (err) {
-      const shapes = Object.entries(ortFeeds)
-        .map(([n, t]) => `${n} [${t.dims.join(', ')}]`)
-        .join(', ');
-      throw inputError(
-        `${this.label}: inference failed for inputs ${shapes}: ${cleanReason(err)} (model inputs: ${this.inputs
-          .map((i) => `${i.name} [${i.shape.join(', ')}]`)
-          .join(', ')})`,
-        this.label,
-        err,
-      );
+    const reply = await session.host.run(
+      session.handle,
+      wire,
+      wanted.map((name) => this.outputs.findIndex((o) => o.name === name)),
+      { label: this.label, what: 'running', timeoutMs: this.timeoutMs },
+    );
+    if (!reply.ok) {
+      if (reply.kind === 'run') {
+        const shapes = wire.map((f) => `${this.inputs[f.input]!.name} [${f.dims.join(', ')}]`).join(', ');
+        throw inputError(
+          `${this.label}: inference failed for inputs ${shapes}: ${cleanReason(reply.message)} (model inputs: ${this.inputs
+            .map((i) => `${i.name} [${i.shape.join(', ')}]`)
+            .join(', ')})`,
+          this.label,
+        );
+      }
+      if (reply.kind === 'missing-output') throw inputError(`${this.label}: onnxruntime returned no output '${String(reply['name'])}'`, this.label);
+      if (reply.kind === 'output-type') {
+        throw inputError(
+          `${this.label}: output '${String(reply['name'])}' has element type ${String(reply['type'])}, which policy-gate cannot read as numbers`,
+          this.label,
+        );
+      }
+      throw new Error(`${this.label}: the onnxruntime host refused the request: ${reply.message ?? reply.kind}`);
     }
     const out: Record<string, FloatTensor> = {};
-    for (const name of wanted) {
-      const t = result[name];
-      if (!t) throw inputError(`${this.label}: onnxruntime returned no output '${name}'`, this.label);
-      out[name] = { data: toFloat32(t, this.label, name), dims: [...t.dims] };
-    }
+    for (const o of reply['outputs'] as RunOutput[]) out[this.outputs[o.output]!.name] = { data: o.data, dims: o.dims };
     return out;
   }
 
   async release(): Promise<void> {
     const s = this.session;
     this.session = undefined;
-    if (s) await s.release();
+    if (s) await releaseSession(s, this.label);
   }
-}
-
-function toFloat32(t: Tensor, label: string, name: string): Float32Array {
-  const d = t.data as unknown;
-  if (d instanceof Float32Array) return d;
-  if (d instanceof Float64Array || d instanceof Int32Array || d instanceof Uint8Array || d instanceof Int8Array) {
-    return Float32Array.from(d);
-  }
-  if (d instanceof BigInt64Array || d instanceof BigUint64Array) {
-    const out = new Float32Array(d.length);
-    for (let i = 0; i < d.length; i++) out[i] = Number(d[i]);
-    return out;
-  }
-  throw inputError(`${label}: output '${name}' has element type ${t.type}, which policy-gate cannot read as numbers`, label);
 }
 
 /** The report's view of a loaded model (SPEC section 10: model {path, sha256, inputs, outputs}). */

@@ -8,11 +8,14 @@ import { FOLD_ALIGN, FOLD_HEADER, fixed, foldRow, pct, plain, stamp } from './fo
 import { evidenceMarkdown } from './evidence.js';
 import { foldReturnsMermaid } from './mermaid.js';
 
-/** Escape text for a markdown table cell or paragraph. */
+/**
+ * Escape text for a markdown table cell or paragraph. Every line ending CommonMark knows — LF, CRLF
+ * and a lone CR — becomes a space: a CR alone would end a table row mid-cell (docs/threat-model.md).
+ */
 export function md(text: string): string {
   return text
     .replace(/[\\`*_{}[\]()#+!|<>~]/g, (c) => `\\${c}`)
-    .replace(/\r?\n/g, ' ');
+    .replace(/\r\n|\r|\n/g, ' ');
 }
 
 const ICON: Record<string, string> = { LIVE: '🟢', PAPER: '🟡', RETRAIN: '🟠', DROP: '🔴' };

@@ -1,0 +1,508 @@
+/**
+ * onnxruntime in a child process (threats.md O2): the parent's side of ./host-program.ts.
+ *
+ * One host process serves every model of a policy-gate process: it is started on the first model
+ * load, holds the sessions, and answers one request at a time in order (create a session from the
+ * model's bytes, run it on a batch, release it). When the host crashes (a native abort or segfault in
+ * onnxruntime) or does not answer a request within its deadline (a hang; it is then killed), the
+ * request in progress fails with an error naming ITS model and saying what happened, every other
+ * pending request fails as "lost", and the next request starts a fresh host. So one hostile model
+ * costs its own evaluation and never the other models' results.
+ *
+ * - Deadline: per request, from the moment the host starts on it (requests queue in order), given by
+ *   the caller — runtime.inference_timeout_seconds for session creation and for every inference call.
+ * - Environment: the host gets an allowlist of the parent's variables (hostEnvironment): what a
+ *   runtime needs to find its libraries and GPU, never a token, a key, INPUT_*, ACTIONS_*, GITHUB_* or
+ *   RUNNER_* (threats.md G5). No argument carries a secret either: the only one is onnxruntime-node's path.
+ * - Idle: between requests the child and its pipes are unref'd, so the host never keeps policy-gate
+ *   alive; when policy-gate exits, the request pipe closes and the host exits with it.
+ * - Output: the host's stdout and stderr are captured (never mixed into policy-gate's own output, which
+ *   may be JSON), and their last line is quoted in a crash message.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
+import { errorMessage, PolicyGateError } from '../../core/errors.js';
+import { decodeFrame, encodeMessage, encodeRun, FAULT_CODES, type RunFeed } from './host-frame.js';
+import { ortHostSource } from './host-program.js';
+
+/** Why a request got no answer: the host crashed, timed out, or was already gone. */
+export class OrtHostFailure extends PolicyGateError {
+  constructor(
+    message: string,
+    subject: string,
+    readonly reason: 'crashed' | 'timeout' | 'lost',
+  ) {
+    super('input', message, { subject });
+    this.name = 'OrtHostFailure';
+  }
+}
+
+/** A reply of the host. `ok: false` replies are onnxruntime's own errors (a bad model, a bad feed). */
+export interface HostReply {
+  id: number;
+  ok: boolean;
+  kind?: string;
+  message?: string;
+  [key: string]: unknown;
+}
+
+/** What a request is for, for messages: "loading" or "running" the model `label`. */
+export interface RequestMeta {
+  label: string;
+  what: 'loading' | 'running' | 'releasing' | 'inspecting';
+  timeoutMs: number;
+}
+
+interface Pending extends RequestMeta {
+  id: number;
+  resolve: (reply: HostReply) => void;
+  reject: (err: Error) => void;
+}
+
+/** The deadline of the host's start-up (loading onnxruntime-node's native library). */
+const START_TIMEOUT_MS = 60_000;
+/** How much of the host's stdout/stderr is kept for crash messages. */
+const TAIL_BYTES = 4096;
+
+// ------------------------------------------------------------------ environment
+
+/**
+ * Variables a runtime may need: the executable and library search paths, temp folders, locale, the
+ * Windows system folders (DLL loading needs SystemRoot), and the CUDA / cuDNN / NVIDIA / OpenMP / MKL /
+ * onnxruntime settings of a GPU runner. Matched case-insensitively (Windows names are).
+ */
+const KEEP =
+  /^(PATH|PATHEXT|HOME|USERPROFILE|TMPDIR|TMP|TEMP|LANG|LANGUAGE|LC_[A-Z0-9_]+|TZ|SYSTEMROOT|WINDIR|COMSPEC|SYSTEMDRIVE|PROGRAMDATA|PROGRAMFILES|PROCESSOR_[A-Z0-9_]+|NUMBER_OF_PROCESSORS|LD_LIBRARY_PATH|DYLD_LIBRARY_PATH|DYLD_FALLBACK_LIBRARY_PATH|CUDA_[A-Z0-9_]+|CUDNN_[A-Z0-9_]+|NVIDIA_[A-Z0-9_]+|OMP_[A-Z0-9_]+|MKL_[A-Z0-9_]+|ORT_[A-Z0-9_]+)$/i;
+/** Names that look like credentials are dropped even when the allowlist matches (e.g. CUDA_..._TOKEN). */
+const SECRET_NAME = /TOKEN|SECRET|PASSW|CREDENTIAL|PRIVATE|API_?KEY|AUTH|APCA|ALPACA/i;
+
+/** The environment the onnxruntime host is started with: an allowlist of `env`, never a secret. */
+export function hostEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined && KEEP.test(name) && !SECRET_NAME.test(name)) out[name] = value;
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ test seam
+
+/** A fault the host injects into itself, for the isolation tests (a crash or a hang of onnxruntime). */
+export interface OrtHostFault {
+  /** Fail while creating the model's session, or on an inference call. */
+  at: 'load' | 'run';
+  action: 'abort' | 'segv' | 'exit' | 'hang';
+  /** With at 'run': this many inference calls of the model succeed first (default 0). */
+  afterRuns?: number;
+}
+
+let testFaults: Map<string, OrtHostFault> | null = null;
+const runCounts = new Map<string, number>();
+
+/**
+ * TEST SEAM — makes the host abort, segfault, exit or hang when it loads or runs a model whose label
+ * ends with one of the keys. It exists so the isolation can be tested without a real malicious model.
+ * Production cannot reach it: it throws unless the process runs under vitest (VITEST=true or
+ * NODE_ENV=test); it only tags requests with a `fault` field, which the host honours only when it was
+ * started with POLICY_GATE_ORT_HOST_FAULTS=1, and the parent sets that variable only while faults are
+ * set here. Setting or clearing faults stops the current host, so the next one starts with the right
+ * environment.
+ */
+export async function setOrtHostFaultsForTests(faults: Record<string, OrtHostFault> | null): Promise<void> {
+  if (process.env['VITEST'] !== 'true' && process.env['NODE_ENV'] !== 'test') {
+    throw new Error('setOrtHostFaultsForTests is a test seam, available only under vitest (NODE_ENV=test)');
+  }
+  testFaults = faults ? new Map(Object.entries(faults)) : null;
+  runCounts.clear();
+  await shutdownOrtHost();
+}
+
+function faultFor(label: string, at: 'load' | 'run'): string | undefined {
+  if (!testFaults) return undefined;
+  for (const [key, fault] of testFaults) {
+    if (!label.endsWith(key) || fault.at !== at) continue;
+    if (at === 'run') {
+      const n = runCounts.get(key) ?? 0;
+      runCounts.set(key, n + 1);
+      if (n < (fault.afterRuns ?? 0)) return undefined;
+    }
+    return fault.action;
+  }
+  return undefined;
+}
+
+// ------------------------------------------------------------------ the host
+
+function onnxruntimeEntry(): string {
+  try {
+    return createRequire(import.meta.url).resolve('onnxruntime-node');
+  } catch (err) {
+    throw new PolicyGateError(
+      'infra',
+      `onnxruntime-node could not be loaded: ${errorMessage(err)}. Reinstall dependencies (npm ci) on a supported platform (linux/darwin/win32, x64/arm64).`,
+      { subject: 'onnxruntime-node', cause: err },
+    );
+  }
+}
+
+/** Counters for tests and the benchmark. */
+export interface OrtHostStats {
+  /** Host processes started by this process. */
+  starts: number;
+  /** Session-creation requests sent (each is onnxruntime seeing a model's bytes). */
+  sessionsCreated: number;
+  /** The running host's process id, or null. */
+  pid: number | null;
+}
+
+const stats = { starts: 0, sessionsCreated: 0 };
+
+export class OrtHost {
+  readonly generation: number;
+  private readonly child: ChildProcess;
+  private readonly requests: Socket;
+  private readonly replies: Socket;
+  private readonly pending: Pending[] = [];
+  private nextId = 1;
+  private failure: OrtHostFailure | null = null;
+  /** Why the host ended, for requests made to it afterwards. */
+  private endReason: string | null = null;
+  private tail = '';
+  private timer: NodeJS.Timeout | undefined;
+  /** The delay `timer` was made with (refreshing it is cheaper than a new one per call). */
+  private timerMs = 0;
+  /** Whether the process and the reply pipe currently keep the event loop alive. */
+  private referenced: boolean | null = null;
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private need = -1;
+  private readonly hello: Promise<HostReply>;
+  private readonly exited: Promise<void>;
+
+  constructor(generation: number, entry: string, env: NodeJS.ProcessEnv) {
+    this.generation = generation;
+    const child = spawn(process.execPath, ['-', entry], {
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
+      env,
+      windowsHide: true,
+    });
+    this.child = child;
+    stats.starts++;
+    this.requests = child.stdio[3] as Socket;
+    this.replies = child.stdio[4] as Socket;
+    this.exited = new Promise((resolve) => child.once('close', () => resolve()));
+    // The start-up message is the first reply, id 0.
+    this.hello = new Promise<HostReply>((resolve, reject) => {
+      this.pending.push({ id: 0, label: 'onnxruntime', what: 'loading', timeoutMs: START_TIMEOUT_MS, resolve, reject });
+    });
+    this.hello.catch(() => {}); // observed by ready(); never an unhandled rejection
+    const keepTail = (d: Buffer): void => {
+      this.tail = (this.tail + d.toString('utf8')).slice(-TAIL_BYTES);
+    };
+    child.stdout!.on('data', keepTail);
+    child.stderr!.on('data', keepTail);
+    this.replies.on('data', (chunk: Buffer) => this.onData(chunk));
+    for (const s of [child.stdin!, child.stdout!, child.stderr!, this.requests, this.replies] as Socket[]) {
+      s.on('error', () => {}); // EPIPE / ECONNRESET when the host dies: handled by 'exit'
+    }
+    child.on('error', (err) => this.fail(null, `the onnxruntime host process could not be started: ${errorMessage(err)}`));
+    child.once('exit', (code, signal) => {
+      // Let the last of its stderr arrive before quoting it.
+      const how = signal ? `killed by signal ${signal}` : `exited with code ${code}`;
+      const settle = (): void => this.fail(how, null);
+      const t = setTimeout(settle, 200);
+      t.unref();
+      child.once('close', () => {
+        clearTimeout(t);
+        settle();
+      });
+    });
+    child.stdin!.end(ortHostSource());
+    // Only the reply pipe (while a request waits) and the process keep policy-gate alive: refState.
+    for (const s of [child.stdin!, child.stdout!, child.stderr!, this.requests] as Socket[]) s.unref();
+    this.arm();
+    this.refState();
+  }
+
+  /** Resolves with onnxruntime's version once the host has loaded it; an infra error when it cannot. */
+  async ready(): Promise<string> {
+    let reply: HostReply;
+    try {
+      reply = await this.hello;
+    } catch (err) {
+      if (err instanceof OrtHostFailure) {
+        throw new PolicyGateError('infra', `onnxruntime-node could not be started: ${err.message}`, { subject: 'onnxruntime-node', cause: err });
+      }
+      throw err;
+    }
+    if (!reply.ok) {
+      throw new PolicyGateError(
+        'infra',
+        `onnxruntime-node could not be loaded: ${reply.message}. Reinstall dependencies (npm ci) on a supported platform (linux/darwin/win32, x64/arm64).`,
+        { subject: 'onnxruntime-node' },
+      );
+    }
+    return String(reply['version']);
+  }
+
+  get alive(): boolean {
+    return this.failure === null && this.endReason === null;
+  }
+
+  get pid(): number | null {
+    return this.alive ? (this.child.pid ?? null) : null;
+  }
+
+  /**
+   * Sends one request (a kind-0 message) and resolves with its reply (ok or onnxruntime's error).
+   * Rejects with an OrtHostFailure when the host crashes, times out or is gone.
+   */
+  request(message: Record<string, unknown>, meta: RequestMeta): Promise<HostReply> {
+    const fault = meta.what === 'loading' ? faultFor(meta.label, 'load') : undefined;
+    if (message['op'] === 'create') stats.sessionsCreated++;
+    return this.send((id) => encodeMessage(fault ? { ...message, id, fault } : { ...message, id }), meta);
+  }
+
+  /** One inference call (a kind-2 frame); the reply's `outputs` are RunOutput[] (see ./host-frame.ts). */
+  run(session: number, feeds: readonly RunFeed[], wanted: readonly number[], meta: RequestMeta): Promise<HostReply> {
+    const fault = faultFor(meta.label, 'run');
+    return this.send((id) => encodeRun(id, session, fault ? FAULT_CODES[fault]! : 0, feeds, wanted), meta);
+  }
+
+  private send(frame: (id: number) => Buffer[], meta: RequestMeta): Promise<HostReply> {
+    if (!this.alive) {
+      return Promise.reject(
+        new OrtHostFailure(`${meta.label}: the onnxruntime process that held this model stopped (${this.endReason ?? this.failure?.message}); load the model again`, meta.label, 'lost'),
+      );
+    }
+    const id = this.nextId++;
+    const promise = new Promise<HostReply>((resolve, reject) => {
+      this.pending.push({ ...meta, id, resolve, reject });
+    });
+    if (this.pending.length === 1) this.arm();
+    this.refState();
+    this.requests.cork();
+    for (const part of frame(id)) this.requests.write(part);
+    this.requests.uncork();
+    return promise;
+  }
+
+  /** Closes the request pipe (the host exits) and waits for the process to end. */
+  async shutdown(): Promise<void> {
+    if (this.alive) {
+      this.endReason = 'the onnxruntime host was shut down';
+      this.child.ref(); // keep the event loop alive until it has exited (it is unref'd while idle)
+      this.requests.end();
+      const killer = setTimeout(() => this.child.kill('SIGKILL'), 2_000);
+      killer.unref();
+      await this.exited;
+      clearTimeout(killer);
+    }
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private onData(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    for (;;) {
+      if (this.need < 0) {
+        if (this.buffered < 4) return;
+        this.need = this.take(4).readUInt32LE(0);
+      }
+      if (this.buffered < this.need) return;
+      const body = this.take(this.need);
+      this.need = -1;
+      let reply: HostReply;
+      try {
+        reply = decodeFrame(body) as HostReply;
+      } catch (err) {
+        this.kill(`sent an unreadable reply (${errorMessage(err)})`);
+        return;
+      }
+      this.onReply(reply);
+    }
+  }
+
+  /** The next n buffered bytes (a fresh buffer, or a slice of one read nobody else holds). */
+  private take(n: number): Buffer {
+    const first = this.chunks[0]!;
+    let out: Buffer;
+    if (first.length >= n) {
+      out = first.subarray(0, n);
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+    } else {
+      out = Buffer.allocUnsafe(n);
+      let off = 0;
+      while (off < n) {
+        const c = this.chunks[0]!;
+        const k = Math.min(c.length, n - off);
+        c.copy(out, off, 0, k);
+        off += k;
+        if (k === c.length) this.chunks.shift();
+        else this.chunks[0] = c.subarray(k);
+      }
+    }
+    this.buffered -= n;
+    return out;
+  }
+
+  private onReply(reply: HostReply): void {
+    const head = this.pending[0];
+    if (!head || head.id !== reply.id) {
+      this.kill(`answered request ${String(reply.id)} out of order`);
+      return;
+    }
+    this.pending.shift();
+    this.arm();
+    this.refState();
+    head.resolve(reply);
+  }
+
+  /** (Re)starts the deadline of the request at the head of the queue: it runs from when the host starts on it. */
+  private arm(): void {
+    const head = this.pending[0];
+    if (!this.alive) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      return;
+    }
+    // Idle: the timer may run out; onTimeout then finds nothing to stop (it is unref'd, and refreshed
+    // for the next request).
+    if (!head) return;
+    if (this.timer && this.timerMs === head.timeoutMs) {
+      this.timer.refresh();
+      return;
+    }
+    clearTimeout(this.timer);
+    this.timerMs = head.timeoutMs;
+    this.timer = setTimeout(() => this.onTimeout(), head.timeoutMs);
+    this.timer.unref();
+  }
+
+  private onTimeout(): void {
+    const head = this.pending[0];
+    if (!head || !this.alive) return;
+    const seconds = +(head.timeoutMs / 1000).toFixed(3);
+    this.failure = new OrtHostFailure(
+      `${head.label}: onnxruntime did not finish ${head.what} the model within ${seconds} s (runtime.inference_timeout_seconds), so its process was stopped. ` +
+        'This model is not evaluated; the other models are, in a fresh onnxruntime process. A model that hangs the runtime is malformed or hostile; if it is only slow, raise runtime.inference_timeout_seconds.',
+      head.label,
+      'timeout',
+    );
+    this.endReason = `${head.label} did not finish ${head.what} within ${seconds} s`;
+    this.child.kill('SIGKILL');
+    this.rejectAll(head, this.failure);
+  }
+
+  private kill(why: string): void {
+    if (!this.alive) return;
+    this.endReason = `the onnxruntime host ${why}`;
+    this.child.kill('SIGKILL');
+    const head = this.pending[0];
+    const failure = new OrtHostFailure(`${head?.label ?? 'onnxruntime'}: the onnxruntime host ${why}; it was stopped`, head?.label ?? 'onnxruntime', 'crashed');
+    this.failure = failure;
+    this.rejectAll(head, failure);
+  }
+
+  /** The host process ended (`how`) or could not start (`startError`). */
+  private fail(how: string | null, startError: string | null): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (!this.alive) return;
+    const head = this.pending[0];
+    const said = lastLine(this.tail);
+    const detail = startError ?? `${how}${said ? `; its last output: ${said}` : ''}`;
+    this.endReason = head ? `it crashed while ${head.what} ${head.label}: ${detail}` : `it ended while idle: ${detail}`;
+    if (!head) return;
+    if (head.id === 0) {
+      // It never got as far as loading onnxruntime: nothing to do with any model (ready() reports it).
+      this.failure = new OrtHostFailure(`the onnxruntime host process ended while starting (${detail})`, 'onnxruntime-node', 'crashed');
+      this.rejectAll(head, this.failure);
+      return;
+    }
+    this.failure = new OrtHostFailure(
+      `${head.label}: onnxruntime crashed while ${head.what} the model (${detail}). ` +
+        'This model is not evaluated; the other models are, in a fresh onnxruntime process. A model that crashes the runtime is malformed or hostile: ' +
+        're-export it (torch.onnx.export) and check it with onnx.checker.check_model.',
+      head.label,
+      'crashed',
+    );
+    this.rejectAll(head, this.failure);
+  }
+
+  private rejectAll(head: Pending | undefined, failure: OrtHostFailure): void {
+    const all = this.pending.splice(0);
+    for (const p of all) {
+      if (p === head) p.reject(failure);
+      else {
+        p.reject(
+          new OrtHostFailure(
+            `${p.label}: onnxruntime stopped before ${p.what} the model, because ${head?.label ?? 'another model'} ${failure.reason === 'timeout' ? 'hung' : 'crashed'} it`,
+            p.label,
+            'lost',
+          ),
+        );
+      }
+    }
+    this.refState();
+    if (current === this) current = null;
+  }
+
+  /** The host keeps policy-gate alive only while a request is waiting for it. */
+  private refState(): void {
+    const busy = this.pending.length > 0 && this.alive;
+    if (busy === this.referenced) return;
+    this.referenced = busy;
+    if (busy) this.child.ref();
+    else this.child.unref();
+    // (Socket.ref/unref on a closed socket would queue a 'connect' listener each time.)
+    if (!this.replies.destroyed) {
+      if (busy) this.replies.ref();
+      else this.replies.unref();
+    }
+  }
+}
+
+/**
+ * The last informative line of the host's output — an onnxruntime message such as "terminate called
+ * after throwing … what(): …" — printable characters only, at most 200 of them.
+ */
+function lastLine(text: string): string {
+  const lines = text.split(/\r?\n/).map((l) => l.replace(/[\u0000-\u001f\u007f]/g, '').trim());
+  // Skip Node's own trailers: the "Node.js v20…" banner and numbered native/JavaScript stack frames.
+  const last = lines.filter((l) => l !== '' && !/^Node\.js v\d/.test(l) && !/^\d+: /.test(l) && !/^-----.*-----$/.test(l)).pop() ?? '';
+  return last.length > 200 ? `${last.slice(0, 200)}…` : last;
+}
+
+let current: OrtHost | null = null;
+let generations = 0;
+
+/** The running host, or a new one (after a crash, a timeout or a shutdown). */
+export function ortHost(): OrtHost {
+  if (current && current.alive) return current;
+  const env = hostEnvironment(process.env);
+  if (testFaults) env['POLICY_GATE_ORT_HOST_FAULTS'] = '1';
+  current = new OrtHost(++generations, onnxruntimeEntry(), env);
+  return current;
+}
+
+/** Stops the running host, if any (tests; the next request starts a new one). */
+export async function shutdownOrtHost(): Promise<void> {
+  const h = current;
+  current = null;
+  if (h) await h.shutdown();
+}
+
+export function ortHostStats(): OrtHostStats {
+  return { ...stats, pid: current?.pid ?? null };
+}
+
+/** The running host's peak resident memory in KiB (the benchmark adds it to policy-gate's own), or null. */
+export async function ortHostPeakRssKiB(): Promise<number | null> {
+  if (!current || !current.alive) return null;
+  const reply = await current.request({ op: 'stats' }, { label: 'onnxruntime', what: 'inspecting', timeoutMs: 10_000 });
+  return reply.ok ? Number(reply['maxRssKiB']) : null;
+}
