@@ -13,13 +13,13 @@
  * instead). Most runs here leave them unset and cover the documented "skipped, with a warning" path;
  * the scheduled run sets them, and the fake's results service receives the upload.
  */
-import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { unzipSync, zipSync } from 'fflate';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { buildBundle, cleanupHarness, runProcess, type ProcessResult } from './helpers/action-harness.js';
 import { secretForms } from '../src/adapters/alpaca/redact.js';
 import { STICKY_MARKER } from '../src/action/comment.js';
 import { seedComments, startFakeGitHub, type FakeGitHub } from './helpers/fake-github.js';
@@ -47,17 +47,12 @@ let runtimeModules: string;
 let fake: FakeGitHub;
 
 beforeAll(async () => {
-  const actionDir = temp('dist-');
-  bundle = path.join(actionDir, 'dist', 'index.js');
-  const build = await runProcess(process.execPath, [path.join(REPO, 'scripts', 'build-dist.mjs'), '--outfile', bundle], { cwd: REPO, env: { PATH: process.env['PATH'] ?? '' } });
-  expect(build.code, build.stderr).toBe(0);
-  runtimeModules = path.join(actionDir, 'dist', 'runtime', 'node_modules');
-  mkdirSync(runtimeModules, { recursive: true });
-  symlinkSync(path.join(REPO, 'node_modules', 'onnxruntime-node'), path.join(runtimeModules, 'onnxruntime-node'), 'dir');
+  ({ file: bundle, runtimeModules } = await buildBundle());
 }, 60_000);
 
 afterAll(() => {
   for (const d of temps.splice(0)) rmSync(d, { recursive: true, force: true });
+  cleanupHarness();
 });
 
 beforeEach(async () => {
@@ -65,23 +60,6 @@ beforeEach(async () => {
   fake = await startFakeGitHub({ owner: OWNER, repo: NAME, token: TOKEN });
 });
 
-interface ProcessResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function runProcess(cmd: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv }): Promise<ProcessResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 interface Workspace {
   dir: string;

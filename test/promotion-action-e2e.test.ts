@@ -12,13 +12,13 @@
  *   schedule → a deployed model below its tier gets one demotion pull request and the run fails;
  *   nothing changes when every model holds.
  */
-import { spawn } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { zipSync } from 'fflate';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { buildBundle, cleanupHarness, runProcess } from './helpers/action-harness.js';
 import { STICKY_MARKER } from '../src/action/comment.js';
 import { startFakeGitHub, type FakeGitHub } from './helpers/fake-github.js';
 
@@ -42,29 +42,13 @@ let bundle: string;
 let runtimeModules: string;
 let fake: FakeGitHub;
 
-function runProcess(cmd: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv }): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 beforeAll(async () => {
-  const actionDir = temp('dist-');
-  bundle = path.join(actionDir, 'dist', 'index.js');
-  const build = await runProcess(process.execPath, [path.join(REPO, 'scripts', 'build-dist.mjs'), '--outfile', bundle], { cwd: REPO, env: { PATH: process.env['PATH'] ?? '' } });
-  expect(build.code, build.stderr).toBe(0);
-  runtimeModules = path.join(actionDir, 'dist', 'runtime', 'node_modules');
-  mkdirSync(runtimeModules, { recursive: true });
-  symlinkSync(path.join(REPO, 'node_modules', 'onnxruntime-node'), path.join(runtimeModules, 'onnxruntime-node'), 'dir');
+  ({ file: bundle, runtimeModules } = await buildBundle());
 }, 60_000);
 afterAll(() => {
   for (const d of temps.splice(0)) rmSync(d, { recursive: true, force: true });
+  cleanupHarness();
 });
 beforeEach(async () => {
   await fake?.close();
