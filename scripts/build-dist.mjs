@@ -22,6 +22,7 @@ import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildHost } from './build-host.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -56,6 +57,9 @@ const banner = [
   "import { createRequire as __pgCreateRequire } from 'node:module';",
   'const require = __pgCreateRequire(import.meta.url);',
 ].join('\n');
+
+// The onnxruntime host's source text is a generated module the bundle inlines: make it current first.
+buildHost();
 
 const result = await build({
   absWorkingDir: root,

@@ -115,13 +115,20 @@ describe('policy-gate validate on a terminal', () => {
     return { code, tty, stdout };
   }
 
-  it('shows the bar model by model (4 of the example’s 7 models are evaluated), then removes it', async () => {
+  it('shows the bar model by model (4 of the example’s 7 models are evaluated, 2 at a time), then removes it', async () => {
     const { code, tty, stdout } = await run({ ...process.env, CI: '' });
     expect(code).toBe(1);
     const text = tty.writes.join('');
-    for (const [i, id] of ['BTCUSD_1Hour', 'BTCUSD_4Hour', 'BTCUSD_2Hour', 'BTCUSD_1Day'].entries()) {
-      expect(text).toContain(` ${i}/4 models · ${id}`);
+    // runtime.parallel_models is 2: the first two start together, and the bar names the ones in progress.
+    expect(text).toMatch(/ 0\/4 models · BTCUSD_1Hour(?!,)/);
+    expect(text).toContain(' 0/4 models · BTCUSD_1Hour, BTCUSD_4Hour');
+    const bars = [...text.matchAll(/ (\d)\/4 models · ([A-Za-z0-9_, ]+)/g)].map((m) => ({ done: Number(m[1]), current: m[2]!.split(', ') }));
+    for (const id of ['BTCUSD_1Hour', 'BTCUSD_4Hour', 'BTCUSD_2Hour', 'BTCUSD_1Day']) {
+      expect(bars.some((b) => b.current.includes(id)), id).toBe(true);
     }
+    expect(Math.max(...bars.map((b) => b.current.length))).toBe(2);
+    // The count only grows.
+    expect(bars.map((b) => b.done)).toEqual([...bars.map((b) => b.done)].sort());
     expect(text).toContain(` 4/4 models`);
     const screen = tty.screen();
     expect(screen.at(-1)).toBe(''); // the bar is gone before the summary is printed

@@ -27,6 +27,8 @@ export interface ChampionOptions {
   getBars: BarsProvider;
   endMs: number | undefined;
   log: (line: string) => void;
+  /** The onnxruntime slot to load the champion in (the worker's own; ../adapters/onnx/host.ts). */
+  slot?: number;
 }
 
 /** Runs the deployed champion of `m.id` on m's folds and records the comparison in m.evidence. */
@@ -94,6 +96,7 @@ export async function compareWithChampion(m: ModelReport, opts: ChampionOptions)
       device: opts.config.runtime.device,
       label: modelPath,
       timeoutSeconds: opts.config.runtime.inferenceTimeoutSeconds,
+      slot: opts.slot ?? 0,
     });
     try {
       await evaluateModel(champion, model, cardJson, cardPath, opts.getBars, {

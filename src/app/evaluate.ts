@@ -10,7 +10,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
-import { decideTarget } from '../core/actions.js';
 import { parseCard, warmupBars, type PolicyCard } from '../core/card.js';
 import { inputError, errorMessage, PolicyGateError } from '../core/errors.js';
 import { evaluationWindow, splitFolds, summarizeFolds } from '../core/folds.js';
@@ -20,18 +19,11 @@ import type { FoldReport, ModelReport, WindowReport } from '../core/report.js';
 import { Simulation, type BacktestResult, type CostModel } from '../core/simulate.js';
 import { modelCharts } from '../core/charts.js';
 import { timeframeMs, type BarSeries, type DataQualityNote } from '../core/types.js';
-import type { PolicyModel, FloatTensor } from '../adapters/onnx/session.js';
+import type { PolicyModel } from '../adapters/onnx/session.js';
+import { bindModel, infer, replayTargets, runSimulations, type Binding, type SimulationJob } from '../core/drive.js';
 import { writeFileAtomic } from './output.js';
 import { collectEvidence } from './evidence.js';
 
-/**
- * Values per inference call on the batched path (2 Mi float32 = 8 MiB, e.g. 355 observations of
- * 100 × 59): bounds memory for wide observations, and keeps the observation buffer in the last-level
- * cache while it is written and read — measured 10 % faster end to end than 32 MiB chunks, while
- * the per-call overhead stays under 1 % of a call (docs/performance.md). Each observation's output
- * does not depend on the batch it is in, so the chunk size does not change any result.
- */
-const MAX_BATCH_VALUES = 2 * 1024 * 1024;
 const GOLDEN_TOLERANCE = 1e-4;
 
 export interface EvaluationPlan {
@@ -49,6 +41,12 @@ export interface EvaluationPlan {
   evidence?: boolean;
   /** Makes the observation builder (default: new ObservationBuilder(card, bars)); a seam for the look-ahead audit's tests. */
   observationBuilder?: (card: PolicyCard, bars: BarSeries) => ObservationBuilder;
+  /**
+   * Where the simulation loop runs: 'model' — inside the model's runtime process, one request for the
+   * whole evaluation (the default when the model supports it); 'here' — in this process, one inference
+   * request per step (always so with a custom observationBuilder). Results are identical.
+   */
+  drive?: 'model' | 'here';
 }
 
 export interface BarsInput {
@@ -69,123 +67,6 @@ export interface BarsRequest {
 export type BarsProvider = (req: BarsRequest) => Promise<BarsInput>;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
-
-/** How a model is fed: its input name and rank, the output it is read from, its recurrent state. */
-interface Binding {
-  input: string;
-  rank3: boolean;
-  output: string;
-  batchable: boolean;
-  state: { input: string; output: string; size: number }[];
-}
-
-function bindModel(model: PolicyModel, card: PolicyCard, label: string): Binding {
-  const stateInputs = new Set(card.state.map((s) => s.input));
-  const stateOutputs = new Set(card.state.map((s) => s.output));
-  for (const s of card.state) {
-    if (!model.inputs.some((i) => i.name === s.input)) {
-      throw inputError(`${card.file}: state.input "${s.input}" is not an input of ${label} (inputs: ${model.inputs.map((i) => i.name).join(', ')})`, card.file);
-    }
-    if (!model.outputs.some((o) => o.name === s.output)) {
-      throw inputError(`${card.file}: state.output "${s.output}" is not an output of ${label} (outputs: ${model.outputs.map((o) => o.name).join(', ')})`, card.file);
-    }
-  }
-  const dataInputs = model.inputs.filter((i) => !stateInputs.has(i.name));
-  let input: string;
-  if (card.input) {
-    if (!model.inputs.some((i) => i.name === card.input)) {
-      throw inputError(`${card.file}: input "${card.input}" is not an input of ${label} (inputs: ${model.inputs.map((i) => i.name).join(', ')})`, card.file);
-    }
-    input = card.input;
-  } else if (dataInputs.length === 1) {
-    input = dataInputs[0]!.name;
-  } else {
-    throw inputError(
-      `${label} has ${dataInputs.length} inputs (${dataInputs.map((i) => i.name).join(', ')}); name the observation input in ${card.file} ("input")`,
-      card.file,
-    );
-  }
-  const info = model.inputs.find((i) => i.name === input)!;
-  if (info.type !== 'float32' && info.type !== 'float64') {
-    throw inputError(`${label}: input "${input}" is ${info.type}; policy-gate feeds float observations`, label);
-  }
-  const { window: W, features } = card.observation;
-  const F = features.length;
-  const shape = info.shape;
-  let rank3 = false;
-  if (shape.length === 2) {
-    if (typeof shape[1] === 'number' && shape[1] !== W * F) {
-      throw inputError(
-        `${label}: input "${input}" takes ${shape[1]} values per observation, but ${card.file} describes ${W}×${F} = ${W * F} (window × features); the card does not fit the model`,
-        label,
-      );
-    }
-  } else if (shape.length === 3) {
-    rank3 = true;
-    if ((typeof shape[1] === 'number' && shape[1] !== W) || (typeof shape[2] === 'number' && shape[2] !== F)) {
-      throw inputError(
-        `${label}: input "${input}" has shape [${shape.join(', ')}], but ${card.file} describes a window of ${W} rows × ${F} features`,
-        label,
-      );
-    }
-  } else {
-    throw inputError(`${label}: input "${input}" has rank ${shape.length}; expected [batch, ${W * F}] or [batch, ${W}, ${F}]`, label);
-  }
-  const batchable = typeof shape[0] !== 'number' || shape[0] === -1;
-
-  const dataOutputs = model.outputs.filter((o) => !stateOutputs.has(o.name));
-  const output = card.action.output ?? dataOutputs[0]?.name;
-  if (!output || !model.outputs.some((o) => o.name === output)) {
-    throw inputError(
-      `${card.file}: action.output "${output}" is not an output of ${label} (outputs: ${model.outputs.map((o) => o.name).join(', ')})`,
-      card.file,
-    );
-  }
-  const state = card.state.map((s) => {
-    const sh = model.inputs.find((i) => i.name === s.input)!.shape;
-    const size = sh.slice(1).reduce<number>((a, d) => (typeof d === 'number' && d > 0 ? a * d : NaN), 1);
-    if (!Number.isFinite(size)) {
-      throw inputError(`${label}: recurrent input "${s.input}" has shape [${sh.join(', ')}]; its non-batch dimensions must be fixed`, label);
-    }
-    return { input: s.input, output: s.output, size };
-  });
-  return { input, rank3, output, batchable: batchable && state.every(() => true), state };
-}
-
-/** Runs the model on `n` observations laid out back to back in `obs`. */
-async function infer(
-  model: PolicyModel,
-  b: Binding,
-  card: PolicyCard,
-  obs: Float32Array,
-  n: number,
-  states: Float32Array[] | null,
-): Promise<{ out: Float32Array; states: Float32Array[] }> {
-  const { window: W, features } = card.observation;
-  const F = features.length;
-  const feeds: Record<string, FloatTensor> = {
-    [b.input]: { data: obs.length === n * W * F ? obs : obs.subarray(0, n * W * F), dims: b.rank3 ? [n, W, F] : [n, W * F] },
-  };
-  b.state.forEach((s, i) => {
-    feeds[s.input] = { data: states?.[i] ?? new Float32Array(n * s.size), dims: [n, s.size] };
-  });
-  const wanted = [b.output, ...b.state.map((s) => s.output)];
-  const res = await model.run(feeds, wanted);
-  const out = res[b.output]!;
-  return { out: out.data, states: b.state.map((s) => res[s.output]!.data) };
-}
-
-function outputWidth(card: PolicyCard, total: number, n: number, label: string): number {
-  if (total % n !== 0) throw inputError(`${label}: output of ${total} values does not split into ${n} decisions`, label);
-  const width = total / n;
-  if (card.action.type === 'discrete' && width !== card.action.meanings.length) {
-    throw inputError(
-      `${label}: the output has ${width} values per decision but ${card.file} action.meanings lists ${card.action.meanings.length} (${card.action.meanings.join(', ')})`,
-      card.file,
-    );
-  }
-  return width;
-}
 
 /** Golden vectors (SPEC section 3). Returns the flags they raise, with reasons. */
 async function checkGolden(
@@ -275,99 +156,6 @@ function indexOfTime(time: Float64Array, t: number): number {
     else hi = mid - 1;
   }
   return -1;
-}
-
-/** Drives every simulation to the end, batching inference as the policy allows. */
-async function runSimulations(
-  sims: Simulation[],
-  model: PolicyModel,
-  b: Binding,
-  card: PolicyCard,
-  builder: ObservationBuilder,
-  label: string,
-): Promise<void> {
-  const kind = card.action.type;
-  const size = builder.size;
-  const stepwise = builder.usesState || b.state.length > 0 || !b.batchable;
-
-  if (!stepwise) {
-    // Every decision bar any simulation will ask about, inferred once.
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (const s of sims) {
-      lo = Math.min(lo, s.decisionIndex);
-      hi = Math.max(hi, s.decisionIndex + s.length - 1);
-    }
-    const count = hi - lo + 1;
-    const chunk = Math.max(1, Math.min(count, Math.floor(MAX_BATCH_VALUES / size)));
-    const obs = new Float32Array(chunk * size);
-    let outputs: Float32Array | null = null;
-    let width = 0;
-    for (let first = 0; first < count; first += chunk) {
-      const n = Math.min(chunk, count - first);
-      const taus = Array.from({ length: n }, (_, i) => lo + first + i);
-      builder.buildBatch(taus, obs);
-      const { out } = await infer(model, b, card, obs, n, null);
-      if (!outputs) {
-        width = outputWidth(card, out.length, n, label);
-        outputs = new Float32Array(count * width);
-      }
-      outputs.set(out.subarray(0, n * width), first * width);
-    }
-    for (const s of sims) {
-      while (!s.done) {
-        const tau = s.decisionIndex;
-        const { target } = decideTarget(outputs!, (tau - lo) * width, card, s.state().target, label);
-        s.step(target, kind);
-      }
-    }
-    return;
-  }
-
-  // Lockstep: one batched call per step across the simulations still running. The loop allocates
-  // nothing per step beyond what inference returns (docs/performance.md).
-  const perCall = b.batchable ? sims.length : 1;
-  const obs = new Float32Array(perCall * size);
-  const states: Float32Array[][] = sims.map(() => b.state.map((s) => new Float32Array(s.size)));
-  const active = new Int32Array(sims.length);
-  const targets = new Float64Array(perCall);
-  const decisionState = { position: 0, unrealizedReturn: 0 };
-  let width = 0;
-  for (;;) {
-    let activeCount = 0;
-    for (let i = 0; i < sims.length; i++) if (!sims[i]!.done) active[activeCount++] = i;
-    if (activeCount === 0) break;
-    for (let startAt = 0; startAt < activeCount; startAt += perCall) {
-      const n = Math.min(perCall, activeCount - startAt);
-      for (let k = 0; k < n; k++) {
-        const s = sims[active[startAt + k]!]!;
-        const st = s.state();
-        targets[k] = st.target;
-        decisionState.position = st.exposure;
-        decisionState.unrealizedReturn = st.unrealizedReturn;
-        builder.build(s.decisionIndex, decisionState, obs, k * size);
-      }
-      let batchStates: Float32Array[] | null = null;
-      if (b.state.length > 0) {
-        batchStates = b.state.map((st, j) => {
-          const buf = new Float32Array(n * st.size);
-          for (let k = 0; k < n; k++) buf.set(states[active[startAt + k]!]![j]!, k * st.size);
-          return buf;
-        });
-      }
-      const { out, states: next } = await infer(model, b, card, obs, n, batchStates);
-      if (width === 0) width = outputWidth(card, out.length, n, label);
-      for (let k = 0; k < n; k++) {
-        const i = active[startAt + k]!;
-        for (let j = 0; j < b.state.length; j++) {
-          const stateSize = b.state[j]!.size;
-          states[i]![j]!.set(next[j]!.subarray(k * stateSize, (k + 1) * stateSize));
-        }
-        const { target } = decideTarget(out, k * width, card, targets[k]!, label);
-        sims[i]!.step(target, kind);
-      }
-    }
-  }
 }
 
 function windowReport(r: BacktestResult): WindowReport {
@@ -488,7 +276,20 @@ export async function evaluateModel(
     withEvidence && stressedCosts
       ? windows.slice(1).map((w) => new Simulation(bars, { start: w.start, end: w.end }, stressedCosts, { periodsPerYear: P }))
       : [];
-  await runSimulations([...sims, ...stressSims], model, b, card, builder, label);
+  const all = [...sims, ...stressSims];
+  if (model.simulate && !plan.observationBuilder && plan.drive !== 'here') {
+    const job: SimulationJob = {
+      label,
+      card: { ...card, golden: [] },
+      bars,
+      binding: b,
+      simulations: [...windows.map((w) => ({ start: w.start, end: w.end, costs })), ...windows.slice(1, 1 + stressSims.length).map((w) => ({ start: w.start, end: w.end, costs: stressedCosts! }))],
+      periodsPerYear: P,
+    };
+    replayTargets(all, await model.simulate(job), card, label);
+  } else {
+    await runSimulations(all, model, b, card, builder, label);
+  }
   const results = sims.map((s) => s.finish());
 
   report.backtest = windowReport(results[0]!);

@@ -34,7 +34,10 @@ export interface RunOptions {
    * same folds (docs/evidence.md). Without it no champion is looked up.
    */
   root?: string;
-  /** Called before and after each model is evaluated (the CLI draws a progress bar on a terminal). */
+  /**
+   * Called before and after each model is evaluated, with the models in progress (`current`, comma-separated
+   * in archive order, null when none); the CLI draws a progress bar on a terminal.
+   */
   progress?: (state: { done: number; total: number; current: string | null }) => void;
   /** Evaluate only this shard's models and write a partial report (docs/sharding.md). */
   shard?: ShardSpec;
@@ -184,17 +187,16 @@ export async function runValidate(source: string, config: Config, configFile: st
     }
     report.models = selected.map((m) => m.report);
     for (const m of report.models) if (opts.requestedTiers && Object.hasOwn(opts.requestedTiers, m.id)) m.requested = opts.requestedTiers[m.id]!;
-    const toEvaluate = selected.filter((gm) => gm.report.gating!.classification !== 'DROP' && gm.onnxPath && gm.report.errors.length === 0).length;
+    const toEvaluate = selected.filter((gm) => gm.report.gating!.classification !== 'DROP' && gm.onnxPath && gm.report.errors.length === 0);
     let evaluatedCount = 0;
-    for (const gm of selected) {
+
+    /**
+     * One model's stages 3–5. Its log lines are held and printed in archive order (below), so the
+     * output reads the same whatever order concurrent evaluations finish in.
+     */
+    const evaluateOne = async (gm: (typeof selected)[number], log: (line: string) => void, slot: number): Promise<Outcome> => {
       const m = gm.report;
-      if (m.gating!.classification === 'DROP') {
-        opts.log(`${m.id}: gating DROP — not evaluated`);
-        continue;
-      }
-      if (!gm.onnxPath || m.errors.length > 0) continue;
-      opts.progress?.({ done: evaluatedCount, total: toEvaluate, current: m.id });
-      let model: PolicyModel | null = null;
+      const outcome: Outcome = { model: null, range: null, infraError: null };
       try {
         const t0 = performance.now();
         let cardJson: unknown;
@@ -212,14 +214,19 @@ export async function runValidate(source: string, config: Config, configFile: st
           cardJson = gm.entry.card;
         } else {
           throw inputError(
-            `no policy card for ${m.id}: put ${gm.onnxPath.replace(/\.onnx$/i, '.card.json')} beside the model, or a "card" object in its summary entry (see docs/policy-card.md)`,
-            gm.onnxPath,
+            `no policy card for ${m.id}: put ${gm.onnxPath!.replace(/\.onnx$/i, '.card.json')} beside the model, or a "card" object in its summary entry (see docs/policy-card.md)`,
+            gm.onnxPath!,
           );
         }
-        const bytes = await opened.reader.read(gm.onnxPath);
-        model = await loadPolicyModel(bytes, { device: config.runtime.device, label: gm.onnxPath, timeoutSeconds: config.runtime.inferenceTimeoutSeconds });
-        loaded.push(model);
-        m.model = modelFileInfo(model, gm.onnxPath);
+        const bytes = await opened.reader.read(gm.onnxPath!);
+        const model = await loadPolicyModel(bytes, {
+          device: config.runtime.device,
+          label: gm.onnxPath!,
+          timeoutSeconds: config.runtime.inferenceTimeoutSeconds,
+          slot,
+        });
+        outcome.model = model;
+        m.model = modelFileInfo(model, gm.onnxPath!);
         const evaluated = await evaluateModel(
           m,
           model,
@@ -232,35 +239,86 @@ export async function runValidate(source: string, config: Config, configFile: st
             backtestDays: config.backtest.days,
             walkForward: { days: config.walkForward.days, folds: config.walkForward.folds },
             equityOut: opts.equityOut,
-            log: opts.log,
+            log,
             borrowedCard: gm.borrowedCard,
           },
         );
-        ranges.push(evaluated.range);
+        outcome.range = evaluated.range;
         if (opts.root !== undefined) {
-          await compareWithChampion(m, { config, root: opts.root, getBars, endMs: opts.endMs, log: opts.log });
+          await compareWithChampion(m, { config, root: opts.root, getBars, endMs: opts.endMs, log, slot });
         } else if (m.evidence) {
           m.evidence.undefinedReasons['champion'] = 'not compared: no repository root to read the deployment configs from';
         }
         const s = m.walkForward?.summary;
-        opts.log(
+        log(
           `${m.id}: backtest ${fmtPct(m.backtest?.metrics.totalReturn)}, ${s ? `${s.positiveFolds}/${s.folds} positive folds` : 'no folds'} (${(performance.now() - t0).toFixed(0)} ms, ${model.executionProvider})`,
         );
       } catch (err) {
         if (!(err instanceof GoldenMismatch)) m.errors.push(describeError(err));
-        if (err instanceof PolicyGateError && err.kind === 'infra') report.infraErrors.push(`${m.id}: ${err.message}`);
-        opts.log(`${m.id}: ${m.errors[m.errors.length - 1]}`);
+        if (err instanceof PolicyGateError && err.kind === 'infra') outcome.infraError = `${m.id}: ${err.message}`;
+        log(`${m.id}: ${m.errors[m.errors.length - 1]}`);
+      } finally {
+        // The session is no longer needed (the report keeps what it said about itself); freeing it
+        // here keeps the onnxruntime process's memory at runtime.parallel_models sessions.
+        await outcome.model?.release();
       }
-      opts.progress?.({ done: ++evaluatedCount, total: toEvaluate, current: null });
-    }
+      return outcome;
+    };
+
+    // Models are evaluated runtime.parallel_models at a time (docs/performance.md): while onnxruntime
+    // runs one model's step, policy-gate builds another's observations, reads and hashes the next
+    // model, and the onnxruntime process never waits for a request. Results do not depend on it.
+    const slots = selected.map((gm) => ({ gm, lines: [] as string[], done: false, outcome: null as Outcome | null }));
+    let printed = 0;
+    const flush = (): void => {
+      while (printed < slots.length && slots[printed]!.done) {
+        const slot = slots[printed++]!;
+        for (const line of slot.lines) opts.log(line);
+        if (slot.outcome) {
+          if (slot.outcome.model) loaded.push(slot.outcome.model);
+          if (slot.outcome.range) ranges.push(slot.outcome.range);
+          if (slot.outcome.infraError) report.infraErrors.push(slot.outcome.infraError);
+        }
+      }
+    };
+    const queue = slots.filter((slot) => {
+      const m = slot.gm.report;
+      if (m.gating!.classification === 'DROP') slot.lines.push(`${m.id}: gating DROP — not evaluated`);
+      const runs = toEvaluate.includes(slot.gm);
+      if (!runs) slot.done = true;
+      return runs;
+    });
+    flush();
+    // Each worker has its own onnxruntime process (slot): the workers' models run on separate cores.
+    const inFlight = new Set<(typeof slots)[number]>();
+    const current = (): string | null => (inFlight.size ? slots.filter((x) => inFlight.has(x)).map((x) => x.gm.report.id).join(', ') : null);
+    const worker = async (hostSlot: number): Promise<void> => {
+      for (let slot = queue.shift(); slot; slot = queue.shift()) {
+        inFlight.add(slot);
+        opts.progress?.({ done: evaluatedCount, total: toEvaluate.length, current: current() });
+        const lines = slot.lines;
+        slot.outcome = await evaluateOne(slot.gm, (line) => lines.push(line), hostSlot);
+        slot.done = true;
+        inFlight.delete(slot);
+        flush();
+        opts.progress?.({ done: ++evaluatedCount, total: toEvaluate.length, current: current() });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(config.runtime.parallelModels, queue.length)) }, (_, i) => worker(i)));
   } finally {
     await opened.reader.close();
   }
   report.runtime = await runtimeSection(config, loaded);
   report.data = dataSection(config, ranges);
-  for (const model of loaded) await model.release();
   applyDecisions(report, config);
   return report;
+}
+
+/** What one model's evaluation leaves for the run: the model (for the runtime section), its data range, an infrastructure error. */
+interface Outcome {
+  model: PolicyModel | null;
+  range: { start: number; end: number } | null;
+  infraError: string | null;
 }
 
 function fmtPct(v: number | null | undefined): string {

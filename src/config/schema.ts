@@ -83,8 +83,10 @@ export interface Config {
   /**
    * inferenceTimeoutSeconds: the deadline of loading a model and of each inference call in
    * onnxruntime's process; past it the process is stopped and that model fails (docs/threat-model.md).
+   * parallelModels: how many models `validate` evaluates at a time (docs/performance.md); results do not
+   * depend on it.
    */
-  runtime: { device: Device; inferenceTimeoutSeconds: number };
+  runtime: { device: Device; inferenceTimeoutSeconds: number; parallelModels: number };
   evidence: EvidenceConfig;
 }
 
@@ -116,7 +118,7 @@ export function defaultConfig(): Config {
     },
     data: { source: 'csv', dir: null, feed: 'iex', adjustment: 'all', cache: '.policy-gate/cache', deadlineSeconds: 300 },
     promotion: { paper: 'deploy/paper.json', live: 'deploy/live.json', modelsDir: 'models' },
-    runtime: { device: 'auto', inferenceTimeoutSeconds: 120 },
+    runtime: { device: 'auto', inferenceTimeoutSeconds: 120, parallelModels: 2 },
     evidence: {
       psrBenchmarkSharpe: 0,
       minTrlConfidence: 0.95,
@@ -345,11 +347,12 @@ export function parseConfig(doc: unknown, file: string): Config {
     cfg.promotion.modelsDir = p.string('models_dir') ?? cfg.promotion.modelsDir;
   }
 
-  const rt = root.section('runtime', ['device', 'inference_timeout_seconds']);
+  const rt = root.section('runtime', ['device', 'inference_timeout_seconds', 'parallel_models']);
   if (rt) {
     cfg.runtime.device = rt.oneOf('device', ['auto', 'cpu', 'cuda'] as const) ?? cfg.runtime.device;
     cfg.runtime.inferenceTimeoutSeconds =
       rt.number('inference_timeout_seconds', { min: 0, exclusiveMin: true, max: 86_400 }) ?? cfg.runtime.inferenceTimeoutSeconds;
+    cfg.runtime.parallelModels = rt.number('parallel_models', { min: 1, max: 64, integer: true }) ?? cfg.runtime.parallelModels;
   }
 
   const ev = root.section('evidence', ['psr_benchmark_sharpe', 'min_trl_confidence', 'dsr_trials', 'bootstrap', 'cost_stress', 'lookahead_audit', 'rules']);

@@ -268,6 +268,11 @@ export class Simulation {
     return this.tau;
   }
 
+  /** Decisions applied so far (0 … N). */
+  get stepsTaken(): number {
+    return this.steps;
+  }
+
   /** Number of bars in the window (N). */
   get length(): number {
     return this.n;

@@ -5,18 +5,21 @@
  * position-aware cards by default) and the bars for every symbol in a temporary folder, then in ONE
  * child node process (so its peak memory is the measurement's alone):
  *   1. `runValidate` end to end (open + hash + manifest, gate, load, golden check, 30-day backtest and
- *      180-day 5-fold walk-forward on hourly bars, decide) — the number the target is about;
- *   2. the floor: load the same 20 ONNX sessions and run ONE batched inference per model over the
- *      number of observations validate infers for it (counted from the report's windows); and, for
- *      reference, the same with 2 intra-op threads (the fastest a lone batched call gets on 2 cores);
- *   3. the seed-shaped single-model command: `backtest --days 180 --walk-forward 5` on the first model.
+ *      180-day 5-fold walk-forward on hourly bars, evidence, decide) — the number the target is about;
+ *   2. the seed-shaped single-model command: `backtest --days 180 --walk-forward 5` on the first model;
+ *   3. the floor: create the same 20 ONNX sessions with onnxruntime-node in this process (no isolation,
+ *      no inter-process hop; the session options policy-gate uses, 1 intra-op thread) and run ONE
+ *      batched inference per model over the number of observations validate infers for it (counted
+ *      from the report's windows, the cost-stressed folds included); and, for reference, the same with
+ *      2 intra-op threads (the fastest a lone batched call gets on 2 cores);
  * and prints a table: total, floor, ratio, time per fold, observations per second, peak RSS.
  *
  * Flags: --models N (20) · --position-independent (cards without position / unrealized_return) ·
  * --both (run both kinds) · --repeat N (validate and floor N times each; the ratio compares the best
  * runs, and the first validate run — a fresh process, as the CLI runs — is shown too; 3) · --no-single ·
  * --profile DIR (write a V8 CPU profile of the measuring process into DIR) · --json · --keep (keep the
- * temporary folder) · --verbose (validate's progress lines).
+ * temporary folder) · --verbose (validate's progress lines) · --parallel N (runtime.parallel_models; default the
+ * config's, 2) · --no-stress (evidence.cost_stress.multiplier null: no cost-stressed folds to simulate).
  *
  * A benchmark, not a test: it never fails on a time; it exits non-zero only when a run errors.
  */
@@ -36,14 +39,17 @@ interface Measurement {
   folds: number;
   observations: number;
   validate: { ms: number[]; best: number; errors: string[]; decisions: Record<string, number>; peakRssMiB: number };
-  /** The floor with the sessions validate uses (loadPolicyModel's defaults). */
+  /** The floor: onnxruntime in this process, the session options validate uses (1 intra-op thread). */
   floor: { ms: number[]; best: number; loadMs: number; inferMs: number; peakRssMiB: number };
   /** The same with 2 intra-op threads (the machine's best for a lone batched call), on 2+ cores. */
   floor2: Measurement['floor'] | null;
   single: { ms: number; observations: number; errors: string[]; peakRssMiB: number } | null;
   maxRssMiB: number;
-  /** Peak RSS of the onnxruntime host process (src/adapters/onnx/host.ts) during validate, and during the floor. */
-  hostPeakRssMiB: { validate: number | null; floor: number | null };
+  /** Peak RSS of the onnxruntime host processes (src/adapters/onnx/host.ts, one per slot) during validate, summed. */
+  hostPeakRssMiB: number | null;
+  /** Observations of the required windows alone (the backtest and the folds, without the cost-stressed folds). */
+  requiredObservations: number;
+  parallelModels: number;
   archiveMiB: number;
   generateMs: number;
   node: string;
@@ -59,10 +65,12 @@ const { values: args } = parseArgs({
     both: { type: 'boolean', default: false },
     repeat: { type: 'string', default: '3' },
     'no-single': { type: 'boolean', default: false },
+    'no-stress': { type: 'boolean', default: false },
     profile: { type: 'string' },
     json: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
+    parallel: { type: 'string' },
     // internal: the measuring child
     measure: { type: 'string' },
   },
@@ -97,6 +105,8 @@ async function orchestrate(): Promise<void> {
         args.repeat!,
         ...(args['no-single'] ? ['--no-single'] : []),
         ...(args.verbose ? ['--verbose'] : []),
+        ...(args.parallel ? ['--parallel', args.parallel] : []),
+        ...(args['no-stress'] ? ['--no-stress'] : []),
       ];
       const out = await runChild(process.execPath, childArgs);
       if (out.code !== 0) {
@@ -135,11 +145,11 @@ function table(m: Measurement): string {
     ['archive', `${m.models} models, ${m.kind}, ${m.archiveMiB.toFixed(0)} MiB; 30-day backtest + 180-day ${m.folds}-fold walk-forward, 1Hour bars`],
     [
       'validate, end to end',
-      `${s(m.validate.best)}${m.validate.ms.length > 1 ? ` best of ${m.validate.ms.length}; first run (fresh process) ${s(m.validate.ms[0]!)}` : ''}`,
+      `${s(m.validate.best)}${m.validate.ms.length > 1 ? ` best of ${m.validate.ms.length}; first run (fresh process) ${s(m.validate.ms[0]!)}` : ''}; runtime.parallel_models ${m.parallelModels}`,
     ],
     [
       'floor (load + 1 batched run/model)',
-      `${s(m.floor.best)}${m.floor.ms.length > 1 ? ` best of ${m.floor.ms.length}` : ''} (load ${s(m.floor.loadMs)}, inference ${s(m.floor.inferMs)})`,
+      `${s(m.floor.best)}${m.floor.ms.length > 1 ? ` best of ${m.floor.ms.length}` : ''} (load ${s(m.floor.loadMs)}, inference ${s(m.floor.inferMs)}); onnxruntime in-process, 1 intra-op thread`,
     ],
     ['ratio validate / floor', `${(m.validate.best / m.floor.best).toFixed(2)}×`],
     ...(m.floor2
@@ -151,12 +161,16 @@ function table(m: Measurement): string {
         ] as [string, string][])
       : []),
     ['time per fold', `${(m.validate.best / (m.models * m.folds)).toFixed(0)} ms (validate total / ${m.models * m.folds} folds, backtests included)`],
-    ['observations inferred', `${m.observations} (${Math.round(m.observations / m.models)} per model)`],
-    ['observations / s', `${Math.round(m.observations / (m.validate.best / 1000))} (floor: ${Math.round(m.observations / (m.floor.best / 1000))})`],
-    ['peak RSS', `validate ${m.validate.peakRssMiB.toFixed(0)} MiB, floor ${m.floor.peakRssMiB.toFixed(0)} MiB, measuring process max ${m.maxRssMiB.toFixed(0)} MiB`],
     [
-      'peak RSS, onnxruntime host',
-      `validate ${m.hostPeakRssMiB.validate?.toFixed(0) ?? '—'} MiB, floor ${m.hostPeakRssMiB.floor?.toFixed(0) ?? '—'} MiB (a separate process: add it to the above)`,
+      'observations inferred',
+      `${m.observations} (${Math.round(m.observations / m.models)} per model${
+        m.observations !== m.requiredObservations ? `: ${Math.round(m.requiredObservations / m.models)} for the backtest and folds, the rest for the cost-stressed folds` : ''
+      })`,
+    ],
+    ['observations / s', `${Math.round(m.observations / (m.validate.best / 1000))} (floor: ${Math.round(m.observations / (m.floor.best / 1000))})`],
+    [
+      'peak RSS',
+      `validate ${m.validate.peakRssMiB.toFixed(0)} MiB + onnxruntime processes ${m.hostPeakRssMiB?.toFixed(0) ?? '—'} MiB (sum of their peaks); floor ${m.floor.peakRssMiB.toFixed(0)} MiB`,
     ],
     [
       'decisions',
@@ -208,7 +222,7 @@ async function measure(spec: string): Promise<void> {
   const { runValidate } = await import('../app/validate.js');
   const { runBacktest } = await import('../app/backtest.js');
   const { defaultConfig } = await import('../config/schema.js');
-  const { loadPolicyModel, onnxruntimeVersion } = await import('../adapters/onnx/session.js');
+  const { onnxruntimeVersion } = await import('../adapters/onnx/session.js');
   const { ortHostPeakRssKiB, shutdownOrtHost } = await import('../adapters/onnx/host.js');
   const hostPeak = async (): Promise<number | null> => {
     const kib = await ortHostPeakRssKiB();
@@ -223,6 +237,8 @@ async function measure(spec: string): Promise<void> {
   const config = defaultConfig();
   config.data.source = 'csv';
   config.data.dir = bench.dataDir;
+  if (args.parallel) config.runtime.parallelModels = Number(args.parallel);
+  if (args['no-stress']) config.evidence.costStress.multiplier = null;
 
   // 1. validate, end to end.
   const validateMs: number[] = [];
@@ -245,8 +261,11 @@ async function measure(spec: string): Promise<void> {
   }
 
   // Observations validate infers per model: every step of every window (stateful cards run the windows
-  // in lockstep), or each distinct decision bar once (position-independent cards).
+  // in lockstep), or each distinct decision bar once (position-independent cards). The cost-stressed
+  // folds of the evidence (docs/evidence.md) are simulated too: position-aware, their steps are inferred
+  // on their own (their positions differ); position-independent, they reuse the folds' decision bars.
   const perModel = new Map<string, number>();
+  let required = 0;
   for (const m of report.models) {
     if (!m.backtest || !m.walkForward) continue;
     const { bars } = await loadBarsFromDir(bench.dataDir, m.symbol, m.timeframe);
@@ -256,72 +275,24 @@ async function measure(spec: string): Promise<void> {
       first: index.get(Date.parse(w.start))! - 1,
       last: index.get(Date.parse(w.start))! - 1 + w.bars - 1,
     }));
+    const steps = windows.reduce((a, w) => a + (w.last - w.first + 1), 0);
     let n: number;
-    if (bench.positionAware) n = windows.reduce((a, w) => a + (w.last - w.first + 1), 0);
-    else {
+    if (bench.positionAware) {
+      const stressed = m.evidence?.costStress ? windows.slice(1).reduce((a, w) => a + (w.last - w.first + 1), 0) : 0;
+      n = steps + stressed;
+      required += steps;
+    } else {
       const distinct = new Set<number>();
       for (const w of windows) for (let i = w.first; i <= w.last; i++) distinct.add(i);
       n = distinct.size;
+      required += n;
     }
     perModel.set(m.id, n);
   }
   const observations = [...perModel.values()].reduce((a, b) => a + b, 0);
   const folds = config.walkForward.folds;
 
-  // 2. the floor: load the same sessions, one batched run per model over as many observations.
-  let input: Float32Array | null = null;
-  const floorRuns = async (threads: number | undefined): Promise<Measurement['floor']> => {
-    const ms: number[] = [];
-    let loadMs = 0;
-    let inferMs = 0;
-    sampler.start();
-    for (let r = 0; r < repeat; r++) {
-      let load = 0;
-      let infer = 0;
-      const t0 = performance.now();
-      for (let k = 0; k < bench.ids.length; k++) {
-        const n = perModel.get(bench.ids[k]!) ?? 0;
-        if (n === 0) continue;
-        const a = performance.now();
-        const bytes = await readFile(bench.modelPaths[k]!);
-        const model = await loadPolicyModel(bytes, {
-          device: config.runtime.device,
-          label: bench.modelPaths[k]!,
-          ...(threads === undefined ? {} : { threads }),
-        });
-        const b = performance.now();
-        const dim = Number(model.inputs[0]!.shape[1]);
-        if (!input || input.length < n * dim) {
-          input = new Float32Array(n * dim);
-          let seed = 12345;
-          for (let i = 0; i < input.length; i++) {
-            seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-            input[i] = (seed / 2 ** 32) * 4 - 2;
-          }
-        }
-        await model.run({ obs: { data: input.subarray(0, n * dim), dims: [n, dim] } }, ['logits']);
-        const c = performance.now();
-        await model.release();
-        load += b - a;
-        infer += c - b;
-      }
-      const elapsed = performance.now() - t0;
-      if (ms.length === 0 || elapsed < Math.min(...ms)) {
-        loadMs = load;
-        inferMs = infer;
-      }
-      ms.push(elapsed);
-      process.stderr.write(`bench: floor${threads ? ` (${threads} threads)` : ''} ${(elapsed / 1000).toFixed(2)} s\n`);
-    }
-    return { ms, best: Math.min(...ms), loadMs, inferMs, peakRssMiB: sampler.stop() };
-  };
-  const floor = await floorRuns(undefined);
-  const hostFloorPeak = await hostPeak();
-  const floor2 = availableParallelism() >= 2 ? await floorRuns(2) : null;
-  input = null;
-
-
-  // 3. the seed-shaped single-model command: backtest --days 180 --walk-forward 5.
+  // 2. the seed-shaped single-model command: backtest --days 180 --walk-forward 5.
   let single: Measurement['single'] = null;
   if (!args['no-single']) {
     const cfg = defaultConfig();
@@ -343,6 +314,63 @@ async function measure(spec: string): Promise<void> {
     process.stderr.write(`bench: backtest --days 180 --walk-forward 5: ${(ms / 1000).toFixed(2)} s\n`);
   }
 
+  // 3. the floor: the same sessions (onnxruntime-node's own, in this process, with the options
+  // policy-gate creates them with), and ONE batched run per model over as many observations as validate
+  // infers for it. In this process, with no inter-process hop: the least any evaluation could cost.
+  const ort = await import('onnxruntime-node');
+  let input: Float32Array | null = null;
+  const floorRuns = async (threads: number): Promise<Measurement['floor']> => {
+    const ms: number[] = [];
+    let loadMs = 0;
+    let inferMs = 0;
+    sampler.start();
+    for (let r = 0; r < repeat; r++) {
+      let load = 0;
+      let infer = 0;
+      const t0 = performance.now();
+      for (let k = 0; k < bench.ids.length; k++) {
+        const n = perModel.get(bench.ids[k]!) ?? 0;
+        if (n === 0) continue;
+        const a = performance.now();
+        const bytes = await readFile(bench.modelPaths[k]!);
+        const session = await ort.InferenceSession.create(bytes, {
+          graphOptimizationLevel: 'all',
+          intraOpNumThreads: threads,
+          interOpNumThreads: 1,
+          executionMode: 'sequential',
+          executionProviders: ['cpu'],
+        });
+        const b = performance.now();
+        const meta = session.inputMetadata[0]!;
+        const dim = Number(meta.isTensor ? meta.shape[1] : NaN);
+        if (!input || input.length < n * dim) {
+          input = new Float32Array(n * dim);
+          let seed = 12345;
+          for (let i = 0; i < input.length; i++) {
+            seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+            input[i] = (seed / 2 ** 32) * 4 - 2;
+          }
+        }
+        await session.run({ obs: new ort.Tensor('float32', input.subarray(0, n * dim), [n, dim]) }, ['logits']);
+        const c = performance.now();
+        await session.release();
+        load += b - a;
+        infer += c - b;
+      }
+      const elapsed = performance.now() - t0;
+      if (ms.length === 0 || elapsed < Math.min(...ms)) {
+        loadMs = load;
+        inferMs = infer;
+      }
+      ms.push(elapsed);
+      process.stderr.write(`bench: floor (${threads} thread${threads > 1 ? 's' : ''}) ${(elapsed / 1000).toFixed(2)} s\n`);
+    }
+    return { ms, best: Math.min(...ms), loadMs, inferMs, peakRssMiB: sampler.stop() };
+  };
+  const floor = await floorRuns(1);
+  const floor2 = availableParallelism() >= 2 ? await floorRuns(2) : null;
+  input = null;
+
   const result: Measurement = {
     kind: bench.positionAware ? 'position-aware' : 'position-independent',
     models: bench.ids.length,
@@ -353,7 +381,9 @@ async function measure(spec: string): Promise<void> {
     floor2,
     single,
     maxRssMiB: process.resourceUsage().maxRSS / 1024,
-    hostPeakRssMiB: { validate: hostValidatePeak, floor: hostFloorPeak },
+    hostPeakRssMiB: hostValidatePeak,
+    requiredObservations: required,
+    parallelModels: config.runtime.parallelModels,
     archiveMiB: bench.archiveBytes / MiB,
     generateMs: bench.generateMs,
     node: process.version,

@@ -1,7 +1,8 @@
 /**
- * The onnxruntime host's wire format, parent side. The host has its own copy in ./host-program.ts,
- * which must stay self-contained; every model load and inference call of the test suite goes through
- * both, and test/hostile-ort.test.ts round-trips each frame kind.
+ * The onnxruntime host's wire format, both sides: the parent (./host.ts) and the host program
+ * (./host-main.ts, bundled into the host's source text) use these same functions; every model load,
+ * simulation and inference call of the test suite goes through them, and test/hostile-ort.test.ts
+ * round-trips each frame kind.
  *
  * A frame is a u32 little-endian length (of the rest) and a body whose first byte says its kind:
  *
@@ -28,7 +29,7 @@ export const FRAME_RUN = 2;
 export const FRAME_RUN_REPLY = 3;
 
 /** The fault codes of a run request (test seam, see ./host.ts). */
-export const FAULT_CODES: Record<string, number> = { abort: 1, segv: 2, exit: 3, hang: 4 };
+export const FAULT_CODES: Record<string, number> = { abort: 1, segv: 2, exit: 3, hang: 4, slow: 5 };
 
 type Blob = Float32Array | Uint8Array;
 
@@ -38,6 +39,8 @@ const PADDING = Buffer.alloc(8);
 
 function swapOut(value: unknown, blobs: Blob[]): unknown {
   if (value instanceof Float32Array || value instanceof Uint8Array) return { $blob: blobs.push(value) - 1 };
+  // Other typed arrays (a series' Float64Array columns) are small: the serialiser carries them.
+  if (ArrayBuffer.isView(value)) return value;
   if (Array.isArray(value)) return value.map((v) => swapOut(v, blobs));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
@@ -48,6 +51,7 @@ function swapOut(value: unknown, blobs: Blob[]): unknown {
 }
 
 function swapIn(value: unknown, arrays: Blob[]): unknown {
+  if (ArrayBuffer.isView(value)) return value;
   if (Array.isArray(value)) return value.map((v) => swapIn(v, arrays));
   if (value !== null && typeof value === 'object') {
     const ref = (value as { $blob?: unknown }).$blob;
@@ -186,4 +190,73 @@ export function decodeFrame(body: Buffer): unknown {
     return floatsAt(body, at, length);
   });
   return swapIn(m, arrays);
+}
+
+// ------------------------------------------------------------------ the host's side
+
+/** A decoded kind-2 frame: one inference call. Feed arrays are views into the body (it must start 4-aligned). */
+export interface RunRequest {
+  kind: 2;
+  id: number;
+  fault: number;
+  session: number;
+  feeds: RunFeed[];
+  wanted: number[];
+}
+
+/** A request as the host reads it: a kind-2 run, or any kind-0 message (`{ id, op, … }`). */
+export function decodeRequest(body: Buffer): RunRequest | { id: number; op: string; [key: string]: unknown } {
+  const kind = body.readUInt8(0);
+  if (kind !== FRAME_RUN) return decodeFrame(body) as { id: number; op: string };
+  const nFeeds = body.readUInt8(2);
+  const nWanted = body.readUInt8(3);
+  const frame: RunRequest = { kind: 2, id: body.readUInt32LE(4), fault: body.readUInt8(1), session: body.readUInt32LE(8), feeds: [], wanted: [] };
+  let off = 12;
+  const sizes: number[] = [];
+  for (let i = 0; i < nFeeds; i++) {
+    const input = body.readUInt8(off);
+    const float64 = body.readUInt8(off + 1) === 1;
+    const rank = body.readUInt8(off + 2);
+    off += 4;
+    const dims: number[] = [];
+    for (let k = 0; k < rank; k++, off += 4) dims.push(body.readUInt32LE(off));
+    sizes.push(body.readUInt32LE(off));
+    off += 4;
+    frame.feeds.push({ input, float64, dims, data: new Float32Array(0) });
+  }
+  for (let i = 0; i < nWanted; i++) frame.wanted.push(body.readUInt8(off + i));
+  off += align4(nWanted);
+  for (let i = 0; i < nFeeds; i++) {
+    frame.feeds[i]!.data = floatsAt(body, off, sizes[i]!);
+    off += sizes[i]!;
+  }
+  return frame;
+}
+
+/** A kind-3 frame: the outputs of one inference call, in one buffer. */
+export function encodeRunReply(id: number, outputs: readonly { output: number; dims: readonly number[]; data: Float32Array }[]): Buffer {
+  let size = 12;
+  for (const o of outputs) size += 4 + 4 * o.dims.length + 4 + align4(o.data.byteLength);
+  const frame = Buffer.alloc(size);
+  frame.writeUInt32LE(size - 4, 0);
+  frame.writeUInt8(FRAME_RUN_REPLY, 4);
+  frame.writeUInt8(outputs.length, 6);
+  frame.writeUInt32LE(id, 8);
+  let off = 12;
+  for (const o of outputs) {
+    frame.writeUInt8(o.output, off);
+    frame.writeUInt8(o.dims.length, off + 1);
+    off += 4;
+    for (const d of o.dims) {
+      frame.writeUInt32LE(d, off);
+      off += 4;
+    }
+    frame.writeUInt32LE(o.data.byteLength, off);
+    off += 4;
+  }
+  for (const o of outputs) {
+    frame.set(bytesOf(o.data), off);
+    off += align4(o.data.byteLength);
+  }
+  return frame;
 }

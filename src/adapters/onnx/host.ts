@@ -1,9 +1,11 @@
 /**
- * onnxruntime in a child process (threats.md O2): the parent's side of ./host-program.ts.
+ * onnxruntime in a child process (threats.md O2): the parent's side of ./host-main.ts.
  *
- * One host process serves every model of a policy-gate process: it is started on the first model
- * load, holds the sessions, and answers one request at a time in order (create a session from the
- * model's bytes, run it on a batch, release it). When the host crashes (a native abort or segfault in
+ * A host process serves the models of a policy-gate process: it is started on the first model load,
+ * holds the sessions, and answers one request at a time in order (create a session from the model's
+ * bytes, run it on a batch, drive a model's whole evaluation loop, release it). There is one host per
+ * slot: `validate` evaluates runtime.parallel_models models at a time, each worker on its own slot, so
+ * the models run on as many cores and a crash takes only its own slot's work with it. When the host crashes (a native abort or segfault in
  * onnxruntime) or does not answer a request within its deadline (a hang; it is then killed), the
  * request in progress fails with an error naming ITS model and saying what happened, every other
  * pending request fails as "lost", and the next request starts a fresh host. So one hostile model
@@ -11,6 +13,8 @@
  *
  * - Deadline: per request, from the moment the host starts on it (requests queue in order), given by
  *   the caller — runtime.inference_timeout_seconds for session creation and for every inference call.
+ *   A simulation request (a model's whole loop) sends "beats" between its inference calls, and each
+ *   beat restarts the deadline: so the deadline bounds every call, not the whole evaluation.
  * - Environment: the host gets an allowlist of the parent's variables (hostEnvironment): what a
  *   runtime needs to find its libraries and GPU, never a token, a key, INPUT_*, ACTIONS_*, GITHUB_* or
  *   RUNNER_* (threats.md G5). No argument carries a secret either: the only one is onnxruntime-node's path.
@@ -24,7 +28,7 @@ import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { errorMessage, PolicyGateError } from '../../core/errors.js';
 import { decodeFrame, encodeMessage, encodeRun, FAULT_CODES, type RunFeed } from './host-frame.js';
-import { ortHostSource } from './host-program.js';
+import { HOST_SOURCE } from './host-source.generated.js';
 
 /** Why a request got no answer: the host crashed, timed out, or was already gone. */
 export class OrtHostFailure extends PolicyGateError {
@@ -92,8 +96,9 @@ export function hostEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 export interface OrtHostFault {
   /** Fail while creating the model's session, or on an inference call. */
   at: 'load' | 'run';
-  action: 'abort' | 'segv' | 'exit' | 'hang';
-  /** With at 'run': this many inference calls of the model succeed first (default 0). */
+  /** 'slow': every inference call of the model (also inside a simulation) takes 25 ms longer — slow but alive. */
+  action: 'abort' | 'segv' | 'exit' | 'hang' | 'slow';
+  /** With at 'run': this many requests that run the model (an inference call, or a whole simulation) succeed first (default 0). */
   afterRuns?: number;
 }
 
@@ -101,7 +106,7 @@ let testFaults: Map<string, OrtHostFault> | null = null;
 const runCounts = new Map<string, number>();
 
 /**
- * TEST SEAM — makes the host abort, segfault, exit or hang when it loads or runs a model whose label
+ * TEST SEAM — makes the host abort, segfault, exit, hang or slow down when it loads or runs a model whose label
  * ends with one of the keys. It exists so the isolation can be tested without a real malicious model.
  * Production cannot reach it: it throws unless the process runs under vitest (VITEST=true or
  * NODE_ENV=test); it only tags requests with a `fault` field, which the host honours only when it was
@@ -218,7 +223,7 @@ export class OrtHost {
         settle();
       });
     });
-    child.stdin!.end(ortHostSource());
+    child.stdin!.end(HOST_SOURCE);
     // Only the reply pipe (while a request waits) and the process keep policy-gate alive: refState.
     for (const s of [child.stdin!, child.stdout!, child.stderr!, this.requests] as Socket[]) s.unref();
     this.arm();
@@ -259,7 +264,7 @@ export class OrtHost {
    * Rejects with an OrtHostFailure when the host crashes, times out or is gone.
    */
   request(message: Record<string, unknown>, meta: RequestMeta): Promise<HostReply> {
-    const fault = meta.what === 'loading' ? faultFor(meta.label, 'load') : undefined;
+    const fault = meta.what === 'loading' ? faultFor(meta.label, 'load') : meta.what === 'running' ? faultFor(meta.label, 'run') : undefined;
     if (message['op'] === 'create') stats.sessionsCreated++;
     return this.send((id) => encodeMessage(fault ? { ...message, id, fault } : { ...message, id }), meta);
   }
@@ -351,6 +356,11 @@ export class OrtHost {
 
   private onReply(reply: HostReply): void {
     const head = this.pending[0];
+    if (reply['beat'] === true && head && head.id === reply.id) {
+      // The request in progress made progress: its deadline starts again.
+      this.arm();
+      return;
+    }
     if (!head || head.id !== reply.id) {
       this.kill(`answered request ${String(reply.id)} out of order`);
       return;
@@ -448,7 +458,6 @@ export class OrtHost {
       }
     }
     this.refState();
-    if (current === this) current = null;
   }
 
   /** The host keeps policy-gate alive only while a request is waiting for it. */
@@ -477,32 +486,39 @@ function lastLine(text: string): string {
   return last.length > 200 ? `${last.slice(0, 200)}…` : last;
 }
 
-let current: OrtHost | null = null;
+/** The running host of each slot. */
+const slots = new Map<number, OrtHost>();
 let generations = 0;
 
-/** The running host, or a new one (after a crash, a timeout or a shutdown). */
-export function ortHost(): OrtHost {
-  if (current && current.alive) return current;
+/** The running host of `slot` (default 0), or a new one (after a crash, a timeout or a shutdown). */
+export function ortHost(slot = 0): OrtHost {
+  const running = slots.get(slot);
+  if (running && running.alive) return running;
   const env = hostEnvironment(process.env);
   if (testFaults) env['POLICY_GATE_ORT_HOST_FAULTS'] = '1';
-  current = new OrtHost(++generations, onnxruntimeEntry(), env);
-  return current;
+  const host = new OrtHost(++generations, onnxruntimeEntry(), env);
+  slots.set(slot, host);
+  return host;
 }
 
-/** Stops the running host, if any (tests; the next request starts a new one). */
+/** Stops every running host (tests; the next request starts a new one). */
 export async function shutdownOrtHost(): Promise<void> {
-  const h = current;
-  current = null;
-  if (h) await h.shutdown();
+  const all = [...slots.values()];
+  slots.clear();
+  await Promise.all(all.map((h) => h.shutdown()));
 }
 
 export function ortHostStats(): OrtHostStats {
-  return { ...stats, pid: current?.pid ?? null };
+  return { ...stats, pid: slots.get(0)?.pid ?? null };
 }
 
-/** The running host's peak resident memory in KiB (the benchmark adds it to policy-gate's own), or null. */
+/** The peak resident memory in KiB of the running hosts, summed (the benchmark adds it to policy-gate's own), or null. */
 export async function ortHostPeakRssKiB(): Promise<number | null> {
-  if (!current || !current.alive) return null;
-  const reply = await current.request({ op: 'stats' }, { label: 'onnxruntime', what: 'inspecting', timeoutMs: 10_000 });
-  return reply.ok ? Number(reply['maxRssKiB']) : null;
+  let total: number | null = null;
+  for (const host of slots.values()) {
+    if (!host.alive) continue;
+    const reply = await host.request({ op: 'stats' }, { label: 'onnxruntime', what: 'inspecting', timeoutMs: 10_000 });
+    if (reply.ok) total = (total ?? 0) + Number(reply['maxRssKiB']);
+  }
+  return total;
 }

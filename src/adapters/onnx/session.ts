@@ -40,28 +40,19 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
-import { errorMessage, inputError, usageError } from '../../core/errors.js';
+import type { FloatTensor, SimulationJob, TensorInfo } from '../../core/drive.js';
+import { inputError, PolicyGateError, usageError } from '../../core/errors.js';
 import type { ModelFileInfo } from '../../core/types.js';
 import { formatBytes } from '../archive/limits.js';
-import type { RunFeed, RunOutput } from './host-frame.js';
+import { cleanReason, prepareRun, runFailure } from './feeds.js';
+import type { RunOutput } from './host-frame.js';
 import { ortHost, OrtHostFailure, type OrtHost } from './host.js';
 import { OnnxParseError, inspectOnnxModel, type OnnxModelInfo, type OnnxOpset } from './inspect.js';
 
 export type Device = 'auto' | 'cpu' | 'cuda';
 export type ExecutionProviderName = 'cpu' | 'cuda';
 
-export interface TensorInfo {
-  name: string;
-  /** Fixed dimensions as numbers, symbolic ones (e.g. 'batch') as strings. Empty for non-tensors. */
-  shape: (number | string)[];
-  /** 'float32', 'float64', 'int64', ... or 'non-tensor'. */
-  type: string;
-}
-
-export interface FloatTensor {
-  data: Float32Array;
-  dims: number[];
-}
+export type { FloatTensor, TensorInfo } from '../../core/drive.js';
 
 export interface PolicyModel {
   /** The file name used in messages. */
@@ -84,6 +75,12 @@ export interface PolicyModel {
    * (or the named ones) as float32.
    */
   run(feeds: Record<string, FloatTensor>, outputNames?: readonly string[]): Promise<Record<string, FloatTensor>>;
+  /**
+   * Drive a model's whole evaluation loop where the model runs (src/core/drive.ts): one request
+   * instead of one per step. Returns the target of each simulation at each decision. Absent when the
+   * model can only be run call by call.
+   */
+  simulate?(job: SimulationJob): Promise<Float64Array[]>;
   /** Free the native session. Further run() calls throw. */
   release(): Promise<void>;
 }
@@ -105,6 +102,11 @@ export interface LoadOptions {
   cudaDeviceId?: number;
   /** Test seam: replaces the CUDA availability probe used by device 'auto'. */
   cudaCheck?: () => CudaStatus;
+  /**
+   * Which onnxruntime process holds the session (./host.ts; default 0): concurrent evaluations use
+   * one slot each, so they run on separate cores and a crash stays in its slot.
+   */
+  slot?: number;
   /**
    * Deadline of session creation and of each inference call, in seconds (config
    * runtime.inference_timeout_seconds); past it the runtime is stopped and the model fails. Default 120.
@@ -180,11 +182,6 @@ export function cudaProviderStatus(binDir = onnxruntimeBinDir()): CudaStatus {
   return { available: true, reason: `found ${libPath}`, binDir };
 }
 
-function cleanReason(err: unknown): string {
-  return errorMessage(err).replace(/\s+/g, ' ').trim();
-}
-
-const FLOAT_INPUTS = new Set(['float32', 'float64']);
 
 // ------------------------------------------------------------------ loading
 
@@ -228,7 +225,7 @@ export async function loadPolicyModel(bytes: Uint8Array, opts: LoadOptions): Pro
     throw usageError(`runtime.inference_timeout_seconds must be a positive number, got ${timeoutSeconds}`, 'runtime.inference_timeout_seconds');
   }
   const timeoutMs = timeoutSeconds * 1000;
-  const host = ortHost();
+  const host = ortHost(opts.slot ?? 0);
   await host.ready();
   /** A session on `provider`, or onnxruntime's reason it could not create one (a crash or hang throws). */
   const create = async (provider: ExecutionProviderName, quiet = false): Promise<HostSession> => {
@@ -366,74 +363,33 @@ class HostedPolicyModel implements PolicyModel {
   async run(feeds: Record<string, FloatTensor>, outputNames?: readonly string[]): Promise<Record<string, FloatTensor>> {
     const session = this.session;
     if (!session) throw new Error(`${this.label}: model already released`);
-    const wire: RunFeed[] = [];
-    for (let index = 0; index < this.inputs.length; index++) {
-      const input = this.inputs[index]!;
-      const feed = feeds[input.name];
-      if (!feed) {
-        throw inputError(
-          `${this.label}: no value for model input '${input.name}' (model inputs: ${this.inputs.map((i) => i.name).join(', ')})`,
-          this.label,
-        );
-      }
-      if (!FLOAT_INPUTS.has(input.type)) {
-        throw inputError(
-          `${this.label}: input '${input.name}' has element type ${input.type}; policy-gate feeds float32 observations`,
-          this.label,
-        );
-      }
-      const size = feed.dims.reduce((a, b) => a * b, 1);
-      if (size !== feed.data.length) {
-        throw new Error(`${this.label}: feed '${input.name}' has ${feed.data.length} values for dims [${feed.dims.join(', ')}]`);
-      }
-      // float64 inputs are converted in the host (Float64Array.from of the same float32 values).
-      wire.push({ input: index, float64: input.type === 'float64', data: feed.data, dims: feed.dims });
-    }
-    for (const name of Object.keys(feeds)) {
-      if (!this.inputs.some((i) => i.name === name)) {
-        throw inputError(
-          `${this.label}: the model has no input '${name}' (model inputs: ${this.inputs.map((i) => i.name).join(', ')})`,
-          this.label,
-        );
-      }
-    }
-    const wanted = outputNames ?? this.outputs.map((o) => o.name);
-    for (const name of wanted) {
-      if (!this.outputs.some((o) => o.name === name)) {
-        throw inputError(
-          `${this.label}: the model has no output '${name}' (model outputs: ${this.outputs.map((o) => o.name).join(', ')})`,
-          this.label,
-        );
-      }
-    }
-    const reply = await session.host.run(
-      session.handle,
-      wire,
-      wanted.map((name) => this.outputs.findIndex((o) => o.name === name)),
-      { label: this.label, what: 'running', timeoutMs: this.timeoutMs },
-    );
-    if (!reply.ok) {
-      if (reply.kind === 'run') {
-        const shapes = wire.map((f) => `${this.inputs[f.input]!.name} [${f.dims.join(', ')}]`).join(', ');
-        throw inputError(
-          `${this.label}: inference failed for inputs ${shapes}: ${cleanReason(reply.message)} (model inputs: ${this.inputs
-            .map((i) => `${i.name} [${i.shape.join(', ')}]`)
-            .join(', ')})`,
-          this.label,
-        );
-      }
-      if (reply.kind === 'missing-output') throw inputError(`${this.label}: onnxruntime returned no output '${String(reply['name'])}'`, this.label);
-      if (reply.kind === 'output-type') {
-        throw inputError(
-          `${this.label}: output '${String(reply['name'])}' has element type ${String(reply['type'])}, which policy-gate cannot read as numbers`,
-          this.label,
-        );
-      }
-      throw new Error(`${this.label}: the onnxruntime host refused the request: ${reply.message ?? reply.kind}`);
-    }
+    const { wire, wanted } = prepareRun(this.label, this.inputs, this.outputs, feeds, outputNames);
+    const reply = await session.host.run(session.handle, wire, wanted, { label: this.label, what: 'running', timeoutMs: this.timeoutMs });
+    if (!reply.ok) throw runFailure(this.label, this.inputs, wire, reply);
     const out: Record<string, FloatTensor> = {};
     for (const o of reply['outputs'] as RunOutput[]) out[this.outputs[o.output]!.name] = { data: o.data, dims: o.dims };
     return out;
+  }
+
+  async simulate(job: SimulationJob): Promise<Float64Array[]> {
+    const session = this.session;
+    if (!session) throw new Error(`${this.label}: model already released`);
+    const reply = await session.host.request(
+      // Beats four times per deadline (at most every second) keep a long evaluation alive while each call is quick.
+      { op: 'simulate', session: session.handle, job, beatMs: Math.min(1000, this.timeoutMs / 4) },
+      { label: this.label, what: 'running', timeoutMs: this.timeoutMs },
+    );
+    if (!reply.ok) {
+      if (reply.kind === 'simulate') {
+        const kind = reply['errorKind'];
+        if (kind === 'input' || kind === 'usage' || kind === 'infra') {
+          throw new PolicyGateError(kind, String(reply.message), { subject: (reply['subject'] as string | null) ?? undefined });
+        }
+        throw new Error(String(reply.message));
+      }
+      throw new Error(`${this.label}: the onnxruntime host refused the request: ${reply.message ?? reply.kind}`);
+    }
+    return reply['targets'] as Float64Array[];
   }
 
   async release(): Promise<void> {

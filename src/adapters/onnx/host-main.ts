@@ -1,0 +1,293 @@
+/**
+ * The onnxruntime host: the program the child process of ./host.ts runs. It loads onnxruntime-node,
+ * keeps the sessions of the models policy-gate evaluates, and answers requests one at a time: create a
+ * session from a model's bytes, run it on a batch, drive a model's whole evaluation loop (its
+ * observations, simulations and inference: src/core/drive.ts), release it.
+ *
+ * Why a separate process: a model in an untrusted archive can crash onnxruntime's native code
+ * (SIGSEGV, abort — threats.md O2) or make it spin forever, and neither can be caught in-process. Here
+ * a crash or a hang ends this process only; the parent names the model, records the error on it and
+ * starts a fresh host for the next model.
+ *
+ * Why the loop runs here: a position-aware policy is inferred one step at a time (thousands of small
+ * calls per model), and a request/response between two processes costs about as much as the call
+ * itself (two wake-ups of a sleeping process, docs/performance.md). Driving the loop here makes a
+ * model's evaluation ONE request: the parent sends the parsed card, the bars and the windows, and gets
+ * back the target each simulation stepped to, which it replays on its own simulations (the same code,
+ * the same inputs, so the same bits). The host never holds a key or a token: the bars were fetched by
+ * the parent, and its environment is an allowlist (./host.ts).
+ *
+ * Wire: ./host-frame.ts, over two pipes, fd 3 (requests in) and fd 4 (replies out). During a
+ * simulation the host sends a short "beat" message at most every `beatMs`, which restarts the parent's
+ * deadline: the deadline bounds each inference call, not the whole evaluation. Stdout and stderr carry
+ * nothing of ours: onnxruntime may print there, and the parent keeps their tail for crash messages.
+ *
+ * Between requests the host has nothing else to do, so it reads them with blocking reads (no event
+ * loop turn before a request is seen). It exits when the request pipe closes, which is also what
+ * happens when the parent exits or dies.
+ *
+ * This module is bundled (scripts/build-host.mjs, esbuild) into one self-contained script that the
+ * parent sends to `node -` as source text (./host-source.generated.ts), so the same code runs from the
+ * TypeScript sources (tests), from lib/ and from the bundled dist/index.js without a second entry
+ * file. Its one argument, process.argv[2], is the absolute path of onnxruntime-node's entry point,
+ * resolved by the parent.
+ *
+ * Test seam: a request may carry `fault` ('abort' | 'segv' | 'exit' | 'hang'), honoured only when this
+ * process was started with POLICY_GATE_ORT_HOST_FAULTS=1, which the parent sets only after a test
+ * called setOrtHostFaultsForTests() under vitest (see ./host.ts). Production never sets either.
+ */
+import fs from 'node:fs';
+import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import { driveJob, type FloatTensor, type ModelRunner, type SimulationJob, type TensorInfo } from '../../core/drive.js';
+import { PolicyGateError } from '../../core/errors.js';
+import { prepareRun, runFailure } from './feeds.js';
+import { decodeRequest, encodeMessage, encodeRunReply, type RunFeed, type RunRequest } from './host-frame.js';
+
+type Ort = typeof import('onnxruntime-node');
+type Meta = InferenceSession.ValueMetadata;
+type Request = { id: number; op: string; fault?: string; [key: string]: unknown };
+
+const REQUESTS = 3;
+const REPLIES = 4;
+const faultsEnabled = process.env['POLICY_GATE_ORT_HOST_FAULTS'] === '1';
+const pause = new Int32Array(new SharedArrayBuffer(4));
+const sleep = (ms: number): void => void Atomics.wait(pause, 0, 0, ms);
+
+/** Fills buf[0, len) from the request pipe; false at end of input (the parent closed it or died). */
+function readExactly(buf: Buffer, len: number): boolean {
+  let off = 0;
+  while (off < len) {
+    let n: number;
+    try {
+      n = fs.readSync(REQUESTS, buf, off, len - off, null);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') {
+        // A non-blocking pipe (not on Linux or macOS, where the child's end blocks): wait and retry.
+        sleep(0.1);
+        continue;
+      }
+      if (code === 'EOF' || code === 'EPIPE' || code === 'ECONNRESET') return false;
+      throw err;
+    }
+    if (n === 0) return false;
+    off += n;
+  }
+  return true;
+}
+
+function writeAll(frame: Buffer | Buffer[]): void {
+  const buf = Array.isArray(frame) ? Buffer.concat(frame) : frame;
+  let off = 0;
+  while (off < buf.length) {
+    try {
+      off += fs.writeSync(REPLIES, buf, off, buf.length - off);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') process.exit(0); // the parent is gone
+      sleep(0.05);
+    }
+  }
+}
+
+const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/** Acts out a test fault; true for 'slow' (the caller then delays every inference call it makes). */
+function injectFault(fault: unknown): boolean {
+  if (!faultsEnabled || typeof fault !== 'string') return false;
+  if (fault === 'slow') return true;
+  if (fault === 'abort') process.abort();
+  if (fault === 'segv') process.kill(process.pid, 'SIGSEGV');
+  if (fault === 'exit') process.exit(70);
+  if (fault === 'hang') for (;;);
+  return false;
+}
+
+const SLOW_MS = 25;
+const FAULTS = ['', 'abort', 'segv', 'exit', 'hang', 'slow'];
+
+function describe(m: Meta): TensorInfo {
+  return m.isTensor ? { name: m.name, shape: m.shape.map((d) => (d === '' ? '?' : d)), type: m.type } : { name: m.name, shape: [], type: 'non-tensor' };
+}
+
+function toFloat32(t: Tensor): Float32Array | null {
+  const d = t.data as unknown;
+  if (d instanceof Float32Array) return d;
+  if (d instanceof Float64Array || d instanceof Int32Array || d instanceof Uint8Array || d instanceof Int8Array) return Float32Array.from(d);
+  if (d instanceof BigInt64Array || d instanceof BigUint64Array) {
+    const out = new Float32Array(d.length);
+    for (let i = 0; i < d.length; i++) out[i] = Number(d[i]);
+    return out;
+  }
+  return null;
+}
+
+interface Held {
+  session: InferenceSession;
+  inputs: TensorInfo[];
+  outputs: TensorInfo[];
+}
+
+type RunResult =
+  | { ok: true; outputs: { output: number; dims: readonly number[]; data: Float32Array }[] }
+  | { ok: false; kind: string; message?: string; name?: string; type?: string };
+
+function main(): void {
+  let ort: Ort;
+  try {
+    // `node -` defines require as a global; reading it from globalThis keeps the bundler from
+    // resolving onnxruntime-node, whose path the parent passes.
+    const load = (globalThis as unknown as { require: NodeJS.Require }).require;
+    const mod = load(process.argv[2]!) as Ort & { default?: Ort };
+    ort = mod.InferenceSession ? mod : (mod.default as Ort);
+    // onnxruntime's logger prints provider-load failures (e.g. the missing CUDA library) as red
+    // [E:onnxruntime] lines although the parent catches and reports them: keep it to fatal only.
+    // This must be set before the first session initialises the ORT environment.
+    if (!ort.env.logLevel || ort.env.logLevel === 'warning') ort.env.logLevel = 'fatal';
+    writeAll(encodeMessage({ id: 0, ok: true, version: ort.env.versions.node ?? ort.env.versions.common ?? 'unknown' }));
+  } catch (err) {
+    writeAll(encodeMessage({ id: 0, ok: false, message: messageOf(err) }));
+    process.exit(1);
+  }
+
+  const sessions = new Map<number, Held>();
+  let nextSession = 1;
+
+  /** One inference call on a held session. */
+  const runHeld = async (held: Held, feeds: readonly RunFeed[], wanted: readonly number[]): Promise<RunResult> => {
+    const { session } = held;
+    const named: Record<string, Tensor> = {};
+    for (const x of feeds) {
+      named[session.inputNames[x.input]!] = x.float64 ? new ort.Tensor('float64', Float64Array.from(x.data), x.dims) : new ort.Tensor('float32', x.data, x.dims);
+    }
+    const names = wanted.map((i) => session.outputNames[i]!);
+    let result: Record<string, Tensor>;
+    try {
+      result = await session.run(named, names);
+    } catch (err) {
+      return { ok: false, kind: 'run', message: messageOf(err) };
+    }
+    const outputs: { output: number; dims: readonly number[]; data: Float32Array }[] = [];
+    for (let k = 0; k < names.length; k++) {
+      const t = result[names[k]!];
+      if (!t) return { ok: false, kind: 'missing-output', name: names[k]! };
+      const data = toFloat32(t);
+      if (!data) return { ok: false, kind: 'output-type', name: names[k]!, type: t.type };
+      outputs.push({ output: wanted[k]!, dims: t.dims, data });
+    }
+    return { ok: true, outputs };
+  };
+
+  /** A model's whole evaluation loop (src/core/drive.ts), with beats to the parent between calls. */
+  const simulate = async (req: Request, held: Held, slow: boolean): Promise<unknown> => {
+    const job = req['job'] as SimulationJob;
+    const beatMs = Number(req['beatMs']) || 1000;
+    let lastBeat = performance.now();
+    const runner: ModelRunner = {
+      inputs: held.inputs,
+      outputs: held.outputs,
+      run: async (feeds: Record<string, FloatTensor>, outputNames?: readonly string[]) => {
+        const { wire, wanted } = prepareRun(job.label, held.inputs, held.outputs, feeds, outputNames);
+        if (slow) sleep(SLOW_MS);
+        const res = await runHeld(held, wire, wanted);
+        const now = performance.now();
+        if (now - lastBeat >= beatMs) {
+          lastBeat = now;
+          writeAll(encodeMessage({ id: req.id, beat: true }));
+        }
+        if (!res.ok) throw runFailure(job.label, held.inputs, wire, res);
+        const out: Record<string, FloatTensor> = {};
+        for (const o of res.outputs) out[held.outputs[o.output]!.name] = { data: o.data, dims: [...o.dims] };
+        return out;
+      },
+    };
+    try {
+      const targets = await driveJob(job, runner);
+      return { id: req.id, ok: true, targets };
+    } catch (err) {
+      // The model's own problem (a NaN output, a bad feed) or a bug: the parent rethrows it as such.
+      return err instanceof PolicyGateError
+        ? { id: req.id, ok: false, kind: 'simulate', errorKind: err.kind, message: err.message, subject: err.subject ?? null }
+        : { id: req.id, ok: false, kind: 'simulate', errorKind: null, message: messageOf(err) };
+    }
+  };
+
+  const handle = async (req: Request): Promise<unknown> => {
+    const slow = injectFault(req.fault);
+    switch (req.op) {
+      case 'create': {
+        const provider = req['provider'] === 'cuda' ? 'cuda' : 'cpu';
+        let session: InferenceSession;
+        try {
+          // A copy: the receive buffer is reused for the next message.
+          session = await ort.InferenceSession.create(Buffer.from(req['bytes'] as Uint8Array), {
+            graphOptimizationLevel: 'all',
+            intraOpNumThreads: req['threads'] as number,
+            interOpNumThreads: 1,
+            executionMode: 'sequential',
+            logSeverityLevel: req['quiet'] ? 4 : 3,
+            executionProviders: provider === 'cuda' ? [{ name: 'cuda', deviceId: req['deviceId'] as number }] : ['cpu'],
+          });
+        } catch (err) {
+          return { id: req.id, ok: false, kind: 'create', message: messageOf(err) };
+        }
+        const sessionId = nextSession++;
+        const held: Held = { session, inputs: session.inputMetadata.map(describe), outputs: session.outputMetadata.map(describe) };
+        sessions.set(sessionId, held);
+        return { id: req.id, ok: true, session: sessionId, inputs: held.inputs, outputs: held.outputs };
+      }
+      case 'simulate': {
+        const held = sessions.get(req['session'] as number);
+        if (!held) return { id: req.id, ok: false, kind: 'released', message: 'no such session' };
+        return simulate(req, held, slow);
+      }
+      case 'release': {
+        const held = sessions.get(req['session'] as number);
+        sessions.delete(req['session'] as number);
+        if (held) await held.session.release();
+        return { id: req.id, ok: true };
+      }
+      case 'stats':
+        return { id: req.id, ok: true, sessions: sessions.size, maxRssKiB: process.resourceUsage().maxRSS };
+      default:
+        return { id: req.id, ok: false, kind: 'protocol', message: `unknown request ${JSON.stringify(req.op)}` };
+    }
+  };
+
+  /** One inference call (a kind-2 frame); the reply frame. */
+  const run = async (f: RunRequest): Promise<Buffer | Buffer[]> => {
+    if (injectFault(FAULTS[f.fault])) sleep(SLOW_MS);
+    const held = sessions.get(f.session);
+    if (!held) return encodeMessage({ id: f.id, ok: false, kind: 'released', message: 'no such session' });
+    const res = await runHeld(held, f.feeds, f.wanted);
+    return res.ok ? encodeRunReply(f.id, res.outputs) : encodeMessage({ id: f.id, ...res });
+  };
+
+  const header = Buffer.alloc(4);
+  const SMALL = 1 << 20;
+  // Fresh ArrayBuffers (byteOffset 0), so Float32Array views of the 4-aligned arrays are aligned too.
+  const buffer = (n: number): Buffer => Buffer.from(new ArrayBuffer(n));
+  let body = buffer(SMALL);
+  const serve = async (): Promise<void> => {
+    for (;;) {
+      if (!readExactly(header, 4)) process.exit(0);
+      const len = header.readUInt32LE(0);
+      if (body.length < len) body = buffer(len);
+      if (!readExactly(body, len)) process.exit(0);
+      let reply: Buffer | Buffer[];
+      let id = -1;
+      try {
+        const req = decodeRequest(body.subarray(0, len));
+        id = req.id;
+        reply = 'kind' in req && req.kind === 2 ? await run(req as RunRequest) : encodeMessage(await handle(req as Request));
+      } catch (err) {
+        reply = encodeMessage({ id, ok: false, kind: 'host', message: messageOf(err) });
+      }
+      writeAll(reply);
+      // Give back the memory of an unusually large request (a big batched call) once it is answered.
+      if (body.length > 16 * SMALL) body = buffer(SMALL);
+    }
+  };
+  void serve();
+}
+
+main();
