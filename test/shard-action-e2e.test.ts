@@ -257,6 +257,25 @@ describe('a sharded run: three shard jobs, then the merge job', () => {
     expect(report.models.find((m: { id: string }) => m.id === 'BTCUSD_1Hour').requested).toBe('PAPER');
   }, 120_000);
 
+  it('an upload the artifact service refuses, with an error that echoes the token: a warning, redacted', async () => {
+    const ws = workspace();
+    fake.state.pullFiles.set(7, [{ filename: `examples/${EXAMPLE_ZIP_NAME}`, status: 'modified' }]);
+    fake.state.faults.set('twirp CreateArtifact', { status: 400, body: { code: 'invalid_argument', msg: `rejected for token ${TOKEN}` } });
+    const shard = await runJob(ws, pullRequest(7), { ...INPUTS, shard: '1/3', 'report-dir': 'shard-1' }, true);
+    expect(shard.code, shard.stdout + shard.stderr).toBe(0);
+    expect(fake.calls('twirp CreateArtifact').length).toBeGreaterThan(0);
+    expect(fake.state.uploads).toHaveLength(0);
+    const warning = shard.stdout.split('\n').find((l) => l.startsWith('::warning::policy-gate: the partial report was not uploaded'));
+    expect(warning).toBeDefined();
+    expect(warning).toContain('The merge job will count shard 1/3 as missing.');
+    // policy-gate's own lines never carry it. Two lines do, outside its control: the runner's mask
+    // command itself, and @actions/artifact's own `::debug::Body: …` of the refused response (shown only
+    // with step debug logging on, and masked by the runner, since the token was registered with add-mask).
+    const said = (shard.stdout + shard.stderr).split('\n').filter((l) => !l.startsWith('::add-mask::') && !l.startsWith('::debug::Body: '));
+    expect(said.filter((l) => l.includes(TOKEN))).toEqual([]);
+    expect(warning).toContain('rejected for token [REDACTED]');
+  }, 60_000);
+
   it('a bad shard input fails the step naming the input, and posts no check run', async () => {
     const ws = workspace();
     const res = await runJob(ws, DISPATCH, { ...INPUTS, shard: '4/3' });

@@ -20,7 +20,7 @@ import type { Redactor } from '../adapters/alpaca/index.js';
 import { downloadTrainingArchive, uploadReport } from './artifacts.js';
 import { runUrl, type ActionContext } from './context.js';
 import { resolveConfig, shardInput, workspacePath, type ActionInputs } from './inputs.js';
-import { info, pipelineLog } from './log.js';
+import { info, neutralize, pipelineLog } from './log.js';
 import { actionMarkdown, decisions, trimNote, type RunFacts, type RunMode } from './render.js';
 import { readRequested } from './requested.js';
 import { writeJobSummary } from './summary.js';
@@ -78,6 +78,8 @@ async function validateShard(ctx: ActionContext, inputs: ActionInputs, mode: Run
 /** Runs the shard job; returns why the step fails, or null. Errors propagate to main.ts's crash path. */
 export async function runShardJob(opts: { env: NodeJS.ProcessEnv; ctx: ActionContext; inputs: ActionInputs; mode: RunMode; now: Date; redactor: Redactor }): Promise<string | null> {
   const { env, ctx, inputs, mode, redactor } = opts;
+  // An upload or summary error may quote what a server echoed, a token included (docs/threat-model.md).
+  const warn = (text: string): void => core.warning(redactor.redact(neutralize(text)));
   const shard = inputs.shard!;
   const name = shardArtifactName(shard);
   const reportDir = workspacePath(ctx.workspace, inputs.reportDir);
@@ -95,9 +97,9 @@ export async function runShardJob(opts: { env: NodeJS.ProcessEnv; ctx: ActionCon
     core.setOutput('report-artifact-id', String(up.id));
     info(`policy-gate: uploaded the partial report as artifact ${name} (id ${up.id})`);
   } else if (up.kind === 'skipped' && env['POLICY_GATE_COMPOSITE_UPLOAD'] === 'true') {
-    info(`policy-gate: the partial report is uploaded as ${name} by the action's next step (${up.reason})`);
+    info(redactor.redact(`policy-gate: the partial report is uploaded as ${name} by the action's next step (${up.reason})`));
   } else {
-    core.warning(`policy-gate: the partial report was not uploaded as artifact ${name}: ${up.reason}. The merge job will count shard ${shardLabel(shard)} as missing.`);
+    warn(`policy-gate: the partial report was not uploaded as artifact ${name}: ${up.reason}. The merge job will count shard ${shardLabel(shard)} as missing.`);
   }
 
   const facts: RunFacts = {
@@ -109,10 +111,10 @@ export async function runShardJob(opts: { env: NodeJS.ProcessEnv; ctx: ActionCon
   const markdown = redactor.redact(actionMarkdown(report, facts));
   const note = trimNote({ name, url: artifactUrl }, runUrl(ctx));
   const summary = await writeJobSummary(markdown, note, env).catch((err: unknown) => {
-    core.warning(`policy-gate: writing the job summary failed: ${String(err)}`);
+    warn(`policy-gate: writing the job summary failed: ${String(err)}`);
     return 'failed';
   });
-  if (summary === 'unavailable') core.warning('policy-gate: GITHUB_STEP_SUMMARY is not set; no job summary written');
+  if (summary === 'unavailable') warn('policy-gate: GITHUB_STEP_SUMMARY is not set; no job summary written');
 
   core.setOutput('conclusion', report.conclusion);
   core.setOutput('report-path', reportDir);

@@ -206,6 +206,12 @@ export async function startFakeGitHub(init: Partial<Pick<FakeState, 'owner' | 'r
         record('twirp unauthorized', 401);
         return json(res, 401, { code: 'unauthenticated', msg: 'bad runtime token' });
       }
+      const twirpFault = state.faults.get(`twirp ${twirp[1]}`);
+      if (twirpFault && (twirpFault.times === undefined || twirpFault.times > 0)) {
+        if (twirpFault.times !== undefined) twirpFault.times--;
+        record(`twirp ${twirp[1]}`, twirpFault.status);
+        return json(res, twirpFault.status, twirpFault.body ?? { code: 'internal', msg: 'injected fault' }, twirpFault.headers ?? {});
+      }
       const b = body as { name?: string; workflowRunBackendId?: string };
       if (twirp[1] === 'CreateArtifact') {
         const key = `${b.workflowRunBackendId}/${b.name}`;
