@@ -290,4 +290,6 @@ function main(): void {
   void serve();
 }
 
-main();
+// Only as the host (`node - <onnxruntime-node entry>`): importing this module elsewhere (tsc compiles it
+// into lib/ too) must not start reading fd 3.
+if (process.argv[1] === '-' && process.argv.length === 3) main();
