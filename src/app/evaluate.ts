@@ -5,7 +5,8 @@
  * Inference is batched: when the observation does not depend on the position or a recurrent state,
  * every decision bar of every window is evaluated in a few large calls (the folds and the backtest
  * share decision bars, so each bar is inferred once). Otherwise all windows advance in lockstep, one
- * batched call per step.
+ * batched call per step. That loop (../core/drive.ts) runs inside the model's onnxruntime process, one
+ * request per model, and its decisions are replayed here (docs/performance.md).
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
