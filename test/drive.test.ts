@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { evaluateModel, type BarsProvider } from '../src/app/evaluate.js';
 import { loadBarsFromDir } from '../src/adapters/bars/csv.js';
-import { loadPolicyModel, type PolicyModel } from '../src/adapters/onnx/session.js';
+import { loadPolicyModel } from '../src/adapters/onnx/session.js';
 import { ortHostStats, setOrtHostFaultsForTests, shutdownOrtHost } from '../src/adapters/onnx/host.js';
 import { defaultConfig } from '../src/config/schema.js';
 import { parseConfigText } from '../src/config/load.js';
@@ -20,6 +20,7 @@ import { PolicyGateError } from '../src/core/errors.js';
 import type { ModelReport } from '../src/core/report.js';
 import type { Timeframe } from '../src/core/types.js';
 import { encodeModel } from '../src/devtools/onnx-writer.js';
+import { callByCall, modelReport } from './helpers/evaluation.js';
 import { cleanupTempDirs, dec, EXAMPLE_DATA, EXAMPLE_ZIP, exampleFiles, MODELS_DIR, runCli, tempDir } from './helpers/e2e.js';
 
 const FILES = exampleFiles();
@@ -29,58 +30,6 @@ afterAll(async () => {
   await shutdownOrtHost();
   cleanupTempDirs();
 });
-
-function modelReport(id: string, timeframe: Timeframe): ModelReport {
-  return {
-    id,
-    symbol: 'BTCUSD',
-    timeframe,
-    assetClass: null,
-    assetClassGuessed: false,
-    candidate: 'final',
-    model: null,
-    card: null,
-    gating: { classification: 'APPROVED', flags: [], final: { fitness: 0.8, profitFactor: 2, consistency: 0.9, maxDrawdown: 0.05 }, checkpointIndex: null, reasons: [], points: 5 },
-    flags: [],
-    train: { start: null, end: null },
-    backtest: null,
-    walkForward: null,
-    requested: 'PAPER',
-    decision: null,
-    dataQuality: [],
-    errors: [],
-    notes: [],
-    evidence: null,
-  };
-}
-
-/** The model without its simulate(): every step is one request from this process. */
-function callByCall(model: PolicyModel): { model: PolicyModel; calls: () => number } {
-  let n = 0;
-  const { simulate: _ignored, ...rest } = model as PolicyModel & { simulate?: unknown };
-  void _ignored;
-  return {
-    calls: () => n,
-    model: {
-      ...rest,
-      label: model.label,
-      sha256: model.sha256,
-      inputs: model.inputs,
-      outputs: model.outputs,
-      metadata: model.metadata,
-      irVersion: model.irVersion,
-      opsets: model.opsets,
-      producer: model.producer,
-      device: model.device,
-      executionProvider: model.executionProvider,
-      run: (feeds, names) => {
-        n++;
-        return model.run(feeds, names);
-      },
-      release: () => model.release(),
-    },
-  };
-}
 
 async function evaluateBoth(bytes: Uint8Array, cardJson: unknown, id: string, timeframe: Timeframe) {
   const out: { report: ModelReport; error: unknown; csv: Record<string, string>; calls: number }[] = [];

@@ -11,17 +11,17 @@ import { defaultConfig, parseConfig } from '../src/config/schema.js';
 import { evaluateModel, type BarsProvider } from '../src/app/evaluate.js';
 import { decideWithEvidence } from '../src/app/validate.js';
 import { loadBarsFromDir } from '../src/adapters/bars/csv.js';
-import { loadPolicyModel, type PolicyModel } from '../src/adapters/onnx/session.js';
+import { loadPolicyModel } from '../src/adapters/onnx/session.js';
 import { parseCard, type PolicyCard } from '../src/core/card.js';
 import { decide } from '../src/core/decide.js';
 import { applyEvidenceRules, binomialNote, compareChampion, computeEvidence, evaluateEvidenceRules, type Evidence } from '../src/core/evidence.js';
 import { summarizeFolds } from '../src/core/folds.js';
 import { auditLookahead, sampleBars, truncateSeries, type ObservationSource } from '../src/core/lookahead.js';
 import { FLAT_STATE, ObservationBuilder, type ObservationState } from '../src/core/observation.js';
-import type { ModelReport } from '../src/core/report.js';
 import { mulberry32 } from '../src/core/stats/bootstrap.js';
 import { pairedTTest, signTest } from '../src/core/stats/binomial.js';
-import type { BarSeries, Decision, GatingResult } from '../src/core/types.js';
+import type { BarSeries, Decision } from '../src/core/types.js';
+import { callByCall, modelReport } from './helpers/evaluation.js';
 import { EXAMPLE_DATA, EXAMPLE_ZIP, MODELS_DIR, cleanupTempDirs, dec, exampleFiles, runCli, tempDir, writeTree } from './helpers/e2e.js';
 
 afterAll(cleanupTempDirs);
@@ -189,59 +189,7 @@ describe('cost stress', () => {
 
 const FILES = exampleFiles();
 
-function gating(points = 5): GatingResult {
-  return { classification: 'APPROVED', flags: [], final: { fitness: 0.8, profitFactor: 2, consistency: 0.9, maxDrawdown: 0.05 }, checkpointIndex: null, reasons: [], points };
-}
-
-function modelReport(id: string, timeframe: '4Hour' | '2Hour'): ModelReport {
-  return {
-    id,
-    symbol: 'BTCUSD',
-    timeframe,
-    assetClass: null,
-    assetClassGuessed: false,
-    candidate: 'final',
-    model: null,
-    card: null,
-    gating: gating(),
-    flags: [],
-    train: { start: null, end: null },
-    backtest: null,
-    walkForward: null,
-    requested: 'PAPER',
-    decision: null,
-    dataQuality: [],
-    errors: [],
-    notes: [],
-    evidence: null,
-  };
-}
-
 const getBars: BarsProvider = (req) => loadBarsFromDir(EXAMPLE_DATA, req.symbol, req.timeframe);
-
-function counted(model: PolicyModel): { model: PolicyModel; calls: () => number } {
-  let n = 0;
-  return {
-    calls: () => n,
-    model: {
-      label: model.label,
-      sha256: model.sha256,
-      inputs: model.inputs,
-      outputs: model.outputs,
-      metadata: model.metadata,
-      irVersion: model.irVersion,
-      opsets: model.opsets,
-      producer: model.producer,
-      device: model.device,
-      executionProvider: model.executionProvider,
-      run: (feeds, names) => {
-        n++;
-        return model.run(feeds, names);
-      },
-      release: () => model.release(),
-    },
-  };
-}
 
 async function evaluate4Hour(
   plan: { evidence?: boolean; observationBuilder?: (card: PolicyCard, bars: BarSeries) => ObservationBuilder },
@@ -253,7 +201,7 @@ async function evaluate4Hour(
   // Observation parity vectors ({at, obs}) would also catch a leak, at their own bars; most cards have none.
   if (opts.withoutObservationGolden) cardJson.golden = cardJson.golden.filter((g: { at?: unknown }) => g.at === undefined);
   const loaded = await loadPolicyModel(bytes, { device: 'cpu', label: `BTCUSD_${tf}.onnx` });
-  const { model, calls } = counted(loaded);
+  const { model, calls } = callByCall(loaded);
   const report = modelReport(`BTCUSD_${tf}`, tf);
   try {
     await evaluateModel(report, model, cardJson, `BTCUSD_${tf}.card.json`, getBars, {
