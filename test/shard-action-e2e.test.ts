@@ -16,7 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { unzipSync } from 'fflate';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { buildBundle, cleanupHarness, runProcess } from './helpers/action-harness.js';
+import { buildBundle, cleanupHarness, parseOutputs, runProcess } from './helpers/action-harness.js';
 import { STICKY_MARKER } from '../src/action/comment.js';
 import { startFakeGitHub, type FakeGitHub } from './helpers/fake-github.js';
 
@@ -68,19 +68,6 @@ function workspace(): { dir: string; runnerTemp: string } {
   mkdirSync(path.join(dir, '.github'));
   writeFileSync(path.join(dir, '.github', 'policy-gate.yml'), 'promotion:\n  paper: deploy/paper.yml\n  live: deploy/live.json\n');
   return { dir, runnerTemp: temp('runner-temp-') };
-}
-
-function parseOutputs(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const m = /^([^<]+)<<(.+)$/.exec(lines[i]!);
-    if (!m) continue;
-    const value: string[] = [];
-    for (i++; i < lines.length && lines[i] !== m[2]; i++) value.push(lines[i]!);
-    out[m[1]!] = value.join('\n');
-  }
-  return out;
 }
 
 const DISPATCH = { event: 'workflow_dispatch', payload: { inputs: {}, ref: 'refs/heads/main', repository: { full_name: `${OWNER}/${NAME}` } } };
