@@ -258,16 +258,16 @@ export async function runValidate(source: string, config: Config, configFile: st
         if (err instanceof PolicyGateError && err.kind === 'infra') outcome.infraError = `${m.id}: ${err.message}`;
         log(`${m.id}: ${m.errors[m.errors.length - 1]}`);
       } finally {
-        // The session is no longer needed (the report keeps what it said about itself); freeing it
-        // here keeps the onnxruntime process's memory at runtime.parallel_models sessions.
+        // The session is no longer needed (the report keeps what it said about itself); freeing it here
+        // keeps each onnxruntime process at one model's session (two with a champion).
         await outcome.model?.release();
       }
       return outcome;
     };
 
-    // Models are evaluated runtime.parallel_models at a time (docs/performance.md): while onnxruntime
-    // runs one model's step, policy-gate builds another's observations, reads and hashes the next
-    // model, and the onnxruntime process never waits for a request. Results do not depend on it.
+    // Models are evaluated runtime.parallel_models at a time (docs/performance.md), each worker with its
+    // own onnxruntime process (host slot): their models' inference runs on separate cores while this
+    // process reads, hashes and parses the next models and gathers the evidence. Results do not depend on it.
     const slots = selected.map((gm) => ({ gm, lines: [] as string[], done: false, outcome: null as Outcome | null }));
     let printed = 0;
     const flush = (): void => {
@@ -289,7 +289,6 @@ export async function runValidate(source: string, config: Config, configFile: st
       return runs;
     });
     flush();
-    // Each worker has its own onnxruntime process (slot): the workers' models run on separate cores.
     const inFlight = new Set<(typeof slots)[number]>();
     const current = (): string | null => (inFlight.size ? slots.filter((x) => inFlight.has(x)).map((x) => x.gm.report.id).join(', ') : null);
     const worker = async (hostSlot: number): Promise<void> => {

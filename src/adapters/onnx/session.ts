@@ -27,9 +27,10 @@
  * Isolation (threats.md O2, docs/threat-model.md): onnxruntime runs in a child process (./host.ts), never
  * in policy-gate's own. A model that crashes the runtime (a native abort or segfault) or hangs it past
  * `runtime.inference_timeout_seconds` fails with an error naming that model (an OrtHostFailure); the
- * other models are evaluated in a fresh host. One host serves the whole run: each model's bytes
- * cross to it once, and each `run()` is one request carrying the whole batch. Results are the same
- * bits as in-process (the same session options, float32 in and out).
+ * other models are evaluated in a fresh host. One host per slot (`slot`) serves the run: each model's
+ * bytes cross to it once, each `run()` is one request carrying the whole batch, and `simulate()` is one
+ * request for a model's whole evaluation loop. Results are the same bits as in-process (the same session
+ * options, float32 in and out).
  *
  * onnxruntime-node is loaded by the host on the first model load, so commands that never load a
  * model do not pay for its 45 MB library.
