@@ -30,18 +30,18 @@ export function ensureChromium(): string {
   const uid = process.getuid?.();
   if (uid !== 0) {
     throw new Error(
-      `chromium is not installed and this process (uid ${uid}) cannot install it: run "apt-get install -y chromium" (Debian's package) as root, then rerun the tests`,
+      `chromium is needed for the report.html screenshot tests and this process (uid ${uid}) cannot install it: run "sudo apt-get install -y chromium" (Debian's package), then rerun npm test`,
     );
   }
-  if (!which('apt-get')) throw new Error('chromium is not installed and apt-get is not available to install it (Debian\'s "chromium" package is needed)');
+  if (!which('apt-get')) throw new Error('chromium is needed for the report.html screenshot tests and apt-get is not available: install Chromium (Debian\'s "chromium" package) so that "chromium" is on PATH, then rerun npm test');
   let install = apt(['install', '-y', '--no-install-recommends', 'chromium']);
   if (!install.ok) {
     const update = apt(['update']);
-    if (!update.ok) throw new Error(`chromium is not installed and "apt-get update" failed:\n${update.out}`);
+    if (!update.ok) throw new Error(`chromium is needed for the report.html screenshot tests: run "sudo apt-get install -y chromium" ("apt-get update" failed here):\n${update.out}`);
     install = apt(['install', '-y', '--no-install-recommends', 'chromium']);
   }
   const after = which('chromium');
-  if (!install.ok || !after) throw new Error(`"apt-get install -y chromium" failed:\n${install.out}`);
+  if (!install.ok || !after) throw new Error(`chromium is needed for the report.html screenshot tests: "apt-get install -y chromium" failed here:\n${install.out}`);
   return after;
 }
 
