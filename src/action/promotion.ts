@@ -167,6 +167,27 @@ export interface PromotionRequest {
   sleep?: (ms: number) => Promise<void>;
 }
 
+/** GitHub refuses a pull request title over 256 characters (422). */
+export const PR_TITLE_LIMIT = 256;
+
+/**
+ * `<head> A, B, C and 7 more<tail>`: as many items as fit within GitHub's title limit, in order, then a
+ * count of the rest (the body lists them all). An item too long to fit on its own is cut with an ellipsis.
+ */
+export function listTitle(head: string, items: readonly string[], tail = '', limit = PR_TITLE_LIMIT): string {
+  const len = (t: string): number => [...t].length;
+  const more = (n: number): string => (n > 0 ? ` and ${n} more` : '');
+  for (let shown = items.length; shown >= 1; shown--) {
+    const title = `${head}${items.slice(0, shown).join(', ')}${more(items.length - shown)}${tail}`;
+    if (len(title) <= limit) return title;
+  }
+  const fixed = len(head) + len(more(items.length - 1)) + len(tail);
+  const room = Math.max(1, limit - fixed);
+  const first = [...(items[0] ?? '')];
+  const cut = first.length > room ? `${first.slice(0, room - 1).join('')}…` : first.join('');
+  return [...`${head}${cut}${more(items.length - 1)}${tail}`].slice(0, limit).join('');
+}
+
 /** workflow_run: the promotion pull request (see the module comment); null when no model earned a tier. */
 export async function openPromotionPullRequest(gh: GitHubClient, repo: RepoRef, req: PromotionRequest): Promise<PrResult | null> {
   if (promotable(req.report).length === 0) return null;
@@ -182,7 +203,7 @@ export async function openPromotionPullRequest(gh: GitHubClient, repo: RepoRef, 
   const outcome = await upsertBranchPullRequest(gh, repo, {
     base,
     branch,
-    title: () => `policy-gate: promote ${ids.join(', ')} (${from})`,
+    title: () => listTitle('policy-gate: promote ', ids, ` (${from})`),
     body: () => body,
     commitMessage: `policy-gate: promote ${ids.join(', ')}\n\nFrom ${from}${req.runUrl ? ` (${req.runUrl})` : ''}; report sha256 ${req.reportSha256}.`,
     changes: async (read, { readBase }) => {
@@ -226,7 +247,7 @@ export async function openDemotionPullRequest(gh: GitHubClient, repo: RepoRef, r
       const before = await readDeployAt(read, req.paths);
       state.committed = planPromotion(before, req.report, opts);
       state.shown = planPromotion(await readDeployAt(readBase, req.paths), req.report, opts);
-      if (state.shown.changes.length > 0) title = `policy-gate: demote ${state.shown.changes.map((c) => `${c.id} → ${c.to ?? 'out'}`).join(', ')}`;
+      if (state.shown.changes.length > 0) title = listTitle('policy-gate: demote ', state.shown.changes.map((c) => `${c.id} → ${c.to ?? 'out'}`));
       body = prBody('demotion', state.shown, req);
       return planFiles(state.committed, before, req.paths, []);
     },

@@ -290,7 +290,16 @@ export function installFakeGit(fake: FakeGitHub, opts: { defaultBranch?: string;
     };
     send(200, list.slice((page - 1) * perPage, page * perPage).map(pullJson), page < last ? { link: `<${link(page + 1)}>; rel="next", <${link(last)}>; rel="last"` } : {});
   });
+  // GitHub's own limits on a pull request (422 "Validation Failed" past them): a title of at most 256
+  // characters, a body of at most 65,536.
+  const tooLong = (body: Record<string, unknown>): string | null => {
+    if (typeof body.title === 'string' && [...body.title].length > 256) return 'title is too long (maximum is 256 characters)';
+    if (typeof body.body === 'string' && [...body.body].length > 65_536) return 'body is too long (maximum is 65536 characters)';
+    return null;
+  };
   route('POST pulls', new RegExp(`^${prefix}/pulls$`), (_m, { body }, send) => {
+    const limit = tooLong(body);
+    if (limit) return send(422, { message: 'Validation Failed', errors: [{ resource: 'Issue', code: 'custom', field: limit.split(' ')[0], message: limit }] });
     const head = String(body.head).replace(`${owner}:`, '');
     if (!refs.has(`heads/${head}`)) return send(422, unprocessable(`head ${head} does not exist`));
     if (pulls.some((p) => p.state === 'open' && p.head === head && p.base === body.base)) {
@@ -308,6 +317,8 @@ export function installFakeGit(fake: FakeGitHub, opts: { defaultBranch?: string;
   route('PATCH pull', new RegExp(`^${prefix}/pulls/(\\d+)$`), (m, { body }, send) => {
     const p = pulls.find((x) => x.number === Number(m[1]));
     if (!p) return send(404, { message: 'Not Found' });
+    const limit = tooLong(body);
+    if (limit) return send(422, { message: 'Validation Failed', errors: [{ resource: 'Issue', code: 'custom', field: limit.split(' ')[0], message: limit }] });
     if (typeof body.title === 'string') p.title = body.title;
     if (typeof body.body === 'string') p.body = body.body;
     if (body.state === 'closed' && p.state === 'open') p.closedHead = refs.get(`heads/${p.head}`);
