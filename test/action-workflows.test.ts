@@ -198,9 +198,18 @@ describe('action.yml', () => {
     expect(install['run']).toMatch(/npm install --no-save .*--ignore-scripts --prefix "\$RUNTIME_DIR" "onnxruntime-node@\$ORT_VERSION"/);
     expect(install['run']).toContain('ONNXRUNTIME_NODE_INSTALL=skip');
     expect(install['run']).toContain('ONNXRUNTIME_NODE_INSTALL=cuda12');
-    const cache = runSteps.find((s) => String(s['uses'] ?? '').startsWith('actions/cache@'))!;
+    const cache = runSteps.find((s) => String(s['uses'] ?? '').startsWith('actions/cache/restore@'))!;
     expect(cache['with']['path']).toBe('${{ steps.ort.outputs.dir }}/node_modules');
     expect(cache['with']['key']).toContain('${{ steps.ort.outputs.version }}');
+    // Saved right after the install, before the gate runs: actions/cache's post step saves only when the job
+    // succeeds, and a rejected gate fails the job, so every run after a rejection would install again.
+    expect(runSteps.some((s) => /^actions\/cache@/.test(String(s['uses'] ?? '')))).toBe(false);
+    const save = runSteps.find((s) => String(s['uses'] ?? '').startsWith('actions/cache/save@'))!;
+    expect(runSteps.indexOf(save)).toBe(runSteps.indexOf(install) + 1);
+    expect(runSteps.indexOf(save)).toBeLessThan(runSteps.indexOf(gate));
+    expect(save['if']).toBe("steps.cache.outputs.cache-hit != 'true'");
+    expect(save['with']['path']).toBe(cache['with']['path']);
+    expect(save['with']['key']).toBe('${{ steps.cache.outputs.cache-primary-key }}');
     expect(gate['env']['NODE_PATH']).toBe('${{ steps.ort.outputs.dir }}/node_modules');
     // Never committed: the install folder is ignored, and dist holds only the bundle.
     expect(readFileSync(path.join(REPO, 'dist', '.gitignore'), 'utf8').trim()).toBe('runtime/');
