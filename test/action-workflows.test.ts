@@ -217,6 +217,11 @@ describe('action.yml', () => {
     expect(readFileSync(path.join(REPO, '.gitattributes'), 'utf8')).toMatch(/^dist\/\*\* -diff linguist-generated=true$/m);
   });
 
+  it("sets up Node.js without setup-node's package-manager cache (a workspace packageManager: pnpm|yarn would break it)", () => {
+    const setup = runSteps.find((s) => String(s['uses'] ?? '').startsWith('actions/setup-node@'))!;
+    expect(setup['with']['package-manager-cache']).toBe(false);
+  });
+
   it('uploads the report with if: always(), unless the program already did', () => {
     const upload = runSteps.find((s) => String(s['uses'] ?? '').startsWith('actions/upload-artifact@'))!;
     expect(upload['if']).toMatch(/^always\(\) && /);
