@@ -83,7 +83,7 @@ describe('parseCard: the SPEC example', () => {
     expect(card.observation.features[8]).toEqual({ name: 'position' });
     expect(card.observation.normalize?.std[3]).toBe(0.15);
     expect(card.observation.clip).toBe(10);
-    expect(card.action).toEqual({ type: 'discrete', meanings: ['HOLD', 'BUY', 'SELL'], outputKind: 'logits', minConfidence: 0, output: 'logits' });
+    expect(card.action).toEqual({ type: 'discrete', meanings: ['HOLD', 'BUY', 'SELL'], outputKind: 'logits', outputKindGiven: false, minConfidence: 0, output: 'logits', logProbOutput: null });
     expect(card.execution).toEqual({ longOnly: true, longOnlyDefaulted: false, maxExposure: 1, rebalanceBand: 0.05 });
     expect(card.state).toEqual([]);
     expect(card.golden).toEqual([{ index: 0, obs: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0], output: [0.3, 1.2, -0.4], at: null, atIso: null }]);
@@ -166,7 +166,7 @@ describe('parseCard: defaults', () => {
     const card = parseCard(minimal(), FILE, { symbol: 'AAPL' });
     expect(card.input).toBeNull();
     expect(card.observation).toEqual({ window: 1, features: [{ name: 'log_return', lag: 1 }], normalize: null, clip: null, size: 1 });
-    expect(card.action).toEqual({ type: 'discrete', meanings: ['HOLD', 'BUY', 'SELL'], outputKind: 'logits', minConfidence: 0, output: null });
+    expect(card.action).toEqual({ type: 'discrete', meanings: ['HOLD', 'BUY', 'SELL'], outputKind: 'logits', outputKindGiven: false, minConfidence: 0, output: null, logProbOutput: null });
     expect(card.execution).toEqual({ longOnly: false, longOnlyDefaulted: true, maxExposure: 1, rebalanceBand: 0.05 });
   });
 
@@ -216,8 +216,8 @@ describe('parseCard: defaults', () => {
       { symbol: 'AAPL' },
     );
     expect(card.state).toEqual([
-      { input: 'h_in', output: 'h_out' },
-      { input: 'c_in', output: 'c_out' },
+      { input: 'h_in', output: 'h_out', batchAxis: null },
+      { input: 'c_in', output: 'c_out', batchAxis: null },
     ]);
     expect(card.golden.map((g) => g.at)).toEqual([Date.UTC(2024, 5, 1, 13), Date.UTC(2024, 5, 1, 13), Date.UTC(2024, 5, 1, 13, 0, 0, 123)]);
     expect(card.golden[0].atIso).toBe('2024-06-01T13:00:00.000Z');
@@ -255,7 +255,7 @@ describe('parseCard: errors name the file and the key, and say what to do', () =
     ['odd size', exampleWith('action.meanings[1]', 'BUY_30'), `${FILE}: action.meanings[1] "BUY_30" is not an action this tool understands`],
     ['empty meanings', exampleWith('action.meanings', []), `${FILE}: action.meanings must be a non-empty array`],
     ['bad action type', exampleWith('action.type', 'gaussian'), `${FILE}: action.type must be "discrete" or "continuous", got "gaussian"`],
-    ['bad output kind', exampleWith('action.output_kind', 'softmax'), `${FILE}: action.output_kind must be "logits" or "probs", got "softmax"`],
+    ['bad output kind', exampleWith('action.output_kind', 'softmax'), `${FILE}: action.output_kind must be one of "logits", "probs", "log_probs", "action_index", got "softmax"`],
     ['min_confidence > 1', exampleWith('action.min_confidence', 40), `${FILE}: action.min_confidence must be a number from 0 to 1 (a probability), got 40`],
     ['band under action', exampleWith('action.rebalance_band', 0.1), `${FILE}: action.rebalance_band belongs under execution: use execution.rebalance_band`],
     ['max_exposure > 1', exampleWith('execution.max_exposure', 2), `${FILE}: execution.max_exposure must be a number in (0, 1]`],
