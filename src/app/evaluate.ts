@@ -25,7 +25,8 @@ import { bindModel, infer, replayTargets, runSimulations, type Binding, type Sim
 import { writeFileAtomic } from './output.js';
 import { collectEvidence } from './evidence.js';
 
-const GOLDEN_TOLERANCE = 1e-4;
+/** Absolute tolerance of an inference golden vector, per value. */
+export const GOLDEN_TOLERANCE = 1e-4;
 
 export interface EvaluationPlan {
   config: Config;
