@@ -5,7 +5,8 @@
  * scripts/export/make_test_models.py; see its PROVENANCE.md). The observation rows the script
  * computed with numpy are the cards' {at, obs} goldens, so the observation builder is checked too.
  */
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { evaluateModel, type BarsProvider } from '../src/app/evaluate.js';
@@ -16,7 +17,7 @@ import { defaultConfig } from '../src/config/schema.js';
 import type { SimulationJob } from '../src/core/drive.js';
 import { PolicyGateError } from '../src/core/errors.js';
 import { callByCall, modelReport } from './helpers/evaluation.js';
-import { cleanupTempDirs, EXAMPLE_DATA, REPO, runCli } from './helpers/e2e.js';
+import { cleanupTempDirs, EXAMPLE_DATA, REPO, runCli, tempDir } from './helpers/e2e.js';
 
 const DIR = path.join(REPO, 'test', 'fixtures', 'sb3');
 const getBars: BarsProvider = (req) => loadBarsFromDir(EXAMPLE_DATA, req.symbol, req.timeframe);
@@ -248,4 +249,22 @@ describe('the command line on an exported policy', () => {
     expect(report.models[0].errors).toEqual([]);
     expect(report.models[0].walkForward.folds).toHaveLength(3);
   });
+});
+
+/** Debian's python3-torch, where installed (CI has none: the committed fixtures are used as they are). */
+const PYTHON = '/usr/bin/python3';
+const hasTorch = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import torch, onnx'], { stdio: 'ignore' }).status === 0;
+
+describe('the fixtures come from the committed script', () => {
+  it.skipIf(!hasTorch)('make_test_models.py regenerates test/fixtures/sb3 byte for byte', () => {
+    const out = tempDir('sb3-');
+    const run = spawnSync(PYTHON, [path.join(REPO, 'scripts', 'export', 'make_test_models.py')], {
+      env: { ...process.env, POLICY_GATE_SB3_OUT: out },
+      encoding: 'utf8',
+    });
+    expect(run.status, run.stderr).toBe(0);
+    const committed = readdirSync(DIR).filter((f) => f !== 'PROVENANCE.md').sort();
+    expect(readdirSync(out).sort()).toEqual(committed);
+    for (const f of committed) expect(Buffer.compare(readFileSync(path.join(out, f)), readFileSync(path.join(DIR, f))), f).toBe(0);
+  }, 120_000);
 });

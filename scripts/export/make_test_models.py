@@ -12,6 +12,9 @@ fixed seed.
 
     /usr/bin/python3 scripts/export/make_test_models.py     # from the repository root
 
+The output is byte-for-byte reproducible (fixed seed, one thread); test/sb3-exports.test.ts
+regenerates it into a temporary folder and compares, where torch is installed.
+
 Observation features are computed here with numpy, independently of policy-gate, and written as
 {at, obs} golden vectors into each card (observation parity); the decisions of every evaluation
 window (the backtest and each walk-forward fold, each one episode) go to <name>.reference.json.
@@ -33,7 +36,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from export_policy import export_policy, normalize_obs  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-OUT = os.path.join(ROOT, "test", "fixtures", "sb3")
+# Where the files go: test/fixtures/sb3, or the folder named by POLICY_GATE_SB3_OUT (the regeneration test).
+OUT = os.environ.get("POLICY_GATE_SB3_OUT") or os.path.join(ROOT, "test", "fixtures", "sb3")
 BARS = os.path.join(ROOT, "examples", "data", "BTCUSD_1Hour.csv")
 SEED = 20241227
 END = "2024-09-10T00:00:00Z"
