@@ -39,8 +39,11 @@ OPSET = 17
 
 
 def _features(policy: nn.Module, obs: torch.Tensor) -> torch.Tensor:
-    extractor = getattr(policy, "pi_features_extractor", None) or policy.features_extractor
-    return extractor(obs.float())
+    # SB3 >= 1.8 keeps the actor's extractor as pi_features_extractor (the same module when shared).
+    extractor = getattr(policy, "pi_features_extractor", None)
+    if extractor is None:
+        extractor = policy.features_extractor
+    return extractor(obs.float())  # preprocess_obs of a Box observation space: a float cast
 
 
 def _is_discrete(policy: nn.Module) -> bool:
