@@ -25,6 +25,7 @@ import { promoteCommand, revalidateCommand } from './cli-promotion.js';
 import { parseShardSpec, type ShardSpec } from './core/shard.js';
 import { describeShard, failedShardInfo } from './app/shard.js';
 import { runMerge } from './app/merge.js';
+import { checkArchive, checkExitCode, checkModelFile, renderCheck } from './app/check.js';
 
 const USAGE = `policy-gate ${'{version}'} — gate, backtest and walk-forward-validate RL trading policies (ONNX)
 
@@ -34,6 +35,9 @@ Usage:
                        [--out <dir>] [--equity-out <dir>] [--device auto|cpu|cuda] [--json]
                        [--shard <i>/<n>]   evaluate the i-th of n shards: a partial report
   policy-gate merge <partial report.json|dir>... [--out <dir>] [--json]
+  policy-gate check <archive.zip|dir> | --model <file.onnx> [--card <file>]  [--config <file>] [--json]
+                       bind each card to its model and run the inference goldens (no bars):
+                       exit 0 fits, 1 a golden mismatches, 2 a mis-set card
   policy-gate gate <archive.zip|dir> [--config <file>] [--out <dir>] [--json]
   policy-gate backtest --model <file.onnx> [--card <file>] [--data <dir>|alpaca] [--days 30]
                        [--capital 100000] [--walk-forward <K>] [--end <ISO>] [--config <file>]
@@ -77,6 +81,7 @@ const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
   gate: ['config', 'out', 'json'],
   validate: ['data', 'days', 'walk-forward', 'backtest-days', 'capital', 'end', 'config', 'out', 'equity-out', 'device', 'json', 'shard'],
   merge: ['out', 'json'],
+  check: ['model', 'card', 'config', 'json'],
   backtest: ['model', 'card', 'data', 'days', 'walk-forward', 'capital', 'end', 'config', 'out', 'equity-out', 'device', 'json'],
   promote: ['report', 'paper', 'live', 'archive', 'models-dir', 'config', 'json'],
   revalidate: ['paper', 'live', 'data', 'days', 'walk-forward', 'backtest-days', 'capital', 'end', 'config', 'out', 'equity-out', 'device', 'json'],
@@ -243,6 +248,19 @@ export async function main(argv: string[], rawIo: CliIo = defaultIo): Promise<nu
     const loaded = await loadConfig(values.config, io.cwd);
     const config = applyFlags(loaded.config, command, values);
     const promotionIo = { stdout: io.stdout, log, now: io.now, cwd: io.cwd, env: io.env ?? process.env };
+    if (command === 'check') {
+      if (values.model !== undefined && positionals.length !== 0) throw usageError('"check" takes an archive or --model <file.onnx>, not both', 'check');
+      if (values.model === undefined && positionals.length !== 1) {
+        throw usageError(`"check" takes exactly one archive (a .zip file or a folder), or --model <file.onnx> [--card <file>]; got ${positionals.length} arguments`, 'check');
+      }
+      if (values.card !== undefined && values.model === undefined) throw usageError('--card goes with --model <file.onnx>', '--card');
+      const checked = values.model
+        ? await checkModelFile(values.model, config, { log, cardPath: values.card ?? null })
+        : await checkArchive(at(positionals[0]!), config, { log });
+      progress.end();
+      io.stdout((values.json ? JSON.stringify(checked, null, 2) : renderCheck(checked)) + '\n');
+      return checkExitCode(checked);
+    }
     if (command === 'promote') {
       if (positionals.length !== 0) throw usageError('"promote" takes no positional arguments; use --report <report.json>', 'promote');
       return await promoteCommand(values, config, promotionIo);

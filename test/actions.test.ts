@@ -227,3 +227,36 @@ describe('parseActionMeaning', () => {
     expect(parseActionMeaning(text)).toBeNull();
   });
 });
+
+describe('output kinds: log-probabilities and action indices', () => {
+  const LOGP = card({ meanings: ['HOLD', 'BUY', 'SELL'], output_kind: 'log_probs', min_confidence: 0.5 });
+  const INDEX = card({ meanings: ['HOLD', 'BUY', 'SELL'], output_kind: 'action_index' });
+  const INDEX_LP = card({ meanings: ['HOLD', 'BUY', 'SELL'], output_kind: 'action_index', log_prob_output: 'lp', min_confidence: 0.5 });
+
+  it('log_probs: argmax, confidence = exp of the top log-probability', () => {
+    const d = decodeDiscrete([Math.log(0.2), Math.log(0.7), Math.log(0.1)], 0, LOGP);
+    expect(d.index).toBe(1);
+    expect(d.confidence).toBeCloseTo(0.7, 12);
+    expect(d.meaning).toBe('BUY');
+    const low = decodeDiscrete([Math.log(0.3), Math.log(0.45), Math.log(0.25)], 0, LOGP);
+    expect(low).toMatchObject({ index: 1, meaning: 'HOLD', belowMinConfidence: true });
+  });
+
+  it('action_index: one value per decision is the index; no confidence unless a log-probability is given', () => {
+    expect(decodeDiscrete([2, 0, 1], 0, INDEX)).toEqual({ index: 2, meaning: 'SELL', confidence: null, belowMinConfidence: false });
+    expect(decodeDiscrete([2, 0, 1], 1, INDEX).meaning).toBe('HOLD');
+    expect(decodeDiscrete([1], 0, INDEX_LP, undefined, Math.log(0.9))).toMatchObject({ meaning: 'BUY', belowMinConfidence: false });
+    expect(decodeDiscrete([1], 0, INDEX_LP, undefined, Math.log(0.4))).toMatchObject({ index: 1, meaning: 'HOLD', belowMinConfidence: true });
+    expect(decideTarget([2], 0, INDEX, 0.5).target).toBe(-1); // SELL on an equity card, which may short
+  });
+
+  it('an index outside the meanings, or not an integer, is an error naming the card', () => {
+    expect(() => decodeDiscrete([3], 0, INDEX)).toThrow(/the action index output is 3, but AAPL_1Hour\.card\.json action\.meanings lists 3 actions \(indices 0 to 2\)/);
+    expect(() => decodeDiscrete([0.5], 0, INDEX)).toThrow(/the action index output is 0.5/);
+  });
+
+  it('the width check explains a one-value output on a logits card', () => {
+    expect(() => checkOutputWidth(1, THREE, 'm.onnx')).toThrow(/one value per decision is an action index \(stable-baselines3's export\): set action\.output_kind to "action_index"/);
+    expect(() => checkOutputWidth(3, INDEX, 'm.onnx')).toThrow(/it looks like scores per action: set action\.output_kind to "logits", "probs" or "log_probs"/);
+  });
+});

@@ -83,7 +83,7 @@ describe('parseCard: the SPEC example', () => {
     expect(card.observation.features[8]).toEqual({ name: 'position' });
     expect(card.observation.normalize?.std[3]).toBe(0.15);
     expect(card.observation.clip).toBe(10);
-    expect(card.action).toEqual({ type: 'discrete', meanings: ['HOLD', 'BUY', 'SELL'], outputKind: 'logits', minConfidence: 0, output: 'logits' });
+    expect(card.action).toEqual({ type: 'discrete', meanings: ['HOLD', 'BUY', 'SELL'], outputKind: 'logits', outputKindGiven: false, minConfidence: 0, output: 'logits', logProbOutput: null });
     expect(card.execution).toEqual({ longOnly: true, longOnlyDefaulted: false, maxExposure: 1, rebalanceBand: 0.05 });
     expect(card.state).toEqual([]);
     expect(card.golden).toEqual([{ index: 0, obs: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0], output: [0.3, 1.2, -0.4], at: null, atIso: null }]);
@@ -166,7 +166,7 @@ describe('parseCard: defaults', () => {
     const card = parseCard(minimal(), FILE, { symbol: 'AAPL' });
     expect(card.input).toBeNull();
     expect(card.observation).toEqual({ window: 1, features: [{ name: 'log_return', lag: 1 }], normalize: null, clip: null, size: 1 });
-    expect(card.action).toEqual({ type: 'discrete', meanings: ['HOLD', 'BUY', 'SELL'], outputKind: 'logits', minConfidence: 0, output: null });
+    expect(card.action).toEqual({ type: 'discrete', meanings: ['HOLD', 'BUY', 'SELL'], outputKind: 'logits', outputKindGiven: false, minConfidence: 0, output: null, logProbOutput: null });
     expect(card.execution).toEqual({ longOnly: false, longOnlyDefaulted: true, maxExposure: 1, rebalanceBand: 0.05 });
   });
 
@@ -197,6 +197,32 @@ describe('parseCard: defaults', () => {
     expect(card.action.type === 'discrete' && card.action.meanings).toEqual(['HOLD', 'BUY_25', 'BUY_50', 'BUY_75', 'SELL_25', 'SELL_50', 'SELL_75', 'CLOSE']);
   });
 
+  it('outputs by name and kind, state batch axes and extra inputs', () => {
+    const c = parseCard(
+      minimal({
+        action: { meanings: ['HOLD', 'BUY', 'SELL'], output: 'actions', output_kind: 'action_index', log_prob_output: 'log_prob', min_confidence: 0.6 },
+        state: [{ input: 'h_in', output: 'h_out', batch_axis: 1 }],
+        extra_inputs: [{ name: 'episode_starts', value: 'episode_start' }, { name: 'deterministic', value: 1, batch_axis: 0 }],
+        golden: [{ obs: [0.5], output: [2] }],
+      }),
+      FILE,
+      { symbol: 'AAPL' },
+    );
+    expect(c.action).toEqual({ type: 'discrete', meanings: ['HOLD', 'BUY', 'SELL'], outputKind: 'action_index', outputKindGiven: true, minConfidence: 0.6, output: 'actions', logProbOutput: 'log_prob' });
+    expect(c.state).toEqual([{ input: 'h_in', output: 'h_out', batchAxis: 1 }]);
+    expect(c.extraInputs).toEqual([
+      { name: 'episode_starts', value: 'episode_start', batchAxis: null },
+      { name: 'deterministic', value: 1, batchAxis: 0 },
+    ]);
+    expect(c.golden[0]!.output).toEqual([2]);
+    // No output_kind: a one-value golden may be an action index (checked when the model is bound).
+    expect(parseCard(minimal({ golden: [{ obs: [0.5], output: [1] }] }), FILE, { symbol: 'AAPL' }).golden[0]!.output).toEqual([1]);
+    const lp = parseCard(minimal({ action: { meanings: ['HOLD', 'BUY', 'SELL'], output_kind: 'log_probs' } }), FILE, { symbol: 'AAPL' });
+    expect(lp.action).toMatchObject({ outputKind: 'log_probs', outputKindGiven: true });
+    const cont = parseCard(minimal({ action: { type: 'continuous', output: 'mean', output_kind: 'continuous' } }), FILE, { symbol: 'AAPL' });
+    expect(cont.action).toEqual({ type: 'continuous', output: 'mean' });
+  });
+
   it('state pairs, golden {at, obs}, and metadata keys', () => {
     const card = parseCard(
       minimal({
@@ -216,8 +242,8 @@ describe('parseCard: defaults', () => {
       { symbol: 'AAPL' },
     );
     expect(card.state).toEqual([
-      { input: 'h_in', output: 'h_out' },
-      { input: 'c_in', output: 'c_out' },
+      { input: 'h_in', output: 'h_out', batchAxis: null },
+      { input: 'c_in', output: 'c_out', batchAxis: null },
     ]);
     expect(card.golden.map((g) => g.at)).toEqual([Date.UTC(2024, 5, 1, 13), Date.UTC(2024, 5, 1, 13), Date.UTC(2024, 5, 1, 13, 0, 0, 123)]);
     expect(card.golden[0].atIso).toBe('2024-06-01T13:00:00.000Z');
@@ -255,7 +281,7 @@ describe('parseCard: errors name the file and the key, and say what to do', () =
     ['odd size', exampleWith('action.meanings[1]', 'BUY_30'), `${FILE}: action.meanings[1] "BUY_30" is not an action this tool understands`],
     ['empty meanings', exampleWith('action.meanings', []), `${FILE}: action.meanings must be a non-empty array`],
     ['bad action type', exampleWith('action.type', 'gaussian'), `${FILE}: action.type must be "discrete" or "continuous", got "gaussian"`],
-    ['bad output kind', exampleWith('action.output_kind', 'softmax'), `${FILE}: action.output_kind must be "logits" or "probs", got "softmax"`],
+    ['bad output kind', exampleWith('action.output_kind', 'softmax'), `${FILE}: action.output_kind must be one of "logits", "probs", "log_probs", "action_index", got "softmax"`],
     ['min_confidence > 1', exampleWith('action.min_confidence', 40), `${FILE}: action.min_confidence must be a number from 0 to 1 (a probability), got 40`],
     ['band under action', exampleWith('action.rebalance_band', 0.1), `${FILE}: action.rebalance_band belongs under execution: use execution.rebalance_band`],
     ['max_exposure > 1', exampleWith('execution.max_exposure', 2), `${FILE}: execution.max_exposure must be a number in (0, 1]`],
@@ -275,6 +301,15 @@ describe('parseCard: errors name the file and the key, and say what to do', () =
     ['golden without output or at', exampleWith('golden[0].output', undefined), `${FILE}: golden[0] needs "output" (inference parity) or "at" (observation parity)`],
     ['golden bad at', exampleWith('golden[0].at', '2024-13-01T00:00:00Z'), `${FILE}: golden[0].at must be an ISO 8601 time of the decision bar's start`],
     ['golden not a list', exampleWith('golden', {}), `${FILE}: golden must be an array`],
+    ['output_kind continuous on a discrete card', exampleWith('action.output_kind', 'continuous'), `${FILE}: action.output_kind "continuous" needs action.type "continuous"`],
+    ['log_prob_output beside logits', exampleWith('action', { type: 'discrete', output: 'logits', output_kind: 'logits', log_prob_output: 'lp', meanings: ['HOLD', 'BUY', 'SELL'] }), `${FILE}: action.log_prob_output applies to output_kind "action_index" only`],
+    ['min_confidence on an index with no log-prob', { ...exampleWith('action.output_kind', 'action_index'), action: { type: 'discrete', output: 'a', output_kind: 'action_index', meanings: ['HOLD', 'BUY', 'SELL'], min_confidence: 0.5 }, golden: [] }, `${FILE}: action.min_confidence needs a confidence, and an action index carries none: name the output with the chosen action's log-probability in action.log_prob_output`],
+    ['index golden with 3 values', { ...exampleWith('action.output_kind', 'action_index') }, `${FILE}: golden[0].output has 3 values but output_kind "action_index" (one index per decision) gives 1`],
+    ['state batch_axis', exampleWith('state', [{ input: 'h', output: 'h2', batch_axis: -1 }]), `${FILE}: state[0].batch_axis must be the index of the batch axis in the tensor's shape (0 to 7), got -1`],
+    ['extra input bad value', exampleWith('extra_inputs', [{ name: 'episode_starts', value: 'first' }]), `${FILE}: extra_inputs[0].value must be "episode_start" (1 at a window's first decision, 0 after) or a finite number (a constant), got "first"`],
+    ['extra input is the observation', exampleWith('extra_inputs', [{ name: 'obs', value: 1 }]), `${FILE}: extra_inputs[0].name "obs" is the observation input ("input"); an input is fed one way`],
+    ['extra input is a state', { ...exampleWith('state', [{ input: 'h', output: 'h2' }]), extra_inputs: [{ name: 'h', value: 0 }] }, `${FILE}: extra_inputs[0].name "h" is already a state input`],
+    ['continuous output_kind', { ...exampleWith('action', { type: 'continuous', output_kind: 'logits' }), golden: [] }, `${FILE}: action.output_kind must be "continuous" for a continuous policy`],
     ['observation missing', exampleWith('observation', undefined), `${FILE}: observation is missing`],
     ['action missing', exampleWith('action', undefined), `${FILE}: action is missing`],
   ];

@@ -25,7 +25,8 @@ import { bindModel, infer, replayTargets, runSimulations, type Binding, type Sim
 import { writeFileAtomic } from './output.js';
 import { collectEvidence } from './evidence.js';
 
-const GOLDEN_TOLERANCE = 1e-4;
+/** Absolute tolerance of an inference golden vector, per value. */
+export const GOLDEN_TOLERANCE = 1e-4;
 
 export interface EvaluationPlan {
   config: Config;
@@ -89,6 +90,7 @@ async function checkGolden(
     else if (g.output) {
       checkedInference++;
       const { out } = await infer(model, b, card, Float32Array.from(g.obs), 1, null);
+      if (out.length !== g.output.length) throw goldenWidthError(g.index, g.output.length, out.length, b, card);
       let worst = 0;
       let at = 0;
       for (let i = 0; i < g.output.length; i++) {
@@ -147,6 +149,22 @@ async function checkGolden(
   return { flags: [...flags], messages, notes };
 }
 
+/**
+ * A golden output of another width than the output the card reads: the goldens were written from
+ * another output (logits beside an action index, say), so the card is mis-set — not the export.
+ */
+export function goldenWidthError(index: number, given: number, got: number, b: Binding, card: PolicyCard): PolicyGateError {
+  const read = b.outputKind === 'action_index' ? 'an action index, one value per decision' : b.outputKind === 'continuous' ? 'continuous' : `${b.outputKind}, ${got} values per decision`;
+  const hint =
+    b.outputKind === 'action_index' && card.action.type === 'discrete' && given === card.action.meanings.length
+      ? `; these goldens look like scores per action: give the index of the action the training framework chose (one value), or export the logits and point action.output at them`
+      : `; write the goldens from output "${b.output}", or point action.output at the output they were written from`;
+  return inputError(
+    `${card.file}: golden[${index}].output has ${given} values but the output the card reads, "${b.output}" (${read}), gives ${got}${hint}`,
+    card.file,
+  );
+}
+
 function indexOfTime(time: Float64Array, t: number): number {
   let lo = 0;
   let hi = time.length - 1;
@@ -198,6 +216,7 @@ export async function evaluateModel(
   report.notes.push(...card.warnings.map((w) => `${cardFile}: ${w}`));
 
   const b = bindModel(model, card, label);
+  report.notes.push(...b.notes);
   const { bars, notes } = await getBars({
     symbol: card.symbol,
     timeframe: card.timeframe,

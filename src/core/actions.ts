@@ -55,8 +55,12 @@ export interface DecodedAction {
   readonly index: number;
   /** The meaning acted on: meanings[index], or HOLD when the confidence is below min_confidence. */
   readonly meaning: ActionMeaning;
-  /** The top probability: softmax of logits (output_kind "logits"), or the output value itself ("probs"). */
-  readonly confidence: number;
+  /**
+   * The probability of the chosen action: softmax of logits (output_kind "logits"), the value itself
+   * ("probs"), its exp ("log_probs", or a log-probability output read beside an action index); null
+   * when the model gives none (an action index alone).
+   */
+  readonly confidence: number | null;
   /** True when min_confidence turned the argmax into HOLD. */
   readonly belowMinConfidence: boolean;
 }
@@ -64,6 +68,13 @@ export interface DecodedAction {
 /** The model id errors name: `<SYMBOL>_<TIMEFRAME>`. */
 function modelName(card: PolicyCard, model: string | undefined): string {
   return model ?? card.id;
+}
+
+/** Values per decision of a discrete policy's action output: 1 for an action index, else one per meaning. */
+export function discreteWidth(card: PolicyCard): number {
+  const action = card.action;
+  if (action.type !== 'discrete') return 1;
+  return action.outputKind === 'action_index' ? 1 : action.meanings.length;
 }
 
 /**
@@ -77,31 +88,48 @@ export function checkOutputWidth(width: number, card: PolicyCard, model?: string
     if (width < 1) throw inputError(`model ${modelName(card, model)}: the continuous policy's output is empty`, card.file);
     return;
   }
+  if (action.outputKind === 'action_index') {
+    if (width !== 1) {
+      throw inputError(
+        `model ${modelName(card, model)}: the output has ${width} values per decision, but ${card.file} reads it as an action index (output_kind "action_index": one value per decision); ` +
+          (width === action.meanings.length ? 'it looks like scores per action: set action.output_kind to "logits", "probs" or "log_probs"' : 'name the output that holds the action index in action.output'),
+        card.file,
+      );
+    }
+    return;
+  }
   if (width !== action.meanings.length) {
+    const hint =
+      width === 1
+        ? `; one value per decision is an action index (stable-baselines3's export): set action.output_kind to "action_index", or export the logits (action_net of the policy's latent)`
+        : `; give one meaning per output value, in the model's order`;
     throw inputError(
       `model ${modelName(card, model)}: the output has ${width} values per decision but ${card.file} ` +
-        `action.meanings lists ${action.meanings.length} (${action.meanings.join(', ')}); ` +
-        `give one meaning per output value, in the model's order`,
+        `action.meanings lists ${action.meanings.length} (${action.meanings.join(', ')})${hint}`,
       card.file,
     );
   }
 }
 
 /**
- * Decodes one decision from `output[offset .. offset + meanings.length)`: argmax (deterministic; ties
- * → the lowest index), its confidence, and min_confidence. `output` may hold a batch of decisions
- * back to back ([B, A] flattened); its length must be a multiple of meanings.length.
+ * Decodes one decision from `output[offset .. offset + width)`: argmax (deterministic; ties → the
+ * lowest index), its confidence, and min_confidence. `output` may hold a batch of decisions back to
+ * back ([B, A] flattened); its length must be a multiple of the width. With output_kind
+ * "action_index" the width is 1 and the value is the index; `logProb`, when given, is the
+ * log-probability of the chosen action (read from another output), and its exp is the confidence.
  */
 export function decodeDiscrete(
   output: ArrayLike<number>,
   offset: number,
   card: PolicyCard,
   model?: string,
+  logProb?: number,
 ): DecodedAction {
   const action = card.action;
   if (action.type !== 'discrete') {
     throw new Error(`decodeDiscrete called for ${card.file}, whose action.type is ${action.type}`);
   }
+  if (action.outputKind === 'action_index') return decodeIndex(output, offset, card, model, logProb);
   const width = action.meanings.length;
   if (output.length % width !== 0 || offset % width !== 0 || offset < 0 || offset + width > output.length) {
     if (output.length % width !== 0) checkOutputWidth(output.length, card, model);
@@ -125,8 +153,12 @@ export function decodeDiscrete(
   }
 
   let confidence: number;
-  if (action.outputKind === 'probs') {
+  if (logProb !== undefined) {
+    confidence = Math.exp(logProb);
+  } else if (action.outputKind === 'probs') {
     confidence = output[best];
+  } else if (action.outputKind === 'log_probs') {
+    confidence = Math.exp(output[best]);
   } else {
     // Numerically stable softmax of the top logit: 1 / Σ exp(z_i − z_max).
     const top = output[best];
@@ -143,6 +175,36 @@ export function decodeDiscrete(
     confidence,
     belowMinConfidence,
   };
+}
+
+function decodeIndex(output: ArrayLike<number>, offset: number, card: PolicyCard, model: string | undefined, logProb: number | undefined): DecodedAction {
+  const action = card.action as Extract<PolicyCard['action'], { type: 'discrete' }>;
+  if (offset < 0 || offset >= output.length) {
+    throw new RangeError(`model ${modelName(card, model)}: no decision at offset ${offset} in an output of ${output.length} values (1 per decision)`);
+  }
+  const value = output[offset];
+  if (!Number.isInteger(value) || value < 0 || value >= action.meanings.length) {
+    throw inputError(
+      `model ${modelName(card, model)}: the action index output is ${value}, but ${card.file} action.meanings lists ${action.meanings.length} actions ` +
+        `(indices 0 to ${action.meanings.length - 1}); check action.output and action.output_kind`,
+      card.file,
+    );
+  }
+  let confidence: number | null = null;
+  if (logProb !== undefined) {
+    if (!Number.isFinite(logProb)) {
+      throw inputError(`model ${modelName(card, model)}: the log-probability output is ${logProb}; the model produced a non-finite output`, card.file);
+    }
+    confidence = Math.exp(logProb);
+  }
+  if (action.minConfidence > 0 && confidence === null) {
+    throw inputError(
+      `model ${modelName(card, model)}: ${card.file} sets action.min_confidence but the action output is an index with no confidence; name the log-probability output in action.log_prob_output`,
+      card.file,
+    );
+  }
+  const belowMinConfidence = confidence !== null && action.minConfidence > 0 && confidence < action.minConfidence;
+  return { index: value, meaning: belowMinConfidence ? 'HOLD' : action.meanings[value]!, confidence, belowMinConfidence };
 }
 
 const SIZED = /^(BUY|SELL)_(25|50|75|100)$/;
@@ -211,6 +273,7 @@ export function decideTarget(
   card: PolicyCard,
   currentTarget: number,
   model?: string,
+  logProb?: number,
 ): { target: number; action: DecodedAction | null } {
   if (card.action.type === 'continuous') {
     if (offset < 0 || offset >= output.length) {
@@ -218,7 +281,7 @@ export function decideTarget(
     }
     return { target: continuousTarget(output[offset], card), action: null };
   }
-  const action = decodeDiscrete(output, offset, card, model);
+  const action = decodeDiscrete(output, offset, card, model, logProb);
   return { target: nextTarget(currentTarget, action.meaning, card.execution), action };
 }
 

@@ -35,16 +35,26 @@ export interface ObservationSpec {
   readonly size: number;
 }
 
-export type OutputKind = 'logits' | 'probs';
+/**
+ * What the discrete action output holds: scores per action (`logits`), probabilities (`probs`),
+ * log-probabilities (`log_probs`), or the chosen action's index (`action_index`, one integer per
+ * decision: stable-baselines3's documented export).
+ */
+export type OutputKind = 'logits' | 'probs' | 'log_probs' | 'action_index';
+export const OUTPUT_KINDS: readonly OutputKind[] = ['logits', 'probs', 'log_probs', 'action_index'];
 
 export interface DiscreteActionSpec {
   readonly type: 'discrete';
   readonly meanings: readonly ActionMeaning[];
   readonly outputKind: OutputKind;
+  /** False when output_kind was absent (logits by default; an integer output is then read as an action index). */
+  readonly outputKindGiven: boolean;
   /** A top probability below this turns the action into HOLD; 0 = off. */
   readonly minConfidence: number;
-  /** The ONNX output name; null = the model's first output. */
+  /** The ONNX output name; null = the model's only (non-state) output. */
   readonly output: string | null;
+  /** An output holding the log-probability of the chosen action (confidence = its exp); null = none. */
+  readonly logProbOutput: string | null;
 }
 
 export interface ContinuousActionSpec {
@@ -69,6 +79,19 @@ export interface ExecutionSpec {
 export interface StatePair {
   readonly input: string;
   readonly output: string;
+  /** The axis of the batch in the state tensor; null = the model's one dynamic axis (docs/policy-card.md). */
+  readonly batchAxis: number | null;
+}
+
+/**
+ * A model input that is neither the observation nor a recurrent state, fed with what the card says:
+ * `episode_start` (1 at a window's first decision, 0 after) or a constant.
+ */
+export interface ExtraInput {
+  readonly name: string;
+  readonly value: 'episode_start' | number;
+  /** The axis of the batch; null = the model's one dynamic axis, else 0. */
+  readonly batchAxis: number | null;
 }
 
 /**
@@ -104,6 +127,8 @@ export interface PolicyCard {
   readonly action: ActionSpec;
   readonly execution: ExecutionSpec;
   readonly state: readonly StatePair[];
+  /** Extra model inputs the card feeds (episode-start flags, constants). */
+  readonly extraInputs: readonly ExtraInput[];
   readonly golden: readonly GoldenEntry[];
   /** Things accepted but worth telling the user (e.g. a defaulted timeframe). */
   readonly warnings: readonly string[];
@@ -125,16 +150,20 @@ const TOP_KEYS = [
   'action',
   'execution',
   'state',
+  'extra_inputs',
   'golden',
 ] as const;
 /** Free-form metadata a card may carry; ignored. Keys starting with `x_` or `x-` are ignored too. */
 const METADATA_KEYS = ['description', 'notes', 'metadata', 'version', 'model_version', 'created_at'];
 const OBSERVATION_KEYS = ['window', 'features', 'normalize', 'clip'];
 const NORMALIZE_KEYS = ['mean', 'std'];
-const DISCRETE_KEYS = ['type', 'output', 'output_kind', 'meanings', 'min_confidence'];
-const CONTINUOUS_KEYS = ['type', 'output'];
+const DISCRETE_KEYS = ['type', 'output', 'output_kind', 'log_prob_output', 'meanings', 'min_confidence'];
+const CONTINUOUS_KEYS = ['type', 'output', 'output_kind'];
 const EXECUTION_KEYS = ['long_only', 'max_exposure', 'rebalance_band'];
 const STATE_KEYS = ['input', 'output'];
+const STATE_ALL_KEYS = ['input', 'output', 'batch_axis'];
+const EXTRA_INPUT_KEYS = ['name', 'value', 'batch_axis'];
+const MAX_AXIS = 8;
 const GOLDEN_KEYS = ['obs', 'output', 'at'];
 
 const DEFAULT_REBALANCE_BAND = 0.05;
@@ -233,6 +262,7 @@ export function parseCard(json: unknown, file: string, defaults: CardDefaults = 
 
   // ---------------------------------------------------------------- state
   const state = parseState(p, json.state);
+  const extraInputs = parseExtraInputs(p, json.extra_inputs, state, input);
 
   // ---------------------------------------------------------------- golden
   const golden = parseGolden(p, json.golden, observation, action);
@@ -254,6 +284,7 @@ export function parseCard(json: unknown, file: string, defaults: CardDefaults = 
     action: action!,
     execution: execution!,
     state,
+    extraInputs,
     golden,
     warnings,
   };
@@ -418,6 +449,9 @@ function parseAction(p: Problems, raw: unknown): ActionSpec | undefined {
       else if (DISCRETE_KEYS.includes(key)) p.add(`action.${key}`, 'applies to discrete policies only; remove it or set action.type to "discrete"');
       else p.add(`action.${key}`, `is not a known key; allowed: ${CONTINUOUS_KEYS.join(', ')}`);
     }
+    if (raw.output_kind !== undefined && raw.output_kind !== 'continuous') {
+      p.add('action.output_kind', `must be "continuous" for a continuous policy (the target exposure), got ${show(raw.output_kind)}`);
+    }
     return { type, output };
   }
 
@@ -428,9 +462,21 @@ function parseAction(p: Problems, raw: unknown): ActionSpec | undefined {
   }
 
   let outputKind: OutputKind = 'logits';
+  const outputKindGiven = raw.output_kind !== undefined;
   if (raw.output_kind !== undefined) {
-    if (raw.output_kind === 'logits' || raw.output_kind === 'probs') outputKind = raw.output_kind;
-    else p.add('action.output_kind', `must be "logits" or "probs", got ${show(raw.output_kind)}`);
+    if ((OUTPUT_KINDS as readonly unknown[]).includes(raw.output_kind)) outputKind = raw.output_kind as OutputKind;
+    else if (raw.output_kind === 'continuous') p.add('action.output_kind', '"continuous" needs action.type "continuous"');
+    else p.add('action.output_kind', `must be one of ${OUTPUT_KINDS.map((k) => `"${k}"`).join(', ')}, got ${show(raw.output_kind)}`);
+  }
+  const logProbOutput = optionalName(p, raw.log_prob_output, 'action.log_prob_output');
+  if (logProbOutput !== null && outputKindGiven && outputKind !== 'action_index') {
+    p.add(
+      'action.log_prob_output',
+      `applies to output_kind "action_index" only (with ${outputKind} the confidence comes from the action output itself); remove it`,
+    );
+  }
+  if (logProbOutput !== null && output !== null && logProbOutput === output) {
+    p.add('action.log_prob_output', `names the same output as action.output (${show(output)}); name the log-probability output`);
   }
 
   let minConfidence = 0;
@@ -438,6 +484,12 @@ function parseAction(p: Problems, raw: unknown): ActionSpec | undefined {
     const v = raw.min_confidence;
     if (typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 1) minConfidence = v;
     else p.add('action.min_confidence', `must be a number from 0 to 1 (a probability), got ${show(v)}`);
+  }
+  if (minConfidence > 0 && outputKind === 'action_index' && outputKindGiven && logProbOutput === null) {
+    p.add(
+      'action.min_confidence',
+      'needs a confidence, and an action index carries none: name the output with the chosen action\'s log-probability in action.log_prob_output (stable-baselines3\'s export has it third), or export logits',
+    );
   }
 
   const meanings: ActionMeaning[] = [];
@@ -462,7 +514,7 @@ function parseAction(p: Problems, raw: unknown): ActionSpec | undefined {
     } else meanings.push(meaning);
   });
   if (!meaningsOk) return undefined;
-  return { type, meanings, outputKind, minConfidence, output };
+  return { type, meanings, outputKind, outputKindGiven, minConfidence, output, logProbOutput };
 }
 
 function parseExecution(p: Problems, raw: unknown, assetClass: AssetClass): ExecutionSpec | undefined {
@@ -513,7 +565,8 @@ function parseState(p: Problems, raw: unknown): StatePair[] {
       p.add(path, `must be { "input": "<ONNX input>", "output": "<ONNX output>" }, got ${show(entry)}`);
       return;
     }
-    checkKeys(p, entry, path, STATE_KEYS);
+    checkKeys(p, entry, path, STATE_ALL_KEYS);
+    const batchAxis = parseBatchAxis(p, entry.batch_axis, `${path}.batch_axis`);
     let ok = true;
     for (const key of STATE_KEYS) {
       const v = entry[key];
@@ -529,7 +582,7 @@ function parseState(p: Problems, raw: unknown): StatePair[] {
     if (outputs.has(output)) p.add(`${path}.output`, `${show(output)} appears in more than one state pair`);
     inputs.add(input);
     outputs.add(output);
-    pairs.push({ input, output });
+    pairs.push({ input, output, batchAxis });
   });
   return pairs;
 }
@@ -563,8 +616,21 @@ function parseGolden(
     const obs = entry.obs === undefined ? undefined : numberArray(p, entry.obs, `${path}.obs`, size, Number.isFinite, 'a finite number', 'observation.window × features');
     let output: number[] | null | undefined = null;
     if (entry.output !== undefined) {
-      const width = action?.type === 'discrete' ? action.meanings.length : undefined;
-      output = numberArray(p, entry.output, `${path}.output`, width, Number.isFinite, 'a finite number', 'action.meanings');
+      const width = action?.type === 'discrete' ? goldenOutputWidth(action) : undefined;
+      if (width !== undefined && width !== 1 && action?.type === 'discrete' && !action.outputKindGiven && Array.isArray(entry.output) && entry.output.length === 1) {
+        // No output_kind: one value may be an action index (checked against the model when it is bound).
+        output = numberArray(p, entry.output, `${path}.output`, 1, Number.isFinite, 'a finite number');
+      } else {
+        output = numberArray(
+          p,
+          entry.output,
+          `${path}.output`,
+          width,
+          Number.isFinite,
+          'a finite number',
+          action?.type === 'discrete' && action.outputKind === 'action_index' ? 'output_kind "action_index" (one index per decision)' : 'action.meanings',
+        );
+      }
     }
     let at: number | null = null;
     let atIso: string | null = null;
@@ -581,6 +647,57 @@ function parseGolden(
     entries.push({ index: i, obs, output, at, atIso });
   });
   return entries;
+}
+
+/** Values per decision a discrete golden output holds: one index, or one per meaning. */
+function goldenOutputWidth(action: DiscreteActionSpec): number {
+  return action.outputKind === 'action_index' ? 1 : action.meanings.length;
+}
+
+function parseBatchAxis(p: Problems, raw: unknown, path: string): number | null {
+  if (raw === undefined || raw === null) return null;
+  if (isInt(raw) && raw >= 0 && raw < MAX_AXIS) return raw;
+  p.add(path, `must be the index of the batch axis in the tensor's shape (0 to ${MAX_AXIS - 1}), got ${show(raw)}`);
+  return null;
+}
+
+function parseExtraInputs(p: Problems, raw: unknown, state: readonly StatePair[], input: string | null): ExtraInput[] {
+  if (raw === undefined || raw === null) return [];
+  const shape = '{ "name": "<ONNX input>", "value": "episode_start" | <number> }';
+  if (!Array.isArray(raw)) {
+    p.add('extra_inputs', `must be an array of ${shape}, got ${show(raw)}`);
+    return [];
+  }
+  const out: ExtraInput[] = [];
+  const seen = new Set<string>();
+  raw.forEach((entry, i) => {
+    const path = `extra_inputs[${i}]`;
+    if (!isObject(entry)) {
+      p.add(path, `must be ${shape}, got ${show(entry)}`);
+      return;
+    }
+    checkKeys(p, entry, path, EXTRA_INPUT_KEYS);
+    const batchAxis = parseBatchAxis(p, entry.batch_axis, `${path}.batch_axis`);
+    const name = entry.name;
+    if (typeof name !== 'string' || name.trim() === '') {
+      p.add(`${path}.name`, `must be the name of an ONNX input (a non-empty string), got ${show(name)}`);
+      return;
+    }
+    if (seen.has(name)) p.add(`${path}.name`, `${show(name)} is listed twice`);
+    seen.add(name);
+    if (state.some((s) => s.input === name)) p.add(`${path}.name`, `${show(name)} is already a state input; an input is fed one way`);
+    if (input !== null && input === name) p.add(`${path}.name`, `${show(name)} is the observation input ("input"); an input is fed one way`);
+    const value = entry.value;
+    if (value === 'episode_start' || (typeof value === 'number' && Number.isFinite(value))) {
+      out.push({ name, value, batchAxis });
+    } else {
+      p.add(
+        `${path}.value`,
+        `must be "episode_start" (1 at a window's first decision, 0 after) or a finite number (a constant), got ${show(value)}`,
+      );
+    }
+  });
+  return out;
 }
 
 // ================================================================ helpers
