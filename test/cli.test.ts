@@ -156,9 +156,9 @@ describe('backtest command', () => {
       expect(out, label).toMatch(new RegExp(`^  ${label.replace(/[&]/g, '\\$&')}\\s+\\S`, 'm'));
     }
     // The same numbers validate reports for this model's 30-day backtest.
-    expect(out).toMatch(/Total Return\s+-7\.16%/);
+    expect(out).toMatch(/Total Return\s+-7\.13%/);
     expect(out).toMatch(/Buy & Hold Return\s+-2\.67%/);
-    expect(out).toMatch(/Max Drawdown\s+13\.29%/);
+    expect(out).toMatch(/Max Drawdown\s+13\.25%/);
     expect(out).toMatch(/Win Rate\s+37\.50%/);
     expect(out).toMatch(/Profit Factor\s+0\.49/);
     expect(out).toMatch(/Trades\s+8$/m);
@@ -180,8 +180,8 @@ describe('backtest command', () => {
     expect(foldRows).toHaveLength(5);
     expect(foldRows.map((l) => Number(l.trim().split(/\s+/)[0]))).toEqual([1, 2, 3, 4, 5]);
     for (const l of foldRows) expect(l).toMatch(/ 864 /);
-    expect(foldRows[0]).toMatch(/2024-03-15 18:00 → 2024-04-20 17:00\s+864\s+-14\.13%/);
-    expect(foldRows[4]).toMatch(/2024-08-06 18:00 → 2024-09-11 17:00\s+864\s+-6\.71%/);
+    expect(foldRows[0]).toMatch(/2024-03-15 18:00 → 2024-04-20 17:00\s+864\s+-14\.09%/);
+    expect(foldRows[4]).toMatch(/2024-08-06 18:00 → 2024-09-11 17:00\s+864\s+-6\.69%/);
   });
 
   it('a model file that is not there, or a PyTorch file, is exit 2 naming the file', async () => {
