@@ -23,6 +23,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 
 import { inputError } from '../../core/errors.js';
+import { lfsPointerError, parseLfsPointer } from '../../core/lfs.js';
 import { isTimeframe, timeframeMs, type BarSeries, type DataQualityNote, type Timeframe } from '../../core/types.js';
 
 export interface ReadBarsOptions {
@@ -296,6 +297,8 @@ const MAX_LISTED_PROBLEMS = 5;
 export function readBarsCsv(text: string, opts: ReadBarsOptions): BarsReadResult {
   const { file, symbol, timeframe } = opts;
   if (!isTimeframe(timeframe)) throw inputError(`unknown timeframe '${String(timeframe)}' for ${file}`, file);
+  const pointer = parseLfsPointer(text);
+  if (pointer) throw lfsPointerError(file, 'bars file', pointer);
   const { rows, lines } = parseCsv(text, file);
   if (rows.length === 0) throw inputError(`${file} is empty: expected a header line (timestamp,open,high,low,close,volume) and bars`, file);
   const cols = mapColumns(rows[0]!, file);
