@@ -451,8 +451,8 @@ describe('the real bin/policy-gate.js', () => {
     expect(v.stderr).not.toContain('internal error');
     expect(v.status).toBe(1);
     expect(v.stdout).toContain('DECISIONS');
-    expect(v.stdout).toMatch(/^BTCUSD_4Hour\s+final\s+REVIEW\s+-3\.55%\s+4\/5\s+1\.86 ± 1\.50\s+MARGINAL\s+PAPER\s+PAPER\s+ok$/m);
-    expect(v.stdout).toMatch(/^BTCUSD_1Hour\s+final\s+APPROVED\s+-7\.16%\s+0\/5\s+.*\sPOOR\s+DROP\s+PAPER\s+BELOW$/m);
+    expect(v.stdout).toMatch(/^BTCUSD_4Hour\s+final\s+REVIEW\s+-3\.54%\s+4\/5\s+1\.86 ± 1\.50\s+MARGINAL\s+PAPER\s+PAPER\s+ok$/m);
+    expect(v.stdout).toMatch(/^BTCUSD_1Hour\s+final\s+APPROVED\s+-7\.13%\s+0\/5\s+.*\sPOOR\s+DROP\s+PAPER\s+BELOW$/m);
     expect(v.stderr).toContain('policy-gate: wrote ');
     expect(listTree(out)).toEqual(['report.html', 'report.json', 'report.md']);
 
