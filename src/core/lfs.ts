@@ -26,6 +26,8 @@ export interface LfsPointer {
 
 /** The pointer's fields when `content` is a Git LFS pointer, else null. */
 export function parseLfsPointer(content: Uint8Array | string): LfsPointer | null {
+  // A string's UTF-8 size is at least its length: a long text is never a pointer, without measuring it.
+  if (content.length > LFS_POINTER_MAX_BYTES) return null;
   const length = typeof content === 'string' ? Buffer.byteLength(content) : content.length;
   if (length > LFS_POINTER_MAX_BYTES || length < LFS_POINTER_VERSION.length) return null;
   const text = typeof content === 'string' ? content : Buffer.from(content.buffer, content.byteOffset, content.length).toString('utf8');
