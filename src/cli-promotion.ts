@@ -6,7 +6,8 @@ import type { Config } from './config/schema.js';
 import { planPromotion, type DeployChange, type PromotionPlan } from './core/promotion.js';
 import { decisionsTable, modelNotes } from './core/render/text.js';
 import { reportJson, writeReportFiles } from './app/output.js';
-import { runPromote, runUrlFromEnv, writePlan, type WriteResult } from './app/promote.js';
+import { runPromote, runUrlFromEnv, writePlan, type PendingFile, type WriteResult } from './app/promote.js';
+import { unifiedDiff } from './util/unified-diff.js';
 import { runRevalidate } from './app/revalidate.js';
 import { sha256 } from './util/hash.js';
 import { usageError } from './core/errors.js';
@@ -30,11 +31,29 @@ export interface PromotionFlags {
   archive?: string;
   'models-dir'?: string;
   json?: boolean;
+  'dry-run'?: boolean;
 }
 
 function changeLines(changes: readonly DeployChange[], paths: { paper: string; live: string }): string[] {
   const file = (c: DeployChange): string => (c.to === 'LIVE' ? paths.live : c.to === 'PAPER' ? paths.paper : c.from === 'LIVE' ? paths.live : paths.paper);
   return changes.map((c) => `  ${c.kind.padEnd(8)} ${file(c)}: ${c.summary}`);
+}
+
+/**
+ * What a dry run would write, as a unified diff: the deployment configs line by line; a copied model
+ * or card (new content-addressed files, never edited in place) as one line with its size and sha256.
+ */
+export function dryRunDiff(pending: readonly PendingFile[]): string {
+  const parts: string[] = [];
+  for (const f of pending) {
+    if (f.config) {
+      parts.push(unifiedDiff(f.path, f.current === null ? null : f.current.toString('utf8'), f.bytes.toString('utf8')).trimEnd());
+    } else {
+      const what = f.current === null ? 'new file' : 'replaced';
+      parts.push(`${what}: ${f.path} (${f.bytes.length} bytes, sha256 ${sha256(f.bytes)})`);
+    }
+  }
+  return parts.join('\n');
 }
 
 function planJson(plan: PromotionPlan, writes: WriteResult): string {
@@ -44,7 +63,7 @@ function planJson(plan: PromotionPlan, writes: WriteResult): string {
 export async function promoteCommand(flags: PromotionFlags, config: Config, io: PromotionIo): Promise<number> {
   if (!flags.report) throw usageError('"promote" needs --report <report.json> (written by policy-gate validate --out)', '--report');
   const paths = { paper: flags.paper ?? config.promotion.paper, live: flags.live ?? config.promotion.live };
-  const { plan, deploy, writes } = await runPromote({
+  const { plan, deploy, writes, pending } = await runPromote({
     root: io.cwd,
     reportPath: flags.report,
     paths,
@@ -53,7 +72,29 @@ export async function promoteCommand(flags: PromotionFlags, config: Config, io: 
     now: io.now(),
     runUrl: runUrlFromEnv(io.env),
     ...(io.fs ? { fs: io.fs } : {}),
+    ...(flags['dry-run'] ? { dryRun: true } : {}),
   });
+  if (pending) {
+    // --dry-run: everything was read and checked; nothing was written.
+    const diff = dryRunDiff(pending);
+    if (flags.json) {
+      const doc = { dryRun: true, ...JSON.parse(planJson(plan, writes)), wouldWrite: pending.map((f) => f.path), diff };
+      io.stdout(JSON.stringify(doc, null, 2) + '\n');
+      return 0;
+    }
+    const out: string[] = [];
+    if (plan.changes.length === 0 && pending.length === 0) {
+      out.push(`dry run: nothing would change: ${deploy.paths.live} and ${deploy.paths.paper} already hold what ${flags.report} decided`);
+    } else {
+      out.push(`dry run: promoting from ${flags.report} would:`, ...changeLines(plan.changes, deploy.paths));
+    }
+    for (const u of plan.unchanged) out.push(`  held     ${u.id}: already deployed at ${u.tier} as decided`);
+    for (const s of plan.skipped) out.push(`  skipped  ${s.id}: ${s.why}`);
+    if (diff) out.push('', diff);
+    out.push('', `dry run: nothing was written${pending.length ? ` (a real run writes ${pending.length} file${pending.length === 1 ? '' : 's'})` : ''}`);
+    io.stdout(out.join('\n') + '\n');
+    return 0;
+  }
   if (flags.json) {
     io.stdout(planJson(plan, writes) + '\n');
     return 0;

@@ -26,6 +26,7 @@ import { parseShardSpec, type ShardSpec } from './core/shard.js';
 import { describeShard, failedShardInfo } from './app/shard.js';
 import { runMerge } from './app/merge.js';
 import { checkArchive, checkExitCode, checkModelFile, renderCheck } from './app/check.js';
+import { closest, commandHelp } from './cli-help.js';
 
 const USAGE = `policy-gate ${'{version}'} — gate, backtest and walk-forward-validate RL trading policies (ONNX)
 
@@ -43,11 +44,12 @@ Usage:
                        [--capital 100000] [--walk-forward <K>] [--end <ISO>] [--config <file>]
                        [--out <dir>] [--equity-out <dir>] [--device auto|cpu|cuda] [--json]
   policy-gate promote --report <report.json> [--paper <file>] [--live <file>] [--archive <zip|dir>]
-                      [--models-dir <dir>] [--config <file>] [--json]
+                      [--models-dir <dir>] [--config <file>] [--dry-run] [--json]
   policy-gate revalidate [--paper <file>] [--live <file>] [--data <dir>|alpaca] [--end <ISO>]
                          [--days 180] [--walk-forward 5] [--backtest-days 30] [--config <file>]
                          [--out <dir>] [--equity-out <dir>] [--device auto|cpu|cuda] [--json]
 
+Each command's flags: policy-gate <command> --help (or policy-gate help <command>).
 Exit codes: 0 success, 1 a model fell short, 2 bad input or usage, 3 data provider or API unreachable.
 Progress goes to stderr; --json prints report.json on stdout. Docs: README.md, docs/.`;
 
@@ -71,6 +73,7 @@ const OPTIONS = {
   archive: { type: 'string' },
   'models-dir': { type: 'string' },
   shard: { type: 'string' },
+  'dry-run': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const satisfies ParseArgsConfig['options'];
@@ -83,7 +86,7 @@ const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
   merge: ['out', 'json'],
   check: ['model', 'card', 'config', 'json'],
   backtest: ['model', 'card', 'data', 'days', 'walk-forward', 'capital', 'end', 'config', 'out', 'equity-out', 'device', 'json'],
-  promote: ['report', 'paper', 'live', 'archive', 'models-dir', 'config', 'json'],
+  promote: ['report', 'paper', 'live', 'archive', 'models-dir', 'config', 'json', 'dry-run'],
   revalidate: ['paper', 'live', 'data', 'days', 'walk-forward', 'backtest-days', 'capital', 'end', 'config', 'out', 'equity-out', 'device', 'json'],
 };
 
@@ -199,6 +202,10 @@ export async function main(argv: string[], rawIo: CliIo = defaultIo): Promise<nu
     return report.conclusion === 'success' ? 0 : 1;
   };
   try {
+    if (command === 'help' && rest[0] !== undefined && rest[0] in ALLOWED) {
+      io.stdout(commandHelp(rest[0], toolVersion()) + '\n');
+      return 0;
+    }
     if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
       io.stdout(USAGE.replace('{version}', toolVersion()) + '\n');
       return command === undefined ? 2 : 0;
@@ -208,13 +215,28 @@ export async function main(argv: string[], rawIo: CliIo = defaultIo): Promise<nu
       return 0;
     }
     if (!(command in ALLOWED)) {
-      throw usageError(`unknown command "${command}"; run policy-gate --help`, command);
+      const guess = command.startsWith('-') ? null : closest(command, Object.keys(ALLOWED));
+      throw usageError(`unknown command "${command}"${guess ? `; did you mean ${guess}?` : ''} (run policy-gate --help)`, command);
+    }
+    const commandFlags = [...ALLOWED[command]!, 'help'];
+    // `<command> --help` prints that command's flags, whatever else is on the line.
+    if (rest.some((a) => a === '--help' || a === '-h')) {
+      io.stdout(commandHelp(command, toolVersion()) + '\n');
+      return 0;
     }
     let parsed: { values: Values; positionals: string[] };
     try {
       parsed = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true, strict: true }) as typeof parsed;
     } catch (err) {
-      throw usageError(`${errorMessage(err)} (run policy-gate --help)`, command);
+      const unknown = /^Unknown option '(-[^'=]*)/.exec(errorMessage(err))?.[1];
+      if (unknown !== undefined) {
+        const guess = unknown.startsWith('--') ? closest(unknown.slice(2), commandFlags) : null;
+        throw usageError(
+          `unknown flag ${unknown} for "${command}"${guess ? `; did you mean --${guess}?` : ''} (run policy-gate ${command} --help)`,
+          unknown,
+        );
+      }
+      throw usageError(`${errorMessage(err)} (run policy-gate ${command} --help)`, command);
     }
     const { values, positionals } = parsed;
     // Relative paths are relative to io.cwd (the workspace), like the config file.
@@ -222,13 +244,13 @@ export async function main(argv: string[], rawIo: CliIo = defaultIo): Promise<nu
     for (const flag of ['model', 'card', 'out', 'equity-out'] as const) if (values[flag] !== undefined) values[flag] = at(values[flag]!);
     if (values.data !== undefined && values.data !== 'alpaca') values.data = at(values.data);
     outDir = values.out;
-    if (values.help) {
-      io.stdout(USAGE.replace('{version}', toolVersion()) + '\n');
-      return 0;
-    }
     for (const key of Object.keys(values)) {
-      if (!ALLOWED[command]!.includes(key as keyof typeof OPTIONS)) {
-        throw usageError(`--${key} does not apply to "${command}" (run policy-gate --help)`, `--${key}`);
+      if (!commandFlags.includes(key)) {
+        const guess = closest(key, commandFlags.filter((f) => f !== key));
+        throw usageError(
+          `--${key} does not apply to "${command}"${guess ? `; did you mean --${guess}?` : ''} (run policy-gate ${command} --help)`,
+          `--${key}`,
+        );
       }
     }
 

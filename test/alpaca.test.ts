@@ -4,6 +4,8 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { loadBarsFromDir } from '../src/adapters/bars/csv.js';
+import { barsProvider } from '../src/app/validate.js';
+import { defaultConfig } from '../src/config/schema.js';
 import {
   AlpacaBarsSource,
   cacheFilePath,
@@ -825,6 +827,91 @@ describe('US-equity calendar and gap notes', () => {
     const got = await harness().source.get('AAPL', '1Hour', 'us_equity', { startMs: times[0]!, endMs: times.at(-1)! + H });
     expect(got.bars.time.length).toBe(32);
     expect(got.notes).toEqual([]);
+  });
+});
+
+describe('the same bars through both sources give the same notes (docs/market-data.md)', () => {
+  const ny = (date: string, hh: number, mm = 0): number => nyTimeToUtc(Date.parse(`${date}T00:00:00Z`) / DAY, hh, mm);
+  /** Alpaca-like hourly stock bars, 04:00–19:00 New York time. */
+  const hourly = (days: string[], skip: (t: number) => boolean = () => false): number[] =>
+    days.flatMap((d) => Array.from({ length: 16 }, (_, i) => ny(d, 4 + i))).filter((t) => !skip(t));
+  const wire = (times: number[]) =>
+    times.map((t, i) => ({ t: new Date(t).toISOString().replace('.000Z', 'Z'), o: 100 + (i % 7), h: 108, l: 99, c: 100 + (i % 5), v: 10 + i, n: 1, vw: 101 }));
+  const csvOf = (rows: ReturnType<typeof wire>): string =>
+    ['timestamp,open,high,low,close,volume', ...rows.map((r) => `${r.t},${r.o},${r.h},${r.l},${r.c},${r.v}`)].join('\n') + '\n';
+  const dataDir = (name: string, rows: ReturnType<typeof wire>): string => {
+    const dir = mkdtempSync(path.join(tmpRoot, 'csv-'));
+    writeFileSync(path.join(dir, name), csvOf(rows));
+    return dir;
+  };
+
+  it('stock bars: nights, weekends, holidays and extended hours are gaps for neither; a halt and a missing day are for both', async () => {
+    // July 2024: the 3rd closes early, the 4th is a holiday, a weekend; Wednesday the 10th is missing
+    // entirely and the 11th has a halt 11:00–12:59 New York time.
+    const days = ['2024-07-01', '2024-07-02', '2024-07-03', '2024-07-05', '2024-07-08', '2024-07-09', '2024-07-11', '2024-07-12'];
+    const times = hourly(days, (t) => (t >= ny('2024-07-03', 13) && t < ny('2024-07-03', 20)) || (t >= ny('2024-07-11', 11) && t < ny('2024-07-11', 13)));
+    const rows = wire(times);
+    server.stocks.set('AAPL', rows);
+    const alpaca = await harness().source.get('AAPL', '1Hour', 'us_equity', { startMs: times[0]!, endMs: times.at(-1)! + H });
+    const csv = await loadBarsFromDir(dataDir('AAPL_1Hour.csv', rows), 'AAPL', '1Hour', 'us_equity');
+    for (const k of ['time', 'open', 'high', 'low', 'close', 'volume'] as const) expect(csv.bars[k]).toEqual(alpaca.bars[k]);
+    expect(alpaca.notes).toEqual([
+      { kind: 'gap', message: 'AAPL 1Hour: 7 missing bars in regular trading hours from 2024-07-10T13:00:00Z to 2024-07-10T19:00:00Z', at: '2024-07-10T13:00:00Z', count: 7 },
+      { kind: 'gap', message: 'AAPL 1Hour: 2 missing bars in regular trading hours from 2024-07-11T15:00:00Z to 2024-07-11T16:00:00Z', at: '2024-07-11T15:00:00Z', count: 2 },
+    ]);
+    expect(csv.notes).toEqual(alpaca.notes);
+
+    // the run's bars provider reads the CSV file with the model's asset class
+    const config = defaultConfig();
+    config.data.source = 'csv';
+    config.data.dir = dataDir('AAPL_1Hour.csv', rows);
+    const provided = await barsProvider(config, { now: new Date('2025-01-01T00:00:00Z'), log: () => {} })({
+      symbol: 'AAPL',
+      timeframe: '1Hour',
+      assetClass: 'us_equity',
+      endMs: undefined,
+      days: 10,
+      warmupBars: 0,
+    });
+    expect(provided.notes).toEqual(alpaca.notes);
+  });
+
+  it('daily stock bars: a missing trading day for both, the holiday for neither', async () => {
+    const days = ['2024-11-25', '2024-11-26', '2024-11-27', '2024-11-29', '2024-12-02', '2024-12-04'];
+    const rows = wire(days.map(nyDayStart));
+    server.stocks.set('MSFT', rows);
+    const alpaca = await harness().source.get('MSFT', '1Day', 'us_equity', { startMs: nyDayStart(days[0]!), endMs: nyDayStart(days.at(-1)!) + DAY });
+    const csv = await loadBarsFromDir(dataDir('MSFT_1Day.csv', rows), 'MSFT', '1Day', 'us_equity');
+    expect(alpaca.notes).toEqual([{ kind: 'gap', message: 'MSFT 1Day: 1 missing trading day at 2024-12-03T05:00:00Z', at: '2024-12-03T05:00:00Z', count: 1 }]);
+    expect(csv.notes).toEqual(alpaca.notes);
+  });
+
+  it('more than 50 gaps: both list 50 and sum up the rest in one note (crypto and stocks alike)', async () => {
+    // crypto: 60 holes of one bar each (every third hour missing)
+    const cryptoTimes = Array.from({ length: 180 }, (_, i) => T0 + i * H).filter((_, i) => i % 3 !== 2);
+    const cryptoRows = wire(cryptoTimes);
+    server.crypto.set('ETH/USD', cryptoRows);
+    const a = await harness().source.get('ETHUSD', '1Hour', 'crypto', { startMs: cryptoTimes[0]!, endMs: cryptoTimes.at(-1)! + H });
+    const c = await loadBarsFromDir(dataDir('ETHUSD_1Hour.csv', cryptoRows), 'ETHUSD', '1Hour', 'crypto');
+    expect(a.notes).toHaveLength(51);
+    expect(a.notes[50]).toEqual({
+      kind: 'gap',
+      message: `ETHUSD 1Hour: 9 more gaps (9 missing bars) after ${new Date(T0 + 152 * H).toISOString().replace('.000Z', 'Z')}, not listed one by one`,
+      at: new Date(T0 + 152 * H).toISOString().replace('.000Z', 'Z'),
+      count: 9,
+    });
+    expect(c.notes).toEqual(a.notes);
+    // stocks: 60 trading days, each missing its 10:00 bar (a one-bar halt)
+    const stockDays: string[] = [];
+    for (let d = Date.UTC(2024, 0, 2) / DAY; stockDays.length < 60; d++) if (isTradingDay(d)) stockDays.push(new Date(d * DAY).toISOString().slice(0, 10));
+    const stockTimes = hourly(stockDays, (t) => stockDays.some((d) => t === ny(d, 10)));
+    const stockRows = wire(stockTimes);
+    server.stocks.set('IBM', stockRows);
+    const sa = await harness().source.get('IBM', '1Hour', 'us_equity', { startMs: stockTimes[0]!, endMs: stockTimes.at(-1)! + H });
+    const sc = await loadBarsFromDir(dataDir('IBM_1Hour.csv', stockRows), 'IBM', '1Hour', 'us_equity');
+    expect(sa.notes).toHaveLength(51);
+    expect(sa.notes[50]!.message).toMatch(/^IBM 1Hour: 10 more gaps \(10 missing bars\) after /);
+    expect(sc.notes).toEqual(sa.notes);
   });
 });
 

@@ -66,43 +66,55 @@ describe('Simulation: the hand-checked 3-bar example (fee 10 bps, slippage 10 bp
   // window = bars 1..3 (N = 3). Decisions at the closes of bars 0, 1, 2: BUY (T=1), HOLD (T=1), CLOSE (T=0).
   const r = run(b, { start: 1, end: 3 }, costs(), [1, 1, 0]);
 
+  // The buy is capped so that cash, fees included, does not go negative (SPEC 5, no hidden leverage):
+  // q = 10 000 / (100.1 · 1.001) = 10 000 / 100.2001 ≈ 99.80030 units.
+  const q = 10_000 / 100.2001;
+
   it('sizes, charges and marks exactly as SPEC 5 says', () => {
     // τ=0 → fill at open of bar 1, O = 100. E = cash + q·O = 10 000 + 0 = 10 000.
     //   target qty = T·E/O = 1·10 000/100 = 100; Δq = 100 (a buy) → fill = 100·(1 + 0.001) = 100.1
-    //   cash −= Δq·fill + |Δq|·fill·fee = 100·100.1 + 100·100.1·0.001 = 10 010 + 10.01 → cash = −20.01
-    // E_1 = cash + q·close_1 = −20.01 + 100·110 = 10 979.99
-    // τ=1 → HOLD, T unchanged → no order.  E_2 = −20.01 + 100·99 = 9 879.99
-    // τ=2 → CLOSE (T=0) → fill at open of bar 3, O = 100: target qty 0, Δq = −100 (a sell)
-    //   fill = 100·(1 − 0.001) = 99.9; cash −= (−100·99.9) + 100·99.9·0.001 = −9 990 + 9.99 → cash = 9 960
-    // E_3 = 9 960 (flat). The decision at the close of bar 3 is not executed.
-    expect(Array.from(r.curve.equity).map((x) => +x.toFixed(8))).toEqual([10_000, 10_979.99, 9_879.99, 9_960]);
+    //   100 units would cost 100·100.1 + 100·100.1·0.001 = 10 020.01 > 10 000 in cash: T = 1 is not
+    //   margin, so Δq is capped at cash / (fill·(1 + fee)) = 10 000 / 100.2001 = q → cash = 0
+    // E_1 = 0 + q·110 ≈ 10 978.03
+    // τ=1 → HOLD, T unchanged → no order.  E_2 = q·99 ≈ 9 880.23
+    // τ=2 → CLOSE (T=0) → fill at open of bar 3, O = 100: target qty 0, Δq = −q (a sell)
+    //   fill = 100·(1 − 0.001) = 99.9; cash −= (−q·99.9) + q·99.9·0.001 → cash = q·99.8001
+    // E_3 = q·99.8001 ≈ 9 960.08 (flat). The decision at the close of bar 3 is not executed.
+    const want = [10_000, q * 110, q * 99, q * 99.8001];
+    expect(r.curve.equity).toHaveLength(4);
+    for (let i = 0; i < 4; i++) expect(r.curve.equity[i]).toBeCloseTo(want[i], 9);
+    expect(r.curve.equity[1]).toBeCloseTo(10_978.03, 2);
     expect(r.fills).toHaveLength(2);
-    expect(r.fills[0]).toMatchObject({ decisionIndex: 0, barIndex: 1, time: T0 + HOUR, quantity: 100 });
+    expect(r.fills[0]).toMatchObject({ decisionIndex: 0, barIndex: 1, time: T0 + HOUR });
+    expect(r.fills[0].quantity).toBeCloseTo(q, 12);
     expect(r.fills[0].price).toBeCloseTo(100.1, 12);
-    expect(r.fills[0].fee).toBeCloseTo(10.01, 10);
+    expect(r.fills[0].fee).toBeCloseTo(q * 0.1001, 10);
+    expect(r.fills[0].cashFlow).toBeCloseTo(-10_000, 9);
     expect(r.fills[1].price).toBeCloseTo(99.9, 12);
-    expect(r.fills[1].quantity).toBe(-100);
-    expect(r.fills[1].fee).toBeCloseTo(9.99, 10);
+    expect(r.fills[1].quantity).toBe(-r.fills[0].quantity);
+    expect(r.fills[1].fee).toBeCloseTo(q * 0.0999, 10);
   });
 
-  it('books one round trip with PnL = Σ cash flows = −10 020.01 + 9 980.01 = −40', () => {
+  it('books one round trip with PnL = Σ cash flows = −10 000 + q·99.8001 ≈ −39.92', () => {
     expect(r.trades).toHaveLength(1);
     const t = r.trades[0];
-    expect(t).toMatchObject({ direction: 'long', entryIndex: 1, exitIndex: 3, closedAtEnd: false, peakQuantity: 100 });
-    expect(t.pnl).toBeCloseTo(-40, 9);
-    expect(t.fees).toBeCloseTo(20, 9);
+    expect(t).toMatchObject({ direction: 'long', entryIndex: 1, exitIndex: 3, closedAtEnd: false });
+    expect(t.peakQuantity).toBeCloseTo(q, 12);
+    expect(t.pnl).toBeCloseTo(q * 99.8001 - 10_000, 9);
+    expect(t.pnl).toBeCloseTo(-39.92, 2);
+    expect(t.fees).toBeCloseTo(q * 0.2, 9);
     expect(t.entryPrice).toBeCloseTo(100.1, 12);
     expect(t.exitPrice).toBeCloseTo(99.9, 12);
   });
 
   it('metrics: return, drawdown, exposure, turnover, buy & hold, win rate', () => {
     const m = r.metrics;
-    expect(m.totalReturn).toBeCloseTo(-0.004, 12); // 9 960 / 10 000 − 1
-    expect(m.finalEquity).toBeCloseTo(9960, 9);
-    // peak 10 979.99 → trough 9 879.99: 1 − 9 879.99 / 10 979.99
-    expect(m.maxDrawdown).toBeCloseTo(1 - 9879.99 / 10979.99, 12);
+    expect(m.totalReturn).toBeCloseTo((q * 99.8001) / 10_000 - 1, 12);
+    expect(m.finalEquity).toBeCloseTo(q * 99.8001, 9);
+    // peak q·110 → trough q·99: 1 − 99 / 110
+    expect(m.maxDrawdown).toBeCloseTo(1 - 99 / 110, 12);
     expect(m.exposure).toBeCloseTo(2 / 3, 12); // a position at the closes of bars 1 and 2, flat at bar 3
-    expect(m.turnover).toBeCloseTo((10_010 + 9_990) / 10_000, 12); // traded notional / capital
+    expect(m.turnover).toBeCloseTo((q * 100.1 + q * 99.9) / 10_000, 12); // traded notional / capital
     expect(m.buyHoldReturn).toBeCloseTo(105 / 100 - 1, 12); // close of bar 3 / open of bar 1 − 1, gross
     expect(m.trades).toBe(1);
     expect(m.winRate).toBe(0);
@@ -115,7 +127,9 @@ describe('Simulation: the hand-checked 3-bar example (fee 10 bps, slippage 10 bp
   it('curve: E_0 at the window start, then each bar close; exposure q·close/E', () => {
     expect(Array.from(r.curve.timestamps)).toEqual([T0 + HOUR, T0 + 2 * HOUR, T0 + 3 * HOUR, T0 + 4 * HOUR]);
     expect(r.curve.exposure[0]).toBe(0);
-    expect(r.curve.exposure[1]).toBeCloseTo((100 * 110) / 10_979.99, 12);
+    // all the cash went into the position: exposure exactly 1, never the 1.0018 an uncapped buy holds
+    expect(r.curve.exposure[1]).toBeCloseTo(1, 12);
+    expect(r.curve.exposure[1]).toBeLessThanOrEqual(1);
     expect(r.curve.exposure[3]).toBe(0);
     expect([r.start, r.end, r.bars, r.startTime, r.endTime]).toEqual([1, 3, 3, T0 + HOUR, T0 + 3 * HOUR]);
   });
@@ -156,7 +170,7 @@ describe('Simulation: stepping', () => {
 
   it('state(): exposure and unrealized return at the decision close, from the average fill price', () => {
     const sim = new Simulation(b, { start: 1, end: 3 }, costs({ feeBps: 0, slippageBps: 0 }));
-    expect(sim.state()).toMatchObject({ exposure: 0, unrealizedReturn: 0, target: 0, position: 0, equity: 10_000 });
+    expect(sim.state()).toMatchObject({ exposure: 0, unrealizedReturn: 0, target: 0, position: 0, equity: 10_000, cash: 10_000 });
     sim.step(1, 'discrete'); // buys 100 at the open of bar 1 (100)
     const s = sim.state(); // close of bar 1 = 102
     expect(s.position).toBe(100);
@@ -191,18 +205,24 @@ describe('Simulation: shorts and flips (fee 10 bps, no slippage)', () => {
   const c = costs({ slippageBps: 0 });
   const r = run(b, { start: 1, end: 3 }, c, [-1, 1, 1]);
 
+  // The flip to T = +1 is a buy toward a target ≤ 1: capped at cash / (fill·(1 + fee)) = 19 990 / 90.09.
+  const a = 19_990 / 90.09; // the traded quantity: 100 to close the short, the rest opens the long
+  const q = a - 100; // ≈ 121.89, not the uncapped 10 990 / 90 ≈ 122.11
+
   it('goes short, flips long, and splits the flip fill between the two trades', () => {
     // τ=0 SELL (T=−1): O = 100, E = 10 000, target qty −100, Δq = −100 → cash = 10 000 + 10 000 − 10 = 19 990
     // E_1 = 19 990 − 100·90 = 10 990
-    // τ=1 BUY (T=+1): O = 90, E = 19 990 − 100·90 = 10 990, target qty 10 990/90 = 122.1…, Δq = 222.1…
-    //   cash −= 222.1…·90 + 222.1…·90·0.001 = 19 990 + 19.99 → cash = −19.99
-    //   closing part = 100/222.1… of the fill: cash flow −9 000 − 9 = −9 009 → short PnL = 9 990 − 9 009 = 981
-    //   opening part: −10 990 − 10.99 = −11 000.99
-    const q = 10_990 / 90;
-    expect(r.fills.map((f) => f.quantity)).toEqual([-100, q + 100]);
+    // τ=1 BUY (T=+1): O = 90, E = 10 990, uncapped target qty 10 990/90 = 122.1…, Δq = 222.1…, which
+    //   would cost 19 990 + 19.99 > 19 990 in cash → Δq = a = 19 990 / (90·1.001), cash = 0
+    //   closing part = 100/a of the fill: cash flow −9 000 − 9 = −9 009 → short PnL = 9 990 − 9 009 = 981
+    //   opening part: q/a of −19 990 = −q·90.09
+    expect(r.fills).toHaveLength(2);
+    expect(r.fills[0].quantity).toBe(-100);
+    expect(r.fills[1].quantity).toBeCloseTo(a, 10);
+    expect(r.fills[1].cashFlow).toBeCloseTo(-19_990, 9);
     expect(r.curve.equity[1]).toBeCloseTo(10_990, 9);
-    expect(r.curve.equity[2]).toBeCloseTo(-19.99 + q * 95, 9);
-    expect(r.curve.equity[3]).toBeCloseTo(-19.99 + q * 100, 9);
+    expect(r.curve.equity[2]).toBeCloseTo(q * 95, 9);
+    expect(r.curve.equity[3]).toBeCloseTo(q * 100, 9);
     expect(r.trades).toHaveLength(2);
     const [short, long] = r.trades;
     expect(short).toMatchObject({ direction: 'short', entryIndex: 1, exitIndex: 2, closedAtEnd: false });
@@ -210,10 +230,10 @@ describe('Simulation: shorts and flips (fee 10 bps, no slippage)', () => {
     expect(short.fees).toBeCloseTo(10 + 9, 9);
     expect(short.exitPrice).toBe(90);
     // the long is still open after bar 3: closed for statistics at the last close (100) with the fee:
-    //   + q·100·(1 − 0.001) → PnL = q·99.9 − 11 000.99
+    //   + q·100·(1 − 0.001) → PnL = q·99.9 − q·90.09
     expect(long).toMatchObject({ direction: 'long', entryIndex: 2, exitIndex: 3, closedAtEnd: true });
-    expect(long.pnl).toBeCloseTo(q * 99.9 - 11_000.99, 9);
-    expect(long.fees).toBeCloseTo(10.99 + q * 100 * 0.001, 9);
+    expect(long.pnl).toBeCloseTo(q * 99.9 - q * 90.09, 9);
+    expect(long.fees).toBeCloseTo(q * 0.09 + q * 100 * 0.001, 9);
     expect(long.entryPrice).toBe(90);
     expect(r.metrics.trades).toBe(2);
     expect(r.metrics.winRate).toBe(1);
@@ -224,11 +244,10 @@ describe('Simulation: shorts and flips (fee 10 bps, no slippage)', () => {
 
   it('the open trade is in the statistics but not in the equity curve', () => {
     // Σ PnL = E_N − E_0 − (exit costs of the still-open position, which the curve never paid)
-    const q = 10_990 / 90;
     const exitFee = q * 100 * 0.001;
     const sum = r.trades.reduce((s, t) => s + t.pnl, 0);
     expect(sum).toBeCloseTo(r.metrics.finalEquity - 10_000 - exitFee, 8);
-    expect(r.metrics.finalEquity).toBeCloseTo(-19.99 + q * 100, 9);
+    expect(r.metrics.finalEquity).toBeCloseTo(q * 100, 9);
   });
 
   it('unrealized return of a short is 1 − close / entry', () => {
@@ -321,6 +340,121 @@ describe('Simulation: order rules', () => {
     ]);
     const r = run(b, { start: 1, end: 3 }, costs({ feeBps: 0, slippageBps: 0 }), [0.5, 0.5, 0.5]);
     expect(r.fills).toHaveLength(1);
+  });
+});
+
+describe('Simulation: no hidden leverage (SPEC 5)', () => {
+  /** A deterministic random walk of [open, close] pairs. */
+  function walk(n: number, seed0: number): BarSeries {
+    let seed = seed0;
+    const rnd = (): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    const rows: [number, number][] = [];
+    let p = 100;
+    for (let i = 0; i < n; i++) {
+      const o = p * (1 + (rnd() - 0.5) * 0.02);
+      p = o * (1 + (rnd() - 0.5) * 0.06);
+      rows.push([o, p]);
+    }
+    return bars(rows);
+  }
+
+  it('long-only targets ≤ 1: cash never negative and exposure never above 1, fees and slippage included', () => {
+    const b = walk(400, 777);
+    let seed = 99;
+    const rnd = (): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    let fullBuys = 0;
+    for (const fill of ['next_open', 'close'] as const) {
+      for (const kind of ['discrete', 'continuous'] as const) {
+        const sim = new Simulation(b, { start: 20, end: 399 }, costs({ feeBps: 25, slippageBps: 5, fill }), { periodsPerYear: 8760 });
+        while (!sim.done) {
+          const u = rnd();
+          const target = kind === 'discrete' ? [0, 1, 1, 0.5, 0.25, 1][Math.floor(u * 6)] : Math.min(1, 1.2 * u);
+          sim.step(target, kind);
+          const s = sim.state();
+          expect(s.position).toBeGreaterThanOrEqual(0);
+          expect(s.cash).toBeGreaterThanOrEqual(0);
+          expect(s.exposure).toBeLessThanOrEqual(1);
+          if (s.position > 0 && s.cash < 1e-6) fullBuys++; // a buy the cap cut to the cash
+        }
+        const r = sim.finish();
+        for (const x of r.curve.exposure) expect(x).toBeLessThanOrEqual(1);
+        expectAllFinite(r);
+      }
+    }
+    expect(fullBuys).toBeGreaterThan(0);
+  });
+
+  it('a buy to T = 1 spends exactly the cash, fees included', () => {
+    const b = bars([
+      [100, 100],
+      [100, 100],
+      [100, 100],
+    ]);
+    const r = run(b, { start: 1, end: 2 }, costs({ feeBps: 25, slippageBps: 5 }), [1, 1]);
+    const f = r.fills[0];
+    expect(f.price).toBeCloseTo(100.05, 12);
+    expect(r.fills).toHaveLength(1);
+    expect(f.quantity).toBeCloseTo(10_000 / (100.05 * 1.0025), 10); // ≈ 99.70, not 100
+    expect(f.cashFlow).toBeLessThanOrEqual(0);
+    expect(10_000 + f.cashFlow).toBeGreaterThanOrEqual(0);
+    expect(10_000 + f.cashFlow).toBeLessThan(1e-9);
+    expect(r.curve.exposure[1]).toBeLessThanOrEqual(1);
+    expect(r.curve.exposure[1]).toBeCloseTo(1, 12);
+  });
+
+  it('a target above 1 is explicit margin: sized T·E/O as before, cash goes negative', () => {
+    const b = bars([
+      [100, 100],
+      [100, 100],
+      [100, 100],
+    ]);
+    const r = run(b, { start: 1, end: 2 }, costs({ feeBps: 25, slippageBps: 5 }), [1.5, 1.5]);
+    const f = r.fills[0];
+    expect(f.quantity).toBe(150); // 1.5 · 10 000 / 100, uncapped
+    const cash = 10_000 + f.cashFlow; // 10 000 − 150·100.05·1.0025
+    expect(cash).toBeCloseTo(10_000 - 150 * 100.05 * 1.0025, 9);
+    expect(cash).toBeLessThan(0);
+    expect(r.curve.exposure[1]).toBeGreaterThan(1.5);
+  });
+
+  it('the cap also applies to a flip from short to long, and not to covering a short', () => {
+    // short 100 at 100 (cash 20 000 − fees), then T = +1 at 100: the flip is capped by the cash
+    const b = bars([
+      [100, 100],
+      [100, 100],
+      [100, 100],
+      [100, 100],
+    ]);
+    const r = run(b, { start: 1, end: 3 }, costs({ feeBps: 10, slippageBps: 0 }), [-1, 1, 1]);
+    const cashAfterShort = 10_000 + 10_000 - 10;
+    expect(r.fills[1].quantity).toBeCloseTo(cashAfterShort / (100 * 1.001), 9);
+    expect(10_000 + r.fills[0].cashFlow + r.fills[1].cashFlow).toBeGreaterThanOrEqual(0);
+    expect(r.curve.exposure[2]).toBeLessThanOrEqual(1);
+    // covering to flat (T = 0) has plenty of cash: the whole short is bought back
+    const c = run(b, { start: 1, end: 3 }, costs({ feeBps: 10, slippageBps: 0 }), [-1, 0, 0]);
+    expect(c.fills[1].quantity).toBe(100);
+  });
+
+  it('min_trade_value applies to the capped quantity', () => {
+    // capital 10 000, fee 10 bps, no slippage, price 100. T = 0.99 buys 99 units for 9 900 + 9.90 → cash 90.10.
+    // T = 1 then wants 0.901 units (90.10 of notional) but can pay for 90.10 / (100·1.001) = 0.9001 (90.01):
+    // with min_trade_value 90.05 the capped order is below it and is skipped; with 90 it goes through.
+    const flat = bars(Array.from({ length: 4 }, () => [100, 100] as [number, number]));
+    const go = (minTradeValue: number): BacktestResult =>
+      run(flat, { start: 1, end: 3 }, costs({ feeBps: 10, slippageBps: 0, minTradeValue }), [0.99, 1, 1]);
+    const skipped = go(90.05);
+    expect(skipped.fills).toHaveLength(1);
+    expect(skipped.fills[0].quantity).toBeCloseTo(99, 12);
+    const taken = go(90);
+    expect(taken.fills).toHaveLength(2);
+    expect(taken.fills[1].quantity).toBeCloseTo(90.1 / 100.1, 9);
+    expect(taken.fills[1].notional).toBeCloseTo(90.1 / 100.1 * 100, 9);
   });
 });
 

@@ -230,6 +230,8 @@ def read_bars(path):
 def buy_and_hold_sim(bars, capital, fee_bps, slippage_bps):
     """Independent re-implementation of SPEC 5's sizing for one BUY (T = 1) decided at the close of
     bars[0] and filled at the open of bars[1], then held; same operation order as simulate.ts.
+    No hidden leverage (SPEC 5): T = 1 is not margin, so the bought quantity is capped at
+    max(0, cash) / (fill * (1 + fee)) -- cash after the fill, fees included, is not negative.
     Returns the equity curve E_0..E_N and the PnL of the trade closed (for trade statistics only)
     at the last close with the usual costs."""
     fee = fee_bps / 10000.0
@@ -240,9 +242,12 @@ def buy_and_hold_sim(bars, capital, fee_bps, slippage_bps):
     target_qty = 1.0 * e / o
     dq = target_qty - q
     fill = o * (1 + slip)
+    affordable = max(0.0, cash) / (fill * (1 + fee))
+    if dq > 0 and affordable < dq:
+        dq = affordable
     entry_flow = -(dq * fill) - abs(dq) * fill * fee
     cash -= dq * fill + abs(dq) * fill * fee
-    q = target_qty
+    q = q + dq
     equity = [capital]
     for b in bars[1:]:
         equity.append(cash + q * b[4])

@@ -181,11 +181,15 @@ function windowReport(r: BacktestResult): WindowReport {
   return { start: iso(r.startTime), end: iso(r.endTime), bars: r.bars, metrics: r.metrics };
 }
 
+/**
+ * The equity CSV: every number in full precision (JavaScript's shortest round-trip form, so parsing it
+ * gives back the very double the metrics were computed from; a tiny value may read 1.2e-17).
+ */
 function equityCsv(r: BacktestResult): string {
   const lines = ['timestamp,equity,exposure'];
   const { timestamps, equity, exposure } = r.curve;
   for (let i = 0; i < equity.length; i++) {
-    lines.push(`${iso(timestamps[i]!)},${equity[i]!.toFixed(6)},${exposure[i]!.toFixed(6)}`);
+    lines.push(`${iso(timestamps[i]!)},${String(equity[i]! + 0)},${String(exposure[i]! + 0)}`);
   }
   return lines.join('\n') + '\n';
 }

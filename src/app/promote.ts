@@ -191,6 +191,35 @@ export interface WriteResult {
   unchanged: string[];
 }
 
+/** A file the plan writes, with what it holds now (null: it does not exist). */
+export interface PendingFile extends PromotedFile {
+  current: Buffer | null;
+  /** A deployment config (paper or live), as opposed to a copied model or card. */
+  config: boolean;
+}
+
+/**
+ * Every file the plan writes, in the order it writes them: the promoted files, then the configs the
+ * plan changes (live first). Files that already hold these bytes are included with `current` equal.
+ */
+export async function pendingFiles(root: string, deploy: DeployFiles, plan: PromotionPlan, files: readonly PromotedFile[]): Promise<PendingFile[]> {
+  const todo: Omit<PendingFile, 'current'>[] = files.map((f) => ({ ...f, config: false }));
+  for (const k of changedDocs(deploy.configs, plan)) {
+    todo.push({ path: deploy.paths[k], bytes: Buffer.from(serializeDeployDoc(plan[k], deploy.paths[k])), config: true });
+  }
+  const out: PendingFile[] = [];
+  for (const f of todo) {
+    let current: Buffer | null = null;
+    try {
+      current = await readFile(resolve(root, f.path));
+    } catch {
+      current = null;
+    }
+    out.push({ ...f, current });
+  }
+  return out;
+}
+
 /**
  * Writes the promoted files, then the configs the plan changes (live first: an interruption never
  * leaves a model in live that its decision no longer supports), each atomically and only when its
@@ -205,19 +234,9 @@ export async function writePlan(
   fs: Partial<AtomicFs> = {},
 ): Promise<WriteResult> {
   const result: WriteResult = { written: [], unchanged: [] };
-  const todo: PromotedFile[] = [...files];
-  for (const k of changedDocs(deploy.configs, plan)) {
-    todo.push({ path: deploy.paths[k], bytes: Buffer.from(serializeDeployDoc(plan[k], deploy.paths[k])) });
-  }
-  for (const f of todo) {
+  for (const f of await pendingFiles(root, deploy, plan, files)) {
     const abs = resolve(root, f.path);
-    let current: Buffer | null = null;
-    try {
-      current = await readFile(abs);
-    } catch {
-      current = null;
-    }
-    if (current && current.equals(f.bytes)) {
+    if (f.current && f.current.equals(f.bytes)) {
       result.unchanged.push(f.path);
       continue;
     }
@@ -247,12 +266,16 @@ export interface PromoteOptions {
   runUrl: string | null;
   /** Fault injection for the atomic writes (tests). */
   fs?: Partial<AtomicFs>;
+  /** Plan and check everything, write nothing: the result's `pending` says what would be written. */
+  dryRun?: boolean;
 }
 
 export interface PromoteResult {
   plan: PromotionPlan;
   deploy: DeployFiles;
   writes: WriteResult;
+  /** Dry run only: the files a real run would write (those whose bytes would change). */
+  pending?: PendingFile[];
 }
 
 export async function runPromote(opts: PromoteOptions): Promise<PromoteResult> {
@@ -268,6 +291,12 @@ export async function runPromote(opts: PromoteOptions): Promise<PromoteResult> {
     reportSha256,
     artifacts: collected.artifacts,
   });
+  if (opts.dryRun) {
+    const all = await pendingFiles(opts.root, deploy, plan, collected.files);
+    const pending = all.filter((f) => !(f.current && f.current.equals(f.bytes)));
+    const unchanged = all.filter((f) => !pending.includes(f)).map((f) => f.path);
+    return { plan, deploy, writes: { written: [], unchanged }, pending };
+  }
   // Every promoted model's files: a file that already holds these bytes is not rewritten, a missing one is restored.
   const writes = await writePlan(opts.root, deploy, plan, collected.files, opts.fs);
   return { plan, deploy, writes };

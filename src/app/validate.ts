@@ -53,10 +53,10 @@ export function barsProvider(config: Config, opts: { now: Date; log: (line: stri
   return (req) => {
     if (config.data.source === 'csv') {
       const dir = requireDataDir(config);
-      const fileKey = `${req.symbol}\u0000${req.timeframe}`;
+      const fileKey = `${req.symbol}\u0000${req.timeframe}\u0000${req.assetClass}`;
       let p = cache.get(fileKey);
       if (!p) {
-        p = loadBarsFromDir(dir, req.symbol, req.timeframe);
+        p = loadBarsFromDir(dir, req.symbol, req.timeframe, req.assetClass);
         cache.set(fileKey, p);
       }
       return p;

@@ -22,6 +22,9 @@
  *   E = cash + q·O;  target quantity = T·E/O;  Δq = target − q;  nothing trades when |Δq|·O < minTradeValue;
  *   fill price = O·(1 + slippage) for a buy, O·(1 − slippage) for a sell;
  *   cash −= Δq·fill + |Δq|·fill·fee.   Fractional and negative (short) quantities are allowed.
+ * No hidden leverage: a buy (Δq > 0) toward a target T ≤ 1 is capped at max(0, cash) / (fill·(1 + fee)),
+ * so cash after the fill, fees included, is never negative and a long-only exposure never exceeds 1;
+ * the minTradeValue test applies to the capped quantity. A target above 1 is explicit margin: not capped.
  * Equity is marked at every close: E = cash + q·close.
  *
  * Orders: a discrete policy sends one only when its target T changes (a repeated BUY while long does
@@ -94,6 +97,8 @@ export interface SimulationState {
   position: number;
   /** Equity at the close of the decision bar (the initial capital before the first fill). */
   equity: number;
+  /** Cash held (negative only with margin: a target above 1, or a short's losses). */
+  cash: number;
 }
 
 export interface Fill {
@@ -287,6 +292,7 @@ export class Simulation {
       target: this.T,
       position: this.q,
       equity,
+      cash: this.cash,
     };
   }
 
@@ -387,14 +393,21 @@ export class Simulation {
     const qBefore = this.q;
     const equityAtPrice = this.cash + qBefore * price;
     const targetQty = (target * equityAtPrice) / price;
-    const dq = targetQty - qBefore;
+    let dq = targetQty - qBefore;
+    let qAfter = targetQty;
+    const fillPrice = dq > 0 ? price * (1 + this.slip) : price * (1 - this.slip);
+    if (dq > 0 && target <= 1) {
+      const affordable = this.affordableQuantity(fillPrice);
+      if (affordable < dq) {
+        dq = affordable;
+        qAfter = qBefore + affordable;
+      }
+    }
     if (dq === 0 || Math.abs(dq) * price < this.costs.minTradeValue) return;
 
-    const fillPrice = dq > 0 ? price * (1 + this.slip) : price * (1 - this.slip);
     const notional = Math.abs(dq) * fillPrice;
     const fee = notional * this.fee;
     this.cash -= dq * fillPrice + Math.abs(dq) * fillPrice * this.fee;
-    const qAfter = targetQty;
     this.q = qAfter;
     this.tradedNotional += notional;
     const cashFlow = -dq * fillPrice - fee;
@@ -408,6 +421,18 @@ export class Simulation {
     }
 
     this.bookTrade(qBefore, qAfter, dq, fillPrice, fee, cashFlow, barIndex, time);
+  }
+
+  /**
+   * No hidden leverage: the largest quantity a buy at `fillPrice` can take without driving cash below
+   * zero, fees included — max(0, cash) / (fill·(1 + fee)), lowered by a few ulps where rounding would
+   * leave cash a hair below zero.
+   */
+  private affordableQuantity(fillPrice: number): number {
+    if (!(this.cash > 0)) return 0;
+    let dq = this.cash / (fillPrice * (1 + this.fee));
+    while (dq > 0 && this.cash - (dq * fillPrice + dq * fillPrice * this.fee) < 0) dq *= 1 - Number.EPSILON;
+    return dq;
   }
 
   private bookTrade(qBefore: number, qAfter: number, dq: number, fillPrice: number, fee: number, cashFlow: number, barIndex: number, time: number): void {

@@ -10,4 +10,5 @@ export { Redactor, secretForms, REDACTED } from './redact.js';
 export { dataBaseUrl, DATA_URL_ENV, DEFAULT_DATA_HOST } from './http.js';
 export { cacheFilePath, CACHE_SUBDIR } from './cache.js';
 export type { CacheKey } from './cache.js';
-export { equityGapNotes, isTradingDay, regularSession, nyDay, nyTimeToUtc } from './calendar.js';
+export { isTradingDay, regularSession, nyDay, nyTimeToUtc } from '../../core/calendar.js';
+export { equityGapNotes } from '../../core/gaps.js';

@@ -13,7 +13,7 @@
  * if Alpaca's bar differs (a split or dividend re-adjusted history with adjustment=all, or a
  * revision), the cached series is stale and the whole range is fetched afresh.
  */
-import { formatTimestamp, gapNotes, parseIsoTimestamp } from '../bars/csv.js';
+import { formatTimestamp, parseIsoTimestamp } from '../bars/csv.js';
 import { inputError, PolicyGateError } from '../../core/errors.js';
 import { isTimeframe, timeframeMs, type AssetClass, type BarSeries, type DataQualityNote, type Timeframe } from '../../core/types.js';
 import {
@@ -29,7 +29,7 @@ import {
   type CacheKey,
   type Interval,
 } from './cache.js';
-import { equityGapNotes } from './calendar.js';
+import { barGapNotes } from '../../core/gaps.js';
 import { AlpacaHttp, dataBaseUrl, type Deadline, type WireBar } from './http.js';
 import { KEY_ID_ENV, missingKeysMessage, readAlpacaKeys, SECRET_ENV, type AlpacaKeys } from './keys.js';
 import { Redactor } from './redact.js';
@@ -424,7 +424,7 @@ export class AlpacaBarsSource {
       bars.close[i] = r.c;
       bars.volume[i] = r.v;
     });
-    notes.push(...(assetClass === 'crypto' ? gapNotes(bars) : equityGapNotes(bars)));
+    notes.push(...barGapNotes(bars, assetClass));
     return { bars, notes, requests, fromCache: requests === 0 };
   }
 

@@ -8,8 +8,9 @@ import { PassThrough, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import { inputError, PolicyGateError } from '../../core/errors.js';
+import { LFS_POINTER_MAX_BYTES, lfsPointerError, parseLfsPointer } from '../../core/lfs.js';
 import type { ArchiveFile, ArchiveReader } from '../../core/types.js';
-import { READ_CHUNK, readRange } from './io.js';
+import { READ_CHUNK, readAt, readRange } from './io.js';
 import { formatBytes, type ArchiveLimits } from './limits.js';
 import { quoteName } from './names.js';
 import { readZipDirectory, type ZipEntry } from './zip-directory.js';
@@ -29,6 +30,10 @@ export async function openZip(source: string, limits: ArchiveLimits): Promise<Ar
           'refusing it. Keep only the training summary, the models and their cards in the archive.',
         source,
       );
+    }
+    if (size <= LFS_POINTER_MAX_BYTES) {
+      const pointer = parseLfsPointer(await readAt(fh, 0, size));
+      if (pointer) throw lfsPointerError(source, 'training archive', pointer);
     }
     // Structure first: a hostile archive is refused before we spend time hashing it.
     const entries = await readZipDirectory(fh, size, source, limits).catch((err: unknown) => {

@@ -13,23 +13,29 @@
  *
  * Data quality: rows out of order are sorted (note `unsorted`); rows repeating a timestamp with the
  * same values are dropped after the first (note `duplicate`, with the count), and with different
- * values are an error; every hole of more than one timeframe step is a `gap` note with the start of
- * the first missing bar and the number of missing bars (round(Δt / step) − 1, so a 25-hour step
- * between daily bars across a DST change is not a gap). Impossible bars are errors naming the file,
- * line and problem.
+ * values are an error; gaps are noted by src/core/gaps.ts for the series' asset class, exactly as for
+ * Alpaca's bars: for crypto (the default) every hole of more than one timeframe step is a `gap` note
+ * with the start of the first missing bar and the number of missing bars (round(Δt / step) − 1, so a
+ * 25-hour step between daily bars across a DST change is not a gap); for us_equity only bars due in
+ * NYSE's regular session (nights, weekends and holidays are not gaps). Impossible bars are errors
+ * naming the file, line and problem.
  */
 
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 
 import { inputError } from '../../core/errors.js';
-import { isTimeframe, timeframeMs, type BarSeries, type DataQualityNote, type Timeframe } from '../../core/types.js';
+import { barGapNotes, formatTimestamp } from '../../core/gaps.js';
+import { lfsPointerError, parseLfsPointer } from '../../core/lfs.js';
+import { isTimeframe, timeframeMs, type AssetClass, type BarSeries, type DataQualityNote, type Timeframe } from '../../core/types.js';
 
 export interface ReadBarsOptions {
   symbol: string;
   timeframe: Timeframe;
   /** The file's path or name, for messages. */
   file: string;
+  /** Which market's gap rules apply (src/core/gaps.ts); default crypto: every missing bar is a gap. */
+  assetClass?: AssetClass;
 }
 
 export interface BarsReadResult {
@@ -232,11 +238,7 @@ function looksNumeric(s: string): boolean {
   return seen;
 }
 
-/** ISO 8601 UTC with a `Z`, without milliseconds when they are 0: `2024-01-01T00:00:00Z`. */
-export function formatTimestamp(ms: number): string {
-  const iso = new Date(ms).toISOString();
-  return iso.endsWith('.000Z') ? `${iso.slice(0, -5)}Z` : iso;
-}
+export { formatTimestamp };
 
 // ------------------------------------------------------------------ columns
 
@@ -296,6 +298,8 @@ const MAX_LISTED_PROBLEMS = 5;
 export function readBarsCsv(text: string, opts: ReadBarsOptions): BarsReadResult {
   const { file, symbol, timeframe } = opts;
   if (!isTimeframe(timeframe)) throw inputError(`unknown timeframe '${String(timeframe)}' for ${file}`, file);
+  const pointer = parseLfsPointer(text);
+  if (pointer) throw lfsPointerError(file, 'bars file', pointer);
   const { rows, lines } = parseCsv(text, file);
   if (rows.length === 0) throw inputError(`${file} is empty: expected a header line (timestamp,open,high,low,close,volume) and bars`, file);
   const cols = mapColumns(rows[0]!, file);
@@ -468,43 +472,12 @@ export function readBarsCsv(text: string, opts: ReadBarsOptions): BarsReadResult
     close: pick(close),
     volume: pick(volume),
   };
-  notes.push(...gapNotes(bars));
+  notes.push(...barGapNotes(bars, opts.assetClass ?? 'crypto'));
   return { bars, notes };
 }
 
-/** One `gap` note per hole of at least one missing bar, plus an `info` note for bars closer than half a step. */
-export function gapNotes(bars: BarSeries): DataQualityNote[] {
-  const step = timeframeMs(bars.timeframe);
-  const notes: DataQualityNote[] = [];
-  let close = 0;
-  const t = bars.time;
-  for (let k = 1; k < t.length; k++) {
-    const dt = t[k]! - t[k - 1]!;
-    const missing = Math.round(dt / step) - 1;
-    if (missing >= 1) {
-      const from = t[k - 1]! + step;
-      notes.push({
-        kind: 'gap',
-        message:
-          missing === 1
-            ? `${bars.symbol} ${bars.timeframe}: 1 missing bar at ${formatTimestamp(from)}`
-            : `${bars.symbol} ${bars.timeframe}: ${missing} missing bars from ${formatTimestamp(from)} to ${formatTimestamp(t[k]! - step)}`,
-        at: formatTimestamp(from),
-        count: missing,
-      });
-    } else if (dt < step / 2) {
-      close++;
-    }
-  }
-  if (close > 0) {
-    notes.push({
-      kind: 'info',
-      message: `${bars.symbol} ${bars.timeframe}: ${close} bar${close === 1 ? '' : 's'} start less than half a timeframe step after the previous bar: is this really ${bars.timeframe} data?`,
-      count: close,
-    });
-  }
-  return notes;
-}
+/** Crypto (24/7) gap notes, as every source gives them. */
+export { gapNotes } from '../../core/gaps.js';
 
 // ------------------------------------------------------------------ files
 
@@ -527,7 +500,12 @@ export function barsFileName(symbol: string, timeframe: Timeframe): string {
  * Read `<dir>/<SYMBOL>_<TIMEFRAME>.csv`. A missing file is an input error naming the path it expected
  * (and the other timeframes present for the symbol).
  */
-export async function loadBarsFromDir(dir: string, symbol: string, timeframe: Timeframe): Promise<BarsReadResult & { file: string }> {
+export async function loadBarsFromDir(
+  dir: string,
+  symbol: string,
+  timeframe: Timeframe,
+  assetClass: AssetClass = 'crypto',
+): Promise<BarsReadResult & { file: string }> {
   if (!isTimeframe(timeframe)) throw inputError(`unknown timeframe '${String(timeframe)}' for ${symbol}`, symbol);
   const stem = barsFileStem(symbol);
   const name = `${stem}_${timeframe}.csv`;
@@ -542,7 +520,7 @@ export async function loadBarsFromDir(dir: string, symbol: string, timeframe: Ti
       if (code === 'ENOENT') continue;
       throw inputError(`cannot read bars file ${file}: ${(err as Error).message}`, file, err);
     }
-    return { ...readBarsCsv(text, { symbol, timeframe, file }), file };
+    return { ...readBarsCsv(text, { symbol, timeframe, file, assetClass }), file };
   }
   let hint = '';
   try {

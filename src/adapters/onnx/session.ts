@@ -43,6 +43,7 @@ import path from 'node:path';
 
 import type { FloatTensor, SimulationJob, TensorInfo } from '../../core/drive.js';
 import { inputError, PolicyGateError, usageError } from '../../core/errors.js';
+import { lfsPointerError, parseLfsPointer } from '../../core/lfs.js';
 import type { ModelFileInfo } from '../../core/types.js';
 import { formatBytes } from '../archive/limits.js';
 import { cleanReason, prepareRun, runFailure } from './feeds.js';
@@ -196,6 +197,8 @@ export async function loadPolicyModel(bytes: Uint8Array, opts: LoadOptions): Pro
     throw usageError(`unknown device '${String(device)}' for ${label}: use auto, cpu or cuda`, 'device');
   }
   if (bytes.length > MAX_MODEL_BYTES) throw modelTooLarge(label, bytes.length);
+  const pointer = parseLfsPointer(bytes);
+  if (pointer) throw lfsPointerError(label, 'ONNX model', pointer);
   let info: OnnxModelInfo;
   try {
     info = inspectOnnxModel(bytes);

@@ -1,20 +1,12 @@
 /**
- * The US-equity trading calendar, for gap notes that do not cry wolf (pure: no clock, no I/O).
- *
- * Alpaca's stock bars exist only when there were trades: none overnight, at weekends or on market
- * holidays, and its intraday bars include extended hours (04:00–20:00 New York time), where a
- * missing bar is normal. So for `us_equity` a gap is reported only where a bar was due:
- *   - intraday timeframes: a bar slot that overlaps the REGULAR session (09:30–16:00 New York time,
- *     13:00 on early-close days) of an NYSE trading day, between two bars of the series;
- *   - 1Day: an NYSE trading day between two daily bars.
- * Overnight, weekend, holiday and extended-hours absences are never gaps.
+ * The US-equity trading calendar (pure: no clock, no I/O): NYSE trading days, early closes and the
+ * regular session in New York time. src/core/gaps.ts uses it so that, for `us_equity`, a gap is
+ * reported only where a bar was due — by every bars source alike (CSV files and Alpaca).
  *
  * New York time comes from Intl (the tz database, DST included), never from a fixed offset.
  * Holidays follow NYSE's rules (1998 on) plus its special closures; a closure announced after this
  * was written shows up as a gap note (a note, not an error).
  */
-import { formatTimestamp } from '../bars/csv.js';
-import { timeframeMs, type BarSeries, type DataQualityNote } from '../../core/types.js';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
@@ -177,88 +169,3 @@ export function regularSession(day: number): { open: number; close: number } | n
 }
 
 // ------------------------------------------------------------------ gap notes
-
-/** At most this many gap notes one by one; the rest are summed up in one more note. */
-const MAX_GAP_NOTES = 50;
-
-/**
- * Data-quality notes for US-equity bars: gaps only where a bar was due (see the file comment), plus
- * the same "bars closer than half a step" info note as the CSV source.
- */
-export function equityGapNotes(bars: BarSeries): DataQualityNote[] {
-  const step = timeframeMs(bars.timeframe);
-  const t = bars.time;
-  const gaps: { from: number; to: number; count: number; daily: boolean }[] = [];
-  let close = 0;
-  for (let k = 1; k < t.length; k++) {
-    const prev = t[k - 1]!;
-    const next = t[k]!;
-    const dt = next - prev;
-    if (dt < step / 2) close++;
-    if (dt <= step) continue;
-    const d0 = nyDay(prev);
-    const d1 = nyDay(next);
-    if (step >= DAY) {
-      let count = 0;
-      let first = 0;
-      let last = 0;
-      for (let d = d0 + 1; d < d1; d++) {
-        if (!isTradingDay(d)) continue;
-        if (count === 0) first = d;
-        last = d;
-        count++;
-      }
-      if (count > 0) gaps.push({ from: nyTimeToUtc(first, 0), to: nyTimeToUtc(last, 0), count, daily: true });
-      continue;
-    }
-    let count = 0;
-    let from = 0;
-    let to = 0;
-    for (let d = d0; d <= d1; d++) {
-      const s = regularSession(d);
-      if (!s) continue;
-      // slots prev + j*step (j >= 1) that start before `next` and overlap [open, close)
-      const jMin = Math.max(1, Math.floor((s.open - step - prev) / step) + 1);
-      const jMax = Math.ceil((Math.min(s.close, next) - prev) / step) - 1;
-      if (jMax < jMin) continue;
-      if (count === 0) from = prev + jMin * step;
-      to = prev + jMax * step;
-      count += jMax - jMin + 1;
-    }
-    if (count > 0) gaps.push({ from, to, count, daily: false });
-  }
-
-  const notes: DataQualityNote[] = [];
-  const label = `${bars.symbol} ${bars.timeframe}`;
-  for (const g of gaps.slice(0, MAX_GAP_NOTES)) {
-    const unit = g.daily ? 'trading day' : 'bar';
-    const where = g.daily ? '' : ' in regular trading hours';
-    notes.push({
-      kind: 'gap',
-      message:
-        g.count === 1
-          ? `${label}: 1 missing ${unit}${where} at ${formatTimestamp(g.from)}`
-          : `${label}: ${g.count} missing ${unit}s${where} from ${formatTimestamp(g.from)} to ${formatTimestamp(g.to)}`,
-      at: formatTimestamp(g.from),
-      count: g.count,
-    });
-  }
-  if (gaps.length > MAX_GAP_NOTES) {
-    const rest = gaps.slice(MAX_GAP_NOTES);
-    const missing = rest.reduce((a, g) => a + g.count, 0);
-    notes.push({
-      kind: 'gap',
-      message: `${label}: ${rest.length} more gaps (${missing} missing bars) after ${formatTimestamp(rest[0]!.from)}, not listed one by one`,
-      at: formatTimestamp(rest[0]!.from),
-      count: missing,
-    });
-  }
-  if (close > 0) {
-    notes.push({
-      kind: 'info',
-      message: `${label}: ${close} bar${close === 1 ? '' : 's'} start less than half a timeframe step after the previous bar: is this really ${bars.timeframe} data?`,
-      count: close,
-    });
-  }
-  return notes;
-}
