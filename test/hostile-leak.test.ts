@@ -22,6 +22,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../src/cli.js';
 import { shutdownOrtHost } from '../src/adapters/onnx/host.js';
 import { readUntrustedText } from '../src/util/safe-read.js';
+import { readAlpacaKeys } from '../src/adapters/alpaca/index.js';
 import { excerpt } from '../src/util/visible.js';
 import { startFakeGitHub, type FakeGitHub } from './helpers/fake-github.js';
 import { buildBundle, cleanupHarness, everything, EXAMPLE_ZIP_NAME, NAME, OWNER, pullRequestPayload, runAction, workspace, type Bundle } from './helpers/action-harness.js';
@@ -189,6 +190,33 @@ describe('CLI: redaction works on the data, before any rendering', () => {
   });
 });
 
+describe('the user\'s own keys file', () => {
+  it('ALPACA_KEYS_FILE naming a FIFO is refused at once (reading it would block); a link to a regular file is followed', () => {
+    const dir = tempDir('keys-');
+    const fifo = path.join(dir, 'keys.fifo');
+    execFileSync('mkfifo', [fifo]);
+    expect(() => readAlpacaKeys({ ALPACA_KEYS_FILE: fifo })).toThrow(`ALPACA_KEYS_FILE names ${fifo}, which is not a regular file`);
+    writeFileSync(path.join(dir, 'keys.env'), 'APCA_API_KEY_ID=PKLINKED\nAPCA_API_SECRET_KEY=linked-secret\n');
+    symlinkSync(path.join(dir, 'keys.env'), path.join(dir, 'mounted'));
+    expect(readAlpacaKeys({ ALPACA_KEYS_FILE: path.join(dir, 'mounted') })).toMatchObject({ keyId: 'PKLINKED', secret: 'linked-secret' });
+  });
+});
+
+describe('CLI: a policy card given by path that is a symbolic link', () => {
+  it('backtest --card: exit 2 naming it', async () => {
+    const ws = tempDir('leak-card-');
+    const zip = exampleFiles();
+    mkdirSync(path.join(ws, 'm'));
+    writeFileSync(path.join(ws, 'm', 'BTCUSD_1Hour.onnx'), zip[`${MODELS_DIR}/BTCUSD_1Hour.onnx`]!);
+    symlinkSync(secretFile(tempDir('outside-')), path.join(ws, 'm', 'card.json'));
+    const r = await cli(ws, ['backtest', '--model', 'm/BTCUSD_1Hour.onnx', '--card', 'm/card.json', '--data', EXAMPLE_DATA, '--end', END]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/policy card \S*m\/card\.json is a symbolic link; refusing to read it/);
+    expect(findLeaks(r.outputs, SECRETS)).toEqual([]);
+    expect(JSON.stringify(r.outputs)).not.toContain('x-access-token');
+  });
+});
+
 describe('readUntrustedText', () => {
   it('reads a regular file; refuses a path outside the root; rethrows ENOENT as it is', async () => {
     const root = tempDir('safe-');
@@ -251,7 +279,7 @@ describe('Action: a pull request whose bars file points outside the checkout', (
     expect(findLeaks(everything(r, fake), SECRETS)).toEqual([]);
   }, 90_000);
 
-  it('a data folder reached through a symbolic link, and a config file that is one: refused naming them', async () => {
+  it('a data folder reached through a symbolic link, a config file and a deployment config that are one: refused naming them', async () => {
     const outside = tempDir('outside-');
     cpSync(EXAMPLE_DATA, path.join(outside, 'data'), { recursive: true });
     const data = await run((dir) => {
@@ -268,6 +296,16 @@ describe('Action: a pull request whose bars file points outside the checkout', (
     });
     expect(config.code).toBe(1);
     expect(fake.state.checkRuns.at(-1)!.output!.title).toMatch(/config file .*policy-gate\.yml is a symbolic link; refusing to read it/);
-    for (const r of [data, config]) expect(findLeaks(everything(r, fake), SECRETS)).toEqual([]);
+
+    const deploy = await run((dir) => {
+      rmSync(path.join(dir, 'deploy', 'paper.yml'));
+      symlinkSync(target, path.join(dir, 'deploy', 'paper.yml'));
+    });
+    expect(deploy.code).toBe(1);
+    expect(fake.state.checkRuns.at(-1)!.output!.title).toMatch(/deployment config \S*deploy\/paper\.yml is a symbolic link; refusing to read it/);
+    for (const r of [data, config, deploy]) {
+      expect(findLeaks(everything(r, fake), SECRETS)).toEqual([]);
+      expect(JSON.stringify(everything(r, fake))).not.toContain('x-access-token');
+    }
   }, 90_000);
 });
