@@ -17,7 +17,9 @@ import { evidenceText } from './core/render/evidence.js';
 import { runGate } from './app/gate.js';
 import { runValidate } from './app/validate.js';
 import { runBacktest } from './app/backtest.js';
-import { writeReportFiles, reportJson } from './app/output.js';
+import { outputReport, writeReportFiles, reportJson } from './app/output.js';
+import { redactOutput, registerSecrets, secretsFromEnv } from './util/redact.js';
+import { readAlpacaKeys } from './adapters/alpaca/index.js';
 import { toolVersion } from './util/version.js';
 import { createProgress } from './util/progress.js';
 import { logLine, neutralizeCommands, printable } from './util/terminal.js';
@@ -175,10 +177,21 @@ export async function main(argv: string[], rawIo: CliIo = defaultIo): Promise<nu
   // workflow command when the CLI runs in a GitHub workflow, and stdout gets no terminal controls
   // (src/util/terminal.ts). The progress bar draws with its own escapes on stderr, so stderr is only
   // neutralised, and each log line is made printable before it is drawn.
+  // Secrets first, before anything is read or printed: the Alpaca keys, the GitHub token and every
+  // secret-looking variable are redacted from both streams and from every file written
+  // (src/util/redact.ts) — the CLI needs no Action around it for that.
+  const env = rawIo.env ?? process.env;
+  registerSecrets(secretsFromEnv(env));
+  try {
+    const keys = readAlpacaKeys(env);
+    if (keys) registerSecrets([keys.keyId, keys.secret]);
+  } catch {
+    // A half-configured key pair is reported by the data source when (and if) it is used.
+  }
   const io: CliIo = {
     ...rawIo,
-    stdout: (t) => rawIo.stdout(neutralizeCommands(printable(t))),
-    stderr: (t) => rawIo.stderr(neutralizeCommands(t)),
+    stdout: (t) => rawIo.stdout(neutralizeCommands(printable(redactOutput(t)))),
+    stderr: (t) => rawIo.stderr(neutralizeCommands(redactOutput(t))),
   };
   const progress = createProgress({ write: io.stderr, isTTY: io.stderrIsTTY ?? false, columns: io.columns, env: io.env ?? process.env });
   const log = (line: string): void => progress.log(`policy-gate: ${logLine(line)}`);
@@ -190,8 +203,10 @@ export async function main(argv: string[], rawIo: CliIo = defaultIo): Promise<nu
   let shard: ShardSpec | undefined;
   let endMs: number | undefined;
   // Writes --out, prints the report, and maps the outcome to the exit code.
-  const finish = async (report: Report, values: { out?: string; json?: boolean }): Promise<number> => {
+  const finish = async (raw: Report, values: { out?: string; json?: boolean }): Promise<number> => {
     progress.end();
+    // Redacted and made visible as data, before it is rendered anywhere (src/app/output.ts).
+    const report = outputReport(raw);
     if (values.out) {
       const written = await writeReportFiles(report, values.out);
       log(`wrote ${written.join(', ')}`);
@@ -332,6 +347,7 @@ export async function main(argv: string[], rawIo: CliIo = defaultIo): Promise<nu
         endMs: parseEnd(values.end),
         folds: values['walk-forward'] !== undefined ? config.walkForward.folds : null,
         equityOut: values['equity-out'] ?? null,
+        root: io.cwd,
       });
     }
 

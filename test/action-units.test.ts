@@ -43,12 +43,13 @@ function rng(seed: number): () => number {
 describe('neutralize: untrusted text never becomes a workflow command (threats.md G8)', () => {
   const COMMAND = /^\s*(::[a-zA-Z-]+|##\[)/;
 
-  it('breaks :: and ##[ at every line start, leaves other text alone', () => {
+  it('breaks :: at every line start (after any Unicode white space) and ##[ anywhere, leaves other text alone', () => {
     expect(neutralize('::add-mask::secret')).toBe(':\u200b:add-mask::secret');
     expect(neutralize('model ::warning:: inside')).toBe('model ::warning:: inside');
     expect(neutralize('ok\n::stop-commands::abc\r\n  ::error::x\r##[set-output name=a]b')).toBe(
-      'ok\n:\u200b:stop-commands::abc\n  :\u200b:error::x\n#\u200b#[set-output name=a]b',
+      'ok\n:\u200b:stop-commands::abc\n  :\u200b:error::x\n##\u200b[set-output name=a]b',
     );
+    expect(neutralize('\u00a0\u3000::error::x mid ##[warning]y')).toBe('\u00a0\u3000:\u200b:error::x mid ##\u200b[warning]y');
     expect(neutralize('')).toBe('');
   });
 

@@ -8,6 +8,7 @@ import { errorMessage } from '../core/errors.js';
 import type { RepoRef } from './context.js';
 import { isPermissionDenied, type GitHubClient } from './github.js';
 import { CHECK_SUMMARY_LIMIT, trimToBytes } from './trim.js';
+import { redactOutput } from '../util/redact.js';
 
 export const CHECK_NAME = 'policy-gate';
 
@@ -52,8 +53,9 @@ export async function startCheck(
 
 /** The output GitHub receives: the title cut to one line, the summary within 65,535. */
 export function checkOutput(result: CheckResult): { title: string; summary: string; trimmed: boolean } {
-  const title = result.title.replace(/\s+/g, ' ').slice(0, 240);
-  const s = trimToBytes(result.summary, CHECK_SUMMARY_LIMIT, result.trimNote);
+  // Redacted again on the way out (the report was redacted as data before it was rendered).
+  const title = redactOutput(result.title).replace(/\s+/g, ' ').slice(0, 240);
+  const s = trimToBytes(redactOutput(result.summary), CHECK_SUMMARY_LIMIT, result.trimNote);
   return { title, summary: s.text, trimmed: s.trimmed };
 }
 

@@ -10,6 +10,7 @@
 import { isAbsolute, relative, resolve } from 'node:path';
 import { statSync } from 'node:fs';
 import { loadConfig } from '../config/load.js';
+import { checkNoLinkBelow } from '../util/safe-read.js';
 import { checkCrossField, type Config, type Device } from '../config/schema.js';
 import { inputError } from '../core/errors.js';
 import { parseShardSpec, type ShardSpec } from '../core/shard.js';
@@ -167,9 +168,11 @@ export async function resolveConfig(inputs: ActionInputs, workspace: string): Pr
   } else if (inputs.data !== null) {
     c.data.source = 'csv';
     c.data.dir = workspacePath(workspace, inputs.data);
+    checkNoLinkBelow(workspace, c.data.dir, 'input "data"');
     checkFolder('input "data"', c.data.dir);
   } else if (c.data.source === 'csv' && c.data.dir) {
     c.data.dir = workspacePath(workspace, c.data.dir);
+    checkNoLinkBelow(workspace, c.data.dir, `${loaded.file ?? 'config'}: data.dir`);
     checkFolder(`${loaded.file ?? 'config'}: data.dir`, c.data.dir);
   }
   if (c.data.source === 'alpaca') c.data.cache = workspacePath(workspace, c.data.cache);

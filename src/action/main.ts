@@ -18,7 +18,7 @@ import { DEFAULT_CONFIG_PATH } from '../config/load.js';
 import { defaultConfig, type Config } from '../config/schema.js';
 import { emptyReport } from '../app/report-base.js';
 import { runValidate } from '../app/validate.js';
-import { writeReportFiles } from '../app/output.js';
+import { outputReport, writeReportFiles } from '../app/output.js';
 import type { DeployFiles } from '../app/promote.js';
 import { runRevalidate } from '../app/revalidate.js';
 import { planPromotion, tierAdvice } from '../core/promotion.js';
@@ -26,6 +26,8 @@ import { sha256 } from '../util/hash.js';
 import { errorMessage, inputError, PolicyGateError } from '../core/errors.js';
 import type { Report } from '../core/report.js';
 import { readAlpacaKeys, Redactor } from '../adapters/alpaca/index.js';
+import { outputRedactor, redactDeep, redactOutput, registerSecrets, secretsFromEnv } from '../util/redact.js';
+import { visibleText } from '../util/visible.js';
 import { downloadTrainingArchive, uploadReport, type DownloadedArchive } from './artifacts.js';
 import { completeCheck, startCheck, type CheckConclusion, type CheckStart } from './checks.js';
 import { commentBody, tokenIdentity, upsertStickyComment } from './comment.js';
@@ -62,19 +64,51 @@ function warn(text: string): void {
   core.warning(warningRedactor.redact(text));
 }
 
-/** Mask every secret the run can see before anything is logged (the runner then hides them). */
+/**
+ * Mask every secret the run can see before anything is logged (the runner then hides them), and
+ * register the same values with the process-wide redactor (src/util/redact.ts), which every output
+ * passes through: the token, the Alpaca key pair, and every variable whose name looks secret.
+ */
 function maskSecrets(env: NodeJS.ProcessEnv): Redactor {
-  const secrets = [readInput(env, 'github-token'), env['GITHUB_TOKEN'], env['APCA_API_KEY_ID'], env['APCA_API_SECRET_KEY']];
+  const secrets = [readInput(env, 'github-token'), env['GITHUB_TOKEN'], env['APCA_API_KEY_ID'], env['APCA_API_SECRET_KEY'], ...secretsFromEnv(env)];
   try {
     const keys = readAlpacaKeys(env);
     if (keys) secrets.push(keys.keyId, keys.secret);
   } catch {
     // A half-configured key pair is reported by the data source when (and if) it is used.
   }
-  const unique = [...new Set(secrets.filter((s): s is string => Boolean(s)))];
+  const unique = registerSecrets(secrets);
   for (const s of unique) core.setSecret(s);
-  warningRedactor = new Redactor(unique);
-  return warningRedactor;
+  warningRedactor = outputRedactor;
+  return outputRedactor;
+}
+
+/**
+ * Everything this process writes to stdout and stderr passes through the redactor — @actions/core's
+ * own lines, a library's warning, a stack trace — except the `::add-mask::` commands, which must carry
+ * the secret to the runner. Returns the function that puts the streams back.
+ */
+function guardStreams(): () => void {
+  const restore: (() => void)[] = [];
+  for (const stream of [process.stdout, process.stderr]) {
+    const write = stream.write;
+    const guarded = function (this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]): boolean {
+      let out = chunk;
+      if (typeof chunk === 'string' && !chunk.startsWith('::add-mask::')) out = redactOutput(chunk);
+      else if (chunk instanceof Uint8Array) out = redactOutput(Buffer.from(chunk).toString('utf8'));
+      return (write as (...a: unknown[]) => boolean).call(this, out, ...rest);
+    };
+    stream.write = guarded as typeof stream.write;
+    restore.push(() => {
+      stream.write = write;
+    });
+  }
+  return () => restore.forEach((r) => r());
+}
+
+/** core.setOutput with the value redacted (step outputs are read by later steps and shown in logs). */
+function setOutput(name: string, value: string): void {
+  core.setOutput(name, redactOutput(value));
 }
 
 export function resolveMode(inputs: ActionInputs, ctx: ActionContext): RunMode {
@@ -322,7 +356,7 @@ async function deploymentPullRequest(
       facts.deployPr = { kind, outcome: 'not needed: the default branch already holds these changes', number: null, url: null, changes: [], error: null };
     } else {
       facts.deployPr = { kind, outcome: o.kind, number: o.number, url: o.url, changes, error: null };
-      core.setOutput('pull-request-url', o.url);
+      setOutput('pull-request-url', o.url);
       info(`policy-gate: ${kind} pull request #${o.number} ${o.kind} (${o.url}), head ${o.headSha.slice(0, 12)}${o.attempts > 1 ? `, after ${o.attempts} attempts` : ''}; its check: ${res.check ?? 'not posted'}`);
     }
     return null;
@@ -353,6 +387,7 @@ export async function run(env: NodeJS.ProcessEnv = process.env, clock: () => Dat
   let note = trimNote(null, null);
   // A shard job never posts a check run or a comment, not even for a crash (docs/sharding.md).
   const sharded = readInput(env, 'shard') !== '';
+  const unguard = guardStreams();
   try {
     redactor = maskSecrets(env);
     ctx = readContext(env);
@@ -378,7 +413,12 @@ export async function run(env: NodeJS.ProcessEnv = process.env, clock: () => Dat
     }
 
     const reportDir = workspacePath(ctx.workspace, inputs.reportDir);
-    const { report, facts, nothingToValidate, deployment } = await validate(mode, ctx, inputs, client, headSha, clock(), reportDir);
+    const validated = await validate(mode, ctx, inputs, client, headSha, clock(), reportDir);
+    const { nothingToValidate, deployment } = validated;
+    // Redacted and made visible as DATA, before anything renders it (markdown, HTML, the check run,
+    // the comment, the job summary, the outputs): no escaping can then hide a secret from the redactor.
+    const report = outputReport(validated.report);
+    const facts = redactDeep(validated.facts, outputRedactor, visibleText);
     const written = await writeReportFiles(report, reportDir);
     info(`policy-gate: wrote ${written.join(', ')}`);
     const deployError = deployment ? await deploymentPullRequest(client, ctx, deployment, report, facts, reportDir, clock(), redactor) : null;
@@ -394,7 +434,7 @@ export async function run(env: NodeJS.ProcessEnv = process.env, clock: () => Dat
       const up = await uploadReport(inputs.reportArtifact, reportDir, env);
       if (up.kind === 'uploaded') {
         artifactUrl = ctx.runId === null ? null : `${runUrl(ctx)}/artifacts/${up.id}`;
-        core.setOutput('report-artifact-id', String(up.id));
+        setOutput('report-artifact-id', String(up.id));
         info(`policy-gate: uploaded the report as artifact ${inputs.reportArtifact} (id ${up.id})`);
       } else if (up.kind === 'skipped' && env['POLICY_GATE_COMPOSITE_UPLOAD'] === 'true') {
         info(`policy-gate: the report artifact is uploaded by the action's next step (${up.reason})`);
@@ -416,17 +456,17 @@ export async function run(env: NodeJS.ProcessEnv = process.env, clock: () => Dat
       await postComment(client, ctx, outcome.markdown, note, report.models.length > 0 || report.errors.length > 0);
     }
 
-    core.setOutput('conclusion', conclusion);
-    core.setOutput('report-path', reportDir);
-    core.setOutput('decisions', JSON.stringify(decisions(report)));
+    setOutput('conclusion', conclusion);
+    setOutput('report-path', reportDir);
+    setOutput('decisions', JSON.stringify(decisions(report)));
     info(`policy-gate: ${conclusion} — ${outcome.title}`);
     if (conclusion === 'failure') core.setFailed(`policy-gate: ${outcome.title}`);
     if (deployError !== null) core.setFailed(`policy-gate: the ${deployment!.kind === 'promote' ? 'promotion' : 'demotion'} pull request could not be opened: ${deployError}`);
   } catch (err) {
     const known = err instanceof PolicyGateError;
     const status = httpStatus(err);
-    const message = redactor.redact(
-      known ? err.message : status !== undefined ? `GitHub API error ${status}: ${errorMessage(err)}` : `internal error: ${errorMessage(err)}`,
+    const message = visibleText(
+      redactor.redact(known ? err.message : status !== undefined ? `GitHub API error ${status}: ${errorMessage(err)}` : `internal error: ${errorMessage(err)}`),
     );
     if (!known && err instanceof Error && err.stack) core.debug(redactor.redact(err.stack));
     const report = emptyReport('validate', defaultConfig(), null, clock());
@@ -439,9 +479,9 @@ export async function run(env: NodeJS.ProcessEnv = process.env, clock: () => Dat
     await bestEffort('writing the job summary', () => writeJobSummary(outcome!.markdown, note, env));
     // An earlier comment (say, green for the previous commit) must not outlive this run's failure.
     if (gh && ctx && mode === 'pull_request') await postComment(gh, ctx, outcome.markdown, note, false);
-    core.setOutput('conclusion', 'failure');
-    if (reportDir) core.setOutput('report-path', reportDir);
-    core.setOutput('decisions', '[]');
+    setOutput('conclusion', 'failure');
+    if (reportDir) setOutput('report-path', reportDir);
+    setOutput('decisions', '[]');
     core.setFailed(`policy-gate: ${message}`);
   } finally {
     // Reached with an outcome from the try or the catch; the fallback covers a throw inside the catch.
@@ -468,5 +508,6 @@ export async function run(env: NodeJS.ProcessEnv = process.env, clock: () => Dat
         });
       }
     }
+    unguard();
   }
 }

@@ -12,11 +12,11 @@
  * or a deployment config — and which models: a model whose file, card or training summary changed, or
  * whose id appears on an added or removed line of a deployment config's diff.
  */
-import { readFile } from 'node:fs/promises';
+import { readUntrustedText } from '../util/safe-read.js';
 import { isAbsolute, posix, relative, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Config } from '../config/schema.js';
-import { errorMessage, inputError } from '../core/errors.js';
+import { errorMessage, inputError, PolicyGateError } from '../core/errors.js';
 import type { Report } from '../core/report.js';
 import type { Tier } from '../core/types.js';
 
@@ -65,8 +65,9 @@ export async function readRequested(config: Config, workspace: string): Promise<
     const path = repoPath(workspace, p);
     let text: string | null = null;
     try {
-      text = await readFile(resolve(workspace, p), 'utf8');
+      text = await readUntrustedText(resolve(workspace, p), { root: workspace, what: 'deployment config' });
     } catch (err) {
+      if (err instanceof PolicyGateError) throw err;
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw inputError(`${path}: cannot be read (${errorMessage(err)})`, path, err);
     }
     const models = text === null ? [] : parseDeployConfig(text, path);

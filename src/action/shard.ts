@@ -10,7 +10,7 @@
 import * as core from '@actions/core';
 import { join } from 'node:path';
 import { runValidate } from '../app/validate.js';
-import { writeReportFiles } from '../app/output.js';
+import { outputReport, writeReportFiles } from '../app/output.js';
 import { emptyReport } from '../app/report-base.js';
 import { describeShard, failedShardInfo } from '../app/shard.js';
 import { inputError } from '../core/errors.js';
@@ -86,7 +86,10 @@ export async function runShardJob(opts: { env: NodeJS.ProcessEnv; ctx: ActionCon
   // action.yml's upload step names the artifact from this output (also after a crash: markFailedShard).
   core.setOutput('report-artifact', name);
   info(`policy-gate: shard ${shardLabel(shard)} (${mode} event ${ctx.eventName || 'unknown'}); the partial report goes to artifact ${name}, the verdict comes from the merge job`);
-  const { report, nothing } = await validateShard(ctx, inputs, mode, reportDir, opts.now);
+  const validated = await validateShard(ctx, inputs, mode, reportDir, opts.now);
+  const { nothing } = validated;
+  // Redacted and made visible as data before anything renders it (src/app/output.ts).
+  const report = outputReport(validated.report);
   const written = await writeReportFiles(report, reportDir);
   info(`policy-gate: wrote ${written.join(', ')}`);
 
@@ -118,7 +121,7 @@ export async function runShardJob(opts: { env: NodeJS.ProcessEnv; ctx: ActionCon
 
   core.setOutput('conclusion', report.conclusion);
   core.setOutput('report-path', reportDir);
-  core.setOutput('decisions', JSON.stringify(decisions(report)));
+  core.setOutput('decisions', redactor.redact(JSON.stringify(decisions(report))));
   info(`policy-gate: shard ${shardLabel(shard)} done — its models: ${report.conclusion} (the merge job gives the verdict)`);
   const problems = [...report.errors, ...report.infraErrors];
   return problems.length > 0 ? redactor.redact(`shard ${shardLabel(shard)}: ${problems[0]}`) : null;

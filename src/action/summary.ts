@@ -4,12 +4,13 @@
  */
 import * as core from '@actions/core';
 import { JOB_SUMMARY_LIMIT, trimToBytes } from './trim.js';
+import { redactOutput } from '../util/redact.js';
 
 export type SummaryOutcome = 'written' | 'unavailable';
 
 /** The text written: trimmed so that it and the newline core.summary adds fit in 1 MiB. */
 export function jobSummaryText(markdown: string, trimNote: string): string {
-  return trimToBytes(markdown, JOB_SUMMARY_LIMIT - 1, trimNote).text;
+  return trimToBytes(redactOutput(markdown), JOB_SUMMARY_LIMIT - 1, trimNote).text;
 }
 
 export async function writeJobSummary(markdown: string, trimNote: string, env: NodeJS.ProcessEnv): Promise<SummaryOutcome> {

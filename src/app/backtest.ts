@@ -3,7 +3,7 @@
  * training repo's `run_backtest.py --model ... --days 30 [--walk-forward 5]`.
  */
 import { existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { enclosingRoot, readUntrustedFile, readUntrustedText, RefusedFileError } from '../util/safe-read.js';
 import { basename, dirname, join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { inputError } from '../core/errors.js';
@@ -25,13 +25,16 @@ export interface BacktestOptions {
   /** Folds for a walk-forward, or null for the single backtest. */
   folds: number | null;
   equityOut: string | null;
+  /** The working folder: no path component of the model or card below it may be a symbolic link (default: process.cwd()). */
+  root?: string;
 }
 
-async function readJson(path: string, what: string): Promise<unknown> {
+async function readJson(path: string, what: string, root: string): Promise<unknown> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = await readUntrustedText(path, { root: enclosingRoot(path, root), what });
   } catch (err) {
+    if (err instanceof PolicyGateError) throw err;
     throw inputError(`${what} ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, path);
   }
   try {
@@ -55,7 +58,8 @@ export async function runBacktest(modelPath: string, config: Config, configFile:
       cardPath,
     );
   }
-  const cardJson = await readJson(cardPath, 'policy card');
+  const root = opts.root ?? process.cwd();
+  const cardJson = await readJson(cardPath, 'policy card', root);
   const stem = basename(modelPath).replace(/\.onnx$/i, '');
   const fromName = splitModelId(stem);
   const cardObj = (cardJson ?? {}) as { symbol?: unknown; timeframe?: unknown };
@@ -67,9 +71,13 @@ export async function runBacktest(modelPath: string, config: Config, configFile:
 
   const report = emptyReport('backtest', config, configFile, opts.now);
   // Refused by its size before it is read: a multi-gigabyte file would otherwise be read whole.
-  const size = (await stat(modelPath)).size;
-  if (size > MAX_MODEL_BYTES) throw modelTooLarge(modelPath, size);
-  const bytes = await readFile(modelPath);
+  // A regular file reached without a symbolic link (src/util/safe-read.ts).
+  const bytes = await readUntrustedFile(modelPath, {
+    root: enclosingRoot(modelPath, root),
+    what: 'model file',
+    maxBytes: MAX_MODEL_BYTES,
+    tooLarge: (size) => modelTooLarge(modelPath, size),
+  });
   const m: ModelReport = {
     id: `${symbol.replace('/', '')}_${tf}`,
     symbol,
@@ -106,6 +114,9 @@ export async function runBacktest(modelPath: string, config: Config, configFile:
     });
     range = evaluated.range;
   } catch (err) {
+    // A bars file refused for what it is (a symbolic link, a FIFO): with one model, exit 2 (the
+    // failure report is still written by the caller).
+    if (err instanceof RefusedFileError) throw err;
     if (!(err instanceof GoldenMismatch)) m.errors.push(describeError(err));
     if (err instanceof PolicyGateError && err.kind === 'infra') report.infraErrors.push(`${m.id}: ${err.message}`);
   } finally {

@@ -8,14 +8,14 @@
  * Nothing here can fail the challenger: a champion that cannot be read, loaded or evaluated leaves
  * `evidence.champion` null with the reason.
  */
-import { readFile } from 'node:fs/promises';
+import { readUntrustedFile, readUntrustedText } from '../util/safe-read.js';
 import { resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { compareChampion } from '../core/evidence.js';
-import { errorMessage } from '../core/errors.js';
+import { errorMessage, PolicyGateError } from '../core/errors.js';
 import { deployedEntry } from '../core/promotion.js';
 import type { ModelReport } from '../core/report.js';
-import { loadPolicyModel } from '../adapters/onnx/session.js';
+import { loadPolicyModel, MAX_MODEL_BYTES, modelTooLarge } from '../adapters/onnx/session.js';
 import { sha256 } from '../util/hash.js';
 import { describeError, evaluateModel, type BarsProvider } from './evaluate.js';
 import { readDeployFiles } from './promote.js';
@@ -57,8 +57,9 @@ export async function compareWithChampion(m: ModelReport, opts: ChampionOptions)
 
     let bytes: Buffer;
     try {
-      bytes = await readFile(resolve(opts.root, modelPath));
+      bytes = await readUntrustedFile(resolve(opts.root, modelPath), { root: opts.root, what: 'champion model', maxBytes: MAX_MODEL_BYTES, tooLarge: (size) => modelTooLarge(modelPath, size) });
     } catch (err) {
+      if (err instanceof PolicyGateError) return fail(err.message);
       return fail(`the champion ${modelPath} (${found.file}) cannot be read: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
     }
     const digest = sha256(bytes);
@@ -67,8 +68,9 @@ export async function compareWithChampion(m: ModelReport, opts: ChampionOptions)
     }
     let cardJson: unknown;
     try {
-      cardJson = JSON.parse(await readFile(resolve(opts.root, cardPath), 'utf8'));
+      cardJson = JSON.parse(await readUntrustedText(resolve(opts.root, cardPath), { root: opts.root, what: 'policy card' }));
     } catch (err) {
+      if (err instanceof PolicyGateError) return fail(err.message);
       return fail(`the champion's card ${cardPath} (${found.file}) cannot be read as JSON: ${errorMessage(err)}`);
     }
 

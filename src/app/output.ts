@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import type { Report } from '../core/report.js';
 import { renderMarkdown } from '../core/render/markdown.js';
 import { renderHtml } from '../core/render/html.js';
+import { outputRedactor, redactDeep } from '../util/redact.js';
+import { visibleText } from '../util/visible.js';
 
 /**
  * report.json text. JSON.stringify would silently turn NaN or Infinity into null; a non-finite number
@@ -29,7 +31,18 @@ export function reportJson(report: Report): string {
   return JSON.stringify(fixed, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2);
 }
 
-export async function writeReportFiles(report: Report, dir: string): Promise<string[]> {
+/**
+ * The report as every output shows it: each string (keys included) with every registered secret
+ * redacted and every control, bidirectional or zero-width character shown as a visible escape
+ * (src/util/redact.ts, src/util/visible.ts). It runs on the DATA, before any markdown or HTML
+ * escaping, so no escaping can change a secret's spelling past the redactor. Idempotent.
+ */
+export function outputReport(report: Report): Report {
+  return redactDeep(report, outputRedactor, visibleText);
+}
+
+export async function writeReportFiles(raw: Report, dir: string): Promise<string[]> {
+  const report = outputReport(raw);
   await mkdir(dir, { recursive: true });
   const files: [string, string][] = [
     ['report.json', reportJson(report) + '\n'],

@@ -17,7 +17,8 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, posix, relative, resolve } from 'node:path';
 import { openArchive } from '../adapters/archive/index.js';
-import { errorMessage, infraError, inputError } from '../core/errors.js';
+import { errorMessage, infraError, inputError, PolicyGateError } from '../core/errors.js';
+import { readUntrustedText } from '../util/safe-read.js';
 import {
   changedDocs,
   deployedPaths,
@@ -48,11 +49,12 @@ export function rootPath(root: string, p: string): string {
   return posix.normalize(relative(root, abs).split('\\').join('/')).replace(/^\.\/+/, '');
 }
 
-async function readOptional(file: string, label: string): Promise<string | null> {
+async function readOptional(file: string, label: string, root: string): Promise<string | null> {
   try {
-    return await readFile(file, 'utf8');
+    return await readUntrustedText(file, { root, what: 'deployment config' });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if (err instanceof PolicyGateError) throw err;
     throw inputError(`${label}: cannot be read (${errorMessage(err)})`, label, err);
   }
 }
@@ -62,8 +64,8 @@ export async function readDeployFiles(root: string, paths: DeployPaths): Promise
   const rel = { paper: rootPath(root, paths.paper), live: rootPath(root, paths.live) };
   if (rel.paper === rel.live) throw inputError(`the paper and live deployment configs are the same file (${rel.paper}); name two files`, rel.paper);
   const texts = {
-    paper: await readOptional(resolve(root, rel.paper), rel.paper),
-    live: await readOptional(resolve(root, rel.live), rel.live),
+    paper: await readOptional(resolve(root, rel.paper), rel.paper, root),
+    live: await readOptional(resolve(root, rel.live), rel.live, root),
   };
   return { paths: rel, texts, configs: { paper: parseDeployDoc(texts.paper, rel.paper), live: parseDeployDoc(texts.live, rel.live) } };
 }

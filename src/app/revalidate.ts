@@ -9,7 +9,7 @@
  * whose bars could not be fetched, is reported as not evaluated (the run fails) and keeps its tier.
  * A golden-vector mismatch is judged: the deployed file no longer reproduces its card, so it is DROP.
  */
-import { readFile } from 'node:fs/promises';
+import { readUntrustedFile, readUntrustedText } from '../util/safe-read.js';
 import { resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { concludeReport } from '../core/decide.js';
@@ -18,7 +18,7 @@ import { deployedEntry, type DeployPaths, type DeployTier } from '../core/promot
 import type { ModelReport, Report } from '../core/report.js';
 import { splitModelId } from '../core/summary.js';
 import { isTimeframe, type GatingResult } from '../core/types.js';
-import { loadPolicyModel, modelFileInfo, type PolicyModel } from '../adapters/onnx/session.js';
+import { loadPolicyModel, MAX_MODEL_BYTES, modelFileInfo, modelTooLarge, type PolicyModel } from '../adapters/onnx/session.js';
 import { sha256 } from '../util/hash.js';
 import { describeError, evaluateModel, GoldenMismatch } from './evaluate.js';
 import { readDeployFiles, type DeployFiles } from './promote.js';
@@ -116,8 +116,9 @@ export async function evaluateDeployed(deployed: readonly DeployedModel[], confi
       const modelFile = rec.entry.model;
       let bytes: Buffer;
       try {
-        bytes = await readFile(resolve(opts.root, modelFile));
+        bytes = await readUntrustedFile(resolve(opts.root, modelFile), { root: opts.root, what: 'deployed model', maxBytes: MAX_MODEL_BYTES, tooLarge: (size) => modelTooLarge(modelFile, size) });
       } catch (err) {
+        if (err instanceof PolicyGateError) throw err;
         throw inputError(`${d.file}: models.${d.id}.model ${modelFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)})`, modelFile, err);
       }
       const actual = sha256(bytes);
@@ -129,8 +130,9 @@ export async function evaluateDeployed(deployed: readonly DeployedModel[], confi
       }
       let cardJson: unknown;
       try {
-        cardJson = JSON.parse(await readFile(resolve(opts.root, rec.entry.card), 'utf8'));
+        cardJson = JSON.parse(await readUntrustedText(resolve(opts.root, rec.entry.card), { root: opts.root, what: 'policy card' }));
       } catch (err) {
+        if (err instanceof PolicyGateError) throw err;
         throw inputError(`${d.file}: models.${d.id}.card ${rec.entry.card} cannot be read as JSON (${errorMessage(err)})`, rec.entry.card, err);
       }
       const card = (cardJson ?? {}) as { symbol?: unknown; timeframe?: unknown };

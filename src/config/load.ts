@@ -2,11 +2,11 @@
  * Reading the config file from disk: `.github/policy-gate.yml` by default (absent = defaults),
  * or the file named by --config (absent = error). YAML, or JSON for a `.json` file.
  */
-import { readFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, lstatSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { inputError, errorMessage } from '../core/errors.js';
 import { parseConfig, defaultConfig, type Config } from './schema.js';
+import { enclosingRoot, readUntrustedText } from '../util/safe-read.js';
 
 export const DEFAULT_CONFIG_PATH = '.github/policy-gate.yml';
 
@@ -20,14 +20,24 @@ export async function loadConfig(path: string | undefined, cwd = process.cwd()):
   const explicit = path !== undefined;
   const file = path ?? DEFAULT_CONFIG_PATH;
   const resolved = file.startsWith('/') ? file : `${cwd}/${file}`;
-  if (!existsSync(resolved)) {
+  if (!existsSync(resolved) && !isLink(resolved)) {
     if (explicit) {
       throw inputError(`config file ${file} does not exist; pass an existing file to --config or leave the flag out to use the defaults`, file);
     }
     return { config: defaultConfig(), file: null };
   }
-  const text = await readFile(resolved, 'utf8');
+  // A regular file, reached without a symbolic link below the working folder (src/util/safe-read.ts).
+  const text = await readUntrustedText(resolved, { root: enclosingRoot(resolved, cwd), what: 'config file' });
   return { config: parseConfigText(text, file), file };
+}
+
+/** A dangling symbolic link still exists as far as the user is concerned: it is refused, not ignored. */
+function isLink(p: string): boolean {
+  try {
+    return lstatSync(p).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }
 
 export function parseConfigText(text: string, file: string): Config {

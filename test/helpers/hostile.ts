@@ -7,7 +7,9 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { zipSync } from 'fflate';
-import { secretForms } from '../../src/adapters/alpaca/redact.js';
+import { secretForms } from '../../src/util/redact.js';
+import { md } from '../../src/core/render/markdown.js';
+import { esc } from '../../src/core/render/escape.js';
 import { dec, enc, exampleFiles } from './e2e.js';
 
 export const ROOT = 'Alpaca_trading';
@@ -66,10 +68,12 @@ export function readAll(dir: string): Record<string, string> {
 /**
  * Every form of every secret that must never appear in output: the value, its URL encoding, its
  * base64 and base64url (padded or not, and as it appears inside the base64 of a longer string such as
- * "KEY:SECRET" at each byte alignment) — src/adapters/alpaca/redact.ts's secretForms.
+ * "KEY:SECRET" at each byte alignment) — src/util/redact.ts's secretForms — and each of those as
+ * markdown, HTML and JSON escape it (`ghs\_…` renders on GitHub as the token itself).
  */
 export function leakForms(secrets: readonly string[]): string[] {
-  return [...new Set(secrets.flatMap((s) => secretForms(s)))];
+  const plain = secrets.flatMap((s) => secretForms(s));
+  return [...new Set(plain.flatMap((f) => [f, md(f), esc(f), JSON.stringify(f).slice(1, -1)]))];
 }
 
 /** Names each (where, secret form) pair found; [] when nothing leaked. */

@@ -15,7 +15,7 @@
  *   3. two lines: the key id, then the secret.
  * Errors name the file and the layouts, never a line of its content.
  */
-import { readFileSync } from 'node:fs';
+import { readOwnFileSync } from '../../util/safe-read.js';
 
 import { inputError } from '../../core/errors.js';
 
@@ -74,10 +74,13 @@ export function readAlpacaKeys(env: NodeJS.ProcessEnv): AlpacaKeys | null {
   if (file === '') return null;
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    // Links are followed (a mounted secret often is one), but only a regular file is read: a FIFO
+    // would block the run, a device or a folder is not a keys file.
+    text = readOwnFileSync(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    throw inputError(`${KEYS_FILE_ENV} names ${file}, which cannot be read (${code})`, KEYS_FILE_ENV);
+    const what = code === 'ENOTREG' ? 'which is not a regular file' : `which cannot be read (${code})`;
+    throw inputError(`${KEYS_FILE_ENV} names ${file}, ${what}`, KEYS_FILE_ENV);
   }
   const parsed = parseKeysFile(text);
   if (!parsed) {

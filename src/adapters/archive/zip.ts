@@ -3,6 +3,7 @@
  * and nothing is ever extracted to disk.
  */
 import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { PassThrough, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -18,12 +19,18 @@ import { readZipDirectory, type ZipEntry } from './zip-directory.js';
 export async function openZip(source: string, limits: ArchiveLimits): Promise<ArchiveReader> {
   let fh: FileHandle;
   try {
-    fh = await open(source, 'r');
+    // Not through a symbolic link in its last component, and never a FIFO (which would block) or a device.
+    fh = await open(source, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0));
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') {
+      throw inputError(`${source}: the archive is a symbolic link; refusing it. Name the archive file itself.`, source, err);
+    }
     throw inputError(`${source}: cannot open the archive (${(err as Error).message}).`, source, err);
   }
   try {
-    const { size } = await fh.stat();
+    const st = await fh.stat();
+    if (!st.isFile()) throw inputError(`${source}: not a regular file; refusing it. Name a .zip file or a folder.`, source);
+    const { size } = st;
     if (size > limits.maxArchiveBytes) {
       throw inputError(
         `${source}: the archive is ${formatBytes(size)}, more than the limit of ${formatBytes(limits.maxArchiveBytes)}; ` +

@@ -21,13 +21,15 @@
  * naming the file, line and problem.
  */
 
-import { readFile, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 
-import { inputError } from '../../core/errors.js';
+import { inputError, PolicyGateError } from '../../core/errors.js';
 import { barGapNotes, formatTimestamp } from '../../core/gaps.js';
 import { lfsPointerError, parseLfsPointer } from '../../core/lfs.js';
 import { isTimeframe, timeframeMs, type AssetClass, type BarSeries, type DataQualityNote, type Timeframe } from '../../core/types.js';
+import { readUntrustedText } from '../../util/safe-read.js';
+import { excerpt } from '../../util/visible.js';
 
 export interface ReadBarsOptions {
   symbol: string;
@@ -268,10 +270,11 @@ function mapColumns(header: string[], file: string): ColumnMap {
   const index = new Map<string, number>();
   names.forEach((name, i) => {
     if (name === '') return;
-    if (index.has(name)) throw inputError(`${file}: the header names column '${header[i]!.trim()}' twice`, file);
+    if (index.has(name)) throw inputError(`${file}: the header names column '${excerpt(header[i]!.trim())}' twice`, file);
     index.set(name, i);
   });
-  const found = `found columns: ${header.map((h) => h.trim()).join(', ')}`;
+  // The header is the file's first line, whatever the file is: quoted short and escaped, never whole.
+  const found = `found columns: ${excerpt(header.map((h) => h.trim()).join(', '))}`;
   const timeName = TIME_COLUMNS.find((c) => index.has(c));
   if (timeName === undefined) {
     throw inputError(`${file}: no timestamp column (name one of ${TIME_COLUMNS.slice(0, 5).join(', ')}); ${found}`, file);
@@ -329,7 +332,7 @@ export function readBarsCsv(text: string, opts: ReadBarsOptions): BarsReadResult
     const s = raw.trim();
     const v = s === '' ? NaN : Number(s);
     if (!Number.isFinite(v)) {
-      problem(line, s === '' ? `empty ${name}` : `${name} '${raw}' is not a number`);
+      problem(line, s === '' ? `empty ${name}` : `${name} '${excerpt(raw)}' is not a number`);
       return NaN;
     }
     return v;
@@ -355,19 +358,19 @@ export function readBarsCsv(text: string, opts: ReadBarsOptions): BarsReadResult
       const u = epochUnit(v);
       unit ??= u;
       if (u !== unit) {
-        problem(line, `epoch timestamp ${ts} looks like ${EPOCH_NAMES[u]} but the first row's is in ${EPOCH_NAMES[unit]}`);
+        problem(line, `epoch timestamp ${excerpt(ts)} looks like ${EPOCH_NAMES[u]} but the first row's is in ${EPOCH_NAMES[unit]}`);
         t = NaN;
       } else {
         t = Math.round(v * EPOCH_TO_MS[unit]);
         if (t < EPOCH_FLOOR_MS) {
-          problem(line, `epoch timestamp ${ts} is before 1990 (a YYYYMMDD date? write it as ISO 8601, e.g. 2024-01-01)`);
+          problem(line, `epoch timestamp ${excerpt(ts)} is before 1990 (a YYYYMMDD date? write it as ISO 8601, e.g. 2024-01-01)`);
           t = NaN;
         }
       }
     } else {
       t = parseIsoTimestamp(ts);
       if (Number.isNaN(t)) {
-        problem(line, `${cols.timeName} '${ts}' is not an ISO 8601 timestamp (2024-01-01T00:00:00Z) or epoch seconds/milliseconds`);
+        problem(line, `${cols.timeName} '${excerpt(ts)}' is not an ISO 8601 timestamp (2024-01-01T00:00:00Z) or epoch seconds/milliseconds`);
       }
     }
     time[r] = t;
@@ -498,7 +501,9 @@ export function barsFileName(symbol: string, timeframe: Timeframe): string {
 
 /**
  * Read `<dir>/<SYMBOL>_<TIMEFRAME>.csv`. A missing file is an input error naming the path it expected
- * (and the other timeframes present for the symbol).
+ * (and the other timeframes present for the symbol). The file must be a regular file in `dir` itself:
+ * a symbolic link (`BTCUSD_4Hour.csv -> /proc/self/environ`), a FIFO, a device or a folder is refused
+ * naming the path (src/util/safe-read.ts).
  */
 export async function loadBarsFromDir(
   dir: string,
@@ -514,10 +519,11 @@ export async function loadBarsFromDir(
   for (const file of candidates) {
     let text: string;
     try {
-      text = await readFile(file, 'utf8');
+      text = await readUntrustedText(file, { root: dir, what: 'bars file' });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') continue;
+      if (err instanceof PolicyGateError) throw err;
       throw inputError(`cannot read bars file ${file}: ${(err as Error).message}`, file, err);
     }
     return { ...readBarsCsv(text, { symbol, timeframe, file, assetClass }), file };
