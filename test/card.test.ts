@@ -239,7 +239,7 @@ describe('parseCard: errors name the file and the key, and say what to do', () =
     ['fractional period', exampleWith('observation.features[2].period', 2.5), `${FILE}: observation.features[2].period must be a positive integer, got 2.5`],
     ['volatility period 1', exampleWith('observation.features[2].period', 1), `${FILE}: observation.features[2].period must be at least 2 for volatility`],
     ['missing period', exampleWith('observation.features[3].period', undefined), `${FILE}: observation.features[3].period is missing; rsi needs a period`],
-    ['unknown feature', exampleWith('observation.features[4].name', 'macd'), `${FILE}: observation.features[4].name "macd" is not a known feature; use one of log_return, return,`],
+    ['unknown feature', exampleWith('observation.features[4].name', 'ichimoku'), `${FILE}: observation.features[4].name "ichimoku" is not a known feature; use one of log_return, return,`],
     ['param of another feature', exampleWith('observation.features[0].period', 3), `${FILE}: observation.features[0].period is not a parameter of log_return (it takes "lag")`],
     ['param on a parameterless feature', exampleWith('observation.features[6].period', 3), `${FILE}: observation.features[6].period is not a parameter of hour_sin (it takes none)`],
     ['empty features', exampleWith('observation.features', []), `${FILE}: observation.features must be a non-empty array`],

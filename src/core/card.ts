@@ -8,9 +8,9 @@ import { inputError } from './errors.js';
 import { isTimeframe, type AssetClass, type Timeframe } from './types.js';
 import {
   FEATURE_NAMES,
-  MAX_FEATURE_PARAM,
-  featureParam,
+  featureParams,
   featureSpan,
+  type ParamValue,
   isFeatureName,
   type FeatureSpec,
 } from './features.js';
@@ -357,42 +357,69 @@ function parseFeature(p: Problems, raw: unknown, path: string): FeatureSpec | un
     );
     return undefined;
   }
-  const param = featureParam(name);
+  const defs = featureParams(name);
   let ok = true;
   for (const key of Object.keys(raw)) {
-    if (key === 'name' || (param !== null && key === param.key)) continue;
+    if (key === 'name' || defs.some((d) => d.key === key)) continue;
     p.add(
       `${path}.${key}`,
-      param === null
+      defs.length === 0
         ? `is not a parameter of ${name} (it takes none); remove it`
-        : `is not a parameter of ${name} (it takes "${param.key}"); remove or rename it`,
+        : `is not a parameter of ${name} (it takes ${defs.map((d) => `"${d.key}"`).join(', ')}); remove or rename it`,
     );
     ok = false;
   }
-  if (param === null) return ok ? ({ name } as FeatureSpec) : undefined;
-
-  const value = raw[param.key];
-  let resolved: number;
-  if (value === undefined) {
-    if (param.default === null) {
-      p.add(`${path}.${param.key}`, `is missing; ${name} needs a ${param.key} (an integer ≥ ${param.min})`);
-      return undefined;
+  const spec: Record<string, ParamValue> = { name };
+  for (const def of defs) {
+    const value = raw[def.key];
+    const where = `${path}.${def.key}`;
+    if (value === undefined) {
+      if (def.default === undefined) {
+        if (def.optional) continue;
+        p.add(where, `is missing; ${name} needs a ${def.key} (an integer ≥ ${def.min ?? 1})`);
+        ok = false;
+      } else if (def.core) spec[def.key] = def.default;
+      continue;
     }
-    resolved = param.default;
-  } else if (!isInt(value) || value < 1) {
-    p.add(`${path}.${param.key}`, `must be a positive integer, got ${show(value)}`);
-    return undefined;
-  } else if (value < param.min) {
-    p.add(`${path}.${param.key}`, `must be at least ${param.min} for ${name} (a sample std needs two values), got ${value}`);
-    return undefined;
-  } else if (value > MAX_FEATURE_PARAM) {
-    p.add(`${path}.${param.key}`, `must be at most ${MAX_FEATURE_PARAM}, got ${value}`);
-    return undefined;
-  } else {
-    resolved = value;
+    let valid: boolean;
+    let expected: string;
+    switch (def.type) {
+      case 'int':
+        valid = isInt(value) && value >= (def.min ?? 1) && value <= (def.max ?? Infinity);
+        if (def.key === 'ddof') expected = "0 (population std) or 1 (sample std, pandas' default)";
+        else if (!isInt(value) || value < 1) expected = 'a positive integer';
+        else if (value < (def.min ?? 1)) {
+          p.add(where, `must be at least ${def.min} for ${name}${def.min === 2 && def.key === 'period' ? ' (a sample std needs two values)' : ''}, got ${value}`);
+          ok = false;
+          continue;
+        } else expected = `at most ${def.max}`;
+        break;
+      case 'number':
+        valid = typeof value === 'number' && Number.isFinite(value) && value >= (def.min ?? -Infinity) && value <= (def.max ?? Infinity);
+        expected = `a number from ${def.min} to ${def.max}`;
+        break;
+      case 'bool':
+        valid = typeof value === 'boolean';
+        expected = 'true or false';
+        break;
+      default:
+        valid = typeof value === 'string' && (def.values ?? []).includes(value);
+        expected = `one of ${(def.values ?? []).map((x) => `"${x}"`).join(', ')}`;
+    }
+    if (!valid) {
+      p.add(where, `must be ${expected}, got ${show(value)}`);
+      ok = false;
+      continue;
+    }
+    // Convention parameters at their default are left out, so the spec (and its label) stays the default one.
+    if (!def.core && def.default !== undefined && value === def.default) continue;
+    spec[def.key] = value as ParamValue;
   }
-  if (!ok) return undefined;
-  return (param.key === 'lag' ? { name, lag: resolved } : { name, period: resolved }) as FeatureSpec;
+  if (ok && (name === 'macd' || name === 'macd_signal' || name === 'macd_hist') && (spec.fast as number) >= (spec.slow as number)) {
+    p.add(`${path}.fast`, `must be shorter than slow (${String(spec.slow)}), got ${String(spec.fast)}`);
+    ok = false;
+  }
+  return ok ? (spec as unknown as FeatureSpec) : undefined;
 }
 
 function parseAction(p: Problems, raw: unknown): ActionSpec | undefined {
