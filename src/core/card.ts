@@ -18,6 +18,10 @@ import { ACTION_MEANINGS, parseActionMeaning, type ActionMeaning } from './actio
 
 export const CARD_SCHEMA = 'policy-card/1';
 
+/**
+ * (x − mean) / std. Both arrays hold F values (one per feature) or W·F (one per observation element,
+ * time-major: index row·F + feature), the same length.
+ */
 export interface NormalizeSpec {
   readonly mean: readonly number[];
   readonly std: readonly number[];
@@ -130,7 +134,9 @@ const TOP_KEYS = [
 /** Free-form metadata a card may carry; ignored. Keys starting with `x_` or `x-` are ignored too. */
 const METADATA_KEYS = ['description', 'notes', 'metadata', 'version', 'model_version', 'created_at'];
 const OBSERVATION_KEYS = ['window', 'features', 'normalize', 'clip'];
-const NORMALIZE_KEYS = ['mean', 'std'];
+const NORMALIZE_KEYS = ['mean', 'std', 'var', 'epsilon'];
+/** VecNormalize's default epsilon (std = sqrt(var + epsilon)). */
+const DEFAULT_VAR_EPSILON = 1e-8;
 const DISCRETE_KEYS = ['type', 'output', 'output_kind', 'meanings', 'min_confidence'];
 const CONTINUOUS_KEYS = ['type', 'output'];
 const EXECUTION_KEYS = ['long_only', 'max_exposure', 'rebalance_band'];
@@ -312,25 +318,7 @@ function parseObservation(p: Problems, raw: unknown): ObservationSpec | undefine
   // Lengths are checked against the feature list only when there is one (no cascade of errors).
   const count = Array.isArray(raw.features) && raw.features.length > 0 ? raw.features.length : undefined;
 
-  let normalize: NormalizeSpec | null = null;
-  if (raw.normalize !== undefined && raw.normalize !== null) {
-    if (!isObject(raw.normalize)) {
-      p.add('observation.normalize', `must be an object { "mean": [...], "std": [...] }, got ${show(raw.normalize)}`);
-    } else {
-      checkKeys(p, raw.normalize, 'observation.normalize', NORMALIZE_KEYS);
-      const mean = numberArray(p, raw.normalize.mean, 'observation.normalize.mean', count, (x) => Number.isFinite(x), 'a finite number');
-      const std = numberArray(p, raw.normalize.std, 'observation.normalize.std', count, (x) => Number.isFinite(x) && x > 0, 'a positive finite number');
-      if (raw.normalize.mean === undefined && raw.normalize.std === undefined) {
-        p.add('observation.normalize', 'needs "mean" and/or "std" arrays (one value per feature)');
-      }
-      if (mean !== undefined && std !== undefined) {
-        normalize = {
-          mean: raw.normalize.mean === undefined ? new Array<number>(count ?? 0).fill(0) : mean,
-          std: raw.normalize.std === undefined ? new Array<number>(count ?? 0).fill(1) : std,
-        };
-      }
-    }
-  }
+  const normalize = parseNormalize(p, raw.normalize, count, windowOk ? window : undefined);
 
   let clip: number | null = null;
   if (raw.clip !== undefined && raw.clip !== null) {
@@ -340,6 +328,78 @@ function parseObservation(p: Problems, raw: unknown): ObservationSpec | undefine
 
   if (!featuresOk || !windowOk) return undefined;
   return { window, features, normalize, clip, size: window * features.length };
+}
+
+/**
+ * `normalize`: per feature (F values) or per observation element (W·F values, time-major like the
+ * observation: VecNormalize over a frame stack). `std`, or `var` with `epsilon` (std = sqrt(var + eps),
+ * VecNormalize's obs_rms; epsilon defaults to VecNormalize's 1e-8). When one array is per element and
+ * the other per feature, the per-feature one is repeated for every row.
+ */
+function parseNormalize(p: Problems, raw: unknown, count: number | undefined, window: number | undefined): NormalizeSpec | null {
+  if (raw === undefined || raw === null) return null;
+  if (!isObject(raw)) {
+    p.add('observation.normalize', `must be an object { "mean": [...], "std": [...] }, got ${show(raw)}`);
+    return null;
+  }
+  checkKeys(p, raw, 'observation.normalize', NORMALIZE_KEYS);
+  if (raw.mean === undefined && raw.std === undefined && raw.var === undefined) {
+    p.add('observation.normalize', 'needs "mean" and/or "std" (or "var") arrays (one value per feature, or one per observation element)');
+    return null;
+  }
+  if (raw.std !== undefined && raw.var !== undefined) {
+    p.add('observation.normalize.var', 'cannot be given together with "std"; give std, or var with epsilon (std = sqrt(var + epsilon))');
+    return null;
+  }
+  if (raw.epsilon !== undefined && raw.var === undefined) {
+    p.add('observation.normalize.epsilon', 'applies only to "var" (std = sqrt(var + epsilon)); remove it or give var instead of std');
+    return null;
+  }
+  let epsilon = DEFAULT_VAR_EPSILON;
+  if (raw.epsilon !== undefined) {
+    if (typeof raw.epsilon === 'number' && Number.isFinite(raw.epsilon) && raw.epsilon >= 0) epsilon = raw.epsilon;
+    else {
+      p.add('observation.normalize.epsilon', `must be a number ≥ 0, got ${show(raw.epsilon)}`);
+      return null;
+    }
+  }
+  const sizes = count === undefined ? undefined : window === undefined || window === 1 ? [count] : [count, count * window];
+  const read = (key: 'mean' | 'std' | 'var', ok: (x: number) => boolean, what: string): number[] | undefined => {
+    const path = `observation.normalize.${key}`;
+    const value = raw[key];
+    if (value === undefined) return [];
+    const arr = numberArray(p, value, path, undefined, ok, what);
+    if (arr === undefined || sizes === undefined) return arr;
+    if (!sizes.includes(arr.length)) {
+      p.add(
+        path,
+        sizes.length === 1
+          ? `has ${arr.length} values but observation.features gives ${sizes[0]}; give exactly ${sizes[0]}`
+          : `has ${arr.length} values; give ${sizes[0]} (one per feature) or ${sizes[1]} (one per observation element: window ${window} × ${count} features, time-major)`,
+      );
+      return undefined;
+    }
+    return arr;
+  };
+  const mean = read('mean', (x) => Number.isFinite(x), 'a finite number');
+  const std = read('std', (x) => Number.isFinite(x) && x > 0, 'a positive finite number');
+  const variance = read('var', (x) => Number.isFinite(x) && x >= 0, 'a finite number ≥ 0');
+  if (mean === undefined || std === undefined || variance === undefined || count === undefined) return null;
+  let sd = raw.var !== undefined ? variance.map((v) => Math.sqrt(v + epsilon)) : std;
+  if (raw.var !== undefined) {
+    const bad = sd.findIndex((x) => !(x > 0));
+    if (bad >= 0) {
+      p.add(`observation.normalize.var[${bad}]`, 'is 0 with epsilon 0, a zero std; give a positive epsilon or var');
+      return null;
+    }
+  }
+  let m = raw.mean === undefined ? [] : mean;
+  const size = Math.max(m.length, sd.length, count);
+  const expand = (xs: number[], fill: number): number[] =>
+    xs.length === 0 ? new Array<number>(size).fill(fill) : xs.length === size ? xs : Array.from({ length: size }, (_, i) => xs[i % count]!);
+  m = expand(m, 0);
+  sd = expand(sd, 1);
+  return { mean: m, std: sd };
 }
 
 function parseFeature(p: Problems, raw: unknown, path: string): FeatureSpec | undefined {
