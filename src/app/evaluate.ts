@@ -15,7 +15,7 @@ import { parseCard, warmupBars, type PolicyCard } from '../core/card.js';
 import { inputError, errorMessage, PolicyGateError } from '../core/errors.js';
 import { evaluationWindow, splitFolds, summarizeFolds } from '../core/folds.js';
 import { observedBarsPerTradingDay, periodsPerYear } from '../core/metrics.js';
-import { ObservationBuilder, FLAT_STATE } from '../core/observation.js';
+import { ObservationBuilder } from '../core/observation.js';
 import type { FoldReport, ModelReport, WindowReport } from '../core/report.js';
 import { Simulation, type BacktestResult, type CostModel } from '../core/simulate.js';
 import { modelCharts } from '../core/charts.js';
@@ -77,12 +77,14 @@ async function checkGolden(
   builder: ObservationBuilder,
   bars: BarSeries,
   skipInference: boolean,
-): Promise<{ flags: ('INFERENCE_MISMATCH' | 'OBSERVATION_MISMATCH')[]; messages: string[]; notes: string[] }> {
+  makeBuilder: (card: PolicyCard, bars: BarSeries) => ObservationBuilder,
+): Promise<{ flags: ('INFERENCE_MISMATCH' | 'OBSERVATION_MISMATCH')[]; messages: string[]; notes: string[]; observationChecked: number }> {
   const flags = new Set<'INFERENCE_MISMATCH' | 'OBSERVATION_MISMATCH'>();
   const messages: string[] = [];
   const notes: string[] = [];
   let checkedInference = 0;
   let checkedObservation = 0;
+  let checkedActions = 0;
   let skipped = 0;
   for (const g of card.golden) {
     if (g.output && skipInference) skipped++;
@@ -100,8 +102,10 @@ async function checkGolden(
       }
       if (out.length !== g.output.length || worst > GOLDEN_TOLERANCE) {
         flags.add('INFERENCE_MISMATCH');
+        const hint = outputHint(card, out, g.output);
         messages.push(
-          `INFERENCE_MISMATCH: golden[${g.index}] output[${at}] is ${out[at]} from onnxruntime but ${g.output[at]} in ${card.file} (|diff| ${worst.toExponential(2)} > ${GOLDEN_TOLERANCE}); the ONNX export does not reproduce the training framework`,
+          `INFERENCE_MISMATCH: golden[${g.index}] output[${at}] is ${out[at]} from onnxruntime but ${g.output[at]} in ${card.file} (|diff| ${worst.toExponential(2)} > ${GOLDEN_TOLERANCE}); ` +
+            (hint ?? 'the ONNX export does not reproduce the training framework'),
         );
       }
     }
@@ -116,35 +120,142 @@ async function checkGolden(
         continue;
       }
       checkedObservation++;
-      const built = builder.build(tau, FLAT_STATE, new Float32Array(builder.size));
-      let worst = 0;
-      let at = 0;
-      for (let i = 0; i < built.length; i++) {
-        const d = Math.abs(built[i]! - g.obs[i]!);
-        if (!(d <= worst)) {
-          worst = Number.isNaN(d) ? Infinity : d;
-          at = i;
-        }
-      }
-      if (worst > GOLDEN_TOLERANCE) {
-        const loc = builder.locate(at);
+      const built = builder.build(tau, g.state, new Float32Array(builder.size));
+      const diff = compareObs(built, g.obs);
+      if (diff !== null) {
+        const first = builder.locate(diff.first);
         flags.add('OBSERVATION_MISMATCH');
+        const hints = observationHints(card, builder, bars, tau, g.state, g.obs, makeBuilder);
         messages.push(
-          `OBSERVATION_MISMATCH: golden[${g.index}] at ${g.atIso}: value ${at} (row ${loc.row}, ${loc.label}) is ${built[at]} here but ${g.obs[at]} in ${card.file} (|diff| ${worst.toExponential(2)}); the observation builder does not match the training code`,
+          `OBSERVATION_MISMATCH: golden[${g.index}] at ${g.atIso}: the first differing value is ${diff.first} (row ${first.row}, ${first.label}): ${built[diff.first]} here but ${g.obs[diff.first]} in ${card.file}; ` +
+            `${diff.count} of ${built.length} values differ by more than ${GOLDEN_TOLERANCE} (largest |diff| ${diff.worst.toExponential(2)}); ` +
+            (hints.length > 0 ? hints.join('; ') : 'the observation builder does not match the training code'),
         );
+        continue;
+      }
+      if (g.action !== null && card.state.length > 0) {
+        notes.push(`golden[${g.index}]: the decoded action is not checked on a recurrent policy (its state at ${g.atIso} depends on every step before it)`);
+      } else if (g.action !== null && !skipInference) {
+        checkedActions++;
+        const { out } = await infer(model, b, card, built, 1, null);
+        const mismatch = actionMismatch(card, out, g.action);
+        if (mismatch !== null) {
+          flags.add('INFERENCE_MISMATCH');
+          messages.push(`INFERENCE_MISMATCH: golden[${g.index}] at ${g.atIso}: ${mismatch}`);
+        }
       }
     }
   }
-  if (checkedInference + checkedObservation > 0) {
+  const verdict = flags.size === 0 ? 'passed' : 'run';
+  if (checkedObservation > 0) {
     notes.push(
-      `golden vectors: ${checkedInference} inference and ${checkedObservation} observation parity checks` +
-        (flags.size === 0 ? ' passed' : ' run'),
+      `golden vectors: ${checkedInference} inference and ${checkedObservation} observation parity checks ${verdict}` +
+        (checkedActions > 0 ? ` (${checkedActions} with the decoded action)` : ''),
     );
+  } else if (checkedInference > 0) {
+    // Never "0 observation parity checks passed": that reads as a pass.
+    notes.push(`golden vectors: ${checkedInference} inference checks ${verdict}; no observation parity check was run`);
   }
   if (skipped > 0) {
     notes.push(`${skipped} inference golden vector(s) skipped: they were exported for the final model, not this checkpoint; give the checkpoint its own card to check it`);
   }
-  return { flags: [...flags], messages, notes };
+  return { flags: [...flags], messages, notes, observationChecked: checkedObservation };
+}
+
+/** The first value differing by more than the tolerance, how many do, and the largest difference; null when none. */
+function compareObs(built: Float32Array, golden: readonly number[]): { first: number; count: number; worst: number } | null {
+  let first = -1;
+  let count = 0;
+  let worst = 0;
+  for (let i = 0; i < built.length; i++) {
+    const d = Math.abs(built[i]! - golden[i]!);
+    if (d <= GOLDEN_TOLERANCE) continue;
+    if (first < 0) first = i;
+    count++;
+    worst = Math.max(worst, Number.isNaN(d) ? Infinity : d);
+  }
+  return first < 0 ? null : { first, count, worst };
+}
+
+/**
+ * What an observation golden that does not match probably means: the observation of the bar before or
+ * after (a timestamp convention), a feature-major layout, or features before normalisation.
+ */
+function observationHints(
+  card: PolicyCard,
+  builder: ObservationBuilder,
+  bars: BarSeries,
+  tau: number,
+  state: { position: number; unrealizedReturn: number },
+  golden: readonly number[],
+  makeBuilder: (card: PolicyCard, bars: BarSeries) => ObservationBuilder,
+): string[] {
+  const hints: string[] = [];
+  const tf = timeframeMs(card.timeframe);
+  for (const k of [-1, 1] as const) {
+    if (!builder.isValid(tau + k)) continue;
+    if (compareObs(builder.build(tau + k, state, new Float32Array(builder.size)), golden) !== null) continue;
+    hints.push(
+      k === -1
+        ? `it equals the observation of the bar before (starting ${iso(bars.time[tau - 1]!)}): "at" looks like that bar's close time (${iso(bars.time[tau - 1]! + tf)}); give the start of the decision bar`
+        : `it equals the observation of the bar after (starting ${iso(bars.time[tau + 1]!)}): "at" is one bar early; give the start of the decision bar the observation was built at`,
+    );
+  }
+  const { window: W, features } = card.observation;
+  const F = features.length;
+  const built = builder.build(tau, state, new Float32Array(builder.size));
+  if (W > 1 && F > 1) {
+    const transposed = new Float32Array(W * F);
+    for (let r = 0; r < W; r++) for (let f = 0; f < F; f++) transposed[f * W + r] = built[r * F + f]!;
+    if (compareObs(transposed, golden) === null) {
+      hints.push(
+        `it is this observation flattened feature-major (index feature·${W} + row) instead of time-major (row·${F} + feature): the training code transposes the window (e.g. flattens a [features, window] array); flatten it as [window, features]`,
+      );
+    }
+  }
+  if (card.observation.normalize !== null || card.observation.clip !== null) {
+    const rawCard = { ...card, observation: { ...card.observation, normalize: null, clip: null } };
+    const raw = makeBuilder(rawCard, bars).build(tau, state, new Float32Array(builder.size));
+    if (compareObs(raw, golden) === null) {
+      hints.push('it equals the observation before normalize/clip: the golden holds raw features (export the normalised observation the policy saw), or the card\'s normalize does not belong to this model');
+    }
+  }
+  return hints;
+}
+
+const softmax = (x: ArrayLike<number>): number[] => {
+  const top = Math.max(...Array.from(x));
+  const e = Array.from(x, (v) => Math.exp(v - top));
+  const sum = e.reduce((a, v) => a + v, 0);
+  return e.map((v) => v / sum);
+};
+
+/** Why a discrete output golden may differ: log-probabilities or probabilities where the card reads logits, or the reverse. */
+function outputHint(card: PolicyCard, out: Float32Array, golden: readonly number[]): string | null {
+  if (card.action.type !== 'discrete' || out.length !== golden.length || golden.length < 2) return null;
+  const near = (a: readonly number[]): boolean => a.every((v, i) => Math.abs(v - golden[i]!) <= GOLDEN_TOLERANCE);
+  const p = softmax(out);
+  if (near(p.map(Math.log))) return 'the golden output is the log-softmax of the model\'s output: the training code exported log-probabilities where the model gives logits; export the logits (the policy\'s action_net output) as the golden';
+  if (near(p)) return 'the golden output is the softmax of the model\'s output: the training code exported probabilities where the model gives logits; export the logits as the golden';
+  const sumExp = golden.reduce((a, v) => a + Math.exp(v), 0);
+  if (golden.every((v) => v <= 0) && Math.abs(sumExp - 1) < 1e-3) {
+    return 'the golden output looks like log-probabilities (every value ≤ 0, their exponentials sum to 1) but the model\'s output does not match them either: check which output the card reads and what the training code exported';
+  }
+  return null;
+}
+
+/** Null when the model's decision on the built observation equals the golden's decoded action; else what differs. */
+function actionMismatch(card: PolicyCard, out: Float32Array, expected: number): string | null {
+  const action = card.action;
+  if (action.type === 'continuous') {
+    const got = Math.min(1, Math.max(-1, out[0]!));
+    return Math.abs(got - expected) <= GOLDEN_TOLERANCE ? null : `the model's continuous output is ${got} (clipped to [−1, 1]) but the training code decided ${expected}`;
+  }
+  let best = 0;
+  for (let i = 1; i < action.meanings.length; i++) if (out[i]! > out[best]!) best = i;
+  return best === expected
+    ? null
+    : `on the observation built here the model decides ${action.meanings[best]} (index ${best}) but the training code decided ${action.meanings[expected]} (index ${expected}); the observation matches, so the export or the action decoding differs`;
 }
 
 function indexOfTime(time: Float64Array, t: number): number {
@@ -210,8 +321,18 @@ export async function evaluateModel(
   const makeBuilder = plan.observationBuilder ?? ((c: PolicyCard, x: BarSeries) => new ObservationBuilder(c, x));
   const builder = makeBuilder(card, bars);
 
-  const golden = await checkGolden(model, b, card, builder, bars, plan.borrowedCard ?? false);
+  const golden = await checkGolden(model, b, card, builder, bars, plan.borrowedCard ?? false, makeBuilder);
   report.notes.push(...golden.notes);
+  if (golden.observationChecked === 0) {
+    report.flags.push('NO_OBSERVATION_PARITY');
+    const given = card.golden.filter((g) => g.at !== null).length;
+    report.notes.push(
+      `NO_OBSERVATION_PARITY: ` +
+        (given === 0 ? `${card.file} has no { "at", "obs" } golden vector` : `none of the ${given} { "at", "obs" } golden vector(s) of ${card.file} fell on a bar of the data after the warm-up`) +
+        `, so the feature builder was never checked against the training code; the model is capped at ${plan.config.decision.noObservationParityCap} (decision.no_observation_parity_cap). ` +
+        `Export the observation your training code builds at a few bars, with their start times, as golden vectors (docs/policy-card.md)`,
+    );
+  }
   if (golden.flags.length > 0) {
     report.flags.push(...golden.flags);
     report.errors.push(...golden.messages);

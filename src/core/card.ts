@@ -89,6 +89,17 @@ export interface GoldenEntry {
   readonly at: number | null;
   /** `at` as ISO 8601 UTC, or null. */
   readonly atIso: string | null;
+  /**
+   * The position state the observation at `at` was built with (`position`, `unrealized_return`;
+   * flat when absent).
+   */
+  readonly state: { readonly position: number; readonly unrealizedReturn: number };
+  /**
+   * The decision the training code decoded at `at`, or null: for a discrete card the index into
+   * action.meanings (given as a meaning or an index; the argmax, before min_confidence); for a
+   * continuous card the first output value clipped to [−1, 1].
+   */
+  readonly action: number | null;
 }
 
 export interface PolicyCard {
@@ -141,7 +152,7 @@ const DISCRETE_KEYS = ['type', 'output', 'output_kind', 'meanings', 'min_confide
 const CONTINUOUS_KEYS = ['type', 'output'];
 const EXECUTION_KEYS = ['long_only', 'max_exposure', 'rebalance_band'];
 const STATE_KEYS = ['input', 'output'];
-const GOLDEN_KEYS = ['obs', 'output', 'at'];
+const GOLDEN_KEYS = ['obs', 'output', 'at', 'position', 'unrealized_return', 'action'];
 
 const DEFAULT_REBALANCE_BAND = 0.05;
 const MAX_WINDOW = 100_000;
@@ -664,8 +675,32 @@ function parseGolden(
         atIso = new Date(ms).toISOString();
       }
     }
+    let position = 0;
+    let unrealizedReturn = 0;
+    let decided: number | null = null;
+    for (const key of ['position', 'unrealized_return', 'action'] as const) {
+      if (entry[key] !== undefined && entry.at === undefined) p.add(`${path}.${key}`, `belongs to an observation golden: give "at" (the decision bar's start) with it`);
+    }
+    if (entry.position !== undefined) {
+      if (typeof entry.position === 'number' && Number.isFinite(entry.position) && Math.abs(entry.position) <= 2) position = entry.position;
+      else p.add(`${path}.position`, `must be the exposure at decision time (position value / equity, a number in [−2, 2]), got ${show(entry.position)}`);
+    }
+    if (entry.unrealized_return !== undefined) {
+      if (typeof entry.unrealized_return === 'number' && Number.isFinite(entry.unrealized_return)) unrealizedReturn = entry.unrealized_return;
+      else p.add(`${path}.unrealized_return`, `must be a finite number (the open position's return since entry), got ${show(entry.unrealized_return)}`);
+    }
+    if (entry.action !== undefined && action !== undefined) {
+      const v = entry.action;
+      if (action.type === 'discrete') {
+        const byName = typeof v === 'string' ? parseActionMeaning(v) : null;
+        const index = isInt(v) ? v : byName === null ? -1 : action.meanings.indexOf(byName);
+        if (index >= 0 && index < action.meanings.length) decided = index;
+        else p.add(`${path}.action`, `must be one of action.meanings (${action.meanings.join(', ')}) or its index, got ${show(v)}`);
+      } else if (typeof v === 'number' && Number.isFinite(v)) decided = Math.min(1, Math.max(-1, v));
+      else p.add(`${path}.action`, `must be the continuous output (a number) the training code got, got ${show(v)}`);
+    }
     if (obs === undefined || output === undefined) return;
-    entries.push({ index: i, obs, output, at, atIso });
+    entries.push({ index: i, obs, output, at, atIso, state: { position, unrealizedReturn }, action: decided });
   });
   return entries;
 }

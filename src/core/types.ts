@@ -91,7 +91,9 @@ export type ModelFlag =
   | 'IN_SAMPLE_OVERLAP'
   | 'PYTORCH_CHECKPOINT'
   /** The look-ahead audit found an observation that changes when the bars after its decision bar are removed. */
-  | 'LOOKAHEAD';
+  | 'LOOKAHEAD'
+  /** No `{at, obs}` golden vector was checked: the observation builder was never compared with the training code. */
+  | 'NO_OBSERVATION_PARITY';
 
 export interface GatingThresholds {
   fitness: number;
