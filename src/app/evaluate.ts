@@ -270,8 +270,26 @@ function indexOfTime(time: Float64Array, t: number): number {
   return -1;
 }
 
-function windowReport(r: BacktestResult): WindowReport {
-  return { start: iso(r.startTime), end: iso(r.endTime), bars: r.bars, metrics: r.metrics };
+function windowReport(r: BacktestResult, card: PolicyCard): WindowReport {
+  const report: WindowReport = { start: iso(r.startTime), end: iso(r.endTime), bars: r.bars, metrics: r.metrics };
+  if (card.action.type === 'discrete' && r.actions !== null) {
+    const meanings = card.action.meanings;
+    const taken: Record<string, number> = {};
+    const chosen: Record<string, number> = {};
+    for (const m of meanings) taken[m] = chosen[m] = 0;
+    let held = 0;
+    let decisions = 0;
+    r.actions.chosen.forEach((n, i) => {
+      const h = r.actions!.held[i] ?? 0;
+      chosen[meanings[i]!] = (chosen[meanings[i]!] ?? 0) + n;
+      taken[meanings[i]!] = (taken[meanings[i]!] ?? 0) + n - h;
+      taken['HOLD'] = (taken['HOLD'] ?? 0) + h;
+      held += h;
+      decisions += n;
+    });
+    report.actions = { decisions, taken, chosen, heldByMinConfidence: held };
+  }
+  return report;
 }
 
 function equityCsv(r: BacktestResult): string {
@@ -307,6 +325,11 @@ export async function evaluateModel(
   report.assetClassGuessed = card.assetClassGuessed;
   if (card.assetClassGuessed) report.notes.push(`asset class guessed from the symbol: ${card.assetClass} (set "asset_class" in the card)`);
   report.notes.push(...card.warnings.map((w) => `${cardFile}: ${w}`));
+  if (card.assetClass === 'crypto' && !card.execution.longOnly) {
+    report.notes.push(
+      `warning: ${cardFile} sets execution.long_only false on a crypto card: Alpaca cannot short crypto, so the short positions this backtest takes cannot be traded there; set long_only true to evaluate what can be deployed`,
+    );
+  }
 
   const b = bindModel(model, card, label);
   const { bars, notes } = await getBars({
@@ -414,10 +437,10 @@ export async function evaluateModel(
   }
   const results = sims.map((s) => s.finish());
 
-  report.backtest = windowReport(results[0]!);
+  report.backtest = windowReport(results[0]!, card);
   if (plan.walkForward) {
     const foldResults = results.slice(1);
-    const folds: FoldReport[] = foldResults.map((r, i) => ({ index: windows[i + 1]!.index, ...windowReport(r) }));
+    const folds: FoldReport[] = foldResults.map((r, i) => ({ index: windows[i + 1]!.index, ...windowReport(r, card) }));
     const summary = summarizeFolds(
       folds.map((f) => f.metrics),
       plan.walkForward.folds,
