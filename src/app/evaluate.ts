@@ -11,7 +11,8 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
-import { parseCard, warmupBars, type PolicyCard } from '../core/card.js';
+import { guessAssetClass, parseCard, warmupBars, type PolicyCard } from '../core/card.js';
+import { otherSymbolGaps } from '../core/features.js';
 import { inputError, errorMessage, PolicyGateError } from '../core/errors.js';
 import { evaluationWindow, splitFolds, summarizeFolds } from '../core/folds.js';
 import { observedBarsPerTradingDay, periodsPerYear } from '../core/metrics.js';
@@ -258,6 +259,40 @@ function actionMismatch(card: PolicyCard, out: Float32Array, expected: number): 
     : `on the observation built here the model decides ${action.meanings[best]} (index ${best}) but the training code decided ${action.meanings[expected]} (index ${expected}); the observation matches, so the export or the action decoding differs`;
 }
 
+/**
+ * The card's features of other symbols (feature param `symbol`) read those symbols' bars: fetched from
+ * the same source, same timeframe and window, and attached to the model's bars. Every bar time at which
+ * another symbol has no bar is a data-quality note: the features of that symbol there are computed as of
+ * its last earlier bar, and the note says how many and which.
+ */
+async function withOtherSymbols(bars: BarSeries, card: PolicyCard, request: BarsRequest, getBars: BarsProvider, report: ModelReport): Promise<BarSeries> {
+  const symbols = [...new Set(card.observation.features.flatMap((f) => (f.symbol === undefined ? [] : [f.symbol])))];
+  if (symbols.length === 0) return bars;
+  const others: Record<string, BarSeries> = {};
+  for (const symbol of symbols) {
+    if (symbol.replaceAll('/', '').toUpperCase() === card.symbol.replaceAll('/', '').toUpperCase()) {
+      others[symbol] = bars;
+      continue;
+    }
+    const got = await getBars({ ...request, symbol, assetClass: guessAssetClass(symbol) });
+    report.dataQuality.push(...got.notes.map((n) => ({ ...n, message: `${symbol} (read by ${card.symbol}'s features): ${n.message}` })));
+    others[symbol] = got.bars;
+    const gaps = otherSymbolGaps(bars, got.bars);
+    if (gaps.length > 0) {
+      const first = gaps.slice(0, 3).map((i) => iso(bars.time[i]!));
+      report.dataQuality.push({
+        kind: 'gap',
+        count: gaps.length,
+        at: first[0]!,
+        message:
+          `${symbol} has no bar at ${gaps.length} of the ${bars.time.length} ${card.symbol} bar times (first ${first.join(', ')}); ` +
+          `the features of ${symbol} there use its last bar before that time (never a later one)`,
+      });
+    }
+  }
+  return { ...bars, others };
+}
+
 function indexOfTime(time: Float64Array, t: number): number {
   let lo = 0;
   let hi = time.length - 1;
@@ -332,15 +367,17 @@ export async function evaluateModel(
   }
 
   const b = bindModel(model, card, label);
-  const { bars, notes } = await getBars({
+  const request: BarsRequest = {
     symbol: card.symbol,
     timeframe: card.timeframe,
     assetClass: card.assetClass,
     endMs: plan.endMs,
     days: Math.max(plan.backtestDays, plan.walkForward?.days ?? 0),
     warmupBars: warmupBars(card) + 1,
-  });
-  report.dataQuality.push(...notes);
+  };
+  const own = await getBars(request);
+  report.dataQuality.push(...own.notes);
+  const bars = await withOtherSymbols(own.bars, card, request, getBars, report);
   const makeBuilder = plan.observationBuilder ?? ((c: PolicyCard, x: BarSeries) => new ObservationBuilder(c, x));
   const builder = makeBuilder(card, bars);
 

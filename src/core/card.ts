@@ -473,6 +473,10 @@ function parseFeature(p: Problems, raw: unknown, path: string): FeatureSpec | un
         valid = typeof value === 'boolean';
         expected = 'true or false';
         break;
+      case 'symbol':
+        valid = typeof value === 'string' && /^[A-Za-z0-9][A-Za-z0-9./_-]{0,31}$/.test(value);
+        expected = 'a symbol such as "ETHUSD" or "SPY" (the feature is then computed on its bars)';
+        break;
       default:
         valid = typeof value === 'string' && (def.values ?? []).includes(value);
         expected = `one of ${(def.values ?? []).map((x) => `"${x}"`).join(', ')}`;

@@ -94,6 +94,8 @@ export interface FeatureSpec {
   readonly smooth?: number;
   /** vwap_distance: the price weighted by volume, (h + l + c)/3 (default) or the close. */
   readonly price?: 'typical' | 'close';
+  /** Compute the feature on another symbol's bars (BarSeries.others), as of each bar's time. */
+  readonly symbol?: string;
 }
 
 export type FeatureKind = 'column' | 'window' | 'state';
@@ -117,7 +119,7 @@ export type ParamValue = number | string | boolean;
 /** One parameter a feature takes. */
 export interface ParamDef {
   readonly key: keyof FeatureSpec & string;
-  readonly type: 'int' | 'number' | 'enum' | 'bool';
+  readonly type: 'int' | 'number' | 'enum' | 'bool' | 'symbol';
   /** Used when the card omits it; undefined = required (or, with `optional`, simply absent). */
   readonly default?: ParamValue;
   /** May be absent with no default (ema_ratio's adjust). */
@@ -175,9 +177,11 @@ const FEATURE_PARAMS: Readonly<Record<FeatureName, readonly ParamDef[]>> = {
   unrealized_return: [],
 };
 
-/** The parameters a feature takes, in label order. */
+const SYMBOL: ParamDef = { key: 'symbol', type: 'symbol', optional: true };
+
+/** The parameters a feature takes, in label order. Per-bar features may read another symbol's bars. */
 export function featureParams(name: FeatureName): readonly ParamDef[] {
-  return FEATURE_PARAMS[name];
+  return featureKind(name) === 'column' ? [...FEATURE_PARAMS[name], SYMBOL] : FEATURE_PARAMS[name];
 }
 
 export function isFeatureName(value: unknown): value is FeatureName {
@@ -250,7 +254,7 @@ function macdSpans(spec: FeatureSpec): { fast: number; line: number; signal: num
 /** A stable, readable name for one feature spec: `log_return(lag=24)`, `rsi(period=14, method=wilder)`, `hour_sin`. */
 export function featureLabel(spec: FeatureSpec): string {
   const parts: string[] = [];
-  for (const def of FEATURE_PARAMS[spec.name] ?? []) {
+  for (const def of featureParams(spec.name)) {
     const value = spec[def.key];
     if (value !== undefined) parts.push(`${def.key}=${String(value)}`);
   }
@@ -273,7 +277,7 @@ export function computeFeatureColumns(
     const key = featureLabel(spec);
     let column = cache.get(key);
     if (column === undefined) {
-      column = computeColumn(bars, spec, (shared ??= new SharedSeries(bars)));
+      column = spec.symbol === undefined ? computeColumn(bars, spec, (shared ??= new SharedSeries(bars))) : otherSymbolColumn(bars, spec);
       cache.set(key, column);
     }
     return column;
@@ -288,7 +292,45 @@ export type FeatureColumnCache = Map<string, Float64Array | null>;
 
 /** One feature's column (or null for window-relative and state features). */
 export function computeFeatureColumn(bars: BarSeries, spec: FeatureSpec): Float64Array | null {
-  return computeColumn(bars, spec, new SharedSeries(bars));
+  return spec.symbol === undefined ? computeColumn(bars, spec, new SharedSeries(bars)) : otherSymbolColumn(bars, spec);
+}
+
+/**
+ * A feature of another symbol, aligned to `bars` by time: the value at bar i is the feature computed on
+ * the other symbol's own bars at its last bar starting at or before bar i's start (same timeframe, so
+ * that bar has closed by bar i's close: no look-ahead). NaN before the other symbol's first value.
+ * A missing bar of the other symbol is not filled silently: evaluate.ts reports every such bar time
+ * (otherSymbolGaps).
+ */
+function otherSymbolColumn(bars: BarSeries, spec: FeatureSpec): Float64Array | null {
+  if (featureKind(spec) !== 'column') return null;
+  const other = bars.others?.[spec.symbol!];
+  if (other === undefined) {
+    throw new Error(`feature ${featureLabel(spec)} reads ${spec.symbol}, whose bars were not fetched with ${bars.symbol}'s`);
+  }
+  const { symbol: _drop, ...own } = spec;
+  void _drop;
+  const column = computeColumn(other, own, new SharedSeries(other))!;
+  const out = new Float64Array(bars.time.length).fill(NaN);
+  const t = bars.time;
+  const u = other.time;
+  let j = -1;
+  for (let i = 0; i < t.length; i++) {
+    while (j + 1 < u.length && u[j + 1] <= t[i]) j++;
+    if (j >= 0) out[i] = column[j];
+  }
+  return out;
+}
+
+/** Bar times of `bars` at which `other` has no bar starting at the same time (ascending indices). */
+export function otherSymbolGaps(bars: BarSeries, other: BarSeries): number[] {
+  const missing: number[] = [];
+  let j = 0;
+  for (let i = 0; i < bars.time.length; i++) {
+    while (j < other.time.length && other.time[j] < bars.time[i]) j++;
+    if (j >= other.time.length || other.time[j] !== bars.time[i]) missing.push(i);
+  }
+  return missing;
 }
 
 /** Intermediate series shared by several features, computed on first use. */

@@ -40,6 +40,12 @@ export interface BarSeries {
   readonly low: Float64Array;
   readonly close: Float64Array;
   readonly volume: Float64Array;
+  /**
+   * Bars of the other symbols a card's features read (feature param `symbol`), same timeframe, keyed
+   * by the symbol as the card names it. Each is read as of a bar's time: its last bar starting at or
+   * before it (features.ts).
+   */
+  readonly others?: Readonly<Record<string, BarSeries>>;
 }
 
 export interface DataQualityNote {
