@@ -165,7 +165,7 @@ describe('conventions on a hand-made series', () => {
     expect(errorOf({ name: 'ema_ratio', period: 20, adjust: 'yes' })).toContain('observation.features[0].adjust must be true or false');
     expect(errorOf({ name: 'atr', period: 20000 })).toContain('observation.features[0].period must be at most 10000');
     expect(errorOf({ name: 'obv_z' })).toContain('observation.features[0].period is missing; obv_z needs a period');
-    expect(errorOf({ name: 'stoch_k', smooth: 3 })).toContain('observation.features[0].smooth is not a parameter of stoch_k (it takes "period")');
+    expect(errorOf({ name: 'stoch_k', smooth: 3 })).toContain('observation.features[0].smooth is not a parameter of stoch_k (it takes "period", and "symbol" to read another symbol\'s bars)');
     // Defaults: a convention at its default is the default spec (same label, same cached column).
     expect(featureLabel(specOf({ name: 'rsi', period: 14, method: 'cutler' }))).toBe('rsi(period=14)');
     expect(featureLabel(specOf({ name: 'volatility', period: 24, ddof: 1, returns: 'log' }))).toBe('volatility(period=24)');

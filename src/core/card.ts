@@ -432,11 +432,15 @@ function parseFeature(p: Problems, raw: unknown, path: string): FeatureSpec | un
   let ok = true;
   for (const key of Object.keys(raw)) {
     if (key === 'name' || defs.some((d) => d.key === key)) continue;
+    const own = defs.filter((d) => d.key !== 'symbol').map((d) => `"${d.key}"`);
+    const symbol = defs.some((d) => d.key === 'symbol');
     p.add(
       `${path}.${key}`,
-      defs.length === 0
-        ? `is not a parameter of ${name} (it takes none); remove it`
-        : `is not a parameter of ${name} (it takes ${defs.map((d) => `"${d.key}"`).join(', ')}); remove or rename it`,
+      own.length === 0
+        ? symbol
+          ? `is not a parameter of ${name} (it takes only "symbol", to read another symbol's bars); remove it`
+          : `is not a parameter of ${name} (it takes none); remove it`
+        : `is not a parameter of ${name} (it takes ${own.join(', ')}${symbol ? `, and "symbol" to read another symbol's bars` : ''}); remove or rename it`,
     );
     ok = false;
   }
