@@ -86,7 +86,7 @@ describe('parseCard: the SPEC example', () => {
     expect(card.action).toEqual({ type: 'discrete', meanings: ['HOLD', 'BUY', 'SELL'], outputKind: 'logits', outputKindGiven: false, minConfidence: 0, output: 'logits', logProbOutput: null });
     expect(card.execution).toEqual({ longOnly: true, longOnlyDefaulted: false, maxExposure: 1, rebalanceBand: 0.05 });
     expect(card.state).toEqual([]);
-    expect(card.golden).toEqual([{ index: 0, obs: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0], output: [0.3, 1.2, -0.4], at: null, atIso: null }]);
+    expect(card.golden).toEqual([{ index: 0, obs: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0], output: [0.3, 1.2, -0.4], at: null, atIso: null, state: { position: 0, unrealizedReturn: 0 }, action: null }]);
     expect(card.warnings).toEqual([]);
   });
 
@@ -265,9 +265,9 @@ describe('parseCard: errors name the file and the key, and say what to do', () =
     ['fractional period', exampleWith('observation.features[2].period', 2.5), `${FILE}: observation.features[2].period must be a positive integer, got 2.5`],
     ['volatility period 1', exampleWith('observation.features[2].period', 1), `${FILE}: observation.features[2].period must be at least 2 for volatility`],
     ['missing period', exampleWith('observation.features[3].period', undefined), `${FILE}: observation.features[3].period is missing; rsi needs a period`],
-    ['unknown feature', exampleWith('observation.features[4].name', 'macd'), `${FILE}: observation.features[4].name "macd" is not a known feature; use one of log_return, return,`],
-    ['param of another feature', exampleWith('observation.features[0].period', 3), `${FILE}: observation.features[0].period is not a parameter of log_return (it takes "lag")`],
-    ['param on a parameterless feature', exampleWith('observation.features[6].period', 3), `${FILE}: observation.features[6].period is not a parameter of hour_sin (it takes none)`],
+    ['unknown feature', exampleWith('observation.features[4].name', 'ichimoku'), `${FILE}: observation.features[4].name "ichimoku" is not a known feature; use one of log_return, return,`],
+    ['param of another feature', exampleWith('observation.features[0].period', 3), `${FILE}: observation.features[0].period is not a parameter of log_return (it takes "lag", and "symbol" to read another symbol's bars)`],
+    ['param on a parameterless feature', exampleWith('observation.features[6].period', 3), `${FILE}: observation.features[6].period is not a parameter of hour_sin (it takes only "symbol", to read another symbol's bars)`],
     ['empty features', exampleWith('observation.features', []), `${FILE}: observation.features must be a non-empty array`],
     ['window 0', exampleWith('observation.window', 0), `${FILE}: observation.window must be an integer from 1 to 100000, got 0`],
     ['window 1.5', exampleWith('observation.window', 1.5), `${FILE}: observation.window must be an integer from 1 to 100000, got 1.5`],

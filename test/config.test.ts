@@ -27,6 +27,7 @@ describe('config file', () => {
     expect(c.backtest.feeBps).toEqual({ crypto: 25, us_equity: 0 });
     expect(c.walkForward).toEqual({ days: 180, folds: 5, embargoBars: 0 });
     expect(c.decision.required).toBe('PAPER');
+    expect(c.decision.noObservationParityCap).toBe('PAPER');
     expect(c.runtime.device).toBe('auto');
   });
 
@@ -43,6 +44,7 @@ backtest:
 walk_forward: { days: 365, folds: 10, embargo_bars: 24 }
 decision:
   required: LIVE
+  no_observation_parity_cap: LIVE
   live: { min_positive_share: 0.9 }
 data: { source: csv, dir: bars, feed: sip }
 promotion: { paper: deploy/p.yml }
@@ -59,6 +61,7 @@ runtime: { device: cpu }
     expect(c.backtest.fill).toBe('close');
     expect(c.walkForward).toEqual({ days: 365, folds: 10, embargoBars: 24 });
     expect(c.decision.required).toBe('LIVE');
+    expect(c.decision.noObservationParityCap).toBe('LIVE');
     expect(c.decision.live).toEqual({ minPositiveShare: 0.9, maxSharpeStd: 1 });
     expect(c.data).toMatchObject({ source: 'csv', dir: 'bars', feed: 'sip' });
     expect(c.promotion).toEqual({ paper: 'deploy/p.yml', live: 'deploy/live.json', modelsDir: 'models' });
@@ -81,6 +84,7 @@ runtime: { device: cpu }
     ['an unknown preset', 'gating: { preset: v9 }', /"gating\.preset" must be one of v2\.4\.5 \| v4\.1\.0, got "v9"/],
     ['a bad enum', 'runtime: { device: gpu }', /"runtime\.device" must be one of auto \| cpu \| cuda, got "gpu"/],
     ['a bad tier', 'decision: { required: GOLD }', /"decision\.required" must be one of DROP \| RETRAIN \| PAPER \| LIVE/],
+    ['a bad parity cap', 'decision: { no_observation_parity_cap: paper }', /"decision\.no_observation_parity_cap" must be one of DROP \| RETRAIN \| PAPER \| LIVE, got "paper"/],
     ['a fraction above 1', 'gating: { review: { consistency: 65 } }', /"gating\.review\.consistency" must be a number ≥ 0 ≤ 1, got 65/],
     ['APPROVED looser than REVIEW', 'gating: { approved: { max_drawdown: 0.5 } }', /"gating\.approved\.max_drawdown" is looser than "gating\.review\.max_drawdown"/],
     ['a section that is not a mapping', 'backtest: 5', /"backtest" must be a mapping, got 5/],

@@ -135,3 +135,23 @@ describe('conclusion', () => {
     expect(conclude([model(null, 'PAPER')]).conclusion).toBe('failure');
   });
 });
+
+describe('NO_OBSERVATION_PARITY caps the tier (decision.no_observation_parity_cap, default PAPER)', () => {
+  it('a model that earned LIVE without a checked observation golden is PAPER, and says why', () => {
+    expect(run(gating('APPROVED'), folds(5, 5, 0.5)).tier).toBe('LIVE');
+    const d = run(gating('APPROVED'), folds(5, 5, 0.5), ['NO_OBSERVATION_PARITY']);
+    expect(d.tier).toBe('PAPER');
+    expect(d.rule).toBe('rule 3: consistent walk-forward and APPROVED gating, capped at PAPER: no observation parity');
+    expect(d.reasons[0]).toContain('the observation builder was never compared with the training code; capped at PAPER');
+  });
+
+  it('does not raise a lower tier, and the cap is configurable', () => {
+    const paper = run(gating('APPROVED'), folds(3, 5, 1.5), ['NO_OBSERVATION_PARITY']);
+    expect(paper.tier).toBe('PAPER');
+    expect(paper.reasons.at(-1)).toContain('does not lower PAPER');
+    expect(run(gating('APPROVED'), folds(1, 5, 3), ['NO_OBSERVATION_PARITY']).tier).toBe('RETRAIN');
+    const input = { gating: gating('APPROVED'), flags: ['NO_OBSERVATION_PARITY' as const], folds: folds(5, 5, 0.5), notEvaluated: null };
+    expect(decide(input, { ...cfg, noObservationParityCap: 'LIVE' }).tier).toBe('LIVE');
+    expect(decide(input, { ...cfg, noObservationParityCap: 'RETRAIN' }).tier).toBe('RETRAIN');
+  });
+});

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   FEATURE_NAMES,
+  INDICATOR_FEATURES,
   computeFeatureColumn,
   computeFeatureColumns,
   featureKind,
@@ -242,8 +243,8 @@ describe('features on real BTCUSD 1Hour bars agree with the naive reference', ()
     expect(new Date(btc.time[0]).toISOString()).toBe('2023-12-31T23:00:00.000Z');
   });
 
-  it('covers every per-bar feature of the vocabulary', () => {
-    const covered = new Set(SPECS.map((s) => s.name));
+  it('covers every per-bar feature of the vocabulary (the indicators: test/indicators.test.ts, against pandas)', () => {
+    const covered = new Set<string>([...SPECS.map((s) => s.name), ...INDICATOR_FEATURES]);
     for (const name of FEATURE_NAMES) if (featureKind(name) === 'column') expect(covered.has(name), name).toBe(true);
   });
 

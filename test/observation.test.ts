@@ -262,3 +262,78 @@ describe('ObservationBuilder on real BTCUSD 1Hour bars', () => {
     });
   });
 });
+
+describe('per-element normalisation (VecNormalize over stacked frames)', () => {
+  it('W·F means and stds: each observation element has its own, time-major', () => {
+    const c = card({
+      window: 3,
+      features: [{ name: 'return' }, { name: 'position' }],
+      normalize: { mean: [0, 0, 0.1, 0, 0, 0.25], std: [1, 1, 0.5, 2, 0.1, 0.5] },
+    });
+    expect(c.observation.normalize!.mean).toHaveLength(6);
+    const out = new ObservationBuilder(c, bars).build(4, { position: 0.5, unrealizedReturn: 0 }, new Float32Array(6));
+    // rows: bar 2 (return 0.1), bar 3 (−1/11), bar 4 (0); position 0.5 in every row, each row its own statistics
+    expect(Array.from(out)).toEqual(f32([0.1, 0.5, (-1 / 11 - 0.1) / 0.5, 0.25, 0, (0.5 - 0.25) / 0.5]));
+  });
+
+  it('var + epsilon: std = sqrt(var + epsilon), epsilon 1e-8 by default; a per-feature array is repeated per row', () => {
+    const exact = card({ features: [{ name: 'return' }], normalize: { mean: [0], var: [0.0025], epsilon: 0 } });
+    expect(exact.observation.normalize).toEqual({ mean: [0], std: [0.05] });
+    const sb3 = card({ features: [{ name: 'return' }], normalize: { var: [0.0025] } });
+    expect(sb3.observation.normalize!.std[0]).toBe(Math.sqrt(0.0025 + 1e-8));
+    const mixed = card({ window: 2, features: [{ name: 'return' }, { name: 'range' }], normalize: { mean: [1, 2], var: [1, 4, 9, 16], epsilon: 0 } });
+    expect(mixed.observation.normalize).toEqual({ mean: [1, 2, 1, 2], std: [1, 2, 3, 4] });
+  });
+
+  it('names the key and both accepted lengths when the length is wrong; var and std exclude each other', () => {
+    const err = (normalize: unknown): string => {
+      try {
+        card({ window: 3, features: [{ name: 'return' }, { name: 'position' }], normalize });
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'no error';
+    };
+    expect(err({ mean: [0, 0, 0, 0] })).toBe(
+      'TEST_1Hour.card.json: observation.normalize.mean has 4 values; give 2 (one per feature) or 6 (one per observation element: window 3 × 2 features, time-major)',
+    );
+    expect(err({ std: [1, 1], var: [1, 1] })).toContain('observation.normalize.var cannot be given together with "std"');
+    expect(err({ std: [1, 1], epsilon: 1e-8 })).toContain('observation.normalize.epsilon applies only to "var"');
+    expect(err({ var: [0, 1], epsilon: 0 })).toContain('observation.normalize.var[0] is 0 with epsilon 0');
+  });
+
+  it('equals the float64 per-element formula on real bars, with window-relative and state features, every 13th bar', () => {
+    const btc = readBtcBars();
+    const plain = toPlain(btc);
+    const features = [{ name: 'log_return', lag: 1 }, { name: 'rsi', period: 14 }, { name: 'close_rel' }, { name: 'volume_z', period: 24 }, { name: 'position' }];
+    const W = 4;
+    const F = features.length;
+    let seed = 7;
+    const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    const mean = Array.from({ length: W * F }, () => rand() * 0.02 - 0.01);
+    const std = Array.from({ length: W * F }, () => 0.005 + rand() * 0.5);
+    const c = parseCard(
+      { symbol: 'BTCUSD', timeframe: '1Hour', observation: { window: W, features, normalize: { mean, std }, clip: 8 }, action: { meanings: ['HOLD', 'BUY'] } },
+      'BTCUSD_1Hour.card.json',
+    );
+    const b = new ObservationBuilder(c, btc);
+    const state = { position: 0.4, unrealizedReturn: 0 };
+    const out = new Float32Array(b.size);
+    const ref: RefCard = { window: W, features };
+    for (let tau = b.firstValidIndex; tau < plain.length; tau += 13) {
+      b.build(tau, state, out);
+      const raw = refObservation(plain.slice(0, tau + 1), ref, state)!;
+      const expected = raw.map((x, k) => Math.min(8, Math.max(-8, (x - mean[k]!) / std[k]!)));
+      for (let k = 0; k < b.size; k++) {
+        const e = Math.fround(expected[k]!);
+        if (Math.abs(out[k]! - e) > 1.2e-7 * Math.max(Math.abs(e), 1e-6)) throw new Error(`τ=${tau} ${b.locate(k).label}: ${out[k]} vs ${e}`);
+      }
+    }
+    // Not the per-feature result: row 0 and row 3 of the same feature use different statistics.
+    const perFeature = new ObservationBuilder(
+      parseCard({ symbol: 'BTCUSD', timeframe: '1Hour', observation: { window: W, features, normalize: { mean: mean.slice(0, F), std: std.slice(0, F) }, clip: 8 }, action: { meanings: ['HOLD', 'BUY'] } }, 'x.card.json'),
+      btc,
+    ).build(3000, state, new Float32Array(b.size));
+    expect(Array.from(b.build(3000, state, out).subarray(F))).not.toEqual(Array.from(perFeature.subarray(F)));
+  });
+});

@@ -57,8 +57,10 @@ async function evaluate(name: string, cardJson: unknown, ref: Reference, opts: {
         run: (feeds, names) => loaded.run(feeds, names),
         simulate: async (j: SimulationJob) => {
           job = j;
-          targets = await loaded.simulate!(j);
-          return targets;
+          const recorded = await loaded.simulate!(j);
+          // The targets of each simulation come first, then their action codes (drive.ts driveJob).
+          targets = recorded.slice(0, j.simulations.length);
+          return recorded;
         },
       };
   const report = modelReport('BTCUSD_1Hour', '1Hour');

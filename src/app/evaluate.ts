@@ -11,11 +11,12 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
-import { parseCard, warmupBars, type PolicyCard } from '../core/card.js';
+import { guessAssetClass, parseCard, warmupBars, type PolicyCard } from '../core/card.js';
+import { otherSymbolGaps } from '../core/features.js';
 import { inputError, errorMessage, PolicyGateError } from '../core/errors.js';
 import { evaluationWindow, splitFolds, summarizeFolds } from '../core/folds.js';
 import { observedBarsPerTradingDay, periodsPerYear } from '../core/metrics.js';
-import { ObservationBuilder, FLAT_STATE } from '../core/observation.js';
+import { ObservationBuilder } from '../core/observation.js';
 import type { FoldReport, ModelReport, WindowReport } from '../core/report.js';
 import { Simulation, type BacktestResult, type CostModel } from '../core/simulate.js';
 import { modelCharts } from '../core/charts.js';
@@ -78,12 +79,14 @@ async function checkGolden(
   builder: ObservationBuilder,
   bars: BarSeries,
   skipInference: boolean,
-): Promise<{ flags: ('INFERENCE_MISMATCH' | 'OBSERVATION_MISMATCH')[]; messages: string[]; notes: string[] }> {
+  makeBuilder: (card: PolicyCard, bars: BarSeries) => ObservationBuilder,
+): Promise<{ flags: ('INFERENCE_MISMATCH' | 'OBSERVATION_MISMATCH')[]; messages: string[]; notes: string[]; observationChecked: number }> {
   const flags = new Set<'INFERENCE_MISMATCH' | 'OBSERVATION_MISMATCH'>();
   const messages: string[] = [];
   const notes: string[] = [];
   let checkedInference = 0;
   let checkedObservation = 0;
+  let checkedActions = 0;
   let skipped = 0;
   for (const g of card.golden) {
     if (g.output && skipInference) skipped++;
@@ -102,8 +105,10 @@ async function checkGolden(
       }
       if (out.length !== g.output.length || worst > GOLDEN_TOLERANCE) {
         flags.add('INFERENCE_MISMATCH');
+        const hint = outputHint(card, out, g.output);
         messages.push(
-          `INFERENCE_MISMATCH: golden[${g.index}] output[${at}] is ${out[at]} from onnxruntime but ${g.output[at]} in ${card.file} (|diff| ${worst.toExponential(2)} > ${GOLDEN_TOLERANCE}); the ONNX export does not reproduce the training framework`,
+          `INFERENCE_MISMATCH: golden[${g.index}] output[${at}] is ${out[at]} from onnxruntime but ${g.output[at]} in ${card.file} (|diff| ${worst.toExponential(2)} > ${GOLDEN_TOLERANCE}); ` +
+            (hint ?? 'the ONNX export does not reproduce the training framework'),
         );
       }
     }
@@ -118,35 +123,177 @@ async function checkGolden(
         continue;
       }
       checkedObservation++;
-      const built = builder.build(tau, FLAT_STATE, new Float32Array(builder.size));
-      let worst = 0;
-      let at = 0;
-      for (let i = 0; i < built.length; i++) {
-        const d = Math.abs(built[i]! - g.obs[i]!);
-        if (!(d <= worst)) {
-          worst = Number.isNaN(d) ? Infinity : d;
-          at = i;
-        }
-      }
-      if (worst > GOLDEN_TOLERANCE) {
-        const loc = builder.locate(at);
+      const built = builder.build(tau, g.state, new Float32Array(builder.size));
+      const diff = compareObs(built, g.obs);
+      if (diff !== null) {
+        const first = builder.locate(diff.first);
         flags.add('OBSERVATION_MISMATCH');
+        const hints = observationHints(card, builder, bars, tau, g.state, g.obs, makeBuilder);
         messages.push(
-          `OBSERVATION_MISMATCH: golden[${g.index}] at ${g.atIso}: value ${at} (row ${loc.row}, ${loc.label}) is ${built[at]} here but ${g.obs[at]} in ${card.file} (|diff| ${worst.toExponential(2)}); the observation builder does not match the training code`,
+          `OBSERVATION_MISMATCH: golden[${g.index}] at ${g.atIso}: the first differing value is ${diff.first} (row ${first.row}, ${first.label}): ${built[diff.first]} here but ${g.obs[diff.first]} in ${card.file}; ` +
+            `${diff.count} of ${built.length} values differ by more than ${GOLDEN_TOLERANCE} (largest |diff| ${diff.worst.toExponential(2)}); ` +
+            (hints.length > 0 ? hints.join('; ') : 'the observation builder does not match the training code'),
         );
+        continue;
+      }
+      if (g.action !== null && card.state.length > 0) {
+        notes.push(`golden[${g.index}]: the decoded action is not checked on a recurrent policy (its state at ${g.atIso} depends on every step before it)`);
+      } else if (g.action !== null && !skipInference) {
+        checkedActions++;
+        const { out } = await infer(model, b, card, built, 1, null);
+        const mismatch = actionMismatch(card, b, out, g.action);
+        if (mismatch !== null) {
+          flags.add('INFERENCE_MISMATCH');
+          messages.push(`INFERENCE_MISMATCH: golden[${g.index}] at ${g.atIso}: ${mismatch}`);
+        }
       }
     }
   }
-  if (checkedInference + checkedObservation > 0) {
+  const verdict = flags.size === 0 ? 'passed' : 'run';
+  if (checkedObservation > 0) {
     notes.push(
-      `golden vectors: ${checkedInference} inference and ${checkedObservation} observation parity checks` +
-        (flags.size === 0 ? ' passed' : ' run'),
+      `golden vectors: ${checkedInference} inference and ${checkedObservation} observation parity checks ${verdict}` +
+        (checkedActions > 0 ? ` (${checkedActions} with the decoded action)` : ''),
     );
+  } else if (checkedInference > 0) {
+    // Never "0 observation parity checks passed": that reads as a pass.
+    notes.push(`golden vectors: ${checkedInference} inference checks ${verdict}; no observation parity check was run`);
   }
   if (skipped > 0) {
     notes.push(`${skipped} inference golden vector(s) skipped: they were exported for the final model, not this checkpoint; give the checkpoint its own card to check it`);
   }
-  return { flags: [...flags], messages, notes };
+  return { flags: [...flags], messages, notes, observationChecked: checkedObservation };
+}
+
+/** The first value differing by more than the tolerance, how many do, and the largest difference; null when none. */
+function compareObs(built: Float32Array, golden: readonly number[]): { first: number; count: number; worst: number } | null {
+  let first = -1;
+  let count = 0;
+  let worst = 0;
+  for (let i = 0; i < built.length; i++) {
+    const d = Math.abs(built[i]! - golden[i]!);
+    if (d <= GOLDEN_TOLERANCE) continue;
+    if (first < 0) first = i;
+    count++;
+    worst = Math.max(worst, Number.isNaN(d) ? Infinity : d);
+  }
+  return first < 0 ? null : { first, count, worst };
+}
+
+/**
+ * What an observation golden that does not match probably means: the observation of the bar before or
+ * after (a timestamp convention), a feature-major layout, or features before normalisation.
+ */
+function observationHints(
+  card: PolicyCard,
+  builder: ObservationBuilder,
+  bars: BarSeries,
+  tau: number,
+  state: { position: number; unrealizedReturn: number },
+  golden: readonly number[],
+  makeBuilder: (card: PolicyCard, bars: BarSeries) => ObservationBuilder,
+): string[] {
+  const hints: string[] = [];
+  const tf = timeframeMs(card.timeframe);
+  for (const k of [-1, 1] as const) {
+    if (!builder.isValid(tau + k)) continue;
+    if (compareObs(builder.build(tau + k, state, new Float32Array(builder.size)), golden) !== null) continue;
+    hints.push(
+      k === -1
+        ? `it equals the observation of the bar before (starting ${iso(bars.time[tau - 1]!)}): "at" looks like that bar's close time (${iso(bars.time[tau - 1]! + tf)}); give the start of the decision bar`
+        : `it equals the observation of the bar after (starting ${iso(bars.time[tau + 1]!)}): "at" is one bar early; give the start of the decision bar the observation was built at`,
+    );
+  }
+  const { window: W, features } = card.observation;
+  const F = features.length;
+  const built = builder.build(tau, state, new Float32Array(builder.size));
+  if (W > 1 && F > 1) {
+    const transposed = new Float32Array(W * F);
+    for (let r = 0; r < W; r++) for (let f = 0; f < F; f++) transposed[f * W + r] = built[r * F + f]!;
+    if (compareObs(transposed, golden) === null) {
+      hints.push(
+        `it is this observation flattened feature-major (index feature·${W} + row) instead of time-major (row·${F} + feature): the training code transposes the window (e.g. flattens a [features, window] array); flatten it as [window, features]`,
+      );
+    }
+  }
+  if (card.observation.normalize !== null || card.observation.clip !== null) {
+    const rawCard = { ...card, observation: { ...card.observation, normalize: null, clip: null } };
+    const raw = makeBuilder(rawCard, bars).build(tau, state, new Float32Array(builder.size));
+    if (compareObs(raw, golden) === null) {
+      hints.push('it equals the observation before normalize/clip: the golden holds raw features (export the normalised observation the policy saw), or the card\'s normalize does not belong to this model');
+    }
+  }
+  return hints;
+}
+
+const softmax = (x: ArrayLike<number>): number[] => {
+  const top = Math.max(...Array.from(x));
+  const e = Array.from(x, (v) => Math.exp(v - top));
+  const sum = e.reduce((a, v) => a + v, 0);
+  return e.map((v) => v / sum);
+};
+
+/** Why a discrete output golden may differ: log-probabilities or probabilities where the card reads logits, or the reverse. */
+function outputHint(card: PolicyCard, out: Float32Array, golden: readonly number[]): string | null {
+  if (card.action.type !== 'discrete' || out.length !== golden.length || golden.length < 2) return null;
+  const near = (a: readonly number[]): boolean => a.every((v, i) => Math.abs(v - golden[i]!) <= GOLDEN_TOLERANCE);
+  const p = softmax(out);
+  if (near(p.map(Math.log))) return 'the golden output is the log-softmax of the model\'s output: the training code exported log-probabilities where the model gives logits; export the logits (the policy\'s action_net output) as the golden';
+  if (near(p)) return 'the golden output is the softmax of the model\'s output: the training code exported probabilities where the model gives logits; export the logits as the golden';
+  const sumExp = golden.reduce((a, v) => a + Math.exp(v), 0);
+  if (golden.every((v) => v <= 0) && Math.abs(sumExp - 1) < 1e-3) {
+    return 'the golden output looks like log-probabilities (every value ≤ 0, their exponentials sum to 1) but the model\'s output does not match them either: check which output the card reads and what the training code exported';
+  }
+  return null;
+}
+
+/** Null when the model's decision on the built observation equals the golden's decoded action; else what differs. */
+function actionMismatch(card: PolicyCard, b: Binding, out: Float32Array, expected: number): string | null {
+  const action = card.action;
+  if (action.type === 'continuous') {
+    const got = Math.min(1, Math.max(-1, out[0]!));
+    return Math.abs(got - expected) <= GOLDEN_TOLERANCE ? null : `the model's continuous output is ${got} (clipped to [−1, 1]) but the training code decided ${expected}`;
+  }
+  let best = 0;
+  if (b.outputKind === 'action_index') best = Math.round(out[0]!);
+  else for (let i = 1; i < action.meanings.length; i++) if (out[i]! > out[best]!) best = i;
+  return best === expected
+    ? null
+    : `on the observation built here the model decides ${action.meanings[best]} (index ${best}) but the training code decided ${action.meanings[expected]} (index ${expected}); the observation matches, so the export or the action decoding differs`;
+}
+
+/**
+ * The card's features of other symbols (feature param `symbol`) read those symbols' bars: fetched from
+ * the same source, same timeframe and window, and attached to the model's bars. Every bar time at which
+ * another symbol has no bar is a data-quality note: the features of that symbol there are computed as of
+ * its last earlier bar, and the note says how many and which.
+ */
+async function withOtherSymbols(bars: BarSeries, card: PolicyCard, request: BarsRequest, getBars: BarsProvider, report: ModelReport): Promise<BarSeries> {
+  const symbols = [...new Set(card.observation.features.flatMap((f) => (f.symbol === undefined ? [] : [f.symbol])))];
+  if (symbols.length === 0) return bars;
+  const others: Record<string, BarSeries> = {};
+  for (const symbol of symbols) {
+    if (symbol.replaceAll('/', '').toUpperCase() === card.symbol.replaceAll('/', '').toUpperCase()) {
+      others[symbol] = bars;
+      continue;
+    }
+    const got = await getBars({ ...request, symbol, assetClass: guessAssetClass(symbol) });
+    report.dataQuality.push(...got.notes.map((n) => ({ ...n, message: `${symbol} (read by ${card.symbol}'s features): ${n.message}` })));
+    others[symbol] = got.bars;
+    const gaps = otherSymbolGaps(bars, got.bars);
+    if (gaps.length > 0) {
+      const first = gaps.slice(0, 3).map((i) => iso(bars.time[i]!));
+      report.dataQuality.push({
+        kind: 'gap',
+        count: gaps.length,
+        at: first[0]!,
+        message:
+          `${symbol} has no bar at ${gaps.length} of the ${bars.time.length} ${card.symbol} bar times (first ${first.join(', ')}); ` +
+          `the features of ${symbol} there use its last bar before that time (never a later one)`,
+      });
+    }
+  }
+  return { ...bars, others };
 }
 
 /**
@@ -177,8 +324,26 @@ function indexOfTime(time: Float64Array, t: number): number {
   return -1;
 }
 
-function windowReport(r: BacktestResult): WindowReport {
-  return { start: iso(r.startTime), end: iso(r.endTime), bars: r.bars, metrics: r.metrics };
+function windowReport(r: BacktestResult, card: PolicyCard): WindowReport {
+  const report: WindowReport = { start: iso(r.startTime), end: iso(r.endTime), bars: r.bars, metrics: r.metrics };
+  if (card.action.type === 'discrete' && r.actions !== null) {
+    const meanings = card.action.meanings;
+    const taken: Record<string, number> = {};
+    const chosen: Record<string, number> = {};
+    for (const m of meanings) taken[m] = chosen[m] = 0;
+    let held = 0;
+    let decisions = 0;
+    r.actions.chosen.forEach((n, i) => {
+      const h = r.actions!.held[i] ?? 0;
+      chosen[meanings[i]!] = (chosen[meanings[i]!] ?? 0) + n;
+      taken[meanings[i]!] = (taken[meanings[i]!] ?? 0) + n - h;
+      taken['HOLD'] = (taken['HOLD'] ?? 0) + h;
+      held += h;
+      decisions += n;
+    });
+    report.actions = { decisions, taken, chosen, heldByMinConfidence: held };
+  }
+  return report;
 }
 
 /**
@@ -218,23 +383,40 @@ export async function evaluateModel(
   report.assetClassGuessed = card.assetClassGuessed;
   if (card.assetClassGuessed) report.notes.push(`asset class guessed from the symbol: ${card.assetClass} (set "asset_class" in the card)`);
   report.notes.push(...card.warnings.map((w) => `${cardFile}: ${w}`));
+  if (card.assetClass === 'crypto' && !card.execution.longOnly) {
+    report.notes.push(
+      `warning: ${cardFile} sets execution.long_only false on a crypto card: Alpaca cannot short crypto, so the short positions this backtest takes cannot be traded there; set long_only true to evaluate what can be deployed`,
+    );
+  }
 
   const b = bindModel(model, card, label);
   report.notes.push(...b.notes);
-  const { bars, notes } = await getBars({
+  const request: BarsRequest = {
     symbol: card.symbol,
     timeframe: card.timeframe,
     assetClass: card.assetClass,
     endMs: plan.endMs,
     days: Math.max(plan.backtestDays, plan.walkForward?.days ?? 0),
     warmupBars: warmupBars(card) + 1,
-  });
-  report.dataQuality.push(...notes);
+  };
+  const own = await getBars(request);
+  report.dataQuality.push(...own.notes);
+  const bars = await withOtherSymbols(own.bars, card, request, getBars, report);
   const makeBuilder = plan.observationBuilder ?? ((c: PolicyCard, x: BarSeries) => new ObservationBuilder(c, x));
   const builder = makeBuilder(card, bars);
 
-  const golden = await checkGolden(model, b, card, builder, bars, plan.borrowedCard ?? false);
+  const golden = await checkGolden(model, b, card, builder, bars, plan.borrowedCard ?? false, makeBuilder);
   report.notes.push(...golden.notes);
+  if (golden.observationChecked === 0) {
+    report.flags.push('NO_OBSERVATION_PARITY');
+    const given = card.golden.filter((g) => g.at !== null).length;
+    report.notes.push(
+      `NO_OBSERVATION_PARITY: ` +
+        (given === 0 ? `${card.file} has no { "at", "obs" } golden vector` : `none of the ${given} { "at", "obs" } golden vector(s) of ${card.file} fell on a bar of the data after the warm-up`) +
+        `, so the feature builder was never checked against the training code; the model is capped at ${plan.config.decision.noObservationParityCap} (decision.no_observation_parity_cap). ` +
+        `Export the observation your training code builds at a few bars, with their start times, as golden vectors (docs/policy-card.md)`,
+    );
+  }
   if (golden.flags.length > 0) {
     report.flags.push(...golden.flags);
     report.errors.push(...golden.messages);
@@ -316,10 +498,10 @@ export async function evaluateModel(
   }
   const results = sims.map((s) => s.finish());
 
-  report.backtest = windowReport(results[0]!);
+  report.backtest = windowReport(results[0]!, card);
   if (plan.walkForward) {
     const foldResults = results.slice(1);
-    const folds: FoldReport[] = foldResults.map((r, i) => ({ index: windows[i + 1]!.index, ...windowReport(r) }));
+    const folds: FoldReport[] = foldResults.map((r, i) => ({ index: windows[i + 1]!.index, ...windowReport(r, card) }));
     const summary = summarizeFolds(
       folds.map((f) => f.metrics),
       plan.walkForward.folds,

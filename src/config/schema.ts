@@ -44,6 +44,11 @@ export interface DecisionConfig {
   live: { minPositiveShare: number; maxSharpeStd: number };
   paper: { minPositiveShare: number; maxSharpeStd: number };
   required: Tier;
+  /**
+   * The highest tier of a model whose card has no observation parity vector that was checked (flag
+   * NO_OBSERVATION_PARITY): its feature builder was never compared with the training code.
+   */
+  noObservationParityCap: Tier;
 }
 
 export interface DataConfig {
@@ -115,6 +120,7 @@ export function defaultConfig(): Config {
       live: { minPositiveShare: 0.8, maxSharpeStd: 1.0 },
       paper: { minPositiveShare: 0.6, maxSharpeStd: 2.0 },
       required: 'PAPER',
+      noObservationParityCap: 'PAPER',
     },
     data: { source: 'csv', dir: null, feed: 'iex', adjustment: 'all', cache: '.policy-gate/cache', deadlineSeconds: 300 },
     promotion: { paper: 'deploy/paper.json', live: 'deploy/live.json', modelsDir: 'models' },
@@ -316,7 +322,7 @@ export function parseConfig(doc: unknown, file: string): Config {
     cfg.walkForward.embargoBars = w.number('embargo_bars', { min: 0, integer: true }) ?? cfg.walkForward.embargoBars;
   }
 
-  const d = root.section('decision', ['live', 'paper', 'required']);
+  const d = root.section('decision', ['live', 'paper', 'required', 'no_observation_parity_cap']);
   if (d) {
     for (const tier of ['live', 'paper'] as const) {
       const t = d.section(tier, ['min_positive_share', 'max_sharpe_std']);
@@ -328,6 +334,7 @@ export function parseConfig(doc: unknown, file: string): Config {
       }
     }
     cfg.decision.required = d.oneOf('required', TIER_ORDER) ?? cfg.decision.required;
+    cfg.decision.noObservationParityCap = d.oneOf('no_observation_parity_cap', TIER_ORDER) ?? cfg.decision.noObservationParityCap;
   }
 
   const data = root.section('data', ['source', 'dir', 'feed', 'adjustment', 'cache', 'deadline_seconds']);

@@ -8,9 +8,9 @@ import { inputError } from './errors.js';
 import { isTimeframe, type AssetClass, type Timeframe } from './types.js';
 import {
   FEATURE_NAMES,
-  MAX_FEATURE_PARAM,
-  featureParam,
+  featureParams,
   featureSpan,
+  type ParamValue,
   isFeatureName,
   type FeatureSpec,
 } from './features.js';
@@ -18,6 +18,10 @@ import { ACTION_MEANINGS, parseActionMeaning, type ActionMeaning } from './actio
 
 export const CARD_SCHEMA = 'policy-card/1';
 
+/**
+ * (x − mean) / std. Both arrays hold F values (one per feature) or W·F (one per observation element,
+ * time-major: index row·F + feature), the same length.
+ */
 export interface NormalizeSpec {
   readonly mean: readonly number[];
   readonly std: readonly number[];
@@ -108,6 +112,17 @@ export interface GoldenEntry {
   readonly at: number | null;
   /** `at` as ISO 8601 UTC, or null. */
   readonly atIso: string | null;
+  /**
+   * The position state the observation at `at` was built with (`position`, `unrealized_return`;
+   * flat when absent).
+   */
+  readonly state: { readonly position: number; readonly unrealizedReturn: number };
+  /**
+   * The decision the training code decoded at `at`, or null: for a discrete card the index into
+   * action.meanings (given as a meaning or an index; the argmax, before min_confidence); for a
+   * continuous card the first output value clipped to [−1, 1].
+   */
+  readonly action: number | null;
 }
 
 export interface PolicyCard {
@@ -156,7 +171,9 @@ const TOP_KEYS = [
 /** Free-form metadata a card may carry; ignored. Keys starting with `x_` or `x-` are ignored too. */
 const METADATA_KEYS = ['description', 'notes', 'metadata', 'version', 'model_version', 'created_at'];
 const OBSERVATION_KEYS = ['window', 'features', 'normalize', 'clip'];
-const NORMALIZE_KEYS = ['mean', 'std'];
+const NORMALIZE_KEYS = ['mean', 'std', 'var', 'epsilon'];
+/** VecNormalize's default epsilon (std = sqrt(var + epsilon)). */
+const DEFAULT_VAR_EPSILON = 1e-8;
 const DISCRETE_KEYS = ['type', 'output', 'output_kind', 'log_prob_output', 'meanings', 'min_confidence'];
 const CONTINUOUS_KEYS = ['type', 'output', 'output_kind'];
 const EXECUTION_KEYS = ['long_only', 'max_exposure', 'rebalance_band'];
@@ -164,7 +181,7 @@ const STATE_KEYS = ['input', 'output'];
 const STATE_ALL_KEYS = ['input', 'output', 'batch_axis'];
 const EXTRA_INPUT_KEYS = ['name', 'value', 'batch_axis'];
 const MAX_AXIS = 8;
-const GOLDEN_KEYS = ['obs', 'output', 'at'];
+const GOLDEN_KEYS = ['obs', 'output', 'at', 'position', 'unrealized_return', 'action'];
 
 const DEFAULT_REBALANCE_BAND = 0.05;
 const MAX_WINDOW = 100_000;
@@ -343,25 +360,7 @@ function parseObservation(p: Problems, raw: unknown): ObservationSpec | undefine
   // Lengths are checked against the feature list only when there is one (no cascade of errors).
   const count = Array.isArray(raw.features) && raw.features.length > 0 ? raw.features.length : undefined;
 
-  let normalize: NormalizeSpec | null = null;
-  if (raw.normalize !== undefined && raw.normalize !== null) {
-    if (!isObject(raw.normalize)) {
-      p.add('observation.normalize', `must be an object { "mean": [...], "std": [...] }, got ${show(raw.normalize)}`);
-    } else {
-      checkKeys(p, raw.normalize, 'observation.normalize', NORMALIZE_KEYS);
-      const mean = numberArray(p, raw.normalize.mean, 'observation.normalize.mean', count, (x) => Number.isFinite(x), 'a finite number');
-      const std = numberArray(p, raw.normalize.std, 'observation.normalize.std', count, (x) => Number.isFinite(x) && x > 0, 'a positive finite number');
-      if (raw.normalize.mean === undefined && raw.normalize.std === undefined) {
-        p.add('observation.normalize', 'needs "mean" and/or "std" arrays (one value per feature)');
-      }
-      if (mean !== undefined && std !== undefined) {
-        normalize = {
-          mean: raw.normalize.mean === undefined ? new Array<number>(count ?? 0).fill(0) : mean,
-          std: raw.normalize.std === undefined ? new Array<number>(count ?? 0).fill(1) : std,
-        };
-      }
-    }
-  }
+  const normalize = parseNormalize(p, raw.normalize, count, windowOk ? window : undefined);
 
   let clip: number | null = null;
   if (raw.clip !== undefined && raw.clip !== null) {
@@ -371,6 +370,78 @@ function parseObservation(p: Problems, raw: unknown): ObservationSpec | undefine
 
   if (!featuresOk || !windowOk) return undefined;
   return { window, features, normalize, clip, size: window * features.length };
+}
+
+/**
+ * `normalize`: per feature (F values) or per observation element (W·F values, time-major like the
+ * observation: VecNormalize over a frame stack). `std`, or `var` with `epsilon` (std = sqrt(var + eps),
+ * VecNormalize's obs_rms; epsilon defaults to VecNormalize's 1e-8). When one array is per element and
+ * the other per feature, the per-feature one is repeated for every row.
+ */
+function parseNormalize(p: Problems, raw: unknown, count: number | undefined, window: number | undefined): NormalizeSpec | null {
+  if (raw === undefined || raw === null) return null;
+  if (!isObject(raw)) {
+    p.add('observation.normalize', `must be an object { "mean": [...], "std": [...] }, got ${show(raw)}`);
+    return null;
+  }
+  checkKeys(p, raw, 'observation.normalize', NORMALIZE_KEYS);
+  if (raw.mean === undefined && raw.std === undefined && raw.var === undefined) {
+    p.add('observation.normalize', 'needs "mean" and/or "std" (or "var") arrays (one value per feature, or one per observation element)');
+    return null;
+  }
+  if (raw.std !== undefined && raw.var !== undefined) {
+    p.add('observation.normalize.var', 'cannot be given together with "std"; give std, or var with epsilon (std = sqrt(var + epsilon))');
+    return null;
+  }
+  if (raw.epsilon !== undefined && raw.var === undefined) {
+    p.add('observation.normalize.epsilon', 'applies only to "var" (std = sqrt(var + epsilon)); remove it or give var instead of std');
+    return null;
+  }
+  let epsilon = DEFAULT_VAR_EPSILON;
+  if (raw.epsilon !== undefined) {
+    if (typeof raw.epsilon === 'number' && Number.isFinite(raw.epsilon) && raw.epsilon >= 0) epsilon = raw.epsilon;
+    else {
+      p.add('observation.normalize.epsilon', `must be a number ≥ 0, got ${show(raw.epsilon)}`);
+      return null;
+    }
+  }
+  const sizes = count === undefined ? undefined : window === undefined || window === 1 ? [count] : [count, count * window];
+  const read = (key: 'mean' | 'std' | 'var', ok: (x: number) => boolean, what: string): number[] | undefined => {
+    const path = `observation.normalize.${key}`;
+    const value = raw[key];
+    if (value === undefined) return [];
+    const arr = numberArray(p, value, path, undefined, ok, what);
+    if (arr === undefined || sizes === undefined) return arr;
+    if (!sizes.includes(arr.length)) {
+      p.add(
+        path,
+        sizes.length === 1
+          ? `has ${arr.length} values but observation.features gives ${sizes[0]}; give exactly ${sizes[0]}`
+          : `has ${arr.length} values; give ${sizes[0]} (one per feature) or ${sizes[1]} (one per observation element: window ${window} × ${count} features, time-major)`,
+      );
+      return undefined;
+    }
+    return arr;
+  };
+  const mean = read('mean', (x) => Number.isFinite(x), 'a finite number');
+  const std = read('std', (x) => Number.isFinite(x) && x > 0, 'a positive finite number');
+  const variance = read('var', (x) => Number.isFinite(x) && x >= 0, 'a finite number ≥ 0');
+  if (mean === undefined || std === undefined || variance === undefined || count === undefined) return null;
+  let sd = raw.var !== undefined ? variance.map((v) => Math.sqrt(v + epsilon)) : std;
+  if (raw.var !== undefined) {
+    const bad = sd.findIndex((x) => !(x > 0));
+    if (bad >= 0) {
+      p.add(`observation.normalize.var[${bad}]`, 'is 0 with epsilon 0, a zero std; give a positive epsilon or var');
+      return null;
+    }
+  }
+  let m = raw.mean === undefined ? [] : mean;
+  const size = Math.max(m.length, sd.length, count);
+  const expand = (xs: number[], fill: number): number[] =>
+    xs.length === 0 ? new Array<number>(size).fill(fill) : xs.length === size ? xs : Array.from({ length: size }, (_, i) => xs[i % count]!);
+  m = expand(m, 0);
+  sd = expand(sd, 1);
+  return { mean: m, std: sd };
 }
 
 function parseFeature(p: Problems, raw: unknown, path: string): FeatureSpec | undefined {
@@ -388,42 +459,77 @@ function parseFeature(p: Problems, raw: unknown, path: string): FeatureSpec | un
     );
     return undefined;
   }
-  const param = featureParam(name);
+  const defs = featureParams(name);
   let ok = true;
   for (const key of Object.keys(raw)) {
-    if (key === 'name' || (param !== null && key === param.key)) continue;
+    if (key === 'name' || defs.some((d) => d.key === key)) continue;
+    const own = defs.filter((d) => d.key !== 'symbol').map((d) => `"${d.key}"`);
+    const symbol = defs.some((d) => d.key === 'symbol');
     p.add(
       `${path}.${key}`,
-      param === null
-        ? `is not a parameter of ${name} (it takes none); remove it`
-        : `is not a parameter of ${name} (it takes "${param.key}"); remove or rename it`,
+      own.length === 0
+        ? symbol
+          ? `is not a parameter of ${name} (it takes only "symbol", to read another symbol's bars); remove it`
+          : `is not a parameter of ${name} (it takes none); remove it`
+        : `is not a parameter of ${name} (it takes ${own.join(', ')}${symbol ? `, and "symbol" to read another symbol's bars` : ''}); remove or rename it`,
     );
     ok = false;
   }
-  if (param === null) return ok ? ({ name } as FeatureSpec) : undefined;
-
-  const value = raw[param.key];
-  let resolved: number;
-  if (value === undefined) {
-    if (param.default === null) {
-      p.add(`${path}.${param.key}`, `is missing; ${name} needs a ${param.key} (an integer ≥ ${param.min})`);
-      return undefined;
+  const spec: Record<string, ParamValue> = { name };
+  for (const def of defs) {
+    const value = raw[def.key];
+    const where = `${path}.${def.key}`;
+    if (value === undefined) {
+      if (def.default === undefined) {
+        if (def.optional) continue;
+        p.add(where, `is missing; ${name} needs a ${def.key} (an integer ≥ ${def.min ?? 1})`);
+        ok = false;
+      } else if (def.core) spec[def.key] = def.default;
+      continue;
     }
-    resolved = param.default;
-  } else if (!isInt(value) || value < 1) {
-    p.add(`${path}.${param.key}`, `must be a positive integer, got ${show(value)}`);
-    return undefined;
-  } else if (value < param.min) {
-    p.add(`${path}.${param.key}`, `must be at least ${param.min} for ${name} (a sample std needs two values), got ${value}`);
-    return undefined;
-  } else if (value > MAX_FEATURE_PARAM) {
-    p.add(`${path}.${param.key}`, `must be at most ${MAX_FEATURE_PARAM}, got ${value}`);
-    return undefined;
-  } else {
-    resolved = value;
+    let valid: boolean;
+    let expected: string;
+    switch (def.type) {
+      case 'int':
+        valid = isInt(value) && value >= (def.min ?? 1) && value <= (def.max ?? Infinity);
+        if (def.key === 'ddof') expected = "0 (population std) or 1 (sample std, pandas' default)";
+        else if (!isInt(value) || value < 1) expected = 'a positive integer';
+        else if (value < (def.min ?? 1)) {
+          p.add(where, `must be at least ${def.min} for ${name}${def.min === 2 && def.key === 'period' ? ' (a sample std needs two values)' : ''}, got ${value}`);
+          ok = false;
+          continue;
+        } else expected = `at most ${def.max}`;
+        break;
+      case 'number':
+        valid = typeof value === 'number' && Number.isFinite(value) && value >= (def.min ?? -Infinity) && value <= (def.max ?? Infinity);
+        expected = `a number from ${def.min} to ${def.max}`;
+        break;
+      case 'bool':
+        valid = typeof value === 'boolean';
+        expected = 'true or false';
+        break;
+      case 'symbol':
+        valid = typeof value === 'string' && /^[A-Za-z0-9][A-Za-z0-9./_-]{0,31}$/.test(value);
+        expected = 'a symbol such as "ETHUSD" or "SPY" (the feature is then computed on its bars)';
+        break;
+      default:
+        valid = typeof value === 'string' && (def.values ?? []).includes(value);
+        expected = `one of ${(def.values ?? []).map((x) => `"${x}"`).join(', ')}`;
+    }
+    if (!valid) {
+      p.add(where, `must be ${expected}, got ${show(value)}`);
+      ok = false;
+      continue;
+    }
+    // Convention parameters at their default are left out, so the spec (and its label) stays the default one.
+    if (!def.core && def.default !== undefined && value === def.default) continue;
+    spec[def.key] = value as ParamValue;
   }
-  if (!ok) return undefined;
-  return (param.key === 'lag' ? { name, lag: resolved } : { name, period: resolved }) as FeatureSpec;
+  if (ok && (name === 'macd' || name === 'macd_signal' || name === 'macd_hist') && (spec.fast as number) >= (spec.slow as number)) {
+    p.add(`${path}.fast`, `must be shorter than slow (${String(spec.slow)}), got ${String(spec.fast)}`);
+    ok = false;
+  }
+  return ok ? (spec as unknown as FeatureSpec) : undefined;
 }
 
 function parseAction(p: Problems, raw: unknown): ActionSpec | undefined {
@@ -643,8 +749,32 @@ function parseGolden(
         atIso = new Date(ms).toISOString();
       }
     }
+    let position = 0;
+    let unrealizedReturn = 0;
+    let decided: number | null = null;
+    for (const key of ['position', 'unrealized_return', 'action'] as const) {
+      if (entry[key] !== undefined && entry.at === undefined) p.add(`${path}.${key}`, `belongs to an observation golden: give "at" (the decision bar's start) with it`);
+    }
+    if (entry.position !== undefined) {
+      if (typeof entry.position === 'number' && Number.isFinite(entry.position) && Math.abs(entry.position) <= 2) position = entry.position;
+      else p.add(`${path}.position`, `must be the exposure at decision time (position value / equity, a number in [−2, 2]), got ${show(entry.position)}`);
+    }
+    if (entry.unrealized_return !== undefined) {
+      if (typeof entry.unrealized_return === 'number' && Number.isFinite(entry.unrealized_return)) unrealizedReturn = entry.unrealized_return;
+      else p.add(`${path}.unrealized_return`, `must be a finite number (the open position's return since entry), got ${show(entry.unrealized_return)}`);
+    }
+    if (entry.action !== undefined && action !== undefined) {
+      const v = entry.action;
+      if (action.type === 'discrete') {
+        const byName = typeof v === 'string' ? parseActionMeaning(v) : null;
+        const index = isInt(v) ? v : byName === null ? -1 : action.meanings.indexOf(byName);
+        if (index >= 0 && index < action.meanings.length) decided = index;
+        else p.add(`${path}.action`, `must be one of action.meanings (${action.meanings.join(', ')}) or its index, got ${show(v)}`);
+      } else if (typeof v === 'number' && Number.isFinite(v)) decided = Math.min(1, Math.max(-1, v));
+      else p.add(`${path}.action`, `must be the continuous output (a number) the training code got, got ${show(v)}`);
+    }
     if (obs === undefined || output === undefined) return;
-    entries.push({ index: i, obs, output, at, atIso });
+    entries.push({ index: i, obs, output, at, atIso, state: { position, unrealizedReturn }, action: decided });
   });
   return entries;
 }

@@ -19,6 +19,22 @@ export interface DecisionInput {
 }
 
 export function decide(input: DecisionInput, cfg: DecisionConfig): Decision {
+  const decision = decideUncapped(input, cfg);
+  if (!input.flags.includes('NO_OBSERVATION_PARITY') || decision.tier === 'DROP') return decision;
+  const cap = cfg.noObservationParityCap ?? 'PAPER';
+  const why =
+    'NO_OBSERVATION_PARITY: no { "at", "obs" } golden vector was checked, so the observation builder was never compared with the training code';
+  if (tierRank(decision.tier) <= tierRank(cap)) {
+    return { ...decision, reasons: [...decision.reasons, `${why} (decision.no_observation_parity_cap ${cap} does not lower ${decision.tier})`] };
+  }
+  return {
+    tier: cap,
+    rule: `${decision.rule}, capped at ${cap}: no observation parity`,
+    reasons: [`${why}; capped at ${cap} (decision.no_observation_parity_cap), the walk-forward alone earned ${decision.tier}`, ...decision.reasons],
+  };
+}
+
+function decideUncapped(input: DecisionInput, cfg: DecisionConfig): Decision {
   const { gating, flags, folds } = input;
   const hard = (['METRIC_INVALID', 'OBSERVATION_MISMATCH', 'INFERENCE_MISMATCH', 'LOOKAHEAD'] as const).filter((f) => flags.includes(f));
   if (gating.classification === 'DROP' || hard.length > 0) {

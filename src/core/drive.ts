@@ -15,7 +15,7 @@ import { checkOutputWidth, decideTarget } from './actions.js';
 import type { OutputKind, PolicyCard } from './card.js';
 import { inputError } from './errors.js';
 import { ObservationBuilder } from './observation.js';
-import { Simulation, type CostModel } from './simulate.js';
+import { actionCode, Simulation, type CostModel } from './simulate.js';
 import type { BarSeries } from './types.js';
 
 /**
@@ -438,8 +438,13 @@ export async function runSimulations(
       const s = sims[i]!;
       while (!s.done) {
         const tau = s.decisionIndex;
-        const { target } = decideTarget(outputs!, (tau - lo) * width, card, s.state().target, label, logProbs?.[tau - lo]);
-        if (record) record[i]![s.stepsTaken] = target;
+        const { target, action } = decideTarget(outputs!, (tau - lo) * width, card, s.state().target, label, logProbs?.[tau - lo]);
+        const code = action === null ? 0 : actionCode(action.index, action.belowMinConfidence);
+        if (record) {
+          record[i]![s.stepsTaken] = target;
+          if (record.length > sims.length) record[sims.length + i]![s.stepsTaken] = code;
+        }
+        s.recordAction(code);
         s.step(target, kind);
       }
     }
@@ -484,8 +489,13 @@ export async function runSimulations(
       for (let k = 0; k < n; k++) {
         const i = active[startAt + k]!;
         for (let j = 0; j < b.state.length; j++) takeRow(b.state[j]!, next[j]!, n, k, states[i]![j]!);
-        const { target } = decideTarget(out, k * width, card, targets[k]!, label, logProb?.[k]);
-        if (record) record[i]![sims[i]!.stepsTaken] = target;
+        const { target, action } = decideTarget(out, k * width, card, targets[k]!, label, logProb?.[k]);
+        const code = action === null ? 0 : actionCode(action.index, action.belowMinConfidence);
+        if (record) {
+          record[i]![sims[i]!.stepsTaken] = target;
+          if (record.length > sims.length) record[sims.length + i]![sims[i]!.stepsTaken] = code;
+        }
+        sims[i]!.recordAction(code);
         sims[i]!.step(target, kind);
       }
     }
@@ -518,20 +528,28 @@ export async function driveJob(job: SimulationJob, model: ModelRunner): Promise<
   const { card, bars } = job;
   const builder = new ObservationBuilder(card, bars);
   const sims = job.simulations.map((s) => new Simulation(bars, { start: s.start, end: s.end }, s.costs, { periodsPerYear: job.periodsPerYear }));
-  const record = sims.map((s) => new Float64Array(s.length));
+  // The targets of each simulation, then its action codes (for the action histogram; see actionCode).
+  const record = [...sims, ...sims].map((s) => new Float64Array(s.length));
   await runSimulations(sims, model, job.binding, card, builder, job.label, record);
   return record;
 }
 
 /** Steps each simulation through the targets driveJob recorded for it. */
-export function replayTargets(sims: readonly Simulation[], targets: readonly Float64Array[], card: PolicyCard, label: string): void {
-  if (targets.length !== sims.length || sims.some((s, i) => s.length !== targets[i]!.length)) {
+export function replayTargets(sims: readonly Simulation[], recorded: readonly Float64Array[], card: PolicyCard, label: string): void {
+  // driveJob's record: the targets of each simulation, then (optionally) its action codes.
+  const targets = recorded.slice(0, sims.length);
+  const codes = recorded.length === 2 * sims.length ? recorded.slice(sims.length) : null;
+  if ((recorded.length !== sims.length && codes === null) || sims.some((s, i) => s.length !== targets[i]!.length || (codes !== null && codes[i]!.length !== s.length))) {
     throw new Error(`${label}: the onnxruntime process returned decisions for ${targets.length} simulations of ${targets.map((t) => t.length).join('/')} steps; expected ${sims.length} of ${sims.map((s) => s.length).join('/')}`);
   }
   const kind = card.action.type;
   for (let i = 0; i < sims.length; i++) {
     const s = sims[i]!;
     const t = targets[i]!;
-    for (let k = 0; k < t.length; k++) s.step(t[k]!, kind);
+    const c = codes?.[i];
+    for (let k = 0; k < t.length; k++) {
+      if (c) s.recordAction(c[k]!);
+      s.step(t[k]!, kind);
+    }
   }
 }

@@ -48,7 +48,20 @@ export interface LookaheadAudit {
 /** Bars `from` … `tau` of `bars`, as views (no copy); the first `tau + 1` bars by default. */
 export function truncateSeries(bars: BarSeries, tau: number, from = 0): BarSeries {
   const end = tau + 1;
+  // Other symbols' bars are cut at the same time: nothing that starts after bar τ stays.
+  const last = bars.time[tau]!;
+  const others =
+    bars.others === undefined
+      ? undefined
+      : Object.fromEntries(
+          Object.entries(bars.others).map(([symbol, o]) => {
+            let n = 0;
+            while (n < o.time.length && o.time[n]! <= last) n++;
+            return [symbol, truncateSeries(o, n - 1)];
+          }),
+        );
   return {
+    ...(others === undefined ? {} : { others }),
     symbol: bars.symbol,
     timeframe: bars.timeframe,
     time: bars.time.subarray(from, end),

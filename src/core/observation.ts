@@ -4,8 +4,9 @@
  * Layout: the W most recent feature rows, bars τ−W+1 … τ, flattened time-major (index = row·F +
  * feature, oldest row first). Window-relative features use the decision bar τ (close_rel = c_row /
  * c_τ − 1; volume_rel = v_row / mean(v over the W rows) − 1). State features (position,
- * unrealized_return) hold the decision-time value in every row. Then (x − mean) / std per feature and
- * clip to [−clip, clip], computed in float64 and stored as float32.
+ * unrealized_return) hold the decision-time value in every row. Then (x − mean) / std per feature (or
+ * per observation element, when the card gives W·F values: VecNormalize over stacked frames) and clip
+ * to [−clip, clip], computed in float64 and stored as float32.
  *
  * Reads only bars ≤ τ: every column feature at bar i is a pure function of bars ≤ i (features.ts), and
  * the window-relative features read bars τ−W+1 … τ.
@@ -90,8 +91,11 @@ export class ObservationBuilder {
   private readonly features: readonly FeatureSpec[];
   private readonly columns: (Float64Array | null)[];
   private readonly sources: Uint8Array;
+  /** Per observation element (W·F, time-major); rows repeat the per-feature values unless perElement. */
   private readonly mean: Float64Array;
   private readonly std: Float64Array;
+  /** The card normalises each observation element on its own (VecNormalize over stacked frames). */
+  private readonly perElement: boolean;
   private readonly clip: number;
   /** [clip]: read through a Float64Array so optimised code keeps it (and the values it bounds) unboxed. */
   private readonly clipBox: Float64Array;
@@ -119,8 +123,13 @@ export class ObservationBuilder {
     this.stateful = Int32Array.from(indices.filter((f) => this.sources[f] === POSITION || this.sources[f] === UNREALIZED));
     this.usesState = features.some((f) => featureKind(f) === 'state');
     this.needsVolumeMean = features.some((f) => f.name === 'volume_rel');
-    this.mean = Float64Array.from(normalize?.mean ?? new Array<number>(features.length).fill(0));
-    this.std = Float64Array.from(normalize?.std ?? new Array<number>(features.length).fill(1));
+    // Per observation element (W·F values): a per-feature normalisation is repeated for every row.
+    const F = features.length;
+    this.perElement = normalize !== null && normalize.mean.length !== F;
+    const expand = (xs: readonly number[] | undefined, fill: number): Float64Array =>
+      Float64Array.from({ length: window * F }, (_, i) => (xs === undefined ? fill : xs.length === F ? xs[i % F]! : xs[i]!));
+    this.mean = expand(normalize?.mean, 0);
+    this.std = expand(normalize?.std, 1);
     this.clip = clip ?? Infinity;
     this.clipBox = Float64Array.of(this.clip);
   }
@@ -157,7 +166,8 @@ export class ObservationBuilder {
       // A non-finite column value in the window: the reference path throws the error naming it.
       return this.buildReference(tau, state, out, offset);
     }
-    out.set(rows.values.subarray((first - rows.from) * F, (tau + 1 - rows.from) * F), offset);
+    if (rows.raw === null) out.set(rows.values.subarray((first - rows.from) * F, (tau + 1 - rows.from) * F), offset);
+    else this.writeColumnsPerElement(rows.raw, (first - rows.from) * F, out, offset);
     if (this.windowed.length > 0 && !this.writeWindowed(tau, out, offset)) {
       // A non-finite window-relative value: the reference path rewrites the observation and throws
       // the error naming the first one.
@@ -167,11 +177,12 @@ export class ObservationBuilder {
     for (let k = 0; k < stateful.length; k++) {
       const f = stateful[k];
       // Finite (checked above); the same value in every row.
-      let x = this.sources[f] === POSITION ? state.position : state.unrealizedReturn;
-      x = (x - this.mean[f]) / this.std[f];
+      const raw = this.sources[f] === POSITION ? state.position : state.unrealizedReturn;
       const clip = this.clipBox[0];
-      const v = x > clip ? clip : x < -clip ? -clip : x;
-      for (let r = 0, at = offset + f; r < W; r++, at += F) out[at] = v;
+      for (let r = 0, e = f; r < W; r++, e += F) {
+        const x = (raw - this.mean[e]) / this.std[e];
+        out[offset + e] = x > clip ? clip : x < -clip ? -clip : x;
+      }
     }
     return out;
   }
@@ -198,23 +209,23 @@ export class ObservationBuilder {
     for (let k = 0; k < windowed.length; k++) {
       const f = windowed[k];
       const source = this.sources[f];
-      const mean = this.mean[f];
-      const std = this.std[f];
+      const mean = this.mean;
+      const std = this.std;
       if (source === VOLUME_REL) {
-        for (let r = 0, at = offset + f; r < W; r++, at += F) {
+        for (let r = 0, e = f; r < W; r++, e += F) {
           let x = volumeMean === 0 ? 0 : volume[first + r] / volumeMean - 1;
           if (!Number.isFinite(x)) finite = false;
-          x = (x - mean) / std;
-          out[at] = x > clip ? clip : x < -clip ? -clip : x;
+          x = (x - mean[e]) / std[e];
+          out[offset + e] = x > clip ? clip : x < -clip ? -clip : x;
         }
         continue;
       }
       const price = source === OPEN_REL ? open : source === HIGH_REL ? high : source === LOW_REL ? low : close;
-      for (let r = 0, at = offset + f; r < W; r++, at += F) {
+      for (let r = 0, e = f; r < W; r++, e += F) {
         let x = price[first + r] / decisionClose - 1;
         if (!Number.isFinite(x)) finite = false;
-        x = (x - mean) / std;
-        out[at] = x > clip ? clip : x < -clip ? -clip : x;
+        x = (x - mean[e]) / std[e];
+        out[offset + e] = x > clip ? clip : x < -clip ? -clip : x;
       }
     }
     return finite;
@@ -229,7 +240,9 @@ export class ObservationBuilder {
     const n = this.length;
     const from = Math.min(n, Math.max(0, this.firstValidIndex - this.window + 1));
     const count = n - from;
-    const values = new Float32Array(count * F);
+    // Per-element normalisation depends on the row a bar takes in the observation: keep the raw values.
+    const raw = this.perElement ? new Float64Array(count * F) : null;
+    const values = new Float32Array(raw === null ? count * F : 0);
     const bad = new Uint8Array(count);
     const clip = this.clipBox[0];
     for (let f = 0; f < F; f++) {
@@ -243,13 +256,33 @@ export class ObservationBuilder {
           bad[i - from] = 1;
           continue;
         }
+        if (raw !== null) {
+          raw[(i - from) * F + f] = x;
+          continue;
+        }
         x = (x - mean) / std;
         values[(i - from) * F + f] = x > clip ? clip : x < -clip ? -clip : x;
       }
     }
     const badPrefix = new Int32Array(count + 1);
     for (let k = 0; k < count; k++) badPrefix[k + 1] = badPrefix[k] + bad[k];
-    return { from, values, badPrefix };
+    return { from, values, raw, badPrefix };
+  }
+
+  /** The column features of one observation under per-element normalisation (raw values from `at`). */
+  private writeColumnsPerElement(raw: Float64Array, at: number, out: Float32Array, offset: number): void {
+    const size = this.size;
+    const F = this.featureCount;
+    const clip = this.clipBox[0];
+    const mean = this.mean;
+    const std = this.std;
+    for (let e = 0, f = 0; e < size; e++) {
+      if (this.sources[f] === COLUMN) {
+        const x = (raw[at + e] - mean[e]) / std[e];
+        out[offset + e] = x > clip ? clip : x < -clip ? -clip : x;
+      }
+      if (++f === F) f = 0;
+    }
   }
 
   /** build(), one value at a time: the definition the fast path reproduces, and its error messages. */
@@ -298,7 +331,7 @@ export class ObservationBuilder {
             x = state.unrealizedReturn;
         }
         if (!Number.isFinite(x)) throw this.nonFinite(tau, i, f, x);
-        x = (x - this.mean[f]) / this.std[f];
+        x = (x - this.mean[r * F + f]) / this.std[r * F + f];
         out[base + f] = x > clip ? clip : x < -clip ? -clip : x;
       }
     }
@@ -366,8 +399,10 @@ export class ObservationBuilder {
 interface PreparedRows {
   /** The first bar in `values`. */
   from: number;
-  /** Bar-major normalised column values: bar i at (i − from)·F. */
+  /** Bar-major normalised column values: bar i at (i − from)·F (empty under per-element normalisation). */
   values: Float32Array;
+  /** Under per-element normalisation: the raw column values, bar-major; else null. */
+  raw: Float64Array | null;
   /** badPrefix[k] = number of bars among from … from + k − 1 with a non-finite column value. */
   badPrefix: Int32Array;
 }

@@ -20,6 +20,20 @@ export interface WindowReport {
   end: string;
   bars: number;
   metrics: BacktestMetrics;
+  /** Discrete policies: the actions of this window's decisions (absent for continuous policies). */
+  actions?: ActionHistogram;
+}
+
+/** What a discrete policy did in one backtest or fold. */
+export interface ActionHistogram {
+  /** Decisions taken (one per window bar). */
+  decisions: number;
+  /** The action applied, by meaning (min_confidence's HOLDs counted as HOLD); every meaning listed. */
+  taken: Record<string, number>;
+  /** The model's choice (the argmax), by meaning, before min_confidence. */
+  chosen: Record<string, number>;
+  /** Decisions whose top confidence was below action.min_confidence and so became HOLD. */
+  heldByMinConfidence: number;
 }
 
 export interface FoldReport extends WindowReport {

@@ -168,6 +168,19 @@ export interface BacktestResult {
   fills: Fill[];
   trades: Trade[];
   metrics: BacktestMetrics;
+  /**
+   * Discrete policies, by action index: how often it was the model's choice (argmax), and how many of
+   * those min_confidence turned into HOLD; null when no action was recorded (continuous policies).
+   */
+  actions: { chosen: number[]; held: number[] } | null;
+}
+
+/**
+ * A discrete decision as recorded for the action histogram: index + 1, negated when min_confidence
+ * turned it into HOLD; 0 = none (continuous). A number, so it travels with the targets (drive.ts).
+ */
+export function actionCode(index: number, belowMinConfidence: boolean): number {
+  return belowMinConfidence ? -(index + 1) : index + 1;
 }
 
 interface OpenTrade {
@@ -200,6 +213,8 @@ export class Simulation {
   private readonly n: number;
 
   private cash: number;
+  private actionCounts: number[] | null = null;
+  private heldCounts: number[] = [];
   private q = 0;
   private avgPrice = 0;
   private T = 0;
@@ -296,6 +311,17 @@ export class Simulation {
     };
   }
 
+  /** Records the discrete decision of the next step for the action histogram (see actionCode). */
+  recordAction(code: number): void {
+    if (code === 0) return;
+    const index = Math.abs(code) - 1;
+    const counts = (this.actionCounts ??= []);
+    while (counts.length <= index) counts.push(0);
+    while (this.heldCounts.length <= index) this.heldCounts.push(0);
+    counts[index]!++;
+    if (code < 0) this.heldCounts[index]!++;
+  }
+
   /** Applies the decision taken at the close of `decisionIndex`: target exposure T. */
   step(target: number, kind: TargetKind): void {
     if (this.done) throw new Error('Simulation.step: the simulation is done (the decision at the last close is not executed)');
@@ -373,6 +399,7 @@ export class Simulation {
       fills: [...this.fills],
       trades,
       metrics,
+      actions: this.actionCounts === null ? null : { chosen: [...this.actionCounts], held: [...this.heldCounts] },
     };
   }
 

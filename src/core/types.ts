@@ -40,6 +40,12 @@ export interface BarSeries {
   readonly low: Float64Array;
   readonly close: Float64Array;
   readonly volume: Float64Array;
+  /**
+   * Bars of the other symbols a card's features read (feature param `symbol`), same timeframe, keyed
+   * by the symbol as the card names it. Each is read as of a bar's time: its last bar starting at or
+   * before it (features.ts).
+   */
+  readonly others?: Readonly<Record<string, BarSeries>>;
 }
 
 export interface DataQualityNote {
@@ -91,7 +97,9 @@ export type ModelFlag =
   | 'IN_SAMPLE_OVERLAP'
   | 'PYTORCH_CHECKPOINT'
   /** The look-ahead audit found an observation that changes when the bars after its decision bar are removed. */
-  | 'LOOKAHEAD';
+  | 'LOOKAHEAD'
+  /** No `{at, obs}` golden vector was checked: the observation builder was never compared with the training code. */
+  | 'NO_OBSERVATION_PARITY';
 
 export interface GatingThresholds {
   fitness: number;

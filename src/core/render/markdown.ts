@@ -78,6 +78,26 @@ export function foldTable(m: ModelReport): string {
   return markdownTable(rows, { align: FOLD_ALIGN });
 }
 
+/**
+ * The actions a discrete policy took in the backtest and each fold (taken = after min_confidence), and
+ * how many decisions min_confidence turned into HOLD. Null when no window recorded actions.
+ */
+export function actionTable(m: ModelReport): string | null {
+  const windows: [string, NonNullable<ModelReport['backtest']>][] = [];
+  if (m.backtest) windows.push(['backtest', m.backtest]);
+  for (const f of m.walkForward?.folds ?? []) windows.push([`fold ${f.index}`, f]);
+  const withActions = windows.filter(([, w]) => w.actions !== undefined);
+  if (withActions.length === 0) return null;
+  const meanings: string[] = [];
+  for (const [, w] of withActions) for (const k of Object.keys(w.actions!.taken)) if (!meanings.includes(k)) meanings.push(k);
+  const rows = [['Actions taken', 'decisions', ...meanings, 'HOLD by min_confidence']];
+  for (const [name, w] of withActions) {
+    const a = w.actions!;
+    rows.push([name, String(a.decisions), ...meanings.map((k) => String(a.taken[k] ?? 0)), String(a.heldByMinConfidence)]);
+  }
+  return markdownTable(rows, { align: ['l', ...rows[0]!.slice(1).map(() => 'r' as const)] });
+}
+
 function backtestLine(m: ModelReport): string {
   const b = m.backtest!;
   const x = b.metrics;
@@ -105,6 +125,8 @@ export function modelSection(m: ModelReport): string {
     const chart = foldReturnsMermaid(m);
     if (chart) out.push('', chart);
   }
+  const actions = actionTable(m);
+  if (actions) out.push('', actions);
   if (m.evidence) out.push('', evidenceMarkdown(m.evidence, md, (rows, align) => markdownTable(rows, { align })));
   const extra = [
     ...m.errors.map((e) => `⚠️ ${md(e)}`),
