@@ -26,6 +26,16 @@
  * loop turn before a request is seen). It exits when the request pipe closes, which is also what
  * happens when the parent exits or dies.
  *
+ * In the middle of a request the main thread may be blocked for good (a native inference call that
+ * never returns, a model that spins), so it cannot notice anything. A watchdog thread (a Worker) does:
+ * it blocks reading fd 5, the lifeline, which the parent holds open and never writes; when the parent
+ * ends in any way, even by SIGKILL, the read returns end-of-file, and the watchdog removes the host's
+ * private folder and kills the whole process with SIGKILL. (Linux's PR_SET_PDEATHSIG is not reachable
+ * from Node, and a timer on the main thread would never fire while it is blocked.)
+ *
+ * The host runs in a private, empty working folder (`<dir>/cwd`) with its TMPDIR in `<dir>/tmp`
+ * (./host.ts); when it exits because the parent is gone, it removes `<dir>` itself.
+ *
  * This module is bundled (scripts/build-host.mjs, esbuild) into one self-contained script that the
  * parent sends to `node -` as source text (./host-source.generated.ts), so the same code runs from the
  * TypeScript sources (tests), from lib/ and from the bundled dist/index.js without a second entry
@@ -37,6 +47,8 @@
  * called setOrtHostFaultsForTests() under vitest (see ./host.ts). Production never sets either.
  */
 import fs from 'node:fs';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { driveJob, type FloatTensor, type ModelRunner, type SimulationJob, type TensorInfo } from '../../core/drive.js';
 import { PolicyGateError } from '../../core/errors.js';
@@ -49,9 +61,65 @@ type Request = { id: number; op: string; fault?: string; [key: string]: unknown 
 
 const REQUESTS = 3;
 const REPLIES = 4;
+const LIFELINE = 5;
 const faultsEnabled = process.env['POLICY_GATE_ORT_HOST_FAULTS'] === '1';
 const pause = new Int32Array(new SharedArrayBuffer(4));
 const sleep = (ms: number): void => void Atomics.wait(pause, 0, 0, ms);
+
+/** The private folder the parent made for this host (the parent of its working folder), or null when started elsewhere. */
+function privateDir(): string | null {
+  const cwd = process.cwd();
+  const dir = path.dirname(cwd);
+  return path.basename(cwd) === 'cwd' && path.basename(dir).startsWith('policy-gate-ort-') ? dir : null;
+}
+
+/** The parent is gone (or closed the request pipe): remove the private folder and end. */
+function exitOrphaned(): never {
+  const dir = privateDir();
+  if (dir) {
+    try {
+      fs.rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // the parent removes it when it is still there
+    }
+  }
+  process.exit(0);
+}
+
+/**
+ * The watchdog thread's program: block on the lifeline until end-of-file (the parent is gone), then
+ * remove the private folder and SIGKILL the process — whatever its main thread is doing.
+ */
+const WATCHDOG = `
+const fs = require('node:fs');
+const { workerData } = require('node:worker_threads');
+const buf = Buffer.alloc(64);
+const nap = new Int32Array(new SharedArrayBuffer(4));
+for (;;) {
+  let n = 0;
+  try {
+    n = fs.readSync(workerData.fd, buf, 0, buf.length, null);
+  } catch (err) {
+    if (err.code === 'EAGAIN') { Atomics.wait(nap, 0, 0, 100); continue; }
+    if (err.code === 'EBADF') return; // started without a lifeline
+    n = 0;
+  }
+  if (n === 0) break;
+}
+if (workerData.dir) { try { fs.rmSync(workerData.dir, { recursive: true, force: true }); } catch {} }
+process.kill(process.pid, 'SIGKILL');
+`;
+
+function startWatchdog(): void {
+  try {
+    fs.fstatSync(LIFELINE);
+  } catch {
+    return; // not started by ./host.ts (no lifeline): nothing to watch
+  }
+  const worker = new Worker(WATCHDOG, { eval: true, workerData: { fd: LIFELINE, dir: privateDir() } });
+  worker.unref();
+  worker.on('error', () => {});
+}
 
 /** Fills buf[0, len) from the request pipe; false at end of input (the parent closed it or died). */
 function readExactly(buf: Buffer, len: number): boolean {
@@ -83,7 +151,7 @@ function writeAll(frame: Buffer | Buffer[]): void {
     try {
       off += fs.writeSync(REPLIES, buf, off, buf.length - off);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') process.exit(0); // the parent is gone
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') exitOrphaned(); // the parent is gone
       sleep(0.05);
     }
   }
@@ -132,6 +200,7 @@ type RunResult =
   | { ok: false; kind: string; message?: string; name?: string; type?: string };
 
 function main(): void {
+  startWatchdog();
   let ort: Ort;
   try {
     // `node -` defines require as a global; reading it from globalThis keeps the bundler from
@@ -269,10 +338,10 @@ function main(): void {
   let body = buffer(SMALL);
   const serve = async (): Promise<void> => {
     for (;;) {
-      if (!readExactly(header, 4)) process.exit(0);
+      if (!readExactly(header, 4)) exitOrphaned();
       const len = header.readUInt32LE(0);
       if (body.length < len) body = buffer(len);
-      if (!readExactly(body, len)) process.exit(0);
+      if (!readExactly(body, len)) exitOrphaned();
       let reply: Buffer | Buffer[];
       let id = -1;
       try {
