@@ -21,6 +21,7 @@ import { runValidate } from '../app/validate.js';
 import { writeReportFiles } from '../app/output.js';
 import type { DeployFiles } from '../app/promote.js';
 import { runRevalidate } from '../app/revalidate.js';
+import { haltWhenStopping } from '../app/interrupt.js';
 import { planPromotion, tierAdvice } from '../core/promotion.js';
 import { sha256 } from '../util/hash.js';
 import { errorMessage, inputError, PolicyGateError } from '../core/errors.js';
@@ -379,6 +380,8 @@ export async function run(env: NodeJS.ProcessEnv = process.env, clock: () => Dat
 
     const reportDir = workspacePath(ctx.workspace, inputs.reportDir);
     const { report, facts, nothingToValidate, deployment } = await validate(mode, ctx, inputs, client, headSha, clock(), reportDir);
+    // Interrupted (SIGINT/SIGTERM/SIGHUP, ./index.ts): the handler writes the report; nothing here may overwrite it or act on it.
+    await haltWhenStopping();
     const written = await writeReportFiles(report, reportDir);
     info(`policy-gate: wrote ${written.join(', ')}`);
     const deployError = deployment ? await deploymentPullRequest(client, ctx, deployment, report, facts, reportDir, clock(), redactor) : null;
@@ -423,6 +426,7 @@ export async function run(env: NodeJS.ProcessEnv = process.env, clock: () => Dat
     if (conclusion === 'failure') core.setFailed(`policy-gate: ${outcome.title}`);
     if (deployError !== null) core.setFailed(`policy-gate: the ${deployment!.kind === 'promote' ? 'promotion' : 'demotion'} pull request could not be opened: ${deployError}`);
   } catch (err) {
+    await haltWhenStopping();
     const known = err instanceof PolicyGateError;
     const status = httpStatus(err);
     const message = redactor.redact(

@@ -95,19 +95,22 @@ const fs = require('node:fs');
 const { workerData } = require('node:worker_threads');
 const buf = Buffer.alloc(64);
 const nap = new Int32Array(new SharedArrayBuffer(4));
+let orphaned = true;
 for (;;) {
   let n = 0;
   try {
     n = fs.readSync(workerData.fd, buf, 0, buf.length, null);
   } catch (err) {
     if (err.code === 'EAGAIN') { Atomics.wait(nap, 0, 0, 100); continue; }
-    if (err.code === 'EBADF') return; // started without a lifeline
+    if (err.code === 'EBADF') { orphaned = false; break; } // started without a lifeline
     n = 0;
   }
   if (n === 0) break;
 }
-if (workerData.dir) { try { fs.rmSync(workerData.dir, { recursive: true, force: true }); } catch {} }
-process.kill(process.pid, 'SIGKILL');
+if (orphaned) {
+  if (workerData.dir) { try { fs.rmSync(workerData.dir, { recursive: true, force: true }); } catch {} }
+  process.kill(process.pid, 'SIGKILL');
+}
 `;
 
 function startWatchdog(): void {
@@ -118,7 +121,8 @@ function startWatchdog(): void {
   }
   const worker = new Worker(WATCHDOG, { eval: true, workerData: { fd: LIFELINE, dir: privateDir() } });
   worker.unref();
-  worker.on('error', () => {});
+  // A watchdog that cannot run must not go unnoticed: the host's stderr tail reaches crash messages.
+  worker.on('error', (err) => process.stderr.write(`policy-gate onnxruntime host: the watchdog thread failed: ${messageOf(err)}\n`));
 }
 
 /** Fills buf[0, len) from the request pipe; false at end of input (the parent closed it or died). */
