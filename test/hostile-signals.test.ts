@@ -3,7 +3,8 @@
  * SIGINT then SIGTERM, a closed terminal SIGHUP, a runner's cleanup SIGKILL). A hung onnxruntime
  * process must not outlive policy-gate (docs/threat-model.md).
  *
- * Each test runs the real command line, main() of src/cli.ts, in a child process: a small driver
+ * Each test runs the real command line, main() of src/cli.ts (or the Action's entry point,
+ * src/action/index.ts, against a loopback fake of GitHub), in a child process: a small driver
  * bundled from the sources sets the test seam (setOrtHostFaultsForTests, src/adapters/onnx/host.ts) so
  * that one model hangs its onnxruntime process for good (runtime.inference_timeout_seconds is a day),
  * then calls main() exactly as bin/policy-gate.js does. Nothing is bounded by a duration: each test
@@ -16,60 +17,73 @@ import path from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupTempDirs, EXAMPLE_DATA, EXAMPLE_ZIP, exampleFiles, MODELS_DIR, REPO, tempDir } from './helpers/e2e.js';
+import { startFakeGitHub } from './helpers/fake-github.js';
 
 const linux = process.platform === 'linux';
-/** Inside the repository, so the bundle resolves onnxruntime-node and package.json as src/ does. */
+/** Inside the repository, so the bundles resolve onnxruntime-node and package.json as src/ does. */
 const DRIVER = path.join(REPO, 'node_modules', '.cache', `cli-signals-driver-${process.pid}.mjs`);
+const ACTION_DRIVER = path.join(REPO, 'node_modules', '.cache', `action-signals-driver-${process.pid}.mjs`);
+const SET_FAULTS = "await setOrtHostFaultsForTests(JSON.parse(process.env['POLICY_GATE_TEST_ORT_FAULTS'] ?? 'null'));";
 const ENDLESS = 'runtime:\n  inference_timeout_seconds: 86400\n  parallel_models: 1\n';
 
-beforeAll(async () => {
-  if (!linux) return;
-  mkdirSync(path.dirname(DRIVER), { recursive: true });
+/** Bundles `lines` (an ES module in the repository root) into `outfile`, with the packages left to node_modules. */
+async function bundle(outfile: string, lines: string[]): Promise<void> {
   await build({
-    stdin: {
-      contents: [
-        "import { setOrtHostFaultsForTests } from './src/adapters/onnx/host.js';",
-        "import { main } from './src/cli.js';",
-        "await setOrtHostFaultsForTests(JSON.parse(process.env['POLICY_GATE_TEST_ORT_FAULTS'] ?? 'null'));",
-        'process.exitCode = await main(process.argv.slice(2));',
-      ].join('\n'),
-      resolveDir: REPO,
-      loader: 'ts',
-      sourcefile: 'cli-signals-driver.ts',
-    },
+    stdin: { contents: lines.join('\n'), resolveDir: REPO, loader: 'ts', sourcefile: path.basename(outfile, '.mjs') + '.ts' },
     bundle: true,
     platform: 'node',
     format: 'esm',
     target: 'node20',
     packages: 'external',
-    outfile: DRIVER,
+    outfile,
     logLevel: 'silent',
   });
+}
+
+beforeAll(async () => {
+  if (!linux) return;
+  mkdirSync(path.dirname(DRIVER), { recursive: true });
+  // The command line: main() as bin/policy-gate.js calls it.
+  await bundle(DRIVER, [
+    "import { setOrtHostFaultsForTests } from './src/adapters/onnx/host.js';",
+    "import { main } from './src/cli.js';",
+    SET_FAULTS,
+    'process.exitCode = await main(process.argv.slice(2));',
+  ]);
+  // The Action: its entry point, src/action/index.ts, the module dist/index.js is bundled from.
+  await bundle(ACTION_DRIVER, [
+    "import { setOrtHostFaultsForTests } from './src/adapters/onnx/host.js';",
+    SET_FAULTS,
+    "await import('./src/action/index.js');",
+  ]);
 }, 60_000);
 
 afterAll(() => {
   rmSync(DRIVER, { force: true });
+  rmSync(ACTION_DRIVER, { force: true });
   cleanupTempDirs();
 });
 
 interface Cli {
   child: ChildProcess;
   stderr: () => string;
+  stdout: () => string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 /** The command line in a child process, with `hang` (a model file name) hanging onnxruntime while it runs the model. */
-function startCli(args: string[], cwd: string, hang: string): Cli {
-  const child = spawn(process.execPath, [DRIVER, ...args], {
+function startCli(args: string[], cwd: string, hang: string, opts: { driver?: string; env?: NodeJS.ProcessEnv } = {}): Cli {
+  const child = spawn(process.execPath, [opts.driver ?? DRIVER, ...args], {
     cwd,
-    env: { ...process.env, NODE_ENV: 'test', POLICY_GATE_TEST_ORT_FAULTS: JSON.stringify({ [hang]: { at: 'run', action: 'hang' } }) },
+    env: { ...(opts.env ?? process.env), NODE_ENV: 'test', POLICY_GATE_TEST_ORT_FAULTS: JSON.stringify({ [hang]: { at: 'run', action: 'hang' } }) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';
+  let out = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString('utf8')));
-  child.stdout!.resume();
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString('utf8')));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  return { child, stderr: () => err, exited };
+  return { child, stderr: () => err, stdout: () => out, exited };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -223,5 +237,61 @@ describe.runIf(linux)('policy-gate stopped while a model hangs onnxruntime', () 
     await until(() => ended(host));
     await until(() => !existsSync(folder));
     expect(existsSync(path.join(ws, 'out'))).toBe(false);
+  });
+
+  it('SIGTERM to the Action (a cancelled job): the host is killed, the report folder says the run was interrupted, the step fails; exit 143', async () => {
+    const fake = await startFakeGitHub({ owner: 'octo-org', repo: 'policies', token: 'ghs_signalsTestToken0123456789' });
+    try {
+      const ws = tempDir('signals-action-');
+      const runnerTemp = tempDir('signals-runner-');
+      mkdirSync(path.join(ws, '.github'));
+      writeFileSync(path.join(ws, '.github', 'policy-gate.yml'), ENDLESS);
+      writeFileSync(path.join(runnerTemp, 'event.json'), '{}');
+      const outputFile = path.join(runnerTemp, 'output');
+      writeFileSync(outputFile, '');
+      const env: NodeJS.ProcessEnv = {
+        PATH: process.env['PATH'] ?? '',
+        HOME: runnerTemp,
+        GITHUB_ACTIONS: 'true',
+        CI: 'true',
+        GITHUB_EVENT_NAME: 'workflow_dispatch',
+        GITHUB_EVENT_PATH: path.join(runnerTemp, 'event.json'),
+        GITHUB_REPOSITORY: 'octo-org/policies',
+        GITHUB_REPOSITORY_OWNER: 'octo-org',
+        GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567',
+        GITHUB_REF: 'refs/heads/main',
+        GITHUB_RUN_ID: '9001',
+        GITHUB_RUN_ATTEMPT: '1',
+        GITHUB_SERVER_URL: 'https://github.com',
+        GITHUB_API_URL: fake.url,
+        GITHUB_WORKSPACE: ws,
+        GITHUB_OUTPUT: outputFile,
+        GITHUB_STEP_SUMMARY: path.join(runnerTemp, 'summary'),
+        RUNNER_TEMP: runnerTemp,
+        RUNNER_TRACKING_ID: 'github_signals-test',
+        'INPUT_GITHUB-TOKEN': 'ghs_signalsTestToken0123456789',
+        INPUT_ARCHIVE: EXAMPLE_ZIP,
+        INPUT_DATA: EXAMPLE_DATA,
+      };
+      // BTCUSD_1Hour is evaluated first: the run hangs right away.
+      const action = startCli([], ws, 'BTCUSD_1Hour.onnx', { driver: ACTION_DRIVER, env });
+      const host = await spinningHost(action, action.child.pid!);
+      expect(readFileSync(`/proc/${host}/environ`, 'utf8').split('\0')).toContain('RUNNER_TRACKING_ID=github_signals-test');
+      action.child.kill('SIGTERM');
+      const exit = await action.exited;
+      expect(exit, action.stdout() + action.stderr()).toEqual({ code: 143, signal: null });
+      await until(() => ended(host));
+      expect(action.stdout()).toContain(
+        '::error::policy-gate: interrupted by SIGTERM: the onnxruntime processes were stopped; the run did not finish and decides nothing',
+      );
+      expect(readFileSync(outputFile, 'utf8')).toMatch(/^conclusion<<(.+)\nfailure\n\1$/m);
+      const report = JSON.parse(readFileSync(path.join(ws, 'policy-gate-report', 'report.json'), 'utf8')) as ReportJson;
+      expect(report.conclusion).toBe('failure');
+      expect(report.errors[0]).toMatch(/^the run was interrupted by SIGTERM before it finished \(the onnxruntime processes were stopped\); 0 of \d+ models were evaluated, none was decided$/);
+      expect(report.models.find((m) => m.id === 'BTCUSD_1Hour')!.errors).toEqual(['not evaluated: the run was interrupted by SIGTERM before it finished']);
+      for (const m of report.models) expect(m.decision, m.id).toBeNull();
+    } finally {
+      await fake.close();
+    }
   });
 });
