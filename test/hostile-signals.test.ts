@@ -203,7 +203,7 @@ describe.runIf(linux)('policy-gate stopped while a model hangs onnxruntime', () 
     // Nothing decided: in particular no DROP, which a deployment would act on.
     for (const m of report.models) expect(m.decision, m.id).toBeNull();
     expect(readdirSync(path.join(ws, 'out')).sort()).toEqual(['report.html', 'report.json', 'report.md']);
-  });
+  }, 180_000);
 
   it.each([
     ['SIGINT', 130],
@@ -224,7 +224,7 @@ describe.runIf(linux)('policy-gate stopped while a model hangs onnxruntime', () 
     expect(report.models.map((m) => [m.id, m.errors, m.decision])).toEqual([
       ['BTCUSD_4Hour', [`not evaluated: the run was interrupted by ${signal} before it finished`], null],
     ]);
-  });
+  }, 180_000);
 
   it('SIGKILL of policy-gate (no handler runs): the host notices mid-inference, removes its folder and ends by itself', async () => {
     const ws = oneModel();
@@ -237,7 +237,7 @@ describe.runIf(linux)('policy-gate stopped while a model hangs onnxruntime', () 
     await until(() => ended(host));
     await until(() => !existsSync(folder));
     expect(existsSync(path.join(ws, 'out'))).toBe(false);
-  });
+  }, 180_000);
 
   it('SIGTERM to the Action (a cancelled job): the host is killed, the report folder says the run was interrupted, the step fails; exit 143', async () => {
     const fake = await startFakeGitHub({ owner: 'octo-org', repo: 'policies', token: 'ghs_signalsTestToken0123456789' });
@@ -293,5 +293,5 @@ describe.runIf(linux)('policy-gate stopped while a model hangs onnxruntime', () 
     } finally {
       await fake.close();
     }
-  });
+  }, 180_000);
 });
