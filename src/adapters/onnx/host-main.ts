@@ -28,8 +28,8 @@
  *
  * In the middle of a request the main thread may be blocked for good (a native inference call that
  * never returns, a model that spins), so it cannot notice anything. A watchdog thread (a Worker) does:
- * it blocks reading fd 5, the lifeline, which the parent holds open and never writes; when the parent
- * ends in any way, even by SIGKILL, the read returns end-of-file, and the watchdog removes the host's
+ * it waits on fd 5, the lifeline, which the parent holds open and never writes; when the parent ends
+ * in any way, even by SIGKILL, the pipe reaches end-of-file, and the watchdog removes the host's
  * private folder and kills the whole process with SIGKILL. (Linux's PR_SET_PDEATHSIG is not reachable
  * from Node, and a timer on the main thread would never fire while it is blocked.)
  *
@@ -87,42 +87,47 @@ function exitOrphaned(): never {
 }
 
 /**
- * The watchdog thread's program: block on the lifeline until end-of-file (the parent is gone), then
- * remove the private folder and SIGKILL the process — whatever its main thread is doing.
+ * The watchdog thread's program: wait on the lifeline until end-of-file (the parent is gone), then
+ * remove the private folder and SIGKILL the process — whatever its main thread is doing. It waits in
+ * its own event loop (a socket on the pipe), never in a blocking read: a thread stuck in a system call
+ * could not be stopped, and process.exit() of the main thread waits for every thread to stop.
  */
 const WATCHDOG = `
 const fs = require('node:fs');
+const net = require('node:net');
 const { workerData } = require('node:worker_threads');
-const buf = Buffer.alloc(64);
-const nap = new Int32Array(new SharedArrayBuffer(4));
-let orphaned = true;
-for (;;) {
-  let n = 0;
-  try {
-    n = fs.readSync(workerData.fd, buf, 0, buf.length, null);
-  } catch (err) {
-    if (err.code === 'EAGAIN') { Atomics.wait(nap, 0, 0, 100); continue; }
-    if (err.code === 'EBADF') { orphaned = false; break; } // started without a lifeline
-    n = 0;
-  }
-  if (n === 0) break;
-}
-if (orphaned) {
+const gone = () => {
   if (workerData.dir) { try { fs.rmSync(workerData.dir, { recursive: true, force: true }); } catch {} }
   process.kill(process.pid, 'SIGKILL');
-}
+};
+const lifeline = new net.Socket({ fd: workerData.fd, readable: true, writable: false });
+lifeline.on('data', () => {});
+lifeline.on('end', gone);
+lifeline.on('close', gone);
+lifeline.on('error', gone);
+require('node:worker_threads').parentPort.postMessage('watching');
 `;
 
-function startWatchdog(): void {
+/**
+ * Starts the watchdog thread; resolves once it is watching (or could not start, which it reports on
+ * stderr), so its start-up never competes with a request for the CPU.
+ */
+function startWatchdog(): Promise<void> {
   try {
     fs.fstatSync(LIFELINE);
   } catch {
-    return; // not started by ./host.ts (no lifeline): nothing to watch
+    return Promise.resolve(); // not started by ./host.ts (no lifeline): nothing to watch
   }
   const worker = new Worker(WATCHDOG, { eval: true, workerData: { fd: LIFELINE, dir: privateDir() } });
   worker.unref();
-  // A watchdog that cannot run must not go unnoticed: the host's stderr tail reaches crash messages.
-  worker.on('error', (err) => process.stderr.write(`policy-gate onnxruntime host: the watchdog thread failed: ${messageOf(err)}\n`));
+  return new Promise<void>((resolve) => {
+    worker.once('message', () => resolve());
+    // A watchdog that cannot run must not go unnoticed: the host's stderr tail reaches crash messages.
+    worker.on('error', (err) => {
+      process.stderr.write(`policy-gate onnxruntime host: the watchdog thread failed: ${messageOf(err)}\n`);
+      resolve();
+    });
+  });
 }
 
 /** Fills buf[0, len) from the request pipe; false at end of input (the parent closed it or died). */
@@ -204,7 +209,8 @@ type RunResult =
   | { ok: false; kind: string; message?: string; name?: string; type?: string };
 
 function main(): void {
-  startWatchdog();
+  // It starts while onnxruntime loads; the host says it is ready only when both are.
+  const watching = startWatchdog();
   let ort: Ort;
   try {
     // `node -` defines require as a global; reading it from globalThis keeps the bundler from
@@ -216,7 +222,6 @@ function main(): void {
     // [E:onnxruntime] lines although the parent catches and reports them: keep it to fatal only.
     // This must be set before the first session initialises the ORT environment.
     if (!ort.env.logLevel || ort.env.logLevel === 'warning') ort.env.logLevel = 'fatal';
-    writeAll(encodeMessage({ id: 0, ok: true, version: ort.env.versions.node ?? ort.env.versions.common ?? 'unknown' }));
   } catch (err) {
     writeAll(encodeMessage({ id: 0, ok: false, message: messageOf(err) }));
     process.exit(1);
@@ -360,7 +365,11 @@ function main(): void {
       if (body.length > 16 * SMALL) body = buffer(SMALL);
     }
   };
-  void serve();
+  const version = ort.env.versions.node ?? ort.env.versions.common ?? 'unknown';
+  void watching.then(() => {
+    writeAll(encodeMessage({ id: 0, ok: true, version }));
+    return serve();
+  });
 }
 
 // Only as the host (`node - <onnxruntime-node entry>`): importing this module elsewhere (tsc compiles it

@@ -17,7 +17,8 @@
  *   beat restarts the deadline: so the deadline bounds every call, not the whole evaluation.
  * - Environment: the host gets an allowlist of the parent's variables (hostEnvironment): what a
  *   runtime needs to find its libraries and GPU, never a token, a key, INPUT_*, ACTIONS_*, GITHUB_* or
- *   RUNNER_* (threats.md G5). No argument carries a secret either: the only one is onnxruntime-node's path.
+ *   RUNNER_* but RUNNER_TRACKING_ID (threats.md G5). No argument carries a secret either: the only one is
+ *   onnxruntime-node's path.
  * - Working folder: each host starts in an empty folder of its own (`<tmp>/policy-gate-ort-XXXXXX/cwd`,
  *   mode 0700) with TMPDIR/TMP/TEMP pointing at a sibling `tmp` folder, so a relative path inside a
  *   model can reach no workspace file, and what onnxruntime leaves in its temp folder (mat-debug-<pid>.log,
@@ -26,7 +27,7 @@
  *   parent is gone.
  * - Idle: between requests the child and its pipes are unref'd, so the host never keeps policy-gate
  *   alive; when policy-gate exits, the request pipe closes and the host exits with it.
- * - Lifeline: fd 5 is a pipe the parent never writes. A watchdog thread in the host blocks reading it;
+ * - Lifeline: fd 5 is a pipe the parent never writes. A watchdog thread in the host waits on it;
  *   when policy-gate dies in any way (even SIGKILL), the kernel closes the parent's end, the read
  *   returns end-of-file and the watchdog removes the host's folder and kills the host — also in the
  *   middle of a native inference call that blocks the host's main thread (./host-main.ts).
