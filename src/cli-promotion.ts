@@ -2,6 +2,7 @@
  * The `promote` and `revalidate` commands of the command line (docs/promotion.md). cli.ts parses the
  * flags and the config; these run the command, print what changed on stdout, and return the exit code.
  */
+import { haltWhenStopping } from './app/interrupt.js';
 import type { Config } from './config/schema.js';
 import { planPromotion, type DeployChange, type PromotionPlan } from './core/promotion.js';
 import { decisionsTable, modelNotes } from './core/render/text.js';
@@ -130,6 +131,8 @@ export async function revalidateCommand(flags: RevalidateFlags, config: Config, 
     endMs: flags.end,
     equityOut: flags['equity-out'] ?? null,
   });
+  // Interrupted: the models it could not evaluate must not be demoted; the signal handler writes the report.
+  await haltWhenStopping();
   const text = reportJson(report) + '\n';
   const plan = planPromotion(deploy.configs, report, { mode: 'revalidate', now, runUrl: runUrlFromEnv(io.env), reportSha256: sha256(text) });
   if (flags.out) {

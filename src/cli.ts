@@ -29,6 +29,7 @@ import { describeShard, failedShardInfo } from './app/shard.js';
 import { runMerge } from './app/merge.js';
 import { checkArchive, checkExitCode, checkModelFile, renderCheck } from './app/check.js';
 import { closest, commandHelp } from './cli-help.js';
+import { handleStopSignals, interruptedReport } from './app/interrupt.js';
 
 const USAGE = `policy-gate ${'{version}'} — gate, backtest and walk-forward-validate RL trading policies (ONNX)
 
@@ -52,7 +53,8 @@ Usage:
                          [--out <dir>] [--equity-out <dir>] [--device auto|cpu|cuda] [--json]
 
 Each command's flags: policy-gate <command> --help (or policy-gate help <command>).
-Exit codes: 0 success, 1 a model fell short, 2 bad input or usage, 3 data provider or API unreachable.
+Exit codes: 0 success, 1 a model fell short, 2 bad input or usage, 3 data provider or API unreachable,
+128 + the signal when interrupted (130 SIGINT, 143 SIGTERM, 129 SIGHUP; the report is still written).
 Progress goes to stderr; --json prints report.json on stdout. Docs: README.md, docs/.`;
 
 const OPTIONS = {
@@ -160,6 +162,12 @@ export interface CliIo {
   stderrIsTTY?: boolean;
   /** The terminal's width, for the bar. */
   columns?: number;
+  /**
+   * Handle SIGINT, SIGTERM and SIGHUP (src/app/interrupt.ts): stop the onnxruntime processes, write the
+   * report as far as the run got, exit with 128 + the signal. The real command line does; a caller that
+   * runs main() inside its own process (tests) does not.
+   */
+  handleSignals?: boolean;
 }
 
 const defaultIo: CliIo = {
@@ -170,6 +178,7 @@ const defaultIo: CliIo = {
   env: process.env,
   stderrIsTTY: process.stderr.isTTY === true,
   columns: process.stderr.columns,
+  handleSignals: true,
 };
 
 export async function main(argv: string[], rawIo: CliIo = defaultIo): Promise<number> {
@@ -204,6 +213,7 @@ export async function main(argv: string[], rawIo: CliIo = defaultIo): Promise<nu
   let endMs: number | undefined;
   // Writes --out, prints the report, and maps the outcome to the exit code.
   const finish = async (raw: Report, values: { out?: string; json?: boolean }): Promise<number> => {
+    if (interrupted) return halt();
     progress.end();
     // Redacted and made visible as data, before it is rendered anywhere (src/app/output.ts).
     const report = outputReport(raw);
@@ -216,6 +226,29 @@ export async function main(argv: string[], rawIo: CliIo = defaultIo): Promise<nu
     if (report.infraErrors.length > 0) return 3;
     return report.conclusion === 'success' ? 0 : 1;
   };
+  // Set on SIGINT/SIGTERM/SIGHUP: from then on only the interruption writes and prints (the run's own
+  // code may still settle, e.g. with "onnxruntime is not started again", and must not overwrite it).
+  let interrupted = false;
+  const halt = (): Promise<never> => new Promise<never>(() => {});
+  const stopHandlers = rawIo.handleSignals
+    ? handleStopSignals(async (signal) => {
+        interrupted = true;
+        // Taken first, synchronously: the run's report as far as it got, marked as interrupted.
+        const known = command !== undefined && command in ALLOWED;
+        const report = outputReport(interruptedReport(signal, emptyReport(known ? command : 'validate', resolvedConfig ?? defaultConfig(), configFile, io.now())));
+        if (shard && command === 'validate') report.shard ??= failedShardInfo(shard, report.config.sha256, endMs);
+        progress.end();
+        io.stderr(`policy-gate: error: interrupted by ${signal}: the onnxruntime processes were stopped; the run did not finish and decides nothing\n`);
+        if (outDir !== undefined && known) {
+          try {
+            const written = await writeReportFiles(report, outDir);
+            log(`wrote ${written.join(', ')}`);
+          } catch (writeErr) {
+            io.stderr(`policy-gate: error: the report could not be written to ${outDir}: ${errorMessage(writeErr)}\n`);
+          }
+        }
+      })
+    : null;
   try {
     if (command === 'help' && rest[0] !== undefined && rest[0] in ALLOWED) {
       io.stdout(commandHelp(rest[0], toolVersion()) + '\n');
@@ -353,6 +386,7 @@ export async function main(argv: string[], rawIo: CliIo = defaultIo): Promise<nu
 
     return await finish(report, values);
   } catch (err) {
+    if (interrupted) return halt();
     progress.end();
     const known = err instanceof PolicyGateError;
     const message = known ? err.message : `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
@@ -374,6 +408,8 @@ export async function main(argv: string[], rawIo: CliIo = defaultIo): Promise<nu
       }
     }
     return code;
+  } finally {
+    stopHandlers?.();
   }
 }
 

@@ -7,7 +7,8 @@
  * from the parent. Each case asserts the exact outcome: that model's error names it and says what
  * happened, the report is written, and every other model's results are the same bits as in a clean run.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decodeFrame, encodeMessage, encodeRun } from '../src/adapters/onnx/host-frame.js';
@@ -196,10 +197,13 @@ describe('the host process holds no secret (threats.md G5)', () => {
     NODE_OPTIONS: '--require /tmp/evil.js',
     CUDA_AUTH_TOKEN: 'looks-like-cuda-but-is-a-token',
   };
+  /** The one runner variable kept: the runner finds and kills a job's leftover processes by it. */
+  const TRACKING = { RUNNER_TRACKING_ID: 'github_0123abcd-tracking' };
 
   it('hostEnvironment keeps what a runtime needs and drops every credential and runner variable', () => {
     const env = hostEnvironment({
       ...SECRETS,
+      ...TRACKING,
       PATH: '/usr/bin',
       HOME: '/home/runner',
       LD_LIBRARY_PATH: '/usr/local/cuda/lib64',
@@ -208,6 +212,7 @@ describe('the host process holds no secret (threats.md G5)', () => {
       OMP_NUM_THREADS: '1',
     });
     expect(env).toEqual({
+      RUNNER_TRACKING_ID: 'github_0123abcd-tracking',
       PATH: '/usr/bin',
       HOME: '/home/runner',
       LD_LIBRARY_PATH: '/usr/local/cuda/lib64',
@@ -219,7 +224,7 @@ describe('the host process holds no secret (threats.md G5)', () => {
 
   it.runIf(process.platform === 'linux')('the running host\'s environment (/proc/<pid>/environ) has none of the parent\'s secrets', async () => {
     const saved = { ...process.env };
-    Object.assign(process.env, SECRETS);
+    Object.assign(process.env, SECRETS, TRACKING);
     try {
       await shutdownOrtHost();
       const m = await loadPolicyModel(buildMlp({ inputDim: 4, hidden: [8], outputs: 3 }).bytes, { device: 'cpu', label: 'env.onnx' });
@@ -231,6 +236,7 @@ describe('the host process holds no secret (threats.md G5)', () => {
         expect(environ.includes(value), `${name}'s value`).toBe(false);
       }
       expect(names).toContain('PATH');
+      expect(environ.split('\0')).toContain('RUNNER_TRACKING_ID=github_0123abcd-tracking');
       // Nor on its command line: the only argument is onnxruntime-node's path.
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
       expect(cmdline.slice(1, 2)).toEqual(['-']);
@@ -238,7 +244,7 @@ describe('the host process holds no secret (threats.md G5)', () => {
       expect(cmdline).toHaveLength(3);
       await m.release();
     } finally {
-      for (const k of Object.keys(SECRETS)) if (!(k in saved)) delete process.env[k];
+      for (const k of Object.keys({ ...SECRETS, ...TRACKING })) if (!(k in saved)) delete process.env[k];
       Object.assign(process.env, saved);
       await shutdownOrtHost();
     }
@@ -253,6 +259,55 @@ describe('the host process holds no secret (threats.md G5)', () => {
     } finally {
       process.env['VITEST'] = VITEST;
       process.env['NODE_ENV'] = NODE_ENV;
+    }
+  });
+});
+
+describe('the host\'s working folder and temp folder', () => {
+  it.runIf(process.platform === 'linux')('the host runs in an empty private folder (/proc/<pid>/cwd), with its own TMPDIR; both are gone when it ends', async () => {
+    await shutdownOrtHost();
+    const m = await loadPolicyModel(buildMlp({ inputDim: 4, hidden: [8], outputs: 3 }).bytes, { device: 'cpu', label: 'cwd.onnx' });
+    await m.run({ obs: { data: new Float32Array(4), dims: [1, 4] } });
+    const pid = ortHostStats().pid!;
+    const cwd = readlinkSync(`/proc/${pid}/cwd`);
+    expect(cwd).not.toBe(process.cwd());
+    expect(path.basename(cwd)).toBe('cwd');
+    const root = path.dirname(cwd);
+    expect(path.dirname(root)).toBe(tmpdir());
+    expect(path.basename(root)).toMatch(/^policy-gate-ort-/);
+    expect(readdirSync(cwd)).toEqual([]);
+    expect(statSync(cwd).mode & 0o777).toBe(0o700);
+    expect(statSync(root).mode & 0o777).toBe(0o700);
+    const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    const tmp = path.join(root, 'tmp');
+    for (const name of ['TMPDIR', 'TMP', 'TEMP']) expect(environ).toContain(`${name}=${tmp}`);
+    expect(statSync(tmp).mode & 0o777).toBe(0o700);
+    await m.release();
+    await shutdownOrtHost();
+    expect(existsSync(root)).toBe(false);
+  });
+
+  it('after a run — a clean model, one that crashes the runtime, one that hangs it — the temp folder holds nothing from it', async () => {
+    const ws = tempDir('ort-tmp-ws-');
+    writeFileSync(path.join(ws, 'c.yml'), 'runtime:\n  inference_timeout_seconds: 2\n');
+    const fresh = mkdtempSync(path.join(tmpdir(), 'policy-gate-ort-tmpdir-'));
+    const saved = process.env['TMPDIR'];
+    await shutdownOrtHost();
+    process.env['TMPDIR'] = fresh; // os.tmpdir() of policy-gate, and what a host would inherit
+    try {
+      await setOrtHostFaultsForTests({ 'BTCUSD_4Hour.onnx': { at: 'run', action: 'segv' }, 'BTCUSD_1Day.onnx': { at: 'run', action: 'hang' } });
+      const run = await runCli(['validate', EXAMPLE_ZIP, '--data', EXAMPLE_DATA, '--out', 'out', '--end', '2024-09-10T00:00:00Z', '--config', 'c.yml'], ws);
+      expect(run.code).toBe(1);
+      const report = readReport(path.join(ws, 'out'));
+      expect(report.models.find((m) => m.id === 'BTCUSD_4Hour')!.errors[0]).toMatch(/onnxruntime crashed while running the model \(killed by signal SIGSEGV\)/);
+      expect(report.models.find((m) => m.id === 'BTCUSD_1Day')!.errors[0]).toMatch(/did not finish running the model within 2 s/);
+      await shutdownOrtHost();
+      // onnxruntime writes mat-debug-<pid>.log and .ses into TMPDIR: they went into each host's own folder, now removed.
+      expect(readdirSync(fresh)).toEqual([]);
+    } finally {
+      if (saved === undefined) delete process.env['TMPDIR'];
+      else process.env['TMPDIR'] = saved;
+      rmSync(fresh, { recursive: true, force: true });
     }
   });
 });

@@ -21,6 +21,7 @@ import { runValidate } from '../app/validate.js';
 import { outputReport, writeReportFiles } from '../app/output.js';
 import type { DeployFiles } from '../app/promote.js';
 import { runRevalidate } from '../app/revalidate.js';
+import { haltWhenStopping } from '../app/interrupt.js';
 import { planPromotion, tierAdvice } from '../core/promotion.js';
 import { sha256 } from '../util/hash.js';
 import { errorMessage, inputError, PolicyGateError } from '../core/errors.js';
@@ -414,6 +415,8 @@ export async function run(env: NodeJS.ProcessEnv = process.env, clock: () => Dat
 
     const reportDir = workspacePath(ctx.workspace, inputs.reportDir);
     const validated = await validate(mode, ctx, inputs, client, headSha, clock(), reportDir);
+    // Interrupted (SIGINT/SIGTERM/SIGHUP, ./index.ts): the handler writes the report; nothing here may overwrite it or act on it.
+    await haltWhenStopping();
     const { nothingToValidate, deployment } = validated;
     // Redacted and made visible as DATA, before anything renders it (markdown, HTML, the check run,
     // the comment, the job summary, the outputs): no escaping can then hide a secret from the redactor.
@@ -463,6 +466,7 @@ export async function run(env: NodeJS.ProcessEnv = process.env, clock: () => Dat
     if (conclusion === 'failure') core.setFailed(`policy-gate: ${outcome.title}`);
     if (deployError !== null) core.setFailed(`policy-gate: the ${deployment!.kind === 'promote' ? 'promotion' : 'demotion'} pull request could not be opened: ${deployError}`);
   } catch (err) {
+    await haltWhenStopping();
     const known = err instanceof PolicyGateError;
     const status = httpStatus(err);
     const message = visibleText(

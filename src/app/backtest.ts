@@ -13,6 +13,7 @@ import { isTimeframe } from '../core/types.js';
 import { loadPolicyModel, MAX_MODEL_BYTES, modelFileInfo, modelTooLarge } from '../adapters/onnx/session.js';
 import { describeError, evaluateModel, GoldenMismatch } from './evaluate.js';
 import { emptyReport } from './report-base.js';
+import { trackReport } from './interrupt.js';
 import { barsProvider, checkDevice, dataSection, requireDataDir, runtimeSection } from './validate.js';
 import { PolicyGateError } from '../core/errors.js';
 
@@ -70,6 +71,7 @@ export async function runBacktest(modelPath: string, config: Config, configFile:
   }
 
   const report = emptyReport('backtest', config, configFile, opts.now);
+  trackReport(report); // what an interruption writes (./interrupt.ts)
   // Refused by its size before it is read: a multi-gigabyte file would otherwise be read whole.
   // A regular file reached without a symbolic link (src/util/safe-read.ts).
   const bytes = await readUntrustedFile(modelPath, {

@@ -23,6 +23,7 @@ import { sha256 } from '../util/hash.js';
 import { describeError, evaluateModel, GoldenMismatch } from './evaluate.js';
 import { readDeployFiles, type DeployFiles } from './promote.js';
 import { emptyReport } from './report-base.js';
+import { trackReport } from './interrupt.js';
 import { applyDecisions, barsProvider, checkDevice, dataSection, requireDataDir, runtimeSection } from './validate.js';
 
 export interface RevalidateOptions {
@@ -80,6 +81,7 @@ export async function evaluateDeployed(deployed: readonly DeployedModel[], confi
   requireDataDir(config);
   await checkDevice(config);
   const report = emptyReport('revalidate', config, configFile, opts.now);
+  trackReport(report); // what an interruption writes (./interrupt.ts)
   const getBars = barsProvider(config, opts);
   const loaded: PolicyModel[] = [];
   const ranges: { start: number; end: number }[] = [];

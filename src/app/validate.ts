@@ -16,6 +16,7 @@ import { openTrainingArchive } from './archive.js';
 import { describeError, evaluateModel, GoldenMismatch, type BarsInput, type BarsProvider } from './evaluate.js';
 import { AlpacaBarsSource, historyRange } from '../adapters/alpaca/index.js';
 import { emptyReport } from './report-base.js';
+import { trackReport } from './interrupt.js';
 import { compareWithChampion } from './champion.js';
 import type { ShardSpec } from '../core/shard.js';
 import { archivePlan, checkShardable, describeShard, shardInfo } from './shard.js';
@@ -171,6 +172,7 @@ export async function runValidate(source: string, config: Config, configFile: st
   if (opts.shard) checkShardable(config, opts.endMs);
   await checkDevice(config);
   const report = emptyReport('validate', config, configFile, opts.now);
+  trackReport(report); // what an interruption writes (./interrupt.ts)
   const opened = await openTrainingArchive(source, config.gating, config.decision.required, opts.log);
   const getBars = barsProvider(config, opts);
   const loaded: PolicyModel[] = [];

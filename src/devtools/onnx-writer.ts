@@ -2,7 +2,7 @@
  * A zero-dependency ONNX writer for tests, examples and benchmarks.
  *
  * It hand-encodes the protobuf messages of onnx.proto (ModelProto, GraphProto, NodeProto,
- * AttributeProto, TensorProto, ValueInfoProto, TypeProto, OperatorSetIdProto,
+ * AttributeProto, TensorProto, ValueInfoProto, TypeProto, OperatorSetIdProto, FunctionProto,
  * StringStringEntryProto) — IR version 8, default opset 17 — which is all that small policy
  * networks need. Field numbers were checked against onnx 1.12's generated descriptors, and the
  * models it writes pass `onnx.checker.check_model(full_check=True)`.
@@ -149,7 +149,9 @@ export type AttributeSpec =
   | { name: string; type: 'string'; value: string }
   | { name: string; type: 'ints'; value: number[] }
   | { name: string; type: 'floats'; value: number[] }
-  | { name: string; type: 'tensor'; value: TensorSpec };
+  | { name: string; type: 'tensor'; value: TensorSpec }
+  /** Inside a function body: the value of the calling node's attribute `ref` (or the function's default for it). */
+  | { name: string; type: 'ref'; ref: string; refType: 'tensor' | 'int' | 'float' };
 
 export interface NodeSpec {
   opType: string;
@@ -168,8 +170,23 @@ export interface GraphSpec {
   outputs: ValueInfoSpec[];
 }
 
+/** A model-local function (FunctionProto, IR ≥ 8): called by a node whose op_type and domain name it. */
+export interface FunctionSpec {
+  name: string;
+  domain: string;
+  inputs: string[];
+  outputs: string[];
+  /** Attributes without a default (FunctionProto.attribute). */
+  attributes?: string[];
+  /** Attributes with a default value (FunctionProto.attribute_proto). */
+  attributeDefaults?: AttributeSpec[];
+  nodes: NodeSpec[];
+}
+
 export interface ModelSpec {
   graph: GraphSpec;
+  /** ModelProto.functions; each function's domain is imported at version 1. */
+  functions?: FunctionSpec[];
   /** Default 8. */
   irVersion?: number;
   /** Default 17 (the ai.onnx domain). */
@@ -292,6 +309,10 @@ function encodeAttribute(a: AttributeSpec): Uint8Array {
       for (const i of a.value) w.int(8, i);
       w.int(20, ATTR_INTS);
       break;
+    case 'ref':
+      w.string(21, a.ref); // ref_attr_name
+      w.int(20, a.refType === 'tensor' ? ATTR_TENSOR : a.refType === 'int' ? ATTR_INT : ATTR_FLOAT);
+      break;
   }
   return w.finish();
 }
@@ -317,6 +338,22 @@ function encodeGraph(g: GraphSpec): Uint8Array {
   return w.finish();
 }
 
+function encodeFunction(f: FunctionSpec): Uint8Array {
+  const w = new PbWriter();
+  w.string(1, f.name);
+  for (const i of f.inputs) w.string(4, i);
+  for (const o of f.outputs) w.string(5, o);
+  for (const a of f.attributes ?? []) w.string(6, a);
+  f.nodes.forEach((n, i) => w.message(7, encodeNode(n, i)));
+  const opset = new PbWriter();
+  opset.string(1, '');
+  opset.int(2, 17);
+  w.message(9, opset.finish()); // opset_import of the body
+  w.string(10, f.domain);
+  for (const a of f.attributeDefaults ?? []) w.message(11, encodeAttribute(a)); // attribute_proto
+  return w.finish();
+}
+
 /** Encode a ModelProto. */
 export function encodeModel(spec: ModelSpec): Uint8Array {
   const w = new PbWriter();
@@ -329,7 +366,14 @@ export function encodeModel(spec: ModelSpec): Uint8Array {
   opset.string(1, '');
   opset.int(2, spec.opset ?? 17);
   w.message(8, opset.finish()); // opset_import
+  for (const domain of new Set((spec.functions ?? []).map((f) => f.domain))) {
+    const fnOpset = new PbWriter();
+    fnOpset.string(1, domain);
+    fnOpset.int(2, 1);
+    w.message(8, fnOpset.finish());
+  }
   for (const [k, v] of Object.entries(spec.metadata ?? {})) w.message(14, encodeStringEntry(k, v)); // metadata_props
+  for (const f of spec.functions ?? []) w.message(25, encodeFunction(f)); // functions
   return w.finish();
 }
 

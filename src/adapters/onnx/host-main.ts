@@ -26,6 +26,16 @@
  * loop turn before a request is seen). It exits when the request pipe closes, which is also what
  * happens when the parent exits or dies.
  *
+ * In the middle of a request the main thread may be blocked for good (a native inference call that
+ * never returns, a model that spins), so it cannot notice anything. A watchdog thread (a Worker) does:
+ * it waits on fd 5, the lifeline, which the parent holds open and never writes; when the parent ends
+ * in any way, even by SIGKILL, the pipe reaches end-of-file, and the watchdog removes the host's
+ * private folder and kills the whole process with SIGKILL. (Linux's PR_SET_PDEATHSIG is not reachable
+ * from Node, and a timer on the main thread would never fire while it is blocked.)
+ *
+ * The host runs in a private, empty working folder (`<dir>/cwd`) with its TMPDIR in `<dir>/tmp`
+ * (./host.ts); when it exits because the parent is gone, it removes `<dir>` itself.
+ *
  * This module is bundled (scripts/build-host.mjs, esbuild) into one self-contained script that the
  * parent sends to `node -` as source text (./host-source.generated.ts), so the same code runs from the
  * TypeScript sources (tests), from lib/ and from the bundled dist/index.js without a second entry
@@ -37,6 +47,8 @@
  * called setOrtHostFaultsForTests() under vitest (see ./host.ts). Production never sets either.
  */
 import fs from 'node:fs';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { driveJob, type FloatTensor, type ModelRunner, type SimulationJob, type TensorInfo } from '../../core/drive.js';
 import { PolicyGateError } from '../../core/errors.js';
@@ -49,9 +61,74 @@ type Request = { id: number; op: string; fault?: string; [key: string]: unknown 
 
 const REQUESTS = 3;
 const REPLIES = 4;
+const LIFELINE = 5;
 const faultsEnabled = process.env['POLICY_GATE_ORT_HOST_FAULTS'] === '1';
 const pause = new Int32Array(new SharedArrayBuffer(4));
 const sleep = (ms: number): void => void Atomics.wait(pause, 0, 0, ms);
+
+/** The private folder the parent made for this host (the parent of its working folder), or null when started elsewhere. */
+function privateDir(): string | null {
+  const cwd = process.cwd();
+  const dir = path.dirname(cwd);
+  return path.basename(cwd) === 'cwd' && path.basename(dir).startsWith('policy-gate-ort-') ? dir : null;
+}
+
+/** The parent is gone (or closed the request pipe): remove the private folder and end. */
+function exitOrphaned(): never {
+  const dir = privateDir();
+  if (dir) {
+    try {
+      fs.rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // the parent removes it when it is still there
+    }
+  }
+  process.exit(0);
+}
+
+/**
+ * The watchdog thread's program: wait on the lifeline until end-of-file (the parent is gone), then
+ * remove the private folder and SIGKILL the process — whatever its main thread is doing. It waits in
+ * its own event loop (a socket on the pipe), never in a blocking read: a thread stuck in a system call
+ * could not be stopped, and process.exit() of the main thread waits for every thread to stop.
+ */
+const WATCHDOG = `
+const fs = require('node:fs');
+const net = require('node:net');
+const { workerData } = require('node:worker_threads');
+const gone = () => {
+  if (workerData.dir) { try { fs.rmSync(workerData.dir, { recursive: true, force: true }); } catch {} }
+  process.kill(process.pid, 'SIGKILL');
+};
+const lifeline = new net.Socket({ fd: workerData.fd, readable: true, writable: false });
+lifeline.on('data', () => {});
+lifeline.on('end', gone);
+lifeline.on('close', gone);
+lifeline.on('error', gone);
+require('node:worker_threads').parentPort.postMessage('watching');
+`;
+
+/**
+ * Starts the watchdog thread; resolves once it is watching (or could not start, which it reports on
+ * stderr), so its start-up never competes with a request for the CPU.
+ */
+function startWatchdog(): Promise<void> {
+  try {
+    fs.fstatSync(LIFELINE);
+  } catch {
+    return Promise.resolve(); // not started by ./host.ts (no lifeline): nothing to watch
+  }
+  const worker = new Worker(WATCHDOG, { eval: true, workerData: { fd: LIFELINE, dir: privateDir() } });
+  worker.unref();
+  return new Promise<void>((resolve) => {
+    worker.once('message', () => resolve());
+    // A watchdog that cannot run must not go unnoticed: the host's stderr tail reaches crash messages.
+    worker.on('error', (err) => {
+      process.stderr.write(`policy-gate onnxruntime host: the watchdog thread failed: ${messageOf(err)}\n`);
+      resolve();
+    });
+  });
+}
 
 /** Fills buf[0, len) from the request pipe; false at end of input (the parent closed it or died). */
 function readExactly(buf: Buffer, len: number): boolean {
@@ -83,7 +160,7 @@ function writeAll(frame: Buffer | Buffer[]): void {
     try {
       off += fs.writeSync(REPLIES, buf, off, buf.length - off);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') process.exit(0); // the parent is gone
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') exitOrphaned(); // the parent is gone
       sleep(0.05);
     }
   }
@@ -132,6 +209,8 @@ type RunResult =
   | { ok: false; kind: string; message?: string; name?: string; type?: string };
 
 function main(): void {
+  // It starts while onnxruntime loads; the host says it is ready only when both are.
+  const watching = startWatchdog();
   let ort: Ort;
   try {
     // `node -` defines require as a global; reading it from globalThis keeps the bundler from
@@ -143,7 +222,6 @@ function main(): void {
     // [E:onnxruntime] lines although the parent catches and reports them: keep it to fatal only.
     // This must be set before the first session initialises the ORT environment.
     if (!ort.env.logLevel || ort.env.logLevel === 'warning') ort.env.logLevel = 'fatal';
-    writeAll(encodeMessage({ id: 0, ok: true, version: ort.env.versions.node ?? ort.env.versions.common ?? 'unknown' }));
   } catch (err) {
     writeAll(encodeMessage({ id: 0, ok: false, message: messageOf(err) }));
     process.exit(1);
@@ -269,10 +347,10 @@ function main(): void {
   let body = buffer(SMALL);
   const serve = async (): Promise<void> => {
     for (;;) {
-      if (!readExactly(header, 4)) process.exit(0);
+      if (!readExactly(header, 4)) exitOrphaned();
       const len = header.readUInt32LE(0);
       if (body.length < len) body = buffer(len);
-      if (!readExactly(body, len)) process.exit(0);
+      if (!readExactly(body, len)) exitOrphaned();
       let reply: Buffer | Buffer[];
       let id = -1;
       try {
@@ -287,7 +365,11 @@ function main(): void {
       if (body.length > 16 * SMALL) body = buffer(SMALL);
     }
   };
-  void serve();
+  const version = ort.env.versions.node ?? ort.env.versions.common ?? 'unknown';
+  void watching.then(() => {
+    writeAll(encodeMessage({ id: 0, ok: true, version }));
+    return serve();
+  });
 }
 
 // Only as the host (`node - <onnxruntime-node entry>`): importing this module elsewhere (tsc compiles it

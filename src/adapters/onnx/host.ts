@@ -17,15 +17,31 @@
  *   beat restarts the deadline: so the deadline bounds every call, not the whole evaluation.
  * - Environment: the host gets an allowlist of the parent's variables (hostEnvironment): what a
  *   runtime needs to find its libraries and GPU, never a token, a key, INPUT_*, ACTIONS_*, GITHUB_* or
- *   RUNNER_* (threats.md G5). No argument carries a secret either: the only one is onnxruntime-node's path.
+ *   RUNNER_* but RUNNER_TRACKING_ID (threats.md G5). No argument carries a secret either: the only one is
+ *   onnxruntime-node's path.
+ * - Working folder: each host starts in an empty folder of its own (`<tmp>/policy-gate-ort-XXXXXX/cwd`,
+ *   mode 0700) with TMPDIR/TMP/TEMP pointing at a sibling `tmp` folder, so a relative path inside a
+ *   model can reach no workspace file, and what onnxruntime leaves in its temp folder (mat-debug-<pid>.log,
+ *   .ses) goes there. The whole folder is removed when the host ends: by the parent when the process has
+ *   closed (a clean shutdown, a crash, a kill at the deadline), by the host itself when it notices its
+ *   parent is gone.
  * - Idle: between requests the child and its pipes are unref'd, so the host never keeps policy-gate
  *   alive; when policy-gate exits, the request pipe closes and the host exits with it.
+ * - Lifeline: fd 5 is a pipe the parent never writes. A watchdog thread in the host waits on it;
+ *   when policy-gate dies in any way (even SIGKILL), the kernel closes the parent's end, the read
+ *   returns end-of-file and the watchdog removes the host's folder and kills the host — also in the
+ *   middle of a native inference call that blocks the host's main thread (./host-main.ts).
+ * - Interruption: stopOrtHostsNow() (the CLI's and the Action's SIGINT/SIGTERM/SIGHUP handlers) kills
+ *   every host at once and refuses to start new ones for the rest of the process.
  * - Output: the host's stdout and stderr are captured (never mixed into policy-gate's own output, which
  *   may be JSON), and their last line is quoted in a crash message.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { errorMessage, PolicyGateError } from '../../core/errors.js';
 import { decodeFrame, encodeMessage, encodeRun, FAULT_CODES, type RunFeed } from './host-frame.js';
 import { HOST_SOURCE } from './host-source.generated.js';
@@ -77,11 +93,15 @@ const TAIL_BYTES = 4096;
  * onnxruntime settings of a GPU runner. Matched case-insensitively (Windows names are).
  */
 const KEEP =
-  /^(PATH|PATHEXT|HOME|USERPROFILE|TMPDIR|TMP|TEMP|LANG|LANGUAGE|LC_[A-Z0-9_]+|TZ|SYSTEMROOT|WINDIR|COMSPEC|SYSTEMDRIVE|PROGRAMDATA|PROGRAMFILES|PROCESSOR_[A-Z0-9_]+|NUMBER_OF_PROCESSORS|LD_LIBRARY_PATH|DYLD_LIBRARY_PATH|DYLD_FALLBACK_LIBRARY_PATH|CUDA_[A-Z0-9_]+|CUDNN_[A-Z0-9_]+|NVIDIA_[A-Z0-9_]+|OMP_[A-Z0-9_]+|MKL_[A-Z0-9_]+|ORT_[A-Z0-9_]+)$/i;
+  /^(RUNNER_TRACKING_ID|PATH|PATHEXT|HOME|USERPROFILE|TMPDIR|TMP|TEMP|LANG|LANGUAGE|LC_[A-Z0-9_]+|TZ|SYSTEMROOT|WINDIR|COMSPEC|SYSTEMDRIVE|PROGRAMDATA|PROGRAMFILES|PROCESSOR_[A-Z0-9_]+|NUMBER_OF_PROCESSORS|LD_LIBRARY_PATH|DYLD_LIBRARY_PATH|DYLD_FALLBACK_LIBRARY_PATH|CUDA_[A-Z0-9_]+|CUDNN_[A-Z0-9_]+|NVIDIA_[A-Z0-9_]+|OMP_[A-Z0-9_]+|MKL_[A-Z0-9_]+|ORT_[A-Z0-9_]+)$/i;
 /** Names that look like credentials are dropped even when the allowlist matches (e.g. CUDA_..._TOKEN). */
 const SECRET_NAME = /TOKEN|SECRET|PASSW|CREDENTIAL|PRIVATE|API_?KEY|AUTH|APCA|ALPACA/i;
 
-/** The environment the onnxruntime host is started with: an allowlist of `env`, never a secret. */
+/**
+ * The environment the onnxruntime host is started with: an allowlist of `env`, never a secret.
+ * RUNNER_TRACKING_ID is the one runner variable kept: the GitHub runner tags the processes of a job with
+ * it and kills those still running when the job ends, which includes an orphaned host.
+ */
 export function hostEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(env)) {
@@ -184,19 +204,32 @@ export class OrtHost {
   private need = -1;
   private readonly hello: Promise<HostReply>;
   private readonly exited: Promise<void>;
+  /** The host's private folder: `cwd` (its empty working folder) and `tmp` (its TMPDIR). */
+  readonly privateDir: string;
 
   constructor(generation: number, entry: string, env: NodeJS.ProcessEnv) {
     this.generation = generation;
+    this.privateDir = makePrivateDir();
+    const tmp = path.join(this.privateDir, 'tmp');
     const child = spawn(process.execPath, ['-', entry], {
-      stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
-      env,
+      // 0–2 stdio, 3 requests, 4 replies, 5 the lifeline (never written; its end-of-file means policy-gate is gone)
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
+      env: { ...env, TMPDIR: tmp, TMP: tmp, TEMP: tmp },
+      cwd: path.join(this.privateDir, 'cwd'),
       windowsHide: true,
     });
     this.child = child;
+    running.add(this);
     stats.starts++;
     this.requests = child.stdio[3] as Socket;
     this.replies = child.stdio[4] as Socket;
-    this.exited = new Promise((resolve) => child.once('close', () => resolve()));
+    this.exited = new Promise((resolve) =>
+      child.once('close', () => {
+        running.delete(this);
+        removePrivateDir(this.privateDir);
+        resolve();
+      }),
+    );
     // The start-up message is the first reply, id 0.
     this.hello = new Promise<HostReply>((resolve, reject) => {
       this.pending.push({ id: 0, label: 'onnxruntime', what: 'loading', timeoutMs: START_TIMEOUT_MS, resolve, reject });
@@ -208,7 +241,8 @@ export class OrtHost {
     child.stdout!.on('data', keepTail);
     child.stderr!.on('data', keepTail);
     this.replies.on('data', (chunk: Buffer) => this.onData(chunk));
-    for (const s of [child.stdin!, child.stdout!, child.stderr!, this.requests, this.replies] as Socket[]) {
+    const lifeline = (child.stdio as unknown as Socket[])[5]!;
+    for (const s of [child.stdin!, child.stdout!, child.stderr!, this.requests, this.replies, lifeline] as Socket[]) {
       s.on('error', () => {}); // EPIPE / ECONNRESET when the host dies: handled by 'exit'
     }
     child.on('error', (err) => this.fail(null, `the onnxruntime host process could not be started: ${errorMessage(err)}`));
@@ -225,7 +259,7 @@ export class OrtHost {
     });
     child.stdin!.end(HOST_SOURCE);
     // Only the reply pipe (while a request waits) and the process keep policy-gate alive: refState.
-    for (const s of [child.stdin!, child.stdout!, child.stderr!, this.requests] as Socket[]) s.unref();
+    for (const s of [child.stdin!, child.stdout!, child.stderr!, this.requests, lifeline] as Socket[]) s.unref();
     this.arm();
     this.refState();
   }
@@ -257,6 +291,11 @@ export class OrtHost {
 
   get pid(): number | null {
     return this.alive ? (this.child.pid ?? null) : null;
+  }
+
+  /** The child's process id while its process has not closed (also after it was stopped). */
+  get processId(): number | null {
+    return this.child.exitCode === null && this.child.signalCode === null ? (this.child.pid ?? null) : null;
   }
 
   /**
@@ -304,6 +343,19 @@ export class OrtHost {
       await this.exited;
       clearTimeout(killer);
     }
+  }
+
+  /** Kills the process at once (SIGKILL) and removes its folder; pending requests fail as 'lost' with `why`. */
+  killNow(why: string): void {
+    if (this.alive) {
+      this.endReason = why;
+      this.failure = new OrtHostFailure(`onnxruntime was stopped: ${why}`, 'onnxruntime', 'lost');
+      const all = this.pending.splice(0);
+      for (const p of all) p.reject(new OrtHostFailure(`${p.label}: onnxruntime was stopped before it finished ${p.what} the model: ${why}`, p.label, 'lost'));
+      clearTimeout(this.timer);
+    }
+    this.child.kill('SIGKILL');
+    removePrivateDir(this.privateDir);
   }
 
   // ---------------------------------------------------------------- internals
@@ -486,14 +538,61 @@ function lastLine(text: string): string {
   return last.length > 200 ? `${last.slice(0, 200)}…` : last;
 }
 
+/** A fresh private folder for a host: `<tmp>/policy-gate-ort-XXXXXX/{cwd,tmp}`, each mode 0700. */
+function makePrivateDir(): string {
+  let dir: string;
+  try {
+    dir = mkdtempSync(path.join(tmpdir(), 'policy-gate-ort-'));
+    mkdirSync(path.join(dir, 'cwd'), { mode: 0o700 });
+    mkdirSync(path.join(dir, 'tmp'), { mode: 0o700 });
+  } catch (err) {
+    throw new PolicyGateError(
+      'infra',
+      `the onnxruntime process could not get a private working folder in ${tmpdir()}: ${errorMessage(err)}. Make the temp folder (TMPDIR) writable.`,
+      { subject: 'onnxruntime-node', cause: err },
+    );
+  }
+  return dir;
+}
+
+function removePrivateDir(dir: string): void {
+  try {
+    rmSync(dir, { recursive: true, force: true, maxRetries: 2 });
+  } catch {
+    // Best effort: a folder the host is still writing into is removed by the host itself when it ends.
+  }
+}
+
 /** The running host of each slot. */
 const slots = new Map<number, OrtHost>();
+/** Every host whose process has not closed yet (also those replaced in their slot). */
+const running = new Set<OrtHost>();
 let generations = 0;
+/** Set by stopOrtHostsNow: why no host may start any more. */
+let stopped: string | null = null;
+
+/**
+ * Kills every onnxruntime process at once (SIGKILL) and removes their folders, synchronously; from then
+ * on no host starts in this process. For the signal handlers: a hung model must not outlive policy-gate.
+ * Returns the process ids that were killed.
+ */
+export function stopOrtHostsNow(why: string): number[] {
+  stopped = why;
+  const pids: number[] = [];
+  for (const host of [...running]) {
+    const pid = host.processId;
+    if (pid !== null) pids.push(pid);
+    host.killNow(why);
+  }
+  slots.clear();
+  return pids;
+}
 
 /** The running host of `slot` (default 0), or a new one (after a crash, a timeout or a shutdown). */
 export function ortHost(slot = 0): OrtHost {
-  const running = slots.get(slot);
-  if (running && running.alive) return running;
+  const current = slots.get(slot);
+  if (current && current.alive) return current;
+  if (stopped !== null) throw new OrtHostFailure(`onnxruntime is not started again: ${stopped}`, 'onnxruntime', 'lost');
   const env = hostEnvironment(process.env);
   if (testFaults) env['POLICY_GATE_ORT_HOST_FAULTS'] = '1';
   const host = new OrtHost(++generations, onnxruntimeEntry(), env);

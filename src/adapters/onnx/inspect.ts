@@ -2,21 +2,38 @@
  * A minimal, defensive protobuf reader for ONNX ModelProto: it never executes or allocates from
  * the model beyond what it reads, and it runs before the bytes reach onnxruntime.
  *
- * It walks the whole message tree that can hold tensors — graph.initializer, graph.sparse_initializer,
- * tensor attributes of nodes (Constant), subgraphs (If/Loop/Scan bodies), model-local functions and
- * training_info graphs — to find tensors stored as external data (TensorProto.data_location = EXTERNAL
- * or a non-empty external_data list). onnxruntime resolves such paths against the working directory
- * for models loaded from bytes, so a model in an untrusted archive could make it read files outside
- * the archive; policy-gate refuses them instead.
+ * It walks the whole message tree that can hold tensors to find tensors stored as external data
+ * (TensorProto.data_location = EXTERNAL or a non-empty external_data list). onnxruntime resolves such
+ * paths against its working directory for models loaded from bytes, so a model in an untrusted
+ * archive could make it read files outside the archive (and trade on their bytes); policy-gate refuses
+ * them instead.
  *
- * Field numbers (onnx.proto, checked against onnx 1.12's descriptors):
+ * The walk, audited field by field against onnx.proto3 (onnx 1.17: every message field whose type is,
+ * or transitively contains, TensorProto):
+ *   ModelProto.graph 7 → GraphProto; .training_info 20 → TrainingInfoProto; .functions 25 → FunctionProto
+ *   GraphProto.node 1 → NodeProto; .initializer 5 → TensorProto; .sparse_initializer 15 → SparseTensorProto
+ *   NodeProto.attribute 5 → AttributeProto
+ *   AttributeProto.t 5, .tensors 10 → TensorProto; .sparse_tensor 22, .sparse_tensors 23 → SparseTensorProto;
+ *                  .g 6, .graphs 11 → GraphProto (subgraphs: If/Loop/Scan bodies, at any depth)
+ *   FunctionProto.node 7 → NodeProto; .attribute_proto 11 → AttributeProto (the defaults of a
+ *                  function's attributes: a Constant in the body reads one through ref_attr_name)
+ *   TrainingInfoProto.initialization 1, .algorithm 2 → GraphProto
+ *   SparseTensorProto.values 1, .indices 2 → TensorProto
+ * No other message reachable from ModelProto holds a tensor: ValueInfoProto, TypeProto (and its
+ * Tensor/Sequence/Map/Optional/SparseTensor/Opaque), TensorShapeProto, TensorAnnotation,
+ * OperatorSetIdProto, StringStringEntryProto, NodeDeviceConfigurationProto and its sharding specs, and
+ * DeviceConfigurationProto carry names, types and numbers only. Every field is checked whatever
+ * AttributeProto.type claims, a field that occurs twice (protobuf merges them) is checked in each
+ * occurrence, and a field of an unexpected wire type is a parse error, so nothing is skipped.
+ *
+ * Field numbers used below:
  *   ModelProto: ir_version 1, producer_name 2, producer_version 3, graph 7, opset_import 8,
  *               metadata_props 14, training_info 20, functions 25
  *   GraphProto: node 1, name 2, initializer 5, input 11, output 12, sparse_initializer 15
- *   NodeProto: op_type 4, attribute 5 — AttributeProto: t 5, g 6, tensors 10, graphs 11,
+ *   NodeProto: name 3, op_type 4, attribute 5 — AttributeProto: name 1, t 5, g 6, tensors 10, graphs 11,
  *              sparse_tensor 22, sparse_tensors 23
  *   TensorProto: name 8, external_data 13, data_location 14 — SparseTensorProto: values 1, indices 2
- *   FunctionProto: node 7 — TrainingInfoProto: initialization 1, algorithm 2
+ *   FunctionProto: name 1, node 7, attribute_proto 11 — TrainingInfoProto: initialization 1, algorithm 2
  *   StringStringEntryProto: key 1, value 2 — OperatorSetIdProto: domain 1, version 2
  */
 
@@ -251,6 +268,7 @@ class Walker {
   fn(start: number, end: number, depth: number): void {
     let name = '';
     const nodes: Field[] = [];
+    const defaults: Field[] = [];
     for (const f of fields(this.buf, start, end)) {
       if (f.field === 1) {
         expectLen(f, 'FunctionProto.name');
@@ -258,9 +276,14 @@ class Walker {
       } else if (f.field === 7) {
         expectLen(f, 'FunctionProto.node');
         nodes.push(f);
+      } else if (f.field === 11) {
+        expectLen(f, 'FunctionProto.attribute_proto');
+        defaults.push(f);
       }
     }
-    for (const n of nodes) this.node(n.start, n.end, `function ${name || '?'}`, depth);
+    const where = `function ${name || '?'}`;
+    for (const n of nodes) this.node(n.start, n.end, where, depth);
+    for (const a of defaults) this.attribute(a.start, a.end, `${where} default`, depth);
   }
 
   trainingInfo(start: number, end: number, depth: number): void {
