@@ -16,7 +16,7 @@ import { decisionsTable, foldAnalysis, gatingTable, metricsBlock, modelNotes } f
 import { evidenceText } from './core/render/evidence.js';
 import { runGate } from './app/gate.js';
 import { runValidate } from './app/validate.js';
-import { runBacktest } from './app/backtest.js';
+import { failedOnInput, runBacktest } from './app/backtest.js';
 import { writeReportFiles, reportJson } from './app/output.js';
 import { toolVersion } from './util/version.js';
 import { createProgress } from './util/progress.js';
@@ -191,7 +191,8 @@ export async function main(argv: string[], rawIo: CliIo = defaultIo): Promise<nu
     if (values.json) io.stdout(reportJson(report) + '\n');
     else io.stdout(renderForTerminal(report) + '\n');
     if (report.infraErrors.length > 0) return 3;
-    return report.conclusion === 'success' ? 0 : 1;
+    if (report.conclusion === 'success') return 0;
+    return failedOnInput(report) ? 2 : 1;
   };
   try {
     if (command === undefined || command === '--help' || command === '-h' || command === 'help') {

@@ -13,6 +13,7 @@ import { resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { compareChampion } from '../core/evidence.js';
 import { errorMessage } from '../core/errors.js';
+import { parseJsonFile } from '../core/json.js';
 import { deployedEntry } from '../core/promotion.js';
 import type { ModelReport } from '../core/report.js';
 import { loadPolicyModel } from '../adapters/onnx/session.js';
@@ -67,7 +68,7 @@ export async function compareWithChampion(m: ModelReport, opts: ChampionOptions)
     }
     let cardJson: unknown;
     try {
-      cardJson = JSON.parse(await readFile(resolve(opts.root, cardPath), 'utf8'));
+      cardJson = parseJsonFile(await readFile(resolve(opts.root, cardPath), 'utf8'), cardPath);
     } catch (err) {
       return fail(`the champion's card ${cardPath} (${found.file}) cannot be read as JSON: ${errorMessage(err)}`);
     }
