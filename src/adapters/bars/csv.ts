@@ -19,10 +19,10 @@
  * line and problem.
  */
 
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 
-import { inputError } from '../../core/errors.js';
+import { inputError, PolicyGateError } from '../../core/errors.js';
 import { isTimeframe, timeframeMs, type BarSeries, type DataQualityNote, type Timeframe } from '../../core/types.js';
 
 export interface ReadBarsOptions {
@@ -35,6 +35,31 @@ export interface ReadBarsOptions {
 export interface BarsReadResult {
   bars: BarSeries;
   notes: DataQualityNote[];
+}
+
+// ------------------------------------------------------------------ caps
+
+/**
+ * Bytes of one bars file, checked from its size before it is read. Five years of 1-minute bars
+ * around the clock take about 180 MB; a file above this is not a bars file policy-gate should hold
+ * in memory (a string cannot exceed about 512 MiB in Node anyway).
+ */
+export const MAX_BARS_FILE_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Characters of one CSV field. A bars field is a timestamp or a number (under 40 characters); other
+ * columns are ignored but still read, so this leaves room for a note column while refusing a field
+ * that would be quoted into errors and reports (one 100 MiB field once made 105 MB of stderr).
+ * The field is never quoted in the refusal.
+ */
+export const MAX_CSV_FIELD_CHARS = 4096;
+
+function fieldTooLong(file: string, line: number, chars: number | null): never {
+  throw inputError(
+    `${file} line ${line}: a field ${chars === null ? 'runs' : `of ${chars} characters runs`} past the limit of ${MAX_CSV_FIELD_CHARS} characters per field ` +
+      '(a bars field is a timestamp or a number); the file is broken — a quote never closed? — or not a bars file. Fix or regenerate it.',
+    file,
+  );
 }
 
 // ------------------------------------------------------------------ CSV records
@@ -63,6 +88,7 @@ function parseCsv(text: string, file: string): CsvRecords {
         value = '';
         for (;;) {
           const q = text.indexOf('"', i);
+          if (value.length + (q < 0 ? n - i : q - i) > MAX_CSV_FIELD_CHARS) fieldTooLong(file, startLine, null);
           if (q < 0) throw inputError(`${file} line ${startLine}: a quoted field is never closed`, file);
           const chunk = text.slice(i, q);
           for (let k = 0; k < chunk.length; k++) if (chunk.charCodeAt(k) === 10) line++;
@@ -91,6 +117,7 @@ function parseCsv(text: string, file: string): CsvRecords {
           if (c === 44 || c === 10 || c === 13) break;
           i++;
         }
+        if (i - start > MAX_CSV_FIELD_CHARS) fieldTooLong(file, startLine, i - start);
         value = text.slice(start, i);
       }
       fields.push(value);
@@ -536,8 +563,17 @@ export async function loadBarsFromDir(dir: string, symbol: string, timeframe: Ti
   for (const file of candidates) {
     let text: string;
     try {
+      const { size } = await stat(file);
+      if (size > MAX_BARS_FILE_BYTES) {
+        throw inputError(
+          `bars file ${file} is ${+(size / 1048576).toFixed(1)} MiB, more than the limit of ${MAX_BARS_FILE_BYTES / 1048576} MiB per bars file; ` +
+            'it was not read. Keep only the range the evaluation needs (or use a longer timeframe).',
+          file,
+        );
+      }
       text = await readFile(file, 'utf8');
     } catch (err) {
+      if (err instanceof PolicyGateError) throw err;
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') continue;
       throw inputError(`cannot read bars file ${file}: ${(err as Error).message}`, file, err);
