@@ -17,7 +17,8 @@ import { evidenceText } from './core/render/evidence.js';
 import { runGate } from './app/gate.js';
 import { runValidate } from './app/validate.js';
 import { failedOnInput, runBacktest } from './app/backtest.js';
-import { writeReportFiles, reportJson } from './app/output.js';
+import { probeOutputFolder, reportJson, unwritableError, writeReportFiles } from './app/output.js';
+import type { AtomicFs } from './util/atomic.js';
 import { toolVersion } from './util/version.js';
 import { createProgress } from './util/progress.js';
 import { logLine, neutralizeCommands, printable } from './util/terminal.js';
@@ -150,6 +151,8 @@ export interface CliIo {
   stderrIsTTY?: boolean;
   /** The terminal's width, for the bar. */
   columns?: number;
+  /** The file-system calls the report writer and the output probe make (a seam for tests: a full disk). */
+  outputFs?: Partial<AtomicFs>;
 }
 
 const defaultIo: CliIo = {
@@ -184,12 +187,22 @@ export async function main(argv: string[], rawIo: CliIo = defaultIo): Promise<nu
   // Writes --out, prints the report, and maps the outcome to the exit code.
   const finish = async (report: Report, values: { out?: string; json?: boolean }): Promise<number> => {
     progress.end();
+    let writeFailed = false;
     if (values.out) {
-      const written = await writeReportFiles(report, values.out);
-      log(`wrote ${written.join(', ')}`);
+      try {
+        const written = await writeReportFiles(report, values.out, io.outputFs);
+        log(`wrote ${written.join(', ')}`);
+      } catch (err) {
+        // The results are not lost: they are printed below. Nothing in the folder was replaced.
+        const problem = unwritableError(`--out ${values.out}`, err, '; the report was not written and nothing there was replaced (a previous report, if any, is kept); the results follow on stdout');
+        if (!problem) throw err;
+        io.stderr(`policy-gate: error: ${problem.message}\n`);
+        writeFailed = true;
+      }
     }
     if (values.json) io.stdout(reportJson(report) + '\n');
     else io.stdout(renderForTerminal(report) + '\n');
+    if (writeFailed) return 2;
     if (report.infraErrors.length > 0) return 3;
     if (report.conclusion === 'success') return 0;
     return failedOnInput(report) ? 2 : 1;
@@ -228,7 +241,23 @@ export async function main(argv: string[], rawIo: CliIo = defaultIo): Promise<nu
       }
     }
 
-    for (const flag of ['out', 'equity-out'] as const) checkOutputFolder(flag, values[flag]);
+    // Written to at the end (or during the run): found unwritable now, before any work.
+    for (const flag of ['out', 'equity-out'] as const) {
+      const dir = values[flag];
+      if (dir === undefined) continue;
+      try {
+        try {
+          checkOutputFolder(flag, dir);
+        } catch (err) {
+          throw unwritableError(`--${flag} ${dir}`, err, ', checked before the run') ?? err;
+        }
+        await probeOutputFolder(`--${flag}`, dir, io.outputFs);
+      } catch (err) {
+        // No failure report can go where the probe could not write.
+        if (flag === 'out') outDir = undefined;
+        throw err;
+      }
+    }
     if (values.shard !== undefined) {
       const spec = parseShardSpec(values.shard);
       if ('error' in spec) throw usageError(`--shard ${spec.error}`, '--shard');
@@ -297,8 +326,10 @@ export async function main(argv: string[], rawIo: CliIo = defaultIo): Promise<nu
     }
 
     return await finish(report, values);
-  } catch (err) {
+  } catch (caught) {
     progress.end();
+    // A full or read-only disk met during the run (an equity CSV, a cache file) is the user's to fix: exit 2, no stack.
+    const err = caught instanceof PolicyGateError ? caught : (unwritableError(String((caught as { path?: unknown } | null)?.path ?? 'a file policy-gate writes'), caught) ?? caught);
     const known = err instanceof PolicyGateError;
     const message = known ? err.message : `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
     io.stderr(`policy-gate: ${known ? 'error: ' : ''}${printable(message)}\n`);
@@ -312,10 +343,10 @@ export async function main(argv: string[], rawIo: CliIo = defaultIo): Promise<nu
         report.conclusionReasons = [`run error: ${report.errors[0]}`];
         // A shard that stopped still says which shard it is: the merge then names its models as missing.
         if (shard && command === 'validate') report.shard = failedShardInfo(shard, report.config.sha256, endMs);
-        const written = await writeReportFiles(report, outDir);
+        const written = await writeReportFiles(report, outDir, io.outputFs);
         log(`wrote ${written.join(', ')}`);
       } catch (writeErr) {
-        io.stderr(`policy-gate: error: the report could not be written to ${outDir}: ${errorMessage(writeErr)}\n`);
+        io.stderr(`policy-gate: error: the report could not be written to ${outDir}: ${errorMessage(writeErr)}; nothing there was replaced\n`);
       }
     }
     return code;
