@@ -5,10 +5,10 @@
  * folders are probed before a run, so an unwritable one is found before the work, not after.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { writeFileAtomic, type AtomicFs } from '../util/atomic.js';
 export { writeFileAtomic };
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { inputError, PolicyGateError } from '../core/errors.js';
 import type { Report } from '../core/report.js';
 import { renderMarkdown } from '../core/render/markdown.js';
@@ -65,8 +65,9 @@ export function unwritableError(what: string, err: unknown, after = ''): PolicyG
 export async function probeOutputFolder(flag: string, dir: string, fs: Partial<AtomicFs> = {}): Promise<void> {
   const { mkdir, open, rm } = { ...REAL_FS, ...fs };
   const probe = join(dir, `.policy-gate-probe-${process.pid}-${randomBytes(4).toString('hex')}`);
+  let created: string | undefined;
   try {
-    await mkdir(dir, { recursive: true }).catch(async (err: unknown) => {
+    created = await mkdir(dir, { recursive: true }).catch(async (err: unknown) => {
       // A recursive mkdir reports ENOENT for what is really EROFS or EACCES on the first missing
       // folder: make that one alone to get the true reason.
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
@@ -85,9 +86,26 @@ export async function probeOutputFolder(flag: string, dir: string, fs: Partial<A
     }
   } catch (err) {
     await rm(probe, { force: true }).catch(() => undefined);
+    await removeCreated(dir, created);
     throw unwritableError(`${flag} ${dir}`, err, ', checked before the run') ?? err;
   }
   await rm(probe, { force: true });
+  // The folders the probe made are removed again: a run that stops early leaves nothing behind
+  // (the writers create them when they write).
+  await removeCreated(dir, created);
+}
+
+/** Removes `dir` and its parents up to `created` (the first folder mkdir made), each only if empty. */
+async function removeCreated(dir: string, created: string | undefined): Promise<void> {
+  if (created === undefined) return;
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    try {
+      await rmdir(d);
+    } catch {
+      return;
+    }
+    if (d === resolve(created) || dirname(d) === d) return;
+  }
 }
 
 export async function writeReportFiles(report: Report, dir: string, fs: Partial<AtomicFs> = {}): Promise<string[]> {
