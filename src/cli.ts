@@ -329,7 +329,13 @@ export async function main(argv: string[], rawIo: CliIo = defaultIo): Promise<nu
   } catch (caught) {
     progress.end();
     // A full or read-only disk met during the run (an equity CSV, a cache file) is the user's to fix: exit 2, no stack.
-    const err = caught instanceof PolicyGateError ? caught : (unwritableError(String((caught as { path?: unknown } | null)?.path ?? 'a file policy-gate writes'), caught) ?? caught);
+    // (Only the codes that can only come from a write: an EACCES could be a read.)
+    const errno = (caught as NodeJS.ErrnoException | null)?.code;
+    const diskFull = errno === 'ENOSPC' || errno === 'EDQUOT' || errno === 'EROFS';
+    const err =
+      caught instanceof PolicyGateError || !diskFull
+        ? caught
+        : (unwritableError(String((caught as { path?: unknown }).path ?? 'a file policy-gate writes'), caught) ?? caught);
     const known = err instanceof PolicyGateError;
     const message = known ? err.message : `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
     io.stderr(`policy-gate: ${known ? 'error: ' : ''}${printable(message)}\n`);
