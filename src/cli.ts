@@ -16,8 +16,9 @@ import { decisionsTable, foldAnalysis, gatingTable, metricsBlock, modelNotes } f
 import { evidenceText } from './core/render/evidence.js';
 import { runGate } from './app/gate.js';
 import { runValidate } from './app/validate.js';
-import { runBacktest } from './app/backtest.js';
-import { outputReport, writeReportFiles, reportJson } from './app/output.js';
+import { failedOnInput, runBacktest } from './app/backtest.js';
+import { outputReport, probeOutputFolder, reportJson, unwritableError, writeReportFiles } from './app/output.js';
+import type { AtomicFs } from './util/atomic.js';
 import { redactOutput, registerSecrets, secretsFromEnv } from './util/redact.js';
 import { readAlpacaKeys } from './adapters/alpaca/index.js';
 import { toolVersion } from './util/version.js';
@@ -168,6 +169,8 @@ export interface CliIo {
    * runs main() inside its own process (tests) does not.
    */
   handleSignals?: boolean;
+  /** The file-system calls the report writer and the output probe make (a seam for tests: a full disk). */
+  outputFs?: Partial<AtomicFs>;
 }
 
 const defaultIo: CliIo = {
@@ -217,14 +220,25 @@ export async function main(argv: string[], rawIo: CliIo = defaultIo): Promise<nu
     progress.end();
     // Redacted and made visible as data, before it is rendered anywhere (src/app/output.ts).
     const report = outputReport(raw);
+    let writeFailed = false;
     if (values.out) {
-      const written = await writeReportFiles(report, values.out);
-      log(`wrote ${written.join(', ')}`);
+      try {
+        const written = await writeReportFiles(report, values.out, io.outputFs);
+        log(`wrote ${written.join(', ')}`);
+      } catch (err) {
+        // The results are not lost: they are printed below. Nothing in the folder was replaced.
+        const problem = unwritableError(`--out ${values.out}`, err, '; the report was not written and nothing there was replaced (a previous report, if any, is kept); the results follow on stdout');
+        if (!problem) throw err;
+        io.stderr(`policy-gate: error: ${problem.message}\n`);
+        writeFailed = true;
+      }
     }
     if (values.json) io.stdout(reportJson(report) + '\n');
     else io.stdout(renderForTerminal(report) + '\n');
+    if (writeFailed) return 2;
     if (report.infraErrors.length > 0) return 3;
-    return report.conclusion === 'success' ? 0 : 1;
+    if (report.conclusion === 'success') return 0;
+    return failedOnInput(raw) ? 2 : 1;
   };
   // Set on SIGINT/SIGTERM/SIGHUP: from then on only the interruption writes and prints (the run's own
   // code may still settle, e.g. with "onnxruntime is not started again", and must not overwrite it).
@@ -302,7 +316,23 @@ export async function main(argv: string[], rawIo: CliIo = defaultIo): Promise<nu
       }
     }
 
-    for (const flag of ['out', 'equity-out'] as const) checkOutputFolder(flag, values[flag]);
+    // Written to at the end (or during the run): found unwritable now, before any work.
+    for (const flag of ['out', 'equity-out'] as const) {
+      const dir = values[flag];
+      if (dir === undefined) continue;
+      try {
+        try {
+          checkOutputFolder(flag, dir);
+        } catch (err) {
+          throw unwritableError(`--${flag} ${dir}`, err, ', checked before the run') ?? err;
+        }
+        await probeOutputFolder(`--${flag}`, dir, io.outputFs);
+      } catch (err) {
+        // No failure report can go where the probe could not write.
+        if (flag === 'out') outDir = undefined;
+        throw err;
+      }
+    }
     if (values.shard !== undefined) {
       const spec = parseShardSpec(values.shard);
       if ('error' in spec) throw usageError(`--shard ${spec.error}`, '--shard');
@@ -385,9 +415,17 @@ export async function main(argv: string[], rawIo: CliIo = defaultIo): Promise<nu
     }
 
     return await finish(report, values);
-  } catch (err) {
+  } catch (caught) {
     if (interrupted) return halt();
     progress.end();
+    // A full or read-only disk met during the run (an equity CSV, a cache file) is the user's to fix: exit 2, no stack.
+    // (Only the codes that can only come from a write: an EACCES could be a read.)
+    const errno = (caught as NodeJS.ErrnoException | null)?.code;
+    const diskFull = errno === 'ENOSPC' || errno === 'EDQUOT' || errno === 'EROFS';
+    const err =
+      caught instanceof PolicyGateError || !diskFull
+        ? caught
+        : (unwritableError(String((caught as { path?: unknown }).path ?? 'a file policy-gate writes'), caught) ?? caught);
     const known = err instanceof PolicyGateError;
     const message = known ? err.message : `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
     io.stderr(`policy-gate: ${known ? 'error: ' : ''}${printable(message)}\n`);
@@ -401,10 +439,10 @@ export async function main(argv: string[], rawIo: CliIo = defaultIo): Promise<nu
         report.conclusionReasons = [`run error: ${report.errors[0]}`];
         // A shard that stopped still says which shard it is: the merge then names its models as missing.
         if (shard && command === 'validate') report.shard = failedShardInfo(shard, report.config.sha256, endMs);
-        const written = await writeReportFiles(report, outDir);
+        const written = await writeReportFiles(report, outDir, io.outputFs);
         log(`wrote ${written.join(', ')}`);
       } catch (writeErr) {
-        io.stderr(`policy-gate: error: the report could not be written to ${outDir}: ${errorMessage(writeErr)}\n`);
+        io.stderr(`policy-gate: error: the report could not be written to ${outDir}: ${errorMessage(writeErr)}; nothing there was replaced\n`);
       }
     }
     return code;

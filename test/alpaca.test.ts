@@ -111,6 +111,10 @@ function newCacheDir(): string {
   return dir;
 }
 
+function noCacheFileIn(h: Harness): void {
+  expect(filesUnder(h.cacheDir)).toEqual([]);
+}
+
 function harness(over: Partial<AlpacaSourceOptions> & { nowMs?: number; cacheDir?: string; envExtra?: NodeJS.ProcessEnv; noKeys?: boolean } = {}): Harness {
   const clock = { t: over.nowMs ?? Date.UTC(2025, 0, 1) };
   const sleeps: number[] = [];
@@ -725,6 +729,115 @@ describe('faults', () => {
     const err = await failure(get(harness()));
     expect(err.exitCode).toBe(3);
     expect(err.message).toMatch(/not an object keyed by symbol/);
+  });
+});
+
+describe('resource caps', () => {
+  const get = (h: Harness, n = 24): ReturnType<AlpacaBarsSource['get']> =>
+    h.source.get('BTCUSD', '1Hour', 'crypto', { startMs: T0, endMs: T0 + n * H });
+  const bar = syntheticBars(T0, H, 1, 42000)[0]!;
+
+  it('the deadline is checked before every page: endless page tokens stop at data.deadline_seconds', async () => {
+    const h = harness({ deadlineMs: 20_000 });
+    let served = 0;
+    // Every answer is one valid bar and a fresh page token, forever; each costs one second of the injected clock.
+    server.always((_req, res) => {
+      served++;
+      h.clock.t += 1000;
+      const body = JSON.stringify({ bars: { 'BTC/USD': [bar] }, next_page_token: `page-${served}` });
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+      res.end(body);
+      return true;
+    });
+    const err = await failure(get(h));
+    expect(err.exitCode).toBe(3);
+    expect(err.message).toMatch(/the 20 s deadline for fetching one series \(data\.deadline_seconds\) passed before page 21 \(20 bars so far\)/);
+    expect(served).toBe(20);
+    noCacheFileIn(h);
+  });
+
+  it('the deadline is checked before a pacing wait', async () => {
+    server.crypto.set('BTC/USD', syntheticBars(T0, H, 30, 42000));
+    server.pageSize = 10;
+    const h = harness({ deadlineMs: 30_000, maxRequestsPerMinute: 2 });
+    const err = await failure(get(h, 30));
+    expect(err.exitCode).toBe(3);
+    expect(err.message).toMatch(/deadline for fetching one series \(data\.deadline_seconds\) passed while pacing/);
+    expect(h.sleeps).toEqual([]);
+  });
+
+  it('no attempt outlives the deadline: the per-attempt timeout is the smaller of the two', async () => {
+    // The server never answers and the per-attempt timeout is ten minutes: only the (real-clock)
+    // 300 ms deadline can end this; without the cap the test would hang until its own timeout.
+    server.always(faults.hang());
+    const clock = { t: 0 };
+    const h = harness({
+      timeoutMs: 600_000,
+      deadlineMs: 300,
+      now: () => Date.now() + clock.t,
+      sleep: async (ms) => {
+        clock.t += ms;
+      },
+    });
+    const err = await failure(get(h));
+    expect(err.exitCode).toBe(3);
+    expect(err.message).toMatch(/timed out \(no complete answer within \d+ ms\)/);
+    expect(err.message).toMatch(/deadline/);
+    const within = Number(/within (\d+) ms/.exec(err.message)![1]);
+    expect(within).toBeLessThanOrEqual(300);
+  });
+
+  it('a response body past the byte cap is cut off while it streams, never buffered whole', async () => {
+    let written = 0;
+    let closed = false;
+    // An endless, valid-looking JSON body sent as fast as the client reads it.
+    server.always((req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.write('{"bars":{"BTC/USD":[');
+      const piece = Buffer.from((JSON.stringify(bar) + ',').repeat(200));
+      const pump = (): void => {
+        while (!closed && res.write(piece)) written += piece.length;
+        if (!closed) res.once('drain', pump);
+      };
+      req.socket.on('close', () => {
+        closed = true;
+      });
+      pump();
+      return true;
+    });
+    const h = harness({ maxResponseBytes: 256 * 1024 });
+    const err = await failure(get(h));
+    expect(err.exitCode).toBe(3);
+    expect(err.message).toMatch(/the response grew past 0\.25 MiB and was cut off unread, more than the cap of 0\.25 MiB per response/);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(closed).toBe(true); // the connection was dropped, not drained
+    expect(server.barRequests().at(-1)!.path).toBe('/v1beta3/crypto/us/bars');
+  });
+
+  it('a Content-Length above the byte cap is refused before the body is read', async () => {
+    let sent = 0;
+    server.always((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': String(1.5 * 1024 ** 3) });
+      res.write('{"bars":{');
+      sent++;
+      return true; // and never more: a client that waited for the body would hang
+    });
+    const h = harness({ timeoutMs: 600_000 });
+    const err = await failure(get(h));
+    expect(err.exitCode).toBe(3);
+    expect(err.message).toMatch(/the response declares 1536 MiB \(Content-Length\), more than the cap of 64 MiB per response/);
+    expect(sent).toBe(1); // refused, not retried
+  });
+
+  it('a series past the bar cap is refused, naming the count and the cap', async () => {
+    server.crypto.set('BTC/USD', syntheticBars(T0, H, 100, 42000));
+    server.pageSize = 30;
+    const h = harness({ maxBarsPerSeries: 50 });
+    const n = server.barRequests().length;
+    const err = await failure(get(h, 100));
+    expect(err.exitCode).toBe(3);
+    expect(err.message).toMatch(/page 2 brings the series to 60 bars, more than the cap of 50 bars per series/);
+    expect(server.barRequests().length - n).toBe(2);
   });
 });
 

@@ -224,6 +224,51 @@ describe('duplicates, encryption, methods and header disagreements', () => {
   });
 });
 
+describe('local headers that disagree with the central directory on CRC-32 or sizes (Z4)', () => {
+  /** A real zip (deflated by zlib, headers as every zip tool writes them), then one local-header field overwritten byte-wise. */
+  async function corrupted(field: 'crc' | 'compressed' | 'uncompressed', value: number): Promise<string> {
+    const bytes = buildZip([
+      { name: 'a.json', data: '{"first": true}', method: 8 },
+      { name: 'models/m.onnx', data: randomBytes(3000), method: 8 },
+    ]);
+    // the second entry's local header: after the first entry's header, name and data
+    const second = bytes.indexOf(Buffer.from('PK\x03\x04', 'latin1'), 4);
+    expect(bytes.toString('utf8', second + 30, second + 30 + 13)).toBe('models/m.onnx');
+    const at = second + { crc: 14, compressed: 18, uncompressed: 22 }[field];
+    expect(bytes.readUInt32LE(at)).not.toBe(value);
+    bytes.writeUInt32LE(value >>> 0, at);
+    const file = path.join(work, `local-${field}.zip`);
+    await writeFile(file, bytes);
+    written.push(`local-${field}.zip`);
+    return file;
+  }
+
+  it.each([
+    ['crc', 0xdeadbeef, /has a local header whose CRC-32 \(deadbeef\) differs from the central directory's \([0-9a-f]{8}\)/],
+    ['compressed', 10, /has a local header whose compressed size \(10\) differs from the central directory's \(\d+\)/],
+    ['uncompressed', 999_999, /has a local header whose uncompressed size \(999999\) differs from the central directory's \(3000\)/],
+  ] as const)('a local %s that differs: refused at open, naming the entry', async (field, value, message) => {
+    const file = await corrupted(field, value);
+    const err = await refusedAtOpen(file, 'models/m.onnx');
+    expect(err.message).toMatch(message);
+  });
+
+  it('a streaming writer\'s zeros (data-descriptor flag) are accepted; the data still reads and checks its CRC', async () => {
+    const data = randomBytes(2000);
+    const bytes = buildZip([{ name: 'models/m.onnx', data, method: 8, flags: 0x0008 }]);
+    for (const at of [14, 18, 22]) bytes.writeUInt32LE(0, at);
+    const file = path.join(work, 'descriptor.zip');
+    await writeFile(file, bytes);
+    written.push('descriptor.zip');
+    const reader = await openArchive(file);
+    try {
+      expect(Buffer.from(await reader.read('models/m.onnx')).equals(data)).toBe(true);
+    } finally {
+      await reader.close();
+    }
+  });
+});
+
 describe('size and count limits (Z3)', () => {
   it('refuses more entries than a lowered limit', async () => {
     const file = await writeZip(Array.from({ length: 4 }, (_, i) => ({ name: `f${i}`, data: 'x' })));

@@ -6,7 +6,7 @@
  * every metric in report.json is a finite number, or null with a reason (scanned below), and the
  * models whose data is intact come out exactly as in a clean run.
  */
-import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, cpSync, ftruncateSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shutdownOrtHost } from '../src/adapters/onnx/host.js';
@@ -238,5 +238,53 @@ describe('holes and missing history', () => {
     // Buy and hold earns exactly nothing on a flat price; whatever the policy did is a finite number or a reasoned null.
     expect(m.backtest!.metrics['buyHoldReturn']).toBe(0);
     for (const [k, v] of Object.entries(m.backtest!.metrics)) if (k !== 'undefinedReasons') expect(v === null || Number.isFinite(v), k).toBe(true);
+  });
+});
+
+describe('oversized bars: a byte cap per file and a character cap per field', () => {
+  it('a field of 1 MiB (an unclosed quote swallowing the file, or planted): that model fails naming the file, line and cap; nothing quotes the field', async () => {
+    const r = await validateWith((dir) =>
+      editRows(dir, 'BTCUSD_4Hour.csv', (rows) => {
+        const i = rowAt(rows, '2024-08-01T00:00:00Z');
+        const f = rows[i]!.split(',');
+        f[4] = 'Z'.repeat(1024 * 1024);
+        rows[i] = f.join(',');
+        return rows;
+      }),
+    );
+    expect(r.code).toBe(1);
+    const m = r.report.models.find((x) => x.id === 'BTCUSD_4Hour')!;
+    const line = 1 + 1 + readFileSync(path.join(EXAMPLE_DATA, 'BTCUSD_4Hour.csv'), 'utf8').split('\n').slice(1).findIndex((l) => l.startsWith('2024-08-01T00:00:00Z'));
+    expect(m.errors).toEqual([
+      `${m.errors[0]!.split(' line ')[0]} line ${line}: a field of ${1024 * 1024} characters runs past the limit of 4096 characters per field (a bars field is a timestamp or a number); the file is broken — a quote never closed? — or not a bars file. Fix or regenerate it.`,
+    ]);
+    expect(m.errors[0]).toMatch(/BTCUSD_4Hour\.csv line/);
+    // nothing repeats the field: stderr and report.json stay small
+    expect(r.stderr).not.toContain('ZZZZ');
+    expect(r.text).not.toContain('ZZZZ');
+    expect(r.text.length).toBeLessThan(2 * JSON.stringify(clean).length);
+    expectUnchanged(r.report, ['BTCUSD_1Hour', 'BTCUSD_1Day']);
+  });
+
+  it('a quoted field that never closes is refused at the cap, not read to the end of the file', async () => {
+    const { readBarsCsv } = await import('../src/adapters/bars/csv.js');
+    const text = 'timestamp,open,high,low,close,volume\n2024-01-01T00:00:00Z,1,1,1,"1' + ',2'.repeat(10_000) + '\n';
+    expect(() => readBarsCsv(text, { file: 'X_1Hour.csv', symbol: 'X', timeframe: '1Hour' })).toThrow(
+      /^X_1Hour\.csv line 2: a field runs past the limit of 4096 characters per field/,
+    );
+  });
+
+  it('a bars file above 256 MiB is refused from its size, before it is read', async () => {
+    const { loadBarsFromDir } = await import('../src/adapters/bars/csv.js');
+    const dir = tempDir('data-huge-');
+    const file = path.join(dir, 'BTCUSD_1Hour.csv');
+    const fd = openSync(file, 'w');
+    ftruncateSync(fd, 300 * 1024 * 1024); // sparse: 300 MiB that take no disk
+    closeSync(fd);
+    const rss0 = process.memoryUsage.rss();
+    await expect(loadBarsFromDir(dir, 'BTCUSD', '1Hour')).rejects.toThrow(
+      `bars file ${file} is 300 MiB, more than the limit of 256 MiB per bars file; it was not read.`,
+    );
+    expect(process.memoryUsage.rss() - rss0).toBeLessThan(64 * 1024 * 1024);
   });
 });

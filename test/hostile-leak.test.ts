@@ -175,7 +175,7 @@ describe('CLI: redaction works on the data, before any rendering', () => {
 
   it('quoted file content is at most 80 characters, with an ellipsis, its control characters visible', async () => {
     const ws = tempDir('leak-long-');
-    const header = `\u001b]52;c;${'A'.repeat(5000)}\u0007,x`;
+    const header = `\u001b]52;c;${'A'.repeat(3000)}\u0007,x`;
     dataDir(ws, (d) => writeFileSync(path.join(d, 'BTCUSD_4Hour.csv'), `${header}\n2024-01-01T00:00:00Z,1\n`));
     const r = await cli(ws, validateArgs);
     const report = JSON.parse(r.outputs['out/report.json']!);

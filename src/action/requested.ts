@@ -17,6 +17,7 @@ import { isAbsolute, posix, relative, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Config } from '../config/schema.js';
 import { errorMessage, inputError, PolicyGateError } from '../core/errors.js';
+import { checkValueDepth, parseFailureReason } from '../core/json.js';
 import type { Report } from '../core/report.js';
 import type { Tier } from '../core/types.js';
 
@@ -45,8 +46,9 @@ function parseDeployConfig(text: string, file: string): string[] {
   try {
     doc = parseYaml(text, { uniqueKeys: true });
   } catch (err) {
-    throw inputError(`${file}: not valid JSON or YAML: ${errorMessage(err)}`, file, err);
+    throw inputError(`${file}: not valid JSON or YAML: ${parseFailureReason(err)}`, file, err);
   }
+  checkValueDepth(doc, file);
   if (doc === null || doc === undefined) return [];
   if (typeof doc !== 'object' || Array.isArray(doc)) throw inputError(`${file}: must be a mapping with a "models" mapping keyed by model id`, file);
   const models = (doc as Record<string, unknown>)['models'];

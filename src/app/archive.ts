@@ -47,7 +47,8 @@ export async function openTrainingArchive(
     log(`archive ${source}: ${files.length} files, sha256 ${reader.sha256.slice(0, 12)}…`);
 
     const manifestPath = findManifest(files, source);
-    let manifestInfo: { path: string; files: number } | null = null;
+    let manifestInfo: { path: string; files: number; unlisted?: string[] } | null = null;
+    const unlisted = new Set<string>();
     if (manifestPath) {
       const doc = parseJsonTolerant((await reader.read(manifestPath)).toString('utf8'), `${source}:${manifestPath}`);
       const listed = parseManifest(doc, `${source}:${manifestPath}`);
@@ -67,8 +68,20 @@ export async function openTrainingArchive(
           );
         }
       }
-      manifestInfo = { path: manifestPath, files: listed.size };
+      // A manifest that lists only some files vouches for those only: every summary, model and card it
+      // leaves out is named (a log line, archive.manifest.unlisted, and a note on its model).
+      const covered = new Set<string>();
+      for (const listedPath of listed.keys()) {
+        const target = manifestTarget(files, manifestPath, listedPath);
+        if (target) covered.add(target);
+      }
+      for (const f of files) {
+        if (f.path === manifestPath || covered.has(f.path)) continue;
+        if (/\.(onnx|pt|pth|card\.json)$/i.test(f.path) || /(^|\/)(training_summary[^/]*|summary)\.json$/i.test(f.path)) unlisted.add(f.path);
+      }
+      manifestInfo = { path: manifestPath, files: listed.size, ...(unlisted.size > 0 ? { unlisted: [...unlisted].sort() } : {}) };
       log(`manifest ${manifestPath}: ${listed.size} sha256 sums verified`);
+      for (const p of [...unlisted].sort()) log(`manifest ${manifestPath} does not list ${p}: its sha256 was not checked`);
     }
 
     const summaryPath = findSummary(files, source);
@@ -94,6 +107,9 @@ export async function openTrainingArchive(
         if (p) referenced.add(p);
       }
       if (loc.problem) errors.push(loc.problem);
+      if (manifestInfo && unlisted.has(summaryPath)) {
+        notes.push(`${summaryPath} (the training summary) is not listed in ${manifestInfo.path}: its sha256 was not checked`);
+      }
 
       let onnxPath = loc.onnx;
       let cardPath = loc.cardFile;
@@ -119,6 +135,9 @@ export async function openTrainingArchive(
 
       // Every candidate file is identified by its sha256, also when gating stops it before it is loaded.
       const modelSha = onnxPath ? sha256(await reader.read(onnxPath)) : '';
+      for (const p of [onnxPath, cardPath]) {
+        if (p && manifestInfo && unlisted.has(p)) notes.push(`${p} is not listed in ${manifestInfo.path}: its sha256 was not checked`);
+      }
       const report: ModelReport = {
         id: entry.id,
         symbol: entry.symbol,

@@ -8,7 +8,8 @@ import { basename, dirname, join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { inputError } from '../core/errors.js';
 import type { ModelReport, Report } from '../core/report.js';
-import { jsonSyntaxReason, splitModelId } from '../core/summary.js';
+import { parseJsonFile } from '../core/json.js';
+import { splitModelId } from '../core/summary.js';
 import { isTimeframe } from '../core/types.js';
 import { loadPolicyModel, MAX_MODEL_BYTES, modelFileInfo, modelTooLarge } from '../adapters/onnx/session.js';
 import { describeError, evaluateModel, GoldenMismatch } from './evaluate.js';
@@ -30,6 +31,18 @@ export interface BacktestOptions {
   root?: string;
 }
 
+/**
+ * Backtest reports whose one model failed on bad input (an invalid card, a missing or broken bars
+ * file, a bad APCA_API_DATA_URL): the CLI exits 2 for them, as for any input error, rather than 1
+ * (a model that ran and failed its checks). The report itself is unchanged.
+ */
+const inputFailures = new WeakSet<Report>();
+
+/** True when `report` (from runBacktest) failed because of bad input: exit 2. */
+export function failedOnInput(report: Report): boolean {
+  return inputFailures.has(report);
+}
+
 async function readJson(path: string, what: string, root: string): Promise<unknown> {
   let text: string;
   try {
@@ -38,11 +51,7 @@ async function readJson(path: string, what: string, root: string): Promise<unkno
     if (err instanceof PolicyGateError) throw err;
     throw inputError(`${what} ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, path);
   }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw inputError(`${path}: not valid JSON (${jsonSyntaxReason(text, err)})`, path);
-  }
+  return parseJsonFile(text, path);
 }
 
 export async function runBacktest(modelPath: string, config: Config, configFile: string | null, opts: BacktestOptions): Promise<Report> {
@@ -121,6 +130,7 @@ export async function runBacktest(modelPath: string, config: Config, configFile:
     if (err instanceof RefusedFileError) throw err;
     if (!(err instanceof GoldenMismatch)) m.errors.push(describeError(err));
     if (err instanceof PolicyGateError && err.kind === 'infra') report.infraErrors.push(`${m.id}: ${err.message}`);
+    if (err instanceof PolicyGateError && (err.kind === 'input' || err.kind === 'usage')) inputFailures.add(report);
   } finally {
     report.runtime = await runtimeSection(config, [model]);
     await model.release();

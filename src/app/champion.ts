@@ -13,6 +13,7 @@ import { resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { compareChampion } from '../core/evidence.js';
 import { errorMessage, PolicyGateError } from '../core/errors.js';
+import { parseJsonFile } from '../core/json.js';
 import { deployedEntry } from '../core/promotion.js';
 import type { ModelReport } from '../core/report.js';
 import { loadPolicyModel, MAX_MODEL_BYTES, modelTooLarge } from '../adapters/onnx/session.js';
@@ -68,7 +69,7 @@ export async function compareWithChampion(m: ModelReport, opts: ChampionOptions)
     }
     let cardJson: unknown;
     try {
-      cardJson = JSON.parse(await readUntrustedText(resolve(opts.root, cardPath), { root: opts.root, what: 'policy card' }));
+      cardJson = parseJsonFile(await readUntrustedText(resolve(opts.root, cardPath), { root: opts.root, what: 'policy card' }), cardPath);
     } catch (err) {
       if (err instanceof PolicyGateError) return fail(err.message);
       return fail(`the champion's card ${cardPath} (${found.file}) cannot be read as JSON: ${errorMessage(err)}`);

@@ -6,6 +6,7 @@
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage, inputError, usageError } from '../core/errors.js';
+import { prepareJson } from '../core/json.js';
 import { mergePartialReports, type MergeExpectations, type MergeOutcome, type PartialInput } from '../core/merge.js';
 import type { Report } from '../core/report.js';
 
@@ -13,8 +14,9 @@ import type { Report } from '../core/report.js';
 const MAX_DEPTH = 4;
 
 export function parsePartial(label: string, text: string): PartialInput {
+  const body = prepareJson(text, label);
   try {
-    return { label, doc: JSON.parse(text) };
+    return { label, doc: JSON.parse(body) };
   } catch (err) {
     throw inputError(`${label}: not valid JSON (${errorMessage(err)}); merge the report.json files the shards wrote`, label, err);
   }

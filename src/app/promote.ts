@@ -30,6 +30,7 @@ import {
   type PromotionPlan,
 } from '../core/promotion.js';
 import type { ModelReport, Report } from '../core/report.js';
+import { prepareJson } from '../core/json.js';
 import { parseTrainingSummary } from '../core/summary.js';
 import type { ArchiveReader } from '../core/types.js';
 import { writeFileAtomic, type AtomicFs } from '../util/atomic.js';
@@ -79,8 +80,9 @@ export async function readReportFile(file: string): Promise<{ report: Report; sh
     throw inputError(`report ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`, file, err);
   }
   let doc: unknown;
+  const text = prepareJson(bytes.toString('utf8'), file);
   try {
-    doc = JSON.parse(bytes.toString('utf8'));
+    doc = JSON.parse(text);
   } catch (err) {
     throw inputError(`${file}: not valid JSON (${errorMessage(err)}); pass the report.json that policy-gate validate --out wrote`, file, err);
   }

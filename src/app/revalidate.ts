@@ -16,6 +16,7 @@ import { concludeReport } from '../core/decide.js';
 import { errorMessage, inputError, PolicyGateError } from '../core/errors.js';
 import { deployedEntry, type DeployPaths, type DeployTier } from '../core/promotion.js';
 import type { ModelReport, Report } from '../core/report.js';
+import { parseJsonFile } from '../core/json.js';
 import { splitModelId } from '../core/summary.js';
 import { isTimeframe, type GatingResult } from '../core/types.js';
 import { loadPolicyModel, MAX_MODEL_BYTES, modelFileInfo, modelTooLarge, type PolicyModel } from '../adapters/onnx/session.js';
@@ -130,13 +131,14 @@ export async function evaluateDeployed(deployed: readonly DeployedModel[], confi
           modelFile,
         );
       }
-      let cardJson: unknown;
+      let cardText: string;
       try {
-        cardJson = JSON.parse(await readUntrustedText(resolve(opts.root, rec.entry.card), { root: opts.root, what: 'policy card' }));
+        cardText = await readUntrustedText(resolve(opts.root, rec.entry.card), { root: opts.root, what: 'policy card' });
       } catch (err) {
         if (err instanceof PolicyGateError) throw err;
-        throw inputError(`${d.file}: models.${d.id}.card ${rec.entry.card} cannot be read as JSON (${errorMessage(err)})`, rec.entry.card, err);
+        throw inputError(`${d.file}: models.${d.id}.card ${rec.entry.card} cannot be read (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)})`, rec.entry.card, err);
       }
+      const cardJson = parseJsonFile(cardText, rec.entry.card);
       const card = (cardJson ?? {}) as { symbol?: unknown; timeframe?: unknown };
       if (typeof card.symbol === 'string') m.symbol = card.symbol;
       if (isTimeframe(card.timeframe)) m.timeframe = card.timeframe;

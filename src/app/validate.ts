@@ -11,7 +11,7 @@ import { applyEvidenceRules, evaluateEvidenceRules } from '../core/evidence.js';
 import { tierRank, timeframeMs, type BarSeries, type Decision, type Tier } from '../core/types.js';
 import { loadBarsFromDir } from '../adapters/bars/csv.js';
 import { cudaProviderStatus, loadPolicyModel, modelFileInfo, onnxruntimeVersion, type PolicyModel } from '../adapters/onnx/session.js';
-import { jsonSyntaxReason } from '../core/summary.js';
+import { parseJsonFile } from '../core/json.js';
 import { openTrainingArchive } from './archive.js';
 import { describeError, evaluateModel, GoldenMismatch, type BarsInput, type BarsProvider } from './evaluate.js';
 import { AlpacaBarsSource, historyRange } from '../adapters/alpaca/index.js';
@@ -205,12 +205,7 @@ export async function runValidate(source: string, config: Config, configFile: st
         let cardFile: string;
         if (gm.cardPath) {
           cardFile = `${source}:${gm.cardPath}`;
-          const text = (await opened.reader.read(gm.cardPath)).toString('utf8');
-          try {
-            cardJson = JSON.parse(text);
-          } catch (err) {
-            throw inputError(`${cardFile}: not valid JSON (${jsonSyntaxReason(text, err)})`, cardFile);
-          }
+          cardJson = parseJsonFile((await opened.reader.read(gm.cardPath)).toString('utf8'), cardFile);
         } else if (gm.entry.card !== undefined) {
           cardFile = `${source}:${opened.archive.summary.path} (symbols.${gm.entry.key}.card)`;
           cardJson = gm.entry.card;

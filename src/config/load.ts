@@ -4,7 +4,8 @@
  */
 import { existsSync, lstatSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { inputError, errorMessage } from '../core/errors.js';
+import { inputError, PolicyGateError } from '../core/errors.js';
+import { checkValueDepth, parseFailureReason, prepareJson } from '../core/json.js';
 import { parseConfig, defaultConfig, type Config } from './schema.js';
 import { enclosingRoot, readUntrustedText } from '../util/safe-read.js';
 
@@ -43,9 +44,11 @@ function isLink(p: string): boolean {
 export function parseConfigText(text: string, file: string): Config {
   let doc: unknown;
   try {
-    doc = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text, { uniqueKeys: true, prettyErrors: true });
+    doc = file.endsWith('.json') ? JSON.parse(prepareJson(text, file)) : parseYaml(text, { uniqueKeys: true, prettyErrors: true });
   } catch (err) {
-    throw inputError(`${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${errorMessage(err)}`, file, err);
+    if (err instanceof PolicyGateError) throw err;
+    throw inputError(`${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${parseFailureReason(err)}`, file, err);
   }
+  checkValueDepth(doc, file);
   return parseConfig(doc, file);
 }

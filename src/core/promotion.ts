@@ -25,7 +25,8 @@
  * when the model file or its tier changes.
  */
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { errorMessage, inputError } from './errors.js';
+import { inputError } from './errors.js';
+import { checkValueDepth, parseFailureReason } from './json.js';
 import type { ModelReport, Report } from './report.js';
 import { tierRank, type Tier } from './types.js';
 
@@ -104,8 +105,9 @@ export function parseDeployDoc(text: string | null, file: string): DeployDoc {
   try {
     doc = parseYaml(text, { uniqueKeys: true });
   } catch (err) {
-    throw inputError(`${file}: not valid JSON or YAML: ${errorMessage(err)}`, file, err);
+    throw inputError(`${file}: not valid JSON or YAML: ${parseFailureReason(err)}`, file, err);
   }
+  checkValueDepth(doc, file);
   if (doc === null || doc === undefined) return emptyDoc();
   if (!isObj(doc)) throw inputError(`${file}: must be a mapping with a "models" mapping keyed by model id`, file);
   const { models, ...extra } = doc;

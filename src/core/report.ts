@@ -88,7 +88,11 @@ export interface Report {
     kind: 'zip' | 'dir';
     sha256: string;
     summary: { path: string; runId: string | null };
-    manifest: { path: string; files: number } | null;
+    /**
+     * `unlisted`: the summary, models and cards in the archive that the manifest does not list, so
+     * their sha256 was not checked (each also a note on the model it belongs to).
+     */
+    manifest: { path: string; files: number; unlisted?: string[] } | null;
     unreferenced: string[];
   } | null;
   data: { source: string; dir: string | null; range: { start: string; end: string } | null } | null;

@@ -3,6 +3,7 @@
  * accepts as a number. A bad metric never breaks the run: it becomes METRIC_INVALID for its model.
  */
 import { inputError } from './errors.js';
+import { prepareJson, type JsonCheckOptions } from './json.js';
 import { isTimeframe, METRIC_KEYS, type MetricKey, type Timeframe } from './types.js';
 
 /** A metric history: finite numbers, or a reason the history is not usable. */
@@ -43,7 +44,9 @@ const NON_FINITE_MARK = '\u0000nonfinite:';
  * JSON.parse that also reads the bare NaN / Infinity / -Infinity tokens Python's json module writes.
  * They become marker strings, so the metric they stand in is reported as invalid, never guessed.
  */
-export function parseJsonTolerant(text: string, file: string): unknown {
+export function parseJsonTolerant(text: string, file: string, options: JsonCheckOptions = {}): unknown {
+  // A BOM is dropped; depth, duplicate keys and member caps are checked before anything is parsed.
+  text = prepareJson(text, file, options);
   let out = '';
   let i = 0;
   let last = 0;
@@ -243,9 +246,26 @@ function readEntry(key: string, raw: Record<string, unknown>, file: string): Sum
   };
 }
 
+/**
+ * The most model entries a training summary may hold. A training run has tens of models (60 is a
+ * large one); every entry is gated, located in the archive and reported, so the count bounds the
+ * run's work: 1,000 leaves room for any real run and refuses a summary built to exhaust the runner
+ * (a million entries fit in a 3 MB zip). Counted while scanning the text, before it is parsed.
+ */
+export const MAX_SUMMARY_ENTRIES = 1000;
+
 /** Parse a training summary's text. Shapes: `{symbols: {...}}`, the symbols map itself, or `symbols` as a list. */
-export function parseTrainingSummary(text: string, file: string): TrainingSummary {
-  const doc = parseJsonTolerant(text, file);
+export function parseTrainingSummary(text: string, file: string, maxEntries = MAX_SUMMARY_ENTRIES): TrainingSummary {
+  const doc = parseJsonTolerant(text, file, {
+    cap: {
+      // the entries live in "symbols" (or "models"), a map or a list, or are the top level itself
+      applies: (path) => path.length === 0 || (path.length === 1 && (path[0] === 'symbols' || path[0] === 'models')),
+      max: maxEntries,
+      message: (path, count) =>
+        `${path.length === 0 ? 'the training summary' : `"${path[0]}"`} holds ${count} entries, more than the limit of ${maxEntries} models per training summary; ` +
+        'refusing the archive. Split the run into archives of at most that many models.',
+    },
+  });
   if (!isObject(doc)) {
     throw inputError(`${file}: a training summary must be a JSON object with a "symbols" map`, file);
   }

@@ -11,7 +11,15 @@
  * be driven by an injected clock; its pagination helpers stop silently on a repeated page token.
  * They are left off (a bare Configuration has neither) and this module does it:
  *   - every page is one GET; an attempt is bounded by the client's per-attempt timeout (`timeoutMs`,
- *     default 30 s, which also covers reading the body);
+ *     default 30 s, which also covers reading the body), shortened to what is left of the overall
+ *     deadline, so no attempt outlives it;
+ *   - the overall deadline is checked before every page, every attempt and every wait (pacing or
+ *     retry): a series that is still paging when it passes fails as an infra error (exit 3);
+ *   - a response body is read through a byte counter: a declared Content-Length above
+ *     `maxResponseBytes` (default 64 MiB, about 50 times a full 10,000-bar page) is refused before
+ *     its body is read, and a body that grows past it is aborted there — never buffered whole;
+ *   - a series holds at most `maxBarsPerSeries` bars (default 5,000,000: nine years of 1-minute bars
+ *     around the clock); the page that brings it past is refused, naming the count and the cap;
  *   - retried: HTTP 408, 425, 429 and 5xx, connection failures (reset, refused, timeout), and a
  *     truncated or malformed body (the whole page is refetched, nothing partial is kept);
  *   - 429 waits for Retry-After (seconds or an HTTP date), else X-Ratelimit-Reset (epoch seconds),
@@ -40,6 +48,10 @@ export const BACKOFF_BASE_MS = 1000;
 export const BACKOFF_CAP_MS = 30_000;
 export const PAGE_LIMIT = 10_000;
 export const MAX_PAGES = 10_000;
+/** Bytes of one HTTP response body; a full 10,000-bar page is about 1.3 MB. */
+export const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+/** Bars of one series (all its pages): nine and a half years of 1-minute bars, 24/7. */
+export const MAX_BARS_PER_SERIES = 5_000_000;
 
 /** Raw wire bar as Alpaca sends it. */
 export interface WireBar {
@@ -74,6 +86,10 @@ export interface HttpOptions {
   redactor: Redactor;
   timeoutMs: number;
   maxRequestsPerMinute: number;
+  /** Default MAX_RESPONSE_BYTES. */
+  maxResponseBytes?: number;
+  /** Default MAX_BARS_PER_SERIES. */
+  maxBarsPerSeries?: number;
 }
 
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
@@ -89,7 +105,7 @@ export function dataBaseUrl(env: NodeJS.ProcessEnv): string {
   try {
     url = new URL(raw);
   } catch {
-    throw inputError(`${DATA_URL_ENV} is not a URL: ${JSON.stringify(raw.slice(0, 200))}`, DATA_URL_ENV);
+    throw inputError(`${DATA_URL_ENV} is not a URL: ${JSON.stringify(hideUserinfo(raw).slice(0, 200))}`, DATA_URL_ENV);
   }
   if (url.username !== '' || url.password !== '') {
     throw inputError(`${DATA_URL_ENV} must not carry credentials in the URL; the keys go in APCA_API_KEY_ID / APCA_API_SECRET_KEY`, DATA_URL_ENV);
@@ -101,6 +117,18 @@ export function dataBaseUrl(env: NodeJS.ProcessEnv): string {
     throw inputError(`${DATA_URL_ENV} uses plain http to ${url.hostname}: the API keys would travel unencrypted; use https (plain http is allowed to localhost only)`, DATA_URL_ENV);
   }
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+/**
+ * `raw` with everything that could be a user name or password — from after `scheme://` up to the
+ * last `@` anywhere in it (a password may hold `/`, `?` or `#`) — shown as `***`, for messages about
+ * a URL that may not even parse: `https://***@host`.
+ */
+export function hideUserinfo(raw: string): string {
+  const at = raw.lastIndexOf('@');
+  if (at < 0) return raw;
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/*/.exec(raw)?.[0] ?? '';
+  return `${scheme.length <= at ? scheme : ''}***${raw.slice(at)}`;
 }
 
 function header(err: ApiError, name: string): string | null {
@@ -126,36 +154,91 @@ class EmptyBodyError extends Error {
   }
 }
 
+/** A response body larger than the cap: declared (Content-Length) or counted while it streamed. */
+class ResponseTooLarge extends Error {
+  constructor(
+    readonly bytes: number,
+    readonly declared: boolean,
+    readonly cap: number,
+  ) {
+    super(`response body ${declared ? 'declares' : 'passed'} ${bytes} bytes, more than the cap of ${cap}`);
+    this.name = 'ResponseTooLarge';
+  }
+}
+
+function isTooLarge(err: unknown): ResponseTooLarge | null {
+  for (let e = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof ResponseTooLarge) return e;
+  }
+  return null;
+}
+
+/**
+ * The response with its body counted as it streams: past `cap` bytes the stream errors (which also
+ * cancels the connection), so a huge or endless body costs at most `cap` plus one chunk of memory.
+ */
+function capResponse(res: Response, cap: number): Response {
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (Number.isFinite(declared) && declared > cap) {
+    void res.body?.cancel().catch(() => undefined);
+    throw new ResponseTooLarge(declared, true, cap);
+  }
+  if (!res.body) return res;
+  let seen = 0;
+  const counted = res.body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        seen += chunk.byteLength;
+        if (seen > cap) controller.error(new ResponseTooLarge(seen, false, cap));
+        else controller.enqueue(chunk);
+      },
+    }),
+  );
+  return new Response(counted, { status: res.status, statusText: res.statusText, headers: res.headers });
+}
+
 type Verdict = { retry: true; reason: string; waitMs: number | null } | { retry: false; error: PolicyGateError };
 
 export class AlpacaHttp {
-  private readonly stocks: marketData.StockApi;
-  private readonly crypto: marketData.CryptoApi;
   private readonly sent: number[] = [];
+  private readonly fetchApi: (input: string, init: RequestInit) => Promise<Response>;
+  private readonly maxResponseBytes: number;
+  private readonly maxBarsPerSeries: number;
+  /** The per-attempt timeout of the attempt in flight (the configured one, or less near the deadline). */
+  private attemptTimeoutMs: number;
   /** HTTP attempts made (retries included). */
   requests = 0;
 
   constructor(private readonly opts: HttpOptions) {
     const base = opts.baseUrl;
-    const fetchApi = (input: string, init: RequestInit): Promise<Response> => {
+    this.maxResponseBytes = opts.maxResponseBytes ?? MAX_RESPONSE_BYTES;
+    this.maxBarsPerSeries = opts.maxBarsPerSeries ?? MAX_BARS_PER_SERIES;
+    this.attemptTimeoutMs = opts.timeoutMs;
+    this.fetchApi = async (input: string, init: RequestInit): Promise<Response> => {
       const url = String(input);
       if (!url.startsWith(DEFAULT_DATA_HOST + '/')) {
         // The client only ever builds data.alpaca.markets URLs; anything else must not get our headers.
-        return Promise.reject(new Error('refusing a request to an unexpected host'));
+        throw new Error('refusing a request to an unexpected host');
       }
       this.requests++;
-      return fetch(base + url.slice(DEFAULT_DATA_HOST.length), init);
+      return capResponse(await fetch(base + url.slice(DEFAULT_DATA_HOST.length), init), this.maxResponseBytes);
     };
+  }
+
+  /**
+   * The generated APIs over a Configuration whose per-attempt timeout is `timeoutMs`. A fresh pair per
+   * attempt (they are cheap), so the timeout can shrink as the deadline nears.
+   */
+  private apis(timeoutMs: number): { stocks: marketData.StockApi; crypto: marketData.CryptoApi } {
     const config = new marketData.Configuration({
-      keyId: opts.keys?.keyId,
-      secret: opts.keys?.secret,
-      fetchApi,
-      timeoutMs: opts.timeoutMs,
+      keyId: this.opts.keys?.keyId,
+      secret: this.opts.keys?.secret,
+      fetchApi: this.fetchApi,
+      timeoutMs,
       redirect: 'error',
       // no `retry`, no `rateLimit`: both off in a bare Configuration (see the file comment)
     });
-    this.stocks = new marketData.StockApi(config);
-    this.crypto = new marketData.CryptoApi(config);
+    return { stocks: new marketData.StockApi(config), crypto: new marketData.CryptoApi(config) };
   }
 
   /** An overall deadline `ms` from now, to pass to fetchAll (one per series, shared by its pages and ranges). */
@@ -175,9 +258,10 @@ export class AlpacaHttp {
     const what = `${req.symbol} ${req.timeframe}`;
     for (let page = 1; ; page++) {
       if (page > MAX_PAGES) throw infraError(`Alpaca ${what}: more than ${MAX_PAGES} pages; refusing to go on`, req.symbol);
+      this.checkDeadline(what, deadline, `before page ${page} (${out.length} bars so far)`);
       const feed = req.assetClass === 'us_equity' ? req.feed : null;
-      const resp = await this.withRetry(what, feed, deadline, async () => {
-        const r = await this.page(req, token);
+      const resp = await this.withRetry(what, feed, deadline, async (timeoutMs) => {
+        const r = await this.page(req, token, timeoutMs);
         if (r === undefined || r === null) throw new EmptyBodyError();
         return r;
       });
@@ -193,6 +277,13 @@ export class AlpacaHttp {
           if (!b || typeof b !== 'object') throw infraError(`Alpaca ${what}: a bar is not an object`, req.symbol);
           out.push(b as WireBar);
         }
+        if (out.length > this.maxBarsPerSeries) {
+          throw infraError(
+            `Alpaca ${what}: page ${page} brings the series to ${out.length} bars, more than the cap of ${this.maxBarsPerSeries} bars per series; ` +
+              'refusing to hold more. Shorten the range (backtest days, walk-forward folds) or use a longer timeframe',
+            req.symbol,
+          );
+        }
       }
       if (nextPageToken === null || nextPageToken === undefined || nextPageToken === '') return out;
       if (typeof nextPageToken !== 'string') throw infraError(`Alpaca ${what}: next_page_token is not a string`, req.symbol);
@@ -207,7 +298,21 @@ export class AlpacaHttp {
     }
   }
 
-  private page(req: BarsRequest, pageToken: string | undefined): Promise<unknown> {
+  /** An infra error once the overall deadline has passed: checked before every page, attempt and wait. */
+  private checkDeadline(what: string, deadline: Deadline, when: string): void {
+    if (this.opts.now() >= deadline.at) throw this.deadlineError(what, deadline, when);
+  }
+
+  private deadlineError(what: string, deadline: Deadline, when: string): PolicyGateError {
+    return infraError(this.redact(
+      `Alpaca ${what}: the ${Math.round(deadline.ms / 1000)} s deadline for fetching one series (data.deadline_seconds) passed ${when}; ` +
+        'gave up. The data provider is slow or never finishes paging: try again later, or raise data.deadline_seconds'),
+      'alpaca',
+    );
+  }
+
+  private page(req: BarsRequest, pageToken: string | undefined, timeoutMs: number): Promise<unknown> {
+    const { stocks, crypto } = this.apis(timeoutMs);
     const common = {
       symbols: req.symbol,
       timeframe: req.timeframe,
@@ -218,16 +323,16 @@ export class AlpacaHttp {
       pageToken,
     };
     if (req.assetClass === 'crypto') {
-      return this.crypto.cryptoBars({ ...common, loc: 'us' as marketData.CryptoHistoricalLoc });
+      return crypto.cryptoBars({ ...common, loc: 'us' as marketData.CryptoHistoricalLoc });
     }
-    return this.stocks.stockBars({
+    return stocks.stockBars({
       ...common,
       feed: req.feed as marketData.StockHistoricalFeed,
       adjustment: req.adjustment,
     });
   }
 
-  private async pace(): Promise<void> {
+  private async pace(what: string, deadline: Deadline): Promise<void> {
     const limit = this.opts.maxRequestsPerMinute;
     if (!(limit > 0)) return;
     for (;;) {
@@ -238,21 +343,32 @@ export class AlpacaHttp {
         return;
       }
       const wait = this.sent[0]! + 60_000 - now;
+      if (now + wait > deadline.at) {
+        throw this.deadlineError(what, deadline, `while pacing (the next request could start only ${Math.ceil(wait / 1000)} s later)`);
+      }
       this.opts.log(`alpaca: pacing at ${limit} requests a minute; waiting ${Math.ceil(wait / 1000)} s`);
       await this.opts.sleep(wait);
     }
   }
 
-  private async withRetry<T>(what: string, feed: string | null, deadline: Deadline, call: () => Promise<T>): Promise<T> {
+  private async withRetry<T>(what: string, feed: string | null, deadline: Deadline, call: (timeoutMs: number) => Promise<T>): Promise<T> {
+    let lastReason: string | null = null;
     for (let attempt = 1; ; attempt++) {
-      await this.pace();
+      await this.pace(what, deadline);
+      const remaining = deadline.at - this.opts.now();
+      if (remaining <= 0) {
+        throw this.deadlineError(what, deadline, `before attempt ${attempt}${lastReason ? ` (the last one: ${lastReason})` : ''}`);
+      }
+      // No attempt may outlive the deadline: the per-attempt timeout is the smaller of the two.
+      this.attemptTimeoutMs = Math.max(1, Math.min(this.opts.timeoutMs, Math.ceil(remaining)));
       let verdict: Verdict;
       try {
-        return await call();
+        return await call(this.attemptTimeoutMs);
       } catch (err) {
         verdict = this.classify(err, what, feed);
       }
       if (!verdict.retry) throw verdict.error;
+      lastReason = verdict.reason;
       const wait = Math.max(0, verdict.waitMs ?? Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (attempt - 1)));
       const left = deadline.at - this.opts.now();
       if (attempt >= MAX_ATTEMPTS || wait > left) {
@@ -270,6 +386,18 @@ export class AlpacaHttp {
   /** Retry or not, and the message: never the raw client error (it may carry headers or URLs). */
   private classify(err: unknown, what: string, feed: string | null): Verdict {
     if (err instanceof PolicyGateError) return { retry: false, error: err };
+    const tooLarge = isTooLarge(err);
+    if (tooLarge) {
+      const mib = (n: number): string => `${+(n / 1048576).toFixed(2)} MiB`;
+      return {
+        retry: false,
+        error: infraError(
+          `Alpaca ${what}: the response ${tooLarge.declared ? `declares ${mib(tooLarge.bytes)} (Content-Length)` : `grew past ${mib(tooLarge.cap)} and was cut off unread`}, ` +
+            `more than the cap of ${mib(tooLarge.cap)} per response; refusing it (a page of 10,000 bars is about 1.3 MB). The data provider or APCA_API_DATA_URL is not behaving like Alpaca`,
+          'alpaca',
+        ),
+      };
+    }
     if (err instanceof ApiError) {
       const status = err.status;
       const excerpt = this.redact(
@@ -313,7 +441,7 @@ export class AlpacaHttp {
     if (err instanceof FetchError) {
       const cause = err.cause as { name?: string; message?: string; cause?: { code?: string; message?: string } } | undefined;
       if (cause?.name === 'TimeoutError' || cause?.name === 'AbortError') {
-        return { retry: true, reason: `the request timed out (no complete answer within ${this.opts.timeoutMs} ms)`, waitMs: null };
+        return { retry: true, reason: `the request timed out (no complete answer within ${this.attemptTimeoutMs} ms)`, waitMs: null };
       }
       const detail = `${cause?.cause?.message ?? ''} ${cause?.message ?? ''}`;
       if (/redirect/i.test(detail)) {

@@ -50,8 +50,12 @@ export interface AlpacaSourceOptions {
   /** Overall deadline for fetching one series, retries and waits included. Default 5 minutes. */
   deadlineMs?: number;
   log?: (line: string) => void;
-  /** Per-attempt HTTP timeout (the client's `timeoutMs`), body included. Default 30 s. */
+  /** Per-attempt HTTP timeout (the client's `timeoutMs`), body included; never longer than what is left of the deadline. Default 30 s. */
   timeoutMs?: number;
+  /** Bytes of one HTTP response body. Default 64 MiB (http.ts MAX_RESPONSE_BYTES). */
+  maxResponseBytes?: number;
+  /** Bars of one series, all pages together. Default 5,000,000 (http.ts MAX_BARS_PER_SERIES). */
+  maxBarsPerSeries?: number;
   /** Proactive pacing. Default 180 (Alpaca's free plan allows 200). */
   maxRequestsPerMinute?: number;
 }
@@ -243,6 +247,8 @@ export class AlpacaBarsSource {
         redactor: this.redactor,
         timeoutMs: this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
         maxRequestsPerMinute: this.opts.maxRequestsPerMinute ?? DEFAULT_MAX_REQUESTS_PER_MINUTE,
+        maxResponseBytes: this.opts.maxResponseBytes,
+        maxBarsPerSeries: this.opts.maxBarsPerSeries,
       });
     }
     return this.http;

@@ -49,6 +49,8 @@ const S_IFLNK = 0o120000;
 
 const FLAG_ENCRYPTED = 0x0001;
 const FLAG_STRONG_ENCRYPTION = 0x0040;
+const FLAG_DATA_DESCRIPTOR = 0x0008;
+const ZIP64_MARK = 0xffffffff;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const utf8Lenient = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
@@ -433,6 +435,26 @@ async function checkLocalHeader(
       name,
       `has a local header with a different compression method (${localMethod} vs ${record.compressionMethod})`,
       'The zip is corrupt or hostile; rebuild it.',
+    );
+  }
+  // CRC-32 and sizes: a streaming extractor trusts the local header, policy-gate the central
+  // directory; they must agree. With the data-descriptor flag (bit 3) a streaming writer leaves them 0
+  // in the local header (the real values follow the data): 0 is accepted then, any other value must
+  // still agree. 0xffffffff means "in the zip64 extra field", whose values the central record holds.
+  const localFlags = header.readUInt16LE(6);
+  const deferred = (localFlags & FLAG_DATA_DESCRIPTOR) !== 0;
+  const fields: [string, number, number][] = [
+    ['CRC-32', header.readUInt32LE(14), record.crc32 >>> 0],
+    ['compressed size', header.readUInt32LE(18), record.compressedSize],
+    ['uncompressed size', header.readUInt32LE(22), record.uncompressedSize],
+  ];
+  for (const [what, local, central] of fields) {
+    if (local === central || (deferred && local === 0) || (what !== 'CRC-32' && local === ZIP64_MARK)) continue;
+    const show = (n: number) => (what === 'CRC-32' ? n.toString(16).padStart(8, '0') : String(n));
+    throw refuseEntry(
+      name,
+      `has a local header whose ${what} (${show(local)}) differs from the central directory's (${show(central)})`,
+      'A streaming extractor would read other bytes than policy-gate checks: the zip is corrupt or hostile; rebuild it.',
     );
   }
   return offset + LOCAL_HEADER_SIZE + localNameLength + localExtraLength;

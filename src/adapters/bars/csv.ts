@@ -45,6 +45,31 @@ export interface BarsReadResult {
   notes: DataQualityNote[];
 }
 
+// ------------------------------------------------------------------ caps
+
+/**
+ * Bytes of one bars file, checked from its size before it is read. Five years of 1-minute bars
+ * around the clock take about 180 MB; a file above this is not a bars file policy-gate should hold
+ * in memory (a string cannot exceed about 512 MiB in Node anyway).
+ */
+export const MAX_BARS_FILE_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Characters of one CSV field. A bars field is a timestamp or a number (under 40 characters); other
+ * columns are ignored but still read, so this leaves room for a note column while refusing a field
+ * that would be quoted into errors and reports (one 100 MiB field once made 105 MB of stderr).
+ * The field is never quoted in the refusal.
+ */
+export const MAX_CSV_FIELD_CHARS = 4096;
+
+function fieldTooLong(file: string, line: number, chars: number | null): never {
+  throw inputError(
+    `${file} line ${line}: a field ${chars === null ? 'runs' : `of ${chars} characters runs`} past the limit of ${MAX_CSV_FIELD_CHARS} characters per field ` +
+      '(a bars field is a timestamp or a number); the file is broken — a quote never closed? — or not a bars file. Fix or regenerate it.',
+    file,
+  );
+}
+
 // ------------------------------------------------------------------ CSV records
 
 interface CsvRecords {
@@ -71,6 +96,7 @@ function parseCsv(text: string, file: string): CsvRecords {
         value = '';
         for (;;) {
           const q = text.indexOf('"', i);
+          if (value.length + (q < 0 ? n - i : q - i) > MAX_CSV_FIELD_CHARS) fieldTooLong(file, startLine, null);
           if (q < 0) throw inputError(`${file} line ${startLine}: a quoted field is never closed`, file);
           const chunk = text.slice(i, q);
           for (let k = 0; k < chunk.length; k++) if (chunk.charCodeAt(k) === 10) line++;
@@ -99,6 +125,7 @@ function parseCsv(text: string, file: string): CsvRecords {
           if (c === 44 || c === 10 || c === 13) break;
           i++;
         }
+        if (i - start > MAX_CSV_FIELD_CHARS) fieldTooLong(file, startLine, i - start);
         value = text.slice(start, i);
       }
       fields.push(value);
@@ -519,8 +546,19 @@ export async function loadBarsFromDir(
   for (const file of candidates) {
     let text: string;
     try {
-      text = await readUntrustedText(file, { root: dir, what: 'bars file' });
+      text = await readUntrustedText(file, {
+        root: dir,
+        what: 'bars file',
+        maxBytes: MAX_BARS_FILE_BYTES,
+        tooLarge: (size) =>
+          inputError(
+            `bars file ${file} is ${+(size / 1048576).toFixed(1)} MiB, more than the limit of ${MAX_BARS_FILE_BYTES / 1048576} MiB per bars file; ` +
+              'it was not read. Keep only the range the evaluation needs (or use a longer timeframe).',
+            file,
+          ),
+      });
     } catch (err) {
+      if (err instanceof PolicyGateError) throw err;
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') continue;
       if (err instanceof PolicyGateError) throw err;
