@@ -265,7 +265,7 @@ describe('look-ahead audit', () => {
     expect(la.details[0]).toMatch(/^observation at \d{4}-\d\d-\d\dT[\d:.]+Z: value 0 \(return\(lag=1\) in row 0 \(2 bars before the decision bar\)\) is -?[\d.e-]+ with the full data but NaN without the bars after it$/);
     expect(report.flags).toContain('LOOKAHEAD');
     expect(report.errors[0]).toMatch(/^LOOKAHEAD: 16 of 16 sampled observations change when the bars after their decision bar are removed/);
-    const d = decide({ gating: report.gating!, flags: report.flags, folds: report.walkForward!.summary, notEvaluated: null }, defaultConfig().decision);
+    const d = decide({ gating: report.gating!, flags: report.flags, folds: report.walkForward!.summary, notEvaluated: null }, defaultConfig().decision)!;
     expect(d.tier).toBe('DROP');
     expect(d.rule).toMatch(/^rule 1/);
     expect(d.reasons[0]).toContain('LOOKAHEAD');
