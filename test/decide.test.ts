@@ -148,5 +148,7 @@ describe('conclusion', () => {
   it('failure when a requested model has no decision, saying why it was not evaluated', () => {
     const m = { ...model(null, 'PAPER'), notEvaluated: { reason: 'no bars for BTCUSD 1Hour', kind: 'input' } } as ModelReport;
     expect(conclude([m])).toEqual({ conclusion: 'failure', reasons: ['m-null-PAPER: not evaluated (requested PAPER): no bars for BTCUSD 1Hour'] });
+    // Requested at DROP, nothing is asked of it: not evaluated fails nothing.
+    expect(conclude([{ ...m, requested: 'DROP' } as ModelReport])).toEqual({ conclusion: 'success', reasons: [] });
   });
 });

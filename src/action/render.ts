@@ -62,7 +62,7 @@ export function checkTitle(report: Report): string {
   }
   const order = ['LIVE', 'PAPER', 'RETRAIN', 'DROP', 'not evaluated'];
   const parts = order.filter((k) => counts.has(k)).map((k) => `${counts.get(k)} ${k}`);
-  const short = report.models.filter((m) => !m.decision || tierRank(m.decision.tier) < tierRank(m.requested)).length;
+  const short = report.models.filter((m) => (m.decision ? tierRank(m.decision.tier) < tierRank(m.requested) : m.requested !== 'DROP')).length;
   const n = report.models.length;
   return `${n} model${n === 1 ? '' : 's'}: ${parts.join(', ')}${short > 0 ? ` — ${short} below the requested tier` : ' — all earned their requested tier'}`;
 }

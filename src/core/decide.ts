@@ -85,11 +85,16 @@ export function decide(input: DecisionInput, cfg: DecisionConfig): Decision | nu
   return { tier: 'RETRAIN', rule: 'rule 5: inconsistent walk-forward', reasons: [`rule 5: ${missing.join(', ')}`, facts] };
 }
 
-/** The run's conclusion: failure when any requested model's decision is below its requested tier. */
+/**
+ * The run's conclusion: failure when any requested model's decision is below its requested tier, or
+ * when a requested model was not evaluated. A model requested at DROP (nothing asked of it, e.g. one a
+ * pull request retires) fails nothing, decided or not.
+ */
 export function conclude(models: readonly ModelReport[]): { conclusion: 'success' | 'failure'; reasons: string[] } {
   const reasons: string[] = [];
   for (const m of models) {
     if (!m.decision) {
+      if (m.requested === 'DROP') continue;
       reasons.push(`${m.id}: not evaluated (requested ${m.requested})${m.notEvaluated ? `: ${m.notEvaluated.reason}` : ''}`);
     } else if (tierRank(m.decision.tier) < tierRank(m.requested)) {
       reasons.push(`${m.id}: ${m.decision.tier} is below the requested ${m.requested}`);
