@@ -11,7 +11,11 @@ import { runPromote, runUrlFromEnv, writePlan, type PendingFile, type WriteResul
 import { unifiedDiff } from './util/unified-diff.js';
 import { runRevalidate } from './app/revalidate.js';
 import { sha256 } from './util/hash.js';
-import { usageError } from './core/errors.js';
+import { hasRunInputError } from './core/report.js';
+import { inputError, usageError } from './core/errors.js';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { defaultConfig } from './config/schema.js';
 import type { AtomicFs } from './util/atomic.js';
 
 export interface PromotionIo {
@@ -119,7 +123,31 @@ export interface RevalidateFlags extends PromotionFlags {
   end?: number;
 }
 
+/**
+ * The deployment configs re-validation reads. Only the default paths may be absent (nothing deployed
+ * yet); a file named explicitly — by --paper / --live, or by promotion.paper / promotion.live in the
+ * config file — must exist: a typo would otherwise read as "nothing is deployed" and pass.
+ */
+function checkNamedDeployFiles(flags: RevalidateFlags, config: Config, configFile: string | null, cwd: string): void {
+  const defaults = defaultConfig().promotion;
+  for (const tier of ['paper', 'live'] as const) {
+    const named =
+      flags[tier] !== undefined
+        ? { path: flags[tier]!, by: `--${tier}` }
+        : config.promotion[tier] !== defaults[tier]
+          ? { path: config.promotion[tier], by: `promotion.${tier} in ${configFile ?? 'the config file'}` }
+          : null;
+    if (named && !existsSync(resolve(cwd, named.path))) {
+      throw inputError(
+        `${named.by} names the deployment config ${named.path}, which does not exist: check the path (only the default ${defaults[tier]} may be absent, meaning nothing is deployed at ${tier.toUpperCase()})`,
+        named.path,
+      );
+    }
+  }
+}
+
 export async function revalidateCommand(flags: RevalidateFlags, config: Config, configFile: string | null, io: PromotionIo): Promise<number> {
+  checkNamedDeployFiles(flags, config, configFile, io.cwd);
   const paths = { paper: flags.paper ?? config.promotion.paper, live: flags.live ?? config.promotion.live };
   const now = io.now();
   const { report, deploy } = await runRevalidate(config, configFile, {
@@ -155,5 +183,6 @@ export async function revalidateCommand(flags: RevalidateFlags, config: Config, 
     io.stdout(out.join('\n') + '\n');
   }
   if (report.infraErrors.length > 0) return 3;
+  if (hasRunInputError(report)) return 2;
   return report.conclusion === 'success' ? 0 : 1;
 }

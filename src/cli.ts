@@ -11,8 +11,8 @@ import type { Config, Device } from './config/schema.js';
 import { checkCrossField, defaultConfig } from './config/schema.js';
 import { emptyReport } from './app/report-base.js';
 import { PolicyGateError, usageError, errorMessage } from './core/errors.js';
-import type { Report } from './core/report.js';
-import { decisionsTable, foldAnalysis, gatingTable, metricsBlock, modelNotes } from './core/render/text.js';
+import { hasRunInputError, outcomeLabel, type Report } from './core/report.js';
+import { decisionLine, decisionsTable, foldAnalysis, gatingTable, metricsBlock, modelNotes } from './core/render/text.js';
 import { evidenceText } from './core/render/evidence.js';
 import { runGate } from './app/gate.js';
 import { runValidate } from './app/validate.js';
@@ -104,10 +104,21 @@ function positiveNumber(flag: string, raw: string | undefined, integer = false):
   return v;
 }
 
-export function parseEnd(raw: string | undefined): number | undefined {
+/**
+ * --end: an ISO date or time (UTC). With `now`, an end in the future is refused: a window that ends
+ * after the clock holds bars that do not exist yet, so the run could not be reproduced. (An end after
+ * the last bar of a series but not in the future is accepted, and the report notes which bar was used.)
+ */
+export function parseEnd(raw: string | undefined, now?: Date): number | undefined {
   if (raw === undefined) return undefined;
   const ms = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(raw) ? `${raw}T00:00:00Z` : raw);
   if (!Number.isFinite(ms)) throw usageError(`--end must be an ISO 8601 date or time (UTC), got ${JSON.stringify(raw)}`, '--end');
+  if (now !== undefined && ms > now.getTime()) {
+    throw usageError(
+      `--end ${new Date(ms).toISOString()} is in the future (now ${now.toISOString()}): pin the window to a time that has passed, or omit --end to end at the last bar`,
+      '--end',
+    );
+  }
   return ms;
 }
 
@@ -237,6 +248,13 @@ export async function main(argv: string[], rawIo: CliIo = defaultIo): Promise<nu
     else io.stdout(renderForTerminal(report) + '\n');
     if (writeFailed) return 2;
     if (report.infraErrors.length > 0) return 3;
+    if (hasRunInputError(report)) {
+      // Bad input of the run, found on a model: said on stderr like any exit-2 error, the model named.
+      for (const m of report.models) {
+        if (m.notEvaluated?.kind === 'input') io.stderr(`policy-gate: error: ${printable(m.notEvaluated.reason.startsWith(`${m.id}: `) ? m.notEvaluated.reason : `${m.id}: ${m.notEvaluated.reason}`)}\n`);
+      }
+      return 2;
+    }
     if (report.conclusion === 'success') return 0;
     return failedOnInput(raw) ? 2 : 1;
   };
@@ -376,7 +394,7 @@ export async function main(argv: string[], rawIo: CliIo = defaultIo): Promise<nu
     let report: Report;
     if (command === 'revalidate') {
       if (positionals.length !== 0) throw usageError('"revalidate" takes no positional arguments: it re-validates what --paper and --live list', 'revalidate');
-      return await revalidateCommand({ ...values, end: parseEnd(values.end) }, config, loaded.file, promotionIo);
+      return await revalidateCommand({ ...values, end: parseEnd(values.end, now) }, config, loaded.file, promotionIo);
     }
 
     if (command === 'gate' || command === 'validate') {
@@ -387,7 +405,7 @@ export async function main(argv: string[], rawIo: CliIo = defaultIo): Promise<nu
       if (command === 'gate') {
         report = await runGate(source, config, loaded.file, { now, log });
       } else {
-        endMs = parseEnd(values.end);
+        endMs = parseEnd(values.end, now);
         report = await runValidate(source, config, loaded.file, {
           now,
           env: io.env ?? process.env,
@@ -407,7 +425,7 @@ export async function main(argv: string[], rawIo: CliIo = defaultIo): Promise<nu
         env: io.env ?? process.env,
         log,
         cardPath: values.card ?? null,
-        endMs: parseEnd(values.end),
+        endMs: parseEnd(values.end, now),
         folds: values['walk-forward'] !== undefined ? config.walkForward.folds : null,
         equityOut: values['equity-out'] ?? null,
         root: io.cwd,
@@ -463,7 +481,8 @@ function renderForTerminal(report: Report): string {
       if (m.backtest) parts.push(metricsBlock(`BACKTEST (${report.config['backtest'] ? (report.config['backtest'] as { days: number }).days : ''} days)`, m.backtest));
       if (m.walkForward) parts.push('', foldAnalysis(m.walkForward));
       if (m.evidence) parts.push('', evidenceText(m.evidence));
-      if (m.decision) parts.push('', `DECISION: ${m.decision.tier} — ${m.decision.reasons[0]}`);
+      const line = decisionLine(m);
+      if (line) parts.push('', line);
     }
   } else {
     for (const m of report.models) {
@@ -471,7 +490,8 @@ function renderForTerminal(report: Report): string {
       if (m.backtest) parts.push(metricsBlock('BACKTEST', m.backtest));
       if (m.walkForward) parts.push('', foldAnalysis(m.walkForward));
       if (m.evidence) parts.push('', evidenceText(m.evidence));
-      if (m.decision) parts.push('', `DECISION: ${m.decision.tier} — ${m.decision.reasons[0]}`);
+      const line = decisionLine(m);
+      if (line) parts.push('', line);
     }
   }
   const notes = modelNotes(report.models);
@@ -481,6 +501,6 @@ function renderForTerminal(report: Report): string {
   // The summary table comes last, right above the conclusion: what a reader looks for first.
   if (report.command === 'validate') parts.push('', 'DECISIONS', decisionsTable(report));
   if (report.shard) parts.push('', `${describeShard(report.shard)} — a partial report: combine the shards' reports with policy-gate merge`);
-  parts.push('', `conclusion: ${report.conclusion}${report.conclusionReasons.length ? ` — ${report.conclusionReasons.join('; ')}` : ''}`);
+  parts.push('', `conclusion: ${outcomeLabel(report)}${report.conclusionReasons.length ? ` — ${report.conclusionReasons.join('; ')}` : ''}`);
   return parts.join('\n');
 }

@@ -255,7 +255,7 @@ describe('pull_request: check run, sticky comment, summary, outputs', () => {
     const run = fake.state.checkRuns[0]!;
     expect(run.history.map((h) => h.status)).toEqual(['in_progress', 'completed']);
     expect(run.conclusion).toBe('failure');
-    expect(run.output!.title).toMatch(/^7 models: 2 PAPER, 1 RETRAIN, 4 DROP — 6 below the requested tier$/);
+    expect(run.output!.title).toMatch(/^7 models: 2 PAPER, 1 RETRAIN, 3 DROP, 1 not evaluated — 6 below the requested tier$/);
     const summary = run.output!.summary!;
     expect(summary).toContain('## ❌ policy-gate: failure');
     expect(summary).toContain('### Gating');

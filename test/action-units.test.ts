@@ -357,6 +357,15 @@ describe('the verdict', () => {
     expect(checkConclusion(r, false)).toBe('failure');
   });
 
+  it('a model not evaluated because of the run\'s bad input fails the check even when rejections are neutral', () => {
+    r.conclusion = 'failure';
+    r.models = [{ ...model('A', null, 'PAPER'), notEvaluated: { reason: 'no bars for A 1Hour', kind: 'model' } } as ModelReport];
+    expect(checkConclusion(r, false)).toBe('neutral');
+    r.models = [{ ...model('A', null, 'PAPER'), notEvaluated: { reason: 'no bars for A 1Hour', kind: 'input' } } as ModelReport];
+    expect(checkConclusion(r, false)).toBe('failure');
+    expect(checkTitle(r)).toBe('1 model: 1 not evaluated — 1 below the requested tier');
+  });
+
   it('titles count the tiers and the shortfalls; decisions list every model', () => {
     r.models = [model('A', 'PAPER', 'PAPER'), model('B', 'DROP', 'PAPER'), model('C', null, 'PAPER'), model('D', 'LIVE', 'LIVE')];
     expect(checkTitle(r)).toBe('4 models: 1 LIVE, 1 PAPER, 1 DROP, 1 not evaluated — 2 below the requested tier');

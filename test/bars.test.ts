@@ -78,13 +78,10 @@ describe('real BTCUSD files', () => {
     expect(series(readBarsCsv(text, opts).bars)).toEqual(series(ex.bars));
   });
 
-  it('parses 6k rows in a few milliseconds', () => {
-    for (let k = 0; k < 5; k++) readBarsCsv(rawText, opts); // warm up
-    const t = performance.now();
-    const reps = 10;
-    for (let k = 0; k < reps; k++) readBarsCsv(rawText, opts);
-    const ms = (performance.now() - t) / reps;
-    expect(ms).toBeLessThan(25); // generous for slow CI; about 2-4 ms here
+  it('parses the same 6k rows to the same bars every time (its speed is measured by the benchmark, docs/performance.md, never asserted)', () => {
+    const first = series(readBarsCsv(rawText, opts).bars);
+    for (let k = 0; k < 5; k++) expect(series(readBarsCsv(rawText, opts).bars)).toEqual(first);
+    expect(first[0]).toHaveLength(6115);
   });
 
   it('resamples 1Hour to 4Hour on UTC boundaries, checked by hand', () => {

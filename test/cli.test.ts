@@ -164,12 +164,29 @@ describe('backtest command', () => {
     expect(out).toMatch(/Trades\s+8$/m);
     expect(out).toMatch(/Periods per year\s+8760/);
     expect(out).not.toContain('PER-FOLD ANALYSIS');
-    expect(out).toContain('conclusion: success');
+    // One window decides nothing: exit 0, and nothing reads as an approval.
+    expect(out).toMatch(/\nconclusion: no decision — a backtest without --walk-forward decides nothing \(no tier is earned or refused\); add --walk-forward K for a decision/);
+    expect(out).not.toContain('DECISION');
+    expect(out).not.toContain('success');
+  });
+
+  it('without --walk-forward, report.md and report.html say "no decision", never "✅ success"', async () => {
+    const out = path.join(tempDir('out-'), 'r');
+    const r = await runCli(['backtest', '--model', modelPath, '--data', EXAMPLE_DATA, '--out', out]);
+    expect(r.code).toBe(0);
+    const md = readFileSync(path.join(out, 'report.md'), 'utf8');
+    expect(md.split('\n')[0]).toBe('## ℹ️ policy-gate backtest: no decision');
+    expect(md).not.toContain('✅');
+    expect(md).toContain('- a backtest without --walk-forward decides nothing');
+    const html = readFileSync(path.join(out, 'report.html'), 'utf8');
+    expect(html).toContain('<h1>policy-gate backtest <span class="badge">no decision</span></h1>');
+    const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8'));
+    expect(report.models[0]).toMatchObject({ decision: null, notEvaluated: null, requested: 'PAPER' });
   });
 
   it('with --walk-forward 5 --days 180 prints the PER-FOLD ANALYSIS and a 5-row fold table', async () => {
     const r = await runCli(['backtest', '--model', modelPath, '--data', EXAMPLE_DATA, '--days', '180', '--walk-forward', '5']);
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(1); // 0/5 positive folds: DROP (below the requested PAPER)
     const out = r.stdout;
     expect(out).toContain('PER-FOLD ANALYSIS');
     expect(out).toMatch(/Sharpe Range: -8\.77 to 0\.06/);
@@ -182,6 +199,62 @@ describe('backtest command', () => {
     for (const l of foldRows) expect(l).toMatch(/ 864 /);
     expect(foldRows[0]).toMatch(/2024-03-15 18:00 → 2024-04-20 17:00\s+864\s+-14\.09%/);
     expect(foldRows[4]).toMatch(/2024-08-06 18:00 → 2024-09-11 17:00\s+864\s+-6\.69%/);
+  });
+
+  it('with --walk-forward the decision of SPEC 7 ends the run, with its rule, and the exit code follows it like validate', async () => {
+    const out = path.join(tempDir('out-'), 'r');
+    const r = await runCli(['backtest', '--model', modelPath, '--data', EXAMPLE_DATA, '--days', '180', '--walk-forward', '5', '--out', out]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('DECISION: DROP — rule 2: every fold lost money (best fold return -0.4 %); investigate the training data (is below the requested PAPER)');
+    expect(r.stdout).toMatch(/\nconclusion: failure — BTCUSD_1Hour: DROP is below the requested PAPER\n$/);
+    expect(r.stdout).not.toContain('success');
+    expect(r.stdout).toContain('note: no training summary, so no gating: rules 1 (golden vectors, look-ahead), 2, 4 and 5 decide, and LIVE (rule 3) needs APPROVED gating');
+    const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8'));
+    expect(report.conclusion).toBe('failure');
+    expect(report.models[0].decision).toMatchObject({ tier: 'DROP', rule: 'rule 2: consistent losses' });
+    expect(report.models[0].requested).toBe('PAPER');
+    const md = readFileSync(path.join(out, 'report.md'), 'utf8');
+    expect(md.split('\n')[0]).toBe('## ❌ policy-gate: failure');
+    expect(md).toContain('### BTCUSD\\_1Hour — 🔴 DROP');
+    // The requested tier is decision.required: requested at DROP, the same evidence passes (exit 0).
+    const cwd = tempDir('cfg-');
+    writeFileSync(path.join(cwd, 'c.yml'), 'decision:\n  required: DROP\n');
+    const low = await runCli(['backtest', '--model', modelPath, '--data', EXAMPLE_DATA, '--days', '180', '--walk-forward', '5', '--config', 'c.yml', '--json'], cwd);
+    expect(low.code, low.stderr).toBe(0);
+    const lowReport = JSON.parse(low.stdout);
+    expect(lowReport).toMatchObject({ conclusion: 'success', conclusionReasons: [] });
+    expect(lowReport.models[0]).toMatchObject({ requested: 'DROP', decision: { tier: 'DROP' } });
+  });
+
+  it('bad input of the run is exit 2 naming it, never a DROP: --end before the data, --days longer than the data, bars without the symbol, a card of another model', async () => {
+    const before = await runCli(['backtest', '--model', modelPath, '--data', EXAMPLE_DATA, '--end', '2023-06-01', '--walk-forward', '5', '--json']);
+    expect(before.code).toBe(2);
+    expect(before.stderr).toContain(
+      'policy-gate: error: BTCUSD_1Hour: the window end --end 2023-06-01T00:00:00.000Z is before the first bar of BTCUSD 1Hour (2023-12-31T23:00:00.000Z); the bars cover 2023-12-31T23:00:00.000Z → 2024-09-11T17:00:00.000Z: pass an --end inside them',
+    );
+    const m = JSON.parse(before.stdout).models[0];
+    expect(m.decision).toBeNull();
+    expect(m.notEvaluated.kind).toBe('input');
+
+    const long = await runCli(['backtest', '--model', modelPath, '--data', EXAMPLE_DATA, '--days', '400']);
+    expect(long.code).toBe(2);
+    expect(long.stderr).toContain(
+      'policy-gate: error: BTCUSD_1Hour: the 400-day backtest window (--days / backtest.days) ending 2024-09-11T17:00:00.000Z starts 2023-08-08T17:00:00.000Z, before the first bar of BTCUSD 1Hour (2023-12-31T23:00:00.000Z): the bars hold 254.8 days before that end',
+    );
+
+    const empty = tempDir('bars-');
+    writeFileSync(path.join(empty, 'ETHUSD_1Hour.csv'), readFileSync(path.join(EXAMPLE_DATA, 'BTCUSD_1Hour.csv')));
+    const none = await runCli(['backtest', '--model', modelPath, '--data', empty]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain(`policy-gate: error: BTCUSD_1Hour: no bars for BTCUSD 1Hour: expected ${path.join(empty, 'BTCUSD_1Hour.csv')}`);
+
+    const files = exampleFiles();
+    const other = tempDir('other-');
+    writeTree(other, { 'ETHUSD_1Hour.onnx': files[`${MODELS_DIR}/BTCUSD_1Hour.onnx`]! });
+    const cardPath = path.join(path.dirname(modelPath), 'BTCUSD_1Hour.card.json');
+    const wrong = await runCli(['backtest', '--model', path.join(other, 'ETHUSD_1Hour.onnx'), '--card', cardPath, '--data', EXAMPLE_DATA]);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain(`policy-gate: error: ${cardPath}: the card is for BTCUSD 1Hour, but the model file ETHUSD_1Hour.onnx is named for ETHUSD 1Hour`);
   });
 
   it('a model file that is not there, or a PyTorch file, is exit 2 naming the file', async () => {

@@ -35,8 +35,11 @@ function folds(positive: number, total: number, sharpeStd: number | null, return
   };
 }
 
-const run = (g: GatingResult, f: FoldSummary | null, flags: ModelFlag[] = [], notEvaluated: string | null = null) =>
-  decide({ gating: g, flags: [...g.flags, ...flags], folds: f, notEvaluated }, cfg);
+const run = (g: GatingResult | null, f: FoldSummary | null, flags: ModelFlag[] = []) => {
+  const d = decide({ gating: g, flags: [...(g?.flags ?? []), ...flags], folds: f }, cfg);
+  expect(d, 'a decision').not.toBeNull();
+  return d!;
+};
 
 describe('decision rules (SPEC section 7) at their boundaries', () => {
   it('rule 1: gating DROP is DROP whatever the walk-forward says', () => {
@@ -51,10 +54,21 @@ describe('decision rules (SPEC section 7) at their boundaries', () => {
     expect(d.reasons[0]).toContain(flag);
   });
 
-  it('a model that could not be evaluated is DROP, saying why', () => {
-    const d = run(gating('APPROVED'), null, [], 'too little history');
-    expect(d).toMatchObject({ tier: 'DROP', rule: 'not evaluated' });
-    expect(d.reasons[0]).toContain('too little history');
+  it('a model that could not be evaluated gets no decision (not evaluated, never DROP)', () => {
+    expect(decide({ gating: gating('APPROVED'), flags: [], folds: null, notEvaluated: 'too little history' }, cfg)).toBeNull();
+    expect(decide({ gating: gating('REVIEW'), flags: [], folds: null }, cfg)).toBeNull();
+    // Rule 1 still decides a model without folds that gating or its golden vectors rule out.
+    expect(decide({ gating: gating('DROP'), flags: [], folds: null }, cfg)?.tier).toBe('DROP');
+    expect(decide({ gating: gating('APPROVED'), flags: ['INFERENCE_MISMATCH'], folds: null }, cfg)?.tier).toBe('DROP');
+  });
+
+  it('a lone model (no training summary, so no gating) is at most PAPER: rules 1, 2, 4 and 5 apply, rule 3 needs APPROVED', () => {
+    const paper = run(null, folds(5, 5, 0.3));
+    expect(paper.tier).toBe('PAPER');
+    expect(paper.reasons).toContain('no training summary, so no gating: LIVE needs APPROVED gating, so the model is at most PAPER');
+    expect(run(null, folds(0, 5, 0.5, -0.01)).rule).toBe('rule 2: consistent losses');
+    expect(run(null, folds(2, 5, 0.5)).tier).toBe('RETRAIN');
+    expect(run(null, folds(5, 5, 0.3), ['LOOKAHEAD']).rule).toMatch(/^rule 1/);
   });
 
   it('rule 2: every fold negative is DROP (consistent losses)', () => {
@@ -113,7 +127,7 @@ describe('decision rules (SPEC section 7) at their boundaries', () => {
 
   it('thresholds come from the config', () => {
     const strict = { ...cfg, paper: { minPositiveShare: 1.0, maxSharpeStd: 2.0 } , live: { minPositiveShare: 1.0, maxSharpeStd: 0.5 } };
-    expect(decide({ gating: gating('APPROVED'), flags: [], folds: folds(4, 5, 0.3), notEvaluated: null }, strict).tier).toBe('RETRAIN');
+    expect(decide({ gating: gating('APPROVED'), flags: [], folds: folds(4, 5, 0.3), notEvaluated: null }, strict)?.tier).toBe('RETRAIN');
   });
 });
 
@@ -131,8 +145,11 @@ describe('conclusion', () => {
     expect(c.reasons).toEqual(['m-PAPER-LIVE: PAPER is below the requested LIVE']);
   });
 
-  it('failure when a requested model has no decision', () => {
-    expect(conclude([model(null, 'PAPER')]).conclusion).toBe('failure');
+  it('failure when a requested model has no decision, saying why it was not evaluated', () => {
+    const m = { ...model(null, 'PAPER'), notEvaluated: { reason: 'no bars for BTCUSD 1Hour', kind: 'input' } } as ModelReport;
+    expect(conclude([m])).toEqual({ conclusion: 'failure', reasons: ['m-null-PAPER: not evaluated (requested PAPER): no bars for BTCUSD 1Hour'] });
+    // Requested at DROP, nothing is asked of it: not evaluated fails nothing.
+    expect(conclude([{ ...m, requested: 'DROP' } as ModelReport])).toEqual({ conclusion: 'success', reasons: [] });
   });
 });
 
@@ -151,7 +168,7 @@ describe('NO_OBSERVATION_PARITY caps the tier (decision.no_observation_parity_ca
     expect(paper.reasons.at(-1)).toContain('does not lower PAPER');
     expect(run(gating('APPROVED'), folds(1, 5, 3), ['NO_OBSERVATION_PARITY']).tier).toBe('RETRAIN');
     const input = { gating: gating('APPROVED'), flags: ['NO_OBSERVATION_PARITY' as const], folds: folds(5, 5, 0.5), notEvaluated: null };
-    expect(decide(input, { ...cfg, noObservationParityCap: 'LIVE' }).tier).toBe('LIVE');
-    expect(decide(input, { ...cfg, noObservationParityCap: 'RETRAIN' }).tier).toBe('RETRAIN');
+    expect(decide(input, { ...cfg, noObservationParityCap: 'LIVE' })!.tier).toBe('LIVE');
+    expect(decide(input, { ...cfg, noObservationParityCap: 'RETRAIN' })!.tier).toBe('RETRAIN');
   });
 });

@@ -11,7 +11,8 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { evaluateModel, type BarsProvider } from '../src/app/evaluate.js';
 import { loadBarsFromDir } from '../src/adapters/bars/csv.js';
 import { loadPolicyModel } from '../src/adapters/onnx/session.js';
-import { ortHostStats, setOrtHostFaultsForTests, shutdownOrtHost } from '../src/adapters/onnx/host.js';
+import { ortHostStats, setOrtHostDeadlineClockForTests, setOrtHostFaultsForTests, shutdownOrtHost } from '../src/adapters/onnx/host.js';
+import { manualClock } from './helpers/deadline-clock.js';
 import { defaultConfig } from '../src/config/schema.js';
 import { parseConfigText } from '../src/config/load.js';
 import { parseCard } from '../src/core/card.js';
@@ -113,13 +114,20 @@ describe('the loop in the onnxruntime process gives exactly the evaluation of th
 });
 
 describe('the deadline of an evaluation in the onnxruntime process', () => {
+  // The deadlines run on a clock only the test moves (setOrtHostDeadlineClockForTests): what is proven
+  // is which requests a deadline bounds, never how fast this machine is.
   afterEach(async () => {
     await setOrtHostFaultsForTests(null);
+    await setOrtHostDeadlineClockForTests(null);
   });
 
-  it('bounds each inference call, not the whole loop: an evaluation many times longer than the deadline finishes', async () => {
-    // Every inference call of this model takes 25 ms more (test seam): 60 lockstep steps take ≥ 1.5 s,
-    // fifteen deadlines of 0.1 s, while each call stays well inside one.
+  it('bounds each inference call, not the whole loop: a slow evaluation many deadlines long finishes, because each beat restarts the deadline', async () => {
+    // Every inference call of this model takes 25 ms more (test seam), so the host beats after each of
+    // the 60 lockstep steps (beats come at most every deadline/4 = 25 ms). After every restart the test
+    // moves the clock 99 ms on — just under the 0.1 s deadline — so the loop lasts one such stretch per
+    // beat; were beats not restarting the deadline, the second stretch would run it out.
+    const clock = manualClock();
+    await setOrtHostDeadlineClockForTests(clock.clock);
     await setOrtHostFaultsForTests({ 'slow/BTCUSD_1Hour.onnx': { at: 'run', action: 'slow' } });
     const id = 'BTCUSD_1Hour';
     const label = `slow/${id}.onnx`;
@@ -143,10 +151,24 @@ describe('the deadline of an evaluation in the onnxruntime process', () => {
         periodsPerYear: 8760,
       };
       const pid = ortHostStats().pid;
-      const t0 = performance.now();
-      const targets = await model.simulate!(job);
-      expect(performance.now() - t0).toBeGreaterThan(60 * 25);
+      let settled = false;
+      const done = model.simulate!(job).finally(() => {
+        settled = true;
+      });
+      const running = (h: { label: string; what: string }): boolean => h.label === label && h.what === 'running';
+      let from = (await clock.next(running)).index + 1;
+      let virtualMs = 0;
+      for (;;) {
+        clock.advance(timeoutSeconds * 1000 - 1);
+        virtualMs += timeoutSeconds * 1000 - 1;
+        const restarted = await Promise.race([clock.next(running, from), done.then(() => null, () => null)]);
+        if (restarted === null || settled) break;
+        from = restarted.index + 1;
+      }
+      const targets = await done;
       expect(targets.map((t) => t.length)).toEqual([60, 31]);
+      // The loop outlived fifteen deadlines of virtual time, and was never stopped.
+      expect(virtualMs).toBeGreaterThan(15 * timeoutSeconds * 1000);
       expect(ortHostStats().pid).toBe(pid); // not stopped and restarted
     } finally {
       await model.release();
@@ -154,6 +176,8 @@ describe('the deadline of an evaluation in the onnxruntime process', () => {
   });
 
   it('a simulation that hangs is still stopped at the deadline, naming the model', async () => {
+    const clock = manualClock();
+    await setOrtHostDeadlineClockForTests(clock.clock);
     await setOrtHostFaultsForTests({ 'hang/BTCUSD_1Hour.onnx': { at: 'run', action: 'hang' } });
     const id = 'BTCUSD_1Hour';
     const label = `hang/${id}.onnx`;
@@ -162,7 +186,7 @@ describe('the deadline of an evaluation in the onnxruntime process', () => {
     cardJson.golden = [];
     const model = await loadPolicyModel(bytes, { device: 'cpu', label, timeoutSeconds: 0.3 });
     const report = modelReport(id, '1Hour');
-    const err = await evaluateModel(report, model, cardJson, `${id}.card.json`, getBars, {
+    const evaluation = evaluateModel(report, model, cardJson, `${id}.card.json`, getBars, {
       config: defaultConfig(),
       endMs: Date.parse('2024-09-10T00:00:00Z'),
       backtestDays: 30,
@@ -170,6 +194,11 @@ describe('the deadline of an evaluation in the onnxruntime process', () => {
       equityOut: null,
       log: () => {},
     }).catch((e: unknown) => e);
+    // The simulation request hangs forever; its deadline runs out once 0.3 s pass on the clock.
+    await clock.next((h) => h.label === label && h.what === 'running');
+    clock.advance(299);
+    clock.advance(1);
+    const err = await evaluation;
     expect((err as Error).message).toMatch(/^hang\/BTCUSD_1Hour\.onnx: onnxruntime did not finish running the model within 0\.3 s \(runtime\.inference_timeout_seconds\)/);
   });
 });

@@ -265,7 +265,7 @@ describe('look-ahead audit', () => {
     expect(la.details[0]).toMatch(/^observation at \d{4}-\d\d-\d\dT[\d:.]+Z: value 0 \(return\(lag=1\) in row 0 \(2 bars before the decision bar\)\) is -?[\d.e-]+ with the full data but NaN without the bars after it$/);
     expect(report.flags).toContain('LOOKAHEAD');
     expect(report.errors[0]).toMatch(/^LOOKAHEAD: 16 of 16 sampled observations change when the bars after their decision bar are removed/);
-    const d = decide({ gating: report.gating!, flags: report.flags, folds: report.walkForward!.summary, notEvaluated: null }, defaultConfig().decision);
+    const d = decide({ gating: report.gating!, flags: report.flags, folds: report.walkForward!.summary, notEvaluated: null }, defaultConfig().decision)!;
     expect(d.tier).toBe('DROP');
     expect(d.rule).toMatch(/^rule 1/);
     expect(d.reasons[0]).toContain('LOOKAHEAD');
@@ -443,10 +443,14 @@ describe('evidence in the outputs and the decision', () => {
       'm/BTCUSD_4Hour.card.json': FILES[`${MODELS_DIR}/BTCUSD_4Hour.card.json`]!,
     });
     const r = await runCli(['backtest', '--model', 'm/BTCUSD_4Hour.onnx', '--data', EXAMPLE_DATA, '--days', '180', '--walk-forward', '5', '--json'], cwd);
-    const e = JSON.parse(r.stdout).models[0].evidence;
+    const m = JSON.parse(r.stdout).models[0];
+    const e = m.evidence;
     expect(e.dsr).toMatchObject({ trials: 1, trialsSource: 'no training history: one trial', expectedMaxSharpe: 0 });
     expect(e.dsr.value).toBe(e.psr);
-    expect(e.costStress.decisionUnderStress).toBeNull();
+    // The walk-forward decides (rule 4: 4/5 positive folds) and so does the cost-stressed one, by the same rules.
+    expect(r.code).toBe(0);
+    expect(m.decision.rule).toBe('rule 4: moderately consistent walk-forward');
+    expect(e.costStress).toMatchObject({ decisionUnderStress: 'PAPER', holds: true });
     expect(e.undefinedReasons.champion).toBe('not compared: only validate looks for a deployed champion');
   });
 });

@@ -112,9 +112,11 @@ describe('impossible prices: a per-model error naming the file and the line', ()
         return rows;
       }),
     );
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2); // the bars are the run's input: bad input, that model not evaluated
     const m = r.report.models.find((x) => x.id === 'BTCUSD_4Hour')!;
     expect(m.errors).toHaveLength(1);
+    expect(m.notEvaluated).toEqual({ reason: m.errors[0], kind: 'input' });
+    expect(m.decision).toBeNull();
     const line = 1 + 1 + readFileSync(path.join(EXAMPLE_DATA, 'BTCUSD_4Hour.csv'), 'utf8').split('\n').slice(1).findIndex((l) => l.startsWith('2024-08-01T00:00:00Z'));
     expect(m.errors[0]).toMatch(new RegExp(`BTCUSD_4Hour\\.csv: 1 impossible or unreadable bar: line ${line}: ${problem.replace(/[()]/g, '\\$&')}\\. Fix or remove these rows\\.$`));
     expect(m.backtest).toBeNull();
@@ -196,11 +198,13 @@ describe('holes and missing history', () => {
     const r = await validateWith((dir) => {
       for (const f of ['BTCUSD_1Hour.csv', 'BTCUSD_2Hour.csv', 'BTCUSD_4Hour.csv', 'BTCUSD_1Day.csv']) rmSync(path.join(dir, f));
     });
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     for (const id of IDS) {
       const m = r.report.models.find((x) => x.id === id)!;
       expect(m.errors[0], id).toMatch(new RegExp(`^no bars for BTCUSD ${id.split('_')[1]}: expected \\S*BTCUSD_${id.split('_')[1]}\\.csv`));
       expect(m.backtest).toBeNull();
+      expect(m.decision, id).toBeNull();
+      expect(m.notEvaluated, id).toEqual({ reason: m.errors[0], kind: 'input' });
     }
     expect(r.report.conclusion).toBe('failure');
   });

@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decodeFrame, encodeMessage, encodeRun } from '../src/adapters/onnx/host-frame.js';
-import { hostEnvironment, ortHost, ortHostStats, setOrtHostFaultsForTests, shutdownOrtHost } from '../src/adapters/onnx/host.js';
+import { hostEnvironment, ortHost, ortHostStats, setOrtHostDeadlineClockForTests, setOrtHostFaultsForTests, shutdownOrtHost } from '../src/adapters/onnx/host.js';
+import { manualClock } from './helpers/deadline-clock.js';
 import { loadPolicyModel } from '../src/adapters/onnx/session.js';
 import { PolicyGateError } from '../src/core/errors.js';
 import { buildMlp } from '../src/devtools/onnx-writer.js';
@@ -73,6 +74,7 @@ beforeAll(async () => {
 
 afterEach(async () => {
   await setOrtHostFaultsForTests(null);
+  await setOrtHostDeadlineClockForTests(null);
 });
 
 afterAll(async () => {
@@ -144,10 +146,18 @@ describe('a model that crashes onnxruntime', () => {
 
 describe('a model that hangs onnxruntime', () => {
   it('is stopped after runtime.inference_timeout_seconds; the run goes on and the report is written', async () => {
+    // The deadlines run on a clock only the test moves: no other request can run out because this
+    // machine is slow, and the hung request's deadline runs out when the test says its 1 s has passed.
+    const clock = manualClock();
+    await setOrtHostDeadlineClockForTests(clock.clock);
     await setOrtHostFaultsForTests({ [CRASHER]: { at: 'run', action: 'hang', afterRuns: 1 } });
-    const started = Date.now();
-    const run = await validate('runtime:\n  inference_timeout_seconds: 1\n');
-    expect(Date.now() - started).toBeLessThan(20_000);
+    const running = validate('runtime:\n  inference_timeout_seconds: 1\n');
+    const crasherRuns = (h: { label: string; what: string }): boolean => h.label === CRASHER && h.what === 'running';
+    const first = await clock.next(crasherRuns);
+    const hung = await clock.next((h) => crasherRuns(h) && h.id !== first.head.id, first.index + 1);
+    expect(hung.head.timeoutMs).toBe(1000);
+    clock.expire((h) => h.id === hung.head.id && h.label === CRASHER);
+    const run = await running;
     expect(run.code).toBe(1);
     const report = readReport(run.out);
     expectOnlyCrasherLost(

@@ -100,7 +100,7 @@ describe('CLI runs on Alpaca stock data with keys set', () => {
   it('rejected keys, with a server that echoes the request headers back: the model\'s error, redacted', async () => {
     alpaca.requireKeys = { keyId: 'PKOTHER', secret: 'other' };
     const r = await cli('echo-401', { APCA_API_KEY_ID: KEY, APCA_API_SECRET_KEY: SECRET });
-    expect(r.code).toBe(2); // a rejected key is bad input: backtest's one model failing on it is exit 2
+    expect(r.code).toBe(2); // rejected keys are bad input of the run: that model is not evaluated
     const report = JSON.parse(r.outputs['report/report.json']!);
     expect(report.models[0].errors[0]).toMatch(/^Alpaca rejected the API key for AAPL 1Hour \(HTTP 401: bad key id or secret; server said: .*"apca-api-key-id":"\[REDACTED\]","apca-api-secret-key":"\[REDACTED\]"/);
     expect(report.models[0].errors[0]).toContain('[REDACTED]');

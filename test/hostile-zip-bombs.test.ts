@@ -36,7 +36,6 @@ function exampleEntries(edit: (entries: ZipEntrySpec[]) => void = () => {}): Zip
 interface Refusal {
   stderr: string;
   report: { errors: string[]; conclusion: string };
-  ms: number;
   rssGrowth: number;
 }
 
@@ -54,9 +53,7 @@ async function refusedEndToEnd(entries: ZipEntrySpec[] | Buffer, entry: string, 
   const rss0 = process.memoryUsage.rss();
   let peak = rss0;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 2);
-  const t0 = performance.now();
   const run = await runCli(['validate', 'archive.zip', '--data', EXAMPLE_DATA, '--out', 'report'], ws);
-  const ms = performance.now() - t0;
   clearInterval(sampler);
   peak = Math.max(peak, process.memoryUsage.rss());
   expect(run.code, run.stderr).toBe(2);
@@ -70,7 +67,7 @@ async function refusedEndToEnd(entries: ZipEntrySpec[] | Buffer, entry: string, 
   const after = snapshot(parent);
   for (const k of Object.keys(after)) if (k.startsWith(path.join('ws', 'report'))) delete after[k];
   expect(after).toEqual(before);
-  return { stderr: run.stderr, report, ms, rssGrowth: peak - rss0 };
+  return { stderr: run.stderr, report, rssGrowth: peak - rss0 };
 }
 
 describe('zip bombs', () => {
@@ -87,7 +84,6 @@ describe('zip bombs', () => {
     );
     expect(r.stderr).toMatch(/has a compression ratio of \d+:1 \(400 MiB from [\d.]+ KiB\).*zip bomb/);
     expect(r.rssGrowth).toBeLessThan(64 * MiB);
-    expect(r.ms).toBeLessThan(5_000);
   });
 
   it('a declared size that understates the data: inflating stops just past it', async () => {
@@ -120,22 +116,23 @@ describe('zip bombs', () => {
     expect(r.stderr).toMatch(/is truncated: it holds 954 bytes but the central directory declares 955/);
   });
 
-  it('100,000 entries: refused from the end record alone, fast and in bounded memory', async () => {
+  it('100,000 entries: refused from the end record alone (the entries are never parsed) and in bounded memory', async () => {
     const entries: ZipEntrySpec[] = Array.from({ length: 100_000 }, (_, i) => ({ name: `m/${i}.onnx`, data: 'x' }));
     const zip = buildZip(entries, { zip64: true });
+    // Break the first central directory header: parsing any entry would refuse the archive for that.
+    const cd = zip.indexOf(Buffer.from('PK\x01\x02', 'latin1'));
+    expect(cd).toBeGreaterThan(0);
+    zip[cd + 2] = 0x09;
     const parent = tempDir('bomb-');
     writeFileSync(path.join(parent, 'archive.zip'), zip);
     (globalThis as { gc?: () => void }).gc?.();
     const rss0 = process.memoryUsage.rss();
     let peak = rss0;
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 2);
-    const t0 = performance.now();
     const run = await runCli(['validate', 'archive.zip', '--data', EXAMPLE_DATA, '--out', 'report'], parent);
-    const ms = performance.now() - t0;
     clearInterval(sampler);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('archive.zip: the archive has 100000 entries, more than the limit of 10000; refusing the archive.');
-    expect(ms).toBeLessThan(2_000);
     expect(peak - rss0).toBeLessThan(64 * MiB);
     expect(JSON.parse(readFileSync(path.join(parent, 'report', 'report.json'), 'utf8')).errors[0]).toContain('100000 entries');
   }, 60_000);

@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildMlp, buildRecurrent, type MlpOptions } from '../src/devtools/onnx-writer.js';
+import { checkTitle } from '../src/action/render.js';
 import {
   EXAMPLE_DATA,
   EXAMPLE_ZIP,
@@ -81,7 +82,7 @@ describe('validate on the example archive', () => {
       'BTCUSD_1Day: RETRAIN is below the requested PAPER',
       'ETHUSD_1Hour: DROP is below the requested PAPER',
       'SOLUSD_1Hour: DROP is below the requested PAPER',
-      'UNIUSD_1Hour: DROP is below the requested PAPER',
+      `UNIUSD_1Hour: not evaluated (requested PAPER): ${MODELS_DIR}/UNIUSD_1Hour.pt: PyTorch checkpoint: export it to ONNX (torch.onnx.export) — see docs/archive-format.md#exporting-to-onnx`,
     ]);
     expect(run.report.errors).toEqual([]);
   });
@@ -101,7 +102,7 @@ describe('validate on the example archive', () => {
   });
 
   it('decides per SPEC 7 and says which rule fired', () => {
-    const tiers = Object.fromEntries(Object.entries(models).map(([id, m]) => [id, m.decision.tier]));
+    const tiers = Object.fromEntries(Object.entries(models).map(([id, m]) => [id, m.decision?.tier ?? null]));
     expect(tiers).toEqual({
       BTCUSD_1Hour: 'DROP',
       BTCUSD_4Hour: 'PAPER',
@@ -109,7 +110,7 @@ describe('validate on the example archive', () => {
       BTCUSD_1Day: 'RETRAIN',
       ETHUSD_1Hour: 'DROP',
       SOLUSD_1Hour: 'DROP',
-      UNIUSD_1Hour: 'DROP',
+      UNIUSD_1Hour: null,
     });
     expect(models.BTCUSD_1Hour.decision.rule).toBe('rule 2: consistent losses');
     expect(models.BTCUSD_1Hour.decision.reasons[0]).toMatch(/^rule 2: every fold lost money/);
@@ -123,8 +124,10 @@ describe('validate on the example archive', () => {
     expect(models.ETHUSD_1Hour.decision.rule).toMatch(/^rule 1/);
     expect(models.SOLUSD_1Hour.decision.rule).toMatch(/^rule 1/);
     expect(models.SOLUSD_1Hour.decision.reasons[0]).toBe('rule 1: METRIC_INVALID');
-    expect(models.UNIUSD_1Hour.decision.rule).toBe('not evaluated');
-    expect(models.UNIUSD_1Hour.decision.reasons[0]).toContain('export it to ONNX');
+    // Not evaluated is not a decision: no tier (never DROP), the reason in a field of its own.
+    expect(models.UNIUSD_1Hour.decision).toBeNull();
+    expect(models.UNIUSD_1Hour.notEvaluated).toEqual({ reason: expect.stringContaining('export it to ONNX'), kind: 'model' });
+    for (const id of ['BTCUSD_1Hour', 'ETHUSD_1Hour', 'SOLUSD_1Hour']) expect(models[id].notEvaluated, id).toBeNull();
     for (const id of NOT_EVALUATED) {
       expect(models[id].backtest, id).toBeNull();
       expect(models[id].walkForward, id).toBeNull();
@@ -334,7 +337,7 @@ describe('no look-ahead, end to end', () => {
       'backtest', '--model', modelPath, '--card', cardPath, '--data', data,
       '--days', '30', '--walk-forward', '3', '--end', END, '--equity-out', eq, '--json',
     ]);
-    return { r, curves: readFolder(eq), report: r.code === 0 ? JSON.parse(r.stdout) : null };
+    return { r, curves: readFolder(eq), report: r.code <= 1 ? JSON.parse(r.stdout) : null };
   }
 
   it('bars after --end cannot change a single equity value (the file truncated at the end bar gives identical CSVs)', async () => {
@@ -342,8 +345,8 @@ describe('no look-ahead, end to end', () => {
     expect(truncated.trimEnd().split('\n').pop()).toMatch(/^2024-06-01T00:00:00Z,/);
     expect(truncated.length).toBeLessThan(full.length * 0.7);
     const [a, b] = await Promise.all([backtest(full), backtest(truncated)]);
-    expect(a.r.code, a.r.stderr).toBe(0);
-    expect(b.r.code, b.r.stderr).toBe(0);
+    expect([0, 1], a.r.stderr).toContain(a.r.code);
+    expect(b.r.code, b.r.stderr).toBe(a.r.code);
     expect(Object.keys(a.curves)).toEqual(['BTCUSD_1Hour.backtest.csv', 'BTCUSD_1Hour.fold1.csv', 'BTCUSD_1Hour.fold2.csv', 'BTCUSD_1Hour.fold3.csv']);
     expect(b.curves).toEqual(a.curves);
     // The windows end at the --end bar, and the metrics agree too.
@@ -359,7 +362,7 @@ describe('no look-ahead, end to end', () => {
 
   it('a file that ends before --end gives an earlier window and different curves (the comparison can fail)', async () => {
     const [a, c] = await Promise.all([backtest(full), backtest(truncateBars(full, '2024-05-31T12:00:00Z'))]);
-    expect(c.r.code, c.r.stderr).toBe(0);
+    expect([0, 1], c.r.stderr).toContain(c.r.code);
     expect(c.report.models[0].backtest.end).toBe('2024-05-31T12:00:00.000Z');
     expect(c.curves['BTCUSD_1Hour.backtest.csv']).not.toBe(a.curves['BTCUSD_1Hour.backtest.csv']);
     expect(c.curves).not.toEqual(a.curves);
@@ -380,7 +383,7 @@ describe('no look-ahead, end to end', () => {
     const [a, b] = await Promise.all([runWith(EXAMPLE_DATA), runWith(truncatedData)]);
     expect(Object.keys(a.curves)).toHaveLength(4 * 4);
     expect(b.curves).toEqual(a.curves);
-    const decisions = (rep: any) => rep.models.map((m: any) => [m.id, m.decision.tier, m.backtest?.end ?? null]);
+    const decisions = (rep: any) => rep.models.map((m: any) => [m.id, m.decision?.tier ?? null, m.backtest?.end ?? null]);
     expect(decisions(b.report)).toEqual(decisions(a.report));
     expect(byId(a.report).BTCUSD_4Hour.backtest.end).toBe('2024-06-01T00:00:00.000Z');
     expect(byId(a.report).BTCUSD_1Day.backtest.end).toBe('2024-06-01T00:00:00.000Z');
@@ -402,14 +405,14 @@ describe('one model failing never loses the others', () => {
       expect(m[id].walkForward.folds, id).toHaveLength(5);
       expect(m[id].backtest.bars, id).toBeGreaterThan(0);
     }
-    expect(m.BTCUSD_4Hour.decision.tier === 'PAPER' || broken === 'BTCUSD_4Hour').toBe(true);
+    expect(m.BTCUSD_4Hour.decision?.tier === 'PAPER' || broken === 'BTCUSD_4Hour').toBe(true);
   }
 
   it('the unmodified example as a folder (manifest verified) decides exactly as the zip', async () => {
     const run = await validate(exampleFolder());
     expect(run.code).toBe(1);
     expect(run.report.archive).toMatchObject({ kind: 'dir', manifest: { path: 'Alpaca_trading/manifest.json', files: 14 } });
-    const tiers = run.report.models.map((m: any) => `${m.id}:${m.candidate}:${m.decision.tier}`);
+    const tiers = run.report.models.map((m: any) => `${m.id}:${m.candidate}:${m.decision?.tier ?? 'not evaluated'}`);
     expect(tiers).toEqual([
       'BTCUSD_1Hour:final:DROP',
       'BTCUSD_4Hour:final:PAPER',
@@ -417,11 +420,11 @@ describe('one model failing never loses the others', () => {
       'BTCUSD_1Day:final:RETRAIN',
       'ETHUSD_1Hour:final:DROP',
       'SOLUSD_1Hour:final:DROP',
-      'UNIUSD_1Hour:final:DROP',
+      'UNIUSD_1Hour:final:not evaluated',
     ]);
   });
 
-  it('(a) a garbage ONNX file: that model errors naming the file, DROP "not evaluated"; the report is written', async () => {
+  it('(a) a garbage ONNX file: that model errors naming the file, "not evaluated" (no decision, never DROP); the report is written', async () => {
     const dir = withoutManifest((files) => {
       files[`${MODELS_DIR}/BTCUSD_4Hour.onnx`] = new Uint8Array(randomBytes(512));
     });
@@ -432,12 +435,22 @@ describe('one model failing never loses the others', () => {
     expect(m.errors).toHaveLength(1);
     expect(m.errors[0]).toContain('BTCUSD_4Hour.onnx');
     expect(m.errors[0]).not.toMatch(/^internal error/);
-    expect(m.decision).toMatchObject({ tier: 'DROP', rule: 'not evaluated' });
-    expect(m.decision.reasons[0]).toContain('BTCUSD_4Hour.onnx');
+    expect(m.decision).toBeNull();
+    expect(m.notEvaluated).toEqual({ reason: m.errors[0], kind: 'model' });
     expect(m.backtest).toBeNull();
     expect(m.walkForward).toBeNull();
     othersStillEvaluated(run.report, 'BTCUSD_4Hour');
-    expect(run.report.conclusionReasons).toContain('BTCUSD_4Hour: DROP is below the requested PAPER');
+    expect(run.report.conclusionReasons).toContain(`BTCUSD_4Hour: not evaluated (requested PAPER): ${m.errors[0]}`);
+    // Everywhere a reader looks, it says "not evaluated" with the reason, never DROP.
+    expect(run.stdout).toMatch(/^BTCUSD_4Hour\s+final\s+REVIEW\s+—\s+—\s+—\s+—\s+not evaluated\s+PAPER\s+NO VERDICT$/m);
+    expect(run.stdout).toContain(`  not evaluated (no decision, requested PAPER): ${m.errors[0]}`);
+    const md = readFileSync(path.join(run.out, 'report.md'), 'utf8');
+    expect(md).toMatch(/^\| BTCUSD\\_4Hour +\| final +\| REVIEW .*\| ⚪ \*\*not evaluated\*\* +\| PAPER +\|$/m);
+    expect(md).toContain('### BTCUSD\\_4Hour — not evaluated\n\n- not evaluated, so no decision (requested PAPER): ');
+    const html = readFileSync(path.join(run.out, 'report.html'), 'utf8');
+    expect(html).toMatch(/<h2>BTCUSD_4Hour <small>final<\/small> <span class="badge">not evaluated<\/span>/);
+    expect(html).toContain('<li>not evaluated, so no decision (requested PAPER): ');
+    expect(checkTitle(run.report)).toBe('7 models: 1 PAPER, 1 RETRAIN, 3 DROP, 2 not evaluated — 6 below the requested tier');
     expect(run.stderr).toContain('BTCUSD_4Hour: ');
   });
 
@@ -459,7 +472,8 @@ describe('one model failing never loses the others', () => {
     expect(m.errors[0]).toContain('BTCUSD_1Hour.card.json');
     expect(m.errors[0]).toMatch(/takes 9 values per observation/);
     expect(m.errors[0]).toMatch(/1×8 = 8/);
-    expect(m.decision).toMatchObject({ tier: 'DROP', rule: 'not evaluated' });
+    expect(m.decision).toBeNull();
+    expect(m.notEvaluated.kind).toBe('model');
     othersStillEvaluated(run.report, 'BTCUSD_1Hour');
   });
 
@@ -541,7 +555,7 @@ describe('one model failing never loses the others', () => {
     expect(m.errors).toEqual([]);
     expect(m.walkForward.folds).toHaveLength(5);
     expect(m.backtest.bars).toBe(720);
-    expect(m.decision.rule).not.toBe('not evaluated');
+    expect(m.decision).not.toBeNull();
   });
 
   it('(e) a manifest sha256 mismatch is exit 2 naming the file; the report written says so and evaluates nothing', async () => {
@@ -556,6 +570,53 @@ describe('one model failing never loses the others', () => {
     expect(run.report.conclusion).toBe('failure');
     expect(run.report.models).toEqual([]);
     expect(run.report.errors[0]).toContain('BTCUSD_1Hour.card.json');
+  });
+
+  it('(f) a bars folder without one model\'s symbol: that model is not evaluated (bad input of the run), the others are, exit 2', async () => {
+    const data = tempDir('bars-');
+    for (const tf of ['1Hour', '2Hour', '1Day']) writeFileSync(path.join(data, `BTCUSD_${tf}.csv`), readFileSync(path.join(EXAMPLE_DATA, `BTCUSD_${tf}.csv`)));
+    const out = path.join(tempDir('out-'), 'report');
+    const run = await runCli(['validate', EXAMPLE_ZIP, '--data', data, '--out', out, '--end', '2024-09-10T00:00:00Z']);
+    expect(run.code, run.stderr).toBe(2);
+    const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8'));
+    const m = byId(report);
+    const expected = `${path.join(data, 'BTCUSD_4Hour.csv')} (the folder has BTCUSD_1Day.csv, BTCUSD_1Hour.csv, BTCUSD_2Hour.csv)`;
+    expect(m.BTCUSD_4Hour.decision).toBeNull();
+    expect(m.BTCUSD_4Hour.notEvaluated).toEqual({ reason: `no bars for BTCUSD 4Hour: expected ${expected}`, kind: 'input' });
+    expect(run.stderr).toContain(`policy-gate: error: BTCUSD_4Hour: no bars for BTCUSD 4Hour: expected ${expected}`);
+    // The other models are evaluated and decided as always.
+    expect(m.BTCUSD_1Hour.decision.tier).toBe('DROP');
+    expect(m.BTCUSD_2Hour.walkForward.folds).toHaveLength(5);
+    expect(report.conclusionReasons).toContain(`BTCUSD_4Hour: not evaluated (requested PAPER): no bars for BTCUSD 4Hour: expected ${expected}`);
+    expect(report.data.requestedEnd).toBe('2024-09-10T00:00:00.000Z');
+  });
+
+  it('(g) --end before the data: exit 2 naming --end and the first bar; no model is DROP', async () => {
+    const run = await validate(EXAMPLE_ZIP, ['--end', '2023-06-01']);
+    expect(run.code, run.stderr).toBe(2);
+    for (const id of EVALUATED) {
+      const m = byId(run.report)[id];
+      expect(m.decision, id).toBeNull();
+      expect(m.notEvaluated.kind, id).toBe('input');
+      expect(m.notEvaluated.reason, id).toMatch(
+        new RegExp(`^${id}: the window end --end 2023-06-01T00:00:00\\.000Z is before the first bar of BTCUSD ${id.split('_')[1]} \\(202[34]-\\d\\d-\\d\\dT[\\d:.]+Z\\); the bars cover `),
+      );
+    }
+    expect(run.stderr).toMatch(/^policy-gate: error: BTCUSD_1Hour: the window end --end 2023-06-01T00:00:00\.000Z is before the first bar/m);
+    expect(run.report.data.requestedEnd).toBe('2023-06-01T00:00:00.000Z');
+  });
+
+  it('(h) --end in the future is exit 2 naming --end; --end after the last bar (not in the future) notes the bar used', async () => {
+    const future = await validate(EXAMPLE_ZIP, ['--end', '2025-06-01']); // the tests' clock says 2025-01-02
+    expect(future.code).toBe(2);
+    expect(future.stderr).toContain('policy-gate: error: --end 2025-06-01T00:00:00.000Z is in the future (now 2025-01-02T03:04:05.000Z)');
+    expect(future.report.errors[0]).toContain('--end 2025-06-01T00:00:00.000Z is in the future');
+    const late = await validate(EXAMPLE_ZIP, ['--end', '2024-12-01']);
+    expect(late.code).toBe(1);
+    expect(late.report.data.requestedEnd).toBe('2024-12-01T00:00:00.000Z');
+    const m = byId(late.report).BTCUSD_1Hour;
+    expect(m.notes).toContain('--end 2024-12-01T00:00:00.000Z is after the last bar of BTCUSD 1Hour: the windows end at that bar, 2024-09-11T17:00:00.000Z');
+    expect(m.backtest.end).toBe('2024-09-11T17:00:00.000Z');
   });
 
   it('(e) a manifest that lists a file the archive lacks is exit 2 naming it', async () => {
@@ -589,7 +650,8 @@ describe('inference paths agree', () => {
       'backtest', '--model', path.join(dir, 'BTCUSD_1Hour.onnx'), '--data', EXAMPLE_DATA,
       '--days', '60', '--walk-forward', '3', '--end', '2024-08-01T00:00:00Z', '--equity-out', eq, '--json',
     ]);
-    return { r, report: r.code === 0 ? JSON.parse(r.stdout) : null, curves: readFolder(eq) };
+    // The walk-forward decides these random models (exit 0 or 1); only bad input (2) or worse fails here.
+    return { r, report: r.code <= 1 ? JSON.parse(r.stdout) : null, curves: readFolder(eq) };
   }
 
   it('batched inference (symbolic batch) and per-step inference (batch fixed to 1) give identical equity CSVs', async () => {
@@ -601,8 +663,8 @@ describe('inference paths agree', () => {
     expect(batched.inputShape).toEqual(['batch', 8]);
     expect(single.inputShape).toEqual([1, 8]);
     const [a, b] = await Promise.all([backtestModel(batched.bytes, card), backtestModel(single.bytes, card)]);
-    expect(a.r.code, a.r.stderr).toBe(0);
-    expect(b.r.code, b.r.stderr).toBe(0);
+    expect([0, 1], a.r.stderr).toContain(a.r.code);
+    expect(b.r.code, b.r.stderr).toBe(a.r.code);
     expect(a.report.models[0].model.inputs[0].shape).toEqual(['batch', 8]);
     expect(b.report.models[0].model.inputs[0].shape).toEqual([1, 8]);
     expect(Object.keys(a.curves)).toHaveLength(4);
@@ -638,7 +700,7 @@ describe('inference paths agree', () => {
     const rnn1 = buildRecurrent({ features: 4, hidden: 6, actions: 3, weights: { ...w, Wh }, batchDim: 1 });
     const memoryless = buildRecurrent({ features: 4, hidden: 6, actions: 3, weights: { ...w, Wh: Wh.map((row) => row.map(() => 0)) } });
     const [a, b, c] = await Promise.all([backtestModel(rnn.bytes, card), backtestModel(rnn1.bytes, card), backtestModel(memoryless.bytes, card)]);
-    for (const x of [a, b, c]) expect(x.r.code, x.r.stderr).toBe(0);
+    for (const x of [a, b, c]) expect([0, 1], x.r.stderr).toContain(x.r.code);
     const m = a.report.models[0];
     expect(m.walkForward.folds).toHaveLength(3);
     expect(m.backtest.bars).toBe(60 * 24);

@@ -312,7 +312,8 @@ describe('revalidate', () => {
     const m2 = rv.models.find((m: any) => m.id === 'BTCUSD_2Hour');
     expect(m2.decision).toBeNull();
     expect(m2.errors[0]).toMatch(/^deploy\/live\.json: models\.BTCUSD_2Hour\.model models\/BTCUSD_2Hour\/[0-9a-f]{12}\/BTCUSD_2Hour\.onnx cannot be read \(ENOENT\)$/);
-    expect(rv.conclusionReasons).toContain('BTCUSD_2Hour: could not be evaluated (requested LIVE)');
+    expect(m2.notEvaluated).toEqual({ reason: m2.errors[0], kind: 'model' });
+    expect(rv.conclusionReasons).toContain(`BTCUSD_2Hour: not evaluated (requested LIVE): ${m2.errors[0]}`);
   }, 30_000);
 
   it('a deployed file that changed without a promotion is not evaluated; nothing deployed is a success', async () => {
@@ -330,5 +331,23 @@ describe('revalidate', () => {
     const none = await runCli(['revalidate', '--data', EXAMPLE_DATA], repo());
     expect(none.code).toBe(0);
     expect(none.stdout).toContain('conclusion: success — nothing is deployed: the deployment configs list no models');
+  }, 30_000);
+
+  it('a deployment config named explicitly that does not exist is exit 2 naming it (only the defaults may be absent)', async () => {
+    const dir = repo();
+    const typo = await runCli(['revalidate', '--data', EXAMPLE_DATA, '--paper', 'nope.json', '--out', 'rv'], dir);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain(
+      'policy-gate: error: --paper names the deployment config nope.json, which does not exist: check the path (only the default deploy/paper.json may be absent, meaning nothing is deployed at PAPER)',
+    );
+    expect(typo.stdout).not.toContain('nothing is deployed');
+    expect(readJson(dir, 'rv/report.json').errors[0]).toContain('--paper names the deployment config nope.json');
+    const live = await runCli(['revalidate', '--data', EXAMPLE_DATA, '--live', 'deploy/lve.json'], dir);
+    expect(live.code).toBe(2);
+    expect(live.stderr).toContain('--live names the deployment config deploy/lve.json, which does not exist');
+    writeFileSync(path.join(dir, 'c.yml'), 'promotion:\n  paper: deploy/papr.json\n');
+    const configured = await runCli(['revalidate', '--data', EXAMPLE_DATA, '--config', 'c.yml'], dir);
+    expect(configured.code).toBe(2);
+    expect(configured.stderr).toMatch(/promotion\.paper in \S*c\.yml names the deployment config deploy\/papr\.json, which does not exist/);
   }, 30_000);
 });

@@ -220,7 +220,8 @@ describe('report.html in headless Chromium', () => {
     const text = unescape(light.dom.replace(/<[^>]+>/g, ' ')).replace(/\s+/g, ' ');
     for (const m of report.models) {
       expect(text, m.id).toContain(m.id);
-      for (const r of m.decision.reasons) expect(text, `${m.id} reason`).toContain(r.replace(/\s+/g, ' '));
+      if (m.decision) for (const r of m.decision.reasons) expect(text, `${m.id} reason`).toContain(r.replace(/\s+/g, ' '));
+      else expect(text, `${m.id} not evaluated`).toContain(`not evaluated, so no decision (requested ${m.requested}): ${m.notEvaluated.reason}`.replace(/\s+/g, ' '));
       for (const q of m.dataQuality) expect(text).toContain(q.message);
     }
     expect(text).toContain('Gating');

@@ -5,7 +5,7 @@
  * Strings that come from an archive or a pull request are escaped with the report renderer's `md`.
  */
 import { md, renderMarkdown } from '../core/render/markdown.js';
-import type { Report } from '../core/report.js';
+import { hasRunInputError, type Report } from '../core/report.js';
 import type { Tier } from '../core/types.js';
 import { tierRank } from '../core/types.js';
 import type { CheckConclusion } from './checks.js';
@@ -47,7 +47,8 @@ export function decisions(report: Report): Decision[] {
  */
 export function checkConclusion(report: Report, failOnRejection: boolean): CheckConclusion {
   if (report.conclusion === 'success') return 'success';
-  if (report.errors.length > 0 || report.infraErrors.length > 0) return 'failure';
+  // Bad input of the run (a model's bars missing, a window outside the data) is an error, never "neutral".
+  if (report.errors.length > 0 || report.infraErrors.length > 0 || hasRunInputError(report)) return 'failure';
   return failOnRejection ? 'failure' : 'neutral';
 }
 
@@ -61,7 +62,7 @@ export function checkTitle(report: Report): string {
   }
   const order = ['LIVE', 'PAPER', 'RETRAIN', 'DROP', 'not evaluated'];
   const parts = order.filter((k) => counts.has(k)).map((k) => `${counts.get(k)} ${k}`);
-  const short = report.models.filter((m) => !m.decision || tierRank(m.decision.tier) < tierRank(m.requested)).length;
+  const short = report.models.filter((m) => (m.decision ? tierRank(m.decision.tier) < tierRank(m.requested) : m.requested !== 'DROP')).length;
   const n = report.models.length;
   return `${n} model${n === 1 ? '' : 's'}: ${parts.join(', ')}${short > 0 ? ` — ${short} below the requested tier` : ' — all earned their requested tier'}`;
 }

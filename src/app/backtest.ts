@@ -15,7 +15,8 @@ import { loadPolicyModel, MAX_MODEL_BYTES, modelFileInfo, modelTooLarge } from '
 import { describeError, evaluateModel, GoldenMismatch } from './evaluate.js';
 import { emptyReport } from './report-base.js';
 import { trackReport } from './interrupt.js';
-import { barsProvider, checkDevice, dataSection, requireDataDir, runtimeSection } from './validate.js';
+import { barsProvider, checkDevice, dataSection, decideModel, requireDataDir, runtimeSection } from './validate.js';
+import { concludeReport } from '../core/decide.js';
 import { PolicyGateError } from '../core/errors.js';
 
 export interface BacktestOptions {
@@ -78,6 +79,18 @@ export async function runBacktest(modelPath: string, config: Config, configFile:
   if (!symbol) {
     throw inputError(`${cardPath}: no "symbol", and the model file name ${basename(modelPath)} is not <SYMBOL>_<TIMEFRAME>.onnx`, cardPath);
   }
+  // A model file named <SYMBOL>_<TIMEFRAME>.onnx and a card of another symbol or timeframe: the card
+  // belongs to another model, and its observations would be built from the wrong bars.
+  if (fromName) {
+    const key = (x: string): string => x.replace(/[^A-Za-z0-9]/g, '').toUpperCase();
+    if (key(symbol) !== key(fromName.symbol) || tf !== fromName.timeframe) {
+      throw inputError(
+        `${cardPath}: the card is for ${symbol} ${tf}, but the model file ${basename(modelPath)} is named for ${fromName.symbol} ${fromName.timeframe}: ` +
+          `pass the model's own card (--card), or rename the model file if the card is right`,
+        cardPath,
+      );
+    }
+  }
 
   const report = emptyReport('backtest', config, configFile, opts.now);
   trackReport(report); // what an interruption writes (./interrupt.ts)
@@ -105,6 +118,7 @@ export async function runBacktest(modelPath: string, config: Config, configFile:
     walkForward: null,
     requested: config.decision.required,
     decision: null,
+    notEvaluated: null,
     dataQuality: [],
     errors: [],
     notes: [],
@@ -122,23 +136,49 @@ export async function runBacktest(modelPath: string, config: Config, configFile:
       walkForward: opts.folds ? { days: config.backtest.days, folds: opts.folds } : null,
       equityOut: opts.equityOut,
       log: opts.log,
+      windowNames: { backtest: '--days / backtest.days', walkForward: '--days / backtest.days' },
     });
     range = evaluated.range;
   } catch (err) {
     // A bars file refused for what it is (a symbolic link, a FIFO): with one model, exit 2 (the
     // failure report is still written by the caller).
     if (err instanceof RefusedFileError) throw err;
-    if (!(err instanceof GoldenMismatch)) m.errors.push(describeError(err));
+    if (!(err instanceof GoldenMismatch)) {
+      m.errors.push(describeError(err));
+      // One model is the whole run: its files, card and bars are all the run's input (exit 2).
+      const kind = err instanceof PolicyGateError ? (err.kind === 'infra' ? 'infra' : 'input') : 'model';
+      m.notEvaluated = { reason: describeError(err), kind };
+    }
     if (err instanceof PolicyGateError && err.kind === 'infra') report.infraErrors.push(`${m.id}: ${err.message}`);
     if (err instanceof PolicyGateError && (err.kind === 'input' || err.kind === 'usage')) inputFailures.add(report);
   } finally {
     report.runtime = await runtimeSection(config, [model]);
     await model.release();
   }
-  report.data = dataSection(config, range ? [range] : []);
-  // No training summary, so no gating and no deployment decision: the run succeeds when the model
-  // could be evaluated (the walk-forward rating is reported for the reader to judge).
-  report.conclusion = m.errors.length === 0 ? 'success' : 'failure';
-  report.conclusionReasons = m.errors.map((e) => `${m.id}: ${e}`);
+  report.data = dataSection(config, range ? [range] : [], opts.endMs);
+  if (opts.folds) {
+    // A walk-forward decides, by SPEC section 7, like validate. There is no training summary, so no
+    // gating: rules 1 (the model's own flags), 2, 4 and 5 apply, and rule 3 (LIVE) needs APPROVED
+    // gating — a lone model is at most PAPER. The run is judged against decision.required.
+    m.notes.push(
+      'no training summary, so no gating: rules 1 (golden vectors, look-ahead), 2, 4 and 5 decide, and LIVE (rule 3) needs APPROVED gating, so this model is at most PAPER',
+    );
+    decideModel(m, config);
+    concludeReport(report);
+    return report;
+  }
+  // Without --walk-forward there is no decision: one window rewards luck (docs/backtest.md). The run
+  // succeeds when the model could be evaluated, and says that it decided nothing.
+  if (m.errors.length === 0) {
+    report.conclusion = 'success';
+    report.conclusionReasons = [NO_DECISION];
+  } else {
+    report.conclusion = 'failure';
+    report.conclusionReasons = m.errors.map((e) => (e.startsWith(`${m.id}: `) ? e : `${m.id}: ${e}`));
+  }
   return report;
 }
+
+/** What a backtest without --walk-forward concludes: a single window is reported, never judged. */
+export const NO_DECISION =
+  'a backtest without --walk-forward decides nothing (no tier is earned or refused); add --walk-forward K for a decision (docs/backtest.md, "Decision")';

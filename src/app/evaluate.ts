@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { guessAssetClass, parseCard, warmupBars, type PolicyCard } from '../core/card.js';
 import { otherSymbolGaps } from '../core/features.js';
-import { inputError, errorMessage, PolicyGateError } from '../core/errors.js';
+import { inputError, errorMessage, PolicyGateError, RunInputError } from '../core/errors.js';
 import { evaluationWindow, splitFolds, summarizeFolds } from '../core/folds.js';
 import { observedBarsPerTradingDay, periodsPerYear } from '../core/metrics.js';
 import { ObservationBuilder } from '../core/observation.js';
@@ -38,6 +38,8 @@ export interface EvaluationPlan {
   walkForward: { days: number; folds: number } | null;
   equityOut: string | null;
   log: (line: string) => void;
+  /** How the flags that set the window lengths are called, for messages (default: validate's). */
+  windowNames?: { backtest: string; walkForward: string };
   /** The card belongs to another model (a checkpoint evaluated with the final model's card): skip its inference vectors. */
   borrowedCard?: boolean;
   /** Gather the evidence of docs/evidence.md when there is a walk-forward (default true; false for a champion's re-run). */
@@ -70,6 +72,7 @@ export interface BarsRequest {
 export type BarsProvider = (req: BarsRequest) => Promise<BarsInput>;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
+const DAY_MS = 86_400_000;
 
 /** Golden vectors (SPEC section 3). Returns the flags they raise, with reasons. */
 async function checkGolden(
@@ -399,9 +402,19 @@ export async function evaluateModel(
     days: Math.max(plan.backtestDays, plan.walkForward?.days ?? 0),
     warmupBars: warmupBars(card) + 1,
   };
-  const own = await getBars(request);
+  // The bars are the run's input (--data), not the model's: a folder without the model's symbol, or a
+  // file that cannot be read, is bad input of the run (exit 2), reported on this model.
+  const runInput = async <T>(load: () => Promise<T>): Promise<T> => {
+    try {
+      return await load();
+    } catch (err) {
+      if (err instanceof PolicyGateError && err.kind === 'input' && !(err instanceof RunInputError)) throw new RunInputError(err.message, err.subject, err);
+      throw err;
+    }
+  };
+  const own = await runInput(() => getBars(request));
   report.dataQuality.push(...own.notes);
-  const bars = await withOtherSymbols(own.bars, card, request, getBars, report);
+  const bars = await runInput(() => withOtherSymbols(own.bars, card, request, getBars, report));
   const makeBuilder = plan.observationBuilder ?? ((c: PolicyCard, x: BarSeries) => new ObservationBuilder(c, x));
   const builder = makeBuilder(card, bars);
 
@@ -425,20 +438,61 @@ export async function evaluateModel(
 
   const cfg = plan.config;
   const time = bars.time;
-  const bt = evaluationWindow(time, plan.endMs, plan.backtestDays);
+  const names = plan.windowNames ?? { backtest: '--backtest-days / backtest.days', walkForward: '--days / walk_forward.days' };
+  const series = `${card.symbol} ${card.timeframe}`;
+  const first = time.length ? iso(time[0]!) : null;
+  const last = time.length ? iso(time[time.length - 1]!) : null;
+  // The windows the flags ask for must lie inside the bars: an end before the data, or more days than
+  // the data holds before the end, is bad input of the run (exit 2) — never a silently shorter window.
+  if (time.length > 0 && plan.endMs !== undefined && plan.endMs < time[0]!) {
+    throw new RunInputError(
+      `${report.id}: the window end --end ${iso(plan.endMs)} is before the first bar of ${series} (${first}); the bars cover ${first} → ${last}: pass an --end inside them`,
+      '--end',
+    );
+  }
+  if (time.length > 0 && plan.endMs !== undefined && plan.endMs > time[time.length - 1]!) {
+    report.notes.push(`--end ${iso(plan.endMs)} is after the last bar of ${series}: the windows end at that bar, ${last}`);
+  }
+  const placeWindow = (days: number, what: string, flag: string): { start: number; end: number } => {
+    let w: { start: number; end: number };
+    try {
+      w = evaluationWindow(time, plan.endMs, days);
+    } catch (err) {
+      if (err instanceof PolicyGateError && err.kind === 'input') throw new RunInputError(`${report.id}: the ${days}-day ${what} window of ${series}: ${err.message} (${flag})`, flag, err);
+      throw err;
+    }
+    const wanted = time[w.end]! - days * DAY_MS;
+    if (time[0]! > wanted) {
+      const held = (time[w.end]! - time[0]!) / DAY_MS;
+      throw new RunInputError(
+        `${report.id}: the ${days}-day ${what} window (${flag}) ending ${iso(time[w.end]!)} starts ${iso(wanted)}, before the first bar of ${series} (${first}): ` +
+          `the bars hold ${Number(held.toFixed(1))} days before that end (and the observation needs warm-up bars before the window); ask for fewer days or fetch more history`,
+        flag,
+      );
+    }
+    return w;
+  };
+  const bt = placeWindow(plan.backtestDays, 'backtest', names.backtest);
   const windows: { kind: 'backtest' | 'fold'; index: number; start: number; end: number }[] = [
     { kind: 'backtest', index: 0, start: bt.start, end: bt.end },
   ];
   let wfDays = 0;
   if (plan.walkForward) {
     wfDays = plan.walkForward.days;
-    const wf = evaluationWindow(time, plan.endMs, plan.walkForward.days);
-    for (const f of splitFolds(wf.start, wf.end, plan.walkForward.folds)) windows.push({ kind: 'fold', index: f.index, start: f.start, end: f.end });
+    const wf = placeWindow(plan.walkForward.days, 'walk-forward', names.walkForward);
+    let folds: ReturnType<typeof splitFolds>;
+    try {
+      folds = splitFolds(wf.start, wf.end, plan.walkForward.folds);
+    } catch (err) {
+      if (err instanceof PolicyGateError && err.kind === 'input') throw new RunInputError(`${report.id}: ${series}: ${err.message}`, err.subject, err);
+      throw err;
+    }
+    for (const f of folds) windows.push({ kind: 'fold', index: f.index, start: f.start, end: f.end });
   }
   const firstDecision = Math.min(...windows.map((w) => w.start)) - (cfg.backtest.fill === 'close' ? 0 : 1);
   if (firstDecision < builder.firstValidIndex) {
     const needFrom = firstDecision - builder.firstValidIndex;
-    throw inputError(
+    throw new RunInputError(
       `${report.id}: too little history before ${iso(time[Math.min(...windows.map((w) => w.start))]!)}: the observation needs ${builder.firstValidIndex} bars of warm-up before the first decision, ` +
         `but the data starts only ${firstDecision} bars earlier (${-needFrom} missing, data begins ${iso(time[0]!)}); fetch more history or shorten the windows`,
       report.id,

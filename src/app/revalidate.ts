@@ -15,7 +15,7 @@ import type { Config } from '../config/schema.js';
 import { concludeReport } from '../core/decide.js';
 import { errorMessage, inputError, PolicyGateError } from '../core/errors.js';
 import { deployedEntry, type DeployPaths, type DeployTier } from '../core/promotion.js';
-import type { ModelReport, Report } from '../core/report.js';
+import { notEvaluatedKind, type ModelReport, type Report } from '../core/report.js';
 import { parseJsonFile } from '../core/json.js';
 import { splitModelId } from '../core/summary.js';
 import { isTimeframe, type GatingResult } from '../core/types.js';
@@ -157,18 +157,24 @@ export async function evaluateDeployed(deployed: readonly DeployedModel[], confi
       const s = m.walkForward?.summary;
       opts.log(`${m.id} (${d.tier}): ${s ? `${s.positiveFolds}/${s.folds} positive folds` : 'no folds'}`);
     } catch (err) {
-      if (!(err instanceof GoldenMismatch)) m.errors.push(describeError(err));
+      if (!(err instanceof GoldenMismatch)) {
+        m.errors.push(describeError(err));
+        m.notEvaluated = { reason: describeError(err), kind: notEvaluatedKind(err) };
+      }
       if (err instanceof PolicyGateError && err.kind === 'infra') report.infraErrors.push(`${m.id}: ${err.message}`);
       opts.log(`${m.id}: ${m.errors[m.errors.length - 1]}`);
     }
   }
   report.runtime = await runtimeSection(config, loaded);
-  report.data = dataSection(config, ranges);
+  report.data = dataSection(config, ranges, opts.endMs);
   for (const model of loaded) await model.release();
   applyDecisions(report, config);
   // What could not be judged is not decided (so never demoted); a broken model (golden mismatch) is.
   for (const m of report.models) {
-    if (!m.walkForward?.summary && !m.flags.some((f) => HARD_FLAGS.includes(f))) m.decision = null;
+    if (!m.walkForward?.summary && !m.flags.some((f) => HARD_FLAGS.includes(f))) {
+      m.decision = null;
+      m.notEvaluated ??= { reason: m.errors[0] ?? 'no walk-forward result', kind: 'model' };
+    }
   }
   concludeReport(report);
   if (report.models.length === 0) {

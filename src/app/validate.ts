@@ -6,7 +6,7 @@
 import type { Config } from '../config/schema.js';
 import { concludeReport, decide } from '../core/decide.js';
 import { inputError, PolicyGateError, usageError } from '../core/errors.js';
-import type { ModelReport, Report } from '../core/report.js';
+import { notEvaluatedKind, type ModelReport, type NotEvaluated, type Report } from '../core/report.js';
 import { applyEvidenceRules, evaluateEvidenceRules } from '../core/evidence.js';
 import { tierRank, timeframeMs, type BarSeries, type Decision, type Tier } from '../core/types.js';
 import { loadBarsFromDir } from '../adapters/bars/csv.js';
@@ -130,7 +130,8 @@ export async function runtimeSection(config: Config, models: PolicyModel[]): Pro
   };
 }
 
-export function dataSection(config: Config, ranges: { start: number; end: number }[]): Report['data'] {
+/** The data section: where the bars came from, the range read, and the window end --end asked for (null: the last bar). */
+export function dataSection(config: Config, ranges: { start: number; end: number }[], requestedEndMs?: number): Report['data'] {
   const range =
     ranges.length === 0
       ? null
@@ -138,7 +139,7 @@ export function dataSection(config: Config, ranges: { start: number; end: number
           start: new Date(Math.min(...ranges.map((r) => r.start))).toISOString(),
           end: new Date(Math.max(...ranges.map((r) => r.end))).toISOString(),
         };
-  return { source: config.data.source, dir: config.data.dir, range };
+  return { source: config.data.source, dir: config.data.dir, range, requestedEnd: requestedEndMs === undefined ? null : new Date(requestedEndMs).toISOString() };
 }
 
 /**
@@ -148,8 +149,8 @@ export function dataSection(config: Config, ranges: { start: number; end: number
 export function decideWithEvidence(m: ModelReport, decision: Decision, config: Config): Decision {
   const ev = m.evidence!;
   const cs = ev.costStress;
-  if (cs && m.gating) {
-    const stressed = decide({ gating: m.gating, flags: m.flags, folds: cs.summary, notEvaluated: null }, config.decision);
+  const stressed = cs ? decide({ gating: m.gating, flags: m.flags, folds: cs.summary }, config.decision) : null;
+  if (cs && stressed) {
     cs.decisionUnderStress = stressed.tier;
     cs.holds = tierRank(stressed.tier) >= tierRank(decision.tier);
   }
@@ -157,14 +158,29 @@ export function decideWithEvidence(m: ModelReport, decision: Decision, config: C
   return applyEvidenceRules(decision, ev.rules);
 }
 
+/**
+ * Decides every model (SPEC section 7). A model that could not be evaluated gets no decision: it is
+ * "not evaluated", with the reason in `notEvaluated` (its first error), never DROP.
+ */
 export function applyDecisions(report: Report, config: Config): void {
   for (const m of report.models) {
     if (!m.gating) continue;
-    const notEvaluated = m.walkForward?.summary ? null : (m.errors[0] ?? (m.gating.classification === 'DROP' ? null : 'no walk-forward result'));
-    m.decision = decide({ gating: m.gating, flags: m.flags, folds: m.walkForward?.summary ?? null, notEvaluated }, config.decision);
-    if (m.evidence) m.decision = decideWithEvidence(m, m.decision, config);
+    decideModel(m, config);
   }
   concludeReport(report);
+}
+
+/**
+ * One model's decision and, when it has none, why it was not evaluated (kept when the evaluation
+ * already recorded it with its kind; else the model's first error, a problem of the model).
+ * `gating` may be null (a lone model).
+ */
+export function decideModel(m: ModelReport, config: Config): void {
+  const folds = m.walkForward?.summary ?? null;
+  const notEvaluated: NotEvaluated | null = folds ? null : (m.notEvaluated ?? { reason: m.errors[0] ?? 'no walk-forward result', kind: 'model' });
+  m.decision = decide({ gating: m.gating, flags: m.flags, folds, notEvaluated: notEvaluated?.reason ?? null }, config.decision);
+  if (m.decision && m.evidence) m.decision = decideWithEvidence(m, m.decision, config);
+  m.notEvaluated = m.decision ? null : notEvaluated;
 }
 
 export async function runValidate(source: string, config: Config, configFile: string | null, opts: RunOptions): Promise<Report> {
@@ -251,7 +267,10 @@ export async function runValidate(source: string, config: Config, configFile: st
           `${m.id}: backtest ${fmtPct(m.backtest?.metrics.totalReturn)}, ${s ? `${s.positiveFolds}/${s.folds} positive folds` : 'no folds'} (${(performance.now() - t0).toFixed(0)} ms, ${model.executionProvider})`,
         );
       } catch (err) {
-        if (!(err instanceof GoldenMismatch)) m.errors.push(describeError(err));
+        if (!(err instanceof GoldenMismatch)) {
+          m.errors.push(describeError(err));
+          m.notEvaluated = { reason: describeError(err), kind: notEvaluatedKind(err) };
+        }
         if (err instanceof PolicyGateError && err.kind === 'infra') outcome.infraError = `${m.id}: ${err.message}`;
         log(`${m.id}: ${m.errors[m.errors.length - 1]}`);
       } finally {
@@ -305,7 +324,7 @@ export async function runValidate(source: string, config: Config, configFile: st
     await opened.reader.close();
   }
   report.runtime = await runtimeSection(config, loaded);
-  report.data = dataSection(config, ranges);
+  report.data = dataSection(config, ranges, opts.endMs);
   applyDecisions(report, config);
   return report;
 }

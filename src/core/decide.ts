@@ -10,17 +10,29 @@ const pct = (v: number): string => `${Number((v * 100).toFixed(1))} %`;
 const num = (v: number | null): string => (v === null ? 'undefined' : String(Number(v.toFixed(3))));
 
 export interface DecisionInput {
-  gating: GatingResult;
+  /**
+   * The gating result, or null when there is no training summary to gate (`policy-gate backtest
+   * --walk-forward K`): rule 1 then judges the model's own flags only, and rule 3 cannot fire, because
+   * LIVE needs APPROVED gating — such a model is at most PAPER.
+   */
+  gating: GatingResult | null;
   flags: readonly ModelFlag[];
   /** The walk-forward summary, or null when the model was not evaluated. */
   folds: FoldSummary | null;
   /** Why the model could not be evaluated, if it could not. */
-  notEvaluated: string | null;
+  notEvaluated?: string | null;
 }
 
-export function decide(input: DecisionInput, cfg: DecisionConfig): Decision {
+/**
+ * The decision of SPEC section 7, or null when the model was not evaluated (no walk-forward summary):
+ * what could not be judged gets no tier — it is reported as "not evaluated" with its reason, never as
+ * DROP, and the run's conclusion fails (`conclude`). Rule 1 still decides a model without folds whose
+ * gating or golden vectors already rule it out. A model without observation parity is then capped at
+ * decision.no_observation_parity_cap.
+ */
+export function decide(input: DecisionInput, cfg: DecisionConfig): Decision | null {
   const decision = decideUncapped(input, cfg);
-  if (!input.flags.includes('NO_OBSERVATION_PARITY') || decision.tier === 'DROP') return decision;
+  if (decision === null || !input.flags.includes('NO_OBSERVATION_PARITY') || decision.tier === 'DROP') return decision;
   const cap = cfg.noObservationParityCap ?? 'PAPER';
   const why =
     'NO_OBSERVATION_PARITY: no { "at", "obs" } golden vector was checked, so the observation builder was never compared with the training code';
@@ -34,20 +46,14 @@ export function decide(input: DecisionInput, cfg: DecisionConfig): Decision {
   };
 }
 
-function decideUncapped(input: DecisionInput, cfg: DecisionConfig): Decision {
+function decideUncapped(input: DecisionInput, cfg: DecisionConfig): Decision | null {
   const { gating, flags, folds } = input;
   const hard = (['METRIC_INVALID', 'OBSERVATION_MISMATCH', 'INFERENCE_MISMATCH', 'LOOKAHEAD'] as const).filter((f) => flags.includes(f));
-  if (gating.classification === 'DROP' || hard.length > 0) {
+  if (gating?.classification === 'DROP' || hard.length > 0) {
     const why = hard.length > 0 ? hard.join(', ') : 'gating classified the model DROP';
-    return { tier: 'DROP', rule: 'rule 1: gating DROP or invalid evidence', reasons: [`rule 1: ${why}`, ...gating.reasons] };
+    return { tier: 'DROP', rule: 'rule 1: gating DROP or invalid evidence', reasons: [`rule 1: ${why}`, ...(gating?.reasons ?? [])] };
   }
-  if (input.notEvaluated !== null || folds === null) {
-    return {
-      tier: 'DROP',
-      rule: 'not evaluated',
-      reasons: [`not evaluated: ${input.notEvaluated ?? 'no walk-forward result'}; a model without evidence is not promoted`],
-    };
-  }
+  if ((input.notEvaluated ?? null) !== null || folds === null) return null;
 
   const share = folds.folds > 0 ? folds.positiveFolds / folds.folds : 0;
   const facts = `${folds.positiveFolds}/${folds.folds} positive folds (${pct(share)}), Sharpe std ${num(folds.sharpeStd)}`;
@@ -64,7 +70,7 @@ function decideUncapped(input: DecisionInput, cfg: DecisionConfig): Decision {
   const live = cfg.live;
   const paper = cfg.paper;
   const liveWalkForward = share >= live.minPositiveShare && std !== null && std < live.maxSharpeStd;
-  if (liveWalkForward && gating.classification === 'APPROVED' && !flags.includes('IN_SAMPLE_OVERLAP')) {
+  if (liveWalkForward && gating?.classification === 'APPROVED' && !flags.includes('IN_SAMPLE_OVERLAP')) {
     return {
       tier: 'LIVE',
       rule: 'rule 3: consistent walk-forward and APPROVED gating',
@@ -76,7 +82,8 @@ function decideUncapped(input: DecisionInput, cfg: DecisionConfig): Decision {
   }
   if (share >= paper.minPositiveShare && std !== null && std <= paper.maxSharpeStd) {
     const caps: string[] = [];
-    if (liveWalkForward && gating.classification !== 'APPROVED') caps.push(`gating ${gating.classification} caps the model at PAPER`);
+    if (liveWalkForward && gating === null) caps.push('no training summary, so no gating: LIVE needs APPROVED gating, so the model is at most PAPER');
+    else if (liveWalkForward && gating!.classification !== 'APPROVED') caps.push(`gating ${gating!.classification} caps the model at PAPER`);
     if (liveWalkForward && flags.includes('IN_SAMPLE_OVERLAP')) caps.push('IN_SAMPLE_OVERLAP: the window overlaps training data, so not LIVE');
     return {
       tier: 'PAPER',
@@ -95,12 +102,17 @@ function decideUncapped(input: DecisionInput, cfg: DecisionConfig): Decision {
   return { tier: 'RETRAIN', rule: 'rule 5: inconsistent walk-forward', reasons: [`rule 5: ${missing.join(', ')}`, facts] };
 }
 
-/** The run's conclusion: failure when any requested model's decision is below its requested tier. */
+/**
+ * The run's conclusion: failure when any requested model's decision is below its requested tier, or
+ * when a requested model was not evaluated. A model requested at DROP (nothing asked of it, e.g. one a
+ * pull request retires) fails nothing, decided or not.
+ */
 export function conclude(models: readonly ModelReport[]): { conclusion: 'success' | 'failure'; reasons: string[] } {
   const reasons: string[] = [];
   for (const m of models) {
     if (!m.decision) {
-      reasons.push(`${m.id}: could not be evaluated (requested ${m.requested})`);
+      if (m.requested === 'DROP') continue;
+      reasons.push(`${m.id}: not evaluated (requested ${m.requested})${m.notEvaluated ? `: ${m.notEvaluated.reason}` : ''}`);
     } else if (tierRank(m.decision.tier) < tierRank(m.requested)) {
       reasons.push(`${m.id}: ${m.decision.tier} is below the requested ${m.requested}`);
     }

@@ -28,6 +28,21 @@ export function inputError(message: string, subject?: string, cause?: unknown): 
   return new PolicyGateError('input', message, { subject, cause });
 }
 
+/**
+ * Bad input of the run itself, found while evaluating one model: its bars (none for its symbol, a bars
+ * file that cannot be read), the window the flags ask for (an end before the data, more days than the
+ * data holds), or a card passed with --card that belongs to another model. The model is "not
+ * evaluated" with this message; the other models of the run are still evaluated, and the run exits 2.
+ * (What belongs to the model itself — its ONNX file, its card in the archive, a crash — is the model's
+ * own problem: not evaluated too, but the run concludes failure and exits 1.)
+ */
+export class RunInputError extends PolicyGateError {
+  constructor(message: string, subject?: string, cause?: unknown) {
+    super('input', message, { subject, cause });
+    this.name = 'RunInputError';
+  }
+}
+
 /** Bad command-line usage. Exit 2. */
 export function usageError(message: string, subject?: string): PolicyGateError {
   return new PolicyGateError('usage', message, { subject });

@@ -13,6 +13,8 @@ import type {
   Timeframe,
 } from './types.js';
 
+import { PolicyGateError, RunInputError } from './errors.js';
+
 export const SCHEMA_VERSION = 1;
 
 export interface WindowReport {
@@ -64,7 +66,17 @@ export interface ModelReport {
   backtest: WindowReport | null;
   walkForward: { days: number; folds: FoldReport[]; summary: FoldSummary | null } | null;
   requested: Tier;
+  /** Null when the model was not evaluated (see notEvaluated), or for a backtest without --walk-forward, which decides nothing. */
   decision: Decision | null;
+  /**
+   * Why the model has no decision although it was to be judged: its evaluation could not run. Such a
+   * model is "not evaluated", never DROP, and the run's conclusion is failure. `kind` says whose
+   * problem it is: `input` — the run's own input (its bars, the window flags, a --card of another
+   * model; the CLI exits 2), `model` — the model's files or runtime (a refused ONNX file or card, a
+   * crash or hang; exit 1), `infra` — a data provider that stayed unreachable (exit 3). Null when the
+   * model has a decision, and for a backtest without --walk-forward (which decides nothing).
+   */
+  notEvaluated?: NotEvaluated | null;
   dataQuality: DataQualityNote[];
   /** Why this model could not be (fully) evaluated; an error here never stops the other models. */
   errors: string[];
@@ -73,6 +85,32 @@ export interface ModelReport {
   charts?: ModelCharts;
   /** Evidence beyond the fold counts (docs/evidence.md); null when there was no walk-forward to judge. */
   evidence?: Evidence | null;
+}
+
+export interface NotEvaluated {
+  reason: string;
+  kind: 'input' | 'model' | 'infra';
+}
+
+/** True when a model was not evaluated because of the run's own bad input (the CLI then exits 2). */
+export function hasRunInputError(report: Pick<Report, 'models'>): boolean {
+  return report.models.some((m) => m.notEvaluated?.kind === 'input');
+}
+
+/** The kind of a not-evaluated model's problem, from the error that stopped its evaluation. */
+export function notEvaluatedKind(err: unknown): NotEvaluated['kind'] {
+  if (err instanceof RunInputError) return 'input';
+  if (err instanceof PolicyGateError && err.kind === 'infra') return 'infra';
+  return 'model';
+}
+
+/**
+ * The run's outcome as a reader should see it: its conclusion, or "no decision" for a backtest without
+ * --walk-forward that ran — it reports one window and judges nothing, so it must not read as approval.
+ */
+export function outcomeLabel(report: Pick<Report, 'command' | 'conclusion' | 'models'>): 'success' | 'failure' | 'no decision' {
+  if (report.command === 'backtest' && report.conclusion === 'success' && report.models.every((m) => !m.walkForward && !m.decision)) return 'no decision';
+  return report.conclusion;
 }
 
 export interface Report {
@@ -95,7 +133,8 @@ export interface Report {
     manifest: { path: string; files: number; unlisted?: string[] } | null;
     unreferenced: string[];
   } | null;
-  data: { source: string; dir: string | null; range: { start: string; end: string } | null } | null;
+  /** `requestedEnd`: the window end --end asked for (ISO), null when the windows end at the last bar. */
+  data: { source: string; dir: string | null; range: { start: string; end: string } | null; requestedEnd?: string | null } | null;
   runtime: {
     executionProvider: string | null;
     device: string;

@@ -122,6 +122,52 @@ export interface OrtHostFault {
   afterRuns?: number;
 }
 
+/** One deadline: restarted for the request now at the head of the queue (a new request, or a beat), or cleared. */
+export interface DeadlineTimer {
+  restart(head: RequestMeta & { id: number }): void;
+  clear(): void;
+}
+
+/** Starts a deadline for `head` that calls `expire` when it runs out. */
+export type DeadlineClock = (expire: () => void, head: RequestMeta & { id: number }) => DeadlineTimer;
+
+/** The real clock: a Node timer (refreshed in place while the delay stays the same), unref'd. */
+const realClock: DeadlineClock = (expire, head) => {
+  let ms = head.timeoutMs;
+  let timer = setTimeout(expire, ms);
+  timer.unref();
+  return {
+    restart(next) {
+      if (next.timeoutMs === ms) {
+        timer.refresh();
+        return;
+      }
+      clearTimeout(timer);
+      ms = next.timeoutMs;
+      timer = setTimeout(expire, ms);
+      timer.unref();
+    },
+    clear() {
+      clearTimeout(timer);
+    },
+  };
+};
+
+let deadlineClock: DeadlineClock = realClock;
+
+/**
+ * TEST SEAM — the clock the hosts' deadlines run on (null: the real one), so a test decides when a
+ * deadline runs out instead of the machine's speed. Vitest only, like setOrtHostFaultsForTests; it
+ * stops the running hosts, so the next one starts on this clock.
+ */
+export async function setOrtHostDeadlineClockForTests(clock: DeadlineClock | null): Promise<void> {
+  if (process.env['VITEST'] !== 'true' && process.env['NODE_ENV'] !== 'test') {
+    throw new Error('setOrtHostDeadlineClockForTests is a test seam, available only under vitest (NODE_ENV=test)');
+  }
+  deadlineClock = clock ?? realClock;
+  await shutdownOrtHost();
+}
+
 let testFaults: Map<string, OrtHostFault> | null = null;
 const runCounts = new Map<string, number>();
 
@@ -194,9 +240,9 @@ export class OrtHost {
   /** Why the host ended, for requests made to it afterwards. */
   private endReason: string | null = null;
   private tail = '';
-  private timer: NodeJS.Timeout | undefined;
-  /** The delay `timer` was made with (refreshing it is cheaper than a new one per call). */
-  private timerMs = 0;
+  private timer: DeadlineTimer | undefined;
+  /** The clock this host's deadlines run on (the real one outside tests). */
+  private readonly clock: DeadlineClock = deadlineClock;
   /** Whether the process and the reply pipe currently keep the event loop alive. */
   private referenced: boolean | null = null;
   private chunks: Buffer[] = [];
@@ -352,7 +398,8 @@ export class OrtHost {
       this.failure = new OrtHostFailure(`onnxruntime was stopped: ${why}`, 'onnxruntime', 'lost');
       const all = this.pending.splice(0);
       for (const p of all) p.reject(new OrtHostFailure(`${p.label}: onnxruntime was stopped before it finished ${p.what} the model: ${why}`, p.label, 'lost'));
-      clearTimeout(this.timer);
+      this.timer?.clear();
+      this.timer = undefined;
     }
     this.child.kill('SIGKILL');
     removePrivateDir(this.privateDir);
@@ -427,21 +474,15 @@ export class OrtHost {
   private arm(): void {
     const head = this.pending[0];
     if (!this.alive) {
-      clearTimeout(this.timer);
+      this.timer?.clear();
       this.timer = undefined;
       return;
     }
-    // Idle: the timer may run out; onTimeout then finds nothing to stop (it is unref'd, and refreshed
+    // Idle: the timer may run out; onTimeout then finds nothing to stop (it is unref'd, and restarted
     // for the next request).
     if (!head) return;
-    if (this.timer && this.timerMs === head.timeoutMs) {
-      this.timer.refresh();
-      return;
-    }
-    clearTimeout(this.timer);
-    this.timerMs = head.timeoutMs;
-    this.timer = setTimeout(() => this.onTimeout(), head.timeoutMs);
-    this.timer.unref();
+    if (this.timer) this.timer.restart(head);
+    else this.timer = this.clock(() => this.onTimeout(), head);
   }
 
   private onTimeout(): void {
@@ -471,7 +512,7 @@ export class OrtHost {
 
   /** The host process ended (`how`) or could not start (`startError`). */
   private fail(how: string | null, startError: string | null): void {
-    clearTimeout(this.timer);
+    this.timer?.clear();
     this.timer = undefined;
     if (!this.alive) return;
     const head = this.pending[0];

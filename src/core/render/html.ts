@@ -9,7 +9,7 @@
  * archive, a card or the data goes through `esc`. The charts' markup and its data-* attributes are
  * described in ./svg.ts; the curves themselves in ../charts.ts.
  */
-import type { CurveSeries, ModelReport, Report } from '../report.js';
+import { outcomeLabel, type CurveSeries, type ModelReport, type Report } from '../report.js';
 import { esc } from './escape.js';
 import { evidenceRows } from './evidence.js';
 import { FOLD_HEADER, fixed, foldRow, pct, plain, stamp } from './format.js';
@@ -211,12 +211,13 @@ function modelHtml(m: ModelReport): string {
   const parts = [
     `<section class="model" id="${esc(anchor(m.id))}">`,
     // `policy-gate backtest` reads no training summary and decides nothing: no tier to show there.
-    m.gating || m.decision
+    m.gating || m.decision || m.notEvaluated
       ? `<h2>${esc(m.id)} <small>${esc(m.candidate)}</small> ${badge(tier)} <small class="req">requested ${esc(m.requested)}</small></h2>`
       : `<h2>${esc(m.id)}</h2>`,
   ];
   if (m.flags.length) parts.push(`<p class="flags">${m.flags.map((f) => `<code>${esc(f)}</code>`).join(' ')}</p>`);
   if (m.decision) parts.push(`<ul class="reasons">${m.decision.reasons.map((r) => `<li>${esc(r)}</li>`).join('')}</ul>`);
+  else if (m.notEvaluated) parts.push(`<ul class="reasons"><li>not evaluated, so no decision (requested ${esc(m.requested)}): ${esc(m.notEvaluated.reason)}</li></ul>`);
   parts.push(backtestHtml(m), walkForwardHtml(m), evidenceHtml(m), notesHtml(m), '</section>');
   return parts.filter(Boolean).join('\n');
 }
@@ -228,7 +229,7 @@ function summaryHtml(report: Report): string {
     return (
       `<tr><td><a href="#${esc(anchor(m.id))}">${esc(m.id)}</a></td><td>${esc(m.candidate)}</td><td>${m.gating ? badge(m.gating.classification) : '—'}</td>` +
       `<td>${esc(signed(m.backtest?.metrics.totalReturn))}</td><td>${s ? `${s.positiveFolds}/${s.folds}` : '—'}</td>` +
-      `<td>${s ? `${esc(fixed(s.sharpeMean))} ± ${esc(fixed(s.sharpeStd))}` : '—'}</td><td>${badge(m.decision?.tier)}</td><td>${esc(m.requested)}</td></tr>`
+      `<td>${s ? `${esc(fixed(s.sharpeMean))} ± ${esc(fixed(s.sharpeStd))}` : '—'}</td><td>${m.decision || m.notEvaluated ? badge(m.decision?.tier) : '—'}</td><td>${esc(m.requested)}</td></tr>`
     );
   });
   const head = ['Model', 'Candidate', 'Gating', 'Backtest', 'Positive folds', 'Sharpe mean ± std', 'Decision', 'Requested'];
@@ -330,10 +331,10 @@ export function renderHtml(report: Report): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
-<title>policy-gate report — ${esc(report.conclusion)}</title>
+<title>policy-gate report — ${esc(outcomeLabel(report))}</title>
 <style>${CSS}</style></head><body>
 <header>
-<h1>policy-gate ${esc(report.command)} ${badge(report.conclusion)}</h1>
+<h1>policy-gate ${esc(report.command)} ${badge(outcomeLabel(report))}</h1>
 ${metaBits.length ? `<p class="meta">${metaBits.join(' · ')}</p>` : ''}
 ${report.conclusionReasons.length ? `<ul>${report.conclusionReasons.map((r) => `<li>${esc(r)}</li>`).join('')}</ul>` : ''}
 ${runErrors.length ? `<ul class="errors">${runErrors.map((e) => `<li>${esc(e)}</li>`).join('')}</ul>` : ''}

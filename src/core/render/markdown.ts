@@ -3,7 +3,7 @@
  * Strings that come from an archive are escaped: they never become markdown or HTML.
  */
 import { markdownTable } from 'markdown-table';
-import type { ModelReport, Report } from '../report.js';
+import { outcomeLabel, type ModelReport, type Report } from '../report.js';
 import { FOLD_ALIGN, FOLD_HEADER, fixed, foldRow, pct, plain, stamp } from './format.js';
 import { evidenceMarkdown } from './evidence.js';
 import { foldReturnsMermaid } from './mermaid.js';
@@ -30,7 +30,7 @@ export const WORD_JOINER = '\u2060';
 const ICON: Record<string, string> = { LIVE: '🟢', PAPER: '🟡', RETRAIN: '🟠', DROP: '🔴' };
 
 function decisionCell(m: ModelReport): string {
-  if (!m.decision) return '—';
+  if (!m.decision) return m.notEvaluated ? '⚪ **not evaluated**' : '—';
   return `${ICON[m.decision.tier] ?? ''} **${m.decision.tier}**`;
 }
 
@@ -111,6 +111,7 @@ function backtestLine(m: ModelReport): string {
 export function modelSection(m: ModelReport): string {
   const out: string[] = [`### ${md(m.id)} — ${m.decision ? `${ICON[m.decision.tier] ?? ''} ${m.decision.tier}` : 'not evaluated'}`];
   if (m.decision) out.push('', ...m.decision.reasons.map((r) => `- ${md(r)}`));
+  else if (m.notEvaluated) out.push('', `- not evaluated, so no decision (requested ${m.requested}): ${md(m.notEvaluated.reason)}`);
   if (m.backtest) out.push('', backtestLine(m));
   if (m.walkForward?.folds.length) {
     const s = m.walkForward.summary;
@@ -143,7 +144,8 @@ export interface MarkdownOptions {
 }
 
 export function renderMarkdown(report: Report, options: MarkdownOptions = {}): string {
-  const head = report.conclusion === 'success' ? '✅ policy-gate: success' : '❌ policy-gate: failure';
+  const outcome = outcomeLabel(report);
+  const head = outcome === 'no decision' ? 'ℹ️ policy-gate backtest: no decision' : outcome === 'success' ? '✅ policy-gate: success' : '❌ policy-gate: failure';
   const out: string[] = [`## ${head}`, ''];
   if (report.conclusionReasons.length) out.push(...report.conclusionReasons.map((r) => `- ${md(r)}`), '');
   if (report.command !== 'gate') out.push(summaryTable(report), '');

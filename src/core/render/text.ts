@@ -30,6 +30,7 @@ export function modelNotes(models: readonly ModelReport[]): string {
   const out: string[] = [];
   for (const m of models) {
     const lines = [...m.errors.map((e) => `error: ${e}`), ...m.notes.map((n) => `note: ${n}`)];
+    if (m.notEvaluated) lines.unshift(`not evaluated (no decision, requested ${m.requested}): ${m.notEvaluated.reason}`);
     if (m.gating && m.gating.reasons.length && m.gating.classification !== 'APPROVED') {
       lines.unshift(...m.gating.reasons.map((r) => `gating: ${r}`));
     }
@@ -94,10 +95,20 @@ export function decisionsTable(report: Report): string {
       s ? `${s.positiveFolds}/${s.folds}` : '—',
       s ? `${fixed(s.sharpeMean)} ± ${fixed(s.sharpeStd)}` : '—',
       s?.rating ?? '—',
-      m.decision?.tier ?? '—',
+      m.decision?.tier ?? (m.notEvaluated ? 'not evaluated' : '—'),
       m.requested,
-      m.decision ? (tierRank(m.decision.tier) >= tierRank(m.requested) ? 'ok' : 'BELOW') : '—',
+      m.decision ? (tierRank(m.decision.tier) >= tierRank(m.requested) ? 'ok' : 'BELOW') : m.notEvaluated ? 'NO VERDICT' : '—',
     ]);
   }
   return textTable(rows, ['l', 'l', 'l', 'r', 'r', 'r', 'l', 'l', 'l', 'l']);
+}
+
+/** A model's decision line: the tier and the rule that fired, or "not evaluated" and why; then the verdict against its requested tier. */
+export function decisionLine(m: ModelReport): string | null {
+  if (m.decision) {
+    const verdict = tierRank(m.decision.tier) >= tierRank(m.requested) ? 'earns' : 'is below';
+    return `DECISION: ${m.decision.tier} — ${m.decision.reasons[0]} (${verdict} the requested ${m.requested})`;
+  }
+  if (m.notEvaluated) return `DECISION: not evaluated — ${m.notEvaluated.reason} (no decision; requested ${m.requested})`;
+  return null;
 }
