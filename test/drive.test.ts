@@ -166,7 +166,8 @@ describe('the deadline of an evaluation in the onnxruntime process', () => {
         from = restarted.index + 1;
       }
       const targets = await done;
-      expect(targets.map((t) => t.length)).toEqual([60, 31]);
+      // The targets of the two simulations, then their action codes (drive.ts driveJob).
+      expect(targets.map((t) => t.length)).toEqual([60, 31, 60, 31]);
       // The loop outlived fifteen deadlines of virtual time, and was never stopped.
       expect(virtualMs).toBeGreaterThan(15 * timeoutSeconds * 1000);
       expect(ortHostStats().pid).toBe(pid); // not stopped and restarted
