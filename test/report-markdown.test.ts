@@ -95,7 +95,7 @@ describe('report.md and the Action markdown of the example run', () => {
     expect(r.code, r.stderr).toBe(1);
     report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8'));
     reportMd = readFileSync(path.join(out, 'report.md'), 'utf8');
-  });
+   }, 5 * 60_000);
 
   /** One model's collapsed section. */
   function section(markdown: string, id: string): string {

@@ -40,7 +40,7 @@ describe('validate on the terminal', () => {
     expect(r.code, r.stderr).toBe(1);
     stdout = r.stdout;
     report = JSON.parse(readFileSync(path.join(cwd, 'out', 'report.json'), 'utf8'));
-  });
+   }, 5 * 60_000);
 
   it('fits 100 columns, the DECISIONS table included', () => {
     expectWithin(stdout, 100, 'example');
