@@ -170,7 +170,14 @@ describe('report.md and the Action markdown of the example run', () => {
     for (const b of textBlocks(out)) for (const l of b.slice(1)) expect(l).toMatch(/^F\d /);
     expect(out.match(/^<details><summary>/gm)).toHaveLength(hostile.models.length);
     expect(out.match(/^<\/details>$/gm)).toHaveLength(hostile.models.length);
-    expect(out).toContain('<b>BTCUSD_1Hour&lt;/summary&gt;&lt;/details&gt;&lt;img src=x&gt; ``` # x</b>');
+    expect(out).toContain('<b>BTCUSD_1Hour&lt;/summary&gt;&lt;/details&gt;&lt;img src=x&gt; &#96;&#96;&#96; # x</b>');
+    expect(modelSectionsIn(out)).toEqual(hostile.models.map((m: any) => m.id.replace(/\n/g, ' ')));
+    // Markdown link, image and table syntax in an id stays text in the <summary> line too.
+    const linky = structuredClone(report);
+    linky.models[0].id = '[link](https://evil.example/l)![img](https://evil.example/i.png)|PWN col|*x*';
+    const line = renderMarkdown(linky).split('\n').find((l) => l.startsWith('<details><summary>'))!;
+    expect(line).not.toMatch(/\]\(|!\[|\||\*x\*/);
+    expect(modelSectionsIn(line)).toEqual([linky.models[0].id]);
   });
 
   it('an undefined fold return is "n/a" without a bar', () => {

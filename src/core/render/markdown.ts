@@ -24,7 +24,12 @@ export function md(text: string): string {
 
 const ICON: Record<string, string> = { LIVE: '🟢', PAPER: '🟡', RETRAIN: '🟠', DROP: '🔴' };
 
-/** HTML text (for a `<summary>` line, where Markdown escapes are not read): &, <, >, quotes; no line ends. */
+/**
+ * HTML text for a `<summary>` line, where backslash escapes are not read: &, <, >, quotes as entities,
+ * and the characters Markdown would read as a link, an image, emphasis, code or a table cell ([ ] ( ) !
+ * * ` ~ | \) as numeric entities, so the text shows as typed whether or not the line is read as
+ * Markdown; no line ends.
+ */
 export function htmlText(text: string): string {
   return text
     .replace(/&/g, '&amp;')
@@ -32,6 +37,7 @@ export function htmlText(text: string): string {
     .replace(/>/g, '&gt;')
     .replace(/"/g, '&quot;')
     .replace(/'/g, '&#39;')
+    .replace(/[[\]()!*`~|\\]/g, (c) => `&#${c.charCodeAt(0)};`)
     .replace(/\r\n|\r|\n/g, ' ');
 }
 
@@ -212,7 +218,11 @@ export function renderMarkdown(report: Report, options: MarkdownOptions = {}): s
 export function modelSectionsIn(markdown: string): string[] {
   const out: string[] = [];
   for (const m of markdown.matchAll(/^<details><summary>[^<\n]*<b>([^<\n]*)<\/b>/gm)) {
-    out.push(m[1]!.replace(/&(amp|lt|gt|quot|#39);/g, (_x, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[e]!));
+    out.push(
+      m[1]!
+        .replace(/&#(\d+);/g, (_x, n: string) => String.fromCharCode(Number(n)))
+        .replace(/&(amp|lt|gt|quot);/g, (_x, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"' })[e]!),
+    );
   }
   return out;
 }
