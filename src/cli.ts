@@ -12,7 +12,9 @@ import { checkCrossField, defaultConfig } from './config/schema.js';
 import { emptyReport } from './app/report-base.js';
 import { PolicyGateError, usageError, errorMessage } from './core/errors.js';
 import { hasRunInputError, outcomeLabel, type Report } from './core/report.js';
-import { decisionLine, decisionsTable, foldAnalysis, gatingTable, metricsBlock, modelNotes } from './core/render/text.js';
+import { TERMINAL_WIDTH, decisionBlock, decisionsTable, foldAnalysis, gatingTable, metricsBlock, modelNotes } from './core/render/text.js';
+import { thresholds } from './core/render/verdict.js';
+import { wrapText } from './core/render/width.js';
 import { evidenceText } from './core/render/evidence.js';
 import { runGate } from './app/gate.js';
 import { runValidate } from './app/validate.js';
@@ -469,38 +471,40 @@ export async function main(argv: string[], rawIo: CliIo = defaultIo): Promise<nu
   }
 }
 
-function renderForTerminal(report: Report): string {
+export function renderForTerminal(report: Report): string {
   const parts: string[] = [];
+  const t = thresholds(report);
   if (report.command === 'gate') {
     parts.push(`Gating (${report.config['gating'] ? (report.config['gating'] as { preset: string }).preset : ''}) — ${report.archive?.path}`, '', gatingTable(report.models));
-  } else if (report.command === 'validate') {
-    parts.push(`Gating — ${report.archive?.path}`, '', gatingTable(report.models));
-    for (const m of report.models) {
-      if (!m.backtest && !m.walkForward) continue;
-      parts.push('', `=== ${m.id} (${m.candidate}) ===`);
-      if (m.backtest) parts.push(metricsBlock(`BACKTEST (${report.config['backtest'] ? (report.config['backtest'] as { days: number }).days : ''} days)`, m.backtest));
-      if (m.walkForward) parts.push('', foldAnalysis(m.walkForward));
-      if (m.evidence) parts.push('', evidenceText(m.evidence));
-      const line = decisionLine(m);
-      if (line) parts.push('', line);
-    }
+    const notes = modelNotes(report.models);
+    if (notes) parts.push('', notes);
   } else {
+    if (report.command === 'validate') parts.push(`Gating — ${report.archive?.path}`, '', gatingTable(report.models));
+    const days = report.config['backtest'] ? (report.config['backtest'] as { days: number }).days : '';
+    // Each model's block ends with its decision (the rule, what it missed for the next tier) and its notes.
     for (const m of report.models) {
-      parts.push(`=== ${m.id} ===`);
-      if (m.backtest) parts.push(metricsBlock('BACKTEST', m.backtest));
+      parts.push('', report.command === 'validate' ? `=== ${m.id} (${m.candidate}) ===` : `=== ${m.id} ===`);
+      if (m.backtest) {
+        parts.push(metricsBlock(report.command === 'validate' ? `BACKTEST (${days} days; informational — the walk-forward folds decide)` : 'BACKTEST', m.backtest));
+      }
       if (m.walkForward) parts.push('', foldAnalysis(m.walkForward));
       if (m.evidence) parts.push('', evidenceText(m.evidence));
-      const line = decisionLine(m);
-      if (line) parts.push('', line);
+      const block = decisionBlock(m, t);
+      if (block) parts.push(...(m.backtest || m.walkForward ? [''] : []), block);
     }
   }
-  const notes = modelNotes(report.models);
-  if (notes) parts.push('', notes);
   if (report.archive?.unreferenced.length) parts.push('', `unreferenced model files (not evaluated): ${report.archive.unreferenced.join(', ')}`);
   for (const e of report.errors) parts.push(`error: ${e}`);
   // The summary table comes last, right above the conclusion: what a reader looks for first.
   if (report.command === 'validate') parts.push('', 'DECISIONS', decisionsTable(report));
   if (report.shard) parts.push('', `${describeShard(report.shard)} — a partial report: combine the shards' reports with policy-gate merge`);
-  parts.push('', `conclusion: ${outcomeLabel(report)}${report.conclusionReasons.length ? ` — ${report.conclusionReasons.join('; ')}` : ''}`);
-  return parts.join('\n');
+  const reasons = report.conclusionReasons;
+  parts.push(
+    '',
+    reasons.length > 1
+      ? [`conclusion: ${outcomeLabel(report)} — ${reasons.length} reasons:`, ...reasons.map((r) => `  - ${r}`)].join('\n')
+      : `conclusion: ${outcomeLabel(report)}${reasons.length ? ` — ${reasons[0]}` : ''}`,
+  );
+  // Every line within the terminal's width: tables are cut to it already, prose wraps with a hanging indent.
+  return wrapText(parts.join('\n'), TERMINAL_WIDTH);
 }

@@ -380,11 +380,11 @@ describe('the verdict', () => {
 describe('the trim note and the preface', () => {
   it('points at the uploaded artifact, else at the run that has it, else at the log', async () => {
     const { trimNote } = await import('../src/action/render.js');
-    expect(trimNote({ name: 'policy-gate-report', url: 'https://github.com/o/r/actions/runs/1/artifacts/9' }, 'https://github.com/o/r/actions/runs/1')).toContain(
+    expect(trimNote({ name: 'policy-gate-report', url: 'https://github.com/o/r/actions/runs/1/artifacts/9' }, 'https://github.com/o/r/actions/runs/1')('', '')).toContain(
       'the [`policy-gate-report` artifact](https://github.com/o/r/actions/runs/1/artifacts/9)',
     );
-    expect(trimNote({ name: 'policy-gate-report', url: null }, 'https://github.com/o/r/actions/runs/1')).toContain('the `policy-gate-report` artifact of [this run](https://github.com/o/r/actions/runs/1)');
-    expect(trimNote(null, 'https://x/run')).toContain('[the job log](https://x/run)');
+    expect(trimNote({ name: 'policy-gate-report', url: null }, 'https://github.com/o/r/actions/runs/1')('', '')).toContain('the `policy-gate-report` artifact of [this run](https://github.com/o/r/actions/runs/1)');
+    expect(trimNote(null, 'https://x/run')('', '')).toContain('[the job log](https://x/run)');
   });
 
   it('escapes archive strings in the preface (markdown never comes from an archive)', async () => {

@@ -93,7 +93,8 @@ describe('validate on the example archive', () => {
     const md = readFileSync(path.join(run.out, 'report.md'), 'utf8');
     const html = readFileSync(path.join(run.out, 'report.html'), 'utf8');
     for (const id of [...EVALUATED, ...NOT_EVALUATED]) {
-      expect(md, id).toContain(`### ${id.replace(/_/g, '\\_')} — `); // markdown escapes "_"
+      expect(md, id).toContain(`<details><summary>`); // one collapsed section per model
+      expect(md, id).toMatch(new RegExp(`^<details><summary>[^\\n]*<b>${id}</b> — `, 'm'));
       expect(html, id).toContain(id);
     }
     expect(html.toLowerCase()).toContain('<html');

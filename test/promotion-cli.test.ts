@@ -273,8 +273,8 @@ describe('revalidate', () => {
     const dir = await deployed();
     const res = await runCli(['revalidate', '--data', EXAMPLE_DATA], dir);
     expect(res.code, res.stderr).toBe(1);
-    expect(res.stdout).toMatch(/^BTCUSD_2Hour\s+checkpoint:3\s+APPROVED\s+-1\.79%\s+4\/5\s+1\.71 ± 1\.42\s.*\bPAPER\s+LIVE\b/m);
-    expect(res.stdout).toMatch(/^BTCUSD_4Hour\s+final\s+REVIEW\s+-3\.54%\s+4\/5\s+1\.86 ± 1\.50\s.*\bPAPER\s+PAPER\b/m);
+    expect(res.stdout).toMatch(/^BTCUSD_2Hour\s+APPROVED\s+-1\.79%\s+4\/5\s+1\.71 ± 1\.42\s.*\bPAPER\s+LIVE\b/m);
+    expect(res.stdout).toMatch(/^BTCUSD_4Hour\s+REVIEW\s+-3\.54%\s+4\/5\s+1\.86 ± 1\.50\s.*\bPAPER\s+PAPER\b/m);
     expect(res.stdout).toMatch(/demoted\s+deploy\/paper\.json: BTCUSD_2Hour: LIVE → PAPER \(rule 4: positive share 80 % ≥ 60 %, Sharpe std 1\.418 ≤ 2\)/);
     expect(res.stdout).toContain('conclusion: failure — BTCUSD_2Hour: PAPER is below the requested LIVE');
     expect(readJson(dir, 'deploy/live.json')).toEqual({ models: {} });

@@ -10,9 +10,9 @@ import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderHtml } from '../src/core/render/html.js';
-import { ensureChromium, renderPage, type Rendered } from './helpers/chromium.js';
+import { ensureChromium, measureLayout, renderPage, type Layout, type Rendered } from './helpers/chromium.js';
 import { EXAMPLE_DATA, EXAMPLE_ZIP, TIMEFRAME_MS, cleanupTempDirs, runCli, tempDir } from './helpers/e2e.js';
-import { countNear, decodePng, inkShare, pixel, type Image } from './helpers/png.js';
+import { countNear, cropWidth, decodePng, inkShare, pixel, type Image } from './helpers/png.js';
 
 afterAll(cleanupTempDirs);
 
@@ -70,8 +70,9 @@ describe('report.html in headless Chromium', () => {
   let html: string;
   let light: Rendered;
   let dark: Rendered;
-  let phone: Rendered;
   let images: Record<string, Image>;
+  let desktop: Layout;
+  let mobile: Layout;
 
   beforeAll(async () => {
     const chromium = ensureChromium();
@@ -84,8 +85,16 @@ describe('report.html in headless Chromium', () => {
     const shots = tempDir('shots-');
     light = renderPage(chromium, file, { width: 1280, height: 2400, screenshot: path.join(shots, 'light.png') });
     dark = renderPage(chromium, file, { width: 1280, height: 2400, dark: true, screenshot: path.join(shots, 'dark.png') });
-    phone = renderPage(chromium, file, { width: 390, height: 2400, screenshot: path.join(shots, 'phone.png') });
-    images = { light: decodePng(light.png), dark: decodePng(dark.png), phone: decodePng(phone.png) };
+    const probes = {
+      summaryDecision: 'table.summary td.decision',
+      modelDecision: 'section.model h2 .decision',
+      evidenceReading: 'table.evidence td:nth-child(3)',
+      gatingCheckpoint: 'table.gating td:last-child',
+    };
+    desktop = measureLayout(chromium, file, { width: 1280, height: 2400, probes });
+    // A phone: 390 CSS px wide (the page in an iframe of that width; the screenshot's left 390 columns).
+    mobile = measureLayout(chromium, file, { width: 390, height: 2400, probes, screenshot: path.join(shots, 'phone.png') });
+    images = { light: decodePng(light.png), dark: decodePng(dark.png), phone: cropWidth(decodePng(new Uint8Array(readFileSync(path.join(shots, 'phone.png')))), 390) };
     const keep = process.env['REPORT_SHOTS_DIR'];
     if (keep) {
       mkdirSync(keep, { recursive: true });
@@ -227,6 +236,57 @@ describe('report.html in headless Chromium', () => {
     expect(text).toContain('Gating');
     expect(text).toContain('IN_SAMPLE_OVERLAP: the evaluation starts 2024-03-15T00:00:00.000Z');
     expect(text).toContain('export it to ONNX');
+  });
+
+  it('at 1280 px nothing is cut off: every table fits its column, the Evidence reading and the gating Checkpoint are on screen', () => {
+    expect(desktop.viewport).toBe(1280);
+    expect(desktop.pageWidth).toBeLessThanOrEqual(1280);
+    expect(desktop.tables.length).toBeGreaterThan(5);
+    for (const t of desktop.tables) expect(t.width, `table ${t.index} (${t.head})`).toBeLessThanOrEqual(t.container + 0.5);
+    const evaluated = report.models.filter((m: any) => m.evidence).length;
+    expect(desktop.probes['evidenceReading']!.length).toBe(evaluated * 9);
+    expect(desktop.probes['gatingCheckpoint']!.length).toBe(report.models.filter((m: any) => m.gating).length);
+    for (const k of ['evidenceReading', 'gatingCheckpoint', 'summaryDecision', 'modelDecision']) {
+      for (const c of desktop.probes[k]!) expect(c.right, `${k}: ${c.text}`).toBeLessThanOrEqual(1280);
+    }
+  });
+
+  it('on a 390 px phone the page does not scroll sideways, wide tables scroll inside their box, and every decision is on screen', () => {
+    expect(mobile.viewport).toBe(390);
+    expect(mobile.pageWidth).toBeLessThanOrEqual(390);
+    for (const t of mobile.tables) {
+      const fits = t.width <= t.container + 0.5;
+      expect(fits || ['auto', 'scroll'].includes(t.overflowX), `table ${t.index} (${t.head}) is ${t.width} px in ${t.container} px and does not scroll`).toBe(true);
+    }
+    // The summary's decision column and each model's decision badge: fully inside the 390 px screen.
+    const decisions = mobile.probes['summaryDecision']!;
+    expect(decisions.map((d) => d.text)).toEqual(report.models.map((m: any) => m.decision.tier));
+    for (const d of [...decisions, ...mobile.probes['modelDecision']!]) {
+      expect(d.left, d.text).toBeGreaterThanOrEqual(0);
+      expect(d.right, d.text).toBeLessThanOrEqual(390);
+    }
+    expect(mobile.probes['modelDecision']!.length).toBe(report.models.length);
+  });
+
+  it("draws a model's fold charts on shared scales: the same value is at the same height in every fold", () => {
+    const charts = svgs(light.dom);
+    for (const m of report.models.filter((x: any) => x.charts)) {
+      const folds = charts.filter((s) => s.attrs['data-chart'] === 'fold' && s.attrs['data-model'] === m.id);
+      expect(folds.length, m.id).toBe(m.walkForward.folds.length);
+      for (const key of ['equity', 'drawdown'] as const) {
+        const series = folds.map((f) => {
+          const p = children(f.inner, 'polyline').find((x) => x['data-series'] === key)!;
+          return { values: nums(p['data-values']), ys: points(p['points']).map(([, y]) => y) };
+        });
+        // The map value → pixel of the fold with the widest range, checked against every fold's points.
+        const widest = series.reduce((a, b) => (Math.max(...b.values) - Math.min(...b.values) > Math.max(...a.values) - Math.min(...a.values) ? b : a));
+        const hi = widest.values.indexOf(Math.max(...widest.values));
+        const lo = widest.values.indexOf(Math.min(...widest.values));
+        const slope = (widest.ys[hi]! - widest.ys[lo]!) / (widest.values[hi]! - widest.values[lo]!);
+        const at = (v: number): number => widest.ys[lo]! + slope * (v - widest.values[lo]!);
+        series.forEach((s, k) => s.values.forEach((v, i) => expect(Math.abs(at(v) - s.ys[i]!), `${m.id} fold ${k + 1} ${key}[${i}]`).toBeLessThan(0.3)));
+      }
+    }
   });
 
   it('escapes everything that comes from an archive', () => {

@@ -87,7 +87,7 @@ describe('validate --shard i/n writes a partial report', () => {
 
   it('says on the terminal that it is a partial report', () => {
     const run = shardRuns.get('2/3')!;
-    expect(run.stdout).toMatch(/shard 2\/3: \d+ of 7 models .* — a partial report: combine the shards' reports with policy-gate merge/);
+    expect(run.stdout.replace(/\s+/g, ' ')).toMatch(/shard 2\/3: \d+ of 7 models .* — a partial report: combine the shards' reports with policy-gate merge/);
     expect(run.stderr).toMatch(/policy-gate: shard 2\/3: \d+ of 7 models/);
   });
 });
@@ -155,7 +155,8 @@ describe('merge refuses or fails what does not add up', () => {
     expect(report.errors).toEqual([why]);
     expect(report.conclusionReasons[0]).toBe(`run error: ${why}`);
     expect(report.models.map((m: { id: string }) => m.id)).toEqual(plan3().filter((p) => p.shard !== 2).map((p) => p.id));
-    expect(res.stdout).toContain(`conclusion: failure — run error: ${why}`);
+    expect(res.stdout).toMatch(/^conclusion: failure — \d+ reasons:$/m);
+    expect(res.stdout.replace(/\s+/g, ' ')).toContain(` - run error: ${why}`);
     expect(res.stderr).toContain(`shard 2/3: MISSING — no partial report; not evaluated: ${missing.join(', ')}`);
     expect(readFileSync(path.join(out, 'report.md'), 'utf8')).toContain('shard 2/3 did not report');
   });

@@ -7,7 +7,7 @@
 import { errorMessage } from '../core/errors.js';
 import type { RepoRef } from './context.js';
 import { isPermissionDenied, type GitHubClient } from './github.js';
-import { CHECK_SUMMARY_LIMIT, trimToBytes } from './trim.js';
+import { CHECK_SUMMARY_LIMIT, trimToBytes, type TrimNote } from './trim.js';
 import { redactOutput } from '../util/redact.js';
 
 export const CHECK_NAME = 'policy-gate';
@@ -24,7 +24,7 @@ export interface CheckResult {
   title: string;
   /** Markdown; trimmed here to GitHub's limit with `trimNote`. */
   summary: string;
-  trimNote: string;
+  trimNote: TrimNote;
 }
 
 export async function startCheck(

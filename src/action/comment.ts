@@ -10,7 +10,7 @@
 import { errorMessage } from '../core/errors.js';
 import type { RepoRef } from './context.js';
 import { isPermissionDenied, type GitHubClient } from './github.js';
-import { COMMENT_LIMIT, trimToBytes } from './trim.js';
+import { COMMENT_LIMIT, trimToBytes, type TrimNote } from './trim.js';
 import { redactOutput } from '../util/redact.js';
 
 export const STICKY_MARKER = '<!-- policy-gate:sticky -->';
@@ -42,7 +42,7 @@ export async function tokenIdentity(gh: GitHubClient, log: (line: string) => voi
 }
 
 /** The comment's full text: the marker, then the markdown within GitHub's 65,536. */
-export function commentBody(markdown: string, trimNote: string): string {
+export function commentBody(markdown: string, trimNote: TrimNote): string {
   const head = `${STICKY_MARKER}\n`;
   return head + trimToBytes(redactOutput(markdown), COMMENT_LIMIT - Buffer.byteLength(head), trimNote).text;
 }

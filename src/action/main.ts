@@ -39,6 +39,7 @@ import { info, pipelineLog } from './log.js';
 import { actionMarkdown, checkConclusion, checkTitle, crashMarkdown, decisions, trimNote, type RunFacts, type RunMode } from './render.js';
 import { changedModels, classifyChanges, readRequested, repoPath, type ChangedFile } from './requested.js';
 import { writeJobSummary } from './summary.js';
+import type { TrimNote } from './trim.js';
 import { openDemotionPullRequest, openPromotionPullRequest, pullRequestDeploy, withChangedEntries } from './promotion.js';
 import { mergeShards } from './merge.js';
 import { markFailedShard, runShardJob } from './shard.js';
@@ -301,7 +302,7 @@ async function bestEffort<T>(what: string, fn: () => Promise<T>): Promise<T | un
 }
 
 /** The sticky comment, created or brought up to date; a 403 (fork) is a warning. */
-async function postComment(gh: GitHubClient, ctx: ActionContext, markdown: string, note: string, createIfMissing: boolean): Promise<void> {
+async function postComment(gh: GitHubClient, ctx: ActionContext, markdown: string, note: TrimNote, createIfMissing: boolean): Promise<void> {
   const pr = ctx.pullRequest!;
   const posted = await bestEffort('updating the pull request comment', async () =>
     upsertStickyComment(gh, ctx.repo, pr.number, commentBody(markdown, note), await tokenIdentity(gh, info), { createIfMissing }),

@@ -4,11 +4,19 @@
  * preface saying what was validated and why), the trim note, and the `decisions` output.
  * Strings that come from an archive or a pull request are escaped with the report renderer's `md`.
  */
-import { md, renderMarkdown } from '../core/render/markdown.js';
+import { md, modelSectionsIn, renderMarkdown, type Detail } from '../core/render/markdown.js';
 import { hasRunInputError, type Report } from '../core/report.js';
 import type { Tier } from '../core/types.js';
 import { tierRank } from '../core/types.js';
 import type { CheckConclusion } from './checks.js';
+import { STICKY_MARKER } from './comment.js';
+import { CHECK_SUMMARY_LIMIT, COMMENT_LIMIT } from './trim.js';
+
+/**
+ * The bytes the shared markdown may take so that the PR comment (marker included) and the check run's
+ * summary need no trimming: 65,508.
+ */
+export const MARKDOWN_BUDGET = Math.min(CHECK_SUMMARY_LIMIT, COMMENT_LIMIT - Buffer.byteLength(`${STICKY_MARKER}\n`));
 
 export type RunMode = 'pull_request' | 'workflow_run' | 'schedule';
 
@@ -142,13 +150,22 @@ export function htmlReportLink(a: NonNullable<RunFacts['reportArtifact']>): stri
   return `report.html in the ${code(a.name)} artifact${a.runUrl ? ` of [this run](${a.runUrl})` : ''}`;
 }
 
-/** report.md with the preface after its heading. */
-export function actionMarkdown(report: Report, facts: RunFacts): string {
-  const body = renderMarkdown(report, { htmlLink: facts.reportArtifact ? htmlReportLink(facts.reportArtifact) : null });
-  const nl = body.indexOf('\n');
-  const head = nl < 0 ? body : body.slice(0, nl);
-  const rest = nl < 0 ? '' : body.slice(nl);
-  return `${head}\n\n${preface(facts).join('\n')}${rest.startsWith('\n\n') ? rest : `\n${rest}`}`;
+/**
+ * report.md with the preface after its heading — every model's section in full when that fits
+ * `budget` (GitHub's comment and check-run limits), else each section `compact` (no fold table, evidence
+ * or notes: they stay in report.md and report.html), which fits about 50 models. Only a larger run is
+ * trimmed, and its trim note says which sections were cut.
+ */
+export function actionMarkdown(report: Report, facts: RunFacts, budget: number = MARKDOWN_BUDGET): string {
+  const render = (detail: Detail): string => {
+    const body = renderMarkdown(report, { htmlLink: facts.reportArtifact ? htmlReportLink(facts.reportArtifact) : null, detail });
+    const nl = body.indexOf('\n');
+    const head = nl < 0 ? body : body.slice(0, nl);
+    const rest = nl < 0 ? '' : body.slice(nl);
+    return `${head}\n\n${preface(facts).join('\n')}${rest.startsWith('\n\n') ? rest : `\n${rest}`}`;
+  };
+  const full = render('full');
+  return Buffer.byteLength(full) <= budget ? full : render('compact');
 }
 
 /** The markdown for a run that stopped before it had a report to show. */
@@ -163,8 +180,11 @@ export function crashMarkdown(message: string, logUrl: string | null): string {
   ].join('\n');
 }
 
-/** The note that ends a trimmed body, pointing at the full report. */
-export function trimNote(artifact: { name: string; url: string | null } | null, runUrl: string | null): string {
+/**
+ * The note that ends a trimmed body: which model sections were cut (from the text kept and the whole)
+ * and where the full report is.
+ */
+export function trimNote(artifact: { name: string; url: string | null } | null, runUrl: string | null): (kept: string, whole: string) => string {
   const where = artifact?.url
     ? `the [${code(artifact.name)} artifact](${artifact.url})`
     : artifact
@@ -172,5 +192,19 @@ export function trimNote(artifact: { name: string; url: string | null } | null, 
       : runUrl
         ? `[the job log](${runUrl})`
         : 'the report files';
-  return `> ✂️ Trimmed to GitHub's size limit. The full report (report.md, report.html, report.json) is in ${where}.`;
+  return (kept, whole) => {
+    const all = modelSectionsIn(whole);
+    // A section whose <details> is kept but not its </details> was cut too.
+    const open = (kept.match(/^<details>/gm) ?? []).length - (kept.match(/^<\/details>$/gm) ?? []).length;
+    const complete = Math.max(0, modelSectionsIn(kept).length - (open > 0 ? 1 : 0));
+    let what = '';
+    if (all.length > complete) {
+      const cut = all.length - complete;
+      what =
+        modelSectionsIn(kept).length === 0
+          ? ` Cut: every model's section${/\n\| *Model *\| *Decision/.test(kept) ? '' : ' and the summary table'} (${all.length} models).`
+          : ` Cut: the sections of ${cut} of ${all.length} models, from ${code(all[complete]!.slice(0, 100))} on; their decisions are in the summary table above.`;
+    }
+    return `> ✂️ Trimmed to GitHub's size limit.${what} The full report (report.md, report.html, report.json) is in ${where}.`;
+  };
 }

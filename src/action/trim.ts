@@ -16,6 +16,15 @@ const bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
 
 const FENCE = /^ {0,3}(`{3,}|~{3,})/;
 
+/**
+ * The note that ends a trimmed text: fixed, or computed from the part kept and the whole (so it can say
+ * what was cut). A computed note must not grow by more than NOTE_RESERVE bytes over `note('', '')`.
+ */
+export type TrimNote = string | ((kept: string, whole: string) => string);
+
+/** Room kept for what a computed note says beyond its empty form (counts, a model id). */
+export const NOTE_RESERVE = 400;
+
 export interface Trimmed {
   text: string;
   trimmed: boolean;
@@ -25,11 +34,12 @@ export interface Trimmed {
  * `text` if it fits in `maxBytes`; otherwise its longest prefix that ends at a line end outside any
  * code fence, followed by a blank line and `note`, all within `maxBytes`.
  */
-export function trimToBytes(text: string, maxBytes: number, note: string): Trimmed {
+export function trimToBytes(text: string, maxBytes: number, note: TrimNote): Trimmed {
   if (bytes(text) <= maxBytes) return { text, trimmed: false };
-  const tail = `\n\n${note}\n`;
-  const budget = maxBytes - bytes(tail);
-  if (budget <= 0) return { text: cutAtCodePoint(note, maxBytes), trimmed: true };
+  const noteFor = (kept: string): string => (typeof note === 'string' ? note : note(kept, text));
+  const reserve = typeof note === 'string' ? 0 : NOTE_RESERVE;
+  const budget = maxBytes - bytes(`\n\n${noteFor('')}\n`) - reserve;
+  if (budget <= 0) return { text: cutAtCodePoint(noteFor(''), maxBytes), trimmed: true };
 
   const lines = text.split('\n');
   let used = 0;
@@ -54,7 +64,10 @@ export function trimToBytes(text: string, maxBytes: number, note: string): Trimm
     // Not even the first line fits: cut it at a code point boundary.
     head = cutAtCodePoint(lines[0] ?? '', budget);
   }
-  return { text: `${head.replace(/\s+$/, '')}${tail}`, trimmed: true };
+  const body = head.replace(/\s+$/, '');
+  const out = `${body}\n\n${noteFor(body)}\n`;
+  // A computed note longer than its reserve falls back to its empty form (never over the limit).
+  return { text: bytes(out) <= maxBytes ? out : `${body}\n\n${cutAtCodePoint(noteFor(''), maxBytes - bytes(body) - 3)}\n`, trimmed: true };
 }
 
 /** The longest prefix of `s` within `maxBytes` UTF-8 bytes that does not split a surrogate pair. */

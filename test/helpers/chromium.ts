@@ -4,7 +4,7 @@
  * it cannot be installed, `ensureChromium` throws with the reason — the test fails, it never skips.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -73,4 +73,77 @@ export function renderPage(chromium: string, file: string, opts: { width: number
   const dom = run(['--dump-dom', '--virtual-time-budget=2000']);
   run([`--screenshot=${opts.screenshot}`, `--window-size=${opts.width},${opts.height}`]);
   return { dom, png: new Uint8Array(readFileSync(opts.screenshot)) };
+}
+
+/** What measureLayout reads from a laid-out page. */
+export interface Layout {
+  /** The viewport's width (CSS px) and the page's scroll width: the page overflows when it is larger. */
+  viewport: number;
+  pageWidth: number;
+  tables: { index: number; cls: string; head: string; width: number; container: number; overflowX: string }[];
+  /** Each element matching a `probes` selector: its text and horizontal extent. */
+  probes: Record<string, { text: string; left: number; right: number }[]>;
+}
+
+/**
+ * Lays `file` out in a viewport of `width` CSS px and measures it with a script run in the page. The page
+ * is shown in an iframe of exactly that width, because a headless window is never narrower than 500 px:
+ * the iframe's media queries and layout are those of a `width`-px screen (a phone at 390). The script
+ * posts its measurements to the outer page, which --dump-dom prints. `screenshot` (optional) captures
+ * the outer page, the iframe at its top left.
+ */
+export function measureLayout(
+  chromium: string,
+  file: string,
+  opts: { width: number; height: number; probes: Record<string, string>; screenshot?: string },
+): Layout {
+  const dir = mkdtempSync(path.join(tmpdir(), 'policy-gate-layout-'));
+  try {
+    const script = `(function(){
+      var probes = ${JSON.stringify(opts.probes)};
+      var out = { viewport: window.innerWidth, pageWidth: document.documentElement.scrollWidth, tables: [], probes: {} };
+      document.querySelectorAll('table').forEach(function (t, i) {
+        var wrap = t.parentElement;
+        out.tables.push({ index: i, cls: t.className, head: Array.prototype.map.call(t.querySelectorAll('th'), function (h) { return h.textContent; }).join('|'),
+          width: t.getBoundingClientRect().width, container: wrap.clientWidth, overflowX: getComputedStyle(wrap).overflowX });
+      });
+      Object.keys(probes).forEach(function (k) {
+        out.probes[k] = Array.prototype.map.call(document.querySelectorAll(probes[k]), function (e) {
+          var r = e.getBoundingClientRect(); return { text: e.textContent, left: r.left, right: r.right };
+        });
+      });
+      parent.postMessage(JSON.stringify(out), '*');
+    })();`;
+    const html = readFileSync(file, 'utf8').replace('</body>', `<script>${script}</script></body>`);
+    writeFileSync(path.join(dir, 'page.html'), html);
+    writeFileSync(
+      path.join(dir, 'frame.html'),
+      `<!doctype html><html><body style="margin:0;background:#888"><iframe src="page.html" style="display:block;border:0;width:${opts.width}px;height:${opts.height}px"></iframe>` +
+        `<pre id="pg-layout"></pre><script>addEventListener('message', function (e) { document.getElementById('pg-layout').textContent = e.data; });</script></body></html>`,
+    );
+    const outer = Math.max(500, opts.width);
+    const common = ['--headless', '--no-sandbox', '--disable-gpu', '--hide-scrollbars', '--no-first-run', '--disable-dev-shm-usage', '--mute-audio', `--window-size=${outer},${opts.height}`];
+    const run = (args: string[]): string => {
+      const profile = mkdtempSync(path.join(tmpdir(), 'policy-gate-chromium-'));
+      try {
+        const r = spawnSync(chromium, [...common, `--user-data-dir=${profile}`, ...args, `file://${path.join(dir, 'frame.html')}`], {
+          encoding: 'utf8',
+          timeout: 120_000,
+          maxBuffer: 64 * 1024 * 1024,
+        });
+        if (r.status !== 0) throw new Error(`chromium ${args.join(' ')} exited ${r.status ?? r.signal}: ${(r.error?.message ?? '') + r.stderr.slice(-2000)}`);
+        return r.stdout;
+      } finally {
+        rmSync(profile, { recursive: true, force: true });
+      }
+    };
+    const dom = run(['--dump-dom', '--virtual-time-budget=3000']);
+    const m = /<pre id="pg-layout">([\s\S]*?)<\/pre>/.exec(dom);
+    const text = (m?.[1] ?? '').replace(/&(amp|lt|gt|quot|#39);/g, (_x, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[e]!);
+    if (!text) throw new Error(`the layout script reported nothing for ${file} at ${opts.width} px`);
+    if (opts.screenshot) run([`--screenshot=${opts.screenshot}`]);
+    return JSON.parse(text) as Layout;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

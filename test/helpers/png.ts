@@ -100,3 +100,11 @@ export function inkShare(img: Image): number {
   }
   return n / (img.width * img.height);
 }
+
+/** The left `width` columns of an image. */
+export function cropWidth(img: Image, width: number): Image {
+  const w = Math.min(width, img.width);
+  const rgba = new Uint8Array(w * img.height * 4);
+  for (let y = 0; y < img.height; y++) rgba.set(img.rgba.subarray(y * img.width * 4, (y * img.width + w) * 4), y * w * 4);
+  return { width: w, height: img.height, rgba };
+}

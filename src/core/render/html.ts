@@ -14,6 +14,7 @@ import { esc } from './escape.js';
 import { evidenceRows } from './evidence.js';
 import { FOLD_HEADER, fixed, foldRow, pct, plain, stamp } from './format.js';
 import { barPlot, compactNumber, percentTick, svg, timePlot, type Box } from './svg.js';
+import { missedNextTier, thresholds, type Thresholds } from './verdict.js';
 
 export { esc };
 
@@ -37,8 +38,22 @@ const signed = (v: number | null | undefined, digits = 2): string => (v === null
 const WIDE = { width: 880, height: 350, equity: { x: 76, y: 12, w: 794, h: 200 } as Box, drawdown: { x: 76, y: 252, w: 794, h: 68 } as Box, xTicks: 6 };
 const SMALL = { width: 360, height: 232, equity: { x: 48, y: 6, w: 304, h: 132 } as Box, drawdown: { x: 48, y: 150, w: 304, h: 54 } as Box, xTicks: 3 };
 
+/** Value ranges shared by several panels (a model's folds), so equal moves look equal: equity and drawdown. */
+interface SharedDomains {
+  equity: [number, number];
+  drawdown: [number, number];
+}
+
+/** The ranges that hold every fold's equity, buy & hold and drawdown (the drawdown plotted below zero). */
+function sharedDomains(curves: readonly CurveSeries[]): SharedDomains | undefined {
+  const eq = curves.flatMap((c) => [...c.equity, ...c.buyHold]).filter(Number.isFinite);
+  const dd = curves.flatMap((c) => c.drawdown).filter(Number.isFinite);
+  if (eq.length === 0) return undefined;
+  return { equity: [Math.min(...eq), Math.max(...eq)], drawdown: [-Math.max(0, ...dd), 0] };
+}
+
 /** Equity against buy & hold (and the starting capital), the drawdown below: one SVG. */
-function curvePanel(c: CurveSeries, layout: typeof WIDE, chart: string, data: Record<string, string>, label: string, cls: string): string {
+function curvePanel(c: CurveSeries, layout: typeof WIDE, chart: string, data: Record<string, string>, label: string, cls: string, shared?: SharedDomains): string {
   const times = c.time.map((t) => Date.parse(t));
   const capital = c.equity[0] ?? 0;
   const top = timePlot({
@@ -50,6 +65,7 @@ function curvePanel(c: CurveSeries, layout: typeof WIDE, chart: string, data: Re
     ],
     yFormat: compactNumber,
     reference: { value: capital, cls: 'base' },
+    ...(shared ? { domain: shared.equity } : {}),
     xTicks: layout.xTicks,
     yTicks: 4,
     xAxis: 'grid',
@@ -61,6 +77,7 @@ function curvePanel(c: CurveSeries, layout: typeof WIDE, chart: string, data: Re
     sign: -1,
     area: 'dd-area',
     include: [0],
+    ...(shared ? { domain: shared.drawdown } : {}),
     yFormat: percentTick,
     xTicks: layout.xTicks,
     yTicks: 2,
@@ -96,10 +113,13 @@ function kpis(m: ModelReport): string {
   );
 }
 
-function backtestHtml(m: ModelReport): string {
+function backtestHtml(m: ModelReport, informational: boolean): string {
   const b = m.backtest;
   if (!b) return '';
-  const parts = [`<h3>Backtest <small>${esc(stamp(b.start))} → ${esc(stamp(b.end))} UTC · ${b.bars} bars</small></h3>`, kpis(m)];
+  const parts = [
+    `<h3>Backtest <small>${esc(stamp(b.start))} → ${esc(stamp(b.end))} UTC · ${b.bars} bars${informational ? ' · informational: the walk-forward folds decide' : ''}</small></h3>`,
+    kpis(m),
+  ];
   const c = m.charts?.backtest;
   if (c && c.time.length > 1) {
     const label = `${m.id} backtest: equity ${signed(b.metrics.totalReturn)} against buy and hold ${signed(b.metrics.buyHoldReturn)}, max drawdown ${pct(b.metrics.maxDrawdown)}`;
@@ -150,12 +170,14 @@ function foldCharts(m: ModelReport): string {
   ];
   const curves = m.charts?.folds ?? [];
   if (curves.length) {
-    out.push('<div class="grid3">');
+    // One scale for all of a model's folds: a 3.5 % drawdown looks smaller than a 21 % one.
+    const shared = sharedDomains(curves);
+    out.push('<p class="fine">Each fold: equity against buy &amp; hold and its drawdown, all folds on the same scales.</p>', '<div class="grid3">');
     for (const c of curves) {
       const f = wf.folds.find((x) => x.index === c.index);
       const label = `${m.id} fold ${c.index}: equity against buy and hold`;
       out.push(
-        `<figure class="panel">${curvePanel(c, SMALL, 'fold', { model: m.id, fold: String(c.index) }, label, 'small')}` +
+        `<figure class="panel">${curvePanel(c, SMALL, 'fold', { model: m.id, fold: String(c.index) }, label, 'small', shared)}` +
           `<figcaption><b>Fold ${c.index}</b>${f ? ` · ${esc(stamp(f.start).slice(0, 10))} → ${esc(stamp(f.end).slice(0, 10))} · <span class="${(f.metrics.totalReturn ?? 0) > 0 ? 'pos' : 'neg'}">${esc(signed(f.metrics.totalReturn))}</span> (buy &amp; hold ${esc(signed(f.metrics.buyHoldReturn))}), MaxDD ${esc(pct(f.metrics.maxDrawdown))}` : ''}</figcaption></figure>`,
       );
     }
@@ -184,7 +206,7 @@ function walkForwardHtml(m: ModelReport): string {
 /** The statistics of docs/evidence.md; `table` escapes every cell. */
 function evidenceHtml(m: ModelReport): string {
   if (!m.evidence) return '';
-  return ['<h4>Evidence</h4>', table(['Statistic', 'Value', 'Reading'], evidenceRows(m.evidence, (t) => t))].join('\n');
+  return ['<h4>Evidence</h4>', table(['Statistic', 'Value', 'Reading'], evidenceRows(m.evidence, (t) => t), 'evidence', [2])].join('\n');
 }
 
 function notesHtml(m: ModelReport): string {
@@ -206,19 +228,25 @@ function anchor(id: string): string {
   return `m-${id.replace(/[^A-Za-z0-9_-]/g, '_')}`;
 }
 
-function modelHtml(m: ModelReport): string {
+function modelHtml(m: ModelReport, t: Thresholds, informational: boolean): string {
   const tier = m.decision?.tier ?? null;
   const parts = [
     `<section class="model" id="${esc(anchor(m.id))}">`,
     // `policy-gate backtest` reads no training summary and decides nothing: no tier to show there.
+    // The decision comes first, so it is on screen on a phone whatever the id's length.
     m.gating || m.decision || m.notEvaluated
-      ? `<h2>${esc(m.id)} <small>${esc(m.candidate)}</small> ${badge(tier)} <small class="req">requested ${esc(m.requested)}</small></h2>`
-      : `<h2>${esc(m.id)}</h2>`,
+      ? `<h2><span class="decision">${badge(tier)}</span> <span class="id">${esc(m.id)}</span> <small>${esc(m.candidate)}</small> <small class="req">requested ${esc(m.requested)}</small></h2>`
+      : `<h2><span class="id">${esc(m.id)}</span></h2>`,
   ];
   if (m.flags.length) parts.push(`<p class="flags">${m.flags.map((f) => `<code>${esc(f)}</code>`).join(' ')}</p>`);
-  if (m.decision) parts.push(`<ul class="reasons">${m.decision.reasons.map((r) => `<li>${esc(r)}</li>`).join('')}</ul>`);
-  else if (m.notEvaluated) parts.push(`<ul class="reasons"><li>not evaluated, so no decision (requested ${esc(m.requested)}): ${esc(m.notEvaluated.reason)}</li></ul>`);
-  parts.push(backtestHtml(m), walkForwardHtml(m), evidenceHtml(m), notesHtml(m), '</section>');
+  if (m.decision) {
+    const miss = missedNextTier(m, t);
+    parts.push(`<ul class="reasons">${m.decision.reasons.map((r) => `<li>${esc(r)}</li>`).join('')}${miss ? `<li class="miss">${esc(miss)}</li>` : ''}</ul>`);
+  } else if (m.notEvaluated) {
+    parts.push(`<ul class="reasons"><li>not evaluated, so no decision (requested ${esc(m.requested)}): ${esc(m.notEvaluated.reason)}</li></ul>`);
+  }
+  // Under validate the walk-forward decides: it comes first, the plain backtest after it, marked informational.
+  parts.push(walkForwardHtml(m), backtestHtml(m, informational), evidenceHtml(m), notesHtml(m), '</section>');
   return parts.filter(Boolean).join('\n');
 }
 
@@ -227,12 +255,13 @@ function summaryHtml(report: Report): string {
   const rows = report.models.map((m) => {
     const s = m.walkForward?.summary;
     return (
-      `<tr><td><a href="#${esc(anchor(m.id))}">${esc(m.id)}</a></td><td>${esc(m.candidate)}</td><td>${m.gating ? badge(m.gating.classification) : '—'}</td>` +
-      `<td>${esc(signed(m.backtest?.metrics.totalReturn))}</td><td>${s ? `${s.positiveFolds}/${s.folds}` : '—'}</td>` +
-      `<td>${s ? `${esc(fixed(s.sharpeMean))} ± ${esc(fixed(s.sharpeStd))}` : '—'}</td><td>${m.decision || m.notEvaluated ? badge(m.decision?.tier) : '—'}</td><td>${esc(m.requested)}</td></tr>`
+      `<tr><td class="id"><a href="#${esc(anchor(m.id))}">${esc(m.id)}</a></td><td class="decision">${badge(m.decision?.tier)}</td><td>${esc(m.requested)}</td>` +
+      `<td>${m.gating ? badge(m.gating.classification) : '—'}</td><td>${s ? `${s.positiveFolds}/${s.folds}` : '—'}</td>` +
+      `<td>${s ? `${esc(fixed(s.sharpeMean))} ± ${esc(fixed(s.sharpeStd))}` : '—'}</td><td>${esc(signed(m.backtest?.metrics.totalReturn))}</td><td>${esc(m.candidate)}</td></tr>`
     );
   });
-  const head = ['Model', 'Candidate', 'Gating', 'Backtest', 'Positive folds', 'Sharpe mean ± std', 'Decision', 'Requested'];
+  // The decision sits next to the model, so it is on screen on a phone before anything else.
+  const head = ['Model', 'Decision', 'Requested', 'Gating', 'Positive folds', 'Sharpe mean ± std', 'Backtest (informational)', 'Candidate'];
   return `<div class="scroll"><table class="summary"><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>\n${rows.join('\n')}\n</tbody></table></div>`;
 }
 
@@ -257,7 +286,7 @@ function gatingHtml(report: Report): string {
           g.checkpointIndex === null ? '—' : String(g.checkpointIndex),
         ];
       }),
-      'num',
+      'gating num',
       [7],
     )
   );
@@ -275,10 +304,15 @@ body{margin:0 auto;max-width:72rem;padding:1rem;background:var(--bg);color:var(-
 h1{font-size:1.5rem;margin:.2rem 0 .5rem}h2{font-size:1.2rem;margin:1.6rem 0 .5rem}h3{font-size:1.05rem;margin:1.2rem 0 .4rem}h4{font-size:.95rem;margin:.8rem 0 .3rem}
 small,.fine,.meta{color:var(--muted)}.fine{font-size:.85rem}
 a{color:var(--eq)}
+p,li,h1,h2,h3,h4,figcaption,footer{overflow-wrap:anywhere}
 .scroll{overflow-x:auto;-webkit-overflow-scrolling:touch;margin:.5rem 0}
 table{border-collapse:collapse;font-variant-numeric:tabular-nums;font-size:.9rem;white-space:nowrap}
-th,td{border-bottom:1px solid var(--line);padding:.3rem .6rem;text-align:right}th{color:var(--muted);font-weight:600}
-th:first-child,td:first-child{text-align:left}table.summary td:nth-child(2),table.summary td:nth-child(3){text-align:left}
+th,td{border-bottom:1px solid var(--line);padding:.3rem .6rem;text-align:right}th{color:var(--muted);font-weight:600;white-space:normal;vertical-align:bottom}
+th:first-child,td:first-child{text-align:left}table.summary td:nth-child(-n+4),table.summary th:nth-child(-n+4){text-align:left}
+table.evidence td:nth-child(1){white-space:normal;min-width:9rem}
+table.gating td:nth-child(7),table.gating th:nth-child(7),table.gating th:nth-child(8){text-align:left}
+td.id{white-space:normal;overflow-wrap:anywhere;min-width:7rem}
+h2 .id{overflow-wrap:anywhere}.reasons li.miss{color:var(--muted)}
 .badge{display:inline-block;padding:.05rem .5rem;border-radius:1rem;font-size:.8rem;font-weight:600;border:1px solid var(--line);vertical-align:middle}
 .b-LIVE,.b-success,.b-APPROVED,.b-GOOD{color:var(--live);border-color:var(--live)}
 .b-PAPER,.b-REVIEW,.b-MARGINAL{color:var(--paper);border-color:var(--paper)}
@@ -317,8 +351,8 @@ svg.chart{display:block;width:100%;height:auto;overflow:visible}
 .key:first-child{margin-left:0}.k-eq{border-color:var(--eq)}.k-bh{border-top:2px dashed var(--bh)}.k-base{border-top:1px dashed var(--base)}
 .k-dd{border-top:8px solid var(--dd-fill);height:0}
 footer{margin-top:2rem;color:var(--muted);font-size:.8rem;word-break:break-all}
-td.flags{white-space:normal;text-align:left;min-width:11rem}
-@media (max-width:40rem){body{padding:.6rem;font-size:14px}.chart.wide text{font-size:26px}.chart text{font-size:12px}h1{font-size:1.3rem}}
+td.flags{white-space:normal;text-align:left;min-width:9rem;overflow-wrap:anywhere}
+@media (max-width:40rem){body{padding:.6rem;font-size:14px}table{font-size:.8rem}th,td{padding:.25rem .4rem}.chart.wide text{font-size:26px}.chart text{font-size:12px}h1{font-size:1.3rem}}
 `;
 
 export function renderHtml(report: Report): string {
@@ -341,7 +375,7 @@ ${runErrors.length ? `<ul class="errors">${runErrors.map((e) => `<li>${esc(e)}</
 </header>
 ${summaryHtml(report)}
 ${gatingHtml(report)}
-${report.models.map(modelHtml).join('\n')}
+${report.models.map((m) => modelHtml(m, thresholds(report), report.command === 'validate')).join('\n')}
 ${report.archive?.unreferenced.length ? `<p class="fine">Model files no summary entry names (not evaluated): ${report.archive.unreferenced.map((u) => `<code>${esc(u)}</code>`).join(' ')}</p>` : ''}
 <footer>policy-gate ${esc(report.tool.version)} · generated ${esc(report.generatedAt)} · config sha256 ${esc(report.config.sha256)}${report.archive ? ` · archive sha256 ${esc(report.archive.sha256)}` : ''}</footer>
 </body></html>

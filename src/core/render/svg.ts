@@ -117,6 +117,8 @@ export interface TimePlot {
   area?: string;
   /** Domain forced to include these values. */
   include?: number[];
+  /** Domain (plotted values) shared with other plots, e.g. a model's folds: it is widened to it. */
+  domain?: [number, number];
   xTicks: number;
   yTicks: number;
   /** Vertical grid lines at the time ticks, with their labels under the plot or without. */
@@ -131,7 +133,7 @@ export function timePlot(p: TimePlot): string {
   let lo = Infinity;
   let hi = -Infinity;
   for (const vs of plotted) for (const v of vs) if (Number.isFinite(v)) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
-  for (const v of [...(p.include ?? []), ...(p.reference ? [sign * p.reference.value] : [])]) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
+  for (const v of [...(p.include ?? []), ...(p.domain ?? []), ...(p.reference ? [sign * p.reference.value] : [])]) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
   if (!Number.isFinite(lo)) [lo, hi] = [0, 1];
   const yt = niceTicks(lo, hi, p.yTicks);
   const t0 = p.times[0] ?? 0;

@@ -1,12 +1,23 @@
 /**
- * What the command line prints on stdout: the gating table, backtest metrics, the per-fold analysis.
+ * What the command line prints on stdout: the gating table, backtest metrics, the per-fold analysis,
+ * each model's decision with its rule and what it missed for the next tier, the DECISIONS table —
+ * every line within TERMINAL_WIDTH display columns (tables cut long cells with "…", prose wraps).
  */
 import type { ModelReport, Report } from '../report.js';
 import { tierRank } from '../types.js';
-import { FOLD_ALIGN, FOLD_HEADER, fixed, foldRow, pct, plain, stamp, textTable } from './format.js';
+import { FOLD_ALIGN, FOLD_HEADER, fixed, foldRow, pct, plain, stamp } from './format.js';
+import { decisionSentence, type Thresholds } from './verdict.js';
+import { fitTable, wrapLine, type FitColumn } from './width.js';
 
+/** The widest line the terminal output has (display columns). */
+export const TERMINAL_WIDTH = 100;
+
+const cols = (align: ('l' | 'r')[], mins: Record<number, number> = {}): FitColumn[] =>
+  align.map((a, i) => (mins[i] !== undefined ? { align: a, min: mins[i] } : { align: a }));
+
+/** The gating table: long ids and candidates are cut with "…", a long flag list wraps within its column. */
 export function gatingTable(models: readonly ModelReport[]): string {
-  const rows = [['model', 'candidate', 'fitness', 'PF', 'consistency', 'MaxDD', 'gating', 'flags', 'checkpoint']];
+  const rows = [['model', 'candidate', 'fitness', 'PF', 'consist.', 'MaxDD', 'gating', 'flags', 'ckpt']];
   for (const m of models) {
     if (!m.gating) continue;
     const f = m.gating.final;
@@ -22,20 +33,41 @@ export function gatingTable(models: readonly ModelReport[]): string {
       m.gating.checkpointIndex === null ? '-' : String(m.gating.checkpointIndex),
     ]);
   }
-  return textTable(rows, ['l', 'l', 'r', 'r', 'r', 'r', 'l', 'l', 'r']);
+  const c = cols(['l', 'l', 'r', 'r', 'r', 'r', 'l', 'l', 'r'], { 0: 12, 1: 8, 7: 16 });
+  c[7] = { ...c[7]!, wrap: true }; // a long flag list continues on the next lines, nothing cut
+  return fitTable(rows, c, TERMINAL_WIDTH);
+}
+
+/** One model's gating reasons (when not APPROVED), errors and notes, one per line; empty when none. */
+export function noteLines(m: ModelReport): string[] {
+  const lines = [...m.errors.map((e) => `error: ${e}`), ...m.notes.map((n) => `note: ${n}`)];
+  if (m.notEvaluated) lines.unshift(`not evaluated (no decision, requested ${m.requested}): ${m.notEvaluated.reason}`);
+  if (m.gating && m.gating.reasons.length && m.gating.classification !== 'APPROVED') {
+    lines.unshift(...m.gating.reasons.map((r) => `gating: ${r}`));
+  }
+  return lines;
 }
 
 /** Per-model problems and notes, indented under the model id. */
 export function modelNotes(models: readonly ModelReport[]): string {
   const out: string[] = [];
   for (const m of models) {
-    const lines = [...m.errors.map((e) => `error: ${e}`), ...m.notes.map((n) => `note: ${n}`)];
-    if (m.notEvaluated) lines.unshift(`not evaluated (no decision, requested ${m.requested}): ${m.notEvaluated.reason}`);
-    if (m.gating && m.gating.reasons.length && m.gating.classification !== 'APPROVED') {
-      lines.unshift(...m.gating.reasons.map((r) => `gating: ${r}`));
-    }
+    const lines = noteLines(m);
     if (lines.length) out.push(`${m.id}:\n${lines.map((l) => `  ${l}`).join('\n')}`);
   }
+  return out.join('\n');
+}
+
+/**
+ * "DECISION: PAPER (rule 4: …) — not LIVE: …": the decision, the rule that fired and what the model
+ * missed for the next tier, wrapped to the terminal's width; then its notes, right under it.
+ */
+export function decisionBlock(m: ModelReport, t: Thresholds): string {
+  const out: string[] = [];
+  const sentence = decisionSentence(m, t);
+  if (sentence) out.push(...wrapLine(`DECISION: ${sentence}`, TERMINAL_WIDTH, 10));
+  const notes = noteLines(m);
+  if (notes.length) out.push(...notes.flatMap((n) => wrapLine(`  ${n}`, TERMINAL_WIDTH, 4)));
   return out.join('\n');
 }
 
@@ -78,18 +110,20 @@ export function foldAnalysis(wf: NonNullable<ModelReport['walkForward']>): strin
     );
   }
   const rows = [FOLD_HEADER.map((h) => (h === 'Sharpe' || h === 'PF' || h === 'MaxDD' ? h : h.toLowerCase())), ...wf.folds.map(foldRow)];
-  lines.push('', textTable(rows, FOLD_ALIGN));
+  lines.push('', fitTable(rows, FOLD_ALIGN.map((align, i) => (i === 1 ? { align, min: 12 } : { align })), TERMINAL_WIDTH));
   return lines.join('\n');
 }
 
-/** The summary table at the end of a run: one row per model, and whether it earned the tier it was requested at. */
+/**
+ * The summary table at the end of a run: one row per model, and whether it earned the tier it was
+ * requested at. The backtest column is the plain backtest's return: informational, it does not decide.
+ */
 export function decisionsTable(report: Report): string {
-  const rows = [['model', 'candidate', 'gating', 'backtest return', 'positive folds', 'Sharpe mean ± std', 'rating', 'decision', 'requested', 'verdict']];
+  const rows = [['model', 'gating', 'backtest', 'folds +', 'Sharpe μ ± σ', 'rating', 'decision', 'requested', 'verdict']];
   for (const m of report.models) {
     const s = m.walkForward?.summary;
     rows.push([
       m.id,
-      m.candidate,
       m.gating?.classification ?? '—',
       pct(m.backtest?.metrics.totalReturn),
       s ? `${s.positiveFolds}/${s.folds}` : '—',
@@ -100,7 +134,8 @@ export function decisionsTable(report: Report): string {
       m.decision ? (tierRank(m.decision.tier) >= tierRank(m.requested) ? 'ok' : 'BELOW') : m.notEvaluated ? 'NO VERDICT' : '—',
     ]);
   }
-  return textTable(rows, ['l', 'l', 'l', 'r', 'r', 'r', 'l', 'l', 'l', 'l']);
+  const table = fitTable(rows, cols(['l', 'l', 'r', 'r', 'r', 'l', 'l', 'l', 'l'], { 0: 12 }), TERMINAL_WIDTH);
+  return `${table}\n(backtest: the plain backtest's return, informational; the walk-forward folds decide)`;
 }
 
 /** A model's decision line: the tier and the rule that fired, or "not evaluated" and why; then the verdict against its requested tier. */
