@@ -32,6 +32,7 @@ import { describeShard, failedShardInfo } from './app/shard.js';
 import { runMerge } from './app/merge.js';
 import { checkArchive, checkExitCode, checkModelFile, renderCheck } from './app/check.js';
 import { closest, commandHelp } from './cli-help.js';
+import { parseUtc } from './core/time.js';
 import { handleStopSignals, interruptedReport } from './app/interrupt.js';
 
 const USAGE = `policy-gate ${'{version}'} — gate, backtest and walk-forward-validate RL trading policies (ONNX)
@@ -113,8 +114,9 @@ function positiveNumber(flag: string, raw: string | undefined, integer = false):
  */
 export function parseEnd(raw: string | undefined, now?: Date): number | undefined {
   if (raw === undefined) return undefined;
-  const ms = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(raw) ? `${raw}T00:00:00Z` : raw);
-  if (!Number.isFinite(ms)) throw usageError(`--end must be an ISO 8601 date or time (UTC), got ${JSON.stringify(raw)}`, '--end');
+  // No offset means UTC, whatever the machine's time zone (src/core/time.ts).
+  const ms = parseUtc(raw);
+  if (ms === null) throw usageError(`--end must be an ISO 8601 date or time (UTC unless it names an offset), got ${JSON.stringify(raw)}`, '--end');
   if (now !== undefined && ms > now.getTime()) {
     throw usageError(
       `--end ${new Date(ms).toISOString()} is in the future (now ${now.toISOString()}): pin the window to a time that has passed, or omit --end to end at the last bar`,

@@ -7,6 +7,7 @@
  * (`INPUT_FAIL-ON-REJECTION`); action.yml (a composite action) maps each input explicitly and, since a
  * shell cannot name a variable with a hyphen, uses underscores (`INPUT_FAIL_ON_REJECTION`). Both are read.
  */
+import { parseUtc } from '../core/time.js';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { statSync } from 'node:fs';
 import { loadConfig } from '../config/load.js';
@@ -84,8 +85,9 @@ function boolean(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boole
 function endInput(env: NodeJS.ProcessEnv): number | null {
   const raw = readInput(env, 'end');
   if (raw === '') return null;
-  const ms = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(raw) ? `${raw}T00:00:00Z` : raw);
-  if (!Number.isFinite(ms)) bad('end', 'an ISO 8601 date or time (UTC)', raw);
+  // No offset means UTC, whatever the runner's time zone (src/core/time.ts).
+  const ms = parseUtc(raw);
+  if (ms === null) return bad('end', 'an ISO 8601 date or time (UTC unless it names an offset)', raw);
   return ms;
 }
 

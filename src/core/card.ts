@@ -4,6 +4,7 @@
  * every problem is reported at once, one line per problem, each naming the file and the JSON key
  * path and saying what is expected.
  */
+import { parseUtc } from './time.js';
 import { inputError } from './errors.js';
 import { isTimeframe, type AssetClass, type Timeframe } from './types.js';
 import {
@@ -912,39 +913,12 @@ function show(value: unknown): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
-const ISO_RE =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
-
 /**
- * ISO 8601 date or date-time to epoch ms. No zone designator means UTC (training code writes naive
- * UTC timestamps); fractions beyond milliseconds are truncated. Null when malformed or impossible.
+ * ISO 8601 date or date-time to epoch ms (src/core/time.ts): no zone designator means UTC (training
+ * code writes naive UTC timestamps). Null when malformed or impossible.
  */
 export function parseIsoUtc(text: string): number | null {
-  const m = ISO_RE.exec(text.trim());
-  if (m === null) return null;
-  const [, y, mo, d, h = '0', mi = '0', s = '0', frac = '', zone = 'Z'] = m;
-  const year = Number(y);
-  const month = Number(mo);
-  const day = Number(d);
-  const hour = Number(h);
-  const minute = Number(mi);
-  const second = Number(s);
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59) return null;
-  const ms = Number((frac + '000').slice(0, 3));
-  let offsetMin = 0;
-  if (zone !== 'Z' && zone !== 'z') {
-    const sign = zone[0] === '-' ? -1 : 1;
-    const digits = zone.slice(1).replace(':', '');
-    const oh = Number(digits.slice(0, 2));
-    const om = digits.length > 2 ? Number(digits.slice(2)) : 0;
-    if (oh > 23 || om > 59) return null;
-    offsetMin = sign * (oh * 60 + om);
-  }
-  const date = new Date(0);
-  date.setUTCFullYear(year, month - 1, day); // unlike Date.UTC, keeps years 0–99 literal
-  if (date.getUTCDate() !== day) return null; // e.g. 2024-02-30
-  date.setUTCHours(hour, minute, second, ms);
-  return date.getTime() - offsetMin * 60_000;
+  return parseUtc(text);
 }
 
 function deepFreeze<T>(value: T): T {
