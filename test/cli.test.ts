@@ -177,7 +177,8 @@ describe('backtest command', () => {
     expect(out).toMatch(/Periods per year\s+8760/);
     expect(out).not.toContain('PER-FOLD ANALYSIS');
     // One window decides nothing: exit 0, and nothing reads as an approval.
-    expect(out).toMatch(/\nconclusion: no decision — a backtest without --walk-forward decides nothing \(no tier is earned or refused\); add --walk-forward K for a decision/);
+    // The terminal wraps prose at 100 columns with a hanging indent: read it unwrapped.
+    expect(out.replace(/\n +/g, ' ')).toMatch(/\nconclusion: no decision — a backtest without --walk-forward decides nothing \(no tier is earned or refused\); add --walk-forward K for a decision/);
     expect(out).not.toContain('DECISION');
     expect(out).not.toContain('success');
   });
@@ -217,17 +218,18 @@ describe('backtest command', () => {
     const out = path.join(tempDir('out-'), 'r');
     const r = await runCli(['backtest', '--model', modelPath, '--data', EXAMPLE_DATA, '--days', '180', '--walk-forward', '5', '--out', out]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain('DECISION: DROP — rule 2: every fold lost money (best fold return -0.4 %); investigate the training data (is below the requested PAPER)');
+    const flat = r.stdout.replace(/\n +/g, ' ');
+    expect(flat).toContain('DECISION: DROP (rule 2: every fold lost money (best fold return -0.4 %); investigate the training data)');
     expect(r.stdout).toMatch(/\nconclusion: failure — BTCUSD_1Hour: DROP is below the requested PAPER\n$/);
     expect(r.stdout).not.toContain('success');
-    expect(r.stdout).toContain('note: no training summary, so no gating: rules 1 (golden vectors, look-ahead), 2, 4 and 5 decide, and LIVE (rule 3) needs APPROVED gating');
+    expect(flat).toContain('note: no training summary, so no gating: rules 1 (golden vectors, look-ahead), 2, 4 and 5 decide, and LIVE (rule 3) needs APPROVED gating');
     const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8'));
     expect(report.conclusion).toBe('failure');
     expect(report.models[0].decision).toMatchObject({ tier: 'DROP', rule: 'rule 2: consistent losses' });
     expect(report.models[0].requested).toBe('PAPER');
     const md = readFileSync(path.join(out, 'report.md'), 'utf8');
     expect(md.split('\n')[0]).toBe('## ❌ policy-gate: failure');
-    expect(md).toContain('### BTCUSD\\_1Hour — 🔴 DROP');
+    expect(md).toContain('<details><summary>🔴 <b>BTCUSD_1Hour</b> — DROP · ');
     // The requested tier is decision.required: requested at DROP, the same evidence passes (exit 0).
     const cwd = tempDir('cfg-');
     writeFileSync(path.join(cwd, 'c.yml'), 'decision:\n  required: DROP\n');

@@ -88,7 +88,7 @@ describe('CLI: a bars file that is a symbolic link out of --data', () => {
       symlinkSync(target, path.join(d, 'BTCUSD_4Hour.csv'));
     });
     const r = await cli(ws, validateArgs);
-    expect(r.code, r.stderr).toBe(1);
+    expect(r.code, r.stderr).toBe(2); // the bars are the run's input: that model is not evaluated
     const report = JSON.parse(r.outputs['out/report.json']!);
     const m = report.models.find((x: { id: string }) => x.id === 'BTCUSD_4Hour');
     expect(m.errors.join(' ')).toMatch(/bars file \S*data\/BTCUSD_4Hour\.csv is a symbolic link; refusing to read it\. policy-gate reads only regular files inside \S*data, never through a symbolic link/);
@@ -164,7 +164,7 @@ describe('CLI: redaction works on the data, before any rendering', () => {
     const ws = tempDir('leak-regular-');
     dataDir(ws, (d) => writeFileSync(path.join(d, 'BTCUSD_4Hour.csv'), `${TOKEN},${PASSWORD}\n2024-01-01T00:00:00Z,1\n`));
     const r = await cli(ws, validateArgs);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2); // the bars are the run's input
     const report = JSON.parse(r.outputs['out/report.json']!);
     const err = report.models.find((x: { id: string }) => x.id === 'BTCUSD_4Hour').errors.join(' ');
     expect(err).toContain('no timestamp column');

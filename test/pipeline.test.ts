@@ -443,13 +443,13 @@ describe('one model failing never loses the others', () => {
     othersStillEvaluated(run.report, 'BTCUSD_4Hour');
     expect(run.report.conclusionReasons).toContain(`BTCUSD_4Hour: not evaluated (requested PAPER): ${m.errors[0]}`);
     // Everywhere a reader looks, it says "not evaluated" with the reason, never DROP.
-    expect(run.stdout).toMatch(/^BTCUSD_4Hour\s+final\s+REVIEW\s+—\s+—\s+—\s+—\s+not evaluated\s+PAPER\s+NO VERDICT$/m);
-    expect(run.stdout).toContain(`  not evaluated (no decision, requested PAPER): ${m.errors[0]}`);
+    expect(run.stdout).toMatch(/^BTCUSD_4Hour\s+REVIEW\s+—\s+—\s+—\s+—\s+not evaluated\s+PAPER\s+NO VERDICT$/m);
+    expect(run.stdout.replace(/\n +/g, ' ')).toContain(`not evaluated (no decision, requested PAPER): ${m.errors[0]}`);
     const md = readFileSync(path.join(run.out, 'report.md'), 'utf8');
-    expect(md).toMatch(/^\| BTCUSD\\_4Hour +\| final +\| REVIEW .*\| ⚪ \*\*not evaluated\*\* +\| PAPER +\|$/m);
-    expect(md).toContain('### BTCUSD\\_4Hour — not evaluated\n\n- not evaluated, so no decision (requested PAPER): ');
+    expect(md).toMatch(/^\| BTCUSD\\_4Hour +\| ⚪ \*\*not evaluated\*\* +\| — +\| PAPER +\| REVIEW .*\| final +\|$/m);
+    expect(md).toContain('<details><summary>⚪ <b>BTCUSD_4Hour</b> — not evaluated</summary>\n\n- **not evaluated, so no decision** (requested PAPER): ');
     const html = readFileSync(path.join(run.out, 'report.html'), 'utf8');
-    expect(html).toMatch(/<h2>BTCUSD_4Hour <small>final<\/small> <span class="badge">not evaluated<\/span>/);
+    expect(html).toContain('<h2><span class="decision"><span class="badge">not evaluated</span></span> <span class="id">BTCUSD_4Hour</span> <small>final</small>');
     expect(html).toContain('<li>not evaluated, so no decision (requested PAPER): ');
     expect(checkTitle(run.report)).toBe('7 models: 1 PAPER, 1 RETRAIN, 3 DROP, 2 not evaluated — 6 below the requested tier');
     expect(run.stderr).toContain('BTCUSD_4Hour: ');

@@ -115,13 +115,17 @@ describe('report.md and the Action markdown of the example run', () => {
     for (const m of report.models) {
       const row = markdown.split('\n').find((l) => l.startsWith(`| ${m.id.replace(/_/g, '\\_')} `));
       expect(row, m.id).toBeDefined();
+      if (!m.decision) {
+        expect(row, m.id).toContain('**not evaluated**');
+        continue;
+      }
       expect(row, m.id).toContain(`**${m.decision.tier}**`);
       expect(row, m.id).toContain(m.decision.rule.replace(/:.*/, ''));
     }
     expect(modelSectionsIn(markdown)).toEqual(report.models.map((m: any) => m.id));
     for (const m of report.models) {
       const sec = section(markdown, m.id);
-      expect(sec.split('\n')[0], m.id).toContain(`— ${m.decision.tier} · `);
+      expect(sec.split('\n')[0], m.id).toContain(m.decision ? `— ${m.decision.tier} · ` : '— not evaluated');
       const blocks = textBlocks(sec);
       if (!m.walkForward?.folds.length) {
         expect(blocks, m.id).toHaveLength(0);

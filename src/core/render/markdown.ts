@@ -47,7 +47,8 @@ export function htmlText(text: string): string {
     .replace(/"/g, '&quot;')
     .replace(/'/g, '&#39;')
     .replace(/[[\]()!*`~|\\]/g, (c) => `&#${c.charCodeAt(0)};`)
-    .replace(/\r\n|\r|\n/g, ' ');
+    .replace(/\r\n|\r|\n/g, ' ')
+    .replace(/@(?=[\p{L}\p{N}])/gu, `@${WORD_JOINER}`);
 }
 
 function decisionCell(m: ModelReport): string {
