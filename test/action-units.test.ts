@@ -137,7 +137,7 @@ describe('inputs', () => {
     [{ INPUT_SHARD: '2/3', INPUT_UPLOAD_REPORT: 'false' }, 'input "upload-report" must not be false with "shard"'],
     [{ INPUT_FAIL_ON_REJECTION: 'yes' }, 'input "fail-on-rejection" must be true or false, got "yes"'],
     [{ INPUT_RUN_ID: '12abc' }, 'input "run-id" must be a workflow run id (a positive integer), got "12abc"'],
-    [{ INPUT_END: 'yesterday' }, 'input "end" must be an ISO 8601 date or time (UTC), got "yesterday"'],
+    [{ INPUT_END: 'yesterday' }, 'input "end" must be an ISO 8601 date or time (UTC unless it names an offset), got "yesterday"'],
     [{ 'INPUT_ARTIFACT-NAME': '../x' }, 'input "artifact-name" must be an artifact name'],
   ])('%o → an error naming the input', (extra, message) => {
     expect(() => parseInputs(env(extra))).toThrow(message);

@@ -167,7 +167,7 @@ describe.runIf(process.platform === 'linux' && process.arch === 'x64')('installi
       // The example is mixed by design: conclusion failure, exit 1, every decision printed.
       expect(run.status, run.stderr).toBe(1);
       expect(run.stdout).toContain('DECISIONS');
-      expect(run.stdout).toMatch(/^BTCUSD_4Hour\s+final\s+REVIEW\s/m);
+      expect(run.stdout).toMatch(/^BTCUSD_4Hour\s+REVIEW\s/m);
       expect(existsSync(path.join(out, 'report.json'))).toBe(true);
     }
   }, 600_000);
