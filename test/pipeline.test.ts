@@ -443,7 +443,9 @@ describe('one model failing never loses the others', () => {
     othersStillEvaluated(run.report, 'BTCUSD_4Hour');
     expect(run.report.conclusionReasons).toContain(`BTCUSD_4Hour: not evaluated (requested PAPER): ${m.errors[0]}`);
     // Everywhere a reader looks, it says "not evaluated" with the reason, never DROP.
-    expect(run.stdout).toMatch(/^BTCUSD_4Hour\s+REVIEW\s+—\s+—\s+—\s+—\s+not evaluated\s+PAPER\s+NO VERDICT$/m);
+    expect(run.stdout).toMatch(/^BTCUSD_4Hour\s+REVIEW\s+—\s+—\s+—\s+—\s+not evaluated\s+PAPER\s+none$/m);
+    // The row keeps its columns within 100 (the table is not re-wrapped).
+    expect(run.stdout.split("\n").every((l) => l.length <= 100)).toBe(true);
     expect(run.stdout.replace(/\n +/g, ' ')).toContain(`not evaluated (no decision, requested PAPER): ${m.errors[0]}`);
     const md = readFileSync(path.join(run.out, 'report.md'), 'utf8');
     expect(md).toMatch(/^\| BTCUSD\\_4Hour +\| ⚪ \*\*not evaluated\*\* +\| — +\| PAPER +\| REVIEW .*\| final +\|$/m);

@@ -131,7 +131,7 @@ export function decisionsTable(report: Report): string {
       s?.rating ?? '—',
       m.decision?.tier ?? (m.notEvaluated ? 'not evaluated' : '—'),
       m.requested,
-      m.decision ? (tierRank(m.decision.tier) >= tierRank(m.requested) ? 'ok' : 'BELOW') : m.notEvaluated ? 'NO VERDICT' : '—',
+      m.decision ? (tierRank(m.decision.tier) >= tierRank(m.requested) ? 'ok' : 'BELOW') : m.notEvaluated ? 'none' : '—',
     ]);
   }
   const table = fitTable(rows, cols(['l', 'l', 'r', 'r', 'r', 'l', 'l', 'l', 'l'], { 0: 12 }), TERMINAL_WIDTH);
