@@ -34,23 +34,28 @@ const F = {
   help: { name: 'help', text: 'this help' },
 } satisfies Record<string, FlagHelp>;
 
+/** The flags validate and revalidate share: the data, the windows, the outputs. */
+const EVALUATION_FLAGS: FlagHelp[] = [
+  F.data,
+  { name: 'days', arg: '<n>', text: 'days of the walk-forward window (default 180)' },
+  F.walkForward,
+  F.backtestDays,
+  F.capital,
+  F.end,
+  F.config,
+  F.out,
+  F.equityOut,
+  F.device,
+  F.json,
+];
+
 export const COMMAND_HELP: Record<string, CommandHelp> = {
   validate: {
     usage: 'policy-gate validate <archive.zip|dir> [flags]',
     summary:
       'The whole pipeline: gating, then for every APPROVED/REVIEW candidate a backtest and a walk-forward,\nthen the decision (LIVE / PAPER / RETRAIN / DROP) with the rule that fired.',
     flags: [
-      F.data,
-      { name: 'days', arg: '<n>', text: 'days of the walk-forward window (default 180)' },
-      F.walkForward,
-      F.backtestDays,
-      F.capital,
-      F.end,
-      F.config,
-      F.out,
-      F.equityOut,
-      F.device,
-      F.json,
+      ...EVALUATION_FLAGS,
       { name: 'shard', arg: '<i>/<n>', text: 'evaluate the i-th of n shares of the models (a partial report: merge)' },
       F.help,
     ],
@@ -101,17 +106,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
     flags: [
       F.paper,
       F.live,
-      F.data,
-      { name: 'days', arg: '<n>', text: 'days of the walk-forward window (default 180)' },
-      F.walkForward,
-      F.backtestDays,
-      F.capital,
-      F.end,
-      F.config,
-      F.out,
-      F.equityOut,
-      F.device,
-      F.json,
+      ...EVALUATION_FLAGS,
       F.help,
     ],
   },
