@@ -165,7 +165,7 @@ describe('parseCard: defaults', () => {
   it('action and execution defaults', () => {
     const card = parseCard(minimal(), FILE, { symbol: 'AAPL' });
     expect(card.input).toBeNull();
-    expect(card.observation).toEqual({ window: 1, features: [{ name: 'log_return', lag: 1 }], normalize: null, clip: null, size: 1 });
+    expect(card.observation).toEqual({ window: 1, features: [{ name: 'log_return', lag: 1 }], normalize: null, clip: null, size: 1, featureGraph: null });
     expect(card.action).toEqual({ type: 'discrete', meanings: ['HOLD', 'BUY', 'SELL'], outputKind: 'logits', outputKindGiven: false, minConfidence: 0, output: null, logProbOutput: null });
     expect(card.execution).toEqual({ longOnly: false, longOnlyDefaulted: true, maxExposure: 1, rebalanceBand: 0.05 });
   });

@@ -293,7 +293,7 @@ describe('look-ahead audit', () => {
     expect(card.observation.window).toBe(3);
   });
 
-  it('a builder that throws without the future counts as a mismatch, with the reason', () => {
+  it('a builder that throws without the future counts as a mismatch, with the reason', async () => {
     const values = new Float64Array(50).map((_, i) => 100 + i);
     const bars: BarSeries = { symbol: 'X', timeframe: '1Hour', time: values.map((_, i) => i * 3_600_000), open: values, high: values, low: values, close: values, volume: values };
     const source = (b: BarSeries): ObservationSource => ({
@@ -305,13 +305,13 @@ describe('look-ahead audit', () => {
         return out;
       },
     });
-    const audit = auditLookahead(bars, source(bars), source, [10, 20], { samples: 2, seed: 1, state: FLAT_STATE });
+    const audit = await auditLookahead(bars, source(bars), source, [10, 20], { samples: 2, seed: 1, state: FLAT_STATE });
     expect(audit.mismatches).toBe(2);
     expect(audit.details[0]).toBe('observation at 1970-01-01T10:00:00.000Z: it cannot be built without the bars after it (bar 11 is missing)');
     expect(audit.historyDependent).toBe(0);
   });
 
-  it('a feature that reads more history than its warm-up is a history dependence, not a look-ahead', () => {
+  it('a feature that reads more history than its warm-up is a history dependence, not a look-ahead', async () => {
     const values = new Float64Array(60).map((_, i) => 100 + i);
     const bars: BarSeries = { symbol: 'X', timeframe: '1Hour', time: values.map((_, i) => i * 3_600_000), open: values, high: values, low: values, close: values, volume: values };
     // Declares a warm-up of 5 bars but sums every close since the start of the series.
@@ -325,7 +325,7 @@ describe('look-ahead audit', () => {
         return out;
       },
     });
-    const audit = auditLookahead(bars, source(bars), source, [3, 30, 40], { samples: 3, seed: 1, state: FLAT_STATE });
+    const audit = await auditLookahead(bars, source(bars), source, [3, 30, 40], { samples: 3, seed: 1, state: FLAT_STATE });
     expect(audit.mismatches).toBe(0);
     // τ = 3 is inside the first warm-up (its view starts at bar 0), so only 30 and 40 differ.
     expect(audit.historyDependent).toBe(2);

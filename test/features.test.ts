@@ -243,8 +243,8 @@ describe('features on real BTCUSD 1Hour bars agree with the naive reference', ()
     expect(new Date(btc.time[0]).toISOString()).toBe('2023-12-31T23:00:00.000Z');
   });
 
-  it('covers every per-bar feature of the vocabulary (the indicators: test/indicators.test.ts, against pandas)', () => {
-    const covered = new Set<string>([...SPECS.map((s) => s.name), ...INDICATOR_FEATURES]);
+  it('covers every per-bar feature of the vocabulary (the indicators: test/indicators.test.ts, against pandas; the feature graph: test/feature-graph.test.ts, against torch)', () => {
+    const covered = new Set<string>([...SPECS.map((s) => s.name), ...INDICATOR_FEATURES, 'graph']);
     for (const name of FEATURE_NAMES) if (featureKind(name) === 'column') expect(covered.has(name), name).toBe(true);
   });
 

@@ -85,12 +85,12 @@ describe('a feature of another symbol', () => {
     expect(() => computeFeatureColumn(btc, spec)).toThrow("feature log_return(lag=1, symbol=ETHUSD) reads ETHUSD, whose bars were not fetched with BTCUSD's");
   });
 
-  it('truncating at τ cuts the other symbol too, and the look-ahead audit finds nothing', () => {
+  it('truncating at τ cuts the other symbol too, and the look-ahead audit finds nothing', async () => {
     const cut = truncateSeries(bars, 3000);
     expect(cut.others!.ETHUSD!.time.at(-1)).toBe(btc.time[2999]); // ETH has no bar at 3000
     const builder = new ObservationBuilder(card, bars);
     const taus = sampleBars(builder.firstValidIndex, btc.time.length - 1, 64, mulberry32(5));
-    const audit = auditLookahead(bars, builder, (x) => new ObservationBuilder(card, x), [...taus, 3000, 3001, 3002, 4500], { samples: 68, seed: 5, state: FLAT_STATE });
+    const audit = await auditLookahead(bars, builder, (x) => new ObservationBuilder(card, x), [...taus, 3000, 3001, 3002, 4500], { samples: 68, seed: 5, state: FLAT_STATE });
     expect(audit.checked).toBe(68);
     expect(audit.mismatches).toBe(0);
     expect(audit.historyDependent).toBe(0);

@@ -20,6 +20,9 @@ Styles (what the ONNX file computes, and how the card reads it):
                 hidden]) and episode_starts ([batch]); outputs action (the index, or the mean for Box),
                 h_out, c_out. Card: state pairs with the batch on axis 1, extra input episode_starts.
 
+Feature graphs: export_feature_graph(module, out_dir, file_name, window) exports a team's own
+feature function (raw bars in, one feature row per window out) for a card's observation.feature_graph.
+
 Golden vectors: for each row of golden_obs (raw observations, before VecNormalize), the model input
 (normalised and clipped as VecNormalize does) and the output torch computes are written as
 {obs, output}. For "recurrent" they are a window's first step (zero state, episode start 1), which
@@ -201,3 +204,40 @@ def export_policy(
         json.dump(card, f, indent=1)
         f.write("\n")
     return card
+
+
+def export_feature_graph(
+    features: nn.Module,
+    out_dir: str,
+    file_name: str,
+    window: int,
+    *,
+    times: bool = True,
+    times_unit: str = "s",
+) -> dict:
+    """Writes <out_dir>/<file_name>, a feature graph, and returns the card's observation.feature_graph.
+
+    `features(bars, times)` (or `features(bars)` with times=False) maps a batch of windows to feature
+    rows: bars [batch, window, 5] float32 (open, high, low, close, volume; oldest bar first, the last
+    row is the decision bar), times [batch, window] int64 (each bar's start, UTC, in `times_unit`),
+    and returns [batch, F] — the F feature values of each window's last bar. Each window must be
+    computed on its own: a value that mixes the rows of a batch reads other bars (policy-gate's
+    look-ahead audit flags it).
+    """
+    if times_unit not in ("s", "ms", "ns"):
+        raise ValueError(f"times_unit must be s, ms or ns, got {times_unit!r}")
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, file_name)
+    bars = torch.ones((2, window, 5), dtype=torch.float32)
+    args = (bars, torch.zeros((2, window), dtype=torch.int64)) if times else (bars,)
+    inputs = ["bars", "times"] if times else ["bars"]
+    axes = {name: {0: "batch"} for name in inputs + ["features"]}
+    with torch.no_grad():
+        torch.onnx.export(features.eval(), args, path, input_names=inputs, output_names=["features"],
+                          dynamic_axes=axes, opset_version=OPSET)
+    import onnx
+    onnx.checker.check_model(onnx.load(path), full_check=True)
+    graph = {"file": file_name, "window": window}
+    if times and times_unit != "s":
+        graph["times_unit"] = times_unit
+    return graph

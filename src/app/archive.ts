@@ -2,6 +2,7 @@
  * Stage 1 and 2 of the pipeline: open the archive safely, verify the manifest, read the summary,
  * gate every model, and work out which file each model is evaluated from.
  */
+import { posix } from 'node:path';
 import { openArchive } from '../adapters/archive/index.js';
 import { inputError } from '../core/errors.js';
 import { gate } from '../core/gating.js';
@@ -33,6 +34,27 @@ export interface OpenedTrainingArchive {
   reader: ArchiveReader;
   archive: NonNullable<Report['archive']>;
   models: GatedModel[];
+}
+
+/**
+ * The archive path of the feature graph a card names (observation.feature_graph.file, beside the card;
+ * for a card inline in the summary, beside the model), or null. A card that cannot be read here is
+ * reported when its model is evaluated.
+ */
+async function featureGraphPath(reader: ArchiveReader, cardPath: string | null, inline: unknown, onnxPath: string | null): Promise<string | null> {
+  let card: unknown = inline;
+  if (cardPath !== null) {
+    try {
+      card = JSON.parse((await reader.read(cardPath)).toString('utf8'));
+    } catch {
+      return null;
+    }
+  }
+  const file = (card as { observation?: { feature_graph?: { file?: unknown } } } | null | undefined)?.observation?.feature_graph?.file;
+  const dir = cardPath ?? onnxPath;
+  if (typeof file !== 'string' || dir === null) return null;
+  const folder = posix.dirname(dir);
+  return folder === '.' ? file : `${folder}/${file}`;
 }
 
 export async function openTrainingArchive(
@@ -131,6 +153,12 @@ export async function openTrainingArchive(
             `checkpoint ${result.checkpointIndex} is recommended but the archive does not hold its model; evaluating the final model`,
           );
         }
+      }
+
+      // A card's feature graph is the model's file too, not an unreferenced model.
+      for (const c of new Set([loc.cardFile, cardPath])) {
+        const g = await featureGraphPath(reader, c, c === null ? entry.card : undefined, loc.onnx);
+        if (g) referenced.add(g);
       }
 
       // Every candidate file is identified by its sha256, also when gating stops it before it is loaded.

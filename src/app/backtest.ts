@@ -13,6 +13,7 @@ import { splitModelId } from '../core/summary.js';
 import { isTimeframe } from '../core/types.js';
 import { loadPolicyModel, MAX_MODEL_BYTES, modelFileInfo, modelTooLarge } from '../adapters/onnx/session.js';
 import { describeError, evaluateModel, GoldenMismatch } from './evaluate.js';
+import { folderCardFiles } from './feature-graph.js';
 import { emptyReport } from './report-base.js';
 import { trackReport } from './interrupt.js';
 import { barsProvider, checkDevice, dataSection, decideModel, requireDataDir, runtimeSection } from './validate.js';
@@ -137,6 +138,7 @@ export async function runBacktest(modelPath: string, config: Config, configFile:
       equityOut: opts.equityOut,
       log: opts.log,
       windowNames: { backtest: '--days / backtest.days', walkForward: '--days / backtest.days' },
+      cardFiles: folderCardFiles(cardPath, root),
     });
     range = evaluated.range;
   } catch (err) {

@@ -19,6 +19,7 @@ import type { ModelReport } from '../core/report.js';
 import { loadPolicyModel, MAX_MODEL_BYTES, modelTooLarge } from '../adapters/onnx/session.js';
 import { sha256 } from '../util/hash.js';
 import { describeError, evaluateModel, type BarsProvider } from './evaluate.js';
+import { folderCardFiles } from './feature-graph.js';
 import { readDeployFiles } from './promote.js';
 
 export interface ChampionOptions {
@@ -110,6 +111,8 @@ export async function compareWithChampion(m: ModelReport, opts: ChampionOptions)
         equityOut: null,
         log: opts.log,
         evidence: false,
+        cardFiles: folderCardFiles(resolve(opts.root, cardPath), opts.root),
+        slot: opts.slot ?? 0,
       });
     } catch (err) {
       return fail(`the champion ${modelPath} (${found.file}) could not be evaluated: ${champion.errors[0] ?? describeError(err)}`);

@@ -12,7 +12,7 @@
  */
 import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, posix } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { parseCard, warmupBars, type PolicyCard } from '../core/card.js';
 import { bindModel, boundCard, infer, outputWidth, type Binding, type ModelRunner, type TensorInfo } from '../core/drive.js';
@@ -21,6 +21,7 @@ import { featureLabel, featureSpan } from '../core/features.js';
 import { jsonSyntaxReason, splitModelId } from '../core/summary.js';
 import { loadPolicyModel, MAX_MODEL_BYTES, modelTooLarge } from '../adapters/onnx/session.js';
 import { openTrainingArchive } from './archive.js';
+import { archiveCardFiles, folderCardFiles, openFeatureGraph, type CardFileReader } from './feature-graph.js';
 import { GOLDEN_TOLERANCE, goldenWidthError } from './evaluate.js';
 
 export interface ResolvedTensor {
@@ -51,6 +52,8 @@ export interface CheckedModel {
       clip: number | null;
     };
     batchable: boolean;
+    /** How the card's feature graph is fed and read (one line per setting), or null. */
+    featureGraph: string[] | null;
   } | null;
   golden: { inference: number; inferencePassed: number; observation: number };
 }
@@ -101,6 +104,7 @@ export async function checkModel(
   cardFile: string,
   defaults: { symbol?: string; timeframe?: string },
   skipInference = false,
+  cardFiles?: CardFileReader,
 ): Promise<void> {
   let card: PolicyCard;
   let b: Binding;
@@ -149,7 +153,20 @@ export async function checkModel(
       clip: card.observation.clip,
     },
     batchable: b.batchable,
+    featureGraph: null,
   };
+  if (card.observation.featureGraph !== null) {
+    try {
+      const graph = await openFeatureGraph(card, cardFiles);
+      entry.resolved.featureGraph = graph!.describe();
+      await graph!.release();
+    } catch (err) {
+      if (err instanceof PolicyGateError && err.kind === 'infra') throw err;
+      entry.status = 'card';
+      entry.errors.push(errorMessage(err));
+      return;
+    }
+  }
   entry.golden.observation = card.golden.filter((g) => g.at !== null).length;
   for (const g of card.golden) {
     if (!g.output) continue;
@@ -242,7 +259,7 @@ export async function checkModelFile(modelPath: string, config: Config, opts: Ch
   const fromName = splitModelId(basename(modelPath).replace(/\.onnx$/i, ''));
   const entry = blank(fromName ? `${fromName.symbol}_${fromName.timeframe}` : basename(modelPath), modelPath, cardPath);
   // The card's own symbol and timeframe win over a file name that is not <SYMBOL>_<TIMEFRAME>.onnx.
-  await withModel(entry, bytes, modelPath, config, (m) => checkModel(entry, m, cardJson, cardPath, {}));
+  await withModel(entry, bytes, modelPath, config, (m) => checkModel(entry, m, cardJson, cardPath, {}, false, folderCardFiles(cardPath, process.cwd())));
   const obj = (cardJson ?? {}) as { symbol?: unknown; timeframe?: unknown };
   if (typeof obj.symbol === 'string' && typeof obj.timeframe === 'string') entry.id = `${obj.symbol.replaceAll('/', '')}_${obj.timeframe}`;
   return { command: 'check', source: modelPath, models: [entry], ok: entry.status === 'ok' };
@@ -280,7 +297,7 @@ export async function checkArchive(source: string, config: Config, opts: CheckOp
       }
       const bytes = await opened.reader.read(gm.onnxPath);
       await withModel(entry, bytes, gm.onnxPath, config, (model) =>
-        checkModel(entry, model, cardJson, cardFile, { symbol: m.symbol, timeframe: m.timeframe }, gm.borrowedCard),
+        checkModel(entry, model, cardJson, cardFile, { symbol: m.symbol, timeframe: m.timeframe }, gm.borrowedCard, archiveCardFiles(opened.reader, source, posix.dirname(gm.cardPath ?? gm.onnxPath!))),
       );
     }
   } finally {
@@ -314,6 +331,7 @@ export function renderCheck(report: CheckReport): string {
           `${r.observation.normalize ? '; normalize' : ''}${r.observation.clip !== null ? `; clip ${r.observation.clip}` : ''}; ${r.batchable ? 'batched' : 'one decision per call (fixed batch)'}`,
       );
       for (const f of r.observation.features) lines.push(`  ${f.feature}: reads ${f.span} bar${f.span > 1 ? 's' : ''} (warm-up ${f.warmup})`);
+      for (const line of r.featureGraph ?? []) lines.push(`graph   ${line}`);
     }
     lines.push(
       `golden  ${m.golden.inferencePassed}/${m.golden.inference} inference checks passed; ${m.golden.observation} observation check${m.golden.observation === 1 ? '' : 's'} need bars (run validate or backtest)`,

@@ -25,6 +25,7 @@ import type { PolicyModel } from '../adapters/onnx/session.js';
 import { bindModel, infer, replayTargets, runSimulations, type Binding, type SimulationJob } from '../core/drive.js';
 import { writeFileAtomic } from './output.js';
 import { collectEvidence } from './evidence.js';
+import { openFeatureGraph, type CardFileReader, type FeatureGraph } from './feature-graph.js';
 
 /** Absolute tolerance of an inference golden vector, per value. */
 export const GOLDEN_TOLERANCE = 1e-4;
@@ -52,6 +53,10 @@ export interface EvaluationPlan {
    * request per step (always so with a custom observationBuilder). Results are identical.
    */
   drive?: 'model' | 'here';
+  /** Reads the files the card names (its feature graph) from the card's folder; absent: the card can name none. */
+  cardFiles?: CardFileReader;
+  /** The onnxruntime process slot the model runs in (its feature graph runs there too). */
+  slot?: number;
 }
 
 export interface BarsInput {
@@ -414,183 +419,214 @@ export async function evaluateModel(
   };
   const own = await runInput(() => getBars(request));
   report.dataQuality.push(...own.notes);
-  const bars = await runInput(() => withOtherSymbols(own.bars, card, request, getBars, report));
-  const makeBuilder = plan.observationBuilder ?? ((c: PolicyCard, x: BarSeries) => new ObservationBuilder(c, x));
-  const builder = makeBuilder(card, bars);
+  const fetched = await runInput(() => withOtherSymbols(own.bars, card, request, getBars, report));
+  const graph = await openFeatureGraph(card, plan.cardFiles, { ...(plan.slot === undefined ? {} : { slot: plan.slot }), timeoutSeconds: plan.config.runtime.inferenceTimeoutSeconds });
+  try {
+    const bars = graph === null ? fetched : await withFeatureGraph(graph, fetched, card, report);
+    const makeBuilder = plan.observationBuilder ?? ((c: PolicyCard, x: BarSeries) => new ObservationBuilder(c, x));
+    const builder = makeBuilder(card, bars);
 
-  const golden = await checkGolden(model, b, card, builder, bars, plan.borrowedCard ?? false, makeBuilder);
-  report.notes.push(...golden.notes);
-  if (golden.observationChecked === 0) {
-    report.flags.push('NO_OBSERVATION_PARITY');
-    const given = card.golden.filter((g) => g.at !== null).length;
-    report.notes.push(
-      `NO_OBSERVATION_PARITY: ` +
-        (given === 0 ? `${card.file} has no { "at", "obs" } golden vector` : `none of the ${given} { "at", "obs" } golden vector(s) of ${card.file} fell on a bar of the data after the warm-up`) +
-        `, so the feature builder was never checked against the training code; the model is capped at ${plan.config.decision.noObservationParityCap} (decision.no_observation_parity_cap). ` +
-        `Export the observation your training code builds at a few bars, with their start times, as golden vectors (docs/policy-card.md)`,
-    );
-  }
-  if (golden.flags.length > 0) {
-    report.flags.push(...golden.flags);
-    report.errors.push(...golden.messages);
-    throw new GoldenMismatch(golden.messages[0]!);
-  }
-
-  const cfg = plan.config;
-  const time = bars.time;
-  const names = plan.windowNames ?? { backtest: '--backtest-days / backtest.days', walkForward: '--days / walk_forward.days' };
-  const series = `${card.symbol} ${card.timeframe}`;
-  const first = time.length ? iso(time[0]!) : null;
-  const last = time.length ? iso(time[time.length - 1]!) : null;
-  // The windows the flags ask for must lie inside the bars: an end before the data, or more days than
-  // the data holds before the end, is bad input of the run (exit 2) — never a silently shorter window.
-  if (time.length > 0 && plan.endMs !== undefined && plan.endMs < time[0]!) {
-    throw new RunInputError(
-      `${report.id}: the window end --end ${iso(plan.endMs)} is before the first bar of ${series} (${first}); the bars cover ${first} → ${last}: pass an --end inside them`,
-      '--end',
-    );
-  }
-  if (time.length > 0 && plan.endMs !== undefined && plan.endMs > time[time.length - 1]!) {
-    report.notes.push(`--end ${iso(plan.endMs)} is after the last bar of ${series}: the windows end at that bar, ${last}`);
-  }
-  const placeWindow = (days: number, what: string, flag: string): { start: number; end: number } => {
-    let w: { start: number; end: number };
-    try {
-      w = evaluationWindow(time, plan.endMs, days);
-    } catch (err) {
-      if (err instanceof PolicyGateError && err.kind === 'input') throw new RunInputError(`${report.id}: the ${days}-day ${what} window of ${series}: ${err.message} (${flag})`, flag, err);
-      throw err;
-    }
-    const wanted = time[w.end]! - days * DAY_MS;
-    if (time[0]! > wanted) {
-      const held = (time[w.end]! - time[0]!) / DAY_MS;
-      throw new RunInputError(
-        `${report.id}: the ${days}-day ${what} window (${flag}) ending ${iso(time[w.end]!)} starts ${iso(wanted)}, before the first bar of ${series} (${first}): ` +
-          `the bars hold ${Number(held.toFixed(1))} days before that end (and the observation needs warm-up bars before the window); ask for fewer days or fetch more history`,
-        flag,
-      );
-    }
-    return w;
-  };
-  const bt = placeWindow(plan.backtestDays, 'backtest', names.backtest);
-  const windows: { kind: 'backtest' | 'fold'; index: number; start: number; end: number }[] = [
-    { kind: 'backtest', index: 0, start: bt.start, end: bt.end },
-  ];
-  let wfDays = 0;
-  if (plan.walkForward) {
-    wfDays = plan.walkForward.days;
-    const wf = placeWindow(plan.walkForward.days, 'walk-forward', names.walkForward);
-    let folds: ReturnType<typeof splitFolds>;
-    try {
-      folds = splitFolds(wf.start, wf.end, plan.walkForward.folds);
-    } catch (err) {
-      if (err instanceof PolicyGateError && err.kind === 'input') throw new RunInputError(`${report.id}: ${series}: ${err.message}`, err.subject, err);
-      throw err;
-    }
-    for (const f of folds) windows.push({ kind: 'fold', index: f.index, start: f.start, end: f.end });
-  }
-  const firstDecision = Math.min(...windows.map((w) => w.start)) - (cfg.backtest.fill === 'close' ? 0 : 1);
-  if (firstDecision < builder.firstValidIndex) {
-    const needFrom = firstDecision - builder.firstValidIndex;
-    throw new RunInputError(
-      `${report.id}: too little history before ${iso(time[Math.min(...windows.map((w) => w.start))]!)}: the observation needs ${builder.firstValidIndex} bars of warm-up before the first decision, ` +
-        `but the data starts only ${firstDecision} bars earlier (${-needFrom} missing, data begins ${iso(time[0]!)}); fetch more history or shorten the windows`,
-      report.id,
-    );
-  }
-
-  // Out-of-sample check against the training window.
-  if (report.train.end) {
-    const limit = Date.parse(report.train.end) + cfg.walkForward.embargoBars * timeframeMs(report.timeframe);
-    const earliest = Math.min(...windows.map((w) => time[w.start]!));
-    if (earliest <= limit) {
-      report.flags.push('IN_SAMPLE_OVERLAP');
+    const golden = await checkGolden(model, b, card, builder, bars, plan.borrowedCard ?? false, makeBuilder);
+    report.notes.push(...golden.notes);
+    if (golden.observationChecked === 0) {
+      report.flags.push('NO_OBSERVATION_PARITY');
+      const given = card.golden.filter((g) => g.at !== null).length;
       report.notes.push(
-        `IN_SAMPLE_OVERLAP: the evaluation starts ${iso(earliest)}, at or before train_end ${report.train.end}` +
-          (cfg.walkForward.embargoBars ? ` + ${cfg.walkForward.embargoBars} embargo bars` : '') +
-          '; these results are partly in sample, so the model cannot be LIVE',
+        `NO_OBSERVATION_PARITY: ` +
+          (given === 0 ? `${card.file} has no { "at", "obs" } golden vector` : `none of the ${given} { "at", "obs" } golden vector(s) of ${card.file} fell on a bar of the data after the warm-up`) +
+          `, so the feature builder was never checked against the training code; the model is capped at ${plan.config.decision.noObservationParityCap} (decision.no_observation_parity_cap). ` +
+          `Export the observation your training code builds at a few bars, with their start times, as golden vectors (docs/policy-card.md)`,
       );
     }
-  }
+    if (golden.flags.length > 0) {
+      report.flags.push(...golden.flags);
+      report.errors.push(...golden.messages);
+      throw new GoldenMismatch(golden.messages[0]!);
+    }
 
-  const P =
-    cfg.backtest.periodsPerYear ??
-    periodsPerYear(card.timeframe, card.assetClass, card.assetClass === 'us_equity' ? observedBarsPerTradingDay(time) : null);
-  const costs: CostModel = {
-    feeBps: cfg.backtest.feeBps[card.assetClass],
-    slippageBps: cfg.backtest.slippageBps,
-    minTradeValue: cfg.backtest.minTradeValue,
-    capital: cfg.backtest.capital,
-    fill: cfg.backtest.fill,
-    rebalanceBand: card.execution.rebalanceBand,
-  };
-  if (cfg.backtest.fill === 'close') report.notes.push('fill "close": decisions fill at the close of the bar they were taken on — optimistic');
-
-  const sims = windows.map((w) => new Simulation(bars, { start: w.start, end: w.end }, costs, { periodsPerYear: P }));
-  // The cost-stressed folds (docs/evidence.md) run alongside, in the same inference calls: on the batched
-  // path they ask about the same decision bars, in lockstep they ride in the same per-step batch.
-  const withEvidence = plan.walkForward !== null && plan.evidence !== false;
-  const m = cfg.evidence.costStress.multiplier;
-  const stressedCosts: CostModel | null = m === null ? null : { ...costs, feeBps: costs.feeBps * m, slippageBps: costs.slippageBps * m };
-  const stressSims =
-    withEvidence && stressedCosts
-      ? windows.slice(1).map((w) => new Simulation(bars, { start: w.start, end: w.end }, stressedCosts, { periodsPerYear: P }))
-      : [];
-  const all = [...sims, ...stressSims];
-  if (model.simulate && !plan.observationBuilder && plan.drive !== 'here') {
-    const job: SimulationJob = {
-      label,
-      card: { ...card, golden: [] },
-      bars,
-      binding: b,
-      simulations: [...windows.map((w) => ({ start: w.start, end: w.end, costs })), ...windows.slice(1, 1 + stressSims.length).map((w) => ({ start: w.start, end: w.end, costs: stressedCosts! }))],
-      periodsPerYear: P,
+    const cfg = plan.config;
+    const time = bars.time;
+    const names = plan.windowNames ?? { backtest: '--backtest-days / backtest.days', walkForward: '--days / walk_forward.days' };
+    const series = `${card.symbol} ${card.timeframe}`;
+    const first = time.length ? iso(time[0]!) : null;
+    const last = time.length ? iso(time[time.length - 1]!) : null;
+    // The windows the flags ask for must lie inside the bars: an end before the data, or more days than
+    // the data holds before the end, is bad input of the run (exit 2) — never a silently shorter window.
+    if (time.length > 0 && plan.endMs !== undefined && plan.endMs < time[0]!) {
+      throw new RunInputError(
+        `${report.id}: the window end --end ${iso(plan.endMs)} is before the first bar of ${series} (${first}); the bars cover ${first} → ${last}: pass an --end inside them`,
+        '--end',
+      );
+    }
+    if (time.length > 0 && plan.endMs !== undefined && plan.endMs > time[time.length - 1]!) {
+      report.notes.push(`--end ${iso(plan.endMs)} is after the last bar of ${series}: the windows end at that bar, ${last}`);
+    }
+    const placeWindow = (days: number, what: string, flag: string): { start: number; end: number } => {
+      let w: { start: number; end: number };
+      try {
+        w = evaluationWindow(time, plan.endMs, days);
+      } catch (err) {
+        if (err instanceof PolicyGateError && err.kind === 'input') throw new RunInputError(`${report.id}: the ${days}-day ${what} window of ${series}: ${err.message} (${flag})`, flag, err);
+        throw err;
+      }
+      const wanted = time[w.end]! - days * DAY_MS;
+      if (time[0]! > wanted) {
+        const held = (time[w.end]! - time[0]!) / DAY_MS;
+        throw new RunInputError(
+          `${report.id}: the ${days}-day ${what} window (${flag}) ending ${iso(time[w.end]!)} starts ${iso(wanted)}, before the first bar of ${series} (${first}): ` +
+            `the bars hold ${Number(held.toFixed(1))} days before that end (and the observation needs warm-up bars before the window); ask for fewer days or fetch more history`,
+          flag,
+        );
+      }
+      return w;
     };
-    replayTargets(all, await model.simulate(job), card, label);
-  } else {
-    await runSimulations(all, model, b, card, builder, label);
-  }
-  const results = sims.map((s) => s.finish());
+    const bt = placeWindow(plan.backtestDays, 'backtest', names.backtest);
+    const windows: { kind: 'backtest' | 'fold'; index: number; start: number; end: number }[] = [
+      { kind: 'backtest', index: 0, start: bt.start, end: bt.end },
+    ];
+    let wfDays = 0;
+    if (plan.walkForward) {
+      wfDays = plan.walkForward.days;
+      const wf = placeWindow(plan.walkForward.days, 'walk-forward', names.walkForward);
+      let folds: ReturnType<typeof splitFolds>;
+      try {
+        folds = splitFolds(wf.start, wf.end, plan.walkForward.folds);
+      } catch (err) {
+        if (err instanceof PolicyGateError && err.kind === 'input') throw new RunInputError(`${report.id}: ${series}: ${err.message}`, err.subject, err);
+        throw err;
+      }
+      for (const f of folds) windows.push({ kind: 'fold', index: f.index, start: f.start, end: f.end });
+    }
+    const firstDecision = Math.min(...windows.map((w) => w.start)) - (cfg.backtest.fill === 'close' ? 0 : 1);
+    if (firstDecision < builder.firstValidIndex) {
+      const needFrom = firstDecision - builder.firstValidIndex;
+      throw new RunInputError(
+        `${report.id}: too little history before ${iso(time[Math.min(...windows.map((w) => w.start))]!)}: the observation needs ${builder.firstValidIndex} bars of warm-up before the first decision, ` +
+          `but the data starts only ${firstDecision} bars earlier (${-needFrom} missing, data begins ${iso(time[0]!)}); fetch more history or shorten the windows`,
+        report.id,
+      );
+    }
 
-  report.backtest = windowReport(results[0]!, card);
-  if (plan.walkForward) {
-    const foldResults = results.slice(1);
-    const folds: FoldReport[] = foldResults.map((r, i) => ({ index: windows[i + 1]!.index, ...windowReport(r, card) }));
-    const summary = summarizeFolds(
-      folds.map((f) => f.metrics),
-      plan.walkForward.folds,
-      {
-        good: { positiveShare: cfg.decision.live.minPositiveShare, sharpeStdBelow: cfg.decision.live.maxSharpeStd },
-        marginal: { positiveShare: cfg.decision.paper.minPositiveShare, sharpeStdAtMost: cfg.decision.paper.maxSharpeStd },
-      },
-    );
-    report.walkForward = { days: wfDays, folds, summary };
-    if (withEvidence) {
-      report.evidence = collectEvidence({
-        report,
-        config: cfg,
+    // Out-of-sample check against the training window.
+    if (report.train.end) {
+      const limit = Date.parse(report.train.end) + cfg.walkForward.embargoBars * timeframeMs(report.timeframe);
+      const earliest = Math.min(...windows.map((w) => time[w.start]!));
+      if (earliest <= limit) {
+        report.flags.push('IN_SAMPLE_OVERLAP');
+        report.notes.push(
+          `IN_SAMPLE_OVERLAP: the evaluation starts ${iso(earliest)}, at or before train_end ${report.train.end}` +
+            (cfg.walkForward.embargoBars ? ` + ${cfg.walkForward.embargoBars} embargo bars` : '') +
+            '; these results are partly in sample, so the model cannot be LIVE',
+        );
+      }
+    }
+
+    const P =
+      cfg.backtest.periodsPerYear ??
+      periodsPerYear(card.timeframe, card.assetClass, card.assetClass === 'us_equity' ? observedBarsPerTradingDay(time) : null);
+    const costs: CostModel = {
+      feeBps: cfg.backtest.feeBps[card.assetClass],
+      slippageBps: cfg.backtest.slippageBps,
+      minTradeValue: cfg.backtest.minTradeValue,
+      capital: cfg.backtest.capital,
+      fill: cfg.backtest.fill,
+      rebalanceBand: card.execution.rebalanceBand,
+    };
+    if (cfg.backtest.fill === 'close') report.notes.push('fill "close": decisions fill at the close of the bar they were taken on — optimistic');
+
+    const sims = windows.map((w) => new Simulation(bars, { start: w.start, end: w.end }, costs, { periodsPerYear: P }));
+    // The cost-stressed folds (docs/evidence.md) run alongside, in the same inference calls: on the batched
+    // path they ask about the same decision bars, in lockstep they ride in the same per-step batch.
+    const withEvidence = plan.walkForward !== null && plan.evidence !== false;
+    const m = cfg.evidence.costStress.multiplier;
+    const stressedCosts: CostModel | null = m === null ? null : { ...costs, feeBps: costs.feeBps * m, slippageBps: costs.slippageBps * m };
+    const stressSims =
+      withEvidence && stressedCosts
+        ? windows.slice(1).map((w) => new Simulation(bars, { start: w.start, end: w.end }, stressedCosts, { periodsPerYear: P }))
+        : [];
+    const all = [...sims, ...stressSims];
+    if (model.simulate && !plan.observationBuilder && plan.drive !== 'here') {
+      const job: SimulationJob = {
+        label,
+        card: { ...card, golden: [] },
         bars,
-        builder,
-        makeBuilder: (x) => makeBuilder(card, x),
-        foldWindows: windows.slice(1),
-        foldResults,
-        summary,
-        stressed: stressedCosts ? { costs: stressedCosts, results: stressSims.map((s) => s.finish()) } : null,
+        binding: b,
+        simulations: [...windows.map((w) => ({ start: w.start, end: w.end, costs })), ...windows.slice(1, 1 + stressSims.length).map((w) => ({ start: w.start, end: w.end, costs: stressedCosts! }))],
         periodsPerYear: P,
-      });
+      };
+      replayTargets(all, await model.simulate(job), card, label);
+    } else {
+      await runSimulations(all, model, b, card, builder, label);
     }
-  }
-  report.charts = modelCharts(results[0]!, results.slice(1), windows.slice(1).map((w) => w.index), bars);
+    const results = sims.map((s) => s.finish());
 
-  if (plan.equityOut) {
-    await mkdir(plan.equityOut, { recursive: true });
-    const safeId = report.id.replace(/[^A-Za-z0-9._-]/g, '_');
-    await writeFileAtomic(join(plan.equityOut, `${safeId}.backtest.csv`), equityCsv(results[0]!));
-    for (let i = 1; i < results.length; i++) {
-      await writeFileAtomic(join(plan.equityOut, `${safeId}.fold${windows[i]!.index}.csv`), equityCsv(results[i]!));
+    report.backtest = windowReport(results[0]!, card);
+    if (plan.walkForward) {
+      const foldResults = results.slice(1);
+      const folds: FoldReport[] = foldResults.map((r, i) => ({ index: windows[i + 1]!.index, ...windowReport(r, card) }));
+      const summary = summarizeFolds(
+        folds.map((f) => f.metrics),
+        plan.walkForward.folds,
+        {
+          good: { positiveShare: cfg.decision.live.minPositiveShare, sharpeStdBelow: cfg.decision.live.maxSharpeStd },
+          marginal: { positiveShare: cfg.decision.paper.minPositiveShare, sharpeStdAtMost: cfg.decision.paper.maxSharpeStd },
+        },
+      );
+      report.walkForward = { days: wfDays, folds, summary };
+      if (withEvidence) {
+        report.evidence = await collectEvidence({
+          report,
+          config: cfg,
+          bars,
+          builder,
+          // The audit's views are cut bars: the feature graph is run again on each of them.
+          makeBuilder: graph === null ? (x) => makeBuilder(card, x) : async (x) => makeBuilder(card, await graph.attach(x)),
+          foldWindows: windows.slice(1),
+          foldResults,
+          summary,
+          stressed: stressedCosts ? { costs: stressedCosts, results: stressSims.map((s) => s.finish()) } : null,
+          periodsPerYear: P,
+        });
+      }
     }
+    report.charts = modelCharts(results[0]!, results.slice(1), windows.slice(1).map((w) => w.index), bars);
+
+    if (plan.equityOut) {
+      await mkdir(plan.equityOut, { recursive: true });
+      const safeId = report.id.replace(/[^A-Za-z0-9._-]/g, '_');
+      await writeFileAtomic(join(plan.equityOut, `${safeId}.backtest.csv`), equityCsv(results[0]!));
+      for (let i = 1; i < results.length; i++) {
+        await writeFileAtomic(join(plan.equityOut, `${safeId}.fold${windows[i]!.index}.csv`), equityCsv(results[i]!));
+      }
+    }
+    return { card, range: { start: time[Math.max(0, firstDecision - builder.firstValidIndex)]!, end: time[Math.max(...windows.map((w) => w.end))]! } };
+  } finally {
+    await graph?.release();
   }
-  return { card, range: { start: time[Math.max(0, firstDecision - builder.firstValidIndex)]!, end: time[Math.max(...windows.map((w) => w.end))]! } };
+}
+
+/**
+ * The bars with the feature graph's columns attached, after checking that each window's row depends on
+ * that window only: a row that changes with the other windows of its batch read other bars (flag
+ * LOOKAHEAD, the model is DROP).
+ */
+async function withFeatureGraph(graph: FeatureGraph, bars: BarSeries, card: PolicyCard, report: ModelReport): Promise<BarSeries> {
+  const attached = await graph.attach(bars);
+  const L = graph.binding.window;
+  report.notes.push(
+    `feature graph ${graph.label} (sha256 ${graph.sha256.slice(0, 12)}…): ${attached.graph!.columns.length} column(s) from a ${L}-bar window, computed on ${Math.max(0, bars.time.length - L + 1)} bars one window at a time`,
+  );
+  const dep = await graph.checkBatchIndependence(bars);
+  if (dep !== null) {
+    const message =
+      `LOOKAHEAD: feature graph ${graph.label} column ${dep.column} at the bar starting ${iso(bars.time[dep.bar]!)} is ${dep.alone} computed from its own window but ${dep.inBatch} when run in one batch with other windows: ` +
+      `its rows depend on the other windows of a batch (a statistic over the batch, such as normalising over the whole dataset), so in training each row read later bars. ` +
+      `Compute each window's features from that window only (${card.file} observation.feature_graph)`;
+    report.flags.push('LOOKAHEAD');
+    report.errors.push(message);
+    throw new GoldenMismatch(message);
+  }
+  return attached;
 }
 
 /** A golden-vector mismatch: the model is DROP, its flags and messages are already in the report. */

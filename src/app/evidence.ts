@@ -21,7 +21,7 @@ export interface EvidenceContext {
   /** The builder the simulations used. */
   builder: ObservationSource;
   /** Makes a builder of the same kind on other bars (the truncated series of the look-ahead audit). */
-  makeBuilder: (bars: BarSeries) => ObservationSource;
+  makeBuilder: (bars: BarSeries) => ObservationSource | Promise<ObservationSource>;
   foldWindows: readonly { index: number; start: number; end: number }[];
   foldResults: readonly BacktestResult[];
   summary: FoldSummary;
@@ -50,7 +50,7 @@ export function ratingThresholds(config: Config): Parameters<typeof summarizeFol
   };
 }
 
-export function collectEvidence(ctx: EvidenceContext): Evidence {
+export async function collectEvidence(ctx: EvidenceContext): Promise<Evidence> {
   const { config, report } = ctx;
   const ev = config.evidence;
   const evidence = computeEvidence({
@@ -88,7 +88,7 @@ export function collectEvidence(ctx: EvidenceContext): Evidence {
     const from = Math.max(ctx.builder.firstValidIndex, Math.min(...ctx.foldWindows.map((w) => w.start)) - 1);
     const to = Math.max(...ctx.foldWindows.map((w) => w.end)) - 1;
     const taus = sampleBars(from, to, samples, mulberry32(ev.lookaheadAudit.seed));
-    const audit = auditLookahead(ctx.bars, ctx.builder, ctx.makeBuilder, taus, { samples, seed: ev.lookaheadAudit.seed, state: FLAT_STATE });
+    const audit = await auditLookahead(ctx.bars, ctx.builder, ctx.makeBuilder, taus, { samples, seed: ev.lookaheadAudit.seed, state: FLAT_STATE });
     evidence.lookahead = audit;
     if (audit.mismatches > 0) {
       report.flags.push('LOOKAHEAD');

@@ -22,6 +22,7 @@ import { isTimeframe, type GatingResult } from '../core/types.js';
 import { loadPolicyModel, MAX_MODEL_BYTES, modelFileInfo, modelTooLarge, type PolicyModel } from '../adapters/onnx/session.js';
 import { sha256 } from '../util/hash.js';
 import { describeError, evaluateModel, GoldenMismatch } from './evaluate.js';
+import { folderCardFiles } from './feature-graph.js';
 import { readDeployFiles, type DeployFiles } from './promote.js';
 import { emptyReport } from './report-base.js';
 import { trackReport } from './interrupt.js';
@@ -152,6 +153,7 @@ export async function evaluateDeployed(deployed: readonly DeployedModel[], confi
         walkForward: { days: config.walkForward.days, folds: config.walkForward.folds },
         equityOut: opts.equityOut,
         log: opts.log,
+        cardFiles: folderCardFiles(resolve(opts.root, rec.entry.card), opts.root),
       });
       ranges.push(evaluated.range);
       const s = m.walkForward?.summary;

@@ -3,6 +3,7 @@
  * load, fetch bars, backtest, walk-forward, decide, conclude. One model's failure never loses the
  * others' results: it is recorded on that model and the run goes on.
  */
+import { posix } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { concludeReport, decide } from '../core/decide.js';
 import { inputError, PolicyGateError, usageError } from '../core/errors.js';
@@ -14,6 +15,7 @@ import { cudaProviderStatus, loadPolicyModel, modelFileInfo, onnxruntimeVersion,
 import { parseJsonFile } from '../core/json.js';
 import { openTrainingArchive } from './archive.js';
 import { describeError, evaluateModel, GoldenMismatch, type BarsInput, type BarsProvider } from './evaluate.js';
+import { archiveCardFiles } from './feature-graph.js';
 import { AlpacaBarsSource, historyRange } from '../adapters/alpaca/index.js';
 import { emptyReport } from './report-base.js';
 import { trackReport } from './interrupt.js';
@@ -254,6 +256,9 @@ export async function runValidate(source: string, config: Config, configFile: st
             equityOut: opts.equityOut,
             log,
             borrowedCard: gm.borrowedCard,
+            // Files the card names live beside it (an inline card: beside the model).
+            cardFiles: archiveCardFiles(opened.reader, source, posix.dirname(gm.cardPath ?? gm.onnxPath!)),
+            slot,
           },
         );
         outcome.range = evaluated.range;

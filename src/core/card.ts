@@ -38,6 +38,27 @@ export interface ObservationSpec {
   readonly clip: number | null;
   /** W · F: the flattened observation length. */
   readonly size: number;
+  /** The team's own feature function exported to ONNX, read by features `graph`; null when none. */
+  readonly featureGraph: FeatureGraphSpec | null;
+}
+
+/**
+ * observation.feature_graph: an ONNX graph that maps a window of raw bars (and their start times) to
+ * one feature row for the window's last bar (docs/policy-card.md, "Feature graphs").
+ */
+export interface FeatureGraphSpec {
+  /** The graph's file, relative to the card's folder (no "..", no absolute path). */
+  readonly file: string;
+  /** L: the bars per window, the decision bar included (the graph features' warm-up span). */
+  readonly window: number;
+  /** The input fed the bars [batch, L, 5] (open, high, low, close, volume); null = the graph's only float input. */
+  readonly barsInput: string | null;
+  /** The input fed the bar start times [batch, L]; null = the graph's other input, if any. */
+  readonly timesInput: string | null;
+  /** The unit of the times fed: seconds (default), milliseconds or nanoseconds since 1970-01-01 UTC. */
+  readonly timesUnit: 's' | 'ms' | 'ns';
+  /** The output holding the feature rows; null = the graph's only output. */
+  readonly output: string | null;
 }
 
 /**
@@ -171,7 +192,8 @@ const TOP_KEYS = [
 ] as const;
 /** Free-form metadata a card may carry; ignored. Keys starting with `x_` or `x-` are ignored too. */
 const METADATA_KEYS = ['description', 'notes', 'metadata', 'version', 'model_version', 'created_at'];
-const OBSERVATION_KEYS = ['window', 'features', 'normalize', 'clip'];
+const OBSERVATION_KEYS = ['window', 'features', 'normalize', 'clip', 'feature_graph'];
+const FEATURE_GRAPH_KEYS = ['file', 'window', 'bars_input', 'times_input', 'times_unit', 'output'];
 const NORMALIZE_KEYS = ['mean', 'std', 'var', 'epsilon'];
 /** VecNormalize's default epsilon (std = sqrt(var + epsilon)). */
 const DEFAULT_VAR_EPSILON = 1e-8;
@@ -369,8 +391,66 @@ function parseObservation(p: Problems, raw: unknown): ObservationSpec | undefine
     else p.add('observation.clip', `must be a positive number, got ${show(raw.clip)}`);
   }
 
-  if (!featuresOk || !windowOk) return undefined;
-  return { window, features, normalize, clip, size: window * features.length };
+  const graph = parseFeatureGraph(p, raw.feature_graph);
+  const readers = features.map((f, i) => (f.name === 'graph' ? i : -1)).filter((i) => i >= 0);
+  if (graph === null && raw.feature_graph === undefined && readers.length > 0) {
+    p.add(`observation.features[${readers[0]}]`, 'reads the feature graph, but observation.feature_graph is missing; give { "file": "<graph>.onnx", "window": L }');
+    featuresOk = false;
+  }
+  if (graph !== null && featuresOk && readers.length === 0) {
+    p.add('observation.feature_graph', 'is given but no feature reads it; add { "name": "graph", "column": k } to observation.features for each column the model takes');
+  }
+  if (!featuresOk || !windowOk || (raw.feature_graph !== undefined && graph === null)) return undefined;
+  // Each graph feature's span is the graph's window (its warm-up).
+  const specs = graph === null ? features : features.map((f) => (f.name === 'graph' ? { ...f, window: graph.window } : f));
+  return { window, features: specs, normalize, clip, size: window * features.length, featureGraph: graph };
+}
+
+function parseFeatureGraph(p: Problems, raw: unknown): FeatureGraphSpec | null {
+  if (raw === undefined || raw === null) return null;
+  const at = 'observation.feature_graph';
+  if (!isObject(raw)) {
+    p.add(at, `must be an object { "file": "<graph>.onnx", "window": L }, got ${show(raw)}`);
+    return null;
+  }
+  checkKeys(p, raw, at, FEATURE_GRAPH_KEYS);
+  let ok = true;
+  let file = '';
+  if (typeof raw.file !== 'string' || raw.file.trim() === '') {
+    p.add(`${at}.file`, `must be the graph's file name, relative to the card's folder, such as "features.onnx", got ${show(raw.file)}`);
+    ok = false;
+  } else {
+    file = raw.file;
+    const parts = file.split('/');
+    if (file.startsWith('/') || /^[A-Za-z]:/.test(file) || file.includes('\\') || parts.some((x) => x === '..' || x === '.' || x === '') || file.includes('\0')) {
+      p.add(`${at}.file`, `must be a plain relative path inside the card's folder (no "..", ".", empty or absolute parts, no backslash), got ${show(file)}`);
+      ok = false;
+    } else if (!/\.onnx$/i.test(file)) {
+      p.add(`${at}.file`, `must name an .onnx file (the exported feature function), got ${show(file)}`);
+      ok = false;
+    }
+  }
+  let window = 0;
+  if (!(isInt(raw.window) && raw.window >= 1 && raw.window <= MAX_WINDOW)) {
+    p.add(`${at}.window`, `must be the number of bars the graph reads per value (the decision bar included), an integer from 1 to ${MAX_WINDOW}, got ${show(raw.window)}`);
+    ok = false;
+  } else window = raw.window;
+  let timesUnit: FeatureGraphSpec['timesUnit'] = 's';
+  if (raw.times_unit !== undefined) {
+    if (raw.times_unit === 's' || raw.times_unit === 'ms' || raw.times_unit === 'ns') timesUnit = raw.times_unit;
+    else {
+      p.add(`${at}.times_unit`, `must be "s" (seconds, default), "ms" or "ns" since 1970-01-01 UTC, got ${show(raw.times_unit)}`);
+      ok = false;
+    }
+  }
+  const barsInput = optionalName(p, raw.bars_input, `${at}.bars_input`);
+  const timesInput = optionalName(p, raw.times_input, `${at}.times_input`);
+  const output = optionalName(p, raw.output, `${at}.output`);
+  if (barsInput !== null && barsInput === timesInput) {
+    p.add(`${at}.times_input`, `names the same input as bars_input (${show(barsInput)}); they are two inputs`);
+    ok = false;
+  }
+  return ok ? { file, window, barsInput, timesInput, timesUnit, output } : null;
 }
 
 /**
@@ -494,6 +574,7 @@ function parseFeature(p: Problems, raw: unknown, path: string): FeatureSpec | un
       case 'int':
         valid = isInt(value) && value >= (def.min ?? 1) && value <= (def.max ?? Infinity);
         if (def.key === 'ddof') expected = "0 (population std) or 1 (sample std, pandas' default)";
+        else if (def.min === 0 && (!isInt(value) || value < 0)) expected = `an integer ≥ 0 (an output column of observation.feature_graph)`;
         else if (!isInt(value) || value < 1) expected = 'a positive integer';
         else if (value < (def.min ?? 1)) {
           p.add(where, `must be at least ${def.min} for ${name}${def.min === 2 && def.key === 'period' ? ' (a sample std needs two values)' : ''}, got ${value}`);

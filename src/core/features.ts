@@ -12,6 +12,11 @@
  *    different values in different observations; the ObservationBuilder computes them per decision.
  *  - `state`: position and unrealized_return come from the simulator at decision time.
  *
+ * A fourth source feeds `column` features: `graph` (column k of the card's feature graph, a team's own
+ * feature function exported to ONNX). Its values are computed by running the graph on each bar's own
+ * trailing window (src/app/feature-graph.ts) and travel with the bars (BarSeries.graph); here they are
+ * only looked up.
+ *
  * Numerics: every trailing-window statistic is recomputed from its own window (forward summation;
  * two-pass mean / squared deviations for standard deviations) instead of a rolling sum. Rolling sums
  * drift, and worse, they make a value depend (in its last bits) on every bar since the start of the
@@ -43,6 +48,8 @@ export const INDICATOR_FEATURES = [
 export const BAR_FEATURES = ['range', 'body', 'hour_sin', 'hour_cos', 'dow_sin', 'dow_cos'] as const;
 export const WINDOW_FEATURES = ['open_rel', 'high_rel', 'low_rel', 'close_rel', 'volume_rel'] as const;
 export const STATE_FEATURES = ['position', 'unrealized_return'] as const;
+/** Column k of the card's observation.feature_graph. */
+export const GRAPH_FEATURES = ['graph'] as const;
 
 export type LagFeatureName = (typeof LAG_FEATURES)[number];
 export type PeriodFeatureName = (typeof PERIOD_FEATURES)[number];
@@ -50,13 +57,15 @@ export type IndicatorFeatureName = (typeof INDICATOR_FEATURES)[number];
 export type BarFeatureName = (typeof BAR_FEATURES)[number];
 export type WindowFeatureName = (typeof WINDOW_FEATURES)[number];
 export type StateFeatureName = (typeof STATE_FEATURES)[number];
+export type GraphFeatureName = (typeof GRAPH_FEATURES)[number];
 export type FeatureName =
   | LagFeatureName
   | PeriodFeatureName
   | IndicatorFeatureName
   | BarFeatureName
   | WindowFeatureName
-  | StateFeatureName;
+  | StateFeatureName
+  | GraphFeatureName;
 
 export const FEATURE_NAMES: readonly FeatureName[] = [
   ...LAG_FEATURES,
@@ -65,6 +74,7 @@ export const FEATURE_NAMES: readonly FeatureName[] = [
   ...BAR_FEATURES,
   ...WINDOW_FEATURES,
   ...STATE_FEATURES,
+  ...GRAPH_FEATURES,
 ];
 
 /**
@@ -96,6 +106,10 @@ export interface FeatureSpec {
   readonly price?: 'typical' | 'close';
   /** Compute the feature on another symbol's bars (BarSeries.others), as of each bar's time. */
   readonly symbol?: string;
+  /** graph: the index of the feature graph's output column. */
+  readonly column?: number;
+  /** graph: the bars the graph reads per value (observation.feature_graph.window; not a parameter, so not in the label). */
+  readonly window?: number;
 }
 
 export type FeatureKind = 'column' | 'window' | 'state';
@@ -175,13 +189,14 @@ const FEATURE_PARAMS: Readonly<Record<FeatureName, readonly ParamDef[]>> = {
   volume_rel: [],
   position: [],
   unrealized_return: [],
+  graph: [{ key: 'column', type: 'int', core: true, min: 0, max: MAX_FEATURE_PARAM }],
 };
 
 const SYMBOL: ParamDef = { key: 'symbol', type: 'symbol', optional: true };
 
 /** The parameters a feature takes, in label order. Per-bar features may read another symbol's bars. */
 export function featureParams(name: FeatureName): readonly ParamDef[] {
-  return featureKind(name) === 'column' ? [...FEATURE_PARAMS[name], SYMBOL] : FEATURE_PARAMS[name];
+  return featureKind(name) === 'column' && name !== 'graph' ? [...FEATURE_PARAMS[name], SYMBOL] : FEATURE_PARAMS[name];
 }
 
 export function isFeatureName(value: unknown): value is FeatureName {
@@ -241,6 +256,8 @@ export function featureSpan(spec: FeatureSpec): number {
       return n + (spec.smooth ?? 3) - 1;
     case 'obv_change':
       return n + 1;
+    case 'graph':
+      return spec.window ?? 1;
   }
   return 1;
 }
@@ -322,6 +339,20 @@ function otherSymbolColumn(bars: BarSeries, spec: FeatureSpec): Float64Array | n
   return out;
 }
 
+/** Column k of the feature graph's output on these bars (computed beforehand: BarSeries.graph). */
+function graphColumn(bars: BarSeries, spec: FeatureSpec): Float64Array {
+  const k = spec.column ?? 0;
+  const g = bars.graph;
+  if (g === undefined) {
+    throw new Error(`feature ${featureLabel(spec)}: the card's feature graph was not run on these ${bars.symbol} bars (src/app/feature-graph.ts attaches its columns)`);
+  }
+  const column = g.columns[k];
+  if (column === undefined || column.length !== bars.time.length) {
+    throw new Error(`feature ${featureLabel(spec)}: ${g.file} computed ${g.columns.length} column(s) of ${g.columns[0]?.length ?? 0} bars for a series of ${bars.time.length}`);
+  }
+  return column;
+}
+
 /** Bar times of `bars` at which `other` has no bar starting at the same time (ascending indices). */
 export function otherSymbolGaps(bars: BarSeries, other: BarSeries): number[] {
   const missing: number[] = [];
@@ -379,6 +410,7 @@ export function utcWeekdayMonday0(timeMs: number): number {
 
 function computeColumn(bars: BarSeries, spec: FeatureSpec, shared: SharedSeries): Float64Array | null {
   if (featureKind(spec) !== 'column') return null;
+  if (spec.name === 'graph') return graphColumn(bars, spec);
   const n = bars.close.length;
   const out = new Float64Array(n).fill(NaN);
   const { open: o, high: h, low: l, close: c, volume: v, time: t } = bars;

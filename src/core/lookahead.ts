@@ -15,7 +15,8 @@
  * differs, the future leaked (LOOKAHEAD); if it matches, the observation depends on bars older than
  * its declared warm-up (a history dependence: reported, not a look-ahead).
  *
- * Pure: the bars to check come from the seeded sampler below.
+ * Pure: the bars to check come from the seeded sampler below. Asynchronous only because building a view
+ * may need its feature graph run (src/app/feature-graph.ts).
  */
 import type { ObservationState } from './observation.js';
 import type { Rng } from './stats/bootstrap.js';
@@ -89,13 +90,13 @@ const MAX_DETAILS = 5;
  * Compares, at each τ in `taus`, the observation `full` builds with the one `makeBuilder(bars 0…τ)`
  * builds, both with the same decision-time `state`.
  */
-export function auditLookahead(
+export async function auditLookahead(
   bars: BarSeries,
   full: ObservationSource,
-  makeBuilder: (bars: BarSeries) => ObservationSource,
+  makeBuilder: (bars: BarSeries) => ObservationSource | Promise<ObservationSource>,
   taus: readonly number[],
   opts: { samples: number; seed: number; state: ObservationState },
-): LookaheadAudit {
+): Promise<LookaheadAudit> {
   const details: string[] = [];
   const historyDetails: string[] = [];
   let mismatches = 0;
@@ -103,9 +104,9 @@ export function auditLookahead(
   const a = new Float32Array(full.size);
   const iso = (i: number): string => new Date(bars.time[i]!).toISOString();
   /** Null when the view's observation at τ equals `a`; else what differs ("without …" completes the sentence). */
-  const compare = (from: number, tau: number, without: string): string | null => {
+  const compare = async (from: number, tau: number, without: string): Promise<string | null> => {
     try {
-      const truncated = makeBuilder(truncateSeries(bars, tau, from));
+      const truncated = await makeBuilder(truncateSeries(bars, tau, from));
       const b = truncated.build(tau - from, opts.state, new Float32Array(truncated.size));
       if (b.length !== a.length) return `the observation has ${a.length} values with the full data but ${b.length} without ${without}`;
       for (let i = 0; i < a.length; i++) {
@@ -122,9 +123,9 @@ export function auditLookahead(
   for (const tau of taus) {
     full.build(tau, opts.state, a);
     const from = Math.max(0, tau - full.firstValidIndex);
-    const short = compare(from, tau, from === 0 ? 'the bars after it' : 'the bars after it and those before its warm-up');
+    const short = await compare(from, tau, from === 0 ? 'the bars after it' : 'the bars after it and those before its warm-up');
     if (short === null) continue;
-    const future = from === 0 ? short : compare(0, tau, 'the bars after it');
+    const future = from === 0 ? short : await compare(0, tau, 'the bars after it');
     if (future !== null) {
       mismatches++;
       if (details.length < MAX_DETAILS) details.push(`observation at ${iso(tau)}: ${future}`);

@@ -388,9 +388,14 @@ export class ObservationBuilder {
   }
 
   private nonFinite(tau: number, bar: number, feature: number, value: number): Error {
+    const spec = this.features[feature]!;
+    const hint =
+      spec.name === 'graph'
+        ? `the feature graph ${this.bars.graph?.file ?? ''} returned it for that bar's window; check the graph on those bars (a division by zero, a log of a non-positive value, a statistic of too few values)`
+        : 'check the bars for zero or missing prices or volumes';
     return inputError(
-      `${this.card.file}: feature ${featureLabel(this.features[feature])} is ${value} at bar ${isoAt(this.bars, bar)} ` +
-        `in the observation for ${isoAt(this.bars, tau)}; check the bars for zero or missing prices or volumes`,
+      `${this.card.file}: feature ${featureLabel(spec)} is ${value} at bar ${isoAt(this.bars, bar)} ` +
+        `in the observation for ${isoAt(this.bars, tau)}; ${hint}`,
       this.card.file,
     );
   }

@@ -46,6 +46,20 @@ export interface BarSeries {
    * before it (features.ts).
    */
   readonly others?: Readonly<Record<string, BarSeries>>;
+  /**
+   * The columns a card's feature graph computed on exactly these bars (features `graph`, by column),
+   * or absent. A series cut from this one (the look-ahead audit's views) does not carry them: the
+   * graph is run again on the cut bars (src/app/feature-graph.ts).
+   */
+  readonly graph?: GraphColumns;
+}
+
+/** A feature graph's output on one BarSeries: column k holds feature `graph(column=k)` at each bar (NaN in its warm-up). */
+export interface GraphColumns {
+  /** The graph's file, for messages. */
+  readonly file: string;
+  readonly sha256: string;
+  readonly columns: readonly Float64Array[];
 }
 
 export interface DataQualityNote {

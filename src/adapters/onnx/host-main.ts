@@ -52,6 +52,7 @@ import { Worker } from 'node:worker_threads';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { driveJob, type FloatTensor, type ModelRunner, type SimulationJob, type TensorInfo } from '../../core/drive.js';
 import { PolicyGateError } from '../../core/errors.js';
+import { timeInUnit, timeInUnitNumber, type GraphBinding } from '../../core/feature-graph.js';
 import { prepareRun, runFailure } from './feeds.js';
 import { decodeRequest, encodeMessage, encodeRunReply, type RunFeed, type RunRequest } from './host-frame.js';
 
@@ -289,6 +290,71 @@ function main(): void {
     }
   };
 
+  /**
+   * A feature graph over a series (src/core/feature-graph.ts): the feature row of each bar from `from`
+   * on, computed from that bar's own window, `batch` windows per run (1: each value sees its window
+   * only, as live trading computes it). With `rows`, only those bars. Replies with F columns over the
+   * whole series, NaN where not computed.
+   */
+  const features = async (req: Request, held: Held): Promise<unknown> => {
+    const b = req['binding'] as GraphBinding;
+    const bars = req['bars'] as { time: Float64Array; open: Float64Array; high: Float64Array; low: Float64Array; close: Float64Array; volume: Float64Array };
+    const L = b.window;
+    const n = bars.time.length;
+    const from = Math.max(L - 1, Number(req['from']) || 0);
+    const rows = (req['rows'] as number[] | undefined) ?? Array.from({ length: Math.max(0, n - from) }, (_, i) => from + i);
+    const batch = Math.max(1, Number(req['batch']) || 1);
+    const beatMs = Number(req['beatMs']) || 1000;
+    let lastBeat = performance.now();
+    const fields = [bars.open, bars.high, bars.low, bars.close, bars.volume];
+    let columns: Float64Array[] | null = null;
+    for (let start = 0; start < rows.length; start += batch) {
+      const group = rows.slice(start, start + batch);
+      const N = group.length;
+      const ohlcv = b.barsType === 'float64' ? new Float64Array(N * L * 5) : new Float32Array(N * L * 5);
+      const times =
+        b.timesType === 'int64' ? new BigInt64Array(N * L) : b.timesType === 'int32' ? new Int32Array(N * L) : b.timesType === 'float64' ? new Float64Array(N * L) : null;
+      for (let k = 0; k < N; k++) {
+        const tau = group[k]!;
+        if (!(Number.isInteger(tau) && tau >= L - 1 && tau < n)) return { id: req.id, ok: false, kind: 'host', message: `no window of ${L} bars ends at bar ${tau} of ${n}` };
+        for (let j = 0; j < L; j++) {
+          const i = tau - L + 1 + j;
+          const o = (k * L + j) * 5;
+          for (let c = 0; c < 5; c++) ohlcv[o + c] = fields[c]![i]!;
+          if (times instanceof BigInt64Array) times[k * L + j] = timeInUnit(bars.time[i]!, b.timesUnit);
+          else if (times !== null) times[k * L + j] = timeInUnitNumber(bars.time[i]!, b.timesUnit);
+        }
+      }
+      const named: Record<string, Tensor> = { [b.barsInput]: new ort.Tensor(b.barsType, ohlcv, [N, L, 5]) };
+      if (times !== null && b.timesInput !== null) named[b.timesInput] = new ort.Tensor(b.timesType!, times, [N, L]);
+      let out: Tensor | undefined;
+      try {
+        out = (await held.session.run(named, [b.output]))[b.output];
+      } catch (err) {
+        return { id: req.id, ok: false, kind: 'run', message: messageOf(err) };
+      }
+      if (!out) return { id: req.id, ok: false, kind: 'missing-output', name: b.output };
+      const data = out.data as unknown;
+      if (!(data instanceof Float32Array || data instanceof Float64Array)) return { id: req.id, ok: false, kind: 'output-type', name: b.output, type: out.type };
+      const dims = out.dims;
+      const perWindow = data.length / N;
+      const width = dims.length === 1 ? 1 : b.lastRow ? (dims[2] ?? 0) : perWindow;
+      const valid =
+        dims[0] === N && Number.isInteger(perWindow) && width >= 1 && (dims.length === 1 || (b.lastRow ? dims.length === 3 && dims[1]! * width === perWindow : dims.length === 2));
+      if (!valid) return { id: req.id, ok: false, kind: 'graph-shape', message: `output "${b.output}" is [${dims.join(', ')}] for ${N} window(s) of [${L}, 5]` };
+      if (columns === null) columns = Array.from({ length: width }, () => new Float64Array(n).fill(NaN));
+      else if (columns.length !== width) return { id: req.id, ok: false, kind: 'graph-shape', message: `output "${b.output}" has ${width} columns for one window but ${columns.length} for another` };
+      const skip = perWindow - width; // [N, L, F]: the last row of each window
+      for (let k = 0; k < N; k++) for (let f = 0; f < width; f++) columns[f]![group[k]!] = data[k * perWindow + skip + f]!;
+      const now = performance.now();
+      if (now - lastBeat >= beatMs) {
+        lastBeat = now;
+        writeAll(encodeMessage({ id: req.id, beat: true }));
+      }
+    }
+    return { id: req.id, ok: true, columns: columns ?? [] };
+  };
+
   const handle = async (req: Request): Promise<unknown> => {
     const slow = injectFault(req.fault);
     switch (req.op) {
@@ -317,6 +383,11 @@ function main(): void {
         const held = sessions.get(req['session'] as number);
         if (!held) return { id: req.id, ok: false, kind: 'released', message: 'no such session' };
         return simulate(req, held, slow);
+      }
+      case 'features': {
+        const held = sessions.get(req['session'] as number);
+        if (!held) return { id: req.id, ok: false, kind: 'released', message: 'no such session' };
+        return features(req, held);
       }
       case 'release': {
         const held = sessions.get(req['session'] as number);

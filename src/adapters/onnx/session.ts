@@ -44,7 +44,8 @@ import path from 'node:path';
 import type { FloatTensor, SimulationJob, TensorInfo } from '../../core/drive.js';
 import { inputError, PolicyGateError, usageError } from '../../core/errors.js';
 import { lfsPointerError, parseLfsPointer } from '../../core/lfs.js';
-import type { ModelFileInfo } from '../../core/types.js';
+import type { BarSeries, ModelFileInfo } from '../../core/types.js';
+import type { GraphBinding } from '../../core/feature-graph.js';
 import { formatBytes } from '../archive/limits.js';
 import { cleanReason, prepareRun, runFailure } from './feeds.js';
 import type { RunOutput } from './host-frame.js';
@@ -83,8 +84,22 @@ export interface PolicyModel {
    * model can only be run call by call.
    */
   simulate?(job: SimulationJob): Promise<Float64Array[]>;
+  /**
+   * Run the model as a feature graph over bars (src/core/feature-graph.ts): F columns over the whole
+   * series, NaN outside the computed bars. Absent when the model can only be run call by call.
+   */
+  features?(req: FeatureGraphRequest): Promise<Float64Array[]>;
   /** Free the native session. Further run() calls throw. */
   release(): Promise<void>;
+}
+
+/** What a feature graph is run on: the bars, from bar `from` (or only `rows`), `batch` windows per run (default 1). */
+export interface FeatureGraphRequest {
+  binding: GraphBinding;
+  bars: Pick<BarSeries, 'time' | 'open' | 'high' | 'low' | 'close' | 'volume'>;
+  from?: number;
+  rows?: number[];
+  batch?: number;
 }
 
 export interface CudaStatus {
@@ -394,6 +409,32 @@ class HostedPolicyModel implements PolicyModel {
       throw new Error(`${this.label}: the onnxruntime host refused the request: ${reply.message ?? reply.kind}`);
     }
     return reply['targets'] as Float64Array[];
+  }
+
+  async features(req: FeatureGraphRequest): Promise<Float64Array[]> {
+    const session = this.session;
+    if (!session) throw new Error(`${this.label}: model already released`);
+    // Views are copied so only the bars sent cross (a view would carry its whole buffer).
+    const own = (a: Float64Array): Float64Array => (a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? a : a.slice());
+    const { time, open, high, low, close, volume } = req.bars;
+    const reply = await session.host.request(
+      {
+        op: 'features',
+        session: session.handle,
+        binding: req.binding,
+        bars: { time: own(time), open: own(open), high: own(high), low: own(low), close: own(close), volume: own(volume) },
+        from: req.from ?? 0,
+        ...(req.rows === undefined ? {} : { rows: req.rows }),
+        batch: req.batch ?? 1,
+        beatMs: Math.min(1000, this.timeoutMs / 4),
+      },
+      { label: this.label, what: 'running', timeoutMs: this.timeoutMs },
+    );
+    if (!reply.ok) {
+      const what = reply.kind === 'missing-output' ? `no output "${String(reply['name'])}"` : reply.kind === 'output-type' ? `output "${String(reply['name'])}" is ${String(reply['type'])}, not float` : String(reply.message ?? reply.kind);
+      throw inputError(`feature graph ${this.label}: onnxruntime could not run it: ${cleanReason(new Error(what))}`, this.label);
+    }
+    return reply['columns'] as Float64Array[];
   }
 
   async release(): Promise<void> {
