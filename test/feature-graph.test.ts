@@ -188,16 +188,16 @@ describe('a feature graph in a training archive', () => {
 
 const L = 5;
 /** rows [batch, L, 2]: (close − open) / open and the UTC hour of each bar, in float64 from bars float64 and times int64 (ms). */
-function probeGraph(): Uint8Array {
+function probeGraph(batch: number | string = 'batch'): Uint8Array {
   const scalar = (name: string, v: number) => ({ name, dims: [], dataType: 'int64' as const, data: [BigInt(v)] });
   return encodeModel({
     graph: {
       name: 'probe',
       inputs: [
-        { name: 'ohlcv', elemType: 'float64', shape: ['batch', L, 5] },
-        { name: 'start_ms', elemType: 'int64', shape: ['batch', L] },
+        { name: 'ohlcv', elemType: 'float64', shape: [batch, L, 5] },
+        { name: 'start_ms', elemType: 'int64', shape: [batch, L] },
       ],
-      outputs: [{ name: 'rows', elemType: 'float64', shape: ['batch', L, 2] }],
+      outputs: [{ name: 'rows', elemType: 'float64', shape: [batch, L, 2] }],
       initializers: [
         scalar('i_open', 0),
         scalar('i_close', 3),
@@ -252,6 +252,7 @@ describe('a feature graph built with the ONNX writer', () => {
         output: 'rows',
         lastRow: true,
         width: 2,
+        fixedBatch: false,
       });
       const [body, hour] = await graph.columns(bars);
       const builtin = computeFeatureColumn(bars, { name: 'body' })!;
@@ -316,6 +317,19 @@ describe('a feature graph built with the ONNX writer', () => {
       'feature graph probe.onnx: has no output named "feats"; its outputs are "rows" [batch, 5, 2] float64 (probe.card.json observation.feature_graph.output)',
     );
     expect(await bind([{ name: 'graph', column: 0 }], { times_unit: 's' })).toBe('bound');
+    // Exported without a dynamic batch: a batch of 1 runs (and cannot mix windows); any other is refused.
+    const one = (await openFeatureGraph(probeCard([{ name: 'graph', column: 0 }]), files(probeGraph(1))))!;
+    try {
+      expect(one.binding.fixedBatch).toBe(true);
+      const bars = (await loadBarsFromDir(EXAMPLE_DATA, 'BTCUSD', '1Hour')).bars;
+      expect(await one.checkBatchIndependence(bars)).toBeNull();
+      expect((await one.columns(bars))[0]![100]).toBe(computeFeatureColumn(bars, { name: 'body' })![100]);
+    } finally {
+      await one.release();
+    }
+    await expect(openFeatureGraph(probeCard([{ name: 'graph', column: 0 }]), files(probeGraph(8)))).rejects.toThrow(
+      'feature graph probe.onnx: input "ohlcv" is [8, 5, 5]: a fixed batch of 8; policy-gate runs one window at a time — export the graph with a dynamic batch axis',
+    );
   });
 
   it('card errors: a graph feature without feature_graph, a path leaving the card folder, a graph nothing reads', () => {

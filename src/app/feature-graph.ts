@@ -88,7 +88,8 @@ export class FeatureGraph {
   async checkBatchIndependence(bars: BarSeries): Promise<BatchDependence | null> {
     const L = this.binding.window;
     const n = bars.time.length;
-    if (n - (L - 1) < 2) return null;
+    // A graph exported with a batch of 1 never sees two windows together.
+    if (this.binding.fixedBatch || n - (L - 1) < 2) return null;
     const count = Math.min(BATCH_CHECK_WINDOWS, n - (L - 1));
     const rows = Array.from({ length: count }, (_, k) => L - 1 + Math.floor((k * (n - L)) / Math.max(1, count - 1)));
     const unique = [...new Set(rows)];

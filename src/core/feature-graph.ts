@@ -27,6 +27,8 @@ export interface GraphBinding {
   lastRow: boolean;
   /** F when the graph declares it; else known after the first run. */
   width: number | null;
+  /** The graph was exported with a fixed batch of 1 (no dynamic batch axis): windows cannot be batched at all. */
+  fixedBatch: boolean;
 }
 
 const FLOATS = new Set(['float32', 'float64']);
@@ -79,6 +81,11 @@ export function bindFeatureGraph(
     );
   }
 
+  const batch = bars.shape[0];
+  if (typeof batch === 'number' && batch !== 1 && batch >= 0) {
+    fail(`input "${bars.name}" is ${shape(bars)}: a fixed batch of ${batch}; policy-gate runs one window at a time — export the graph with a dynamic batch axis (dynamic_axes={"${bars.name}": {0: "batch"}, …}) or a batch of 1`, 'bars_input');
+  }
+
   // The times input: named, else the one other input (if any).
   const rest = graph.inputs.filter((t) => t.name !== bars.name);
   let times: TensorInfo | null = null;
@@ -127,6 +134,7 @@ export function bindFeatureGraph(
     output: out.name,
     lastRow,
     width,
+    fixedBatch: batch === 1,
   };
 }
 

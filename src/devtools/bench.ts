@@ -12,6 +12,8 @@
  *      batched inference per model over the number of observations validate infers for it (counted
  *      from the report's windows, the cost-stressed folds included); and, for reference, the same with
  *      2 intra-op threads (the fastest a lone batched call gets on 2 cores);
+ *   4. a card with a feature graph (test/fixtures/feature-graph on examples/data): the graph's columns
+ *      over every bar, and `backtest --days 30 --walk-forward 3` with it;
  * and prints a table: total, floor, ratio, time per fold, observations per second, peak RSS.
  *
  * Flags: --models N (20) · --position-independent (cards without position / unrealized_return) ·
@@ -24,6 +26,7 @@
  * A benchmark, not a test: it never fails on a time; it exits non-zero only when a run errors.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -44,6 +47,8 @@ interface Measurement {
   /** The same with 2 intra-op threads (the machine's best for a lone batched call), on 2+ cores. */
   floor2: Measurement['floor'] | null;
   single: { ms: number; observations: number; errors: string[]; peakRssMiB: number } | null;
+  /** A card with a feature graph (test/fixtures/feature-graph on examples/data): the graph's columns alone, and a backtest with 3 folds. */
+  graph: { bars: number; columnsMs: number; backtestMs: number; errors: string[] } | null;
   maxRssMiB: number;
   /** Peak RSS of the onnxruntime host processes (src/adapters/onnx/host.ts, one per slot) during validate, summed. */
   hostPeakRssMiB: number | null;
@@ -185,7 +190,13 @@ function table(m: Measurement): string {
       `${s(m.single.ms)}, ${m.single.observations} observations, peak RSS ${m.single.peakRssMiB.toFixed(0)} MiB`,
     ]);
   }
-  for (const e of [...m.validate.errors, ...(m.single?.errors ?? [])]) rows.push(['ERROR', e]);
+  if (m.graph) {
+    rows.push([
+      'feature graph (test/fixtures/feature-graph)',
+      `columns over ${m.graph.bars} bars ${m.graph.columnsMs.toFixed(0)} ms (${((m.graph.columnsMs * 1000) / m.graph.bars).toFixed(0)} µs per bar); backtest --days 30 --walk-forward 3 ${s(m.graph.backtestMs)}`,
+    ]);
+  }
+  for (const e of [...m.validate.errors, ...(m.single?.errors ?? []), ...(m.graph?.errors ?? [])]) rows.push(['ERROR', e]);
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n') + '\n';
 }
@@ -367,6 +378,36 @@ async function measure(spec: string): Promise<void> {
     }
     return { ms, best: Math.min(...ms), loadMs, inferMs, peakRssMiB: sampler.stop() };
   };
+  // 4. a card with a feature graph: the graph run one window per bar over the example's bars, then
+  // the backtest with 3 folds that runs it (the graph's columns, the golden vectors, the simulations).
+  let graph: Measurement['graph'] = null;
+  const fixture = path.join(repoRoot, 'test', 'fixtures', 'feature-graph');
+  const exampleData = path.join(repoRoot, 'examples', 'data');
+  if (existsSync(path.join(fixture, 'BTCUSD_1Hour.onnx'))) {
+    const { openFeatureGraph, folderCardFiles } = await import('../app/feature-graph.js');
+    const { parseCard } = await import('../core/card.js');
+    const cardPath = path.join(fixture, 'BTCUSD_1Hour.card.json');
+    const card = parseCard(JSON.parse(await readFile(cardPath, 'utf8')), cardPath);
+    const { bars } = await loadBarsFromDir(exampleData, 'BTCUSD', '1Hour');
+    const g = (await openFeatureGraph(card, folderCardFiles(cardPath, repoRoot)))!;
+    let columnsMs = Infinity;
+    for (let r = 0; r < repeat; r++) {
+      const t0 = performance.now();
+      await g.columns(bars);
+      columnsMs = Math.min(columnsMs, performance.now() - t0);
+    }
+    await g.release();
+    const cfg = defaultConfig();
+    cfg.data.source = 'csv';
+    cfg.data.dir = exampleData;
+    cfg.backtest.days = 30;
+    const t0 = performance.now();
+    const r = await runBacktest(path.join(fixture, 'BTCUSD_1Hour.onnx'), cfg, null, { now, log, cardPath: null, endMs: Date.parse('2024-09-10T00:00:00Z'), folds: 3, equityOut: null, root: repoRoot });
+    const backtestMs = performance.now() - t0;
+    graph = { bars: bars.time.length, columnsMs, backtestMs, errors: r.models.flatMap((x) => x.errors.map((e) => `feature graph backtest: ${e}`)) };
+    process.stderr.write(`bench: feature graph columns ${columnsMs.toFixed(0)} ms, backtest ${(backtestMs / 1000).toFixed(2)} s\n`);
+  }
+
   const floor = await floorRuns(1);
   const floor2 = availableParallelism() >= 2 ? await floorRuns(2) : null;
   input = null;
@@ -380,6 +421,7 @@ async function measure(spec: string): Promise<void> {
     floor,
     floor2,
     single,
+    graph,
     maxRssMiB: process.resourceUsage().maxRSS / 1024,
     hostPeakRssMiB: hostValidatePeak,
     requiredObservations: required,
