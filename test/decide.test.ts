@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { conclude, decide } from '../src/core/decide.js';
+import { rateWalkForward, ratingThresholdsOf, summarizeFolds } from '../src/core/folds.js';
 import { defaultConfig } from '../src/config/schema.js';
 import type { FoldSummary, ModelReport } from '../src/core/report.js';
 import type { GatingResult, ModelFlag, Tier } from '../src/core/types.js';
@@ -170,5 +171,52 @@ describe('NO_OBSERVATION_PARITY caps the tier (decision.no_observation_parity_ca
     const input = { gating: gating('APPROVED'), flags: ['NO_OBSERVATION_PARITY' as const], folds: folds(5, 5, 0.5), notEvaluated: null };
     expect(decide(input, { ...cfg, noObservationParityCap: 'LIVE' })!.tier).toBe('LIVE');
     expect(decide(input, { ...cfg, noObservationParityCap: 'RETRAIN' })!.tier).toBe('RETRAIN');
+  });
+});
+
+describe('the walk-forward rating and the decision share one definition', () => {
+  // Thresholds where LIVE's and PAPER's walk-forward tests differ in both the share and the std.
+  const strict = { ...cfg, live: { minPositiveShare: 0.8, maxSharpeStd: 1.0 }, paper: { minPositiveShare: 0.6, maxSharpeStd: 2.0 } };
+  const loose = { ...cfg, live: { minPositiveShare: 0.6, maxSharpeStd: 2.0 }, paper: { minPositiveShare: 0.6, maxSharpeStd: 2.0 } };
+  // A LIVE std bound above PAPER's (a config file refuses it; decide must still agree with the rating).
+  const inverted = { ...cfg, live: { minPositiveShare: 0.6, maxSharpeStd: 3.0 }, paper: { minPositiveShare: 0.6, maxSharpeStd: 2.0 } };
+
+  it('the rating a report shows never contradicts its decision, over a grid of shares, stds, gatings and thresholds', () => {
+    let checked = 0;
+    for (const c of [cfg, strict, loose, inverted]) {
+      for (let positive = 0; positive <= 5; positive++) {
+        for (const std of [null, 0, 0.5, 0.999, 1.0, 1.5, 2.0, 2.001, 3]) {
+          for (const g of [gating('APPROVED'), gating('REVIEW'), null]) {
+            const f = folds(positive, 5, std);
+            const summary = summarizeFolds(
+              Array.from({ length: 5 }, (_, i) => ({ totalReturn: i < positive ? 0.01 : -0.01, sharpe: std === null ? null : i })),
+              5,
+              ratingThresholdsOf(c),
+            );
+            const rating = rateWalkForward(positive / 5, std, ratingThresholdsOf(c));
+            // summarizeFolds reports this very rating (its own std aside: the function is the same).
+            if (std === null) expect(summary.rating).toBe('POOR');
+            const d = decide({ gating: g, flags: [], folds: f }, c)!;
+            if (rating === 'GOOD') expect(['LIVE', 'PAPER']).toContain(d.tier);
+            if (rating === 'GOOD' && g?.classification === 'APPROVED') expect(d.tier).toBe('LIVE');
+            if (rating === 'MARGINAL') expect(d.tier).toBe('PAPER');
+            if (rating === 'POOR') expect(d.tier).toBe('RETRAIN');
+            checked++;
+          }
+        }
+      }
+    }
+    expect(checked).toBe(4 * 6 * 9 * 3);
+  });
+
+  it('GOOD needs the positive share and a Sharpe std strictly below the LIVE bound; MARGINAL allows the PAPER bound itself', () => {
+    const t = ratingThresholdsOf(strict);
+    expect(rateWalkForward(0.8, 0.5, t)).toBe('GOOD');
+    expect(rateWalkForward(0.79, 0.5, t)).toBe('MARGINAL'); // the share counts, not only the std
+    expect(rateWalkForward(0.8, 1.0, t)).toBe('MARGINAL'); // < 1.0, strictly
+    expect(rateWalkForward(0.6, 2.0, t)).toBe('MARGINAL'); // ≤ 2.0
+    expect(rateWalkForward(0.59, 0.1, t)).toBe('POOR');
+    expect(rateWalkForward(0.6, 2.0001, t)).toBe('POOR');
+    expect(rateWalkForward(1, null, t)).toBe('POOR');
   });
 });

@@ -14,7 +14,7 @@ import type { Config } from '../config/schema.js';
 import { guessAssetClass, parseCard, warmupBars, type PolicyCard } from '../core/card.js';
 import { otherSymbolGaps } from '../core/features.js';
 import { inputError, errorMessage, PolicyGateError, RunInputError } from '../core/errors.js';
-import { evaluationWindow, splitFolds, summarizeFolds } from '../core/folds.js';
+import { evaluationWindow, ratingThresholdsOf, splitFolds, summarizeFolds } from '../core/folds.js';
 import { observedBarsPerTradingDay, periodsPerYear } from '../core/metrics.js';
 import { ObservationBuilder } from '../core/observation.js';
 import type { FoldReport, ModelReport, WindowReport } from '../core/report.js';
@@ -567,10 +567,7 @@ export async function evaluateModel(
       const summary = summarizeFolds(
         folds.map((f) => f.metrics),
         plan.walkForward.folds,
-        {
-          good: { positiveShare: cfg.decision.live.minPositiveShare, sharpeStdBelow: cfg.decision.live.maxSharpeStd },
-          marginal: { positiveShare: cfg.decision.paper.minPositiveShare, sharpeStdAtMost: cfg.decision.paper.maxSharpeStd },
-        },
+        ratingThresholdsOf(cfg.decision),
       );
       report.walkForward = { days: wfDays, folds, summary };
       if (withEvidence) {

@@ -6,7 +6,7 @@
  */
 import type { Config } from '../config/schema.js';
 import { computeEvidence, type CostStress, type Evidence } from '../core/evidence.js';
-import { summarizeFolds, type FoldSummary } from '../core/folds.js';
+import { ratingThresholdsOf, summarizeFolds, type FoldSummary, type RatingThresholds } from '../core/folds.js';
 import { auditLookahead, sampleBars, type ObservationSource } from '../core/lookahead.js';
 import { FLAT_STATE } from '../core/observation.js';
 import type { ModelReport } from '../core/report.js';
@@ -43,11 +43,8 @@ export function dsrTrials(report: ModelReport, config: Config): { n: number; sou
   return { n: 1, source: 'no training history: one trial' };
 }
 
-export function ratingThresholds(config: Config): Parameters<typeof summarizeFolds>[2] {
-  return {
-    good: { positiveShare: config.decision.live.minPositiveShare, sharpeStdBelow: config.decision.live.maxSharpeStd },
-    marginal: { positiveShare: config.decision.paper.minPositiveShare, sharpeStdAtMost: config.decision.paper.maxSharpeStd },
-  };
+export function ratingThresholds(config: Config): RatingThresholds {
+  return ratingThresholdsOf(config.decision);
 }
 
 export async function collectEvidence(ctx: EvidenceContext): Promise<Evidence> {

@@ -431,6 +431,12 @@ export function checkCrossField(cfg: Config, file: string): void {
       file,
     );
   }
+  if (cfg.decision.live.maxSharpeStd > cfg.decision.paper.maxSharpeStd) {
+    throw inputError(
+      `${file}: "decision.live.max_sharpe_std" (${cfg.decision.live.maxSharpeStd}) is above "decision.paper.max_sharpe_std" (${cfg.decision.paper.maxSharpeStd}); LIVE must be at least as strict as PAPER`,
+      file,
+    );
+  }
   if (cfg.walkForward.folds > 1000) {
     throw inputError(`${file}: "walk_forward.folds" must be ≤ 1000, got ${cfg.walkForward.folds}`, file);
   }

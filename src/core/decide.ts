@@ -3,6 +3,7 @@
  * config; every decision says which rule fired.
  */
 import type { DecisionConfig } from '../config/schema.js';
+import { rateWalkForward, ratingThresholdsOf } from './folds.js';
 import type { FoldSummary, ModelReport, Report } from './report.js';
 import { tierRank, type Decision, type GatingResult, type ModelFlag, type Tier } from './types.js';
 
@@ -69,7 +70,10 @@ function decideUncapped(input: DecisionInput, cfg: DecisionConfig): Decision | n
   const std = folds.sharpeStd;
   const live = cfg.live;
   const paper = cfg.paper;
-  const liveWalkForward = share >= live.minPositiveShare && std !== null && std < live.maxSharpeStd;
+  // The same rating the report shows beside the decision (folds.ts): GOOD passes LIVE's walk-forward
+  // test, GOOD or MARGINAL PAPER's.
+  const rating = rateWalkForward(share, std, ratingThresholdsOf(cfg));
+  const liveWalkForward = rating === 'GOOD';
   if (liveWalkForward && gating?.classification === 'APPROVED' && !flags.includes('IN_SAMPLE_OVERLAP')) {
     return {
       tier: 'LIVE',
@@ -80,7 +84,7 @@ function decideUncapped(input: DecisionInput, cfg: DecisionConfig): Decision | n
       ],
     };
   }
-  if (share >= paper.minPositiveShare && std !== null && std <= paper.maxSharpeStd) {
+  if (rating !== 'POOR') {
     const caps: string[] = [];
     if (liveWalkForward && gating === null) caps.push('no training summary, so no gating: LIVE needs APPROVED gating, so the model is at most PAPER');
     else if (liveWalkForward && gating!.classification !== 'APPROVED') caps.push(`gating ${gating!.classification} caps the model at PAPER`);

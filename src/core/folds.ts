@@ -43,6 +43,27 @@ export const DEFAULT_RATING: RatingThresholds = {
   marginal: { positiveShare: 0.6, sharpeStdAtMost: 2.0 },
 };
 
+/** The rating thresholds of a decision config: GOOD is LIVE's walk-forward test, MARGINAL is PAPER's. */
+export function ratingThresholdsOf(d: { live: { minPositiveShare: number; maxSharpeStd: number }; paper: { minPositiveShare: number; maxSharpeStd: number } }): RatingThresholds {
+  return {
+    good: { positiveShare: d.live.minPositiveShare, sharpeStdBelow: d.live.maxSharpeStd },
+    marginal: { positiveShare: d.paper.minPositiveShare, sharpeStdAtMost: d.paper.maxSharpeStd },
+  };
+}
+
+/**
+ * The walk-forward's rating — the one definition: summarizeFolds reports it and decide() reads it
+ * (LIVE needs GOOD, PAPER at least MARGINAL), so a report cannot show a rating its decision contradicts.
+ * GOOD: positive share ≥ good.positiveShare and Sharpe std < good.sharpeStdBelow; MARGINAL: share ≥
+ * marginal.positiveShare and std ≤ marginal.sharpeStdAtMost; an undefined std is POOR.
+ */
+export function rateWalkForward(positiveShare: number, sharpeStd: number | null, t: RatingThresholds): FoldRating {
+  if (sharpeStd === null) return 'POOR';
+  if (positiveShare >= t.good.positiveShare && sharpeStd < t.good.sharpeStdBelow) return 'GOOD';
+  if (positiveShare >= t.marginal.positiveShare && sharpeStd <= t.marginal.sharpeStdAtMost) return 'MARGINAL';
+  return 'POOR';
+}
+
 export interface FoldSummary {
   positiveFolds: number;
   folds: number;
@@ -175,9 +196,7 @@ export function summarizeFolds(
 
   const folds = foldMetrics.length;
   const positiveShare = positiveFolds / folds;
-  let rating: FoldRating = 'POOR';
-  if (sharpeStd !== null && positiveShare >= thresholds.good.positiveShare && sharpeStd < thresholds.good.sharpeStdBelow) rating = 'GOOD';
-  else if (sharpeStd !== null && positiveShare >= thresholds.marginal.positiveShare && sharpeStd <= thresholds.marginal.sharpeStdAtMost) rating = 'MARGINAL';
+  const rating = rateWalkForward(positiveShare, sharpeStd, thresholds);
 
   return {
     positiveFolds,
