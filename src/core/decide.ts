@@ -5,7 +5,7 @@
 import type { DecisionConfig } from '../config/schema.js';
 import { rateWalkForward, ratingThresholdsOf } from './folds.js';
 import type { FoldSummary, ModelReport, Report } from './report.js';
-import { tierRank, type Decision, type GatingResult, type ModelFlag, type Tier } from './types.js';
+import { tierRank, type Decision, type GatingResult, type ModelFlag } from './types.js';
 
 const pct = (v: number): string => `${Number((v * 100).toFixed(1))} %`;
 const num = (v: number | null): string => (v === null ? 'undefined' : String(Number(v.toFixed(3))));
@@ -138,7 +138,3 @@ export function concludeReport(report: Pick<Report, 'models' | 'errors' | 'infra
   ];
 }
 
-/** The lowest tier gating alone already implies (used by `policy-gate gate`, which runs no backtest). */
-export function gatingCeiling(gating: GatingResult): Tier | null {
-  return gating.classification === 'DROP' ? 'DROP' : null;
-}
