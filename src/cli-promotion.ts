@@ -120,6 +120,7 @@ export async function promoteCommand(flags: PromotionFlags, config: Config, io: 
 export interface RevalidateFlags extends PromotionFlags {
   out?: string;
   'equity-out'?: string;
+  'trades-out'?: string;
   end?: number;
 }
 
@@ -158,6 +159,7 @@ export async function revalidateCommand(flags: RevalidateFlags, config: Config, 
     log: io.log,
     endMs: flags.end,
     equityOut: flags['equity-out'] ?? null,
+    tradesOut: flags['trades-out'] ?? null,
   });
   // Interrupted: the models it could not evaluate must not be demoted; the signal handler writes the report.
   await haltWhenStopping();

@@ -40,7 +40,7 @@ const USAGE = `policy-gate ${'{version}'} — gate, backtest and walk-forward-va
 Usage:
   policy-gate validate <archive.zip|dir> [--data <dir>|alpaca] [--days 180] [--walk-forward 5]
                        [--backtest-days 30] [--capital 100000] [--end <ISO>] [--config <file>]
-                       [--out <dir>] [--equity-out <dir>] [--device auto|cpu|cuda] [--json]
+                       [--out <dir>] [--equity-out <dir>] [--trades-out <dir>] [--device auto|cpu|cuda] [--json]
                        [--shard <i>/<n>]   evaluate the i-th of n shards: a partial report
   policy-gate merge <partial report.json|dir>... [--out <dir>] [--json]
   policy-gate check <archive.zip|dir> | --model <file.onnx> [--card <file>]  [--config <file>] [--json]
@@ -49,12 +49,12 @@ Usage:
   policy-gate gate <archive.zip|dir> [--config <file>] [--out <dir>] [--json]
   policy-gate backtest --model <file.onnx> [--card <file>] [--data <dir>|alpaca] [--days 30]
                        [--capital 100000] [--walk-forward <K>] [--end <ISO>] [--config <file>]
-                       [--out <dir>] [--equity-out <dir>] [--device auto|cpu|cuda] [--json]
+                       [--out <dir>] [--equity-out <dir>] [--trades-out <dir>] [--device auto|cpu|cuda] [--json]
   policy-gate promote --report <report.json> [--paper <file>] [--live <file>] [--archive <zip|dir>]
                       [--models-dir <dir>] [--config <file>] [--dry-run] [--json]
   policy-gate revalidate [--paper <file>] [--live <file>] [--data <dir>|alpaca] [--end <ISO>]
                          [--days 180] [--walk-forward 5] [--backtest-days 30] [--config <file>]
-                         [--out <dir>] [--equity-out <dir>] [--device auto|cpu|cuda] [--json]
+                         [--out <dir>] [--equity-out <dir>] [--trades-out <dir>] [--device auto|cpu|cuda] [--json]
 
 Each command's flags: policy-gate <command> --help (or policy-gate help <command>).
 Exit codes: 0 success, 1 a model fell short, 2 bad input or usage, 3 data provider or API unreachable,
@@ -71,6 +71,7 @@ const OPTIONS = {
   config: { type: 'string' },
   out: { type: 'string' },
   'equity-out': { type: 'string' },
+  'trades-out': { type: 'string' },
   device: { type: 'string' },
   json: { type: 'boolean' },
   model: { type: 'string' },
@@ -90,12 +91,12 @@ type Values = { -readonly [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['typ
 
 const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
   gate: ['config', 'out', 'json'],
-  validate: ['data', 'days', 'walk-forward', 'backtest-days', 'capital', 'end', 'config', 'out', 'equity-out', 'device', 'json', 'shard'],
+  validate: ['data', 'days', 'walk-forward', 'backtest-days', 'capital', 'end', 'config', 'out', 'equity-out', 'trades-out', 'device', 'json', 'shard'],
   merge: ['out', 'json'],
   check: ['model', 'card', 'config', 'json'],
-  backtest: ['model', 'card', 'data', 'days', 'walk-forward', 'capital', 'end', 'config', 'out', 'equity-out', 'device', 'json'],
+  backtest: ['model', 'card', 'data', 'days', 'walk-forward', 'capital', 'end', 'config', 'out', 'equity-out', 'trades-out', 'device', 'json'],
   promote: ['report', 'paper', 'live', 'archive', 'models-dir', 'config', 'json', 'dry-run'],
-  revalidate: ['paper', 'live', 'data', 'days', 'walk-forward', 'backtest-days', 'capital', 'end', 'config', 'out', 'equity-out', 'device', 'json'],
+  revalidate: ['paper', 'live', 'data', 'days', 'walk-forward', 'backtest-days', 'capital', 'end', 'config', 'out', 'equity-out', 'trades-out', 'device', 'json'],
 };
 
 function positiveNumber(flag: string, raw: string | undefined, integer = false): number | undefined {
@@ -325,7 +326,7 @@ export async function main(argv: string[], rawIo: CliIo = defaultIo): Promise<nu
     const { values, positionals } = parsed;
     // Relative paths are relative to io.cwd (the workspace), like the config file.
     const at = (p: string): string => (isAbsolute(p) ? p : relative(process.cwd(), resolve(io.cwd, p)) || '.');
-    for (const flag of ['model', 'card', 'out', 'equity-out'] as const) if (values[flag] !== undefined) values[flag] = at(values[flag]!);
+    for (const flag of ['model', 'card', 'out', 'equity-out', 'trades-out'] as const) if (values[flag] !== undefined) values[flag] = at(values[flag]!);
     if (values.data !== undefined && values.data !== 'alpaca') values.data = at(values.data);
     outDir = values.out;
     for (const key of Object.keys(values)) {
@@ -339,7 +340,7 @@ export async function main(argv: string[], rawIo: CliIo = defaultIo): Promise<nu
     }
 
     // Written to at the end (or during the run): found unwritable now, before any work.
-    for (const flag of ['out', 'equity-out'] as const) {
+    for (const flag of ['out', 'equity-out', 'trades-out'] as const) {
       const dir = values[flag];
       if (dir === undefined) continue;
       try {
@@ -416,6 +417,7 @@ export async function main(argv: string[], rawIo: CliIo = defaultIo): Promise<nu
           log,
           endMs,
           equityOut: values['equity-out'] ?? null,
+          tradesOut: values['trades-out'] ?? null,
           root: io.cwd,
           progress: progress.update,
           ...(shard ? { shard } : {}),
@@ -432,6 +434,7 @@ export async function main(argv: string[], rawIo: CliIo = defaultIo): Promise<nu
         endMs: parseEnd(values.end, now),
         folds: values['walk-forward'] !== undefined ? config.walkForward.folds : null,
         equityOut: values['equity-out'] ?? null,
+        tradesOut: values['trades-out'] ?? null,
         root: io.cwd,
       });
     }

@@ -29,6 +29,8 @@ export interface BacktestOptions {
   /** Folds for a walk-forward, or null for the single backtest. */
   folds: number | null;
   equityOut: string | null;
+  /** A folder for one CSV of every trade per backtest and fold (docs/reports.md). */
+  tradesOut?: string | null;
   /** The working folder: no path component of the model or card below it may be a symbolic link (default: process.cwd()). */
   root?: string;
 }
@@ -136,6 +138,7 @@ export async function runBacktest(modelPath: string, config: Config, configFile:
       backtestDays: config.backtest.days,
       walkForward: opts.folds ? { days: config.backtest.days, folds: opts.folds } : null,
       equityOut: opts.equityOut,
+      tradesOut: opts.tradesOut ?? null,
       log: opts.log,
       windowNames: { backtest: '--days / backtest.days', walkForward: '--days / backtest.days' },
       cardFiles: folderCardFiles(cardPath, root),

@@ -17,8 +17,8 @@ import { inputError, errorMessage, PolicyGateError, RunInputError } from '../cor
 import { evaluationWindow, ratingThresholdsOf, splitFolds, summarizeFolds } from '../core/folds.js';
 import { observedBarsPerTradingDay, periodsPerYear } from '../core/metrics.js';
 import { ObservationBuilder } from '../core/observation.js';
-import type { FoldReport, ModelReport, WindowReport } from '../core/report.js';
-import { Simulation, type BacktestResult, type CostModel } from '../core/simulate.js';
+import { MAX_REPORT_TRADES, type FoldReport, type ModelReport, type TradeRecord, type WindowReport } from '../core/report.js';
+import { Simulation, type BacktestResult, type CostModel, type Trade } from '../core/simulate.js';
 import { modelCharts } from '../core/charts.js';
 import { timeframeMs, type BarSeries, type DataQualityNote } from '../core/types.js';
 import type { PolicyModel } from '../adapters/onnx/session.js';
@@ -38,6 +38,8 @@ export interface EvaluationPlan {
   /** null: no walk-forward (the `backtest` command without --walk-forward). */
   walkForward: { days: number; folds: number } | null;
   equityOut: string | null;
+  /** A folder for one CSV of every trade per backtest and fold; null: none. */
+  tradesOut?: string | null;
   log: (line: string) => void;
   /** How the flags that set the window lengths are called, for messages (default: validate's). */
   windowNames?: { backtest: string; walkForward: string };
@@ -332,8 +334,37 @@ function indexOfTime(time: Float64Array, t: number): number {
   return -1;
 }
 
-function windowReport(r: BacktestResult, card: PolicyCard): WindowReport {
+/** A simulator trade as report.json lists it. */
+export function tradeRecord(t: Trade): TradeRecord {
+  return {
+    direction: t.direction,
+    entry: iso(t.entryTime),
+    exit: iso(t.exitTime),
+    entryPrice: t.entryPrice,
+    exitPrice: t.exitPrice,
+    quantity: t.peakQuantity,
+    notional: t.entryNotional,
+    pnl: t.pnl,
+    fees: t.fees,
+    return: t.returnOnEntry,
+    closedAtEnd: t.closedAtEnd,
+  };
+}
+
+/** Every trade of a window as CSV (full precision, like the equity CSVs). */
+export function tradesCsv(r: BacktestResult): string {
+  const lines = ['direction,entry,exit,entry_price,exit_price,quantity,notional,pnl,fees,return,closed_at_end'];
+  for (const t of r.trades) {
+    const x = tradeRecord(t);
+    lines.push([x.direction, x.entry, x.exit, x.entryPrice, x.exitPrice, x.quantity, x.notional, x.pnl, x.fees, x.return, x.closedAtEnd].map((v) => String(typeof v === 'number' ? v + 0 : v)).join(','));
+  }
+  return lines.join('\n') + '\n';
+}
+
+export function windowReport(r: BacktestResult, card: Pick<PolicyCard, 'action'>): WindowReport {
   const report: WindowReport = { start: iso(r.startTime), end: iso(r.endTime), bars: r.bars, metrics: r.metrics };
+  report.trades = r.trades.slice(0, MAX_REPORT_TRADES).map(tradeRecord);
+  report.tradesOmitted = Math.max(0, r.trades.length - MAX_REPORT_TRADES);
   if (card.action.type === 'discrete' && r.actions !== null) {
     const meanings = card.action.meanings;
     const taken: Record<string, number> = {};
@@ -588,6 +619,14 @@ export async function evaluateModel(
     }
     report.charts = modelCharts(results[0]!, results.slice(1), windows.slice(1).map((w) => w.index), bars);
 
+    if (plan.tradesOut) {
+      await mkdir(plan.tradesOut, { recursive: true });
+      const safeId = report.id.replace(/[^A-Za-z0-9._-]/g, '_');
+      await writeFileAtomic(join(plan.tradesOut, `${safeId}.backtest.trades.csv`), tradesCsv(results[0]!));
+      for (let i = 1; i < results.length; i++) {
+        await writeFileAtomic(join(plan.tradesOut, `${safeId}.fold${windows[i]!.index}.trades.csv`), tradesCsv(results[i]!));
+      }
+    }
     if (plan.equityOut) {
       await mkdir(plan.equityOut, { recursive: true });
       const safeId = report.id.replace(/[^A-Za-z0-9._-]/g, '_');

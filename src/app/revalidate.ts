@@ -37,6 +37,8 @@ export interface RevalidateOptions {
   log: (line: string) => void;
   endMs: number | undefined;
   equityOut: string | null;
+  /** A folder for one CSV of every trade per backtest and fold (docs/reports.md). */
+  tradesOut?: string | null;
   /** Only these model ids (default: every deployed model). */
   only?: ReadonlySet<string>;
 }
@@ -152,6 +154,7 @@ export async function evaluateDeployed(deployed: readonly DeployedModel[], confi
         backtestDays: config.backtest.days,
         walkForward: { days: config.walkForward.days, folds: config.walkForward.folds },
         equityOut: opts.equityOut,
+        tradesOut: opts.tradesOut ?? null,
         log: opts.log,
         cardFiles: folderCardFiles(resolve(opts.root, rec.entry.card), opts.root),
       });

@@ -29,6 +29,8 @@ export interface RunOptions {
   log: (line: string) => void;
   endMs: number | undefined;
   equityOut: string | null;
+  /** A folder for one CSV of every trade per backtest and fold (docs/reports.md). */
+  tradesOut?: string | null;
   /** Tiers requested per model id (the Action reads them from the paper/live configs); others stay at decision.required. */
   requestedTiers?: Record<string, Tier>;
   /**
@@ -254,6 +256,7 @@ export async function runValidate(source: string, config: Config, configFile: st
             backtestDays: config.backtest.days,
             walkForward: { days: config.walkForward.days, folds: config.walkForward.folds },
             equityOut: opts.equityOut,
+            tradesOut: opts.tradesOut ?? null,
             log,
             borrowedCard: gm.borrowedCard,
             // Files the card names live beside it (an inline card: beside the model).

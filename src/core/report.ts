@@ -24,6 +24,35 @@ export interface WindowReport {
   metrics: BacktestMetrics;
   /** Discrete policies: the actions of this window's decisions (absent for continuous policies). */
   actions?: ActionHistogram;
+  /** The window's round trips, oldest first (at most MAX_REPORT_TRADES; `--trades-out` writes all). */
+  trades?: TradeRecord[];
+  /** How many trades were left out of `trades` (0 when all are listed). */
+  tradesOmitted?: number;
+}
+
+/** The most trades report.json lists per backtest or fold; `--trades-out` writes every one. */
+export const MAX_REPORT_TRADES = 1000;
+
+/** One round trip flat → flat (a flip closes one and opens the next): SPEC section 5's trades. */
+export interface TradeRecord {
+  direction: 'long' | 'short';
+  /** When the opening and the closing fills happened (ISO UTC): a fill at a bar's open is at its start, one at its close at its end. */
+  entry: string;
+  exit: string;
+  /** Quantity-weighted average fill prices (slippage included) of the opening and of the closing fills. */
+  entryPrice: number;
+  exitPrice: number;
+  /** Largest absolute quantity held. */
+  quantity: number;
+  /** Σ |Δq|·price of the opening fills. */
+  notional: number;
+  /** Cash result of the trade's fills, fees and slippage included. */
+  pnl: number;
+  fees: number;
+  /** pnl / notional. */
+  return: number;
+  /** Still open after the window's last bar: closed at its close for the statistics only. */
+  closedAtEnd: boolean;
 }
 
 /** What a discrete policy did in one backtest or fold. */

@@ -9,7 +9,7 @@
  * archive, a card or the data goes through `esc`. The charts' markup and its data-* attributes are
  * described in ./svg.ts; the curves themselves in ../charts.ts.
  */
-import { outcomeLabel, type CurveSeries, type ModelReport, type Report } from '../report.js';
+import { outcomeLabel, type CurveSeries, type ModelReport, type Report, type WindowReport } from '../report.js';
 import { esc } from './escape.js';
 import { evidenceRows } from './evidence.js';
 import { FOLD_HEADER, fixed, foldRow, pct, plain, stamp } from './format.js';
@@ -128,7 +128,35 @@ function backtestHtml(m: ModelReport, informational: boolean): string {
         `<figcaption>${LEGEND}${c.points > c.time.length ? `<p class="fine">${c.time.length} of ${c.points} points drawn (min/max per bucket; every peak, trough and the deepest drawdown kept)</p>` : ''}</figcaption></figure>`,
     );
   }
-  return parts.join('\n');
+  parts.push(tradesHtml(b, 'Backtest trades'));
+  return parts.filter(Boolean).join('\n');
+}
+
+/** The trades listed in the page per window; report.json lists up to MAX_REPORT_TRADES, --trades-out all. */
+export const HTML_TRADES = 50;
+
+/** A window's trades, collapsed: entry and exit, prices, size, result. */
+function tradesHtml(w: WindowReport, what: string): string {
+  const trades = w.trades ?? [];
+  const total = trades.length + (w.tradesOmitted ?? 0);
+  if (total === 0) return '';
+  const rows = trades.slice(0, HTML_TRADES).map((t) => [
+    t.direction,
+    stamp(t.entry),
+    `${stamp(t.exit)}${t.closedAtEnd ? ' (open at the end)' : ''}`,
+    plain(t.entryPrice),
+    plain(t.exitPrice),
+    plain(t.quantity),
+    fixed(t.pnl),
+    fixed(t.fees),
+    pct(t.return),
+  ]);
+  const more = total > rows.length ? `<p class="fine">the first ${rows.length} of ${total} trades; report.json lists ${trades.length}, --trades-out writes every one</p>` : '';
+  return (
+    `<details class="trades"><summary>${esc(what)}: ${total} trade${total === 1 ? '' : 's'}</summary>` +
+    table(['Side', 'Entry (UTC)', 'Exit (UTC)', 'Entry price', 'Exit price', 'Quantity', 'P&L', 'Fees', 'Return'], rows, 'num') +
+    `${more}</details>`
+  );
 }
 
 function foldCharts(m: ModelReport): string {
@@ -200,7 +228,8 @@ function walkForwardHtml(m: ModelReport): string {
   }
   parts.push(foldCharts(m));
   if (wf.folds.length) parts.push(table(FOLD_HEADER, wf.folds.map(foldRow), 'num'));
-  return parts.join('\n');
+  for (const f of wf.folds) parts.push(tradesHtml(f, `Fold ${f.index} trades`));
+  return parts.filter(Boolean).join('\n');
 }
 
 /** The statistics of docs/evidence.md; `table` escapes every cell. */
