@@ -60,8 +60,19 @@ export function checkConclusion(report: Report, failOnRejection: boolean): Check
   return failOnRejection ? 'failure' : 'neutral';
 }
 
+/**
+ * The check run's title. A run error, then an infrastructure error (the ONNX Runtime missing, a data
+ * provider unreachable), leads: it says why models were not evaluated, which the counts alone would not.
+ * A model that was not evaluated is counted "not evaluated", never as a decision.
+ */
 export function checkTitle(report: Report): string {
   if (report.errors.length > 0) return `error: ${report.errors[0]}`;
+  if (report.infraErrors.length > 0) {
+    const n = report.models.length;
+    const missing = report.models.filter((m) => !m.decision && m.gating?.classification !== 'DROP').length;
+    const counted = n > 0 ? ` (${missing} of ${n} model${n === 1 ? '' : 's'} not evaluated)` : '';
+    return `infrastructure error${counted}: ${report.infraErrors[0]}`;
+  }
   if (report.models.length === 0) return report.conclusionReasons[0] ?? 'no models';
   const counts = new Map<string, number>();
   for (const m of report.models) {

@@ -1,0 +1,233 @@
+/**
+ * The composite action under real-world failure, end to end: action.yml's steps run the way the
+ * runner runs them (test/helpers/composite-runner.ts: shell steps in order, `if:` with failure(),
+ * always() and cancelled(), per-step GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files) against the loopback
+ * GitHub (test/helpers/fake-github.ts). The action folder holds what a runner downloads: action.yml,
+ * package.json, scripts/ and the built dist/index.js; the ONNX Runtime is only there when the cache
+ * step restores it or the install step installs it.
+ *
+ * Other repositories' actions (setup-node, cache, upload-artifact) are answered by the test: the cache
+ * restores this repository's onnxruntime-node, or misses, and the npm registry is a closed loopback
+ * port (an offline runner, a registry outage).
+ */
+import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { buildBundle, cleanupHarness, MERGE_SHA, NAME, OWNER, PR_HEAD, pullRequestPayload, REPO, temp, workspace, type Workspace } from './helpers/action-harness.js';
+import { runComposite, type CompositeResult, type CompositeRun, type UsesStep } from './helpers/composite-runner.js';
+import { startFakeGitHub, type FakeGitHub } from './helpers/fake-github.js';
+import { secretForms } from '../src/adapters/alpaca/redact.js';
+
+const TOKEN = 'ghs_compositeTokenValue0123456789abcdefAB';
+const EXAMPLE_ZIP = 'examples/Alpaca_trading_trained_20240911_120000.zip';
+
+let bundleFile: string;
+let fake: FakeGitHub;
+
+beforeAll(async () => {
+  ({ file: bundleFile } = await buildBundle());
+}, 120_000);
+
+afterAll(() => cleanupHarness());
+
+beforeEach(async () => {
+  await fake?.close();
+  fake = await startFakeGitHub({ owner: OWNER, repo: NAME, token: TOKEN });
+});
+
+/** The action as a runner downloads it: tracked files plus the built bundle, no runtime. */
+function actionFolder(): string {
+  const dir = temp('action-');
+  for (const f of ['action.yml', 'package.json']) cpSync(path.join(REPO, f), path.join(dir, f));
+  cpSync(path.join(REPO, 'scripts'), path.join(dir, 'scripts'), { recursive: true });
+  mkdirSync(path.join(dir, 'dist'));
+  cpSync(bundleFile, path.join(dir, 'dist', 'index.js'));
+  return dir;
+}
+
+/** A loopback port nothing listens on: the npm registry of an offline runner. */
+async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+interface Setup {
+  /** What the cache restores: the runtime, nothing (a miss), or a folder without onnxruntime-node (a broken cache). */
+  cache: 'hit' | 'miss' | 'broken';
+}
+
+interface Composite {
+  run: CompositeRun;
+  ws: Workspace;
+  uses: UsesStep[];
+}
+
+function startComposite(opts: { setup: Setup; event: string; payload: unknown; inputs: Record<string, string>; ws?: Workspace; env?: Record<string, string>; registry: string }): Composite {
+  const ws = opts.ws ?? workspace();
+  const actionDir = actionFolder();
+  const eventPath = path.join(ws.runnerTemp, 'event.json');
+  writeFileSync(eventPath, JSON.stringify(opts.payload));
+  const uses: UsesStep[] = [];
+  const run = runComposite({
+    actionDir,
+    inputs: opts.inputs,
+    runnerTemp: ws.runnerTemp,
+    github: { token: TOKEN },
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      HOME: ws.runnerTemp,
+      GITHUB_ACTIONS: 'true',
+      CI: 'true',
+      GITHUB_EVENT_NAME: opts.event,
+      GITHUB_EVENT_PATH: eventPath,
+      GITHUB_REPOSITORY: `${OWNER}/${NAME}`,
+      GITHUB_REPOSITORY_OWNER: OWNER,
+      GITHUB_SHA: MERGE_SHA,
+      GITHUB_REF: 'refs/pull/7/merge',
+      GITHUB_RUN_ID: '9001',
+      GITHUB_RUN_ATTEMPT: '1',
+      GITHUB_SERVER_URL: 'https://github.com',
+      GITHUB_API_URL: fake.url,
+      GITHUB_GRAPHQL_URL: `${fake.url}/graphql`,
+      GITHUB_WORKSPACE: ws.dir,
+      RUNNER_TEMP: ws.runnerTemp,
+      RUNNER_OS: 'Linux',
+      // npm as an offline runner sees it: the registry refuses connections, nothing is cached.
+      npm_config_registry: opts.registry,
+      npm_config_fetch_retries: '0',
+      npm_config_cache: path.join(ws.runnerTemp, 'npm-cache'),
+      npm_config_update_notifier: 'false',
+      ...opts.env,
+    },
+    uses: {
+      'actions/setup-node': (s) => {
+        uses.push(s);
+        throw new Error('setup-node must not run: this runner has Node.js');
+      },
+      'actions/cache/restore': (s): { outputs: Record<string, string> } => {
+        uses.push(s);
+        if (opts.setup.cache === 'miss') return { outputs: { 'cache-primary-key': s.with['key']! } };
+        mkdirSync(s.with['path']!, { recursive: true });
+        if (opts.setup.cache === 'hit') symlinkSync(path.join(REPO, 'node_modules', 'onnxruntime-node'), path.join(s.with['path']!, 'onnxruntime-node'), 'dir');
+        return { outputs: { 'cache-hit': 'true', 'cache-primary-key': s.with['key']!, 'cache-matched-key': s.with['key']! } };
+      },
+      'actions/cache/save': (s) => {
+        uses.push(s);
+        return { ok: existsSync(s.with['path']!) };
+      },
+      'actions/upload-artifact': (s) => {
+        uses.push(s);
+        return { outputs: { 'artifact-id': '31337' } };
+      },
+    },
+  });
+  return { run, ws, uses };
+}
+
+function pullRequestFiles(n: number): void {
+  fake.state.pullFiles.set(n, [
+    { filename: EXAMPLE_ZIP, status: 'modified' },
+    { filename: 'deploy/live.json', status: 'modified', patch: '@@ -1,3 +1,5 @@\n {\n   "models": {\n+    "BTCUSD_2Hour": {\n+      "since": "2024-09-12"\n+    }\n   }\n }' },
+  ]);
+}
+
+/** Every place a run writes to: step logs, the job summary, outputs and every request GitHub received. */
+function everythingOf(res: CompositeResult): string {
+  const steps = res.steps.map((s) => `${s.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n')}\n${s.stderr}\n${JSON.stringify(s.outputs)}`);
+  return [...steps, res.summary, JSON.stringify(res.outputs), ...fake.requests.map((r) => `${r.path}\n${r.rawBody}`)].join('\n');
+}
+
+function expectNoToken(res: CompositeResult): void {
+  const text = everythingOf(res);
+  for (const form of secretForms(TOKEN)) expect(text.includes(form), `token form ${form.slice(0, 8)}… leaked`).toBe(false);
+}
+
+const PR_INPUTS = { archive: EXAMPLE_ZIP, data: 'examples/data' };
+
+describe('setup fails before the program runs', () => {
+  it('the npm registry is unreachable on a cache miss: a completed failure check run says setup failed and why', async () => {
+    pullRequestFiles(7);
+    const registry = `http://127.0.0.1:${await closedPort()}/`;
+    const { run } = startComposite({ setup: { cache: 'miss' }, event: 'pull_request', payload: pullRequestPayload({ number: 7 }), inputs: PR_INPUTS, registry });
+    const res = await run.done;
+
+    expect(res.step('Install the ONNX Runtime')!.outcome).toBe('failure');
+    expect(res.step('gate')!.outcome).toBe('skipped');
+    expect(res.result).toBe('failure');
+
+    // The required check reports instead of waiting forever: one check run, on the PR head, completed.
+    expect(fake.state.checkRuns).toHaveLength(1);
+    const check = fake.state.checkRuns[0]!;
+    expect(check).toMatchObject({ name: 'policy-gate', head_sha: PR_HEAD, status: 'completed', conclusion: 'failure' });
+    expect(check.output!.title).toMatch(/^setup failed: /);
+    expect(check.output!.title).toContain('Install the ONNX Runtime');
+    // Why: npm's own error, from the install step's log.
+    expect(check.output!.summary).toMatch(/ECONNREFUSED/);
+    expect(check.output!.summary).toMatch(/onnxruntime-node@\d+\.\d+\.\d+/);
+    // The job summary and the step's outputs say the same.
+    expect(res.summary).toContain('setup failed');
+    expect(res.outputs['conclusion']).toBe('failure');
+    expectNoToken(res);
+  }, 120_000);
+
+  it('a shard job posts no check run for a failed setup (the merge job reports)', async () => {
+    const registry = `http://127.0.0.1:${await closedPort()}/`;
+    const { run } = startComposite({ setup: { cache: 'miss' }, event: 'pull_request', payload: pullRequestPayload({ number: 7 }), inputs: { ...PR_INPUTS, shard: '1/2' }, registry });
+    const res = await run.done;
+    expect(res.step('Install the ONNX Runtime')!.outcome).toBe('failure');
+    expect(res.result).toBe('failure');
+    expect(fake.state.checkRuns).toHaveLength(0);
+    expect(res.summary).toContain('setup failed');
+  }, 120_000);
+
+  it('retries the check run through a 500 and a 429 with retry-after', async () => {
+    const registry = `http://127.0.0.1:${await closedPort()}/`;
+    fake.state.faults.set('POST check-runs', { status: 500, times: 1 });
+    const { run } = startComposite({ setup: { cache: 'miss' }, event: 'pull_request', payload: pullRequestPayload({ number: 7 }), inputs: PR_INPUTS, registry });
+    const first = fake.state.faults.get('POST check-runs')!;
+    // After the 500, a secondary rate limit.
+    const poll = setInterval(() => {
+      if (first.times === 0) {
+        clearInterval(poll);
+        fake.state.faults.set('POST check-runs', { status: 429, headers: { 'retry-after': '1' }, body: { message: 'You have exceeded a secondary rate limit' }, times: 1 });
+      }
+    }, 5);
+    const res = await run.done;
+    clearInterval(poll);
+    expect(fake.calls('POST check-runs').map((r) => r.status)).toEqual([500, 429, 201]);
+    expect(fake.state.checkRuns[0]).toMatchObject({ status: 'completed', conclusion: 'failure' });
+    expectNoToken(res);
+  }, 120_000);
+});
+
+describe('the runtime is missing when the program runs', () => {
+  it('a broken cache: the check title leads with the infrastructure error, no model is DROP', async () => {
+    pullRequestFiles(7);
+    const registry = `http://127.0.0.1:${await closedPort()}/`;
+    const { run, ws } = startComposite({ setup: { cache: 'broken' }, event: 'pull_request', payload: pullRequestPayload({ number: 7 }), inputs: PR_INPUTS, registry });
+    const res = await run.done;
+    expect(res.step('gate')!.outcome).toBe('failure');
+    const check = fake.state.checkRuns[0]!;
+    expect(check.conclusion).toBe('failure');
+    expect(check.output!.title).toMatch(/^infrastructure error \(5 of 7 models not evaluated\): /);
+    expect(check.output!.title).toContain('onnxruntime-node could not be loaded');
+    expect(check.output!.title).not.toMatch(/DROP/);
+    const decisions = JSON.parse(res.outputs['decisions']!) as { id: string; tier: string | null }[];
+    expect(decisions.length).toBeGreaterThan(0);
+    const report = JSON.parse(readFileSync(path.join(ws.dir, res.outputs['report-path']!, 'report.json'), 'utf8')) as { models: { id: string; gating: { classification: string } | null }[] };
+    // Models gating drops without running them stay DROP; every other model is not evaluated.
+    const gated = new Set(report.models.filter((m) => m.gating?.classification === 'DROP').map((m) => m.id));
+    for (const d of decisions) if (!gated.has(d.id)) expect(d.tier, d.id).toBeNull();
+    for (const text of [check.output!.summary!, res.summary, ...(fake.state.comments.get(7) ?? []).map((c) => c.body)]) {
+      expect(text).toMatch(/not evaluated/);
+      for (const line of text.split('\n').filter((l) => /^\|/.test(l))) {
+        const id = decisions.find((d) => line.includes(d.id) && !gated.has(d.id));
+        if (id) expect(line, `${id.id} row`).not.toMatch(/\bDROP\b/);
+      }
+    }
+  }, 120_000);
+});
