@@ -186,18 +186,9 @@ describe('setup fails before the program runs', () => {
 
   it('retries the check run through a 500 and a 429 with retry-after', async () => {
     const registry = `http://127.0.0.1:${await closedPort()}/`;
-    fake.state.faults.set('POST check-runs', { status: 500, times: 1 });
+    fake.state.faults.set('POST check-runs', { status: 500, times: 1, then: { status: 429, headers: { 'retry-after': '1' }, body: { message: 'You have exceeded a secondary rate limit' }, times: 1 } });
     const { run } = startComposite({ setup: { cache: 'miss' }, event: 'pull_request', payload: pullRequestPayload({ number: 7 }), inputs: PR_INPUTS, registry });
-    const first = fake.state.faults.get('POST check-runs')!;
-    // After the 500, a secondary rate limit.
-    const poll = setInterval(() => {
-      if (first.times === 0) {
-        clearInterval(poll);
-        fake.state.faults.set('POST check-runs', { status: 429, headers: { 'retry-after': '1' }, body: { message: 'You have exceeded a secondary rate limit' }, times: 1 });
-      }
-    }, 5);
     const res = await run.done;
-    clearInterval(poll);
     expect(fake.calls('POST check-runs').map((r) => r.status)).toEqual([500, 429, 201]);
     expect(fake.state.checkRuns[0]).toMatchObject({ status: 'completed', conclusion: 'failure' });
     expectNoToken(res);
@@ -229,5 +220,87 @@ describe('the runtime is missing when the program runs', () => {
         if (id) expect(line, `${id.id} row`).not.toMatch(/\bDROP\b/);
       }
     }
+  }, 120_000);
+});
+
+/** Resolves once `ready()` holds (checked as requests arrive). */
+function when(ready: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const poll = setInterval(() => {
+      if (ready()) {
+        clearInterval(poll);
+        resolve();
+      }
+    }, 10);
+  });
+}
+
+describe('a cancelled or timed-out job (SIGINT, then SIGTERM 7.5 s later)', () => {
+  /** A run that validates until cancelled: listing the pull request's files never answers. */
+  async function cancelledRun(beforeCancel?: () => void): Promise<{ res: CompositeResult; ws: Workspace }> {
+    fake.state.faults.set('GET pulls/files', { status: 200, transport: 'hang' });
+    const registry = `http://127.0.0.1:${await closedPort()}/`;
+    const { run, ws } = startComposite({ setup: { cache: 'hit' }, event: 'pull_request', payload: pullRequestPayload({ number: 7 }), inputs: PR_INPUTS, registry });
+    await when(() => fake.state.checkRuns.length === 1 && fake.calls('GET pulls/files').length > 0);
+    expect(fake.state.checkRuns[0]!.status).toBe('in_progress');
+    beforeCancel?.();
+    run.cancel();
+    return { res: await run.done, ws };
+  }
+
+  function interruptedReport(ws: Workspace): { errors: string[]; conclusionReasons: string[] } {
+    return JSON.parse(readFileSync(path.join(ws.dir, 'policy-gate-report', 'report.json'), 'utf8')) as { errors: string[]; conclusionReasons: string[] };
+  }
+
+  it('completes the check run as cancelled and writes the report', async () => {
+    const { res, ws } = await cancelledRun();
+    const gate = res.step('gate')!;
+    expect(gate.exitCode).toBe(130);
+    expect(res.result).toBe('cancelled');
+    const check = fake.state.checkRuns[0]!;
+    expect(check.history).toEqual([
+      { status: 'in_progress', conclusion: null },
+      { status: 'completed', conclusion: 'cancelled' },
+    ]);
+    expect(check.output!.title).toMatch(/^cancelled: the run was interrupted by SIGINT/);
+    expect(check.output!.summary).toContain('nothing was decided');
+    expect(interruptedReport(ws).conclusionReasons).toEqual(['run interrupted by SIGINT: nothing was decided']);
+    expect(res.outputs['conclusion']).toBe('cancelled');
+    expect(res.summary).toContain('policy-gate: cancelled');
+    // The report is uploaded (if: always()); the failed-setup step does not run for a cancellation.
+    expect(res.step('Upload the report')!.outcome).toBe('success');
+    expect(res.step('setup-failed')!.outcome).toBe('skipped');
+    expectNoToken(res);
+  }, 120_000);
+
+  it('retries completing the check run through a 500, a reset connection and a 429 with retry-after', async () => {
+    fake.state.faults.set('PATCH check-runs', {
+      status: 500,
+      times: 1,
+      then: { status: 502, transport: 'reset', times: 1, then: { status: 429, headers: { 'retry-after': '1' }, body: { message: 'You have exceeded a secondary rate limit' }, times: 1 } },
+    });
+    const { res } = await cancelledRun();
+    expect(fake.calls('PATCH check-runs').map((r) => r.status)).toEqual([500, 502, 429, 200]);
+    expect(fake.state.checkRuns).toHaveLength(1);
+    expect(fake.state.checkRuns[0]).toMatchObject({ status: 'completed', conclusion: 'cancelled' });
+    expect(res.step('gate')!.exitCode).toBe(130);
+  }, 120_000);
+
+  it('completing keeps failing: a completed cancelled check run replaces it', async () => {
+    fake.state.faults.set('PATCH check-runs', { status: 503 });
+    const { res } = await cancelledRun();
+    expect(fake.calls('PATCH check-runs').length).toBeGreaterThan(1);
+    expect(fake.state.checkRuns).toHaveLength(2);
+    expect(fake.state.checkRuns[1]).toMatchObject({ name: 'policy-gate', head_sha: PR_HEAD, status: 'completed', conclusion: 'cancelled' });
+    expect(res.step('gate')!.exitCode).toBe(130);
+  }, 120_000);
+
+  it('GitHub never answers: the report is still written and the program ends before the runner kills it', async () => {
+    fake.state.faults.set('PATCH check-runs', { status: 200, transport: 'hang' });
+    const { res, ws } = await cancelledRun(() => fake.state.faults.set('POST check-runs', { status: 200, transport: 'hang' }));
+    const gate = res.step('gate')!;
+    expect(gate.signal).toBeNull(); // not SIGKILLed by the runner
+    expect([130, 143]).toContain(gate.exitCode);
+    expect(interruptedReport(ws).errors.join('\n')).toContain('interrupted by SIGINT');
   }, 120_000);
 });

@@ -160,7 +160,7 @@ describe('action.yml', () => {
 
   it('is a composite action whose program is the committed bundle', () => {
     expect(doc['runs']['using']).toBe('composite');
-    expect(gate['run']).toBe('node "$GITHUB_ACTION_PATH/dist/index.js"');
+    expect(gate['run']).toBe('exec node "$GITHUB_ACTION_PATH/dist/index.js"');
     expect(existsSync(path.join(REPO, 'dist', 'index.js'))).toBe(true);
   });
 
@@ -181,10 +181,12 @@ describe('action.yml', () => {
     expect(inputs['mode']['default']).toBe('auto');
   });
 
-  it('exposes conclusion, report-path and decisions from the program step', () => {
+  it('exposes conclusion, report-path and decisions from the program step (conclusion also from a failed setup)', () => {
     const outputs = doc['outputs'] as Obj;
     expect(Object.keys(outputs).sort()).toEqual(['conclusion', 'decisions', 'pull-request-url', 'report-path']);
-    for (const [name, spec] of Object.entries(outputs)) expect(spec['value']).toBe(`\${{ steps.gate.outputs.${name} }}`);
+    for (const [name, spec] of Object.entries(outputs)) {
+      expect(spec['value']).toBe(name === 'conclusion' ? '${{ steps.gate.outputs.conclusion || steps.setup-failed.outputs.conclusion }}' : `\${{ steps.gate.outputs.${name} }}`);
+    }
   });
 
   it('installs onnxruntime-node at run time, at the exact version package.json pins, into dist/runtime on NODE_PATH', () => {

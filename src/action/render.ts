@@ -192,6 +192,24 @@ export function crashMarkdown(message: string, logUrl: string | null): string {
 }
 
 /**
+ * The markdown for a run stopped by a signal (a cancelled or timed-out job): nothing was decided, and
+ * the report as far as the run got says which models were evaluated.
+ */
+export function cancelledMarkdown(signal: string, report: Report, logUrl: string | null): string {
+  const n = report.models.length;
+  const evaluated = report.models.filter((m) => m.walkForward?.summary != null).length;
+  return [
+    '## ⏹️ policy-gate: cancelled',
+    '',
+    `The run was interrupted by ${md(signal)} (the job was cancelled or timed out) before it finished: nothing was decided, so nothing is promoted or demoted.` +
+      (n > 0 ? ` ${evaluated} of ${n} models were evaluated; the report as far as the run got is in the report artifact.` : ''),
+    '',
+    logUrl ? `See the [job log](${logUrl}) for details.` : 'See the job log for details.',
+    '',
+  ].join('\n');
+}
+
+/**
  * The note that ends a trimmed body: which model sections were cut (from the text kept and the whole)
  * and where the full report is.
  */

@@ -19,7 +19,7 @@
  * Uploaded artifacts land in `state.uploads`.
  *
  * Faults are injected per route key ("POST check-runs", "GET pulls/files", ...): a status, headers and
- * a body, for the next `times` requests (default: every request).
+ * a body, for the next `times` requests (default: every request), then the fault in `then`, if any.
  *
  * More routes plug in through `state.extraRoutes` (faults apply to them too): every fake gets the Git
  * Data, contents and pulls API of test/helpers/fake-git.ts as `fake.git`.
@@ -75,6 +75,8 @@ export interface Fault {
    * body's length and closes after half of it, 'hang' never answers.
    */
   transport?: 'reset' | 'truncate' | 'hang';
+  /** The fault that takes over once `times` requests have failed (a sequence of faults on one route). */
+  then?: Fault;
 }
 
 /** A route added from outside this file; `send` answers with JSON. */
@@ -408,6 +410,7 @@ export async function startFakeGitHub(init: Partial<Pick<FakeState, 'owner' | 'r
       const fault = state.faults.get(route);
       if (fault && (fault.times === undefined || fault.times > 0)) {
         if (fault.times !== undefined) fault.times--;
+        if (fault.times === 0 && fault.then) state.faults.set(route, fault.then);
         record(route, fault.status);
         if (fault.transport === 'reset') return void req.socket.destroy();
         if (fault.transport === 'hang') return;
