@@ -10,6 +10,7 @@
  * restores this repository's onnxruntime-node, or misses, and the npm registry is a closed loopback
  * port (an offline runner, a registry outage).
  */
+import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
@@ -303,4 +304,55 @@ describe('a cancelled or timed-out job (SIGINT, then SIGTERM 7.5 s later)', () =
     expect([130, 143]).toContain(gate.exitCode);
     expect(interruptedReport(ws).errors.join('\n')).toContain('interrupted by SIGINT');
   }, 120_000);
+});
+
+const RUN_HEAD = '0123456789abcdef0123456789abcdef01234567';
+
+function workflowRunPayload(): unknown {
+  const repo = { id: 1296269, name: NAME, full_name: `${OWNER}/${NAME}`, owner: { login: OWNER } };
+  return {
+    action: 'completed',
+    workflow_run: { id: 4242, name: 'train', head_branch: 'main', head_sha: RUN_HEAD, event: 'push', status: 'completed', conclusion: 'success', run_attempt: 1, pull_requests: [], repository: repo, head_repository: repo },
+    workflow: { id: 161335, name: 'train', path: '.github/workflows/train.yml' },
+    repository: repo,
+    sender: { login: 'quant-dev' },
+  };
+}
+
+describe('workflow_run: the training archive artifact under GitHub errors', () => {
+  it('the download redirect answers 500, then 429 with retry-after, and the blob 503: retried, the archive is validated', async () => {
+    const bytes = readFileSync(path.join(REPO, EXAMPLE_ZIP));
+    fake.state.artifacts.push({ id: 777, name: 'training-archive', runId: 4242, bytes, digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}` });
+    fake.state.faults.set('GET artifact zip', {
+      status: 500,
+      times: 1,
+      then: { status: 429, headers: { 'retry-after': '1' }, body: { message: 'You have exceeded a secondary rate limit' }, times: 1 },
+    });
+    fake.state.faults.set('GET blob', { status: 503, times: 1 });
+    const registry = `http://127.0.0.1:${await closedPort()}/`;
+    const { run } = startComposite({ setup: { cache: 'hit' }, event: 'workflow_run', payload: workflowRunPayload(), inputs: { data: 'examples/data' }, registry });
+    const res = await run.done;
+
+    expect(fake.calls('GET artifact zip').map((r) => r.status)).toEqual([500, 429, 302, 302]);
+    expect(fake.calls('GET blob').map((r) => r.status)).toEqual([503, 200]);
+    const check = fake.state.checkRuns[0]!;
+    expect(check).toMatchObject({ head_sha: RUN_HEAD, status: 'completed' });
+    // A verdict on the models, not a download error.
+    expect(check.output!.title).toMatch(/^7 models: /);
+    expect(check.output!.summary).toContain('artifact `training-archive` (id 777');
+    expect(JSON.parse(res.outputs['decisions']!)).toHaveLength(7);
+    expectNoToken(res);
+  }, 180_000);
+
+  it('a digest that does not match refuses the bytes, after the retries', async () => {
+    const bytes = readFileSync(path.join(REPO, EXAMPLE_ZIP));
+    fake.state.artifacts.push({ id: 778, name: 'training-archive', runId: 4242, bytes, digest: `sha256:${'0'.repeat(64)}` });
+    fake.state.faults.set('GET artifact zip', { status: 502, times: 1 });
+    const registry = `http://127.0.0.1:${await closedPort()}/`;
+    const { run } = startComposite({ setup: { cache: 'hit' }, event: 'workflow_run', payload: workflowRunPayload(), inputs: { data: 'examples/data' }, registry });
+    const res = await run.done;
+    expect(fake.calls('GET artifact zip').map((r) => r.status)).toEqual([502, 302]);
+    expect(fake.state.checkRuns[0]!.output!.title).toMatch(/^error: artifact "training-archive" \(id 778\): the downloaded bytes do not match the digest/);
+    expect(res.result).toBe('failure');
+  }, 180_000);
 });

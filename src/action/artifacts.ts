@@ -2,7 +2,9 @@
  * Artifacts, both ways, through @actions/artifact.
  *
  * Download (workflow_run): the training-archive artifact of the triggering run is found and fetched
- * through GitHub's public REST API (`findBy`: the token needs `actions: read`). The bytes are untrusted
+ * through GitHub's public REST API (the token needs `actions: read`), every request — the list, the
+ * download redirect and the blob — under the action's retry and rate-limit policy
+ * (./artifact-download.ts). The bytes are untrusted
  * (threats.md G2): they go into a fresh mkdtemp folder under RUNNER_TEMP, never into the workspace;
  * the artifact zip is saved as it is (`skipDecompress`), never extracted to disk, and read by the same
  * hardened archive reader as any other archive. Nothing from it is ever executed. An artifact that
@@ -18,10 +20,12 @@
  */
 import { lstat, mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { ArtifactNotFoundError, DefaultArtifactClient } from '@actions/artifact';
+import { DefaultArtifactClient } from '@actions/artifact';
 import { openArchive } from '../adapters/archive/index.js';
 import { errorMessage, infraError, inputError } from '../core/errors.js';
 import type { RepoRef } from './context.js';
+import { downloadArtifactZip, listRunArtifacts, type RunArtifact } from './artifact-download.js';
+import { createGitHub } from './github.js';
 
 export interface DownloadedArchive {
   /** The archive to validate: the saved artifact zip, or the zip it wrapped. */
@@ -36,37 +40,33 @@ export interface DownloadedArchive {
 
 export async function downloadTrainingArchive(opts: {
   token: string;
+  /** GITHUB_API_URL. */
+  apiUrl: string;
   repo: RepoRef;
   runId: number;
   name: string;
   runnerTemp: string;
   log: (line: string) => void;
 }): Promise<DownloadedArchive> {
-  const client = new DefaultArtifactClient();
-  const findBy = { token: opts.token, workflowRunId: opts.runId, repositoryOwner: opts.repo.owner, repositoryName: opts.repo.repo };
-  let artifact;
+  const gh = createGitHub({ token: opts.token, baseUrl: opts.apiUrl, log: opts.log });
+  let artifact: RunArtifact | undefined;
   try {
-    ({ artifact } = await client.getArtifact(opts.name, { findBy }));
+    // Several with one name (a re-run uploaded again): the newest.
+    [artifact] = await listRunArtifacts(gh, opts.repo, opts.runId, opts.name);
   } catch (err) {
-    if (err instanceof ArtifactNotFoundError) {
-      throw inputError(
-        `workflow run ${opts.runId} has no artifact named "${opts.name}" (expired, not uploaded, or another name: set the artifact-name input)`,
-        'input artifact-name',
-        err,
-      );
-    }
     throw infraError(`could not list the artifacts of workflow run ${opts.runId}: ${errorMessage(err)}`, 'artifact', err);
+  }
+  if (!artifact) {
+    throw inputError(
+      `workflow run ${opts.runId} has no artifact named "${opts.name}" (expired, not uploaded, or another name: set the artifact-name input)`,
+      'input artifact-name',
+    );
   }
   const tempDir = await mkdtemp(join(opts.runnerTemp, 'policy-gate-artifact-'));
   opts.log(`downloading artifact "${artifact.name}" (id ${artifact.id}, ${artifact.size} bytes) of run ${opts.runId} into ${tempDir}`);
   let res;
   try {
-    res = await client.downloadArtifact(artifact.id, {
-      path: tempDir,
-      findBy,
-      skipDecompress: true,
-      ...(artifact.digest ? { expectedHash: artifact.digest } : {}),
-    });
+    res = await downloadArtifactZip(gh, opts.repo, artifact, tempDir, { log: opts.log });
   } catch (err) {
     throw infraError(`could not download artifact "${artifact.name}" (id ${artifact.id}): ${errorMessage(err)}`, 'artifact', err);
   }
@@ -78,7 +78,7 @@ export async function downloadTrainingArchive(opts: {
   }
   const saved = await singleFile(tempDir, artifact.name);
   const path = await unwrapNestedZip(saved, tempDir);
-  return { path, artifactId: artifact.id, artifactName: artifact.name, runId: opts.runId, digest: artifact.digest ?? null, tempDir };
+  return { path, artifactId: artifact.id, artifactName: artifact.name, runId: opts.runId, digest: artifact.digest, tempDir };
 }
 
 async function singleFile(dir: string, name: string): Promise<string> {

@@ -113,6 +113,35 @@ export function createGitHub(opts: ClientOptions): GitHubClient {
   return octokit;
 }
 
+/** An HTTP answer outside octokit (an artifact's signed blob URL) as the error shape retryDelay reads. */
+export function httpError(message: string, status: number | undefined, headers: Headers | null): Error {
+  return Object.assign(new Error(message), status === undefined ? {} : { status, response: { headers: headers ? Object.fromEntries(headers) : {} } });
+}
+
+/**
+ * Runs `attempt` under the same retry policy as every API request (retryDelay): a request that is not
+ * GitHub's REST API — an artifact's signed blob download — waits out 5xx, network failures and rate
+ * limits the same way.
+ */
+export async function withRetries<T>(
+  what: string,
+  attempt: (n: number) => Promise<T>,
+  opts: { retries?: number; maxWaitSeconds?: number; sleep?: (ms: number) => Promise<void>; now?: () => number; log?: (line: string) => void } = {},
+): Promise<T> {
+  const retries = opts.retries ?? 3;
+  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  for (let n = 0; ; n++) {
+    try {
+      return await attempt(n);
+    } catch (err) {
+      const wait = retryDelay(err, n, { retries, maxWaitSeconds: opts.maxWaitSeconds ?? 120, now: (opts.now ?? Date.now)() });
+      if (wait === null) throw err;
+      opts.log?.(`${what}: ${(err as ErrorLike).status ?? 'network error'}; retry ${n + 1}/${retries} in ${wait} s`);
+      await sleep(wait * 1000);
+    }
+  }
+}
+
 /** Whether `delay` is the exponential back-off for `attempt` rather than a wait the server asked for. */
 function isBackoff(err: unknown, delay: number, attempt: number): boolean {
   const e = (err ?? {}) as ErrorLike;

@@ -193,6 +193,14 @@ export async function startFakeGitHub(init: Partial<Pick<FakeState, 'owner' | 'r
     // Blob downloads are pre-signed URLs: no token (like Azure blob storage).
     const blob = /^\/blobs\/(\d+)$/.exec(path);
     if (method === 'GET' && blob) {
+      const blobFault = state.faults.get('GET blob');
+      if (blobFault && (blobFault.times === undefined || blobFault.times > 0)) {
+        if (blobFault.times !== undefined) blobFault.times--;
+        if (blobFault.times === 0 && blobFault.then) state.faults.set('GET blob', blobFault.then);
+        record('GET blob', blobFault.status);
+        if (blobFault.transport === 'reset') return void req.socket.destroy();
+        return json(res, blobFault.status, blobFault.body ?? { message: 'injected fault' }, blobFault.headers ?? {});
+      }
       const a = state.artifacts.find((x) => x.id === Number(blob[1]));
       record('GET blob', a ? 200 : 404);
       if (!a) return json(res, 404, { message: 'Not Found' });
