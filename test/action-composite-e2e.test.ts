@@ -356,3 +356,49 @@ describe('workflow_run: the training archive artifact under GitHub errors', () =
     expect(res.result).toBe('failure');
   }, 180_000);
 });
+
+describe('the sticky comment', () => {
+  const bot = (n: number): { id: number; body: string }[] => (fake.state.comments.get(n) ?? []).filter((c) => c.body.startsWith('<!-- policy-gate:sticky -->'));
+
+  it('names the run in its footer; a later run with the same verdict does not edit it', async () => {
+    pullRequestFiles(7);
+    const registry = `http://127.0.0.1:${await closedPort()}/`;
+    const first = startComposite({ setup: { cache: 'hit' }, event: 'pull_request', payload: pullRequestPayload({ number: 7 }), inputs: PR_INPUTS, registry });
+    await first.run.done;
+    expect(bot(7)).toHaveLength(1);
+    const body = bot(7)[0]!.body;
+    expect(body).toMatch(/^<sub>policy-gate \S+ · \[run 9001\]\(https:\/\/github\.com\/octo-org\/trading-policies\/actions\/runs\/9001\) · config sha256 /m);
+    const footer = body.split('\n').find((l) => l.startsWith('<sub>policy-gate '))!;
+    expect(footer).not.toMatch(/\d{4}-\d\d-\d\dT\d\d:\d\d/);
+
+    // A new run (a re-run, or a push that changes nothing the gate sees): same verdict, nothing re-sent.
+    const second = startComposite({ setup: { cache: 'hit' }, event: 'pull_request', payload: pullRequestPayload({ number: 7 }), inputs: PR_INPUTS, registry, ws: first.ws, env: { GITHUB_RUN_ID: '9002', GITHUB_RUN_ATTEMPT: '2' } });
+    const res = await second.run.done;
+    expect(res.step('gate')!.exitCode).toBe(1);
+    expect(fake.calls('POST comments')).toHaveLength(1);
+    expect(fake.calls('PATCH comments')).toHaveLength(0);
+    expect(bot(7)[0]!.body).toBe(body);
+    // The check run and the job summary name the run that made them.
+    expect(fake.state.checkRuns[1]!.output!.summary).toContain('[run 9002, attempt 2](https://github.com/octo-org/trading-policies/actions/runs/9002)');
+    expect(res.summary).toContain('[run 9002, attempt 2]');
+  }, 180_000);
+
+  it('a pull request whose first run crashes gets the error as its sticky comment', async () => {
+    pullRequestFiles(7);
+    const registry = `http://127.0.0.1:${await closedPort()}/`;
+    const { run } = startComposite({
+      setup: { cache: 'hit' },
+      event: 'pull_request',
+      payload: pullRequestPayload({ number: 7 }),
+      inputs: { ...PR_INPUTS, days: 'ninety' },
+      registry,
+    });
+    const res = await run.done;
+    expect(res.step('gate')!.outcome).toBe('failure');
+    expect(fake.state.checkRuns[0]).toMatchObject({ status: 'completed', conclusion: 'failure' });
+    expect(bot(7)).toHaveLength(1);
+    expect(bot(7)[0]!.body).toContain('## ❌ policy-gate: error');
+    expect(bot(7)[0]!.body).toContain('days');
+    expectNoToken(res);
+  }, 180_000);
+});

@@ -177,7 +177,12 @@ async function validate(
   const ws = ctx.workspace;
   const { config, file } = await resolveConfig(inputs, ws);
   const requested = await readRequested(config, ws);
-  const facts: RunFacts = { mode, headSha, deployConfigs: requested.configs };
+  const facts: RunFacts = {
+    mode,
+    headSha,
+    deployConfigs: requested.configs,
+    run: ctx.runId === null ? null : { id: ctx.runId, attempt: ctx.runAttempt ?? 1, url: runUrl(ctx) },
+  };
   if (inputs.mode === 'merge' && mode !== 'workflow_run' && inputs.archive === null) {
     throw inputError('input "archive" is required with mode: merge — the archive the shards validated (the merge checks their partial reports against it)', 'input archive');
   }

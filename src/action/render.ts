@@ -32,6 +32,8 @@ export interface RunFacts {
   deployPr?: { kind: 'promotion' | 'demotion'; outcome: string; number: number | null; url: string | null; changes: string[]; error: string | null };
   /** The report artifact, for the link to report.html: its URL when this process uploaded it, else the run's page. */
   reportArtifact?: { name: string; url: string | null; runUrl: string | null };
+  /** The workflow run that produced this text, named in the footer (not the time: see renderMarkdown's `stamp`). */
+  run?: { id: number; attempt: number; url: string | null } | null;
   /** A shard job (`shard: i/n`): its summary shows its partial report only (docs/sharding.md). */
   shard?: { index: number; count: number; summary: string };
   /** The merge job (`mode: merge`): which shards' partial reports were merged, and which were missing. */
@@ -155,6 +157,12 @@ function preface(facts: RunFacts): string[] {
   return out;
 }
 
+/** The footer's name for a workflow run: "run 9001, attempt 2", linked to it. */
+export function runStamp(run: NonNullable<RunFacts['run']>): string {
+  const text = `run ${run.id}${run.attempt > 1 ? `, attempt ${run.attempt}` : ''}`;
+  return run.url ? `[${text}](${run.url})` : text;
+}
+
 /** Where report.html is: in the report artifact (linked when its URL is known), else in the run's artifacts. */
 export function htmlReportLink(a: NonNullable<RunFacts['reportArtifact']>): string {
   if (a.url) return `report.html in the [${code(a.name)} artifact](${a.url})`;
@@ -169,7 +177,7 @@ export function htmlReportLink(a: NonNullable<RunFacts['reportArtifact']>): stri
  */
 export function actionMarkdown(report: Report, facts: RunFacts, budget: number = MARKDOWN_BUDGET): string {
   const render = (detail: Detail): string => {
-    const body = renderMarkdown(report, { htmlLink: facts.reportArtifact ? htmlReportLink(facts.reportArtifact) : null, detail });
+    const body = renderMarkdown(report, { htmlLink: facts.reportArtifact ? htmlReportLink(facts.reportArtifact) : null, detail, ...(facts.run ? { stamp: runStamp(facts.run) } : {}) });
     const nl = body.indexOf('\n');
     const head = nl < 0 ? body : body.slice(0, nl);
     const rest = nl < 0 ? '' : body.slice(nl);
