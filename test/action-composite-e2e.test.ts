@@ -11,7 +11,7 @@
  * port (an offline runner, a registry outage).
  */
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -400,5 +400,33 @@ describe('the sticky comment', () => {
     expect(bot(7)[0]!.body).toContain('## ❌ policy-gate: error');
     expect(bot(7)[0]!.body).toContain('days');
     expectNoToken(res);
+  }, 180_000);
+});
+
+describe('workflow_run: the promotion pull request cannot be opened', () => {
+  it('the check run keeps the verdict (success), the step fails and says why', async () => {
+    fake.git.commit('main', { 'README.md': '# policies\n' });
+    const bytes = readFileSync(path.join(REPO, EXAMPLE_ZIP));
+    fake.state.artifacts.push({ id: 779, name: 'training-archive', runId: 4242, bytes });
+    // The repository does not allow GitHub Actions to create pull requests.
+    fake.state.faults.set('POST pulls', { status: 403, body: { message: 'GitHub Actions is not permitted to create or approve pull requests.' } });
+    const ws = workspace((dir) => {
+      // Only what a deployment config requests is held to a tier: here nothing, so the verdict is success.
+      writeFileSync(path.join(dir, '.github', 'policy-gate.yml'), 'decision:\n  required: DROP\n');
+      rmSync(path.join(dir, 'deploy'), { recursive: true });
+    });
+    const registry = `http://127.0.0.1:${await closedPort()}/`;
+    const { run } = startComposite({ setup: { cache: 'hit' }, event: 'workflow_run', payload: workflowRunPayload(), inputs: { data: 'examples/data' }, registry, ws });
+    const res = await run.done;
+    expect(fake.calls('POST pulls').map((r) => r.status)).toEqual([403]);
+    const check = fake.state.checkRuns[0]!;
+    expect(check).toMatchObject({ head_sha: RUN_HEAD, status: 'completed', conclusion: 'success' });
+    expect(check.output!.summary).toContain('Promotion pull request could not be opened');
+    // The conclusion output equals the check run's; the step's exit code is what fails.
+    expect(res.outputs['conclusion']).toBe('success');
+    const gate = res.step('gate')!;
+    expect(gate.exitCode).toBe(1);
+    expect(gate.commands.find((c) => c.name === 'error')?.data).toMatch(/^policy-gate: the promotion pull request could not be opened: .*allow GitHub Actions to create pull requests/);
+    expect(res.result).toBe('failure');
   }, 180_000);
 });
