@@ -231,3 +231,28 @@ describe('action.yml', () => {
     expect(upload['with']['path']).toBe('${{ steps.gate.outputs.report-path }}');
   });
 });
+
+describe('third-party actions', () => {
+  const files = ['action.yml', ...readdirSync(WORKFLOWS).filter((f) => f.endsWith('.yml')).map((f) => path.join('.github', 'workflows', f))];
+  const uses = files.flatMap((f) =>
+    readFileSync(path.join(REPO, f), 'utf8')
+      .split('\n')
+      .map((line) => /^\s*(?:-\s+)?uses:\s*(\S+)(.*)$/.exec(line))
+      .filter((m): m is RegExpExecArray => m !== null && !m[1]!.startsWith('./') && !m[1]!.startsWith('<owner>/'))
+      .map((m) => ({ file: f, ref: m[1]!, rest: m[2]! })),
+  );
+
+  it('are pinned by commit SHA with the tag in a comment', () => {
+    expect(uses.length).toBeGreaterThan(5);
+    for (const u of uses) expect(`${u.ref}${u.rest}`, u.file).toMatch(/^[\w.-]+\/[\w.\/-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$/);
+  });
+
+  it('use one version of each repository across action.yml and the workflows', () => {
+    const byRepo = new Map<string, Set<string>>();
+    for (const u of uses) {
+      const repo = u.ref.split('@')[0]!.split('/').slice(0, 2).join('/');
+      byRepo.set(repo, (byRepo.get(repo) ?? new Set()).add(`${u.ref.split('@')[1]}${u.rest}`));
+    }
+    for (const [repo, versions] of byRepo) expect([...versions], repo).toHaveLength(1);
+  });
+});
