@@ -113,20 +113,23 @@ export function createGitHub(opts: ClientOptions): GitHubClient {
   return octokit;
 }
 
-/** An HTTP answer outside octokit (an artifact's signed blob URL) as the error shape retryDelay reads. */
-export function httpError(message: string, status: number | undefined, headers: Headers | null): Error {
-  return Object.assign(new Error(message), status === undefined ? {} : { status, response: { headers: headers ? Object.fromEntries(headers) : {} } });
-}
-
 /**
- * Runs `attempt` under the same retry policy as every API request (retryDelay): a request that is not
- * GitHub's REST API — an artifact's signed blob download — waits out 5xx, network failures and rate
- * limits the same way.
+ * Runs `attempt` under the same retry policy as every API request (retryDelay), for requests made by
+ * another library's own client (@actions/artifact's download redirect): an error with an HTTP status
+ * is judged by it (5xx retried, 429/403 with retry-after waited out, 404 final), one without is a
+ * network failure — unless `retryable` says it is final.
  */
 export async function withRetries<T>(
   what: string,
   attempt: (n: number) => Promise<T>,
-  opts: { retries?: number; maxWaitSeconds?: number; sleep?: (ms: number) => Promise<void>; now?: () => number; log?: (line: string) => void } = {},
+  opts: {
+    retries?: number;
+    maxWaitSeconds?: number;
+    sleep?: (ms: number) => Promise<void>;
+    now?: () => number;
+    log?: (line: string) => void;
+    retryable?: (err: unknown) => boolean;
+  } = {},
 ): Promise<T> {
   const retries = opts.retries ?? 3;
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
@@ -134,7 +137,7 @@ export async function withRetries<T>(
     try {
       return await attempt(n);
     } catch (err) {
-      const wait = retryDelay(err, n, { retries, maxWaitSeconds: opts.maxWaitSeconds ?? 120, now: (opts.now ?? Date.now)() });
+      const wait = opts.retryable && !opts.retryable(err) ? null : retryDelay(err, n, { retries, maxWaitSeconds: opts.maxWaitSeconds ?? 120, now: (opts.now ?? Date.now)() });
       if (wait === null) throw err;
       opts.log?.(`${what}: ${(err as ErrorLike).status ?? 'network error'}; retry ${n + 1}/${retries} in ${wait} s`);
       await sleep(wait * 1000);

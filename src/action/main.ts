@@ -268,7 +268,7 @@ async function validate(
       return { report, facts, nothingToValidate: why };
     }
     const dl: DownloadedArchive = await core.group(`policy-gate: download artifact "${inputs.artifactName}" of run ${runId}`, () =>
-      downloadTrainingArchive({ token: inputs.token, apiUrl: ctx.apiUrl, repo: ctx.repo, runId, name: inputs.artifactName, runnerTemp: ctx.runnerTemp, log: pipelineLog }),
+      downloadTrainingArchive({ token: inputs.token, repo: ctx.repo, runId, name: inputs.artifactName, runnerTemp: ctx.runnerTemp, log: pipelineLog }),
     );
     const runLink = `${ctx.serverUrl}/${ctx.repo.owner}/${ctx.repo.repo}/actions/runs/${runId}`;
     facts.artifact = { name: dl.artifactName, id: dl.artifactId, runId, digest: dl.digest, runUrl: runLink };

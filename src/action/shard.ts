@@ -48,7 +48,7 @@ async function validateShard(ctx: ActionContext, inputs: ActionInputs, mode: Run
       return { report, nothing: why };
     }
     const dl = await core.group(`policy-gate: download artifact "${inputs.artifactName}" of run ${runId}`, () =>
-      downloadTrainingArchive({ token: inputs.token, apiUrl: ctx.apiUrl, repo: ctx.repo, runId, name: inputs.artifactName, runnerTemp: ctx.runnerTemp, log: pipelineLog }),
+      downloadTrainingArchive({ token: inputs.token, repo: ctx.repo, runId, name: inputs.artifactName, runnerTemp: ctx.runnerTemp, log: pipelineLog }),
     );
     source = dl.path;
     artifactPath = `artifact ${dl.artifactName} (id ${dl.artifactId}) of run ${runId}`;
