@@ -293,13 +293,15 @@ describe('pull_request: check run, sticky comment, summary, outputs', () => {
     expect(first.stdout).not.toMatch(/^::warning::Promote/m);
     expectNoLeaks(first);
 
-    // Second run on the same PR: the comment is updated in place, never duplicated.
+    // Second run on the same PR: the comment is found again, never duplicated; the verdict is the same,
+    // so it is not re-sent (the footer names the run, not the time).
     const requestsBefore = fake.requests.length;
     const second = await runAction({ event: 'pull_request', payload: pullRequestPayload({ number: 7 }), inputs: PR_INPUTS, ws: first.ws });
     expect(second.code).toBe(1);
     const later = fake.requests.slice(requestsBefore);
+    expect(later.filter((r) => r.route === 'GET comments').length).toBeGreaterThan(0);
     expect(later.filter((r) => r.route === 'POST comments')).toHaveLength(0);
-    expect(later.filter((r) => r.route === 'PATCH comments')).toHaveLength(1);
+    expect(later.filter((r) => r.route === 'PATCH comments')).toHaveLength(0);
     expect(bot()).toHaveLength(1);
     expect(fake.state.comments.get(7)!).toHaveLength(151);
     expect(fake.state.comments.get(7)!.find((c) => c.id === userMarker.id)!.body).toBe(`I copied the bot: ${STICKY_MARKER} looks fine`);

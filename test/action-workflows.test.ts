@@ -160,7 +160,7 @@ describe('action.yml', () => {
 
   it('is a composite action whose program is the committed bundle', () => {
     expect(doc['runs']['using']).toBe('composite');
-    expect(gate['run']).toBe('node "$GITHUB_ACTION_PATH/dist/index.js"');
+    expect(gate['run']).toBe('exec node "$GITHUB_ACTION_PATH/dist/index.js"');
     expect(existsSync(path.join(REPO, 'dist', 'index.js'))).toBe(true);
   });
 
@@ -181,10 +181,12 @@ describe('action.yml', () => {
     expect(inputs['mode']['default']).toBe('auto');
   });
 
-  it('exposes conclusion, report-path and decisions from the program step', () => {
+  it('exposes conclusion, report-path and decisions from the program step (conclusion also from a failed setup)', () => {
     const outputs = doc['outputs'] as Obj;
     expect(Object.keys(outputs).sort()).toEqual(['conclusion', 'decisions', 'pull-request-url', 'report-path']);
-    for (const [name, spec] of Object.entries(outputs)) expect(spec['value']).toBe(`\${{ steps.gate.outputs.${name} }}`);
+    for (const [name, spec] of Object.entries(outputs)) {
+      expect(spec['value']).toBe(name === 'conclusion' ? '${{ steps.gate.outputs.conclusion || steps.setup-failed.outputs.conclusion }}' : `\${{ steps.gate.outputs.${name} }}`);
+    }
   });
 
   it('installs onnxruntime-node at run time, at the exact version package.json pins, into dist/runtime on NODE_PATH', () => {
@@ -227,5 +229,30 @@ describe('action.yml', () => {
     expect(upload['if']).toMatch(/^always\(\) && /);
     expect(upload['if']).toContain("steps.gate.outputs.report-artifact-id == ''");
     expect(upload['with']['path']).toBe('${{ steps.gate.outputs.report-path }}');
+  });
+});
+
+describe('third-party actions', () => {
+  const files = ['action.yml', ...readdirSync(WORKFLOWS).filter((f) => f.endsWith('.yml')).map((f) => path.join('.github', 'workflows', f))];
+  const uses = files.flatMap((f) =>
+    readFileSync(path.join(REPO, f), 'utf8')
+      .split('\n')
+      .map((line) => /^\s*(?:-\s+)?uses:\s*(\S+)(.*)$/.exec(line))
+      .filter((m): m is RegExpExecArray => m !== null && !m[1]!.startsWith('./') && !m[1]!.startsWith('<owner>/'))
+      .map((m) => ({ file: f, ref: m[1]!, rest: m[2]! })),
+  );
+
+  it('are pinned by commit SHA with the tag in a comment', () => {
+    expect(uses.length).toBeGreaterThan(5);
+    for (const u of uses) expect(`${u.ref}${u.rest}`, u.file).toMatch(/^[\w.-]+\/[\w.\/-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$/);
+  });
+
+  it('use one version of each repository across action.yml and the workflows', () => {
+    const byRepo = new Map<string, Set<string>>();
+    for (const u of uses) {
+      const repo = u.ref.split('@')[0]!.split('/').slice(0, 2).join('/');
+      byRepo.set(repo, (byRepo.get(repo) ?? new Set()).add(`${u.ref.split('@')[1]}${u.rest}`));
+    }
+    for (const [repo, versions] of byRepo) expect([...versions], repo).toHaveLength(1);
   });
 });

@@ -125,14 +125,37 @@ describe('the Action when GitHub fails', () => {
     fake.state.faults.set('PATCH check-runs', { status: 503 });
     fake.state.faults.set('GET comments', { status: 503 });
     fake.state.faults.set('POST comments', { status: 503 });
+    // Once the check run exists, creating one fails too (no replacement can be posted).
+    const downAfterCreate = setInterval(() => {
+      if (fake.state.checkRuns.length === 1) {
+        fake.state.faults.set('POST check-runs', { status: 503 });
+        clearInterval(downAfterCreate);
+      }
+    }, 2);
     const run = await pr();
+    clearInterval(downAfterCreate);
     expect(run.code).toBe(1);
     expect(fake.calls('PATCH check-runs')).toHaveLength(4); // every retry, then it gives up
+    expect(fake.calls('POST check-runs').map((r) => r.status)).toEqual([201, 503, 503, 503, 503]);
     expect(run.stdout).toMatch(/^::warning::policy-gate: completing the check run failed: /m);
     expect(run.summary).toContain('### Gating');
     expect(run.outputs['conclusion']).toBe('failure');
     expect(JSON.parse(readFileSync(path.join(run.ws.dir, 'policy-gate-report', 'report.json'), 'utf8')).models).toHaveLength(7);
     expect(findLeaks(everything(run, fake), [TOKEN])).toEqual([]);
+  }, 60_000);
+
+  it('completing the check run fails for good: a completed check run of the same name replaces it', async () => {
+    fake.state.faults.set('PATCH check-runs', { status: 503 });
+    const run = await pr();
+    expect(run.code).toBe(1);
+    expect(fake.calls('PATCH check-runs')).toHaveLength(4);
+    expect(fake.state.checkRuns).toHaveLength(2);
+    const [first, second] = fake.state.checkRuns;
+    expect(first!.status).toBe('in_progress');
+    expect(second).toMatchObject({ name: 'policy-gate', head_sha: first!.head_sha, status: 'completed', conclusion: 'failure' });
+    expect(second!.output!.title).toMatch(/^7 models: /);
+    expect(run.stdout).toMatch(/^policy-gate: completing check run \d+ failed \(.*\); posting a completed check run in its place$/m);
+    expect(run.stdout).not.toMatch(/^::warning::policy-gate: completing the check run failed/m);
   }, 60_000);
 
   it('a reset on the comment, a cut body on the file list: retried; the comment is posted once', async () => {

@@ -284,7 +284,14 @@ describe.runIf(linux)('policy-gate stopped while a model hangs onnxruntime', () 
       expect(action.stdout()).toContain(
         '::error::policy-gate: interrupted by SIGTERM: the onnxruntime processes were stopped; the run did not finish and decides nothing',
       );
-      expect(readFileSync(outputFile, 'utf8')).toMatch(/^conclusion<<(.+)\nfailure\n\1$/m);
+      expect(readFileSync(outputFile, 'utf8')).toMatch(/^conclusion<<(.+)\ncancelled\n\1$/m);
+      // The check run, created in_progress, is completed as cancelled before the process exits.
+      expect(fake.state.checkRuns.map((c) => c.history)).toEqual([
+        [
+          { status: 'in_progress', conclusion: null },
+          { status: 'completed', conclusion: 'cancelled' },
+        ],
+      ]);
       const report = JSON.parse(readFileSync(path.join(ws, 'policy-gate-report', 'report.json'), 'utf8')) as ReportJson;
       expect(report.conclusion).toBe('failure');
       expect(report.errors[0]).toMatch(/^the run was interrupted by SIGTERM before it finished \(the onnxruntime processes were stopped\); 0 of \d+ models were evaluated, none was decided$/);

@@ -170,11 +170,25 @@ describe('a sharded run: three shard jobs, then the merge job', () => {
     // An unrelated artifact of the run is not a shard.
     fake.state.artifacts.push({ id: 5, name: 'training-archive', runId: RUN_ID, bytes: Buffer.from('not a zip') });
     publishUploads();
+    // GitHub errors on the way: the list answers 502 once, the first download redirect 500 then 429 with
+    // retry-after, one blob 503. Every one is retried under the action's policy.
+    fake.state.faults.set('GET run artifacts', { status: 502, times: 1 });
+    fake.state.faults.set('GET artifact zip', {
+      status: 500,
+      times: 1,
+      then: { status: 429, headers: { 'retry-after': '1' }, body: { message: 'You have exceeded a secondary rate limit' }, times: 1 },
+    });
+    fake.state.faults.set('GET blob', { status: 503, times: 1 });
 
     const merge = await runJob(ws, DISPATCH, { ...INPUTS, mode: 'merge', 'report-dir': 'merged-report' });
     expect(merge.code, merge.stdout + merge.stderr).toBe(1);
-    expect(fake.calls('GET run artifacts').map((r) => r.path)).toEqual([`/repos/${OWNER}/${NAME}/actions/runs/${RUN_ID}/artifacts`]);
-    expect(fake.calls('GET artifact zip')).toHaveLength(3);
+    expect(fake.calls('GET run artifacts').map((r) => [r.path, r.status])).toEqual([
+      [`/repos/${OWNER}/${NAME}/actions/runs/${RUN_ID}/artifacts`, 502],
+      [`/repos/${OWNER}/${NAME}/actions/runs/${RUN_ID}/artifacts`, 200],
+    ]);
+    // Three shards: 500, 429, then the redirect; the 503 blob is retried by the artifact library itself.
+    expect(fake.calls('GET artifact zip').map((r) => r.status)).toEqual([500, 429, 302, 302, 302]);
+    expect(fake.calls('GET blob').map((r) => r.status)).toEqual([503, 200, 200, 200]);
     expect(fake.state.checkRuns).toHaveLength(2);
     const check = fake.state.checkRuns[1]!;
     expect(check).toMatchObject({ name: 'policy-gate', head_sha: RUN_SHA, status: 'completed', conclusion: 'failure' });

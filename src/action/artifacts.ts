@@ -2,7 +2,11 @@
  * Artifacts, both ways, through @actions/artifact.
  *
  * Download (workflow_run): the training-archive artifact of the triggering run is found and fetched
- * through GitHub's public REST API (`findBy`: the token needs `actions: read`). The bytes are untrusted
+ * through GitHub's public REST API (`findBy`: the token needs `actions: read`). Every call is made under
+ * the action's retry and rate-limit policy (`artifactRequest`): the library retries its listing and its
+ * blob download itself, but not the download redirect (`GET /repos/{owner}/{repo}/actions/artifacts/{id}/zip`),
+ * whose 500 or 429 would otherwise fail the run; a retried download asks for a fresh redirect (signed
+ * URLs expire). The bytes are untrusted
  * (threats.md G2): they go into a fresh mkdtemp folder under RUNNER_TEMP, never into the workspace;
  * the artifact zip is saved as it is (`skipDecompress`), never extracted to disk, and read by the same
  * hardened archive reader as any other archive. Nothing from it is ever executed. An artifact that
@@ -16,12 +20,22 @@
  * (actions/upload-artifact, `if: always()`), and this module only uploads when the variables are
  * present (e.g. dist/index.js run as a JavaScript action).
  */
-import { lstat, mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { ArtifactNotFoundError, DefaultArtifactClient } from '@actions/artifact';
 import { openArchive } from '../adapters/archive/index.js';
 import { errorMessage, infraError, inputError } from '../core/errors.js';
 import type { RepoRef } from './context.js';
+import { withRetries } from './github.js';
+
+/**
+ * One @actions/artifact call under the action's retry policy (./github.ts withRetries): a 5xx or a
+ * network failure is retried after 1, 2 and 4 s, a 429 or 403 with retry-after waited out. "No such
+ * artifact" is an answer, not a failure.
+ */
+export function artifactRequest<T>(what: string, call: () => Promise<T>, log: (line: string) => void): Promise<T> {
+  return withRetries(what, call, { log, retryable: (err) => !(err instanceof ArtifactNotFoundError) });
+}
 
 export interface DownloadedArchive {
   /** The archive to validate: the saved artifact zip, or the zip it wrapped. */
@@ -46,7 +60,7 @@ export async function downloadTrainingArchive(opts: {
   const findBy = { token: opts.token, workflowRunId: opts.runId, repositoryOwner: opts.repo.owner, repositoryName: opts.repo.repo };
   let artifact;
   try {
-    ({ artifact } = await client.getArtifact(opts.name, { findBy }));
+    ({ artifact } = await artifactRequest(`listing the artifacts of run ${opts.runId}`, () => client.getArtifact(opts.name, { findBy }), opts.log));
   } catch (err) {
     if (err instanceof ArtifactNotFoundError) {
       throw inputError(
@@ -61,12 +75,17 @@ export async function downloadTrainingArchive(opts: {
   opts.log(`downloading artifact "${artifact.name}" (id ${artifact.id}, ${artifact.size} bytes) of run ${opts.runId} into ${tempDir}`);
   let res;
   try {
-    res = await client.downloadArtifact(artifact.id, {
-      path: tempDir,
-      findBy,
-      skipDecompress: true,
-      ...(artifact.digest ? { expectedHash: artifact.digest } : {}),
-    });
+    const id = artifact.id;
+    const expected = artifact.digest ? { expectedHash: artifact.digest } : {};
+    res = await artifactRequest(
+      `downloading artifact ${id}`,
+      async () => {
+        // A retry starts over in an empty folder.
+        for (const e of await readdir(tempDir)) await rm(join(tempDir, e), { recursive: true, force: true });
+        return client.downloadArtifact(id, { path: tempDir, findBy, skipDecompress: true, ...expected });
+      },
+      opts.log,
+    );
   } catch (err) {
     throw infraError(`could not download artifact "${artifact.name}" (id ${artifact.id}): ${errorMessage(err)}`, 'artifact', err);
   }

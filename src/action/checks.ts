@@ -12,7 +12,8 @@ import { redactOutput } from '../util/redact.js';
 
 export const CHECK_NAME = 'policy-gate';
 
-export type CheckConclusion = 'success' | 'failure' | 'neutral';
+/** `cancelled`: the job was cancelled or timed out while the run was validating (src/action/index.ts). */
+export type CheckConclusion = 'success' | 'failure' | 'neutral' | 'cancelled';
 
 export type CheckStart =
   | { kind: 'created'; id: number; headSha: string }
@@ -57,6 +58,55 @@ export function checkOutput(result: CheckResult): { title: string; summary: stri
   const title = redactOutput(result.title).replace(/\s+/g, ' ').slice(0, 240);
   const s = trimToBytes(redactOutput(result.summary), CHECK_SUMMARY_LIMIT, result.trimNote);
   return { title, summary: s.text, trimmed: s.trimmed };
+}
+
+/**
+ * Completes the check run `id`; when that fails for longer than the client's retries (and not for want
+ * of permission), posts a new check run of the same name on the same commit, already completed with the
+ * same result: GitHub shows, and branch protection reads, the newest check run of a name, so the
+ * required check still reports instead of staying `in_progress`. Returns how it was completed.
+ */
+export async function finishCheck(
+  gh: GitHubClient,
+  repo: RepoRef,
+  check: { id: number; headSha: string },
+  result: CheckResult,
+  opts: { now: () => Date; externalId: string | null; detailsUrl: string | null; log: (line: string) => void },
+): Promise<'completed' | 'replaced'> {
+  try {
+    await completeCheck(gh, repo, check.id, result, opts.now());
+    return 'completed';
+  } catch (err) {
+    if (isPermissionDenied(err)) throw err;
+    opts.log(`policy-gate: completing check run ${check.id} failed (${errorMessage(err)}); posting a completed check run in its place`);
+    await postCompletedCheck(gh, repo, check.headSha, result, opts);
+    return 'replaced';
+  }
+}
+
+/** A check run created already completed (no check run existed yet, or completing one failed). */
+export async function postCompletedCheck(
+  gh: GitHubClient,
+  repo: RepoRef,
+  headSha: string,
+  result: CheckResult,
+  opts: { now: () => Date; externalId: string | null; detailsUrl: string | null },
+): Promise<number> {
+  const output = checkOutput(result);
+  const now = opts.now().toISOString();
+  const res = await gh.rest.checks.create({
+    ...repo,
+    name: CHECK_NAME,
+    head_sha: headSha,
+    status: 'completed',
+    conclusion: result.conclusion,
+    started_at: now,
+    completed_at: now,
+    ...(opts.externalId ? { external_id: opts.externalId } : {}),
+    ...(opts.detailsUrl ? { details_url: opts.detailsUrl } : {}),
+    output: { title: output.title, summary: output.summary },
+  });
+  return res.data.id;
 }
 
 export async function completeCheck(gh: GitHubClient, repo: RepoRef, id: number, result: CheckResult, now: Date): Promise<void> {

@@ -6,6 +6,9 @@
  * text). Every page of comments is read (100 per page): a marker past the first page is still found.
  * An unchanged body is not PATCHed. If a race ever left two of ours, the oldest is kept and the others
  * are deleted, so reruns converge on exactly one.
+ *
+ * A body that differs only in which workflow run produced it (the footer, links to the run) says the
+ * same verdict: it is not re-sent, and the comment keeps naming the run that first gave it.
  */
 import { errorMessage } from '../core/errors.js';
 import type { RepoRef } from './context.js';
@@ -41,6 +44,16 @@ export async function tokenIdentity(gh: GitHubClient, log: (line: string) => voi
   return ACTIONS_BOT;
 }
 
+/** A body with what names its workflow run taken out: the footer line and links to a run. */
+function verdictOf(body: string): string {
+  return body.replace(/^<sub>policy-gate [^\n]*<\/sub>$/gm, '').replace(/\/actions\/runs\/\d+(?:\/attempts\/\d+)?/g, '/actions/runs/RUN');
+}
+
+/** Whether two comment bodies say the same, whichever run produced them. */
+export function sameVerdict(a: string, b: string): boolean {
+  return verdictOf(a) === verdictOf(b);
+}
+
 /** The comment's full text: the marker, then the markdown within GitHub's 65,536. */
 export function commentBody(markdown: string, trimNote: TrimNote): string {
   const head = `${STICKY_MARKER}\n`;
@@ -68,7 +81,7 @@ export async function upsertStickyComment(
     } else if (!keep) {
       const res = await gh.rest.issues.createComment({ ...repo, issue_number: issueNumber, body });
       outcome = { kind: 'created', id: res.data.id, duplicatesRemoved: 0 };
-    } else if (keep.body === body) {
+    } else if (sameVerdict(keep.body ?? '', body)) {
       outcome = { kind: 'unchanged', id: keep.id, duplicatesRemoved: 0 };
     } else {
       await gh.rest.issues.updateComment({ ...repo, comment_id: keep.id, body });

@@ -29,6 +29,14 @@ export interface ClientOptions {
   log?: (line: string) => void;
   /** Per-attempt deadline in ms (default 60 000). */
   timeoutMs?: number;
+  /** The first back-off in ms, doubled on each retry (default 1 000). */
+  backoffMs?: number;
+  /**
+   * An absolute deadline (in `now()` milliseconds) for every request, retries included: an attempt
+   * never runs past it, and a retry whose wait would end after it is not made (the error is raised).
+   * Used where the runner gives the process a fixed time (a cancelled job: SIGTERM 7.5 s after SIGINT).
+   */
+  deadline?: number;
 }
 
 interface ErrorLike {
@@ -74,11 +82,14 @@ export function createGitHub(opts: ClientOptions): GitHubClient {
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const now = opts.now ?? Date.now;
   const timeoutMs = opts.timeoutMs ?? 60_000;
+  const backoff = (opts.backoffMs ?? 1000) / 1000;
   octokit.hook.wrap('request', async (request, options) => {
     const callerSignal = options.request?.signal as AbortSignal | undefined;
     for (let attempt = 0; ; attempt++) {
       try {
-        const deadline = AbortSignal.timeout(timeoutMs);
+        const left = opts.deadline === undefined ? timeoutMs : Math.min(timeoutMs, opts.deadline - now());
+        if (left <= 0) throw new Error('no time left for the request');
+        const deadline = AbortSignal.timeout(left);
         // Set on `options` itself: the hook chain hands every layer the options it was first called with.
         options.request = { ...options.request, signal: callerSignal ? AbortSignal.any([callerSignal, deadline]) : deadline };
         const response = await request(options);
@@ -89,8 +100,10 @@ export function createGitHub(opts: ClientOptions): GitHubClient {
         }
         return response;
       } catch (err) {
-        const wait = retryDelay(err, attempt, { retries, maxWaitSeconds, now: now() });
-        if (wait === null) throw err;
+        const delay = retryDelay(err, attempt, { retries, maxWaitSeconds, now: now() });
+        // A back-off (not a server-given wait) scales with backoffMs.
+        const wait = delay === null ? null : isBackoff(err, delay, attempt) ? delay * backoff : delay;
+        if (wait === null || (opts.deadline !== undefined && now() + wait * 1000 >= opts.deadline)) throw err;
         const status = (err as ErrorLike).status ?? 'network error';
         opts.log?.(`GitHub API ${options.method} ${String(options.url)}: ${status}; retry ${attempt + 1}/${retries} in ${wait} s`);
         await sleep(wait * 1000);
@@ -98,6 +111,46 @@ export function createGitHub(opts: ClientOptions): GitHubClient {
     }
   });
   return octokit;
+}
+
+/**
+ * Runs `attempt` under the same retry policy as every API request (retryDelay), for requests made by
+ * another library's own client (@actions/artifact's download redirect): an error with an HTTP status
+ * is judged by it (5xx retried, 429/403 with retry-after waited out, 404 final), one without is a
+ * network failure — unless `retryable` says it is final.
+ */
+export async function withRetries<T>(
+  what: string,
+  attempt: (n: number) => Promise<T>,
+  opts: {
+    retries?: number;
+    maxWaitSeconds?: number;
+    sleep?: (ms: number) => Promise<void>;
+    now?: () => number;
+    log?: (line: string) => void;
+    retryable?: (err: unknown) => boolean;
+  } = {},
+): Promise<T> {
+  const retries = opts.retries ?? 3;
+  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  for (let n = 0; ; n++) {
+    try {
+      return await attempt(n);
+    } catch (err) {
+      const wait = opts.retryable && !opts.retryable(err) ? null : retryDelay(err, n, { retries, maxWaitSeconds: opts.maxWaitSeconds ?? 120, now: (opts.now ?? Date.now)() });
+      if (wait === null) throw err;
+      opts.log?.(`${what}: ${(err as ErrorLike).status ?? 'network error'}; retry ${n + 1}/${retries} in ${wait} s`);
+      await sleep(wait * 1000);
+    }
+  }
+}
+
+/** Whether `delay` is the exponential back-off for `attempt` rather than a wait the server asked for. */
+function isBackoff(err: unknown, delay: number, attempt: number): boolean {
+  const e = (err ?? {}) as ErrorLike;
+  const headers = e.response?.headers ?? {};
+  if (headers['retry-after'] !== undefined || headers['x-ratelimit-remaining'] === '0') return false;
+  return delay === 2 ** attempt;
 }
 
 /** The HTTP status of an API error, if it has one. */

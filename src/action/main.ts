@@ -21,7 +21,7 @@ import { runValidate } from '../app/validate.js';
 import { outputReport, writeReportFiles } from '../app/output.js';
 import type { DeployFiles } from '../app/promote.js';
 import { runRevalidate } from '../app/revalidate.js';
-import { haltWhenStopping } from '../app/interrupt.js';
+import { haltWhenStopping, isStopping, type StopSignal } from '../app/interrupt.js';
 import { planPromotion, tierAdvice } from '../core/promotion.js';
 import { sha256 } from '../util/hash.js';
 import { errorMessage, inputError, PolicyGateError } from '../core/errors.js';
@@ -30,13 +30,13 @@ import { readAlpacaKeys, Redactor } from '../adapters/alpaca/index.js';
 import { outputRedactor, redactDeep, redactOutput, registerSecrets, secretsFromEnv } from '../util/redact.js';
 import { visibleText } from '../util/visible.js';
 import { downloadTrainingArchive, uploadReport, type DownloadedArchive } from './artifacts.js';
-import { completeCheck, startCheck, type CheckConclusion, type CheckStart } from './checks.js';
+import { finishCheck, postCompletedCheck, startCheck, type CheckConclusion, type CheckResult, type CheckStart } from './checks.js';
 import { commentBody, tokenIdentity, upsertStickyComment } from './comment.js';
 import { readContext, runUrl, type ActionContext } from './context.js';
 import { createGitHub, httpStatus, type GitHubClient } from './github.js';
 import { parseInputs, readInput, resolveConfig, workspacePath, type ActionInputs } from './inputs.js';
 import { info, pipelineLog } from './log.js';
-import { actionMarkdown, checkConclusion, checkTitle, crashMarkdown, decisions, trimNote, type RunFacts, type RunMode } from './render.js';
+import { actionMarkdown, cancelledMarkdown, checkConclusion, checkTitle, crashMarkdown, decisions, trimNote, type RunFacts, type RunMode } from './render.js';
 import { changedModels, classifyChanges, readRequested, repoPath, type ChangedFile } from './requested.js';
 import { writeJobSummary } from './summary.js';
 import type { TrimNote } from './trim.js';
@@ -177,7 +177,12 @@ async function validate(
   const ws = ctx.workspace;
   const { config, file } = await resolveConfig(inputs, ws);
   const requested = await readRequested(config, ws);
-  const facts: RunFacts = { mode, headSha, deployConfigs: requested.configs };
+  const facts: RunFacts = {
+    mode,
+    headSha,
+    deployConfigs: requested.configs,
+    run: ctx.runId === null ? null : { id: ctx.runId, attempt: ctx.runAttempt ?? 1, url: runUrl(ctx) },
+  };
   if (inputs.mode === 'merge' && mode !== 'workflow_run' && inputs.archive === null) {
     throw inputError('input "archive" is required with mode: merge — the archive the shards validated (the merge checks their partial reports against it)', 'input archive');
   }
@@ -379,6 +384,53 @@ async function deploymentPullRequest(
   }
 }
 
+/**
+ * What an interruption needs to report the run (src/action/index.ts calls reportInterruption): filled
+ * in as the run learns it — the context and token, the commit, the check run once it exists.
+ */
+const live: { ctx: ActionContext | null; token: string | null; headSha: string | null; check: CheckStart | null; sharded: boolean; note: TrimNote } = {
+  ctx: null,
+  token: null,
+  headSha: null,
+  check: null,
+  sharded: false,
+  note: trimNote(null, null),
+};
+
+/** How long, from the signal, completing the check run may take: the runner sends SIGTERM 7.5 s after SIGINT. */
+export const INTERRUPT_API_BUDGET_MS = 6_000;
+
+/**
+ * A cancelled or timed-out job (SIGINT, then SIGTERM 7.5 s later): completes the run's check run as
+ * `cancelled` — or posts one completed, when the run had not created it yet — and writes the job
+ * summary, all within INTERRUPT_API_BUDGET_MS of the signal. Requests are retried on 5xx, network
+ * failures and rate limits with short back-offs, never past that budget; completing that fails is
+ * replaced by a new completed check run (checks.ts finishCheck). A shard job posts nothing.
+ */
+export async function reportInterruption(signal: StopSignal, report: Report, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const started = Date.now();
+  const { ctx, token } = live;
+  const markdown = cancelledMarkdown(signal, report, ctx ? runUrl(ctx) : null);
+  const result: CheckResult = {
+    conclusion: 'cancelled',
+    title: `cancelled: the run was interrupted by ${signal} before it finished — nothing was decided`,
+    summary: markdown,
+    trimNote: live.note,
+  };
+  await bestEffort('writing the job summary', () => writeJobSummary(markdown, live.note, env));
+  if (live.sharded || !ctx || !token) return;
+  const client = createGitHub({ token, baseUrl: ctx.apiUrl, log: info, retries: 6, backoffMs: 250, timeoutMs: 3_000, deadline: started + INTERRUPT_API_BUDGET_MS });
+  const ids = { now: () => new Date(), externalId: ctx.runId === null ? null : `${ctx.runId}:${ctx.runAttempt ?? 1}`, detailsUrl: runUrl(ctx), log: info };
+  const check = live.check;
+  if (check?.kind === 'created') {
+    const how = await bestEffort('completing the check run as cancelled', () => finishCheck(client, ctx.repo, check, result, ids));
+    if (how) info(`policy-gate: check run ${how === 'completed' ? check.id : 'replaced'}: cancelled`);
+  } else if (check === null && live.headSha) {
+    const sha = live.headSha;
+    await bestEffort('reporting the interruption as a check run', () => postCompletedCheck(client, ctx.repo, sha, result, ids));
+  }
+}
+
 export async function run(env: NodeJS.ProcessEnv = process.env, clock: () => Date = () => new Date()): Promise<void> {
   let redactor = new Redactor();
   let gh: GitHubClient | null = null;
@@ -389,10 +441,14 @@ export async function run(env: NodeJS.ProcessEnv = process.env, clock: () => Dat
   let note = trimNote(null, null);
   // A shard job never posts a check run or a comment, not even for a crash (docs/sharding.md).
   const sharded = readInput(env, 'shard') !== '';
+  live.sharded = sharded;
   const unguard = guardStreams();
   try {
     redactor = maskSecrets(env);
     ctx = readContext(env);
+    live.ctx = ctx;
+    live.token = readInput(env, 'github-token') || null;
+    live.headSha = ctx.pullRequest?.headSha ?? ctx.workflowRun?.headSha ?? null;
     const inputs = parseInputs(env);
     mode = resolveMode(inputs, ctx);
     if (inputs.shard) {
@@ -404,12 +460,14 @@ export async function run(env: NodeJS.ProcessEnv = process.env, clock: () => Dat
     const client = createGitHub({ token: inputs.token, baseUrl: ctx.apiUrl, log: info });
     gh = client;
     const headSha = await headShaFor(mode, ctx, inputs, client);
+    live.headSha = headSha;
     info(`policy-gate: ${mode} mode (event ${ctx.eventName || 'unknown'}), check run on ${headSha}`);
     check = await startCheck(client, ctx.repo, headSha, {
       externalId: ctx.runId === null ? null : `${ctx.runId}:${ctx.runAttempt ?? 1}`,
       detailsUrl: runUrl(ctx),
       now: clock(),
     });
+    live.check = check;
     if (check.kind === 'denied') {
       warn(`policy-gate could not create its check run (${check.reason}). ${ctx.pullRequest?.isFork ? FORK_NOTE : 'Give the workflow `checks: write`.'}`);
     }
@@ -447,6 +505,7 @@ export async function run(env: NodeJS.ProcessEnv = process.env, clock: () => Dat
       }
     }
     note = trimNote(inputs.reportArtifact === null ? null : { name: inputs.reportArtifact, url: artifactUrl }, runUrl(ctx));
+    live.note = note;
     if (inputs.reportArtifact !== null && !nothingToValidate) {
       // The link to report.html (the charts) is known once the artifact is: uploaded here, or by action.yml's next step.
       facts.reportArtifact = { name: inputs.reportArtifact, url: artifactUrl, runUrl: runUrl(ctx) };
@@ -482,8 +541,12 @@ export async function run(env: NodeJS.ProcessEnv = process.env, clock: () => Dat
     const reportDir = ctx ? workspacePath(ctx.workspace, readInput(env, 'report-dir') || 'policy-gate-report') : null;
     if (reportDir) await bestEffort('writing the failure report', () => writeReportFiles(report, reportDir));
     await bestEffort('writing the job summary', () => writeJobSummary(outcome!.markdown, note, env));
-    // An earlier comment (say, green for the previous commit) must not outlive this run's failure.
-    if (gh && ctx && mode === 'pull_request') await postComment(gh, ctx, outcome.markdown, note, false);
+    // An earlier comment (say, green for the previous commit) must not outlive this run's failure, and a
+    // pull request whose first run crashes gets one too: the error is what its author needs to see.
+    const onPullRequest = mode === 'pull_request' || (mode === null && ctx?.pullRequest != null && ctx.eventName.startsWith('pull_request') && ctx.eventName !== 'pull_request_target');
+    const token = readInput(env, 'github-token');
+    const commenter = gh ?? (ctx && onPullRequest && token ? createGitHub({ token, baseUrl: ctx.apiUrl, log: info }) : null);
+    if (commenter && ctx && onPullRequest && !sharded) await postComment(commenter, ctx, outcome.markdown, note, true);
     setOutput('conclusion', 'failure');
     if (reportDir) setOutput('report-path', reportDir);
     setOutput('decisions', '[]');
@@ -496,10 +559,13 @@ export async function run(env: NodeJS.ProcessEnv = process.env, clock: () => Dat
       markdown: crashMarkdown('the run stopped unexpectedly', ctx ? runUrl(ctx) : null),
     };
     const result = { conclusion, title, summary: markdown, trimNote: note };
-    if (gh && ctx && check?.kind === 'created') {
-      const [client, repo, id] = [gh, ctx.repo, check.id];
-      await bestEffort('completing the check run', () => completeCheck(client, repo, id, result, clock()));
-    } else if (check === null && ctx && !sharded) {
+    const ids = ctx ? { now: clock, externalId: ctx.runId === null ? null : `${ctx.runId}:${ctx.runAttempt ?? 1}`, detailsUrl: runUrl(ctx), log: info } : null;
+    if (isStopping()) {
+      // Interrupted: the signal handler (src/action/index.ts) reports the run as cancelled.
+    } else if (gh && ctx && ids && check?.kind === 'created') {
+      const [client, repo, started] = [gh, ctx.repo, check];
+      await bestEffort('completing the check run', () => finishCheck(client, repo, started, result, ids));
+    } else if (check === null && ctx && ids && !sharded) {
       // The run stopped before its check run existed (a bad input, an unknown run): the required check
       // must still report, so post it completed — when the token and the commit are known.
       const token = readInput(env, 'github-token');
@@ -507,10 +573,7 @@ export async function run(env: NodeJS.ProcessEnv = process.env, clock: () => Dat
       const repo = ctx.repo;
       const client = gh ?? (token ? createGitHub({ token, baseUrl: ctx.apiUrl, log: info }) : null);
       if (client && sha) {
-        await bestEffort('reporting the error as a check run', async () => {
-          const started = await startCheck(client, repo, sha, { externalId: null, detailsUrl: runUrl(ctx!), now: clock() });
-          if (started.kind === 'created') await completeCheck(client, repo, started.id, result, clock());
-        });
+        await bestEffort('reporting the error as a check run', () => postCompletedCheck(client, repo, sha, result, { ...ids, externalId: null }));
       }
     }
     unguard();

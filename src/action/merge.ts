@@ -6,12 +6,13 @@
  * artifact, promotion.
  *
  * The artifacts are listed and downloaded through GitHub's REST API with the token (`findBy`: the job
- * needs `actions: read`), since composite-action steps get no ACTIONS_RUNTIME_TOKEN. Each artifact is
+ * needs `actions: read`), since composite-action steps get no ACTIONS_RUNTIME_TOKEN, each call under the
+ * action's retry and rate-limit policy (./artifacts.ts artifactRequest). Each artifact is
  * saved as the zip it is (`skipDecompress`) under RUNNER_TEMP and read with the hardened archive
  * reader, never extracted: only its report.json and equity/*.csv files are read. A shard that failed
  * or never uploaded is named with its models in the merged report, whose conclusion is then failure.
  */
-import { lstat, mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DefaultArtifactClient } from '@actions/artifact';
 import { openArchive } from '../adapters/archive/index.js';
@@ -27,6 +28,7 @@ import type { Report } from '../core/report.js';
 import { parseShardArtifactName, type PlannedModel } from '../core/shard.js';
 import type { Tier } from '../core/types.js';
 import type { ActionContext } from './context.js';
+import { artifactRequest } from './artifacts.js';
 import { pipelineLog } from './log.js';
 import type { RunFacts } from './render.js';
 
@@ -72,7 +74,7 @@ async function downloadShardArtifacts(opts: { token: string; ctx: ActionContext;
   let listed;
   try {
     // latest: a shard re-run uploads again; its newest artifact counts.
-    ({ artifacts: listed } = await client.listArtifacts({ latest: true, findBy }));
+    ({ artifacts: listed } = await artifactRequest(`listing the artifacts of run ${ctx.runId}`, () => client.listArtifacts({ latest: true, findBy }), opts.log));
   } catch (err) {
     throw infraError(`could not list the artifacts of workflow run ${ctx.runId}: ${errorMessage(err)} (the merge job needs \`actions: read\`)`, 'artifact', err);
   }
@@ -87,7 +89,15 @@ async function downloadShardArtifacts(opts: { token: string; ctx: ActionContext;
     const dir = await mkdtemp(join(ctx.runnerTemp, 'policy-gate-shard-'));
     let res;
     try {
-      res = await client.downloadArtifact(a.id, { path: dir, findBy, skipDecompress: true, ...(a.digest ? { expectedHash: a.digest } : {}) });
+      res = await artifactRequest(
+        `downloading ${label}`,
+        async () => {
+          // A retry starts over in an empty folder.
+          for (const e of await readdir(dir)) await rm(join(dir, e), { recursive: true, force: true });
+          return client.downloadArtifact(a.id, { path: dir, findBy, skipDecompress: true, ...(a.digest ? { expectedHash: a.digest } : {}) });
+        },
+        opts.log,
+      );
     } catch (err) {
       throw infraError(`could not download ${label}: ${errorMessage(err)}`, 'artifact', err);
     }

@@ -32,6 +32,8 @@ export interface RunFacts {
   deployPr?: { kind: 'promotion' | 'demotion'; outcome: string; number: number | null; url: string | null; changes: string[]; error: string | null };
   /** The report artifact, for the link to report.html: its URL when this process uploaded it, else the run's page. */
   reportArtifact?: { name: string; url: string | null; runUrl: string | null };
+  /** The workflow run that produced this text, named in the footer (not the time: see renderMarkdown's `stamp`). */
+  run?: { id: number; attempt: number; url: string | null } | null;
   /** A shard job (`shard: i/n`): its summary shows its partial report only (docs/sharding.md). */
   shard?: { index: number; count: number; summary: string };
   /** The merge job (`mode: merge`): which shards' partial reports were merged, and which were missing. */
@@ -60,8 +62,19 @@ export function checkConclusion(report: Report, failOnRejection: boolean): Check
   return failOnRejection ? 'failure' : 'neutral';
 }
 
+/**
+ * The check run's title. A run error, then an infrastructure error (the ONNX Runtime missing, a data
+ * provider unreachable), leads: it says why models were not evaluated, which the counts alone would not.
+ * A model that was not evaluated is counted "not evaluated", never as a decision.
+ */
 export function checkTitle(report: Report): string {
   if (report.errors.length > 0) return `error: ${report.errors[0]}`;
+  if (report.infraErrors.length > 0) {
+    const n = report.models.length;
+    const missing = report.models.filter((m) => !m.decision && m.gating?.classification !== 'DROP').length;
+    const counted = n > 0 ? ` (${missing} of ${n} model${n === 1 ? '' : 's'} not evaluated)` : '';
+    return `infrastructure error${counted}: ${report.infraErrors[0]}`;
+  }
   if (report.models.length === 0) return report.conclusionReasons[0] ?? 'no models';
   const counts = new Map<string, number>();
   for (const m of report.models) {
@@ -144,6 +157,12 @@ function preface(facts: RunFacts): string[] {
   return out;
 }
 
+/** The footer's name for a workflow run: "run 9001, attempt 2", linked to it. */
+export function runStamp(run: NonNullable<RunFacts['run']>): string {
+  const text = `run ${run.id}${run.attempt > 1 ? `, attempt ${run.attempt}` : ''}`;
+  return run.url ? `[${text}](${run.url})` : text;
+}
+
 /** Where report.html is: in the report artifact (linked when its URL is known), else in the run's artifacts. */
 export function htmlReportLink(a: NonNullable<RunFacts['reportArtifact']>): string {
   if (a.url) return `report.html in the [${code(a.name)} artifact](${a.url})`;
@@ -158,7 +177,7 @@ export function htmlReportLink(a: NonNullable<RunFacts['reportArtifact']>): stri
  */
 export function actionMarkdown(report: Report, facts: RunFacts, budget: number = MARKDOWN_BUDGET): string {
   const render = (detail: Detail): string => {
-    const body = renderMarkdown(report, { htmlLink: facts.reportArtifact ? htmlReportLink(facts.reportArtifact) : null, detail });
+    const body = renderMarkdown(report, { htmlLink: facts.reportArtifact ? htmlReportLink(facts.reportArtifact) : null, detail, ...(facts.run ? { stamp: runStamp(facts.run) } : {}) });
     const nl = body.indexOf('\n');
     const head = nl < 0 ? body : body.slice(0, nl);
     const rest = nl < 0 ? '' : body.slice(nl);
@@ -174,6 +193,24 @@ export function crashMarkdown(message: string, logUrl: string | null): string {
     '## ❌ policy-gate: error',
     '',
     `The run stopped: ${md(message)}`,
+    '',
+    logUrl ? `See the [job log](${logUrl}) for details.` : 'See the job log for details.',
+    '',
+  ].join('\n');
+}
+
+/**
+ * The markdown for a run stopped by a signal (a cancelled or timed-out job): nothing was decided, and
+ * the report as far as the run got says which models were evaluated.
+ */
+export function cancelledMarkdown(signal: string, report: Report, logUrl: string | null): string {
+  const n = report.models.length;
+  const evaluated = report.models.filter((m) => m.walkForward?.summary != null).length;
+  return [
+    '## ⏹️ policy-gate: cancelled',
+    '',
+    `The run was interrupted by ${md(signal)} (the job was cancelled or timed out) before it finished: nothing was decided, so nothing is promoted or demoted.` +
+      (n > 0 ? ` ${evaluated} of ${n} models were evaluated; the report as far as the run got is in the report artifact.` : ''),
     '',
     logUrl ? `See the [job log](${logUrl}) for details.` : 'See the job log for details.',
     '',

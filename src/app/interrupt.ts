@@ -42,6 +42,11 @@ export function haltWhenStopping(): Promise<void> {
   return stopping ? new Promise<void>(() => {}) : Promise.resolve();
 }
 
+/** Whether a stop signal has arrived. */
+export function isStopping(): boolean {
+  return stopping;
+}
+
 /**
  * Registers the report the run in progress fills in (runValidate, runBacktest and runRevalidate call it
  * as soon as they make it), so an interruption can write what was done so far.

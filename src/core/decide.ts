@@ -126,14 +126,15 @@ export function conclude(models: readonly ModelReport[]): { conclusion: 'success
 
 /**
  * Sets a run's conclusion from its models' decisions (`conclude`) and its run-level problems: a run
- * error or an unreachable data provider fails the run whatever the models earned.
+ * error or an infrastructure error (an unreachable data provider, a missing ONNX Runtime) fails the run
+ * whatever the models earned.
  */
 export function concludeReport(report: Pick<Report, 'models' | 'errors' | 'infraErrors' | 'conclusion' | 'conclusionReasons'>): void {
   const c = conclude(report.models);
   report.conclusion = report.errors.length > 0 || report.infraErrors.length > 0 ? 'failure' : c.conclusion;
   report.conclusionReasons = [
     ...report.errors.map((e) => `run error: ${e}`),
-    ...report.infraErrors.map((e) => `data provider unreachable: ${e}`),
+    ...report.infraErrors.map((e) => `infrastructure error: ${e}`),
     ...c.reasons,
   ];
 }

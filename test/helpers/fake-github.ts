@@ -19,7 +19,7 @@
  * Uploaded artifacts land in `state.uploads`.
  *
  * Faults are injected per route key ("POST check-runs", "GET pulls/files", ...): a status, headers and
- * a body, for the next `times` requests (default: every request).
+ * a body, for the next `times` requests (default: every request), then the fault in `then`, if any.
  *
  * More routes plug in through `state.extraRoutes` (faults apply to them too): every fake gets the Git
  * Data, contents and pulls API of test/helpers/fake-git.ts as `fake.git`.
@@ -75,6 +75,8 @@ export interface Fault {
    * body's length and closes after half of it, 'hang' never answers.
    */
   transport?: 'reset' | 'truncate' | 'hang';
+  /** The fault that takes over once `times` requests have failed (a sequence of faults on one route). */
+  then?: Fault;
 }
 
 /** A route added from outside this file; `send` answers with JSON. */
@@ -191,6 +193,14 @@ export async function startFakeGitHub(init: Partial<Pick<FakeState, 'owner' | 'r
     // Blob downloads are pre-signed URLs: no token (like Azure blob storage).
     const blob = /^\/blobs\/(\d+)$/.exec(path);
     if (method === 'GET' && blob) {
+      const blobFault = state.faults.get('GET blob');
+      if (blobFault && (blobFault.times === undefined || blobFault.times > 0)) {
+        if (blobFault.times !== undefined) blobFault.times--;
+        if (blobFault.times === 0 && blobFault.then) state.faults.set('GET blob', blobFault.then);
+        record('GET blob', blobFault.status);
+        if (blobFault.transport === 'reset') return void req.socket.destroy();
+        return json(res, blobFault.status, blobFault.body ?? { message: 'injected fault' }, blobFault.headers ?? {});
+      }
       const a = state.artifacts.find((x) => x.id === Number(blob[1]));
       record('GET blob', a ? 200 : 404);
       if (!a) return json(res, 404, { message: 'Not Found' });
@@ -408,6 +418,7 @@ export async function startFakeGitHub(init: Partial<Pick<FakeState, 'owner' | 'r
       const fault = state.faults.get(route);
       if (fault && (fault.times === undefined || fault.times > 0)) {
         if (fault.times !== undefined) fault.times--;
+        if (fault.times === 0 && fault.then) state.faults.set(route, fault.then);
         record(route, fault.status);
         if (fault.transport === 'reset') return void req.socket.destroy();
         if (fault.transport === 'hang') return;

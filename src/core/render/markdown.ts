@@ -201,6 +201,11 @@ export interface MarkdownOptions {
   htmlLink?: string | null;
   /** `full` (default) or `compact`: per-model sections without fold tables, evidence and notes. */
   detail?: Detail;
+  /**
+   * What the footer names instead of the generation time (the Action names its workflow run, so a
+   * re-run with the same verdict renders the same text and the sticky comment is not edited).
+   */
+  stamp?: string;
 }
 
 /**
@@ -240,7 +245,7 @@ export function renderMarkdown(report: Report, options: MarkdownOptions = {}): s
   if (report.errors.length) out.push('### Errors', '', ...report.errors.map((e) => `- ${md(e)}`), '');
   const rt = report.runtime;
   out.push(
-    `<sub>policy-gate ${report.tool.version} · ${report.generatedAt} · config sha256 ${report.config.sha256.slice(0, 12)}` +
+    `<sub>policy-gate ${report.tool.version} · ${options.stamp ?? report.generatedAt} · config sha256 ${report.config.sha256.slice(0, 12)}` +
       (report.archive ? ` · archive sha256 ${report.archive.sha256.slice(0, 12)}` : '') +
       (rt?.executionProvider ? ` · onnxruntime ${rt.onnxruntime ?? ''} ${rt.executionProvider}` : '') +
       '</sub>',
