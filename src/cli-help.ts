@@ -82,7 +82,6 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
       F.out,
       F.equityOut,
       F.tradesOut,
-  F.tradesOut,
       F.device,
       F.json,
       F.help,

@@ -354,11 +354,11 @@ describe('usage errors exit 2 and name the flag or file', () => {
 
   it('each command has its own --help listing exactly its flags (exit 0); help <command> is the same', async () => {
     const flags: Record<string, string[]> = {
-      validate: ['data', 'days', 'walk-forward', 'backtest-days', 'capital', 'end', 'config', 'out', 'equity-out', 'device', 'json', 'shard', 'help'],
+      validate: ['data', 'days', 'walk-forward', 'backtest-days', 'capital', 'end', 'config', 'out', 'equity-out', 'trades-out', 'device', 'json', 'shard', 'help'],
       gate: ['config', 'out', 'json', 'help'],
-      backtest: ['model', 'card', 'data', 'days', 'walk-forward', 'capital', 'end', 'config', 'out', 'equity-out', 'device', 'json', 'help'],
+      backtest: ['model', 'card', 'data', 'days', 'walk-forward', 'capital', 'end', 'config', 'out', 'equity-out', 'trades-out', 'device', 'json', 'help'],
       promote: ['report', 'paper', 'live', 'archive', 'models-dir', 'dry-run', 'config', 'json', 'help'],
-      revalidate: ['paper', 'live', 'data', 'days', 'walk-forward', 'backtest-days', 'capital', 'end', 'config', 'out', 'equity-out', 'device', 'json', 'help'],
+      revalidate: ['paper', 'live', 'data', 'days', 'walk-forward', 'backtest-days', 'capital', 'end', 'config', 'out', 'equity-out', 'trades-out', 'device', 'json', 'help'],
       merge: ['out', 'json', 'help'],
     };
     for (const [command, want] of Object.entries(flags)) {

@@ -75,11 +75,13 @@ export interface CompositeOptions {
   /** Called when a step's process starts. */
   onStepStart?: (step: { id: string | undefined; name: string }, child: ChildProcess) => void;
   sigtermAfterMs?: number;
+  /** SIGKILL this long after SIGTERM (default 2500, the runner's); Infinity: never, so a test can wait for the step to end by itself. */
+  sigkillAfterMs?: number;
 }
 
 export interface CompositeRun {
   done: Promise<CompositeResult>;
-  /** Cancels the job: SIGINT to the running step, SIGTERM after `sigtermAfterMs`, SIGKILL 2.5 s later. */
+  /** Cancels the job: SIGINT to the running step, SIGTERM after `sigtermAfterMs` (7.5 s), SIGKILL `sigkillAfterMs` (2.5 s) later; Infinity: never. */
   cancel(): void;
 }
 
@@ -329,11 +331,14 @@ export function runComposite(opts: CompositeOptions): CompositeRun {
     const child = current;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGINT');
+    const term = opts.sigtermAfterMs ?? 7500;
+    if (!Number.isFinite(term)) return; // a test that waits for the step to end by itself
     timers.push(
       setTimeout(() => {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-        timers.push(setTimeout(() => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'), 2500));
-      }, opts.sigtermAfterMs ?? 7500),
+        const kill = opts.sigkillAfterMs ?? 2500;
+        if (Number.isFinite(kill)) timers.push(setTimeout(() => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'), kill));
+      }, term),
     );
   };
 
