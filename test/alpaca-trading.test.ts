@@ -55,8 +55,10 @@ function fills(n: number): FakeFill[] {
     const id = (k: number): string => `${new Date(t + k).toISOString().replace(/\D/g, '')}::fill-${i}-${k}`;
     const fee = { asset: side === 'buy' ? ('base' as const) : ('quote' as const), amount: side === 'buy' ? 0.0025 * 0.1 : 40_000 * 0.1 * 0.0025, withOrderId: i % 3 === 0 };
     if (i % 7 === 3) {
-      out.push({ id: id(0), orderId: `ord-${i}`, clientOrderId: `pg-BTCUSD_1Hour-${i}`, time: t, symbol: 'BTC/USD', side, qty: 0.06, price: 40_000, fee: null });
-      out.push({ id: id(1), orderId: `ord-${i}`, clientOrderId: `pg-BTCUSD_1Hour-${i}`, time: t + 1, symbol: 'BTC/USD', side, qty: 0.04, price: 40_010, fee });
+      // each part of a partial fill has its own fee: 0.6 and 0.4 of the order's
+      const part = (share: number) => ({ ...fee, amount: fee.amount * share });
+      out.push({ id: id(0), orderId: `ord-${i}`, clientOrderId: `pg-BTCUSD_1Hour-${i}`, time: t, symbol: 'BTC/USD', side, qty: 0.06, price: 40_000, fee: part(0.6) });
+      out.push({ id: id(1), orderId: `ord-${i}`, clientOrderId: `pg-BTCUSD_1Hour-${i}`, time: t + 1, symbol: 'BTC/USD', side, qty: 0.04, price: 40_010, fee: part(0.4) });
     } else {
       out.push({ id: id(0), orderId: `ord-${i}`, clientOrderId: `pg-BTCUSD_1Hour-${i}`, time: t, symbol: 'BTC/USD', side, qty: 0.1, price: 40_000 + i, fee });
     }
@@ -104,9 +106,15 @@ describe('AlpacaTrading.record against a loopback trading API', () => {
     expect(f1).toMatchObject({ side: 'sell', feeAsset: 'quote' });
     expect(f1.fee).toBeCloseTo(10, 12);
     const partial = rec.fills.filter((f) => f.orderId === 'ord-3');
-    expect(partial.map((f) => [f.qty, f.fee])).toEqual([
-      [0.06, 0],
-      [0.04, 10],
+    expect(partial.map((f) => [f.qty, f.fee, f.feeAsset])).toEqual([
+      [0.06, expect.closeTo(6, 9), 'quote'],
+      [0.04, expect.closeTo(4, 9), 'quote'],
+    ]);
+    // an order whose fees name no order_id (i = 10: a buy, fees in BTC)
+    const partial10 = rec.fills.filter((f) => f.orderId === 'ord-10');
+    expect(partial10.map((f) => [f.qty, f.fee, f.feeAsset])).toEqual([
+      [0.06, expect.closeTo(0.00015, 15), 'base'],
+      [0.04, expect.closeTo(0.0001, 15), 'base'],
     ]);
     expect(new Set(rec.fills.map((f) => f.time)).size).toBe(263);
 
@@ -131,6 +139,7 @@ describe('AlpacaTrading.record against a loopback trading API', () => {
     const sleeps: number[] = [];
     const rec = await client(env(), logs, sleeps).record(T0 - HOUR, T0 + 30 * HOUR);
     expect(rec.fills.length).toBe(14); // orders 3 and 10 fill in two parts
+    expect(rec.fills.every((f) => f.fee > 0)).toBe(true);
     expect(sleeps[0]).toBe(7000);
     // all four hit the first request (the account): attempts 2, 3 and 4 back off 2 s, 4 s, 8 s
     expect(sleeps.slice(1)).toEqual([2000, 4000, 8000]);

@@ -37,6 +37,21 @@ export interface TrackJudgement {
   checks: TrackCheck[];
 }
 
+/** report.json `models[].track` (`policy-gate track`). */
+export interface TrackSection {
+  account: 'paper' | 'live';
+  promotedAt: string | null;
+  /** How the account's fills were attributed to the model (null: they were not). */
+  attribution: { by: 'symbol' | 'client_order_id_prefix' | null; value: string | null };
+  /** Position held at the record's start (opened before promoted_at); null when there is no record. */
+  startPosition: number | null;
+  capital: number;
+  interval: ReturnInterval | null;
+  reconciliation: Reconciliation | null;
+  judgement: TrackJudgement;
+  notes: string[];
+}
+
 export interface ReturnInterval {
   interval: Interval | null;
   confidence: number;

@@ -25,6 +25,8 @@ export interface PaperAccountPlan {
   manual: { bar: number; qty: number } | null;
   /** Quantity precision (decimals), as the broker rounds fractional orders. */
   qtyDecimals: number;
+  /** Position held before the first decision (the backtest started from it too). */
+  startPosition?: number;
 }
 
 export interface PaperAccount {
@@ -45,14 +47,14 @@ export function seeded(seed: number): () => number {
   };
 }
 
-export function simulatePaperAccount(bars: BarSeries, backtest: BacktestResult, plan: PaperAccountPlan): PaperAccount {
+export function simulatePaperAccount(bars: BarSeries, backtest: Pick<BacktestResult, 'fills' | 'end'>, plan: PaperAccountPlan): PaperAccount {
   const rnd = seeded(plan.seed);
   const barMs = timeframeMs(bars.timeframe);
   const round = (q: number): number => Number(q.toFixed(plan.qtyDecimals));
   const fills: AccountFill[] = [];
   const slippage: number[] = [];
-  let held = 0; // what the account holds: a buy's fee in the asset is not received
-  let btPosition = 0;
+  let held = plan.startPosition ?? 0; // what the account holds: a buy's fee in the asset is not received
+  let btPosition = plan.startPosition ?? 0;
   const push = (orderId: string, part: number, bar: number, side: 'buy' | 'sell', qty: number): void => {
     const slip = rnd() * plan.maxSlippageBps;
     const open = bars.open[bar]!;

@@ -25,8 +25,10 @@
  *
  * Fees: Alpaca's FILL activity carries no fee. Crypto fees are CFEE activities: `qty` (negative) in the
  * asset received when a buy's fee is taken from the coin bought, else `net_amount` (negative) in the quote
- * currency. A CFEE is attached to the last fill of its `order_id` when it names one, else to the latest fill of
- * the same symbol at or before it (within a day); one that fits no fill is reported in `notes`. Equities
+ * currency. Each fill, partial or not, has its own CFEE. A CFEE that names an `order_id` is attached to the first fill
+ * of that order without a fee yet (else its last fill); otherwise — fees are posted in the order of their
+ * fills — to the earliest fill of the same symbol at or before it (within a day) that
+ * has no fee yet; one that fits no fill is reported in `notes`. Equities
  * trade without commission (fee 0).
  */
 import { trading } from '@alpacahq/alpaca-trade-api/rest';
@@ -262,9 +264,10 @@ export class AlpacaTrading {
       const qty = a['qty'] === undefined || a['qty'] === null ? 0 : num(a['qty'], `${what}: qty`);
       const net = a['net_amount'] === undefined || a['net_amount'] === null ? 0 : num(a['net_amount'], `${what}: net_amount`);
       const orderId = typeof a['order_id'] === 'string' ? a['order_id'] : null;
-      let target: TradingFill | undefined = orderId ? fills.findLast((f) => f.orderId === orderId) : undefined;
+      let target: TradingFill | undefined = orderId ? (fills.find((f) => f.orderId === orderId && f.fee === 0) ?? fills.findLast((f) => f.orderId === orderId)) : undefined;
       if (!target && symbol && Number.isFinite(at)) {
-        for (const f of fills) if (f.symbol === symbol && f.time <= at && at - f.time <= DAY_MS) target = f;
+        // fees follow their fills in order: the earliest fill of the symbol that has no fee yet
+        target = fills.find((f) => f.symbol === symbol && f.fee === 0 && f.time <= at && at - f.time <= DAY_MS);
       }
       if (!target) {
         notes.push(`${what} (${symbol ?? 'no symbol'}) fits no fill: its fee is not counted in any sleeve`);
