@@ -113,7 +113,11 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   track: {
     usage: 'policy-gate track [flags]',
     summary:
-      "Each model deployed on the account (PAPER for --account paper, LIVE for --account live): its fills since\npromoted_at beside the backtest of the same file over the same bars (decisions matched/missed/extra, lag,\nshortfall, tracking error), the walk-forward on the latest data, and the verdict: eligible for LIVE, hold,\ndemote or no record. Reads the account only (APCA_API_BASE_URL, default the paper endpoint); writes no config.",
+      'Each model deployed on the account (PAPER for --account paper, LIVE for --account live): its\n' +
+      'fills since promoted_at beside the backtest of the same file over the same bars (decisions\n' +
+      'matched/missed/extra, lag, shortfall, tracking error), the walk-forward on the latest data, and\n' +
+      'the verdict: eligible for LIVE, hold, demote or no record. Reads the account only\n' +
+      '(APCA_API_BASE_URL, default the paper endpoint); writes no deployment config.',
     flags: [
       F.paper,
       F.live,

@@ -123,6 +123,18 @@ describe('AlpacaTrading.record against a loopback trading API', () => {
     expect(new Set(fake.requests.map((r) => r.path))).toEqual(new Set(['/v2/account', '/v2/account/activities/FILL', '/v2/account/activities/CFEE', '/v2/orders', '/v2/positions']));
   });
 
+  it('reads fill times with a UTC offset as the same instant, and fractional quantities as written', async () => {
+    fake.fills = [{ id: '1::a', orderId: 'a', clientOrderId: 'x', time: T0, symbol: 'BTC/USD', side: 'buy', qty: 0.000123456, price: 40_000.5, fee: null }];
+    const server = fake as unknown as { fillActivities: () => Record<string, unknown>[] };
+    const original = server.fillActivities.bind(fake);
+    // Alpaca writes UTC, but an RFC 3339 offset must not move the fill to another bar
+    server.fillActivities = () => original().map((a) => ({ ...a, transaction_time: '2025-03-01T02:00:00+02:00' }));
+    const rec = await client(env()).record(T0 - HOUR, T0 + HOUR);
+    expect(rec.fills[0]!.time).toBe(T0);
+    expect(rec.fills[0]!.qty).toBe(0.000123456);
+    expect(rec.fills[0]!.price).toBe(40_000.5);
+  });
+
   it('pages closed orders past 500 without losing or repeating one', async () => {
     fake.fills = fills(620);
     const rec = await client(env()).record(T0 - HOUR, T0 + 700 * HOUR);
