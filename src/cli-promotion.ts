@@ -195,7 +195,7 @@ export interface TrackFlags extends RevalidateFlags {
 }
 
 /**
- * `policy-gate track` (docs/promotion.md#tracking): prints each deployed model's reconciliation and
+ * `policy-gate track` (docs/promotion.md#tracking-the-accounts-own-record-policy-gate-track): prints each deployed model's reconciliation and
  * verdict, writes the report with --out. Exit 0 when no record diverges, 1 when one does (a demotion is
  * due), 2 bad input, 3 the account or the data provider stayed unreachable. It writes no deployment
  * config: promotion and demotion go through a pull request.

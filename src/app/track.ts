@@ -1,6 +1,6 @@
 /**
  * `policy-gate track`: every model deployed at the account's tier (PAPER for `--account paper`, LIVE for
- * `--account live`) judged on its own record (docs/promotion.md#tracking):
+ * `--account live`) judged on its own record (docs/promotion.md#tracking-the-accounts-own-record-policy-gate-track):
  *
  * 1. the walk-forward on the latest data, as `revalidate` runs it (./revalidate.ts), for the rule "still
  *    passes the walk-forward with gating APPROVED";

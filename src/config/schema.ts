@@ -49,7 +49,7 @@ export interface DecisionConfig {
    * NO_OBSERVATION_PARITY): its feature builder was never compared with the training code.
    */
   noObservationParityCap: Tier;
-  /** `policy-gate track`: when a deployed model's own record makes it eligible for LIVE, or demotes it (docs/promotion.md#tracking). */
+  /** `policy-gate track`: when a deployed model's own record makes it eligible for LIVE, or demotes it (docs/promotion.md#tracking-the-accounts-own-record-policy-gate-track). */
   track: TrackRules;
 }
 

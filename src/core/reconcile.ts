@@ -1,6 +1,6 @@
 /**
  * Reconciliation: a deployed model's record on a trading account, bar for bar beside the backtest of the
- * same model over the same bars, started from the same state (docs/promotion.md#tracking).
+ * same model over the same bars, started from the same state (docs/promotion.md#tracking-the-accounts-own-record-policy-gate-track).
  *
  * Inputs: the fills attributed to the model (time, side, quantity, price, fee and the asset the fee was
  * charged in), the bars, the record's window (bar indices), the sleeve's start (capital and the position

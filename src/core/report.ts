@@ -86,7 +86,7 @@ export interface ModelReport {
   charts?: ModelCharts;
   /** Evidence beyond the fold counts (docs/evidence.md); null when there was no walk-forward to judge. */
   evidence?: Evidence | null;
-  /** `policy-gate track`: the model's record on its account beside its backtest (docs/promotion.md#tracking). */
+  /** `policy-gate track`: the model's record on its account beside its backtest (docs/promotion.md#tracking-the-accounts-own-record-policy-gate-track). */
   track?: TrackSection;
 }
 

@@ -1,5 +1,5 @@
 /**
- * Judging a deployed model on its own record (docs/promotion.md#tracking): the reconciliation of its
+ * Judging a deployed model on its own record (docs/promotion.md#tracking-the-accounts-own-record-policy-gate-track): the reconciliation of its
  * account fills with its backtest (./reconcile.ts), the bootstrap interval of the backtest's return over
  * the same bars, and the decision of its re-run walk-forward on the latest data.
  *
