@@ -250,4 +250,46 @@ describe('policy-gate track', () => {
     expect(fake.requests).toEqual([]);
     writeFileSync(path.join(dir, 'x'), ''); // the repository stays writable: nothing else to check
   }, 120_000);
+
+  it('makes a PAPER model whose record holds eligible for LIVE, and demotes one whose fills cost far more than assumed (exit 1)', async () => {
+    // BTCUSD_4Hour's latest walk-forward: 4/5 positive folds, Sharpe std 1.50 — LIVE under these thresholds
+    const dir = repo({ BTCUSD_4Hour: {} });
+    writeFileSync(path.join(dir, 'pg.yml'), 'decision:\n  live: { min_positive_share: 0.8, max_sharpe_std: 2 }\n  no_observation_parity_cap: LIVE\n  track: { min_trades: 3 }\n');
+    fake.fills = [fakeFill(ETH, 'ETH/USD')];
+    const first = await run(['track', '--data', EXAMPLE_DATA, '--config', 'pg.yml', '--json'], dir);
+    expect(first.code, first.stderr).toBe(0);
+    const m1 = JSON.parse(first.stdout).models[0];
+    expect(m1.decision.tier).toBe('LIVE');
+    expect(m1.track.judgement.verdict).toBe('no_record');
+    const decisions = m1.track.reconciliation.decisions.items.map((i: any) => i.backtest);
+    expect(decisions.length).toBe(3); // a slow model: three orders in 54 days (hence min_trades 3 above)
+    const { bars } = await loadBarsFromDir(EXAMPLE_DATA, 'BTCUSD', '4Hour');
+    const btFills = decisions.map((d: any) => ({ barIndex: d.bar, quantity: d.side === 'buy' ? d.qty : -d.qty }));
+    const replay = async (maxSlippageBps: number) => {
+      const account = simulatePaperAccount(bars, { fills: btFills as never, end: bars.time.length - 1 }, {
+        lagBars: 0, maxSlippageBps, seed: 3, feeBps: 25, partialAt: null, partialShare: 1, missAt: null, manual: null, qtyDecimals: 9,
+      });
+      fake.fills = [fakeFill(ETH, 'ETH/USD'), ...account.fills.map((f) => fakeFill(f))];
+      fake.positions = [{ symbol: 'BTC/USD', qty: account.fills.reduce((q, f) => q + (f.side === 'buy' ? f.qty - f.fee : -f.qty), 0) }];
+      const res = await run(['track', '--data', EXAMPLE_DATA, '--config', 'pg.yml', '--json'], dir);
+      const meanCost = account.slippageBps.reduce((a, v) => a + v, 0) / account.slippageBps.length + 25;
+      return { res, track: JSON.parse(res.stdout).models[0].track, meanCost };
+    };
+
+    const good = await replay(10);
+    expect(good.res.code, good.res.stderr).toBe(0);
+    expect(good.track.reconciliation.decisions).toMatchObject({ matched: decisions.length, missed: 0, extra: 0 });
+    expect(good.track.reconciliation.shortfall.costBps.mean).toBeCloseTo(good.meanCost, 6);
+    expect(good.track.judgement.verdict).toBe('eligible_live');
+    expect(good.track.judgement.reasons[0]).toMatch(/^eligible for LIVE: 53\.7 days on record ≥ 30; 3 orders on record ≥ 3; mean realised cost \d+\.\d bps = \d\.\d\d × the assumed 30 bps ≤ 2 ×;/);
+    expect(JSON.parse(good.res.stdout).conclusionReasons[0]).toMatch(/^BTCUSD_4Hour: eligible for LIVE/);
+
+    const bad = await replay(300);
+    expect(bad.res.code).toBe(1);
+    if (process.env["SHOW_TRACK"]) console.log(bad.track.judgement.reasons[0]);
+    expect(bad.track.judgement.verdict).toBe('demote');
+    const ratio = bad.meanCost / 30;
+    expect(bad.track.reconciliation.shortfall.ratio).toBeCloseTo(ratio, 6);
+    expect(bad.track.judgement.reasons[0]).toContain(`mean realised cost ${bad.meanCost.toFixed(1)} bps = ${ratio.toFixed(2)} × the assumed 30 bps > 2 ×`);
+  }, 120_000);
 });
