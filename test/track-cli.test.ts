@@ -207,6 +207,14 @@ describe('policy-gate track', () => {
     expect(html.match(/data-kind="backtest-/g)!.length).toBe(decisions.length);
     expect(html).toMatch(/class="fill-mark pos hollow" data-kind="account-extra"/);
     expect(html).toMatch(/class="fill-mark neg hollow" data-kind="backtest-missed"/);
+    // --end pins the window; the position at promoted_at still comes from every fill since then
+    const pinned = await run(['track', '--data', EXAMPLE_DATA, '--end', '2024-09-01T00:00:00Z', '--json'], dir);
+    const tp = JSON.parse(pinned.stdout).models[0].track;
+    expect(tp.startPosition).toBeCloseTo(0.25, 9);
+    expect(tp.reconciliation.period.end).toBe('2024-09-01T00:00:00.000Z');
+    expect(tp.reconciliation.trades.fillsOutsideWindow).toBe(account.fills.filter((f) => f.time >= Date.parse('2024-09-01T00:00:00Z')).length);
+    expect(tp.reconciliation.trades.fillsOutsideWindow).toBeGreaterThan(0);
+
     // read only: nothing but GETs reached the account
     expect(fake.requests.length).toBeGreaterThan(0);
     expect(fake.requests.every((r) => r.method === 'GET')).toBe(true);

@@ -93,7 +93,9 @@ export async function runTrack(config: Config, configFile: string | null, opts: 
   else if (!Number.isFinite(earliest)) accountWhy = 'no deployed entry has a promoted_at';
   else {
     try {
-      record = await opts.trading.record(earliest - 1, untilMs);
+      // read up to now even with --end: the current position less every fill since promoted_at is the
+      // position at promoted_at; the reconciliation counts only the fills inside its window
+      record = await opts.trading.record(earliest - 1, nowMs);
       opts.log(`${opts.account} account at ${opts.trading.baseUrl}: ${record.fills.length} fills, ${record.orders} closed orders, ${record.positions.length} positions since ${new Date(earliest).toISOString()}`);
       if (record.fills.length === 0) accountWhy = `the ${opts.account} account has no fills since ${new Date(earliest).toISOString()}`;
     } catch (err) {
