@@ -30,7 +30,7 @@ import { deployedEntry } from '../core/promotion.js';
 import { positionAt, reconcile, type AccountFill } from '../core/reconcile.js';
 import type { ModelReport, Report } from '../core/report.js';
 import { Simulation, type CostModel } from '../core/simulate.js';
-import { backtestReturnInterval, judgeTrack, type TrackSection } from '../core/track.js';
+import { backtestReturnInterval, judgeTrack, noRecordJudgement, type TrackSection } from '../core/track.js';
 import { timeframeMs, type BarSeries } from '../core/types.js';
 import { loadPolicyModel, MAX_MODEL_BYTES, modelTooLarge } from '../adapters/onnx/session.js';
 import { compactSymbol, type AccountKind, type TradingRecord } from '../adapters/alpaca/trading.js';
@@ -59,7 +59,7 @@ export interface TrackResult {
   noRecord: string | null;
 }
 
-function noRecord(d: DeployedModel, account: AccountKind, capital: number, why: string, promotedAt: string | null = null, notes: string[] = []): TrackSection {
+function noRecord(account: AccountKind, capital: number, why: string, promotedAt: string | null = null, notes: string[] = []): TrackSection {
   return {
     account,
     promotedAt,
@@ -68,7 +68,7 @@ function noRecord(d: DeployedModel, account: AccountKind, capital: number, why: 
     capital,
     interval: null,
     reconciliation: null,
-    judgement: judgeTrack(null, why, { tier: d.tier, rules: { minDays: 0, minTrades: 0, maxShortfallRatio: 0, maxUnmatchedShare: 0, maxLagBars: 0, returnInsideInterval: false }, interval: null, walkForwardTier: null, walkForwardWhy: null }),
+    judgement: noRecordJudgement(why),
     notes,
   };
 }
@@ -119,11 +119,11 @@ export async function runTrack(config: Config, configFile: string | null, opts: 
     const capital = typeof d.entry['capital'] === 'number' && d.entry['capital'] > 0 ? d.entry['capital'] : config.backtest.capital;
     const promotedAt = Number.isFinite(promoted[i]!) ? new Date(promoted[i]!).toISOString() : null;
     if (promotedAt === null) {
-      m.track = noRecord(d, opts.account, capital, `${d.file} gives ${d.id} no promoted_at, so its record has no start`);
+      m.track = noRecord(opts.account, capital, `${d.file} gives ${d.id} no promoted_at, so its record has no start`);
       continue;
     }
     if (accountWhy !== null) {
-      m.track = noRecord(d, opts.account, capital, accountWhy, promotedAt, record?.notes ?? []);
+      m.track = noRecord(opts.account, capital, accountWhy, promotedAt, record?.notes ?? []);
       continue;
     }
     try {
@@ -132,7 +132,7 @@ export async function runTrack(config: Config, configFile: string | null, opts: 
       const why = errorMessage(err);
       if (err instanceof PolicyGateError && err.kind === 'infra') report.infraErrors.push(`${m.id}: ${why}`);
       m.errors.push(`track: ${why}`);
-      m.track = noRecord(d, opts.account, capital, `the reconciliation could not run: ${why}`, promotedAt);
+      m.track = noRecord(opts.account, capital, `the reconciliation could not run: ${why}`, promotedAt);
     }
     const j = m.track.judgement;
     opts.log(`${m.id} (${d.tier}): ${j.verdict} — ${j.reasons.join('; ')}`);
@@ -177,7 +177,7 @@ async function trackModel(d: DeployedModel, m: ModelReport, record: TradingRecor
   } else {
     const owners = ctx.owners.get(symbol) ?? [];
     if (owners.length > 1) {
-      return noRecord(d, opts.account, ctx.capital, `${owners.join(', ')} all trade ${symbol} on this account: give each entry a client_order_id_prefix (the prefix of the client_order_id its orders are sent with)`, promotedAt);
+      return noRecord(opts.account, ctx.capital, `${owners.join(', ')} all trade ${symbol} on this account: give each entry a client_order_id_prefix (the prefix of the client_order_id its orders are sent with)`, promotedAt);
     }
     fills = record.fills.filter((f) => f.symbol === symbol);
     attribution = { by: 'symbol', value: symbol };
@@ -192,7 +192,7 @@ async function trackModel(d: DeployedModel, m: ModelReport, record: TradingRecor
   const { bars } = await ctx.getBars({ symbol: card.symbol, timeframe: card.timeframe, assetClass: card.assetClass, endMs: opts.endMs, days, warmupBars: warmupBars(card) + 1 });
   const window = recordWindow(bars, ctx.promotedMs, ctx.untilMs, step);
   if (window === null) {
-    return noRecord(d, opts.account, ctx.capital, `no bar of ${card.symbol} ${card.timeframe} has started at or after promoted_at ${promotedAt} and closed by ${new Date(ctx.untilMs).toISOString()}`, promotedAt);
+    return noRecord(opts.account, ctx.capital, `no bar of ${card.symbol} ${card.timeframe} has started at or after promoted_at ${promotedAt} and closed by ${new Date(ctx.untilMs).toISOString()}`, promotedAt);
   }
   const builder = new ObservationBuilder(card, bars);
   if (window.start - 1 < builder.firstValidIndex) {

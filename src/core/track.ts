@@ -79,14 +79,18 @@ export function backtestReturnInterval(
   };
 }
 
+/** The judgement of a model that has no record: said plainly, never a pass, never a demotion. */
+export function noRecordJudgement(why: string): TrackJudgement {
+  return { verdict: 'no_record', reasons: [`no record yet: ${why}`], checks: [] };
+}
+
 export function judgeTrack(
   rec: Reconciliation | null,
   noRecord: string | null,
   ctx: { tier: 'PAPER' | 'LIVE'; rules: TrackRules; interval: ReturnInterval | null; walkForwardTier: Tier | null; walkForwardWhy: string | null },
 ): TrackJudgement {
   if (rec === null || rec.record.status === 'none') {
-    const why = noRecord ?? (rec && rec.record.status === 'none' ? rec.record.reason : 'no record');
-    return { verdict: 'no_record', reasons: [`no record yet: ${why}`], checks: [] };
+    return noRecordJudgement(noRecord ?? (rec && rec.record.status === 'none' ? rec.record.reason : 'no record'));
   }
   const r = ctx.rules;
   const checks: TrackCheck[] = [];
