@@ -149,7 +149,6 @@ describe('policy-gate track', () => {
 
     const second = await run(['track', '--data', EXAMPLE_DATA, '--out', 'out2'], dir);
     expect([0, 1]).toContain(second.code);
-    if (process.env["SHOW_TRACK"]) console.log(second.stdout);
     const r2 = JSON.parse(readFileSync(path.join(dir, 'out2', 'report.json'), 'utf8'));
     const t2 = r2.models[0].track;
     const rec = t2.reconciliation;
@@ -294,7 +293,6 @@ describe('policy-gate track', () => {
 
     const bad = await replay(300);
     expect(bad.res.code).toBe(1);
-    if (process.env["SHOW_TRACK"]) console.log(bad.track.judgement.reasons[0]);
     expect(bad.track.judgement.verdict).toBe('demote');
     const ratio = bad.meanCost / 30;
     expect(bad.track.reconciliation.shortfall.ratio).toBeCloseTo(ratio, 6);
