@@ -35,7 +35,7 @@ import { timeframeMs, type BarSeries } from '../core/types.js';
 import { loadPolicyModel, MAX_MODEL_BYTES, modelTooLarge } from '../adapters/onnx/session.js';
 import { compactSymbol, type AccountKind, type TradingRecord } from '../adapters/alpaca/trading.js';
 import { readUntrustedFile, readUntrustedText } from '../util/safe-read.js';
-import { readDeployFiles } from './promote.js';
+import { readDeployFiles, type DeployFiles } from './promote.js';
 import { deployedModels, evaluateDeployed, type DeployedModel, type RevalidateOptions } from './revalidate.js';
 import { barsProvider } from './validate.js';
 
@@ -55,6 +55,7 @@ export interface TrackOptions extends RevalidateOptions {
 
 export interface TrackResult {
   report: Report;
+  deploy: DeployFiles;
   record: TradingRecord | null;
   noRecord: string | null;
 }
@@ -145,7 +146,7 @@ export async function runTrack(config: Config, configFile: string | null, opts: 
     ...demoted.map((m) => `${m.id}: ${m.track!.judgement.reasons[0]}`),
     ...report.models.filter((m) => m.track?.judgement.verdict === 'eligible_live').map((m) => `${m.id}: ${m.track!.judgement.reasons[0]}`),
   ];
-  return { report, record, noRecord: accountWhy };
+  return { report, deploy, record, noRecord: accountWhy };
 }
 
 interface TrackContext {
