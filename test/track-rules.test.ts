@@ -84,3 +84,33 @@ describe('judgeTrack', () => {
     expect(j).toEqual({ verdict: 'no_record', reasons: ['no record yet: Alpaca keys are not set'], checks: [] });
   });
 });
+
+describe('planTrack', () => {
+  it('moves an eligible PAPER model to live, a diverging LIVE one back to paper, a diverging PAPER one out, and leaves the rest', async () => {
+    const { planTrack } = await import('../src/core/track-plan.js');
+    const { emptyDoc } = await import('../src/core/promotion.js');
+    const doc = (models: Record<string, Record<string, unknown>>) => ({ ...emptyDoc(), models });
+    const configs = {
+      paper: doc({ A: { model: 'a.onnx', tier: 'PAPER', owner: 'x', promoted_at: '2024-01-01T00:00:00.000Z' }, C: { model: 'c.onnx', tier: 'PAPER' }, D: { model: 'd.onnx', tier: 'PAPER' } }),
+      live: doc({ B: { model: 'b.onnx', tier: 'LIVE' } }),
+    };
+    const judged = (id: string, verdict: string, reason: string) => ({ id, track: { judgement: { verdict, reasons: [reason], checks: [] } } });
+    const report = {
+      models: [judged('A', 'eligible_live', 'eligible for LIVE: all rules hold'), judged('B', 'demote', 'the record diverges: cost 5 ×'), judged('C', 'demote', 'the record diverges: return below'), judged('D', 'hold', 'stays')],
+    } as never;
+    const now = new Date('2025-01-02T00:00:00Z');
+    const plan = planTrack(configs as never, report, { now, runUrl: null, reportSha256: 'abc' });
+    expect(plan.changes.map((c) => [c.id, c.kind, c.from, c.to])).toEqual([
+      ['A', 'promoted', 'PAPER', 'LIVE'],
+      ['B', 'demoted', 'LIVE', 'PAPER'],
+      ['C', 'removed', 'PAPER', null],
+    ]);
+    expect(plan.live.models['A']).toEqual({ model: 'a.onnx', tier: 'LIVE', owner: 'x', promoted_at: now.toISOString(), reasons: 'eligible for LIVE: all rules hold', report_sha256: 'abc', run_url: null });
+    expect(plan.paper.models['B']).toMatchObject({ model: 'b.onnx', tier: 'PAPER', promoted_at: now.toISOString(), reasons: 'the record diverges: cost 5 ×' });
+    expect(Object.keys(plan.paper.models).sort()).toEqual(['B', 'D']);
+    expect(Object.keys(plan.live.models)).toEqual(['A']);
+    expect(plan.unchanged).toEqual([{ id: 'D', tier: 'PAPER', decision: 'PAPER' }]);
+    // the inputs are not changed
+    expect(configs.paper.models['A']!.tier).toBe('PAPER');
+  });
+});
