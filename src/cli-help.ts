@@ -113,6 +113,31 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
       F.help,
     ],
   },
+  track: {
+    usage: 'policy-gate track [flags]',
+    summary:
+      'Each model deployed on the account (PAPER for --account paper, LIVE for --account live): its\n' +
+      'fills since promoted_at beside the backtest of the same file over the same bars (decisions\n' +
+      'matched/missed/extra, lag, shortfall, tracking error), the walk-forward on the latest data, and\n' +
+      'the verdict: eligible for LIVE, hold, demote or no record. Reads the account only\n' +
+      '(APCA_API_BASE_URL, default the paper endpoint); writes no deployment config.',
+    flags: [
+      F.paper,
+      F.live,
+      { name: 'account', arg: 'paper|live', text: 'which account and tier to track (default paper)' },
+      F.data,
+      { name: 'days', arg: '<n>', text: 'days of the walk-forward window (default 180)' },
+      F.walkForward,
+      F.backtestDays,
+      F.capital,
+      F.end,
+      F.config,
+      F.out,
+      F.device,
+      F.json,
+      F.help,
+    ],
+  },
   check: {
     usage: 'policy-gate check <archive.zip|dir> | --model <file.onnx> [--card <file>] [flags]',
     summary:

@@ -10,6 +10,9 @@ import { reportJson, writeReportFiles } from './app/output.js';
 import { runPromote, runUrlFromEnv, writePlan, type PendingFile, type WriteResult } from './app/promote.js';
 import { unifiedDiff } from './util/unified-diff.js';
 import { runRevalidate } from './app/revalidate.js';
+import { runTrack } from './app/track.js';
+import { AlpacaTrading } from './adapters/alpaca/trading.js';
+import { trackText } from './core/render/track.js';
 import { sha256 } from './util/hash.js';
 import { hasRunInputError } from './core/report.js';
 import { inputError, usageError } from './core/errors.js';
@@ -181,6 +184,43 @@ export async function revalidateCommand(flags: RevalidateFlags, config: Config, 
     if (plan.changes.length > 0) out.push('demoted:', ...changeLines(plan.changes, deploy.paths));
     else if (report.models.length > 0) out.push('nothing changed');
     if (writes.written.length) out.push(`wrote ${writes.written.join(', ')}`);
+    out.push('', `conclusion: ${report.conclusion}${report.conclusionReasons.length ? ` — ${report.conclusionReasons.join('; ')}` : ''}`);
+    io.stdout(out.join('\n') + '\n');
+  }
+  if (report.infraErrors.length > 0) return 3;
+  if (hasRunInputError(report)) return 2;
+  return report.conclusion === 'success' ? 0 : 1;
+}
+
+export interface TrackFlags extends RevalidateFlags {
+  account?: string;
+}
+
+/**
+ * `policy-gate track` (docs/promotion.md#tracking-the-accounts-own-record-policy-gate-track): prints each deployed model's reconciliation and
+ * verdict, writes the report with --out. Exit 0 when no record diverges, 1 when one does (a demotion is
+ * due), 2 bad input, 3 the account or the data provider stayed unreachable. It writes no deployment
+ * config: promotion and demotion go through a pull request.
+ */
+export async function trackCommand(flags: TrackFlags, config: Config, configFile: string | null, io: PromotionIo): Promise<number> {
+  checkNamedDeployFiles(flags, config, configFile, io.cwd);
+  const account = flags.account ?? 'paper';
+  if (account !== 'paper' && account !== 'live') throw usageError(`--account must be paper or live, got ${JSON.stringify(account)}`, '--account');
+  const paths = { paper: flags.paper ?? config.promotion.paper, live: flags.live ?? config.promotion.live };
+  const now = io.now();
+  const trading = new AlpacaTrading({ env: io.env, account, now: () => Date.now(), log: io.log, deadlineMs: config.data.deadlineSeconds * 1000 });
+  const { report } = await runTrack(config, configFile, { root: io.cwd, paths, now, env: io.env, log: io.log, endMs: flags.end, equityOut: null, account, trading });
+  await haltWhenStopping();
+  if (flags.out) {
+    const written = await writeReportFiles(report, flags.out);
+    io.log(`wrote ${written.join(', ')}`);
+  }
+  if (flags.json) {
+    io.stdout(reportJson(report) + '\n');
+  } else {
+    const out: string[] = [`Record of the ${account} account (${account === 'live' ? paths.live : paths.paper}) beside the backtest`, ''];
+    if (report.models.length > 0) out.push(decisionsTable(report), '', trackText(report.models));
+    else out.push('nothing is deployed on this account');
     out.push('', `conclusion: ${report.conclusion}${report.conclusionReasons.length ? ` — ${report.conclusionReasons.join('; ')}` : ''}`);
     io.stdout(out.join('\n') + '\n');
   }

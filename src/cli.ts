@@ -26,7 +26,7 @@ import { readAlpacaKeys } from './adapters/alpaca/index.js';
 import { toolVersion } from './util/version.js';
 import { createProgress } from './util/progress.js';
 import { logLine, neutralizeCommands, printable } from './util/terminal.js';
-import { promoteCommand, revalidateCommand } from './cli-promotion.js';
+import { promoteCommand, revalidateCommand, trackCommand } from './cli-promotion.js';
 import { parseShardSpec, type ShardSpec } from './core/shard.js';
 import { describeShard, failedShardInfo } from './app/shard.js';
 import { runMerge } from './app/merge.js';
@@ -55,6 +55,9 @@ Usage:
   policy-gate revalidate [--paper <file>] [--live <file>] [--data <dir>|alpaca] [--end <ISO>]
                          [--days 180] [--walk-forward 5] [--backtest-days 30] [--config <file>]
                          [--out <dir>] [--equity-out <dir>] [--trades-out <dir>] [--device auto|cpu|cuda] [--json]
+  policy-gate track [--paper <file>] [--live <file>] [--account paper|live] [--data <dir>|alpaca]
+                    [--end <ISO>] [--config <file>] [--out <dir>] [--json]
+                       each deployed model's record on its Alpaca account beside its backtest
 
 Each command's flags: policy-gate <command> --help (or policy-gate help <command>).
 Exit codes: 0 success, 1 a model fell short, 2 bad input or usage, 3 data provider or API unreachable,
@@ -83,6 +86,7 @@ const OPTIONS = {
   'models-dir': { type: 'string' },
   shard: { type: 'string' },
   'dry-run': { type: 'boolean' },
+  account: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const satisfies ParseArgsConfig['options'];
@@ -97,6 +101,7 @@ const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
   backtest: ['model', 'card', 'data', 'days', 'walk-forward', 'capital', 'end', 'config', 'out', 'equity-out', 'trades-out', 'device', 'json'],
   promote: ['report', 'paper', 'live', 'archive', 'models-dir', 'config', 'json', 'dry-run'],
   revalidate: ['paper', 'live', 'data', 'days', 'walk-forward', 'backtest-days', 'capital', 'end', 'config', 'out', 'equity-out', 'trades-out', 'device', 'json'],
+  track: ['paper', 'live', 'account', 'data', 'days', 'walk-forward', 'backtest-days', 'capital', 'end', 'config', 'out', 'device', 'json'],
 };
 
 function positiveNumber(flag: string, raw: string | undefined, integer = false): number | undefined {
@@ -130,7 +135,7 @@ export function parseEnd(raw: string | undefined, now?: Date): number | undefine
 /** Apply command-line overrides on top of the config file, then re-check the cross-field rules. */
 function applyFlags(config: Config, command: string, v: Values): Config {
   const c = structuredClone(config);
-  if (command === 'validate' || command === 'revalidate') {
+  if (command === 'validate' || command === 'revalidate' || command === 'track') {
     c.walkForward.days = positiveNumber('days', v.days) ?? c.walkForward.days;
     c.backtest.days = positiveNumber('backtest-days', v['backtest-days']) ?? c.backtest.days;
   }
@@ -400,6 +405,11 @@ export async function main(argv: string[], rawIo: CliIo = defaultIo): Promise<nu
     if (command === 'revalidate') {
       if (positionals.length !== 0) throw usageError('"revalidate" takes no positional arguments: it re-validates what --paper and --live list', 'revalidate');
       return await revalidateCommand({ ...values, end: parseEnd(values.end, now) }, config, loaded.file, promotionIo);
+    }
+
+    if (command === 'track') {
+      if (positionals.length !== 0) throw usageError('"track" takes no positional arguments: it tracks what --paper and --live list', 'track');
+      return await trackCommand({ ...values, end: parseEnd(values.end, now) }, config, loaded.file, promotionIo);
     }
 
     if (command === 'gate' || command === 'validate') {

@@ -106,8 +106,11 @@ describe('inputs', () => {
       reportDir: 'policy-gate-report',
       reportArtifact: 'policy-gate-report',
       shard: null,
+      track: null,
     });
     expect(parseInputs(env({ INPUT_SHARD: '2/3' })).shard).toEqual({ index: 2, count: 3 });
+    expect(parseInputs(env({ INPUT_TRACK: 'paper' })).track).toBe('paper');
+    expect(() => parseInputs(env({ INPUT_TRACK: 'demo' }))).toThrow(/input "track"/);
     expect(parseInputs(env({ INPUT_MODE: 'merge' })).mode).toBe('merge');
     const j = parseInputs({
       INPUT_GITHUB_TOKEN: 'u',

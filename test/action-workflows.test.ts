@@ -26,6 +26,8 @@ const ALLOWED: Record<string, Record<string, string>> = {
   // These two commit a promotion/demotion branch and open its pull request (docs/promotion.md).
   'on-training-archive.yml': { contents: 'write', actions: 'read', checks: 'write', 'pull-requests': 'write' },
   'revalidate.yml': { contents: 'write', checks: 'write', 'pull-requests': 'write' },
+  // commits the tracking branch and opens its pull request (docs/promotion.md)
+  'track.yml': { contents: 'write', checks: 'write', 'pull-requests': 'write' },
 };
 
 /** Workflows whose jobs need different permissions: exactly these, per job id. */

@@ -360,6 +360,7 @@ describe('usage errors exit 2 and name the flag or file', () => {
       promote: ['report', 'paper', 'live', 'archive', 'models-dir', 'dry-run', 'config', 'json', 'help'],
       revalidate: ['paper', 'live', 'data', 'days', 'walk-forward', 'backtest-days', 'capital', 'end', 'config', 'out', 'equity-out', 'trades-out', 'device', 'json', 'help'],
       merge: ['out', 'json', 'help'],
+      track: ['paper', 'live', 'account', 'data', 'days', 'walk-forward', 'backtest-days', 'capital', 'end', 'config', 'out', 'device', 'json', 'help'],
     };
     for (const [command, want] of Object.entries(flags)) {
       const r = await runCli([command, '--help']);

@@ -45,6 +45,8 @@ export interface ActionInputs {
   readonly reportArtifact: string | null;
   /** `shard: i/n`: evaluate this shard's models only and upload a partial report (docs/sharding.md). */
   readonly shard: ShardSpec | null;
+  /** schedule without an archive: track the deployed models of this account on its record instead of re-validating them. */
+  readonly track: 'paper' | 'live' | null;
 }
 
 /** The raw value of one input ('' when unset), trimmed like core.getInput. */
@@ -133,6 +135,7 @@ export function parseInputs(env: NodeJS.ProcessEnv): ActionInputs {
     reportDir: readInput(env, 'report-dir') || 'policy-gate-report',
     reportArtifact: upload ? reportArtifact : null,
     shard,
+    track: oneOf(env, 'track', ['paper', 'live'] as const),
   };
 }
 

@@ -22,6 +22,9 @@ import { outputReport, writeReportFiles } from '../app/output.js';
 import type { DeployFiles } from '../app/promote.js';
 import { runRevalidate } from '../app/revalidate.js';
 import { haltWhenStopping, isStopping, type StopSignal } from '../app/interrupt.js';
+import { runTrack } from '../app/track.js';
+import { AlpacaTrading } from '../adapters/alpaca/trading.js';
+import { planTrack } from '../core/track-plan.js';
 import { planPromotion, tierAdvice } from '../core/promotion.js';
 import { sha256 } from '../util/hash.js';
 import { errorMessage, inputError, PolicyGateError } from '../core/errors.js';
@@ -40,7 +43,7 @@ import { actionMarkdown, cancelledMarkdown, checkConclusion, checkTitle, crashMa
 import { changedModels, classifyChanges, readRequested, repoPath, type ChangedFile } from './requested.js';
 import { writeJobSummary } from './summary.js';
 import type { TrimNote } from './trim.js';
-import { openDemotionPullRequest, openPromotionPullRequest, pullRequestDeploy, withChangedEntries } from './promotion.js';
+import { openDemotionPullRequest, openPromotionPullRequest, openTrackPullRequest, pullRequestDeploy, withChangedEntries } from './promotion.js';
 import { mergeShards } from './merge.js';
 import { markFailedShard, runShardJob } from './shard.js';
 
@@ -283,6 +286,24 @@ async function validate(
   }
 
   if (inputs.archive !== null) return { report: await run(workspacePath(ws, inputs.archive)), facts };
+  if (inputs.track !== null) {
+    // No archive, `track`: the deployed models of that account on their record (docs/promotion.md).
+    const account = inputs.track;
+    const { report, deploy } = await core.group(`policy-gate: track the ${account} account's deployed models`, () =>
+      runTrack(config, file, {
+        root: ws,
+        paths: config.promotion,
+        now,
+        env: process.env,
+        log: pipelineLog,
+        endMs: inputs.endMs ?? undefined,
+        equityOut: null,
+        account,
+        trading: new AlpacaTrading({ env: process.env, account, now: () => Date.now(), log: pipelineLog, deadlineMs: config.data.deadlineSeconds * 1000 }),
+      }),
+    );
+    return { report, facts, deployment: { kind: 'track', deploy, config } };
+  }
   // No archive: re-validate what the deployment configs list, each model from its own files.
   const { report, deploy } = await core.group('policy-gate: re-validate the deployed models', () =>
     runRevalidate(config, file, {
@@ -320,7 +341,10 @@ async function postComment(gh: GitHubClient, ctx: ActionContext, markdown: strin
 }
 
 /** What a run proposes to the deployment configs: promote (workflow_run) or demote (schedule, no archive). */
-type Deployment = { kind: 'promote'; archivePath: string; config: Config } | { kind: 'demote'; deploy: DeployFiles; config: Config };
+type Deployment =
+  | { kind: 'promote'; archivePath: string; config: Config }
+  | { kind: 'demote'; deploy: DeployFiles; config: Config }
+  | { kind: 'track'; deploy: DeployFiles; config: Config };
 
 /**
  * Opens or updates the promotion or demotion pull request (src/action/promotion.ts) and records it in
@@ -336,10 +360,12 @@ async function deploymentPullRequest(
   now: Date,
   redactor: Redactor,
 ): Promise<string | null> {
-  const kind = d.kind === 'promote' ? 'promotion' : 'demotion';
+  const kind = d.kind === 'promote' ? 'promotion' : d.kind === 'track' ? 'tracking' : 'demotion';
   const paths = { paper: repoPath(ctx.workspace, d.config.promotion.paper), live: repoPath(ctx.workspace, d.config.promotion.live) };
   // Re-validation where every deployed model holds its tier changes nothing: no pull request, no API call.
   if (d.kind === 'demote' && planPromotion(d.deploy.configs, report, { mode: 'revalidate', now, runUrl: null, reportSha256: '' }).changes.length === 0) return null;
+  // Tracking where no record moves a model changes nothing either.
+  if (d.kind === 'track' && planTrack(d.deploy.configs, report, { now, runUrl: null, reportSha256: '' }).changes.length === 0) return null;
   try {
     const common = {
       report,
@@ -354,7 +380,9 @@ async function deploymentPullRequest(
     const res = await core.group(`policy-gate: ${kind} pull request`, () =>
       d.kind === 'promote'
         ? openPromotionPullRequest(gh, ctx.repo, { ...common, archivePath: d.archivePath, modelsDir: repoPath(ctx.workspace, d.config.promotion.modelsDir), runId: facts.artifact?.runId ?? null })
-        : openDemotionPullRequest(gh, ctx.repo, common),
+        : d.kind === 'track'
+          ? openTrackPullRequest(gh, ctx.repo, common)
+          : openDemotionPullRequest(gh, ctx.repo, common),
     );
     if (!res) return null; // no model earned PAPER or LIVE
     const o = res.outcome;
@@ -524,7 +552,7 @@ export async function run(env: NodeJS.ProcessEnv = process.env, clock: () => Dat
     setOutput('decisions', JSON.stringify(decisions(report)));
     info(`policy-gate: ${conclusion} — ${outcome.title}`);
     if (conclusion === 'failure') core.setFailed(`policy-gate: ${outcome.title}`);
-    if (deployError !== null) core.setFailed(`policy-gate: the ${deployment!.kind === 'promote' ? 'promotion' : 'demotion'} pull request could not be opened: ${deployError}`);
+    if (deployError !== null) core.setFailed(`policy-gate: the ${deployment!.kind === 'promote' ? 'promotion' : deployment!.kind === 'track' ? 'tracking' : 'demotion'} pull request could not be opened: ${deployError}`);
   } catch (err) {
     await haltWhenStopping();
     const known = err instanceof PolicyGateError;

@@ -35,6 +35,7 @@ import type { Config } from '../config/schema.js';
 import { errorMessage } from '../core/errors.js';
 import type { Report } from '../core/report.js';
 import { tierRank } from '../core/types.js';
+import { planTrack } from '../core/track-plan.js';
 import { collectPromotion, promotable, readDeployFiles, type CollectedPromotion, type DeployFiles } from '../app/promote.js';
 import { concludeReport, deployedModels, evaluateDeployed, type RevalidateOptions } from '../app/revalidate.js';
 import { emptyReport } from '../app/report-base.js';
@@ -45,6 +46,7 @@ import { httpStatus, type GitHubClient } from './github.js';
 
 export const PROMOTE_BRANCH_PREFIX = 'policy-gate/promote-';
 export const DEMOTE_BRANCH = 'policy-gate/demote';
+export const TRACK_BRANCH = 'policy-gate/track';
 
 export async function readDeployAt(read: StateReader, paths: DeployPaths): Promise<DeployConfigs> {
   const [paper, live] = [await read(paths.paper), await read(paths.live)];
@@ -232,23 +234,61 @@ export interface DemotionRequest extends Omit<PromotionRequest, 'archivePath' | 
 
 /** schedule: the demotion pull request; `outcome.kind` is "nothing" when no deployed model fell. */
 export async function openDemotionPullRequest(gh: GitHubClient, repo: RepoRef, req: DemotionRequest): Promise<PrResult> {
+  const opts = { mode: 'revalidate' as const, now: req.now, runUrl: req.runUrl, reportSha256: req.reportSha256 };
+  return openPlanPullRequest(gh, repo, req, {
+    branch: DEMOTE_BRANCH,
+    kind: 'demotion',
+    title: 'policy-gate: demote models below their tier',
+    titleHead: 'policy-gate: demote ',
+    commitMessage: `policy-gate: demote models below their tier\n\nRe-validation${req.runUrl ? ` ${req.runUrl}` : ''}; report sha256 ${req.reportSha256}.`,
+    plan: (configs) => planPromotion(configs, req.report, opts),
+  });
+}
+
+/**
+ * schedule with `track`: the pull request of the account records' verdicts (core/track-plan.ts) — PAPER →
+ * LIVE for a record that makes its model eligible, LIVE → PAPER or PAPER → out for one that diverges.
+ * One branch (`policy-gate/track`), updated by each run while it is open; "nothing" when no verdict
+ * changes a config.
+ */
+export async function openTrackPullRequest(gh: GitHubClient, repo: RepoRef, req: DemotionRequest): Promise<PrResult> {
+  const opts = { now: req.now, runUrl: req.runUrl, reportSha256: req.reportSha256 };
+  return openPlanPullRequest(gh, repo, req, {
+    branch: TRACK_BRANCH,
+    kind: 'track',
+    title: 'policy-gate: deployed models on their account record',
+    titleHead: 'policy-gate: on the account record, ',
+    commitMessage: `policy-gate: deployed models on their account record\n\nTracking${req.runUrl ? ` ${req.runUrl}` : ''}; report sha256 ${req.reportSha256}.`,
+    plan: (configs) => planTrack(configs, req.report, opts),
+  });
+}
+
+interface PlanPullRequest {
+  branch: string;
+  kind: 'demotion' | 'track';
+  title: string;
+  titleHead: string;
+  commitMessage: string;
+  plan: (configs: DeployConfigs) => PromotionPlan;
+}
+
+async function openPlanPullRequest(gh: GitHubClient, repo: RepoRef, req: DemotionRequest, how: PlanPullRequest): Promise<PrResult> {
   const base = await defaultBranch(gh, repo);
   const state: PlannedPr = { committed: null, shown: null };
   let body = '';
-  let title = 'policy-gate: demote models below their tier';
+  let title = how.title;
   const outcome = await upsertBranchPullRequest(gh, repo, {
     base,
-    branch: DEMOTE_BRANCH,
+    branch: how.branch,
     title: () => title,
     body: () => body,
-    commitMessage: `policy-gate: demote models below their tier\n\nRe-validation${req.runUrl ? ` ${req.runUrl}` : ''}; report sha256 ${req.reportSha256}.`,
+    commitMessage: how.commitMessage,
     changes: async (read, { readBase }) => {
-      const opts = { mode: 'revalidate' as const, now: req.now, runUrl: req.runUrl, reportSha256: req.reportSha256 };
       const before = await readDeployAt(read, req.paths);
-      state.committed = planPromotion(before, req.report, opts);
-      state.shown = planPromotion(await readDeployAt(readBase, req.paths), req.report, opts);
-      if (state.shown.changes.length > 0) title = listTitle('policy-gate: demote ', state.shown.changes.map((c) => `${c.id} → ${c.to ?? 'out'}`));
-      body = prBody('demotion', state.shown, req);
+      state.committed = how.plan(before);
+      state.shown = how.plan(await readDeployAt(readBase, req.paths));
+      if (state.shown.changes.length > 0) title = listTitle(how.titleHead, state.shown.changes.map((c) => `${c.id} → ${c.to ?? 'out'}`));
+      body = prBody(how.kind, state.shown, req);
       return planFiles(state.committed, before, req.paths, []);
     },
     log: req.log,
@@ -265,16 +305,20 @@ export async function openDemotionPullRequest(gh: GitHubClient, repo: RepoRef, r
   return { outcome, plan: state.shown, committed: state.committed, check };
 }
 
-function prBody(kind: 'promotion' | 'demotion', plan: PromotionPlan, req: { paths: DeployPaths; runUrl: string | null; reportSha256: string; markdown: string }): string {
+function prBody(kind: 'promotion' | 'demotion' | 'track', plan: PromotionPlan, req: { paths: DeployPaths; runUrl: string | null; reportSha256: string; markdown: string }): string {
   const out: string[] = [];
   out.push(
     kind === 'promotion'
       ? 'Merging this pull request deploys these models at the tier their validation earned.'
-      : 'Re-validation on recent data found deployed models below their tier. Merging this pull request demotes them (live → paper, paper → out).',
+      : kind === 'track'
+        ? 'The account records of deployed models, set beside their backtests, moved these models: a PAPER record that holds is eligible for LIVE, one that diverges is demoted (live → paper, paper → out). Merging this pull request applies it.'
+        : 'Re-validation on recent data found deployed models below their tier. Merging this pull request demotes them (live → paper, paper → out).',
     '',
   );
   if (plan.changes.length > 0) out.push(changeTable(plan.changes, req.paths), '');
-  else out.push(`The deployment configs on this branch already hold these ${kind === 'promotion' ? 'promotions' : 'demotions'}.`, '');
+  // the account records' verdicts carry their numbers: each change with its reason
+  if (kind === 'track' && plan.changes.length > 0) out.push(...plan.changes.map((c) => `- ${md(c.summary)}`), '');
+  else out.push(`The deployment configs on this branch already hold these ${kind === 'promotion' ? 'promotions' : kind === 'track' ? 'changes' : 'demotions'}.`, '');
   out.push(
     `Evidence: report sha256 \`${req.reportSha256}\`${req.runUrl ? ` from [the run](${req.runUrl})` : ''}. Deployment configs: \`${req.paths.live}\`, \`${req.paths.paper}\` (see docs/promotion.md).`,
     '',

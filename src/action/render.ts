@@ -29,7 +29,7 @@ export interface RunFacts {
   /** Models a deployment config requests above their decision: why, and what would pass (docs/promotion.md). */
   advice?: { id: string; config: string; requested: string; decision: string; why: string; fix: string }[];
   /** The promotion or demotion pull request this run opened or updated. */
-  deployPr?: { kind: 'promotion' | 'demotion'; outcome: string; number: number | null; url: string | null; changes: string[]; error: string | null };
+  deployPr?: { kind: 'promotion' | 'demotion' | 'tracking'; outcome: string; number: number | null; url: string | null; changes: string[]; error: string | null };
   /** The report artifact, for the link to report.html: its URL when this process uploaded it, else the run's page. */
   reportArtifact?: { name: string; url: string | null; runUrl: string | null };
   /** The workflow run that produced this text, named in the footer (not the time: see renderMarkdown's `stamp`). */
@@ -149,7 +149,7 @@ function preface(facts: RunFacts): string[] {
   }
   const pr = facts.deployPr;
   if (pr) {
-    const what = pr.kind === 'promotion' ? 'Promotion pull request' : 'Demotion pull request';
+    const what = pr.kind === 'promotion' ? 'Promotion pull request' : pr.kind === 'tracking' ? 'Tracking pull request' : 'Demotion pull request';
     if (pr.error !== null) out.push('', `⚠️ ${what} could not be opened: ${md(pr.error)}`);
     else if (pr.number !== null) out.push('', `${what} [#${pr.number}](${pr.url ?? ''}) ${pr.outcome}${pr.changes.length ? `: ${pr.changes.map(md).join('; ')}` : ''}.`);
     else out.push('', `${what}: ${md(pr.outcome)}.`);

@@ -49,6 +49,23 @@ export interface DecisionConfig {
    * NO_OBSERVATION_PARITY): its feature builder was never compared with the training code.
    */
   noObservationParityCap: Tier;
+  /** `policy-gate track`: when a deployed model's own record makes it eligible for LIVE, or demotes it (docs/promotion.md#tracking-the-accounts-own-record-policy-gate-track). */
+  track: TrackRules;
+}
+
+export interface TrackRules {
+  /** Days on record (since promoted_at) before a PAPER model can be eligible for LIVE. */
+  minDays: number;
+  /** Account orders attributed to the model on record. */
+  minTrades: number;
+  /** Mean realised cost per fill (bps, fees included) at most this many times slippage_bps + fee_bps. */
+  maxShortfallRatio: number;
+  /** (missed + extra) / all decisions at most this share. */
+  maxUnmatchedShare: number;
+  /** Largest lag, in bars, at which an account order still matches a backtest decision. */
+  maxLagBars: number;
+  /** The account's return over the record must lie inside the bootstrap interval of the backtest's. */
+  returnInsideInterval: boolean;
 }
 
 export interface DataConfig {
@@ -121,6 +138,7 @@ export function defaultConfig(): Config {
       paper: { minPositiveShare: 0.6, maxSharpeStd: 2.0 },
       required: 'PAPER',
       noObservationParityCap: 'PAPER',
+      track: { minDays: 30, minTrades: 10, maxShortfallRatio: 2, maxUnmatchedShare: 0.2, maxLagBars: 3, returnInsideInterval: true },
     },
     data: { source: 'csv', dir: null, feed: 'iex', adjustment: 'all', cache: '.policy-gate/cache', deadlineSeconds: 300 },
     promotion: { paper: 'deploy/paper.json', live: 'deploy/live.json', modelsDir: 'models' },
@@ -322,7 +340,7 @@ export function parseConfig(doc: unknown, file: string): Config {
     cfg.walkForward.embargoBars = w.number('embargo_bars', { min: 0, integer: true }) ?? cfg.walkForward.embargoBars;
   }
 
-  const d = root.section('decision', ['live', 'paper', 'required', 'no_observation_parity_cap']);
+  const d = root.section('decision', ['live', 'paper', 'required', 'no_observation_parity_cap', 'track']);
   if (d) {
     for (const tier of ['live', 'paper'] as const) {
       const t = d.section(tier, ['min_positive_share', 'max_sharpe_std']);
@@ -335,6 +353,16 @@ export function parseConfig(doc: unknown, file: string): Config {
     }
     cfg.decision.required = d.oneOf('required', TIER_ORDER) ?? cfg.decision.required;
     cfg.decision.noObservationParityCap = d.oneOf('no_observation_parity_cap', TIER_ORDER) ?? cfg.decision.noObservationParityCap;
+    const tr = d.section('track', ['min_days', 'min_trades', 'max_shortfall_ratio', 'max_unmatched_share', 'max_lag_bars', 'return_inside_interval']);
+    if (tr) {
+      const t = cfg.decision.track;
+      t.minDays = tr.number('min_days', { min: 0 }) ?? t.minDays;
+      t.minTrades = tr.number('min_trades', { min: 0, integer: true }) ?? t.minTrades;
+      t.maxShortfallRatio = tr.number('max_shortfall_ratio', { min: 0 }) ?? t.maxShortfallRatio;
+      t.maxUnmatchedShare = tr.number('max_unmatched_share', { min: 0, max: 1 }) ?? t.maxUnmatchedShare;
+      t.maxLagBars = tr.number('max_lag_bars', { min: 0, integer: true }) ?? t.maxLagBars;
+      t.returnInsideInterval = tr.boolean('return_inside_interval') ?? t.returnInsideInterval;
+    }
   }
 
   const data = root.section('data', ['source', 'dir', 'feed', 'adjustment', 'cache', 'deadline_seconds']);

@@ -211,7 +211,7 @@ export interface PlanOptions {
   artifacts?: Record<string, { model: string; card: string; cardSha256: string }>;
 }
 
-function cloneDoc(doc: DeployDoc): DeployDoc {
+export function cloneDoc(doc: DeployDoc): DeployDoc {
   const out = emptyDoc();
   out.extra = structuredClone(doc.extra);
   for (const [id, e] of Object.entries(doc.models)) out.models[id] = structuredClone(e);

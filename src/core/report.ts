@@ -75,6 +75,7 @@ export type { FoldSummary } from './folds.js';
 import type { FoldSummary } from './folds.js';
 import type { ModelCharts } from './charts.js';
 import type { Evidence } from './evidence.js';
+import type { TrackSection } from './track.js';
 import type { ShardInfo } from './shard.js';
 export type { Evidence } from './evidence.js';
 export type { CurveSeries, FoldCurveSeries, ModelCharts } from './charts.js';
@@ -114,6 +115,8 @@ export interface ModelReport {
   charts?: ModelCharts;
   /** Evidence beyond the fold counts (docs/evidence.md); null when there was no walk-forward to judge. */
   evidence?: Evidence | null;
+  /** `policy-gate track`: the model's record on its account beside its backtest (docs/promotion.md#tracking-the-accounts-own-record-policy-gate-track). */
+  track?: TrackSection;
 }
 
 export interface NotEvaluated {

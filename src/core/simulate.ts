@@ -78,6 +78,13 @@ export interface CostModel {
 export interface SimulationOptions {
   /** P for the annualised metrics; default: the crypto rule for the bars' timeframe (bars per day × 365). */
   periodsPerYear?: number;
+  /**
+   * Start from a held position instead of flat (a reconciliation with an account that already held one):
+   * `position` units bought at the first fill's reference price (the window's first open for 'next_open',
+   * the close before it for 'close'), so E_0 is still `capital` and cash = capital − position·price;
+   * `target` is the target exposure T the policy holds at the start. Default: flat, T = 0.
+   */
+  initial?: { position: number; target: number };
 }
 
 /** Inclusive bar indices of the evaluation window. */
@@ -276,6 +283,32 @@ export class Simulation {
     this.equity = new Float64Array(this.n + 1);
     this.exposureCurve = new Float64Array(this.n + 1);
     this.equity[0] = costs.capital;
+    const initial = options.initial;
+    if (initial && (initial.position !== 0 || initial.target !== 0)) {
+      if (!Number.isFinite(initial.position) || !Number.isFinite(initial.target)) {
+        throw inputError(`backtest: the initial position and target must be finite numbers, got ${initial.position} and ${initial.target}`, 'initial');
+      }
+      const price = costs.fill === 'next_open' ? bars.open[window.start]! : bars.close[window.start - 1]!;
+      this.T = initial.target;
+      if (initial.position !== 0) {
+        this.q = initial.position;
+        this.cash = costs.capital - initial.position * price;
+        this.avgPrice = price;
+        const qty = Math.abs(initial.position);
+        this.openTrade = {
+          direction: initial.position > 0 ? 1 : -1,
+          entryIndex: window.start,
+          entryTime: bars.time[window.start]!,
+          openQty: qty,
+          openNotional: qty * price,
+          closeQty: 0,
+          closeNotional: 0,
+          peakQty: qty,
+          pnl: -initial.position * price,
+          fees: 0,
+        };
+      }
+    }
   }
 
   /** True once the N executable decisions have been applied. */

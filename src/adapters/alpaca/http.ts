@@ -90,6 +90,10 @@ export interface HttpOptions {
   maxResponseBytes?: number;
   /** Default MAX_BARS_PER_SERIES. */
   maxBarsPerSeries?: number;
+  /** The host the client builds URLs for (default the market-data host); `baseUrl` replaces it. */
+  clientHost?: string;
+  /** Refuse every request that is not a GET, before it is sent (the trading API is only read). */
+  readOnly?: boolean;
 }
 
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
@@ -144,6 +148,17 @@ export interface Deadline {
   at: number;
   /** Its length, for messages. */
   ms: number;
+}
+
+/** A request other than GET on a read-only client: never sent. */
+export class ReadOnlyViolation extends Error {
+  constructor(
+    readonly method: string,
+    readonly path: string,
+  ) {
+    super(`refusing ${method} ${path}: policy-gate only reads the trading API`);
+    this.name = 'ReadOnlyViolation';
+  }
 }
 
 /** A 2xx answer with no body at all: treated like a truncated one. */
@@ -214,14 +229,17 @@ export class AlpacaHttp {
     this.maxResponseBytes = opts.maxResponseBytes ?? MAX_RESPONSE_BYTES;
     this.maxBarsPerSeries = opts.maxBarsPerSeries ?? MAX_BARS_PER_SERIES;
     this.attemptTimeoutMs = opts.timeoutMs;
+    const host = opts.clientHost ?? DEFAULT_DATA_HOST;
     this.fetchApi = async (input: string, init: RequestInit): Promise<Response> => {
       const url = String(input);
-      if (!url.startsWith(DEFAULT_DATA_HOST + '/')) {
-        // The client only ever builds data.alpaca.markets URLs; anything else must not get our headers.
+      if (!url.startsWith(host + '/')) {
+        // The client only ever builds URLs on its host; anything else must not get our headers.
         throw new Error('refusing a request to an unexpected host');
       }
+      const method = (init.method ?? 'GET').toUpperCase();
+      if (opts.readOnly && method !== 'GET') throw new ReadOnlyViolation(method, url.slice(host.length).split('?')[0]!);
       this.requests++;
-      return capResponse(await fetch(base + url.slice(DEFAULT_DATA_HOST.length), init), this.maxResponseBytes);
+      return capResponse(await fetch(base + url.slice(host.length), init), this.maxResponseBytes);
     };
   }
 
@@ -239,6 +257,19 @@ export class AlpacaHttp {
       // no `retry`, no `rateLimit`: both off in a bare Configuration (see the file comment)
     });
     return { stocks: new marketData.StockApi(config), crypto: new marketData.CryptoApi(config) };
+  }
+
+  /** The client's fetch: `fetchApi` of a Configuration (the host check, the read-only check, the byte cap). */
+  get fetch(): (input: string, init: RequestInit) => Promise<Response> {
+    return this.fetchApi;
+  }
+
+  /**
+   * One request under the retry policy above (the caller builds it with the per-attempt timeout it is
+   * given); a body that is empty, cut off or not JSON is retried like the bars' pages.
+   */
+  retrying<T>(what: string, deadline: Deadline, call: (timeoutMs: number) => Promise<T>): Promise<T> {
+    return this.withRetry(what, null, deadline, call);
   }
 
   /** An overall deadline `ms` from now, to pass to fetchAll (one per series, shared by its pages and ranges). */
@@ -386,6 +417,9 @@ export class AlpacaHttp {
   /** Retry or not, and the message: never the raw client error (it may carry headers or URLs). */
   private classify(err: unknown, what: string, feed: string | null): Verdict {
     if (err instanceof PolicyGateError) return { retry: false, error: err };
+    for (let e = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+      if (e instanceof ReadOnlyViolation) return { retry: false, error: infraError(`Alpaca ${what}: ${e.message}`, 'alpaca') };
+    }
     const tooLarge = isTooLarge(err);
     if (tooLarge) {
       const mib = (n: number): string => `${+(n / 1048576).toFixed(2)} MiB`;

@@ -15,6 +15,7 @@ import { evidenceRows } from './evidence.js';
 import { FOLD_HEADER, fixed, foldRow, pct, plain, stamp } from './format.js';
 import { barPlot, compactNumber, percentTick, svg, timePlot, type Box } from './svg.js';
 import { missedNextTier, thresholds, type Thresholds } from './verdict.js';
+import { trackHtml } from './track-html.js';
 
 export { esc };
 
@@ -275,7 +276,7 @@ function modelHtml(m: ModelReport, t: Thresholds, informational: boolean): strin
     parts.push(`<ul class="reasons"><li>not evaluated, so no decision (requested ${esc(m.requested)}): ${esc(m.notEvaluated.reason)}</li></ul>`);
   }
   // Under validate the walk-forward decides: it comes first, the plain backtest after it, marked informational.
-  parts.push(walkForwardHtml(m), backtestHtml(m, informational), evidenceHtml(m), notesHtml(m), '</section>');
+  parts.push(trackHtml(m), walkForwardHtml(m), backtestHtml(m, informational), evidenceHtml(m), notesHtml(m), '</section>');
   return parts.filter(Boolean).join('\n');
 }
 
@@ -329,6 +330,7 @@ const CSS = `
 --eq:#4493f8;--bh:#9198a1;--base:#d29922;--dd:#f85149;--dd-fill:rgba(248,81,73,.22);--pos:#3fb950;--neg:#f85149;
 --live:#3fb950;--paper:#d29922;--retrain:#db6d28;--drop:#f85149}}
 *{box-sizing:border-box}
+.fill-mark.pos{fill:var(--pos)}.fill-mark.neg{fill:var(--neg)}.fill-mark.hollow{fill:none;stroke-width:1.2}.fill-mark.hollow.pos{stroke:var(--pos)}.fill-mark.hollow.neg{stroke:var(--neg)}
 body{margin:0 auto;max-width:72rem;padding:1rem;background:var(--bg);color:var(--fg);font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif}
 h1{font-size:1.5rem;margin:.2rem 0 .5rem}h2{font-size:1.2rem;margin:1.6rem 0 .5rem}h3{font-size:1.05rem;margin:1.2rem 0 .4rem}h4{font-size:.95rem;margin:.8rem 0 .3rem}
 small,.fine,.meta{color:var(--muted)}.fine{font-size:.85rem}

@@ -4,6 +4,7 @@
  * informational backtest, the evidence and the notes). Strings that come from an archive are escaped:
  * they never become markdown or HTML.
  */
+import { trackMarkdown } from './track.js';
 import { markdownTable } from 'markdown-table';
 import { outcomeLabel, type ModelReport, type Report } from '../report.js';
 import { tierRank } from '../types.js';
@@ -172,6 +173,8 @@ export function modelSection(m: ModelReport, report: Pick<Report, 'config' | 'co
   } else if (m.notEvaluated) {
     out.push(`- **not evaluated, so no decision** (requested ${m.requested}): ${md(full ? m.notEvaluated.reason : clip(m.notEvaluated.reason, 300))}`, '');
   }
+  const tracked = trackMarkdown(m);
+  if (tracked) out.push(tracked, '');
   if (m.walkForward?.folds.length) {
     const s = m.walkForward.summary;
     if (s && full) {
