@@ -140,25 +140,29 @@ export interface SpecViolation {
  * What this fake serves that is not part of api.github.com's REST API, so not in its description:
  * each is checked by what it is, not skipped by accident.
  */
-export const NOT_REST: { method: string; pattern: RegExp; why: string }[] = [
+export const NOT_REST: { method: string; pattern: RegExp; example: string; why: string }[] = [
   {
     method: 'POST',
     pattern: /^\/graphql$/,
+    example: '/graphql',
     why: 'the GraphQL API: one endpoint whose queries GitHub describes in its GraphQL schema, not in the REST description',
   },
   {
     method: 'GET',
     pattern: /^\/blobs\/\d+$/,
+    example: '/blobs/1001',
     why: 'an artifact download: the pre-signed storage URL GET /repos/{o}/{r}/actions/artifacts/{id}/zip redirects to (blob storage, not api.github.com)',
   },
   {
     method: 'POST',
     pattern: /^\/twirp\/github\.actions\.results\.api\.v1\.ArtifactService\/\w+$/,
+    example: '/twirp/github.actions.results.api.v1.ArtifactService/CreateArtifact',
     why: "the Actions results service (ACTIONS_RESULTS_URL) @actions/artifact uploads through: a twirp API on the runner's backend, not REST",
   },
   {
     method: 'PUT',
     pattern: /^\/upload\/devstoreaccount1\/actions-results\/.+\.zip$/,
+    example: '/upload/devstoreaccount1/actions-results/run-backend-1%2Freport.zip',
     why: 'the signed upload URL the results service hands out: Azure Blob Storage (Put Block, Put Block List), not api.github.com',
   },
 ];
