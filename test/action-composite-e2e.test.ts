@@ -14,12 +14,15 @@ import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildBundle, cleanupHarness, MERGE_SHA, NAME, OWNER, PR_HEAD, pullRequestPayload, REPO, temp, workspace, type Workspace } from './helpers/action-harness.js';
 import { runComposite, type CompositeResult, type CompositeRun, type UsesStep } from './helpers/composite-runner.js';
-import { startFakeGitHub, type FakeGitHub } from './helpers/fake-github.js';
+import { expectNoViolations, type FakeGitHub, startFakeGitHub } from './helpers/fake-github.js';
 import { secretForms } from '../src/adapters/alpaca/redact.js';
 import { INTERRUPT_API_BUDGET_MS } from '../src/action/main.js';
+
+// Every request to the loopback GitHub must be one GitHub's REST description allows.
+afterEach(() => expectNoViolations());
 
 const TOKEN = 'ghs_compositeTokenValue0123456789abcdefAB';
 const EXAMPLE_ZIP = 'examples/Alpaca_trading_trained_20240911_120000.zip';

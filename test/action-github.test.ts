@@ -7,7 +7,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { completeCheck, startCheck } from '../src/action/checks.js';
 import { ACTIONS_BOT, STICKY_MARKER, commentBody, tokenIdentity, upsertStickyComment } from '../src/action/comment.js';
 import { createGitHub, type GitHubClient } from '../src/action/github.js';
-import { seedComments, startFakeGitHub, type FakeGitHub } from './helpers/fake-github.js';
+import { expectNoViolations, type FakeGitHub, seedComments, startFakeGitHub } from './helpers/fake-github.js';
+
+// Every request to the loopback GitHub must be one GitHub's REST description allows.
+afterEach(() => expectNoViolations());
 
 const TOKEN = 'ghs_unitTokenValue0123456789';
 const repo = { owner: 'octo-org', repo: 'trading-policies' };

@@ -16,10 +16,13 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createGitHub } from '../src/action/github.js';
 import { shutdownOrtHost } from '../src/adapters/onnx/host.js';
 import { FakeAlpaca, faults, installLoopbackGuard, syntheticBars } from './helpers/fake-alpaca.js';
-import { startFakeGitHub, type FakeGitHub } from './helpers/fake-github.js';
+import { expectNoViolations, type FakeGitHub, startFakeGitHub } from './helpers/fake-github.js';
 import { buildBundle, cleanupHarness, everything, EXAMPLE_ZIP_NAME, OWNER, NAME, PR_HEAD, pullRequestPayload, REPO, runAction, type Bundle } from './helpers/action-harness.js';
 import { cleanupTempDirs, runCli, tempDir } from './helpers/e2e.js';
 import { findLeaks } from './helpers/hostile.js';
+
+// Every request to the loopback GitHub must be one GitHub's REST description allows.
+afterEach(() => expectNoViolations());
 
 const TOKEN = 'ghs_faultTokenValue0123456789abcdefABCD';
 const PR_INPUTS = { archive: `examples/${EXAMPLE_ZIP_NAME}`, data: 'examples/data' };

@@ -13,16 +13,19 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { neutralize } from '../src/action/log.js';
 import { logLine, neutralizeCommands, printable } from '../src/util/terminal.js';
 import { visibleText } from '../src/util/visible.js';
 import { ANY_NAME, parseRunnerLine, runnerCommands, runnerLines } from './helpers/runner-commands.js';
 import { shutdownOrtHost } from '../src/adapters/onnx/host.js';
-import { startFakeGitHub, type FakeGitHub } from './helpers/fake-github.js';
+import { expectNoViolations, type FakeGitHub, startFakeGitHub } from './helpers/fake-github.js';
 import { buildBundle, cleanupHarness, NAME, OWNER, parseOutputs, pullRequestPayload, runAction, workspace, type Bundle } from './helpers/action-harness.js';
 import { cleanupTempDirs, dec, enc, EXAMPLE_DATA, runCli, tempDir } from './helpers/e2e.js';
 import { exampleWith, MODELS, SUMMARY, writeZip } from './helpers/hostile.js';
+
+// Every request to the loopback GitHub must be one GitHub's REST description allows.
+afterEach(() => expectNoViolations());
 
 const TOKEN = 'ghs_injectionToken0123456789abcdefABCDE';
 /** Everything at once; "PWN" marks the hostile text so the checks can find it. */

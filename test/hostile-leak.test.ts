@@ -18,16 +18,19 @@
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../src/cli.js';
 import { shutdownOrtHost } from '../src/adapters/onnx/host.js';
 import { readUntrustedText } from '../src/util/safe-read.js';
 import { readAlpacaKeys } from '../src/adapters/alpaca/index.js';
 import { excerpt } from '../src/util/visible.js';
-import { startFakeGitHub, type FakeGitHub } from './helpers/fake-github.js';
+import { expectNoViolations, type FakeGitHub, startFakeGitHub } from './helpers/fake-github.js';
 import { buildBundle, cleanupHarness, everything, EXAMPLE_ZIP_NAME, NAME, OWNER, pullRequestPayload, runAction, workspace, type Bundle } from './helpers/action-harness.js';
 import { cleanupTempDirs, EXAMPLE_DATA, EXAMPLE_ZIP, exampleFiles, MODELS_DIR, tempDir } from './helpers/e2e.js';
 import { findLeaks, readAll } from './helpers/hostile.js';
+
+// Every request to the loopback GitHub must be one GitHub's REST description allows.
+afterEach(() => expectNoViolations());
 
 const TOKEN = 'ghs_leakTokenValue_0123456789abcdefABCD';
 /** A secret that policy-gate knows only because its variable's name looks secret. */

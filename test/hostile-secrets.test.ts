@@ -13,14 +13,17 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { unzipSync } from 'fflate';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../src/cli.js';
 import { shutdownOrtHost } from '../src/adapters/onnx/host.js';
 import { FakeAlpaca, faults, installLoopbackGuard, syntheticBars } from './helpers/fake-alpaca.js';
-import { startFakeGitHub, type FakeGitHub } from './helpers/fake-github.js';
+import { expectNoViolations, type FakeGitHub, startFakeGitHub } from './helpers/fake-github.js';
 import { buildBundle, cleanupHarness, everything, EXAMPLE_ZIP_NAME, NAME, OWNER, pullRequestPayload, REPO, runAction, workspace, type Bundle } from './helpers/action-harness.js';
 import { cleanupTempDirs, tempDir } from './helpers/e2e.js';
 import { findLeaks, readAll } from './helpers/hostile.js';
+
+// Every request to the loopback GitHub must be one GitHub's REST description allows.
+afterEach(() => expectNoViolations());
 
 const KEY = 'PKHOSTILEKEYID012345';
 // '+', '/' and '=' so that the URL-encoded and base64url forms differ from the plain one.

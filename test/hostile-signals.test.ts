@@ -15,9 +15,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupTempDirs, EXAMPLE_DATA, EXAMPLE_ZIP, exampleFiles, MODELS_DIR, REPO, tempDir } from './helpers/e2e.js';
-import { startFakeGitHub } from './helpers/fake-github.js';
+import { expectNoViolations, startFakeGitHub } from './helpers/fake-github.js';
+
+// Every request to the loopback GitHub must be one GitHub's REST description allows.
+afterEach(() => expectNoViolations());
 
 const linux = process.platform === 'linux';
 /** Inside the repository, so the bundles resolve onnxruntime-node and package.json as src/ does. */

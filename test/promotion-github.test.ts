@@ -8,7 +8,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../src/config/schema.js';
 import { reportJson } from '../src/app/output.js';
 import { readDeployFiles, runPromote } from '../src/app/promote.js';
@@ -21,7 +21,10 @@ import { emptyDoc } from '../src/core/promotion.js';
 import type { Report } from '../src/core/report.js';
 import { sha256 } from '../src/util/hash.js';
 import { cleanupTempDirs, EXAMPLE_DATA, exampleFolder, MODELS_DIR, NOW, tempDir } from './helpers/e2e.js';
-import { startFakeGitHub, type FakeGitHub } from './helpers/fake-github.js';
+import { expectNoViolations, type FakeGitHub, startFakeGitHub } from './helpers/fake-github.js';
+
+// Every request to the loopback GitHub must be one GitHub's REST description allows.
+afterEach(() => expectNoViolations());
 
 const TOKEN = 'ghs_promotionTokenValue0123456789';
 const repo = { owner: 'octo-org', repo: 'trading-policies' };

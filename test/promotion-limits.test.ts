@@ -3,7 +3,7 @@
  * characters (the loopback GitHub answers 422 past it, as GitHub does), the full list of models in the
  * body instead. A promotion of many models used to never open its pull request.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../src/config/schema.js';
 import { reportJson } from '../src/app/output.js';
 import { runValidate } from '../src/app/validate.js';
@@ -12,7 +12,10 @@ import { listTitle, openDemotionPullRequest, openPromotionPullRequest, PR_TITLE_
 import type { Report } from '../src/core/report.js';
 import { sha256 } from '../src/util/hash.js';
 import { cleanupTempDirs, EXAMPLE_DATA, exampleFolder, NOW } from './helpers/e2e.js';
-import { startFakeGitHub, type FakeGitHub } from './helpers/fake-github.js';
+import { expectNoViolations, type FakeGitHub, startFakeGitHub } from './helpers/fake-github.js';
+
+// Every request to the loopback GitHub must be one GitHub's REST description allows.
+afterEach(() => expectNoViolations());
 
 const TOKEN = 'ghs_limitsTokenValue0123456789abcd';
 const repo = { owner: 'octo-org', repo: 'trading-policies' };

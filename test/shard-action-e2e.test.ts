@@ -15,10 +15,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { unzipSync } from 'fflate';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildBundle, cleanupHarness, parseOutputs, runProcess } from './helpers/action-harness.js';
 import { STICKY_MARKER } from '../src/action/comment.js';
-import { startFakeGitHub, type FakeGitHub } from './helpers/fake-github.js';
+import { expectNoViolations, type FakeGitHub, startFakeGitHub } from './helpers/fake-github.js';
+
+// Every request to the loopback GitHub must be one GitHub's REST description allows.
+afterEach(() => expectNoViolations());
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
 const EXAMPLE_ZIP_NAME = 'Alpaca_trading_trained_20240911_120000.zip';

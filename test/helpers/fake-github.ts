@@ -23,10 +23,22 @@
  *
  * More routes plug in through `state.extraRoutes` (faults apply to them too): every fake gets the Git
  * Data, contents and pulls API of test/helpers/fake-git.ts as `fake.git`.
+ *
+ * Every request to the REST API is checked against GitHub's published description of it
+ * (test/helpers/github-openapi.ts): an operation that does not exist, a path or query parameter GitHub
+ * does not declare or whose value its schema rejects, a missing required one, or a JSON body its
+ * requestBody schema rejects is a spec violation. The fake answers it 422 with the problems (as GitHub
+ * answers a body it rejects) and lists it in `fake.violations`; `expectNoViolations()` (every test file
+ * that starts a fake runs it after each test) fails the test that sent it. The endpoints that are not
+ * part of api.github.com's REST API are listed in NOT_REST, each with the reason.
+ *
+ * `basePath` serves the REST API under a prefix, as GitHub Enterprise Server does (/api/v3, with
+ * GraphQL at /api/graphql).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { installFakeGit, type FakeGit } from './fake-git.js';
+import { checkRequest, loadGitHubDescription } from './github-openapi.js';
 
 export interface RecordedRequest {
   method: string;
@@ -114,18 +126,88 @@ export function fakeRuntimeToken(): string {
   return `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ scp: 'Actions.GenericRead:1 Actions.Results:run-backend-1:job-backend-1' })}.c2ln`;
 }
 
+/** A request GitHub's REST description forbids, and what is wrong with it. */
+export interface SpecViolation {
+  method: string;
+  /** The path as received (base prefix included) and its query string. */
+  path: string;
+  /** The operation it matched (e.g. "checks/create"), or null when none did. */
+  operationId: string | null;
+  problems: string[];
+}
+
+/**
+ * What this fake serves that is not part of api.github.com's REST API, so not in its description:
+ * each is checked by what it is, not skipped by accident.
+ */
+export const NOT_REST: { method: string; pattern: RegExp; example: string; why: string }[] = [
+  {
+    method: 'POST',
+    pattern: /^\/graphql$/,
+    example: '/graphql',
+    why: 'the GraphQL API: one endpoint whose queries GitHub describes in its GraphQL schema, not in the REST description',
+  },
+  {
+    method: 'GET',
+    pattern: /^\/blobs\/\d+$/,
+    example: '/blobs/1001',
+    why: 'an artifact download: the pre-signed storage URL GET /repos/{o}/{r}/actions/artifacts/{id}/zip redirects to (blob storage, not api.github.com)',
+  },
+  {
+    method: 'POST',
+    pattern: /^\/twirp\/github\.actions\.results\.api\.v1\.ArtifactService\/\w+$/,
+    example: '/twirp/github.actions.results.api.v1.ArtifactService/CreateArtifact',
+    why: "the Actions results service (ACTIONS_RESULTS_URL) @actions/artifact uploads through: a twirp API on the runner's backend, not REST",
+  },
+  {
+    method: 'PUT',
+    pattern: /^\/upload\/devstoreaccount1\/actions-results\/.+\.zip$/,
+    example: '/upload/devstoreaccount1/actions-results/run-backend-1%2Freport.zip',
+    why: 'the signed upload URL the results service hands out: Azure Blob Storage (Put Block, Put Block List), not api.github.com',
+  },
+];
+
 export interface FakeGitHub {
+  /** The server's root; the REST API is at `url + basePath`. */
   url: string;
+  /** The REST API's prefix ('' like api.github.com, '/api/v3' like GitHub Enterprise Server). */
+  basePath: string;
+  /** Requests GitHub's REST description forbids (answered 422). */
+  violations: SpecViolation[];
   state: FakeState;
   requests: RecordedRequest[];
   /** Requests whose route matches, e.g. "POST check-runs". */
   calls(route: string): RecordedRequest[];
   close(): Promise<void>;
+  closed: boolean;
   /** The repository's git objects, refs and pull requests (test/helpers/fake-git.ts). */
   git: FakeGit;
 }
 
 let nextId = 1000;
+
+/** Every fake this process started, until its violations have been looked at. */
+const started = new Set<FakeGitHub>();
+
+/**
+ * Throws when a fake answered a request GitHub's REST description forbids since the last call: the
+ * test that sent it fails, naming the request and the problems. Every test file that starts a fake
+ * runs it after each test: `afterEach(() => expectNoViolations())`. Given a fake, only that one's.
+ * The violations it reports are cleared.
+ */
+export function expectNoViolations(fake?: FakeGitHub): void {
+  const fakes = fake && Array.isArray(fake.violations) ? [fake] : [...started];
+  const found: SpecViolation[] = [];
+  for (const f of fakes) {
+    found.push(...f.violations.splice(0));
+    if (f.closed) started.delete(f);
+  }
+  if (found.length) {
+    throw new Error(
+      `requests GitHub's REST description forbids:\n${found.map((v) => `  ${v.method} ${v.path}${v.operationId ? ` (${v.operationId})` : ''}: ${v.problems.join('; ')}`).join('\n')}`,
+    );
+  }
+}
 
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = body === undefined ? '' : JSON.stringify(body);
@@ -151,7 +233,11 @@ function paginate<T>(req: IncomingMessage, base: string, items: T[], query: Reco
   return { page: pageItems, link: links.length ? links.join(', ') : null };
 }
 
-export async function startFakeGitHub(init: Partial<Pick<FakeState, 'owner' | 'repo' | 'token' | 'viewer'>> = {}): Promise<FakeGitHub> {
+export async function startFakeGitHub(init: Partial<Pick<FakeState, 'owner' | 'repo' | 'token' | 'viewer'>> & { basePath?: string } = {}): Promise<FakeGitHub> {
+  // Read before the server answers anything: the first request must not wait seconds for it.
+  loadGitHubDescription();
+  const basePath = (init.basePath ?? '').replace(/\/+$/, '');
+  const violations: SpecViolation[] = [];
   const state: FakeState = {
     owner: init.owner ?? 'octo-org',
     repo: init.repo ?? 'trading-policies',
@@ -177,7 +263,12 @@ export async function startFakeGitHub(init: Partial<Pick<FakeState, 'owner' | 'r
     const u = new URL(req.url ?? '/', base);
     const query = Object.fromEntries(u.searchParams.entries());
     const method = req.method ?? 'GET';
-    const path = u.pathname;
+    // Under a base path (GHES): REST at {basePath}/..., GraphQL at /api/graphql.
+    let path = u.pathname;
+    if (basePath) {
+      if (path === '/api/graphql') path = '/graphql';
+      else if (path.startsWith(`${basePath}/`)) path = path.slice(basePath.length);
+    }
     let body: unknown = undefined;
     if (rawBody) {
       try {
@@ -189,6 +280,23 @@ export async function startFakeGitHub(init: Partial<Pick<FakeState, 'owner' | 'r
     const record = (route: string, status: number): void => {
       requests.push({ method, path, query, route, headers: req.headers, body, rawBody, status });
     };
+
+    if (!NOT_REST.some((x) => x.method === method && x.pattern.test(path))) {
+      const rest = basePath && !u.pathname.startsWith(`${basePath}/`) ? null : path;
+      const check =
+        rest === null
+          ? { operationId: null, problems: [`${method} ${u.pathname} is outside the REST API's base path ${basePath}`] }
+          : checkRequest({ method, path: rest, search: u.searchParams, body: rawBytes.length ? body : undefined, contentType: String(req.headers['content-type'] ?? '') });
+      if (check.problems.length) {
+        violations.push({ method, path: u.pathname + u.search, operationId: check.operationId, problems: check.problems });
+        record('spec violation', 422);
+        return json(res, 422, {
+          message: `fake-github: GitHub's REST description forbids this request: ${check.problems.join('; ')}`,
+          errors: check.problems,
+          documentation_url: 'https://docs.github.com/rest',
+        });
+      }
+    }
 
     // Blob downloads are pre-signed URLs: no token (like Azure blob storage).
     const blob = /^\/blobs\/(\d+)$/.exec(path);
@@ -449,17 +557,22 @@ export async function startFakeGitHub(init: Partial<Pick<FakeState, 'owner' | 'r
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const fake: FakeGitHub = {
     url: base,
+    basePath,
+    violations,
     state,
     requests,
     calls: (route) => requests.filter((r) => r.route === route),
+    closed: false,
     close: () =>
       new Promise<void>((resolve) => {
+        fake.closed = true;
         server.closeAllConnections();
         server.close(() => resolve());
       }),
     git: undefined as unknown as FakeGit,
   };
   fake.git = installFakeGit(fake);
+  started.add(fake);
   return fake;
 }
 
