@@ -13,7 +13,10 @@ import { sha256 } from '../src/util/hash.js';
 import { buildBundle, cleanupHarness, everything, NAME, OWNER, REPO, runAction, temp, type Bundle } from './helpers/action-harness.js';
 import { exampleFiles, writeTree } from './helpers/e2e.js';
 import { FakeAlpacaTrading, type FakeFill } from './helpers/fake-alpaca-trading.js';
-import { startFakeGitHub, type FakeGitHub } from './helpers/fake-github.js';
+import { expectNoViolations, startFakeGitHub, type FakeGitHub } from './helpers/fake-github.js';
+
+// Every request the code under test sent must be one GitHub's REST description allows.
+afterEach(() => expectNoViolations());
 import { simulatePaperAccount } from './helpers/paper-account.js';
 
 const TOKEN = 'ghs_trackE2eToken0123456789abcdefgh';

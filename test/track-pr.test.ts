@@ -21,7 +21,10 @@ import { sha256 } from '../src/util/hash.js';
 import { cleanupTempDirs, EXAMPLE_DATA, exampleFiles, tempDir, writeTree } from './helpers/e2e.js';
 import { installLoopbackGuard } from './helpers/fake-alpaca.js';
 import { FakeAlpacaTrading, type FakeFill } from './helpers/fake-alpaca-trading.js';
-import { startFakeGitHub, type FakeGitHub } from './helpers/fake-github.js';
+import { expectNoViolations, startFakeGitHub, type FakeGitHub } from './helpers/fake-github.js';
+
+// Every request the code under test sent must be one GitHub's REST description allows.
+afterEach(() => expectNoViolations());
 import { simulatePaperAccount } from './helpers/paper-account.js';
 
 const NOW = new Date('2025-01-02T03:04:05.000Z');
