@@ -11,7 +11,8 @@
  * port (an offline runner, a registry outage).
  */
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -199,6 +200,41 @@ describe('setup fails before the program runs', () => {
     expect(fake.state.checkRuns[0]).toMatchObject({ status: 'completed', conclusion: 'failure' });
     expectNoToken(res);
   }, 120_000);
+});
+
+describe('the runtime cache', () => {
+  it('a cache miss installs the runtime and saves it right away: a run whose gate fails still leaves it cached', async () => {
+    pullRequestFiles(7);
+    // The real registry through this machine's npm cache (the project's own install put the package
+    // there), so the install reads no large download.
+    const cache = execFileSync('npm', ['config', 'get', 'cache'], { encoding: 'utf8', env: { ...process.env, npm_config_update_notifier: 'false' } }).trim();
+    const registry = execFileSync('npm', ['config', 'get', 'registry'], { encoding: 'utf8' }).trim();
+    const { run, uses } = startComposite({
+      setup: { cache: 'miss' },
+      event: 'pull_request',
+      payload: pullRequestPayload({ number: 7 }),
+      inputs: PR_INPUTS,
+      registry,
+      env: { npm_config_cache: cache, npm_config_prefer_offline: 'true', npm_config_fetch_retries: '2' },
+    });
+    const res = await run.done;
+    expect(res.step('Install the ONNX Runtime')!.outcome, res.step('Install the ONNX Runtime')!.stderr).toBe('success');
+    const names = res.steps.map((x) => x.name);
+    const save = names.findIndex((n) => n.startsWith('Save the ONNX Runtime to the cache'));
+    expect(save).toBe(names.indexOf('Install the ONNX Runtime') + 1);
+    expect(res.steps[save]!.outcome).toBe('success');
+    expect(save).toBeLessThan(names.findIndex((n) => res.step(n)?.id === 'gate'));
+    // What was saved: the installed runtime, under the key the restore step computed; only this platform's binaries.
+    const saved = uses.find((u) => u.uses.startsWith('actions/cache/save'))!;
+    expect(saved.with['key']).toMatch(/^policy-gate-ort-Linux-X64-\d+\.\d+\.\d+-cpu-v1$/);
+    const bin = path.join(saved.with['path']!, 'onnxruntime-node', 'bin', 'napi-v6');
+    const kept = readdirSync(bin).flatMap((os) => readdirSync(path.join(bin, os)).map((arch) => `${os}/${arch}`));
+    expect(kept).toEqual([`${process.platform}/${process.arch}`]);
+    // The gate then rejects the pull request: the job fails, and the cache was saved before it did.
+    expect(res.step('gate')!.outcome).toBe('failure');
+    expect(fake.state.checkRuns[0]!.conclusion).toBe('failure');
+    expect(res.result).toBe('failure');
+  }, 300_000);
 });
 
 describe('the runtime is missing when the program runs', () => {
