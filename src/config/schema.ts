@@ -158,14 +158,29 @@ export function defaultConfig(): Config {
 // ------------------------------------------------------------------ validation helpers
 
 type Obj = Record<string, unknown>;
+/** A JSON Schema (draft 2020-12) object, as configSchema() builds it. */
+export type JsonSchema = Record<string, unknown>;
 
+/**
+ * Reads one mapping of the config, key by key, with the type and range each key must have. With
+ * `schema`, it reads nothing: each getter records its key's JSON Schema there instead (configSchema),
+ * so the published schema is derived from this very parser and cannot drift from it.
+ */
 class Reader {
   constructor(
     private readonly file: string,
     private readonly obj: Obj,
     private readonly prefix: string,
     allowed: readonly string[],
+    private readonly schema?: JsonSchema,
   ) {
+    if (schema) {
+      // A section given as null reads as absent (section() below).
+      schema['type'] = prefix === '' ? 'object' : ['object', 'null'];
+      schema['additionalProperties'] = false;
+      schema['properties'] = {};
+      schema['x-allowed'] = [...allowed];
+    }
     for (const key of Object.keys(obj)) {
       if (!allowed.includes(key)) {
         throw inputError(
@@ -189,7 +204,22 @@ class Reader {
     return this.obj[key] !== undefined;
   }
 
+  /** Records `s` as the schema of `key` (schema mode); true when in schema mode. */
+  private record(key: string, s: JsonSchema): boolean {
+    if (!this.schema) return false;
+    (this.schema['properties'] as Record<string, JsonSchema>)[key] = s;
+    return true;
+  }
+
+  private static numberSchema(opts: { min?: number; max?: number; integer?: boolean; exclusiveMin?: boolean }): JsonSchema {
+    const s: JsonSchema = { type: opts.integer ? 'integer' : 'number' };
+    if (opts.min !== undefined) s[opts.exclusiveMin ? 'exclusiveMinimum' : 'minimum'] = opts.min;
+    if (opts.max !== undefined) s['maximum'] = opts.max;
+    return s;
+  }
+
   number(key: string, opts: { min?: number; max?: number; integer?: boolean; exclusiveMin?: boolean } = {}): number | undefined {
+    if (this.record(key, Reader.numberSchema(opts))) return undefined;
     const v = this.obj[key];
     if (v === undefined) return undefined;
     const desc = [
@@ -207,6 +237,7 @@ class Reader {
   }
 
   string(key: string): string | undefined {
+    if (this.record(key, { type: 'string', minLength: 1 })) return undefined;
     const v = this.obj[key];
     if (v === undefined) return undefined;
     if (typeof v !== 'string' || v.length === 0) this.fail(key, 'a non-empty string');
@@ -214,6 +245,7 @@ class Reader {
   }
 
   boolean(key: string): boolean | undefined {
+    if (this.record(key, { type: 'boolean' })) return undefined;
     const v = this.obj[key];
     if (v === undefined) return undefined;
     if (typeof v !== 'boolean') this.fail(key, 'true or false');
@@ -222,11 +254,13 @@ class Reader {
 
   /** A number, or an explicit null (returned as null); undefined when absent. */
   nullableNumber(key: string, opts: { min?: number; max?: number; integer?: boolean; exclusiveMin?: boolean } = {}): number | null | undefined {
+    if (this.record(key, { anyOf: [Reader.numberSchema(opts), { type: 'null' }] })) return undefined;
     if (this.obj[key] === null) return null;
     return this.number(key, opts);
   }
 
   oneOf<T extends string>(key: string, values: readonly T[]): T | undefined {
+    if (this.record(key, { enum: [...values] })) return undefined;
     const v = this.obj[key];
     if (v === undefined) return undefined;
     if (typeof v !== 'string' || !(values as readonly string[]).includes(v)) this.fail(key, `one of ${values.join(' | ')}`);
@@ -234,6 +268,14 @@ class Reader {
   }
 
   section(key: string, allowed: readonly string[]): Reader | undefined {
+    if (this.schema) {
+      // A section read twice (fee_bps: a number or a mapping) keeps the schema recorded first.
+      const existing = (this.schema['properties'] as Record<string, JsonSchema>)[key];
+      const child: JsonSchema = {};
+      const reader = new Reader(this.file, {}, this.path(key), allowed, child);
+      this.record(key, existing ? { anyOf: [existing, child] } : child);
+      return reader;
+    }
     const v = this.obj[key];
     if (v === undefined || v === null) return undefined;
     if (typeof v !== 'object' || Array.isArray(v)) this.fail(key, 'a mapping');
@@ -242,6 +284,11 @@ class Reader {
 
   raw(key: string): unknown {
     return this.obj[key];
+  }
+
+  /** Schema mode. */
+  get recording(): boolean {
+    return this.schema !== undefined;
   }
 }
 
@@ -267,16 +314,50 @@ export function parseConfig(doc: unknown, file: string): Config {
   if (typeof doc !== 'object' || Array.isArray(doc)) {
     throw inputError(`${file}: the config must be a mapping of sections (gating, backtest, walk_forward, ...)`, file);
   }
-  const root = new Reader(file, doc as Obj, '', [
-    'gating',
-    'backtest',
-    'walk_forward',
-    'decision',
-    'data',
-    'promotion',
-    'runtime',
-    'evidence',
-  ]);
+  const root = new Reader(file, doc as Obj, '', ROOT_KEYS);
+  return readConfig(root, cfg, file);
+}
+
+/** The top-level sections; `$schema` lets an editor find schemas/policy-gate.config.json. */
+const ROOT_KEYS = ['$schema', 'gating', 'backtest', 'walk_forward', 'decision', 'data', 'promotion', 'runtime', 'evidence'];
+
+/**
+ * The JSON Schema of the config file (schemas/policy-gate.config.json), recorded by running the
+ * parser in schema mode: every key, type, range and enum is the parser's own.
+ */
+export function configSchema(): JsonSchema {
+  const schema: JsonSchema = {};
+  const root = new Reader('schema', {}, '', ROOT_KEYS, schema);
+  readConfig(root, defaultConfig(), 'schema');
+  const props = schema['properties'] as Record<string, JsonSchema>;
+  props['$schema'] = { type: 'string', description: 'the schema this file follows, for editors' };
+  const gating = (props['gating'] as { properties: Record<string, JsonSchema> }).properties;
+  gating['preset'] = { enum: Object.keys(GATING_PRESETS) };
+  const strip = (s: unknown): void => {
+    if (s === null || typeof s !== 'object') return;
+    const o = s as Record<string, unknown>;
+    const allowed = o['x-allowed'] as string[] | undefined;
+    delete o['x-allowed'];
+    if (allowed) {
+      const missing = allowed.filter((k) => !(k in (o['properties'] as object)));
+      if (missing.length > 0) throw new Error(`configSchema: keys allowed but never read: ${missing.join(', ')}`);
+    }
+    for (const v of Object.values(o)) {
+      if (Array.isArray(v)) v.forEach(strip);
+      else strip(v);
+    }
+  };
+  strip(schema);
+  return {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: 'https://policy-gate.dev/schemas/policy-gate.config.json',
+    title: 'policy-gate config (.github/policy-gate.yml)',
+    description: 'Every key is optional; absent keys take the defaults of docs and SPEC sections 5–8. Generated from src/config/schema.ts.',
+    ...schema,
+  };
+}
+
+function readConfig(root: Reader, cfg: Config, file: string): Config {
 
   const g = root.section('gating', ['preset', 'approved', 'review', 'fitness_decline', 'unstable_oscillation']);
   if (g) {
@@ -317,10 +398,11 @@ export function parseConfig(doc: unknown, file: string): Config {
     cfg.backtest.capital = b.number('capital', { min: 0, exclusiveMin: true }) ?? cfg.backtest.capital;
     cfg.backtest.fill = b.oneOf('fill', ['next_open', 'close'] as const) ?? cfg.backtest.fill;
     const fee = b.raw('fee_bps');
+    if (b.recording) b.number('fee_bps', { min: 0 }); // one fee for both asset classes, or a mapping:
     if (typeof fee === 'number') {
       const v = b.number('fee_bps', { min: 0 })!;
       cfg.backtest.feeBps = { crypto: v, us_equity: v };
-    } else if (fee !== undefined) {
+    } else if (fee !== undefined || b.recording) {
       const f = b.section('fee_bps', ['crypto', 'us_equity'])!;
       cfg.backtest.feeBps = {
         crypto: f.number('crypto', { min: 0 }) ?? cfg.backtest.feeBps.crypto,

@@ -177,7 +177,7 @@ export interface CardDefaults {
   readonly timeframe?: string;
 }
 
-const TOP_KEYS = [
+export const TOP_KEYS = [
   'schema',
   'symbol',
   'timeframe',
@@ -191,23 +191,23 @@ const TOP_KEYS = [
   'golden',
 ] as const;
 /** Free-form metadata a card may carry; ignored. Keys starting with `x_` or `x-` are ignored too. */
-const METADATA_KEYS = ['description', 'notes', 'metadata', 'version', 'model_version', 'created_at'];
-const OBSERVATION_KEYS = ['window', 'features', 'normalize', 'clip', 'feature_graph'];
-const FEATURE_GRAPH_KEYS = ['file', 'window', 'bars_input', 'times_input', 'times_unit', 'output'];
-const NORMALIZE_KEYS = ['mean', 'std', 'var', 'epsilon'];
+export const METADATA_KEYS = ['$schema', 'description', 'notes', 'metadata', 'version', 'model_version', 'created_at'];
+export const OBSERVATION_KEYS = ['window', 'features', 'normalize', 'clip', 'feature_graph'];
+export const FEATURE_GRAPH_KEYS = ['file', 'window', 'bars_input', 'times_input', 'times_unit', 'output'];
+export const NORMALIZE_KEYS = ['mean', 'std', 'var', 'epsilon'];
 /** VecNormalize's default epsilon (std = sqrt(var + epsilon)). */
 const DEFAULT_VAR_EPSILON = 1e-8;
-const DISCRETE_KEYS = ['type', 'output', 'output_kind', 'log_prob_output', 'meanings', 'min_confidence'];
-const CONTINUOUS_KEYS = ['type', 'output', 'output_kind'];
-const EXECUTION_KEYS = ['long_only', 'max_exposure', 'rebalance_band'];
+export const DISCRETE_KEYS = ['type', 'output', 'output_kind', 'log_prob_output', 'meanings', 'min_confidence'];
+export const CONTINUOUS_KEYS = ['type', 'output', 'output_kind'];
+export const EXECUTION_KEYS = ['long_only', 'max_exposure', 'rebalance_band'];
 const STATE_KEYS = ['input', 'output'];
-const STATE_ALL_KEYS = ['input', 'output', 'batch_axis'];
-const EXTRA_INPUT_KEYS = ['name', 'value', 'batch_axis'];
-const MAX_AXIS = 8;
-const GOLDEN_KEYS = ['obs', 'output', 'at', 'position', 'unrealized_return', 'action'];
+export const STATE_ALL_KEYS = ['input', 'output', 'batch_axis'];
+export const EXTRA_INPUT_KEYS = ['name', 'value', 'batch_axis'];
+export const MAX_AXIS = 8;
+export const GOLDEN_KEYS = ['obs', 'output', 'at', 'position', 'unrealized_return', 'action'];
 
 const DEFAULT_REBALANCE_BAND = 0.05;
-const MAX_WINDOW = 100_000;
+export const MAX_WINDOW = 100_000;
 
 /** Guess the asset class from a symbol (SPEC 3): `/` or a USD/USDT/USDC quote on a > 4-char symbol → crypto. */
 export function guessAssetClass(symbol: string): AssetClass {
