@@ -15,6 +15,8 @@
  *   dist/index.js; the bundle gets the version as a constant instead (a version bump changes dist/, so
  *   check-dist catches a stale bundle).
  * - unzipper (a transitive dependency) has an optional require('@aws-sdk/client-s3'): external, never loaded.
+ * - debug (under @actions/*) has an optional require('supports-color') in a try block: external, so the
+ *   bundle is the same whether or not some other package's install hoists supports-color into node_modules.
  * - The banner gives bundled CommonJS code a `require` (for Node built-ins and the external modules).
  * - Deterministic: no timestamps, no source maps, paths in comments relative to the repository root.
  */
@@ -69,7 +71,7 @@ const result = await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  external: ['@aws-sdk/client-s3'],
+  external: ['@aws-sdk/client-s3', 'supports-color'],
   plugins: [runtimePlugin],
   banner: { js: `// policy-gate ${version} — the GitHub Action, bundled by scripts/build-dist.mjs. Do not edit.\n${banner}` },
   charset: 'utf8',
