@@ -26,7 +26,7 @@ import {
   STATE_ALL_KEYS,
   TOP_KEYS,
 } from './card.js';
-import { ACTION_MEANINGS } from './actions.js';
+import { ACTION_MEANINGS } from './meanings.js';
 import { FEATURE_NAMES, featureParams, type ParamDef } from './features.js';
 import { TIMEFRAMES } from './types.js';
 

@@ -15,7 +15,7 @@ import {
   isFeatureName,
   type FeatureSpec,
 } from './features.js';
-import { ACTION_MEANINGS, parseActionMeaning, type ActionMeaning } from './actions.js';
+import { ACTION_MEANINGS, parseActionMeaning, type ActionMeaning } from './meanings.js';
 
 export const CARD_SCHEMA = 'policy-card/1';
 

@@ -2,7 +2,7 @@
  * The deployment decision (SPEC section 7) and the run's conclusion. Every threshold comes from the
  * config; every decision says which rule fired.
  */
-import type { DecisionConfig } from '../config/schema.js';
+import type { DecisionConfig } from './config.js';
 import { rateWalkForward, ratingThresholdsOf } from './folds.js';
 import type { FoldSummary, ModelReport, Report } from './report.js';
 import { tierRank, type Decision, type GatingResult, type ModelFlag } from './types.js';

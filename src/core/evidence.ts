@@ -16,7 +16,7 @@
  *
  * Pure: no I/O, no clock; randomness only from the configured seeds.
  */
-import type { EvidenceConfig } from '../config/schema.js';
+import type { EvidenceConfig } from './config.js';
 import type { FoldSummary } from './folds.js';
 import type { LookaheadAudit } from './lookahead.js';
 import { foldBinomialP, pairedTTest, signTest, type PairedTTest, type SignTest } from './stats/binomial.js';

@@ -20,7 +20,6 @@
  * names the position.
  */
 import { inputError } from './errors.js';
-import { jsonSyntaxReason } from './summary.js';
 
 export const MAX_JSON_DEPTH = 64;
 
@@ -245,4 +244,36 @@ export function parseFailureReason(err: unknown): string {
   if (err instanceof Error && /maximum call stack/i.test(err.message)) return `nested too deeply to read (more than ${MAX_JSON_DEPTH} levels is refused)`;
   const message = (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').trim();
   return message.length > 300 ? `${message.slice(0, 300)}…` : message;
+}
+
+/**
+ * Why `text` is not JSON, on one line for a message (JSON.parse's own message quotes the text around
+ * the error, newlines included). A bare NaN / Infinity / -Infinity — what Python's json module writes
+ * for float('nan') and float('inf') — is named with its line and column and the fix.
+ */
+export function jsonSyntaxReason(text: string, err: unknown): string {
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const ch = text.charCodeAt(i);
+    if (ch === 34 /* " */) {
+      for (i++; i < n; i++) {
+        const c = text.charCodeAt(i);
+        if (c === 92 /* \ */) i++;
+        else if (c === 34) break;
+      }
+      continue;
+    }
+    const token = text.startsWith('NaN', i) ? 'NaN' : text.startsWith('-Infinity', i) ? '-Infinity' : text.startsWith('Infinity', i) ? 'Infinity' : null;
+    if (token) {
+      const before = text.slice(0, i);
+      const line = before.split('\n').length;
+      const column = i - before.lastIndexOf('\n');
+      return (
+        `a bare ${token} at line ${line}, column ${column}: Python's json writes it for float('nan') or float('inf'), ` +
+        `but JSON has no such value — write null or a number (json.dumps(..., allow_nan=False) catches it at export)`
+      );
+    }
+  }
+  const message = (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').trim();
+  return message.length > 200 ? `${message.slice(0, 200)}…` : message;
 }

@@ -3,7 +3,9 @@
  * accepts as a number. A bad metric never breaks the run: it becomes METRIC_INVALID for its model.
  */
 import { inputError } from './errors.js';
-import { prepareJson, type JsonCheckOptions } from './json.js';
+import { jsonSyntaxReason, prepareJson, type JsonCheckOptions } from './json.js';
+
+export { jsonSyntaxReason };
 import { isTimeframe, METRIC_KEYS, type MetricKey, type Timeframe } from './types.js';
 
 /** A metric history: finite numbers, or a reason the history is not usable. */
@@ -97,37 +99,6 @@ function describe(value: unknown): string {
 /** A value read by parseJsonTolerant, for a message: NaN / Infinity / -Infinity as written, else JSON. */
 export const describeJsonValue = describe;
 
-/**
- * Why `text` is not JSON, on one line for a message (JSON.parse's own message quotes the text around
- * the error, newlines included). A bare NaN / Infinity / -Infinity — what Python's json module writes
- * for float('nan') and float('inf') — is named with its line and column and the fix.
- */
-export function jsonSyntaxReason(text: string, err: unknown): string {
-  const n = text.length;
-  for (let i = 0; i < n; i++) {
-    const ch = text.charCodeAt(i);
-    if (ch === 34 /* " */) {
-      for (i++; i < n; i++) {
-        const c = text.charCodeAt(i);
-        if (c === 92 /* \ */) i++;
-        else if (c === 34) break;
-      }
-      continue;
-    }
-    const token = text.startsWith('NaN', i) ? 'NaN' : text.startsWith('-Infinity', i) ? '-Infinity' : text.startsWith('Infinity', i) ? 'Infinity' : null;
-    if (token) {
-      const before = text.slice(0, i);
-      const line = before.split('\n').length;
-      const column = i - before.lastIndexOf('\n');
-      return (
-        `a bare ${token} at line ${line}, column ${column}: Python's json writes it for float('nan') or float('inf'), ` +
-        `but JSON has no such value — write null or a number (json.dumps(..., allow_nan=False) catches it at export)`
-      );
-    }
-  }
-  const message = (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').trim();
-  return message.length > 200 ? `${message.slice(0, 200)}…` : message;
-}
 
 function readHistory(raw: unknown, key: MetricKey): MetricHistory {
   if (raw === undefined) return { ok: false, reason: `${key} is missing` };

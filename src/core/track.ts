@@ -17,7 +17,7 @@
  * A missed or extra decision is an operational fault (the runner, a manual trade), not the model's: it
  * blocks eligibility but does not demote.
  */
-import type { TrackRules } from '../config/schema.js';
+import type { TrackRules } from './config.js';
 import type { Reconciliation } from './reconcile.js';
 import { bootstrapSharpeAndReturn, mulberry32, type Interval } from './stats/bootstrap.js';
 import type { Tier } from './types.js';

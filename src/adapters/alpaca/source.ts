@@ -13,7 +13,7 @@
  * if Alpaca's bar differs (a split or dividend re-adjusted history with adjustment=all, or a
  * revision), the cached series is stale and the whole range is fetched afresh.
  */
-import { formatTimestamp } from '../bars/csv.js';
+import { formatTimestamp } from '../../core/gaps.js';
 import { parseIsoTimestamp } from '../../core/time.js';
 import { inputError, PolicyGateError } from '../../core/errors.js';
 import { isTimeframe, timeframeMs, type AssetClass, type BarSeries, type DataQualityNote, type Timeframe } from '../../core/types.js';

@@ -4,6 +4,7 @@
  * informational backtest, the evidence and the notes). Strings that come from an archive are escaped:
  * they never become markdown or HTML.
  */
+import { md, WORD_JOINER } from './escape.js';
 import { trackMarkdown } from './track.js';
 import { markdownTable } from 'markdown-table';
 import { outcomeLabel, type ModelReport, type Report } from '../report.js';
@@ -13,24 +14,7 @@ import { evidenceMarkdown } from './evidence.js';
 import { foldReturnsBlock } from './foldbars.js';
 import { missedNextTier, thresholds } from './verdict.js';
 
-/**
- * Escape text for a markdown table cell or paragraph. Every line ending CommonMark knows — LF, CRLF
- * and a lone CR — becomes a space: a CR alone would end a table row mid-cell (docs/threat-model.md).
- *
- * Mentions stay inert: GitHub links `@name` and `@org/team` (and notifies them) wherever an `@` that
- * follows no word character is followed by a letter or digit — a backslash escape does not stop it,
- * because GitHub finds mentions in the rendered text. A word joiner (U+2060, invisible, no width)
- * after such an `@` breaks the pattern, so a model id or an error quoting `@org/admins` pings nobody.
- */
-export function md(text: string): string {
-  return text
-    .replace(/[\\`*_{}[\]()#+!|<>~]/g, (c) => `\\${c}`)
-    .replace(/\r\n|\r|\n/g, ' ')
-    .replace(/@(?=[\p{L}\p{N}])/gu, `@${WORD_JOINER}`);
-}
-
-/** Inserted after an `@` so that GitHub does not read a mention (see `md`). */
-export const WORD_JOINER = '\u2060';
+export { md, WORD_JOINER };
 
 const ICON: Record<string, string> = { LIVE: '🟢', PAPER: '🟡', RETRAIN: '🟠', DROP: '🔴' };
 

@@ -4,7 +4,7 @@
  */
 import type { ModelReport } from '../report.js';
 import type { TrackSection } from '../track.js';
-import { md } from './markdown.js';
+import { md } from './escape.js';
 
 const pct = (x: number | null): string => (x === null ? 'n/a' : `${x >= 0 ? '+' : ''}${(x * 100).toFixed(2)} %`);
 const bps = (x: number | null): string => (x === null ? 'n/a' : `${x.toFixed(1)} bps`);
