@@ -169,6 +169,22 @@ describe.runIf(process.platform === 'linux' && process.arch === 'x64')('installi
       expect(run.stdout).toContain('DECISIONS');
       expect(run.stdout).toMatch(/^BTCUSD_4Hour\s+REVIEW\s/m);
       expect(existsSync(path.join(out, 'report.json'))).toBe(true);
+
+      // The library: the package's main export and its published schemas, by package name.
+      const lib = spawnSync(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          `const m = await import('policy-gate');
+           const card = (await import('policy-gate/schemas/policy-card.json', { with: { type: 'json' } })).default;
+           console.log(JSON.stringify({ fns: ['runValidate', 'runBacktest', 'runGate', 'parseCard', 'defaultConfig', 'cardSchema'].map((k) => typeof m[k]), days: m.defaultConfig().walkForward.days, title: card.title }));`,
+        ],
+        { cwd: consumer, encoding: 'utf8', timeout: 60_000 },
+      );
+      expect(lib.status, lib.stderr).toBe(0);
+      expect(JSON.parse(lib.stdout)).toEqual({ fns: Array(6).fill('function'), days: 180, title: 'policy card (policy-card/1)' });
+      expect(existsSync(path.join(consumer, 'node_modules', 'policy-gate', 'lib', 'index.d.ts'))).toBe(true);
     }
   }, 600_000);
 });
