@@ -140,12 +140,18 @@ describe.runIf(process.platform === 'linux' && process.arch === 'x64')('installi
   }, 600_000);
 
   it('a project that installs the packed CLI with the documented .npmrc line: npm 10 and npm 11 install it, and it runs the example', () => {
-    // Pack what `npm pack` would publish: package.json's `files` (bin, lib, README.md, LICENSE), lib built fresh.
+    // Pack what `npm pack` would publish: package.json's `files` (bin, lib, schemas, README.md, LICENSE), lib built fresh.
     const stage = tempDir('pack-');
     execTsc(path.join(stage, 'lib'));
-    for (const f of ['bin', 'README.md', 'LICENSE', 'package.json']) cpSync(path.join(REPO, f), path.join(stage, f), { recursive: true });
+    const files = (JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { files: string[] }).files;
+    expect(files.sort()).toEqual(['LICENSE', 'README.md', 'bin', 'lib', 'schemas']);
+    for (const f of [...files.filter((x) => x !== 'lib'), 'package.json']) cpSync(path.join(REPO, f), path.join(stage, f), { recursive: true });
     const packed = npm(currentNpm(), ['pack', '--ignore-scripts', '--json'], stage);
     expect(packed.status, packed.stderr).toBe(0);
+    // What the tarball holds: the CLI, the library with its declarations, the schemas; no sources, tests or dist.
+    const listed = (JSON.parse(packed.stdout) as Array<{ files: { path: string }[] }>)[0]!.files.map((f) => f.path);
+    expect(listed).toEqual(expect.arrayContaining(['bin/policy-gate.js', 'lib/index.js', 'lib/index.d.ts', 'lib/cli.js', 'schemas/policy-card.json', 'package.json', 'LICENSE']));
+    expect(listed.filter((p) => /^(src|test|dist|examples)\//.test(p))).toEqual([]);
     const tarball = path.join(stage, (JSON.parse(packed.stdout) as Array<{ filename: string }>)[0]!.filename);
     expect(existsSync(tarball)).toBe(true);
 
