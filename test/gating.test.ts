@@ -149,10 +149,29 @@ describe('SHORT_HISTORY and METRIC_INVALID', () => {
     ['negative max_drawdown', { max_drawdown: h([-0.01]) }, /outside \[0, 1\]/],
     ['negative profit factor', { profit_factor: h([-1]) }, /negative/],
     ['a missing metric', { profit_factor: { ok: false, reason: 'profit_factor is missing' } as MetricHistory }, /profit_factor is missing/],
+    ['consistency just above 1', { consistency: h([0.9, 1.000001]) }, /consistency\[1\] = 1.000001 is outside \[0, 1\]/],
+    ['negative consistency', { consistency: h([-0.000001, 0.9]) }, /consistency\[0\] = -0.000001 is outside \[0, 1\]/],
+    ['max_drawdown just above 1', { max_drawdown: h([0.05, 1.000001]) }, /max_drawdown\[1\] = 1.000001 is outside/],
+    ['a profit factor just below 0', { profit_factor: h([2, -0.000001]) }, /profit_factor\[1\] = -0.000001 is negative/],
   ])('%s → DROP with METRIC_INVALID and the reason', (_name, override, reason) => {
     const r = gate({ ...metrics(APPROVED_EDGE), ...override }, cfg);
     expect(r.classification).toBe('DROP');
     expect(r.flags).toEqual(['METRIC_INVALID']);
     expect(r.reasons.join('\n')).toMatch(reason);
+  });
+});
+
+describe('METRIC_INVALID bounds are inclusive: the ends of each range are valid values', () => {
+  it.each([
+    ['a perfectly consistent model (consistency 1)', { consistency: h([0.9, 0.95, 1]) }],
+    ['consistency 0 in the history', { consistency: h([0, 0.9, 0.9]) }],
+    ['no drawdown at all (max_drawdown 0)', { max_drawdown: h([0.01, 0, 0]) }],
+    ['a total drawdown in the history (max_drawdown 1)', { max_drawdown: h([1, 0.05, 0.05]) }],
+    ['a profit factor of 0 in the history', { profit_factor: h([0, 2, 2]) }],
+    ['a negative fitness (fitness is not a fraction)', { fitness_score: h([-0.5, 0.6, 0.8]) }],
+  ])('%s is not METRIC_INVALID', (_name, override) => {
+    const r = gate({ ...metrics({ fitness: 0.8, pf: 2, consistency: 0.9, dd: 0.05 }), ...override }, cfg);
+    expect(r.flags).not.toContain('METRIC_INVALID');
+    expect(r.classification).not.toBe('DROP');
   });
 });

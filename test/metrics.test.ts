@@ -224,6 +224,15 @@ describe('observedBarsPerTradingDay (New York trading dates)', () => {
     expect(observedBarsPerTradingDay(t)).toBe(16);
   });
 
+  it('counts by New York date, not UTC date: two days of 04:00–23:00 New York bars are 20 a day', () => {
+    // Summer (UTC−4): 04:00 New York is 08:00 UTC, and 20:00–23:00 New York fall on the next UTC date,
+    // so UTC dates would count 16, 20 and 4 (median 16) where New York dates count 20 and 20.
+    const t: number[] = [];
+    for (const day of ['2024-06-03', '2024-06-04']) for (let h = 4; h <= 23; h++) t.push(Date.parse(`${day}T00:00:00Z`) + (h + 4) * HOUR);
+    expect(observedBarsPerTradingDay(t)).toBe(20);
+    expect(periodsPerYear('1Hour', 'us_equity', observedBarsPerTradingDay(t))).toBe(20 * 252);
+  });
+
   it('median of an even number of dates is the mean of the middle two; empty → null', () => {
     const d = Date.parse('2024-06-03T14:00:00Z');
     const t = [d, d + HOUR, d + 86_400_000, d + 86_400_000 + HOUR, d + 86_400_000 + 2 * HOUR];

@@ -586,3 +586,54 @@ describe('Simulation: never NaN or Infinity', () => {
     }
   });
 });
+
+describe('the average entry price behind unrealized_return (a feature the policy sees)', () => {
+  it('averages in on a scale-in, keeps it on a reduction, restarts it at the fill of a flip — against an independent ledger', () => {
+    // Decisions at the closes of bars 0..5 fill at the opens of bars 1..6 (slippage and fee on).
+    const b = bars([[100, 100], [100, 104], [110, 118], [120, 116], [112, 108], [106, 100], [98, 95]]);
+    const c = costs({ feeBps: 10, slippageBps: 20, minTradeValue: 0, rebalanceBand: 0 });
+    const sim = new Simulation(b, { start: 1, end: 6 }, c, { periodsPerYear: 8760 });
+    const slip = 20 / 10_000;
+    const fee = 10 / 10_000;
+    // The ledger: quantity, cash, and the open lot's quantity-weighted entry price.
+    let q = 0;
+    let cash = 10_000;
+    let avg = 0;
+    const targets = [0.5, 1.0, 0.4, -0.6, -0.6, 0];
+    const seen: number[] = [];
+    for (let k = 0; k < targets.length; k++) {
+      if (k > 0) {
+        // The state at the close of bar k (after the fill at its open): unrealized return from the ledger's average.
+        const close = b.close[k]!;
+        const expected = q === 0 ? 0 : q > 0 ? close / avg - 1 : 1 - close / avg;
+        const s = sim.state();
+        expect(s.position).toBeCloseTo(q, 9);
+        expect(s.unrealizedReturn, `bar ${k}`).toBeCloseTo(expected, 12);
+        seen.push(s.unrealizedReturn);
+      }
+      sim.step(targets[k]!, 'continuous');
+      // The fill at the next open, in the ledger.
+      const open = b.open[k + 1]!;
+      const equity = cash + q * open;
+      let dq = (targets[k]! * equity) / open - q;
+      if (dq !== 0) {
+        const price = dq > 0 ? open * (1 + slip) : open * (1 - slip);
+        // No hidden leverage: a buy toward a target ≤ 1 takes at most what the cash pays for, fees included.
+        if (dq > 0 && targets[k]! <= 1) dq = Math.min(dq, Math.max(0, cash) / (price * (1 + fee)));
+        const after = q + dq;
+        if (after === 0) avg = 0;
+        else if (q === 0 || Math.sign(after) !== Math.sign(q)) avg = price; // a new position or a flip
+        else if (Math.abs(after) > Math.abs(q)) avg = (Math.abs(q) * avg + Math.abs(dq) * price) / Math.abs(after); // scale-in
+        cash -= dq * price + Math.abs(dq) * price * fee;
+        q = after;
+      }
+    }
+    // The path exercised each rule: in, averaged in, reduced, flipped, held short.
+    expect(seen).toHaveLength(5);
+    // After the scale-in the average is neither fill's price alone.
+    expect(seen[1]).not.toBeCloseTo(b.close[2]! / (b.open[1]! * (1 + slip)) - 1, 6);
+    expect(seen[1]).not.toBeCloseTo(b.close[2]! / (b.open[2]! * (1 + slip)) - 1, 6);
+    // After the flip (a sell at the open of bar 4) the short's average is that fill's price.
+    expect(seen[3]).toBeCloseTo(1 - b.close[4]! / (b.open[4]! * (1 - slip)), 12);
+  });
+});
