@@ -40,7 +40,8 @@ import { createGitHub, httpStatus, type GitHubClient } from './github.js';
 import { parseInputs, readInput, resolveConfig, workspacePath, type ActionInputs } from './inputs.js';
 import { info, pipelineLog } from './log.js';
 import { actionMarkdown, cancelledMarkdown, checkConclusion, checkTitle, crashMarkdown, decisions, trimNote, type RunFacts, type RunMode } from './render.js';
-import { changedModels, classifyChanges, readRequested, repoPath, type ChangedFile } from './requested.js';
+import { changedModels, readRequested, repoPath, type ChangedFile } from './requested.js';
+import { pullRequestScope, retireRemoved, unsuccessfulTrainingRun } from '../app/pull-request.js';
 import { writeJobSummary } from './summary.js';
 import type { TrimNote } from './trim.js';
 import { openDemotionPullRequest, openPromotionPullRequest, openTrackPullRequest, pullRequestDeploy, withChangedEntries } from './promotion.js';
@@ -216,30 +217,24 @@ async function validate(
     });
     const archiveRel = inputs.archive === null ? null : repoPath(ws, inputs.archive);
     const configRel = repoPath(ws, file ?? inputs.config ?? DEFAULT_CONFIG_PATH);
-    const changes = classifyChanges(files, { archive: archiveRel, configFile: configRel, deploy: requested.configs.map((c) => c.path) });
-    // A deployed model file changed in place (under promotion.models_dir) is a model change too.
-    const modelsRel = repoPath(ws, config.promotion.modelsDir);
-    const inModels = files.filter((f) => [f.filename, f.previous_filename].some((n) => n !== undefined && n.startsWith(`${modelsRel}/`)));
-    const modelFiles = inModels.flatMap((f) => [f.filename, ...(f.previous_filename ? [f.previous_filename] : [])]);
-    if (inModels.length > 0) changes.relevant = [...new Set([...changes.relevant, ...inModels.map((f) => f.filename)])].sort();
-    if (changes.relevant.length === 0) {
-      const watched = [archiveRel, configRel, ...requested.configs.map((c) => c.path), `${modelsRel}/`].filter((p): p is string => p !== null);
+    const scope = pullRequestScope(files, {
+      archive: archiveRel,
+      configFile: configRel,
+      deploy: requested.configs.map((c) => c.path),
+      modelsDir: repoPath(ws, config.promotion.modelsDir),
+    });
+    if (scope.noChanges !== null) {
       const report = emptyReport('validate', config, file, now);
       report.conclusion = 'success';
       report.conclusionReasons = ['no model changes'];
-      facts.pullRequest = {
-        number: pr.number,
-        changed: new Map(),
-        relevantFiles: [],
-        noChanges: `no model changes — this pull request changes none of ${watched.join(', ')}, so there is nothing to validate.`,
-      };
+      facts.pullRequest = { number: pr.number, changed: new Map(), relevantFiles: [], noChanges: scope.noChanges };
       return { report, facts };
     }
+    const modelFiles = scope.modelFiles;
     const deploy = await core.group('policy-gate: deployment configs at the base and in the pull request', () =>
       pullRequestDeploy(gh, ctx.repo, pr.number, ws, config.promotion, info, modelFiles),
     );
-    // A model the pull request removes from every deployment config is retired: that needs no evidence.
-    for (const d of deploy.diff) if (d.to === null) requested.tiers[d.id] = 'DROP';
+    retireRemoved(deploy.diff, requested.tiers);
     const archiveReport = inputs.archive === null && deploy.diff.length > 0 ? null : await run(workspacePath(ws, requireArchive(inputs, mode)));
     const report = await withChangedEntries(archiveReport, deploy, config, file, {
       root: ws,
@@ -256,16 +251,16 @@ async function validate(
       const why = changed.get(m.id);
       if (why) m.notes.push(`changed by pull request #${pr.number}: ${why.join('; ')}`);
     }
-    facts.pullRequest = { number: pr.number, changed, relevantFiles: changes.relevant, noChanges: null };
+    facts.pullRequest = { number: pr.number, changed, relevantFiles: scope.relevant, noChanges: null };
     return { report, facts };
   }
 
   if (mode === 'workflow_run') {
     const runId = inputs.runId ?? ctx.workflowRun!.id;
     const wr = ctx.workflowRun && ctx.workflowRun.id === runId ? ctx.workflowRun : null;
-    if (wr?.conclusion && wr.conclusion !== 'success') {
+    const why = unsuccessfulTrainingRun(runId, wr?.conclusion);
+    if (why !== null) {
       const report = emptyReport('validate', config, file, now);
-      const why = `the training run ${runId} concluded ${wr.conclusion}: nothing to validate`;
       report.conclusion = 'success'; // no model was requested, so none fell short
       report.conclusionReasons = [why];
       return { report, facts, nothingToValidate: why };

@@ -79,54 +79,8 @@ export async function readRequested(config: Config, workspace: string): Promise<
   return { tiers, configs };
 }
 
-/** One entry of GET /repos/{owner}/{repo}/pulls/{n}/files. */
-export interface ChangedFile {
-  filename: string;
-  status: string;
-  previous_filename?: string;
-  patch?: string;
-}
-
-export interface ChangeSummary {
-  /** The changed files that matter to the gate. */
-  relevant: string[];
-  archiveChanged: boolean;
-  configChanged: boolean;
-  deployChanged: string[];
-}
-
-const names = (f: ChangedFile): string[] => (f.previous_filename ? [f.filename, f.previous_filename] : [f.filename]);
-
-function under(path: string, root: string): boolean {
-  return root === '' || root === '.' || path === root || path.startsWith(`${root}/`);
-}
-
-export function classifyChanges(
-  files: readonly ChangedFile[],
-  paths: { archive: string | null; configFile: string; deploy: readonly string[] },
-): ChangeSummary {
-  const relevant = new Set<string>();
-  let archiveChanged = false;
-  let configChanged = false;
-  const deployChanged = new Set<string>();
-  for (const f of files) {
-    for (const name of names(f)) {
-      if (paths.archive !== null && under(name, paths.archive)) {
-        archiveChanged = true;
-        relevant.add(f.filename);
-      }
-      if (name === paths.configFile) {
-        configChanged = true;
-        relevant.add(f.filename);
-      }
-      if (paths.deploy.includes(name)) {
-        deployChanged.add(name);
-        relevant.add(f.filename);
-      }
-    }
-  }
-  return { relevant: [...relevant].sort(), archiveChanged, configChanged, deployChanged: [...deployChanged].sort() };
-}
+export { classifyChanges, type ChangedFile, type ChangeSummary } from '../app/pull-request.js';
+import { names, type ChangedFile } from '../app/pull-request.js';
 
 function mentions(line: string, id: string): boolean {
   let at = line.indexOf(id);
