@@ -35,8 +35,8 @@ describe('scripts/release.mjs', () => {
     git(base, 'clone', '-q', REPO, clone);
     git(clone, 'remote', 'set-url', 'origin', bare);
     symlinkSync(path.join(REPO, 'node_modules'), path.join(clone, 'node_modules'), 'dir');
-    execFileSync(process.execPath, [path.join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: clone, stdio: 'pipe' });
     execFileSync(process.execPath, [path.join(clone, 'scripts', 'build-host.mjs')], { cwd: clone, stdio: 'pipe' });
+    execFileSync(process.execPath, [path.join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: clone, stdio: 'pipe' });
 
     // No CHANGELOG section for the version yet.
     const noSection = release(clone);
@@ -64,7 +64,8 @@ describe('scripts/release.mjs', () => {
 
     // A source change committed without rebuilding dist/: refused.
     bump(clone, '1.0.1');
-    writeFileSync(path.join(clone, 'src', 'core', 'meanings.ts'), `${readFileSync(path.join(clone, 'src', 'core', 'meanings.ts'), 'utf8')}\nexport const STALE = 1;\n`);
+    const decide = path.join(clone, 'src', 'core', 'decide.ts');
+    writeFileSync(decide, readFileSync(decide, 'utf8').replace("rule: 'rule 5: inconsistent walk-forward'", "rule: 'rule 5: an inconsistent walk-forward'"));
     git(clone, 'commit', '-qam', 'change a source, not dist');
     const stale = release(clone);
     expect(stale.status).toBe(1);
