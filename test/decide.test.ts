@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { conclude, decide } from '../src/core/decide.js';
+import { conclude, concludeReport, decide } from '../src/core/decide.js';
 import { rateWalkForward, ratingThresholdsOf, summarizeFolds } from '../src/core/folds.js';
 import { defaultConfig } from '../src/config/schema.js';
 import type { FoldSummary, ModelReport } from '../src/core/report.js';
@@ -218,5 +218,54 @@ describe('the walk-forward rating and the decision share one definition', () => 
     expect(rateWalkForward(0.59, 0.1, t)).toBe('POOR');
     expect(rateWalkForward(0.6, 2.0001, t)).toBe('POOR');
     expect(rateWalkForward(1, null, t)).toBe('POOR');
+  });
+});
+
+describe('the decision says why, with the numbers', () => {
+  it('rule 1 lists the hard flags, or gating DROP with its reasons', () => {
+    expect(run(gating('APPROVED'), folds(5, 5, 0.1), ['LOOKAHEAD', 'INFERENCE_MISMATCH']).reasons).toEqual(['rule 1: INFERENCE_MISMATCH, LOOKAHEAD']);
+    expect(run(gating('DROP'), folds(5, 5, 0.1)).reasons).toEqual(['rule 1: gating classified the model DROP', 'below the REVIEW level: fitness 0.4 < 0.5']);
+  });
+
+  it('rule 2 names the best fold return; rule 5 names exactly what fell short', () => {
+    expect(run(gating('APPROVED'), folds(0, 5, 0.5, -0.012)).reasons[0]).toBe('rule 2: every fold lost money (best fold return -1.2 %); investigate the training data');
+    // The PAPER bounds themselves are not short: share 0.6 and std 2 pass, so only the other is named.
+    expect(run(gating('APPROVED'), folds(3, 5, 2.5)).reasons[0]).toBe('rule 5: Sharpe std 2.5 > 2');
+    expect(run(gating('APPROVED'), folds(2, 5, 2)).reasons[0]).toBe('rule 5: positive share 40 % < 60 %');
+    expect(run(gating('APPROVED'), folds(2, 5, null)).reasons[0]).toBe('rule 5: positive share 40 % < 60 %, Sharpe std is undefined (fewer than 2 folds with a defined Sharpe)');
+  });
+
+  it('a LIVE walk-forward capped at PAPER says why: REVIEW gating, an in-sample overlap, no training summary', () => {
+    expect(run(gating('REVIEW'), folds(5, 5, 0.1)).reasons).toContain('gating REVIEW caps the model at PAPER');
+    expect(run(gating('APPROVED'), folds(5, 5, 0.1), ['IN_SAMPLE_OVERLAP']).reasons).toContain('IN_SAMPLE_OVERLAP: the window overlaps training data, so not LIVE');
+    expect(run(null, folds(5, 5, 0.1)).reasons).toContain('no training summary, so no gating: LIVE needs APPROVED gating, so the model is at most PAPER');
+    // A PAPER walk-forward has nothing capped: no cap reasons.
+    expect(run(gating('REVIEW'), folds(3, 5, 1.5)).reasons.filter((r) => /caps|overlaps|at most PAPER/.test(r))).toEqual([]);
+    expect(run(gating('APPROVED'), folds(3, 5, 1.5), ['IN_SAMPLE_OVERLAP']).reasons.filter((r) => /overlaps/.test(r))).toEqual([]);
+  });
+
+  it('NO_OBSERVATION_PARITY: DROP stays DROP without a note; a tier at or under the cap says the cap did not lower it', () => {
+    const dropped = run(gating('DROP'), folds(5, 5, 0.1), ['NO_OBSERVATION_PARITY']);
+    expect(dropped.tier).toBe('DROP');
+    expect(dropped.reasons.join('\n')).not.toContain('NO_OBSERVATION_PARITY');
+    const paper = run(gating('REVIEW'), folds(5, 5, 0.1), ['NO_OBSERVATION_PARITY']);
+    expect(paper.tier).toBe('PAPER');
+    expect(paper.reasons.at(-1)).toMatch(/^NO_OBSERVATION_PARITY: .* \(decision\.no_observation_parity_cap PAPER does not lower PAPER\)$/);
+  });
+});
+
+describe('concludeReport: run-level problems fail the run whatever the models earned', () => {
+  const model = { id: 'A', requested: 'PAPER', decision: { tier: 'LIVE', rule: 'rule 3', reasons: [] }, notEvaluated: null } as unknown as ModelReport;
+  const report = (errors: string[], infraErrors: string[]) => ({ models: [model], errors, infraErrors, conclusion: 'success' as 'success' | 'failure', conclusionReasons: [] as string[] });
+  it.each([
+    [[], [], 'success', []],
+    [['the archive could not be read'], [], 'failure', ['run error: the archive could not be read']],
+    [[], ['Alpaca did not answer'], 'failure', ['infrastructure error: Alpaca did not answer']],
+    [['e1'], ['i1'], 'failure', ['run error: e1', 'infrastructure error: i1']],
+  ] as const)('errors %j, infrastructure errors %j → %s', (errors, infra, conclusion, reasons) => {
+    const r = report([...errors], [...infra]);
+    concludeReport(r);
+    expect(r.conclusion).toBe(conclusion);
+    expect(r.conclusionReasons).toEqual(reasons);
   });
 });

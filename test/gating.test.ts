@@ -175,3 +175,41 @@ describe('METRIC_INVALID bounds are inclusive: the ends of each range are valid 
     expect(r.classification).not.toBe('DROP');
   });
 });
+
+describe('the reasons name exactly what failed, with the numbers', () => {
+  it.each([
+    ['fitness', { ...REVIEW_EDGE, fitness: 0.4 }, 'below the REVIEW level: fitness 0.4 < 0.5'],
+    ['profit factor', { ...REVIEW_EDGE, pf: 1.2 }, 'below the REVIEW level: profit factor 1.2 < 1.3'],
+    ['consistency', { ...REVIEW_EDGE, consistency: 0.6 }, 'below the REVIEW level: consistency 0.6 < 0.65'],
+    ['max drawdown', { ...REVIEW_EDGE, dd: 0.2 }, 'below the REVIEW level: MaxDD 0.2 > 0.15'],
+  ])('DROP for %s alone lists only that metric', (_what, final, reason) => {
+    const r = gate(metrics(final), cfg);
+    expect(r.classification).toBe('DROP');
+    expect(r.reasons[0]).toBe(reason);
+  });
+
+  it('DROP for every metric lists all four, in order', () => {
+    const r = gate(metrics({ fitness: 0.1, pf: 1, consistency: 0.5, dd: 0.3 }), cfg);
+    expect(r.reasons[0]).toBe('below the REVIEW level: fitness 0.1 < 0.5, profit factor 1 < 1.3, consistency 0.5 < 0.65, MaxDD 0.3 > 0.15');
+  });
+
+  it('FITNESS_DECLINE names the peak, its point and the decline', () => {
+    const r = gate(metrics({ ...APPROVED_EDGE, fitness: 0.7 }, [0.6, 0.9, 0.8, 0.75, 0.7]), cfg);
+    expect(r.reasons).toContain('FITNESS_DECLINE: final fitness 0.7 is 0.2 below the peak 0.9 at point 1 (limit 0.05); checkpoint 1 recommended');
+    expect(r.checkpointIndex).toBe(1);
+  });
+
+  it('UNSTABLE_TRAINING names the worst drop of the last five points, its point and its size', () => {
+    // Points 3..7 are the tail: 0.8 → 0.6 (−25 %) → 0.9 → 0.72 (−20 %) → 0.85; the worst drop is into point 4.
+    const r = gate(metrics({ ...APPROVED_EDGE, fitness: 0.85 }, [0.5, 0.6, 0.7, 0.8, 0.6, 0.9, 0.72, 0.85]), cfg);
+    expect(r.flags).toContain('UNSTABLE_TRAINING');
+    expect(r.reasons).toContain('UNSTABLE_TRAINING: fitness oscillates over the last 5 points; the drop into point 4 is 25 % of the point before it (limit 10 %)');
+  });
+
+  it('a drop from 0 is reported as such; a drop within the limit is not unstable', () => {
+    const fromZero = gate(metrics({ ...APPROVED_EDGE, fitness: 0.7 }, [0.3, 0, -0.2, 0.7, 0.7]), cfg);
+    expect(fromZero.reasons.find((x) => x.startsWith('UNSTABLE_TRAINING'))).toContain('the drop into point 2 is from 0 of the point before it');
+    const small = gate(metrics({ ...APPROVED_EDGE, fitness: 0.7 }, [0.6, 0.7, 0.64, 0.7, 0.7]), cfg); // −8.6 %, under 10 %
+    expect(small.flags).not.toContain('UNSTABLE_TRAINING');
+  });
+});
