@@ -150,3 +150,49 @@ describe('summarizeFolds', () => {
     expect(() => summarizeFolds([], 0)).toThrow(/at least one fold/);
   });
 });
+
+describe('the edges the mutation run found untested', () => {
+  const m = (totalReturn: number | null, sharpe: number | null, reasons?: Record<string, string>): FoldMetrics => ({
+    totalReturn,
+    sharpe,
+    ...(reasons ? { undefinedReasons: reasons } : {}),
+  });
+
+  it('the Sharpe std is the sample std of the defined Sharpes (n − 1), exactly', () => {
+    const s = summarizeFolds([m(0.01, 1), m(0.02, 2), m(-0.01, 4)], 3);
+    // mean 7/3; squared deviations 16/9 + 1/9 + 25/9 = 42/9; / 2 → 7/3
+    expect(s.sharpeStd).toBeCloseTo(Math.sqrt(7 / 3), 14);
+    expect(s.sharpeMean).toBeCloseTo(7 / 3, 14);
+  });
+
+  it('no fold with a total return: the return statistics are null with a reason; a fold without one is named, 1-based, with its reason', () => {
+    const s = summarizeFolds([m(null, 1, { totalReturn: 'the fold has no bars' }), m(null, 2)], 2);
+    expect([s.returnMean, s.returnMin, s.returnMax]).toEqual([null, null, null]);
+    expect(s.undefinedReasons).toMatchObject({ returnMean: 'no fold has a defined total return', returnMin: 'no fold has a defined total return', returnMax: 'no fold has a defined total return' });
+    expect(s.notes).toEqual([
+      'fold 1: total return undefined (the fold has no bars), counted as not positive',
+      'fold 2: total return undefined (no reason given), counted as not positive',
+    ]);
+    expect(s.positiveFolds).toBe(0);
+  });
+
+  it('one fold is enough to summarise; zero folds, or a count that differs, is refused', () => {
+    expect(summarizeFolds([m(0.01, 1)], 1).folds).toBe(1);
+    expect(() => summarizeFolds([], 0)).toThrow('walk-forward: at least one fold is needed');
+    expect(() => summarizeFolds([m(0.01, 1)], 2)).toThrow('walk-forward: expected 2 fold results, got 1');
+  });
+
+  it('splitFolds refuses a negative or fractional range and a window shorter than the folds, naming the counts', () => {
+    expect(() => splitFolds(-1, 10, 2)).toThrow('fold range must be integer bar indices, got -1..10');
+    expect(() => splitFolds(0.5, 10, 2)).toThrow('fold range must be integer bar indices, got 0.5..10');
+    expect(() => splitFolds(0, 10.5, 2)).toThrow('fold range must be integer bar indices, got 0..10.5');
+    expect(splitFolds(0, 1, 2)).toHaveLength(2);
+    expect(() => splitFolds(5, 3, 2)).toThrow('the walk-forward window has 0 bars, fewer than the 2 folds asked for');
+  });
+
+  it('evaluationWindow: an end on the first bar is valid; before it, or a window between bars, is refused', () => {
+    const t = [0, 10 * DAY, 20 * DAY];
+    expect(evaluationWindow(t, 0, 1)).toEqual({ start: 0, end: 0, bars: 1 });
+    expect(() => evaluationWindow(t, -1, 1)).toThrow('end 1969-12-31T23:59:59.999Z is before the first bar (1970-01-01T00:00:00.000Z)');
+  });
+});
