@@ -6,8 +6,7 @@
  * a policy on its columns, and torch's own observations and decisions on examples/data; a graph built
  * here with the ONNX writer checks the window alignment against the built-in features bit for bit.
  */
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { evaluateModel, type BarsProvider } from '../src/app/evaluate.js';
@@ -23,6 +22,7 @@ import { ObservationBuilder, FLAT_STATE } from '../src/core/observation.js';
 import type { BarSeries } from '../src/core/types.js';
 import { encodeModel } from '../src/devtools/onnx-writer.js';
 import { modelReport } from './helpers/evaluation.js';
+import { expectScriptRegenerates, hasTorch } from './helpers/torch-fixtures.js';
 import { cleanupTempDirs, EXAMPLE_DATA, exampleFolder, MODELS_DIR, REPO, runCli, tempDir } from './helpers/e2e.js';
 
 const DIR = path.join(REPO, 'test', 'fixtures', 'feature-graph');
@@ -357,20 +357,7 @@ describe('a feature graph built with the ONNX writer', () => {
 
 // ------------------------------------------------------------------ the fixtures come from the script
 
-const PYTHON = '/usr/bin/python3';
-const hasTorch = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import torch, onnx'], { stdio: 'ignore' }).status === 0;
-
 describe('the example script', () => {
-  it.skipIf(!hasTorch)('feature_graph_example.py regenerates test/fixtures/feature-graph byte for byte', () => {
-    const out = tempDir('fg-gen-');
-    const run = spawnSync(PYTHON, [path.join(REPO, 'scripts', 'export', 'feature_graph_example.py')], {
-      env: { ...process.env, POLICY_GATE_FG_OUT: out },
-      encoding: 'utf8',
-    });
-    expect(run.status, run.stderr).toBe(0);
-    const committed = readdirSync(DIR).filter((f) => f !== 'PROVENANCE.md').sort();
-    expect(readdirSync(out).sort()).toEqual(committed);
-    for (const f of committed) expect(Buffer.compare(readFileSync(path.join(out, f)), readFileSync(path.join(DIR, f))), f).toBe(0);
-  }, 120_000);
+  it.skipIf(!hasTorch)('feature_graph_example.py regenerates test/fixtures/feature-graph byte for byte', () => expectScriptRegenerates('feature_graph_example.py', 'POLICY_GATE_FG_OUT', DIR), 120_000);
 });
 

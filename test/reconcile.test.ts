@@ -2,33 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { barOf, distribution, positionAt, quantile, reconcile, type AccountFill } from '../src/core/reconcile.js';
 import { Simulation, type BacktestResult, type CostModel } from '../src/core/simulate.js';
 import type { BarSeries } from '../src/core/types.js';
+import { barsFromOpenClose } from './helpers/bars.js';
 import { seeded, simulatePaperAccount } from './helpers/paper-account.js';
 
 const HOUR = 3_600_000;
 const T0 = Date.parse('2025-01-01T00:00:00Z');
 
-function bars(rows: [number, number][]): BarSeries {
-  const n = rows.length;
-  const b = {
-    symbol: 'BTCUSD',
-    timeframe: '1Hour' as const,
-    time: new Float64Array(n),
-    open: new Float64Array(n),
-    high: new Float64Array(n),
-    low: new Float64Array(n),
-    close: new Float64Array(n),
-    volume: new Float64Array(n),
-  };
-  rows.forEach(([o, c], i) => {
-    b.time[i] = T0 + i * HOUR;
-    b.open[i] = o;
-    b.close[i] = c;
-    b.high[i] = Math.max(o, c);
-    b.low[i] = Math.min(o, c);
-    b.volume[i] = 1;
-  });
-  return b;
-}
+const bars = (rows: [number, number][]): BarSeries => barsFromOpenClose(rows, T0, 'BTCUSD');
 
 /** A seeded random walk: each open is the previous close moved a little (gaps between bars, as real data has). */
 function walk(n: number, seed: number): BarSeries {

@@ -5,8 +5,7 @@
  * scripts/export/make_test_models.py; see its PROVENANCE.md). The observation rows the script
  * computed with numpy are the cards' {at, obs} goldens, so the observation builder is checked too.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { evaluateModel, type BarsProvider } from '../src/app/evaluate.js';
@@ -17,7 +16,8 @@ import { defaultConfig } from '../src/config/schema.js';
 import type { SimulationJob } from '../src/core/drive.js';
 import { PolicyGateError } from '../src/core/errors.js';
 import { callByCall, modelReport } from './helpers/evaluation.js';
-import { cleanupTempDirs, EXAMPLE_DATA, REPO, runCli, tempDir } from './helpers/e2e.js';
+import { expectScriptRegenerates, hasTorch } from './helpers/torch-fixtures.js';
+import { cleanupTempDirs, EXAMPLE_DATA, REPO, runCli } from './helpers/e2e.js';
 
 const DIR = path.join(REPO, 'test', 'fixtures', 'sb3');
 const getBars: BarsProvider = (req) => loadBarsFromDir(EXAMPLE_DATA, req.symbol, req.timeframe);
@@ -255,20 +255,6 @@ describe('the command line on an exported policy', () => {
   });
 });
 
-/** Debian's python3-torch, where installed (CI has none: the committed fixtures are used as they are). */
-const PYTHON = '/usr/bin/python3';
-const hasTorch = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import torch, onnx'], { stdio: 'ignore' }).status === 0;
-
 describe('the fixtures come from the committed script', () => {
-  it.skipIf(!hasTorch)('make_test_models.py regenerates test/fixtures/sb3 byte for byte', () => {
-    const out = tempDir('sb3-');
-    const run = spawnSync(PYTHON, [path.join(REPO, 'scripts', 'export', 'make_test_models.py')], {
-      env: { ...process.env, POLICY_GATE_SB3_OUT: out },
-      encoding: 'utf8',
-    });
-    expect(run.status, run.stderr).toBe(0);
-    const committed = readdirSync(DIR).filter((f) => f !== 'PROVENANCE.md').sort();
-    expect(readdirSync(out).sort()).toEqual(committed);
-    for (const f of committed) expect(Buffer.compare(readFileSync(path.join(out, f)), readFileSync(path.join(DIR, f))), f).toBe(0);
-  }, 120_000);
+  it.skipIf(!hasTorch)('make_test_models.py regenerates test/fixtures/sb3 byte for byte', () => expectScriptRegenerates('make_test_models.py', 'POLICY_GATE_SB3_OUT', DIR), 120_000);
 });

@@ -2,33 +2,13 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { type BacktestResult, type CostModel, Simulation, type TargetKind } from '../src/core/simulate.js';
 import type { BarSeries } from '../src/core/types.js';
+import { barsFromOpenClose } from './helpers/bars.js';
 
 const HOUR = 3_600_000;
 const T0 = Date.parse('2024-01-01T00:00:00Z');
 
 /** Bars from [open, close] pairs, hourly from T0; high/low bracket them. */
-function bars(rows: [number, number][], symbol = 'TEST'): BarSeries {
-  const n = rows.length;
-  const b = {
-    symbol,
-    timeframe: '1Hour' as const,
-    time: new Float64Array(n),
-    open: new Float64Array(n),
-    high: new Float64Array(n),
-    low: new Float64Array(n),
-    close: new Float64Array(n),
-    volume: new Float64Array(n),
-  };
-  rows.forEach(([o, c], i) => {
-    b.time[i] = T0 + i * HOUR;
-    b.open[i] = o;
-    b.close[i] = c;
-    b.high[i] = Math.max(o, c);
-    b.low[i] = Math.min(o, c);
-    b.volume[i] = 1;
-  });
-  return b;
-}
+const bars = (rows: [number, number][], symbol = 'TEST'): BarSeries => barsFromOpenClose(rows, T0, symbol);
 
 const costs = (over: Partial<CostModel> = {}): CostModel => ({
   feeBps: 10,
