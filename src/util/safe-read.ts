@@ -153,12 +153,13 @@ export function readOwnFileSync(file: string): string {
 }
 
 /**
- * The folder whose contents are checked for `file` named relative to `base` (the working folder, the
- * workspace): `base` when the file lies inside it — so a linked folder on the way (`config -> /etc`)
- * is refused too — else the file's own folder (a path the user spelled out elsewhere is theirs).
+ * The folder whose contents are checked for `file`: `base` (the workspace) when the file lies inside
+ * it — so a linked folder on the way (`config -> /etc`) is refused too — else the file's own folder (a
+ * path the user spelled out elsewhere is theirs). A relative `file` is taken as the file system opens
+ * it, relative to this process's working folder (which need not be `base`).
  */
 export function enclosingRoot(file: string, base: string): string {
-  const abs = path.resolve(base, file);
+  const abs = path.resolve(file);
   return componentsBelow(path.resolve(base), abs) === null ? path.dirname(abs) : base;
 }
 
