@@ -58,7 +58,7 @@ async function evaluate(cardJson: unknown, dir = DIR) {
     simulate: async (j: SimulationJob) => {
       job = j;
       const recorded = await loaded.simulate!(j);
-      targets = recorded.slice(0, j.simulations.length);
+      targets = recorded.targets.slice(0, j.simulations.length);
       return recorded;
     },
   };

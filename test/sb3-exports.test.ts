@@ -59,7 +59,7 @@ async function evaluate(name: string, cardJson: unknown, ref: Reference, opts: {
           job = j;
           const recorded = await loaded.simulate!(j);
           // The targets of each simulation come first, then their action codes (drive.ts driveJob).
-          targets = recorded.slice(0, j.simulations.length);
+          targets = recorded.targets.slice(0, j.simulations.length);
           return recorded;
         },
       };

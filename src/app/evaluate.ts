@@ -585,7 +585,9 @@ export async function evaluateModel(
         simulations: [...windows.map((w) => ({ start: w.start, end: w.end, costs })), ...windows.slice(1, 1 + stressSims.length).map((w) => ({ start: w.start, end: w.end, costs: stressedCosts! }))],
         periodsPerYear: P,
       };
-      replayTargets(all, await model.simulate(job), card, label);
+      const outcome = await model.simulate(job, { split: cfg.runtime.splitFirstLayer, samples: card.golden.map((g) => Float32Array.from(g.obs)) });
+      replayTargets(all, outcome.targets, card, label);
+      report.inference = outcome.inference;
     } else {
       await runSimulations(all, model, b, card, builder, label);
     }

@@ -50,7 +50,7 @@ export function defaultConfig(): Config {
     },
     data: { source: 'csv', dir: null, feed: 'iex', adjustment: 'all', cache: '.policy-gate/cache', deadlineSeconds: 300 },
     promotion: { paper: 'deploy/paper.json', live: 'deploy/live.json', modelsDir: 'models' },
-    runtime: { device: 'auto', inferenceTimeoutSeconds: 120, parallelModels: 2 },
+    runtime: { device: 'auto', inferenceTimeoutSeconds: 120, parallelModels: 2, splitFirstLayer: true },
     evidence: {
       psrBenchmarkSharpe: 0,
       minTrlConfidence: 0.95,
@@ -372,12 +372,13 @@ function readConfig(root: Reader, cfg: Config, file: string): Config {
     cfg.promotion.modelsDir = p.string('models_dir') ?? cfg.promotion.modelsDir;
   }
 
-  const rt = root.section('runtime', ['device', 'inference_timeout_seconds', 'parallel_models']);
+  const rt = root.section('runtime', ['device', 'inference_timeout_seconds', 'parallel_models', 'split_first_layer']);
   if (rt) {
     cfg.runtime.device = rt.oneOf('device', ['auto', 'cpu', 'cuda'] as const) ?? cfg.runtime.device;
     cfg.runtime.inferenceTimeoutSeconds =
       rt.number('inference_timeout_seconds', { min: 0, exclusiveMin: true, max: 86_400 }) ?? cfg.runtime.inferenceTimeoutSeconds;
     cfg.runtime.parallelModels = rt.number('parallel_models', { min: 1, max: 64, integer: true }) ?? cfg.runtime.parallelModels;
+    cfg.runtime.splitFirstLayer = rt.boolean('split_first_layer') ?? cfg.runtime.splitFirstLayer;
   }
 
   const ev = root.section('evidence', ['psr_benchmark_sharpe', 'min_trl_confidence', 'dsr_trials', 'bootstrap', 'cost_stress', 'lookahead_audit', 'rules']);

@@ -95,6 +95,6 @@ export interface Config {
    * parallelModels: how many models `validate` evaluates at a time (docs/performance.md); results do not
    * depend on it.
    */
-  runtime: { device: Device; inferenceTimeoutSeconds: number; parallelModels: number };
+  runtime: { device: Device; inferenceTimeoutSeconds: number; parallelModels: number; splitFirstLayer: boolean };
   evidence: EvidenceConfig;
 }

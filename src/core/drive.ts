@@ -14,7 +14,7 @@
 import { checkOutputWidth, decideTarget } from './actions.js';
 import type { OutputKind, PolicyCard } from './card.js';
 import { inputError } from './errors.js';
-import { ObservationBuilder } from './observation.js';
+import { FLAT_STATE, ObservationBuilder } from './observation.js';
 import { actionCode, Simulation, type CostModel } from './simulate.js';
 import type { BarSeries } from './types.js';
 
@@ -46,6 +46,56 @@ export interface ModelRunner {
   readonly outputs: readonly TensorInfo[];
   run(feeds: Record<string, FloatTensor>, outputNames?: readonly string[]): Promise<Record<string, FloatTensor>>;
 }
+
+/**
+ * A position-aware MLP's first layer split in two (src/adapters/onnx/split.ts): the trunk maps an
+ * observation [n, size] to the part of the first layer that depends on the decision bar alone [n, hidden];
+ * the head maps the state columns [n, S] (ObservationBuilder.stateIndices order) and that row to the
+ * model's outputs.
+ */
+export interface FirstLayerSplit {
+  trunk: ModelRunner;
+  head: ModelRunner;
+  hidden: number;
+  names: { trunkInput: string; trunkOutput: string; headState: string; headTrunk: string };
+  /** Observations the full and the split model are compared on before the split is used (golden vectors). */
+  samples?: readonly Float32Array[];
+}
+
+/** Which path inferred a model's decisions, for the report. */
+export interface InferencePath {
+  path: 'split' | 'full';
+  /** Why the full model ran (null when split). */
+  reason: string | null;
+  /** The first layer that was split, e.g. `Gemm "fc1" [5900 × 256]`. */
+  firstLayer?: string;
+  /** Decisions inferred by the head. */
+  rows: number;
+  /** Of them, those recomputed with the full model: a near tie (top-two gap below the guard), or a non-finite output. */
+  recomputed: number;
+  /** The guard: decisions whose top-two gap (or distance to min_confidence) is below it are recomputed. */
+  guard?: number;
+  /** The self-check's largest difference between the split and the full model's outputs. */
+  selfCheckError?: number;
+}
+
+/** Bar-dependent rows the self-check compares (spread over the evaluated bars), with these states. */
+const SELF_CHECK_BARS = 32;
+const SELF_CHECK_STATES = [
+  { position: 0, unrealizedReturn: 0 },
+  { position: 1, unrealizedReturn: 0.013 },
+  { position: -1, unrealizedReturn: -0.021 },
+  { position: 0.5, unrealizedReturn: 0.047 },
+];
+/** The self-check refuses a split that differs from the full model by more than this, relative to max(1, |output|). */
+const SELF_CHECK_TOLERANCE = 1e-3;
+/**
+ * The guard, relative to max(1, |output|): at least this, and at least 64 times the self-check's error.
+ * float32 sums in another order differ by about 1e-6 relative here (3.8e-6 measured on 5 900 × 256), so a
+ * decision whose two best outputs are further apart than this cannot change.
+ */
+const GUARD_FLOOR = 1e-4;
+const GUARD_FACTOR = 64;
 
 /** A tensor fed or read per decision: its per-decision size and where its batch axis is. */
 export interface BatchedTensor {
@@ -401,6 +451,7 @@ export async function runSimulations(
   builder: ObservationBuilder,
   label: string,
   record: Float64Array[] | null = null,
+  split: { runner: FirstLayerSplit; result: InferencePath } | null = null,
 ): Promise<void> {
   card = boundCard(card, b);
   const kind = card.action.type;
@@ -449,6 +500,12 @@ export async function runSimulations(
       }
     }
     return;
+  }
+
+  if (split !== null) {
+    const why = splitRefusal(b, card, builder.usesState);
+    if (why !== null) split.result.reason = why;
+    else if (await lockstepSplit(sims, model, b, card, builder, label, record, split.runner, split.result)) return;
   }
 
   // Lockstep: one batched call per step across the simulations still running. The loop allocates
@@ -503,6 +560,210 @@ export async function runSimulations(
 }
 
 
+/** Why the first-layer split does not apply to this model and card (null: it may). */
+export function splitRefusal(b: Binding, card: PolicyCard, usesState: boolean): string | null {
+  if (!usesState) return 'the observation has no state features: each decision bar is inferred once already';
+  if (b.state.length > 0) return 'a recurrent policy: its state input changes every step';
+  if (b.extra.length > 0) return 'the model takes extra inputs';
+  if (!b.batchable) return 'the model takes a fixed batch of one';
+  if (card.action.type !== 'discrete') return 'a continuous policy: there is no margin between actions to guard a decision';
+  if (b.outputKind === 'action_index') return 'the action output is an index chosen inside the model: there is no margin to guard a decision';
+  return null;
+}
+
+/** Whether a decision could change with a last-bits difference: a near tie, near min_confidence, or a non-finite value. */
+function nearTie(out: Float32Array, offset: number, width: number, kind: OutputKind | 'continuous', minConfidence: number, guard: number): boolean {
+  let top = -Infinity;
+  let second = -Infinity;
+  for (let i = offset; i < offset + width; i++) {
+    const v = out[i]!;
+    if (!Number.isFinite(v)) return true;
+    if (v > top) {
+      second = top;
+      top = v;
+    } else if (v > second) second = v;
+  }
+  if (top - second < guard) return true;
+  if (minConfidence > 0) {
+    let confidence: number;
+    if (kind === 'probs') confidence = top;
+    else if (kind === 'log_probs') confidence = Math.exp(top);
+    else {
+      let sum = 0;
+      for (let i = offset; i < offset + width; i++) sum += Math.exp(out[i]! - top);
+      confidence = 1 / sum;
+    }
+    if (Math.abs(confidence - minConfidence) < guard) return true;
+  }
+  return false;
+}
+
+/**
+ * The lockstep loop with the first layer split: the trunk once per decision bar, then per step only the
+ * head on the state columns. Checked first against the full model; false (nothing stepped) when the
+ * check fails or the trunk cannot be computed, and the caller runs the full model instead.
+ */
+async function lockstepSplit(
+  sims: Simulation[],
+  model: ModelRunner,
+  b: Binding,
+  card: PolicyCard,
+  builder: ObservationBuilder,
+  label: string,
+  record: Float64Array[] | null,
+  split: FirstLayerSplit,
+  result: InferencePath,
+): Promise<boolean> {
+  const size = builder.size;
+  const H = split.hidden;
+  const stateIdx = builder.stateIndices();
+  const S = stateIdx.length;
+  const kind = card.action.type;
+  const minConfidence = card.action.type === 'discrete' ? card.action.minConfidence : 0;
+  const { trunkInput, trunkOutput, headState, headTrunk } = split.names;
+  const runTrunk = async (obs: Float32Array, n: number): Promise<Float32Array> => {
+    const out = (await split.trunk.run({ [trunkInput]: { data: obs.length === n * size ? obs : obs.subarray(0, n * size), dims: [n, size] } }, [trunkOutput]))[trunkOutput]!.data;
+    if (out.length !== n * H) throw new Error(`${label}: the split's trunk gave ${out.length} values for ${n} rows of ${H}`);
+    return out;
+  };
+  const runHead = async (state: Float32Array, trunk: Float32Array, n: number): Promise<Float32Array> =>
+    (await split.head.run({ [headState]: { data: state.subarray(0, n * S), dims: [n, S] }, [headTrunk]: { data: trunk.subarray(0, n * H), dims: [n, H] } }, [b.output]))[b.output]!.data;
+
+  // ---- the decision bars: each simulation's window, every bar it decides at.
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const s of sims) {
+    lo = Math.min(lo, s.decisionIndex);
+    hi = Math.max(hi, s.decisionIndex + s.length - 1);
+  }
+  if (!(hi >= lo)) return false;
+  const rowOf = new Int32Array(hi - lo + 1).fill(-1);
+  for (const s of sims) for (let t = s.decisionIndex; t < s.decisionIndex + s.length; t++) rowOf[t - lo] = 0;
+  const bars: number[] = [];
+  for (let t = lo; t <= hi; t++) if (rowOf[t - lo] === 0) rowOf[t - lo] = bars.push(t) - 1;
+
+  // ---- the self-check: the golden vectors and bars spread over the windows, with several states.
+  {
+    const rows: Float32Array[] = [...(split.samples ?? [])].filter((o) => o.length === size);
+    const stride = Math.max(1, Math.floor(bars.length / SELF_CHECK_BARS));
+    try {
+      for (let k = 0, j = 0; k < bars.length && j < SELF_CHECK_BARS; k += stride, j++) {
+        rows.push(builder.build(bars[k]!, SELF_CHECK_STATES[j % SELF_CHECK_STATES.length]!, new Float32Array(size)));
+      }
+    } catch {
+      result.reason = 'the self-check could not build its observations: the full model runs and reports the problem';
+      return false;
+    }
+    const n = rows.length;
+    const obs = new Float32Array(n * size);
+    const state = new Float32Array(n * S);
+    rows.forEach((r, k) => {
+      obs.set(r, k * size);
+      for (let i = 0; i < S; i++) state[k * S + i] = r[stateIdx[i]!]!;
+    });
+    const full = (await infer(model, b, card, obs, n, null)).out;
+    const mine = await runHead(state, await runTrunk(obs, n), n);
+    if (mine.length !== full.length) {
+      result.reason = `self-check: the split gives ${mine.length} output values for ${n} rows, the full model ${full.length}`;
+      return false;
+    }
+    let err = 0;
+    let scale = 1;
+    for (let i = 0; i < full.length; i++) {
+      const d = Math.abs(mine[i]! - full[i]!);
+      if (!(d <= err)) err = Number.isNaN(d) && Number.isFinite(full[i]!) ? Infinity : Number.isNaN(d) ? err : d;
+      if (Number.isFinite(full[i]!)) scale = Math.max(scale, Math.abs(full[i]!));
+    }
+    result.selfCheckError = err;
+    if (!(err <= SELF_CHECK_TOLERANCE * scale)) {
+      result.reason = `self-check: the split differs from the full model by ${err.toPrecision(3)} on ${n} rows (more than ${SELF_CHECK_TOLERANCE} × ${scale.toPrecision(3)})`;
+      delete result.selfCheckError;
+      return false;
+    }
+    result.guard = Math.max(GUARD_FLOOR * scale, GUARD_FACTOR * err);
+  }
+  const guard = result.guard!;
+
+  // ---- the trunk, once per decision bar, in large batches.
+  const trunkRows = new Float32Array(bars.length * H);
+  {
+    const chunk = Math.max(1, Math.min(bars.length, Math.floor(MAX_BATCH_VALUES / size)));
+    const obs = new Float32Array(chunk * size);
+    for (let first = 0; first < bars.length; first += chunk) {
+      const n = Math.min(chunk, bars.length - first);
+      try {
+        for (let k = 0; k < n; k++) builder.build(bars[first + k]!, FLAT_STATE, obs, k * size);
+      } catch {
+        // A bar the observation cannot be built at: the full model's loop meets it in its own order
+        // and reports it the same way as without the split.
+        result.reason = 'an observation could not be built: the full model runs and reports the problem';
+        delete result.guard;
+        delete result.selfCheckError;
+        return false;
+      }
+      trunkRows.set(await runTrunk(obs, n), first * H);
+    }
+  }
+
+  // ---- lockstep over the head; near ties go to the full model.
+  result.path = 'split';
+  result.reason = null;
+  const n0 = sims.length;
+  const state = new Float32Array(n0 * S);
+  const trunk = new Float32Array(n0 * H);
+  const full = new Float32Array(n0 * size);
+  const redo = new Int32Array(n0);
+  const active = new Int32Array(n0);
+  const targets = new Float64Array(n0);
+  const decisionState = { position: 0, unrealizedReturn: 0 };
+  let width = 0;
+  for (;;) {
+    let n = 0;
+    for (let i = 0; i < n0; i++) if (!sims[i]!.done) active[n++] = i;
+    if (n === 0) break;
+    for (let k = 0; k < n; k++) {
+      const s = sims[active[k]!]!;
+      const st = s.state();
+      targets[k] = st.target;
+      decisionState.position = st.exposure;
+      decisionState.unrealizedReturn = st.unrealizedReturn;
+      builder.buildState(s.decisionIndex, decisionState, state, k * S);
+      const r = rowOf[s.decisionIndex - lo]!;
+      trunk.set(trunkRows.subarray(r * H, (r + 1) * H), k * H);
+    }
+    const out = await runHead(state, trunk, n);
+    if (width === 0) width = outputWidth(card, out.length, n, label);
+    let m = 0;
+    for (let k = 0; k < n; k++) if (nearTie(out, k * width, width, b.outputKind, minConfidence, guard)) redo[m++] = k;
+    if (m > 0) {
+      for (let j = 0; j < m; j++) {
+        const k = redo[j]!;
+        const s = sims[active[k]!]!;
+        const st = s.state();
+        decisionState.position = st.exposure;
+        decisionState.unrealizedReturn = st.unrealizedReturn;
+        builder.build(s.decisionIndex, decisionState, full, j * size);
+      }
+      const exact = (await infer(model, b, card, full, m, null)).out;
+      for (let j = 0; j < m; j++) out.set(exact.subarray(j * width, (j + 1) * width), redo[j]! * width);
+      result.recomputed += m;
+    }
+    result.rows += n;
+    for (let k = 0; k < n; k++) {
+      const i = active[k]!;
+      const { target, action } = decideTarget(out, k * width, card, targets[k]!, label, undefined);
+      const code = action === null ? 0 : actionCode(action.index, action.belowMinConfidence);
+      if (record) {
+        record[i]![sims[i]!.stepsTaken] = target;
+        if (record.length > sims.length) record[sims.length + i]![sims[i]!.stepsTaken] = code;
+      }
+      sims[i]!.recordAction(code);
+      sims[i]!.step(target, kind);
+    }
+  }
+  return true;
+}
+
 /**
  * A model's whole evaluation loop as data: everything needed to rebuild its observations and
  * simulations elsewhere (the onnxruntime process) and drive them to the end. Structured-cloneable.
@@ -524,13 +785,13 @@ export interface SimulationJob {
  * simulation stepped to at each of its decisions, in order. Replaying those targets on simulations
  * made from the same bars, windows and costs reproduces them exactly (replayTargets).
  */
-export async function driveJob(job: SimulationJob, model: ModelRunner): Promise<Float64Array[]> {
+export async function driveJob(job: SimulationJob, model: ModelRunner, split: { runner: FirstLayerSplit; result: InferencePath } | null = null): Promise<Float64Array[]> {
   const { card, bars } = job;
   const builder = new ObservationBuilder(card, bars);
   const sims = job.simulations.map((s) => new Simulation(bars, { start: s.start, end: s.end }, s.costs, { periodsPerYear: job.periodsPerYear }));
   // The targets of each simulation, then its action codes (for the action histogram; see actionCode).
   const record = [...sims, ...sims].map((s) => new Float64Array(s.length));
-  await runSimulations(sims, model, job.binding, card, builder, job.label, record);
+  await runSimulations(sims, model, job.binding, card, builder, job.label, record, split);
   return record;
 }
 

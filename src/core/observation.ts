@@ -38,6 +38,18 @@ export interface ObservationState {
 
 export const FLAT_STATE: ObservationState = Object.freeze({ position: 0, unrealizedReturn: 0 });
 
+/**
+ * The flat indices (row·F + feature, ascending) of a card's state features: the values of an
+ * observation that depend on the simulated position rather than on the decision bar.
+ */
+export function stateIndicesOf(card: Pick<PolicyCard, 'observation'>): Int32Array {
+  const { window, features } = card.observation;
+  const F = features.length;
+  const out: number[] = [];
+  for (let r = 0; r < window; r++) features.forEach((f, k) => featureKind(f) === 'state' && out.push(r * F + k));
+  return Int32Array.from(out);
+}
+
 // How each feature's raw value is obtained.
 const COLUMN = 0;
 const OPEN_REL = 1;
@@ -333,6 +345,44 @@ export class ObservationBuilder {
         if (!Number.isFinite(x)) throw this.nonFinite(tau, i, f, x);
         x = (x - this.mean[r * F + f]) / this.std[r * F + f];
         out[base + f] = x > clip ? clip : x < -clip ? -clip : x;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The flat observation indices that hold state features (row·F + feature, ascending): the only
+   * values of an observation that depend on the simulated position rather than on the decision bar.
+   */
+  stateIndices(): Int32Array {
+    const out: number[] = [];
+    for (let r = 0; r < this.window; r++) for (const f of this.stateful) out.push(r * this.featureCount + f);
+    return Int32Array.from(out);
+  }
+
+  /**
+   * Writes only the state values of the observation at τ, in stateIndices() order, into
+   * out[offset ..): the same values build() writes at those indices.
+   */
+  buildState(tau: number, state: ObservationState, out: Float32Array, offset = 0): Float32Array {
+    this.checkTau(tau);
+    if (!(Number.isFinite(state.position) && Number.isFinite(state.unrealizedReturn))) {
+      throw new RangeError(
+        `${this.card.file}: the state at bar ${tau} must be finite, got position ${state.position}, ` +
+          `unrealized return ${state.unrealizedReturn}`,
+      );
+    }
+    const F = this.featureCount;
+    const stateful = this.stateful;
+    const clip = this.clipBox[0];
+    let k = offset;
+    for (let r = 0; r < this.window; r++) {
+      for (let j = 0; j < stateful.length; j++) {
+        const f = stateful[j];
+        const e = r * F + f;
+        const raw = this.sources[f] === POSITION ? state.position : state.unrealizedReturn;
+        const x = (raw - this.mean[e]) / this.std[e];
+        out[k++] = x > clip ? clip : x < -clip ? -clip : x;
       }
     }
     return out;

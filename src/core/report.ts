@@ -73,6 +73,7 @@ export interface FoldReport extends WindowReport {
 
 export type { FoldSummary } from './folds.js';
 import type { FoldSummary } from './folds.js';
+import type { InferencePath } from './drive.js';
 import type { ModelCharts } from './charts.js';
 import type { Evidence } from './evidence.js';
 import type { TrackSection } from './track.js';
@@ -115,6 +116,11 @@ export interface ModelReport {
   charts?: ModelCharts;
   /** Evidence beyond the fold counts (docs/evidence.md); null when there was no walk-forward to judge. */
   evidence?: Evidence | null;
+  /**
+   * Which inference path decided the model's simulations (docs/performance.md): the first-layer split
+   * with its guard, or the full model and why. Absent where the model was run call by call.
+   */
+  inference?: InferencePath;
   /** `policy-gate track`: the model's record on its account beside its backtest (docs/promotion.md#tracking-the-accounts-own-record-policy-gate-track). */
   track?: TrackSection;
 }

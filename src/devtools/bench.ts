@@ -76,6 +76,7 @@ const { values: args } = parseArgs({
     keep: { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
     parallel: { type: 'string' },
+    full: { type: 'boolean', default: false },
     // internal: the measuring child
     measure: { type: 'string' },
   },
@@ -112,6 +113,7 @@ async function orchestrate(): Promise<void> {
         ...(args.verbose ? ['--verbose'] : []),
         ...(args.parallel ? ['--parallel', args.parallel] : []),
         ...(args['no-stress'] ? ['--no-stress'] : []),
+        ...(args.full ? ['--full'] : []),
       ];
       const out = await runChild(process.execPath, childArgs);
       if (out.code !== 0) {
@@ -250,6 +252,7 @@ async function measure(spec: string): Promise<void> {
   config.data.dir = bench.dataDir;
   if (args.parallel) config.runtime.parallelModels = Number(args.parallel);
   if (args['no-stress']) config.evidence.costStress.multiplier = null;
+  if (args.full) config.runtime.splitFirstLayer = false;
 
   // 1. validate, end to end.
   const validateMs: number[] = [];

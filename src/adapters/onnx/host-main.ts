@@ -50,7 +50,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
-import { driveJob, type FloatTensor, type ModelRunner, type SimulationJob, type TensorInfo } from '../../core/drive.js';
+import { driveJob, type FirstLayerSplit, type FloatTensor, type InferencePath, type ModelRunner, type SimulationJob, type TensorInfo } from '../../core/drive.js';
 import { PolicyGateError } from '../../core/errors.js';
 import { timeInUnit, timeInUnitNumber, type GraphBinding } from '../../core/feature-graph.js';
 import { prepareRun, runFailure } from './feeds.js';
@@ -261,27 +261,39 @@ function main(): void {
     const job = req['job'] as SimulationJob;
     const beatMs = Number(req['beatMs']) || 1000;
     let lastBeat = performance.now();
-    const runner: ModelRunner = {
-      inputs: held.inputs,
-      outputs: held.outputs,
+    const runnerOf = (h: Held): ModelRunner => ({
+      inputs: h.inputs,
+      outputs: h.outputs,
       run: async (feeds: Record<string, FloatTensor>, outputNames?: readonly string[]) => {
-        const { wire, wanted } = prepareRun(job.label, held.inputs, held.outputs, feeds, outputNames);
+        const { wire, wanted } = prepareRun(job.label, h.inputs, h.outputs, feeds, outputNames);
         if (slow) sleep(SLOW_MS);
-        const res = await runHeld(held, wire, wanted);
+        const res = await runHeld(h, wire, wanted);
         const now = performance.now();
         if (now - lastBeat >= beatMs) {
           lastBeat = now;
           writeAll(encodeMessage({ id: req.id, beat: true }));
         }
-        if (!res.ok) throw runFailure(job.label, held.inputs, wire, res);
+        if (!res.ok) throw runFailure(job.label, h.inputs, wire, res);
         const out: Record<string, FloatTensor> = {};
-        for (const o of res.outputs) out[held.outputs[o.output]!.name] = { data: o.data, dims: [...o.dims] };
+        for (const o of res.outputs) out[h.outputs[o.output]!.name] = { data: o.data, dims: [...o.dims] };
         return out;
       },
-    };
+    });
+    // The first-layer split (src/adapters/onnx/split.ts): its two sessions, created beside the model's.
+    const s = req['split'] as { trunk: number; head: number; hidden: number; names: FirstLayerSplit['names']; samples: Float32Array[]; firstLayer: string } | undefined;
+    let split: { runner: FirstLayerSplit; result: InferencePath } | null = null;
+    if (s) {
+      const trunk = sessions.get(s.trunk);
+      const head = sessions.get(s.head);
+      if (!trunk || !head) return { id: req.id, ok: false, kind: 'released', message: 'no such session' };
+      split = {
+        runner: { trunk: runnerOf(trunk), head: runnerOf(head), hidden: s.hidden, names: s.names, samples: s.samples },
+        result: { path: 'full', reason: null, firstLayer: s.firstLayer, rows: 0, recomputed: 0 },
+      };
+    }
     try {
-      const targets = await driveJob(job, runner);
-      return { id: req.id, ok: true, targets };
+      const targets = await driveJob(job, runnerOf(held), split);
+      return { id: req.id, ok: true, targets, ...(split ? { inference: split.result } : {}) };
     } catch (err) {
       // The model's own problem (a NaN output, a bad feed) or a bug: the parent rethrows it as such.
       return err instanceof PolicyGateError

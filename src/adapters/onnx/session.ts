@@ -41,7 +41,8 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
-import type { FloatTensor, SimulationJob, TensorInfo } from '../../core/drive.js';
+import { boundCard, splitRefusal, type FloatTensor, type InferencePath, type SimulationJob, type TensorInfo } from '../../core/drive.js';
+import { stateIndicesOf } from '../../core/observation.js';
 import { inputError, PolicyGateError, usageError } from '../../core/errors.js';
 import { lfsPointerError, parseLfsPointer } from '../../core/lfs.js';
 import type { BarSeries, ModelFileInfo } from '../../core/types.js';
@@ -51,6 +52,7 @@ import { cleanReason, prepareRun, runFailure } from './feeds.js';
 import type { RunOutput } from './host-frame.js';
 import { ortHost, OrtHostFailure, type OrtHost } from './host.js';
 import { OnnxParseError, inspectOnnxModel, type OnnxModelInfo, type OnnxOpset } from './inspect.js';
+import { planFirstLayerSplit, SPLIT_NAMES, type SplitOutcome } from './split.js';
 
 export type Device = 'auto' | 'cpu' | 'cuda';
 export type ExecutionProviderName = 'cpu' | 'cuda';
@@ -83,7 +85,7 @@ export interface PolicyModel {
    * instead of one per step. Returns the target of each simulation at each decision. Absent when the
    * model can only be run call by call.
    */
-  simulate?(job: SimulationJob): Promise<Float64Array[]>;
+  simulate?(job: SimulationJob, opts?: SimulateOptions): Promise<SimulationOutcome>;
   /**
    * Run the model as a feature graph over bars (src/core/feature-graph.ts): F columns over the whole
    * series, NaN outside the computed bars. Absent when the model can only be run call by call.
@@ -91,6 +93,19 @@ export interface PolicyModel {
   features?(req: FeatureGraphRequest): Promise<Float64Array[]>;
   /** Free the native session. Further run() calls throw. */
   release(): Promise<void>;
+}
+
+export interface SimulateOptions {
+  /** Split a position-aware MLP's first layer (config runtime.split_first_layer; default true). */
+  split?: boolean;
+  /** Observations the split is checked on against the full model before it is used (the golden vectors). */
+  samples?: readonly Float32Array[];
+}
+
+export interface SimulationOutcome {
+  /** The target of each simulation at each decision, then the action codes (driveJob's record). */
+  targets: Float64Array[];
+  inference: InferencePath;
 }
 
 /** What a feature graph is run on: the bars, from bar `from` (or only `rows`), `batch` windows per run (default 1). */
@@ -307,6 +322,9 @@ export async function loadPolicyModel(bytes: Uint8Array, opts: LoadOptions): Pro
   }
   return new HostedPolicyModel(session, {
     label,
+    bytes,
+    threads,
+    deviceId: opts.cudaDeviceId ?? 0,
     sha256: sha256Hex(bytes),
     info,
     device,
@@ -351,11 +369,19 @@ class HostedPolicyModel implements PolicyModel {
   readonly fallbackReason?: string;
   private session: HostSession | undefined;
   private readonly timeoutMs: number;
+  /** The model's bytes, for the first-layer split (planned at the first simulation that may use it). */
+  private readonly bytes: Uint8Array;
+  private readonly threads: number;
+  private readonly deviceId: number;
+  private split: { key: string; outcome: SplitOutcome; sessions: { trunk: HostSession; head: HostSession } | null; failed: string | null } | null = null;
 
   constructor(
     session: HostSession,
     meta: {
       label: string;
+      bytes: Uint8Array;
+      threads: number;
+      deviceId: number;
       sha256: string;
       info: OnnxModelInfo;
       device: Device;
@@ -377,6 +403,9 @@ class HostedPolicyModel implements PolicyModel {
     this.executionProvider = meta.provider;
     if (meta.fallbackReason !== undefined) this.fallbackReason = meta.fallbackReason;
     this.timeoutMs = meta.timeoutMs;
+    this.bytes = meta.bytes;
+    this.threads = meta.threads;
+    this.deviceId = meta.deviceId;
   }
 
   async run(feeds: Record<string, FloatTensor>, outputNames?: readonly string[]): Promise<Record<string, FloatTensor>> {
@@ -390,12 +419,74 @@ class HostedPolicyModel implements PolicyModel {
     return out;
   }
 
-  async simulate(job: SimulationJob): Promise<Float64Array[]> {
+  /**
+   * The first-layer split for this job (./split.ts), its two sessions created beside the model's the
+   * first time; or why the full model runs.
+   */
+  private async splitFor(job: SimulationJob, session: HostSession, opts: SimulateOptions): Promise<{ request: Record<string, unknown> } | { reason: string }> {
+    if (opts.split === false) return { reason: 'runtime.split_first_layer is false' };
+    const card = boundCard(job.card, job.binding);
+    const stateIdx = stateIndicesOf(card);
+    const refusal = splitRefusal(job.binding, card, stateIdx.length > 0);
+    if (refusal !== null) return { reason: refusal };
+    const size = card.observation.window * card.observation.features.length;
+    const key = `${job.binding.input}|${size}|${stateIdx.join(',')}`;
+    if (this.split?.key !== key) {
+      await this.releaseSplit();
+      this.split = { key, outcome: planFirstLayerSplit(this.bytes, job.binding.input, size, stateIdx), sessions: null, failed: null };
+    }
+    const split = this.split!;
+    if (!split.outcome.ok) return { reason: split.outcome.reason };
+    if (split.failed !== null) return { reason: split.failed };
+    if (split.sessions === null) {
+      const create = async (bytes: Uint8Array): Promise<HostSession> => {
+        const reply = await session.host.request(
+          { op: 'create', bytes, provider: this.executionProvider, quiet: true, threads: this.threads, deviceId: this.deviceId },
+          { label: this.label, what: 'loading', timeoutMs: this.timeoutMs },
+        );
+        if (!reply.ok) throw new SessionCreateError(reply.message ?? 'unknown error');
+        return { host: session.host, handle: reply['session'] as number, inputs: reply['inputs'] as TensorInfo[], outputs: reply['outputs'] as TensorInfo[] };
+      };
+      let trunk: HostSession | null = null;
+      try {
+        trunk = await create(split.outcome.plan.trunk);
+        split.sessions = { trunk, head: await create(split.outcome.plan.head) };
+      } catch (err) {
+        if (!(err instanceof SessionCreateError)) throw err;
+        if (trunk) await releaseSession(trunk, this.label);
+        split.failed = `onnxruntime could not load the split models: ${cleanReason(err)}`;
+        return { reason: split.failed };
+      }
+    }
+    const { plan } = split.outcome;
+    return {
+      request: {
+        trunk: split.sessions.trunk.handle,
+        head: split.sessions.head.handle,
+        hidden: plan.hidden,
+        firstLayer: plan.firstLayer,
+        names: SPLIT_NAMES,
+        samples: (opts.samples ?? []).filter((o) => o.length === size).map((o) => Float32Array.from(o)),
+      },
+    };
+  }
+
+  private async releaseSplit(): Promise<void> {
+    const sessions = this.split?.sessions;
+    this.split = null;
+    if (sessions) {
+      await releaseSession(sessions.trunk, this.label);
+      await releaseSession(sessions.head, this.label);
+    }
+  }
+
+  async simulate(job: SimulationJob, opts: SimulateOptions = {}): Promise<SimulationOutcome> {
     const session = this.session;
     if (!session) throw new Error(`${this.label}: model already released`);
+    const split = await this.splitFor(job, session, opts);
     const reply = await session.host.request(
       // Beats four times per deadline (at most every second) keep a long evaluation alive while each call is quick.
-      { op: 'simulate', session: session.handle, job, beatMs: Math.min(1000, this.timeoutMs / 4) },
+      { op: 'simulate', session: session.handle, job, beatMs: Math.min(1000, this.timeoutMs / 4), ...('request' in split ? { split: split.request } : {}) },
       { label: this.label, what: 'running', timeoutMs: this.timeoutMs },
     );
     if (!reply.ok) {
@@ -408,7 +499,8 @@ class HostedPolicyModel implements PolicyModel {
       }
       throw new Error(`${this.label}: the onnxruntime host refused the request: ${reply.message ?? reply.kind}`);
     }
-    return reply['targets'] as Float64Array[];
+    const inference = (reply['inference'] as InferencePath | undefined) ?? { path: 'full', reason: 'reason' in split ? split.reason : null, rows: 0, recomputed: 0 };
+    return { targets: reply['targets'] as Float64Array[], inference };
   }
 
   async features(req: FeatureGraphRequest): Promise<Float64Array[]> {
@@ -440,6 +532,7 @@ class HostedPolicyModel implements PolicyModel {
   async release(): Promise<void> {
     const s = this.session;
     this.session = undefined;
+    await this.releaseSplit();
     if (s) await releaseSession(s, this.label);
   }
 }

@@ -1,0 +1,420 @@
+/**
+ * The first-layer split (docs/performance.md, "Computing what the windows share once").
+ *
+ * A position-aware policy is inferred one step at a time, because its observation holds the position
+ * the policy took at the previous step. But in an MLP the first layer is a product of the whole
+ * observation with a constant matrix, y = x·W (+ C), and only the state columns of x (position,
+ * unrealized return: `stateIndices`) depend on the step; the rest depends on the decision bar alone.
+ * So the product splits exactly:
+ *
+ *   x·W = x_bar·W_bar + x_state·W_state
+ *
+ * where W_bar is W with the state rows set to zero. The "trunk" model computes x·W_bar once per
+ * distinct decision bar, in large batches; the "head" model is the original graph whose first layer
+ * takes the trunk's row and the state columns instead of the observation, so each step multiplies
+ * S state columns instead of all D (200 of 5 900 in the benchmark's cards).
+ *
+ * It is only planned where that identity holds as the graph is written: the observation input, flat
+ * or through one Flatten(axis 1), feeds exactly one MatMul or Gemm (transA 0, alpha 1) whose weights
+ * are a float32 initializer of the right shape that no input overrides. Everything else (a LayerNorm
+ * or a normalisation first, a skip connection that reads the observation again, computed weights,
+ * control-flow subgraphs) is refused with the reason, and the full model runs. Floating-point sums
+ * in another order differ in their last bits, so the result is checked against the full model before
+ * it is used, and decisions close to a tie are recomputed with the full model (src/core/drive.ts).
+ *
+ * The two models are written by copying the original's protobuf fields, leaving out or replacing
+ * the few that change (messages are concatenations of fields), so nothing else of the graph is
+ * re-encoded.
+ */
+import { fieldText, PbWriter, readFields, type PbField } from './protobuf.js';
+
+/** Names of the split models' tensors (chosen so they cannot clash with an exporter's names). */
+export const SPLIT_NAMES = {
+  trunkInput: 'policy_gate.split.observation',
+  trunkOutput: 'policy_gate.split.trunk',
+  headState: 'policy_gate.split.state',
+  headTrunk: 'policy_gate.split.trunk',
+} as const;
+
+export interface SplitPlan {
+  /** Observation [batch, D] → the bar part of the first layer [batch, H]. */
+  trunk: Uint8Array;
+  /** The original graph with the state columns [batch, S] and the trunk's row [batch, H] as inputs. */
+  head: Uint8Array;
+  /** Width of the first layer (H). */
+  hidden: number;
+  /** E.g. `Gemm "fc1" [5900 × 256]`, for the report. */
+  firstLayer: string;
+}
+
+export type SplitOutcome = { ok: true; plan: SplitPlan } | { ok: false; reason: string };
+
+const FLOAT = 1;
+
+interface Attr {
+  name: string;
+  ints: number | null;
+  float: number | null;
+  hasGraph: boolean;
+}
+
+interface Node {
+  f: PbField;
+  inputs: string[];
+  outputs: string[];
+  name: string;
+  op: string;
+  domain: string;
+  attrs: Attr[];
+}
+
+interface Tensor {
+  f: PbField;
+  name: string;
+  dims: number[];
+  dataType: number;
+  raw: PbField | null;
+  floats: PbField[];
+  external: boolean;
+}
+
+function readAttr(buf: Uint8Array, a: PbField): Attr {
+  const attr: Attr = { name: '', ints: null, float: null, hasGraph: false };
+  for (const f of readFields(buf, a.start, a.end)) {
+    if (f.field === 1 && f.wire === 2) attr.name = fieldText(buf, f);
+    else if (f.field === 3 && f.wire === 0) attr.ints = f.value;
+    else if (f.field === 2 && f.wire === 5) attr.float = new DataView(buf.buffer, buf.byteOffset + f.start, 4).getFloat32(0, true);
+    else if (f.field === 6 || f.field === 11) attr.hasGraph = true;
+  }
+  return attr;
+}
+
+function readNode(buf: Uint8Array, n: PbField): Node {
+  const node: Node = { f: n, inputs: [], outputs: [], name: '', op: '', domain: '', attrs: [] };
+  for (const f of readFields(buf, n.start, n.end)) {
+    if (f.wire !== 2) continue;
+    if (f.field === 1) node.inputs.push(fieldText(buf, f));
+    else if (f.field === 2) node.outputs.push(fieldText(buf, f));
+    else if (f.field === 3) node.name = fieldText(buf, f);
+    else if (f.field === 4) node.op = fieldText(buf, f);
+    else if (f.field === 7) node.domain = fieldText(buf, f);
+    else if (f.field === 5) node.attrs.push(readAttr(buf, f));
+  }
+  return node;
+}
+
+function readTensor(buf: Uint8Array, t: PbField): Tensor {
+  const tensor: Tensor = { f: t, name: '', dims: [], dataType: 0, raw: null, floats: [], external: false };
+  for (const f of readFields(buf, t.start, t.end)) {
+    if (f.field === 1) {
+      if (f.wire === 0) tensor.dims.push(f.value);
+      else if (f.wire === 2) for (const d of readPacked(buf, f)) tensor.dims.push(d);
+    } else if (f.field === 2 && f.wire === 0) tensor.dataType = f.value;
+    else if (f.field === 8 && f.wire === 2) tensor.name = fieldText(buf, f);
+    else if (f.field === 9 && f.wire === 2) tensor.raw = f;
+    else if (f.field === 4) tensor.floats.push(f);
+    else if (f.field === 13 || (f.field === 14 && f.value === 1)) tensor.external = true;
+  }
+  return tensor;
+}
+
+/** The varints of a packed repeated field. */
+function readPacked(buf: Uint8Array, f: PbField): number[] {
+  const out: number[] = [];
+  let pos = f.start;
+  while (pos < f.end) {
+    let v = 0;
+    let mul = 1;
+    for (;;) {
+      const b = buf[pos++]!;
+      v += (b & 0x7f) * mul;
+      if (b < 0x80) break;
+      mul *= 128;
+    }
+    out.push(v);
+  }
+  return out;
+}
+
+/**
+ * A float32 tensor's raw little-endian bytes (raw_data, or float_data packed or not), without copying
+ * raw_data; null when they do not hold `count` values.
+ */
+function tensorBytes(buf: Uint8Array, t: Tensor, count: number): Uint8Array | null {
+  if (t.raw !== null) return t.raw.end - t.raw.start === count * 4 ? buf.subarray(t.raw.start, t.raw.end) : null;
+  const out = new Uint8Array(count * 4);
+  let k = 0;
+  for (const f of t.floats) {
+    const n = f.end - f.start;
+    if (n % 4 !== 0 || k + n > out.length) return null;
+    out.set(buf.subarray(f.start, f.end), k);
+    k += n;
+  }
+  return k === out.length ? out : null;
+}
+
+function valueInfo(name: string, dims: (number | string)[]): Uint8Array {
+  const shape = new PbWriter();
+  for (const d of dims) {
+    const dim = new PbWriter();
+    if (typeof d === 'number') dim.int(1, d);
+    else dim.string(2, d);
+    shape.message(1, dim.finish());
+  }
+  const tensorType = new PbWriter();
+  tensorType.int(1, FLOAT);
+  tensorType.message(2, shape.finish());
+  const type = new PbWriter();
+  type.message(1, tensorType.finish());
+  const v = new PbWriter();
+  v.string(1, name);
+  v.message(2, type.finish());
+  return v.finish();
+}
+
+function intAttr(name: string, value: number): Uint8Array {
+  const w = new PbWriter();
+  w.string(1, name);
+  w.int(3, value);
+  w.int(20, 2); // AttributeProto.INT
+  return w.finish();
+}
+
+function nodeBytes(op: string, inputs: string[], outputs: string[], name: string, attrs: Uint8Array[] = []): Uint8Array {
+  const w = new PbWriter();
+  for (const i of inputs) w.string(1, i);
+  for (const o of outputs) w.string(2, o);
+  w.string(3, name);
+  w.string(4, op);
+  for (const a of attrs) w.message(5, a);
+  return w.finish();
+}
+
+/**
+ * A message built from parts that are not copied until the model is assembled once (`joined`): the
+ * weights of the first layer are megabytes.
+ */
+type Parts = Uint8Array[];
+
+function varintBytes(v: number): Uint8Array {
+  const w = new PbWriter();
+  w.varint(v);
+  return w.finish();
+}
+
+/** A length-delimited field holding `parts`. */
+function lenField(field: number, parts: Parts): Parts {
+  const length = parts.reduce((a, p) => a + p.length, 0);
+  return [varintBytes(field * 8 + 2), varintBytes(length), ...parts];
+}
+
+function joined(parts: Parts): Uint8Array {
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function floatTensor(name: string, dims: number[], data: Float32Array | Parts): Parts {
+  const w = new PbWriter();
+  for (const d of dims) w.int(1, d);
+  w.int(2, FLOAT);
+  w.string(8, name);
+  return [w.finish(), ...lenField(9, data instanceof Float32Array ? [new Uint8Array(data.buffer, data.byteOffset, data.byteLength)] : data)];
+}
+
+/**
+ * Plans the split of `bytes` (a model already accepted by loadPolicyModel) for observations of `size`
+ * values fed to input `input`, whose state columns are `stateIndices` (flat, ascending). Never throws
+ * on a model it cannot split: it says why.
+ */
+export function planFirstLayerSplit(bytes: Uint8Array, input: string, size: number, stateIndices: Int32Array): SplitOutcome {
+  try {
+    return plan(bytes, input, size, stateIndices);
+  } catch (err) {
+    return { ok: false, reason: `the model could not be read for the split (${err instanceof Error ? err.message : String(err)})` };
+  }
+}
+
+function plan(bytes: Uint8Array, input: string, size: number, stateIndices: Int32Array): SplitOutcome {
+  const refuse = (reason: string): SplitOutcome => ({ ok: false, reason });
+  if (stateIndices.length === 0) return refuse('the observation has no state columns: each decision bar is inferred once already');
+  const model = readFields(bytes);
+  const graphFields = model.filter((f) => f.field === 7 && f.wire === 2);
+  if (graphFields.length !== 1) return refuse('the model has no single graph');
+  const g = graphFields[0]!;
+  let defaultOpset = 0;
+  for (const f of model) {
+    if (f.field !== 8 || f.wire !== 2) continue;
+    let domain = '';
+    let version = 0;
+    for (const o of readFields(bytes, f.start, f.end)) {
+      if (o.field === 1 && o.wire === 2) domain = fieldText(bytes, o);
+      else if (o.field === 2 && o.wire === 0) version = o.value;
+    }
+    if (domain === '' || domain === 'ai.onnx') defaultOpset = version;
+  }
+  if (defaultOpset < 7) return refuse(`the model's default opset is ${defaultOpset}; the split needs opset 7 or later`);
+
+  const graph = readFields(bytes, g.start, g.end);
+  const nodes: Node[] = [];
+  const inits = new Map<string, Tensor>();
+  const inputNames: string[] = [];
+  const outputNames = new Set<string>();
+  for (const f of graph) {
+    if (f.wire !== 2) continue;
+    if (f.field === 1) nodes.push(readNode(bytes, f));
+    else if (f.field === 5) {
+      const t = readTensor(bytes, f);
+      inits.set(t.name, t);
+    } else if (f.field === 11 || f.field === 12) {
+      let name = '';
+      for (const v of readFields(bytes, f.start, f.end)) if (v.field === 1 && v.wire === 2) name = fieldText(bytes, v);
+      if (f.field === 11) inputNames.push(name);
+      else outputNames.add(name);
+    } else if (f.field === 15) return refuse('the graph has sparse initializers');
+  }
+  if (!inputNames.includes(input)) return refuse(`"${input}" is not an input of the graph`);
+  if (nodes.some((n) => n.attrs.some((a) => a.hasGraph))) return refuse('the graph has control flow (a subgraph in If, Loop or Scan)');
+  const consumers = (name: string): Node[] => nodes.filter((n) => n.inputs.includes(name));
+  const describe = (ns: Node[]): string => ns.map((n) => n.op + (n.name ? ` "${n.name}"` : '')).join(', ');
+
+  let x = input;
+  let flatten: Node | null = null;
+  let users = consumers(x);
+  if (outputNames.has(x)) return refuse(`the observation "${input}" is also a graph output`);
+  if (users.length !== 1) return refuse(`the observation feeds ${users.length} nodes (${describe(users)}), not one first layer`);
+  if (users[0]!.op === 'Flatten' && users[0]!.domain === '') {
+    flatten = users[0]!;
+    const axis = flatten.attrs.find((a) => a.name === 'axis')?.ints ?? 1;
+    if (axis !== 1) return refuse(`the observation goes through Flatten(axis ${axis}), not Flatten(axis 1)`);
+    x = flatten.outputs[0]!;
+    if (outputNames.has(x)) return refuse('the flattened observation is also a graph output');
+    users = consumers(x);
+    if (users.length !== 1) return refuse(`the flattened observation feeds ${users.length} nodes (${describe(users)}), not one first layer`);
+  }
+  const first = users[0]!;
+  if (first.domain !== '' || (first.op !== 'MatMul' && first.op !== 'Gemm')) {
+    return refuse(`the observation's first node is ${first.op}${first.name ? ` "${first.name}"` : ''}, not a MatMul or Gemm`);
+  }
+  if (first.inputs[0] !== x || first.inputs.slice(1).includes(x)) return refuse(`the observation is not the first operand of ${first.op} "${first.name}"`);
+  let transB = 0;
+  let beta = 1;
+  if (first.op === 'Gemm') {
+    const attr = (name: string): Attr | undefined => first.attrs.find((a) => a.name === name);
+    if ((attr('transA')?.ints ?? 0) !== 0) return refuse(`Gemm "${first.name}" has transA 1`);
+    const alpha = attr('alpha')?.float ?? 1;
+    if (alpha !== 1) return refuse(`Gemm "${first.name}" has alpha ${alpha}`);
+    transB = attr('transB')?.ints ?? 0;
+    beta = attr('beta')?.float ?? 1;
+  }
+  const wName = first.inputs[1]!;
+  const w = inits.get(wName);
+  if (!w) return refuse(`the weights of ${first.op} "${first.name}" are computed in the graph, not a constant initializer`);
+  if (inputNames.includes(wName)) return refuse(`the weights "${wName}" are also a graph input, so a caller could replace them`);
+  if (w.external) return refuse(`the weights "${wName}" are stored outside the model`);
+  if (w.dataType !== FLOAT) return refuse(`the weights "${wName}" are not float32`);
+  if (w.dims.length !== 2) return refuse(`the weights "${wName}" have ${w.dims.length} dimensions`);
+  const [d0, d1] = w.dims as [number, number];
+  const D = transB ? d1 : d0;
+  const H = transB ? d0 : d1;
+  if (D !== size) return refuse(`the weights "${wName}" take ${D} values per row, the observation has ${size}`);
+  const W = tensorBytes(bytes, w, D * H);
+  if (W === null) return refuse(`the weights "${wName}" could not be read`);
+  const C = first.op === 'Gemm' ? (first.inputs[2] ?? '') : '';
+  for (const i of stateIndices) if (!(i >= 0 && i < D)) return refuse(`state column ${i} is outside the observation of ${D}`);
+
+  // W_state: the state rows of W as [S, H]. W_bar: W in its own layout (so the trunk runs the original's
+  // kernel) with the state weights zeroed — written as slices of the original bytes around zeros, so
+  // the megabytes of weights are copied once, when the trunk is assembled.
+  const S = stateIndices.length;
+  const wState = new Float32Array(S * H);
+  const view = new DataView(W.buffer, W.byteOffset, W.byteLength);
+  for (let k = 0; k < S; k++) {
+    const i = stateIndices[k]!;
+    for (let j = 0; j < H; j++) wState[k * H + j] = view.getFloat32(4 * (transB ? j * D + i : i * H + j), true);
+  }
+  const wBar: Parts = [];
+  {
+    // Zeroed runs, in bytes: a state row of H values ([D, H]), or one value per row of [H, D].
+    const run = transB ? 4 : 4 * H;
+    const zeros = new Uint8Array(run);
+    const rows = transB ? H : 1;
+    const rowBytes = transB ? 4 * D : 4 * D * H;
+    for (let r = 0; r < rows; r++) {
+      let from = r * rowBytes;
+      for (let k = 0; k < S; k++) {
+        const at = r * rowBytes + stateIndices[k]! * run;
+        if (at > from) wBar.push(W.subarray(from, at));
+        wBar.push(zeros);
+        from = at + run;
+      }
+      if (from < (r + 1) * rowBytes) wBar.push(W.subarray(from, (r + 1) * rowBytes));
+    }
+  }
+
+  // Copied from the original: ir_version, opsets, producer and the rest of ModelProto but the graph.
+  const modelRest: Parts = model.filter((f) => !(f.field === 7 && f.wire === 2)).map((f) => bytes.subarray(f.at, f.end));
+  const message = (field: number, m: Uint8Array): Parts => lenField(field, [m]);
+
+  // ---- trunk: observation [batch, D] · W_bar
+  const trunkGraph: Parts = [
+    ...message(1, nodeBytes(transB ? 'Gemm' : 'MatMul', [SPLIT_NAMES.trunkInput, 'policy_gate.split.w_bar'], [SPLIT_NAMES.trunkOutput], 'policy_gate.split.trunk', transB ? [intAttr('transB', 1)] : [])),
+    ...lenField(2, [new TextEncoder().encode('policy_gate_trunk')]),
+    ...lenField(5, floatTensor('policy_gate.split.w_bar', transB ? [H, D] : [D, H], wBar)),
+    ...message(11, valueInfo(SPLIT_NAMES.trunkInput, ['batch', D])),
+    ...message(12, valueInfo(SPLIT_NAMES.trunkOutput, ['batch', H])),
+  ];
+  const trunk = joined([...modelRest, ...lenField(7, trunkGraph)]);
+
+  // ---- head: the original graph, its first layer fed by the state columns and the trunk's row
+  const y = first.outputs[0]!;
+  const wUsedElsewhere = nodes.some((n) => n !== first && n.inputs.includes(wName));
+  const replacement: Uint8Array[] = [];
+  replacement.push(nodeBytes('MatMul', [SPLIT_NAMES.headState, 'policy_gate.split.w_state'], ['policy_gate.split.state_product'], 'policy_gate.split.state_product'));
+  if (C === '') {
+    replacement.push(nodeBytes('Add', ['policy_gate.split.state_product', SPLIT_NAMES.headTrunk], [y], first.name || 'policy_gate.split.first_layer'));
+  } else {
+    replacement.push(nodeBytes('Add', ['policy_gate.split.state_product', SPLIT_NAMES.headTrunk], ['policy_gate.split.product'], 'policy_gate.split.product'));
+    let bias = C;
+    if (beta !== 1) {
+      replacement.push(nodeBytes('Mul', [C, 'policy_gate.split.beta'], ['policy_gate.split.bias'], 'policy_gate.split.bias'));
+      bias = 'policy_gate.split.bias';
+    }
+    replacement.push(nodeBytes('Add', ['policy_gate.split.product', bias], [y], first.name || 'policy_gate.split.first_layer'));
+  }
+  const nameOf = (f: PbField): string => {
+    let name = '';
+    for (const v of readFields(bytes, f.start, f.end)) if (v.field === 1 && v.wire === 2) name = fieldText(bytes, v);
+    return name;
+  };
+  const headGraph: Parts = [];
+  for (const f of graph) {
+    if (f.wire === 2) {
+      if (f.field === 1) {
+        const n = nodes.find((m) => m.f === f)!;
+        if (n === flatten) continue;
+        if (n === first) {
+          for (const r of replacement) headGraph.push(...message(1, r));
+          continue;
+        }
+      } else if (f.field === 5 && f === w.f && !wUsedElsewhere) continue;
+      else if (f.field === 11 && nameOf(f) === input) continue;
+      else if (f.field === 13 && flatten !== null && nameOf(f) === x) continue;
+    }
+    headGraph.push(bytes.subarray(f.at, f.end));
+  }
+  headGraph.push(...lenField(5, floatTensor('policy_gate.split.w_state', [S, H], wState)));
+  if (beta !== 1 && C !== '') headGraph.push(...lenField(5, floatTensor('policy_gate.split.beta', [], Float32Array.of(beta))));
+  headGraph.push(...message(11, valueInfo(SPLIT_NAMES.headState, ['batch', S])));
+  headGraph.push(...message(11, valueInfo(SPLIT_NAMES.headTrunk, ['batch', H])));
+  const head = joined([...modelRest, ...lenField(7, headGraph)]);
+
+  return {
+    ok: true,
+    plan: { trunk, head, hidden: H, firstLayer: `${first.op}${first.name ? ` "${first.name}"` : ''} [${D} × ${H}]` },
+  };
+}
