@@ -9,7 +9,6 @@
  * - evaluations give the same report with and without the split, and the report says which path ran;
  * - decisions at a near tie are recomputed with the full model (the guard), so they are the full model's.
  */
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -287,7 +286,7 @@ describe('evaluation with the split gives the full model’s report', () => {
     expect(split.inference!.recomputed).toBe(split.inference!.rows);
     expect(withoutInference(split)).toEqual(withoutInference(full));
     // The model is tied between BUY and SELL, and the last bits pick either at different bars.
-    expect(full.backtest!.actions.chosen['BUY']! + full.backtest!.actions.chosen['SELL']!).toBe(full.backtest!.actions!.decisions);
+    expect(full.backtest!.actions!.chosen['BUY']! + full.backtest!.actions!.chosen['SELL']!).toBe(full.backtest!.actions!.decisions);
     expect(full.backtest!.actions!.chosen['BUY']).toBeGreaterThan(0);
     expect(full.backtest!.actions!.chosen['SELL']).toBeGreaterThan(0);
 
