@@ -26,7 +26,7 @@
  * A benchmark, not a test: it never fails on a time; it exits non-zero only when a run errors.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -36,12 +36,64 @@ import { parseArgs } from 'node:util';
 const here = fileURLToPath(import.meta.url);
 const repoRoot = path.resolve(path.dirname(here), '..', '..');
 
+/** FLOPs of one observation through the benchmark's MLP (a multiply-add counts 2): D → hidden… → 8 actions. */
+function flopsPerObservation(o: { window: number; features: number; hidden: number[] }): number {
+  const sizes = [o.window * o.features, ...o.hidden, 8];
+  let f = 0;
+  for (let i = 0; i + 1 < sizes.length; i++) f += 2 * sizes[i]! * sizes[i + 1]!;
+  return f;
+}
+
+/** CPU seconds of one validate run: policy-gate's own process, and its onnxruntime processes (from /proc). */
+interface CpuSplit {
+  parent: number;
+  hosts: number;
+}
+
+/** utime + stime of a process in seconds, and its peak RSS (VmHWM) in MiB, from /proc; null without /proc. */
+function procUsage(pid: number | 'self'): { cpuS: number; peakMiB: number } | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 of stat (utime, stime), in clock ticks of 1/100 s (USER_HZ on Linux).
+    const cpuS = (Number(fields[11]) + Number(fields[12])) / 100;
+    const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return { cpuS, peakMiB: hwm ? Number(hwm[1]) / 1024 : NaN };
+  } catch {
+    return null;
+  }
+}
+
+/** The CPU as /proc/cpuinfo names it (the benchmark's numbers belong to it), else os.cpus(). */
+function cpuDescription(): string {
+  try {
+    const text = readFileSync('/proc/cpuinfo', 'utf8');
+    const first = text.split('\n\n')[0]!;
+    const get = (k: string): string | undefined => new RegExp(`^${k}\\s*:\\s*(.*)$`, 'm').exec(first)?.[1]?.trim();
+    const flags = get('flags')?.split(' ') ?? [];
+    const vec = flags.includes('avx512f') ? 'AVX-512' : flags.includes('avx2') ? 'AVX2' : flags.includes('avx') ? 'AVX' : 'no AVX';
+    return `${get('model name') ?? 'unknown'} (family ${get('cpu family') ?? '?'} model ${get('model') ?? '?'}, ${vec})`;
+  } catch {
+    return cpus()[0]?.model.trim() ?? 'unknown CPU';
+  }
+}
+
 interface Measurement {
   kind: 'position-aware' | 'position-independent';
   models: number;
   folds: number;
   observations: number;
-  validate: { ms: number[]; best: number; errors: string[]; decisions: Record<string, number>; peakRssMiB: number };
+  validate: { ms: number[]; best: number; errors: string[]; decisions: Record<string, number>; peakRssMiB: number; cpu: CpuSplit[]; inference: string };
+  /** The same runs with runtime.split_first_layer false (the full model at every step), alternating with them. */
+  validateFull: { ms: number[]; best: number; cpu: CpuSplit[] } | null;
+  /** Whether the split and the full runs wrote the same report (decisions and numbers; models[].inference aside). */
+  identical: boolean | null;
+  /** FLOPs of the full model per observation, and over all of validate's observations. */
+  flopsPerObservation: number;
+  /** CPU seconds of the floor's best run (in-process, 1 intra-op thread). */
+  floorCpuS: number;
+  /** /proc/cpuinfo: model name, family/model, and the widest vector extension. */
+  cpuInfo: string;
   /** The floor: onnxruntime in this process, the session options validate uses (1 intra-op thread). */
   floor: { ms: number[]; best: number; loadMs: number; inferMs: number; peakRssMiB: number };
   /** The same with 2 intra-op threads (the machine's best for a lone batched call), on 2+ cores. */
@@ -76,7 +128,7 @@ const { values: args } = parseArgs({
     keep: { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
     parallel: { type: 'string' },
-    full: { type: 'boolean', default: false },
+    'no-full': { type: 'boolean', default: false },
     // internal: the measuring child
     measure: { type: 'string' },
   },
@@ -113,7 +165,7 @@ async function orchestrate(): Promise<void> {
         ...(args.verbose ? ['--verbose'] : []),
         ...(args.parallel ? ['--parallel', args.parallel] : []),
         ...(args['no-stress'] ? ['--no-stress'] : []),
-        ...(args.full ? ['--full'] : []),
+        ...(args['no-full'] ? ['--no-full'] : []),
       ];
       const out = await runChild(process.execPath, childArgs);
       if (out.code !== 0) {
@@ -147,8 +199,17 @@ function runChild(cmd: string, argv: string[]): Promise<{ code: number; stdout: 
 
 function table(m: Measurement): string {
   const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+  const total = (c: CpuSplit): number => c.parent + c.hosts;
+  const bestCpu = (cs: CpuSplit[]): CpuSplit => cs.reduce((a, c) => (total(c) < total(a) ? c : a));
+  const cpuText = (cs: CpuSplit[]): string => {
+    const c = bestCpu(cs);
+    return `CPU ${total(c).toFixed(2)} s (policy-gate ${c.parent.toFixed(2)} s + onnxruntime processes ${c.hosts.toFixed(2)} s; least of ${cs.length})`;
+  };
+  const flops = m.observations * m.flopsPerObservation;
+  const gflops = (ms: number): string => `${(flops / (ms / 1000) / 1e9).toFixed(1)} GFLOP/s`;
+  const splitCpu = total(bestCpu(m.validate.cpu));
   const rows: [string, string][] = [
-    ['machine', `${m.cpu}, ${m.cores} cores, Node ${m.node}, onnxruntime-node ${m.onnxruntime}`],
+    ['machine', `${m.cpuInfo}, ${m.cores} cores, Node ${m.node}, onnxruntime-node ${m.onnxruntime}`],
     ['archive', `${m.models} models, ${m.kind}, ${m.archiveMiB.toFixed(0)} MiB; 30-day backtest + 180-day ${m.folds}-fold walk-forward, 1Hour bars`],
     [
       'validate, end to end',
@@ -159,6 +220,36 @@ function table(m: Measurement): string {
       `${s(m.floor.best)}${m.floor.ms.length > 1 ? ` best of ${m.floor.ms.length}` : ''} (load ${s(m.floor.loadMs)}, inference ${s(m.floor.inferMs)}); onnxruntime in-process, 1 intra-op thread`,
     ],
     ['ratio validate / floor', `${(m.validate.best / m.floor.best).toFixed(2)}×`],
+    ['validate CPU', cpuText(m.validate.cpu)],
+    ['inference', m.validate.inference],
+    ...(m.validateFull
+      ? ([
+          ['validate, full model at every step', `${s(m.validateFull.best)} best of ${m.validateFull.ms.length}; ${cpuText(m.validateFull.cpu)} (runtime.split_first_layer false, runs alternating with the split's)`],
+          ['report.json, split vs full', m.identical ? 'identical (decisions and numbers; models[].inference aside)' : 'DIFFERENT'],
+          [
+            'split / full model',
+            `wall ${(m.validate.best / m.validateFull.best).toFixed(2)}×, CPU ${(splitCpu / total(bestCpu(m.validateFull.cpu))).toFixed(2)}×`,
+          ],
+        ] as [string, string][])
+      : []),
+    [
+      'validate / old floor',
+      `wall ${(m.validate.best / m.floor.best).toFixed(2)}×, CPU ${(splitCpu / m.floorCpuS).toFixed(2)}× (floor CPU ${m.floorCpuS.toFixed(2)} s)${
+        m.validateFull ? `; full model: wall ${(m.validateFull.best / m.floor.best).toFixed(2)}×, CPU ${(total(bestCpu(m.validateFull.cpu)) / m.floorCpuS).toFixed(2)}×` : ''
+      }`,
+    ],
+    [
+      'work',
+      `${(flops / 1e9).toFixed(1)} GFLOP (the full model over the observations, ${(m.flopsPerObservation / 1e6).toFixed(2)} MFLOP each); peak 1 core ${gflops(m.floor.inferMs)}${
+        m.floor2 ? `, 2 cores ${gflops(m.floor2.inferMs)}` : ''
+      } (the floor's batched runs); validate achieves ${(flops / splitCpu / 1e9).toFixed(1)} GFLOP per CPU-second, ${gflops(m.validate.best)} of wall`,
+    ],
+    [
+      'work floor',
+      `${s(m.floor.inferMs)} of one core's CPU${m.floor2 ? `, ${s(m.floor2.inferMs)} of wall on 2 cores` : ''} (the full model's FLOPs at the measured peak); validate / it: wall ${(
+        m.validate.best / (m.floor2?.inferMs ?? m.floor.inferMs)
+      ).toFixed(2)}×, CPU ${(splitCpu / (m.floor.inferMs / 1000)).toFixed(2)}×`,
+    ],
     ...(m.floor2
       ? ([
           [
@@ -231,6 +322,7 @@ async function measure(spec: string): Promise<void> {
     archiveBytes: number;
     positionAware: boolean;
     generateMs: number;
+    options: { window: number; features: number; hidden: number[] };
   };
   const { runValidate } = await import('../app/validate.js');
   const { runBacktest } = await import('../app/backtest.js');
@@ -252,21 +344,54 @@ async function measure(spec: string): Promise<void> {
   config.data.dir = bench.dataDir;
   if (args.parallel) config.runtime.parallelModels = Number(args.parallel);
   if (args['no-stress']) config.evidence.costStress.multiplier = null;
-  if (args.full) config.runtime.splitFirstLayer = false;
 
-  // 1. validate, end to end.
+  // 1. validate, end to end: with the first-layer split (the default) and, alternating with it, with the
+  // full model at every step, so both are measured on the same machine state. CPU seconds from /proc:
+  // this process, and the onnxruntime processes (kept across runs, so each run's share is a difference).
+  const { ortHostPids } = await import('../adapters/onnx/host.js');
+  const hostCpu = (): number => ortHostPids().reduce((a, pid) => a + (procUsage(pid)?.cpuS ?? 0), 0);
   const validateMs: number[] = [];
+  const fullMs: number[] = [];
+  const cpuSplit: CpuSplit[] = [];
+  const cpuFull: CpuSplit[] = [];
   const sampler = new RssSampler();
   sampler.start();
   let report!: Awaited<ReturnType<typeof runValidate>>;
-  for (let r = 0; r < repeat; r++) {
+  let fullReport: typeof report | null = null;
+  const runOnce = async (split: boolean): Promise<typeof report> => {
+    const cfg = { ...config, runtime: { ...config.runtime, splitFirstLayer: split } };
+    const h0 = hostCpu();
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
-    report = await runValidate(bench.archiveDir, config, null, { now, log, endMs: undefined, equityOut: null });
-    validateMs.push(performance.now() - t0);
-    process.stderr.write(`bench: validate ${((performance.now() - t0) / 1000).toFixed(2)} s\n`);
+    const r = await runValidate(bench.archiveDir, cfg, null, { now, log, endMs: undefined, equityOut: null });
+    const ms = performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    const cpu = { parent: (c.user + c.system) / 1e6, hosts: hostCpu() - h0 };
+    (split ? validateMs : fullMs).push(ms);
+    (split ? cpuSplit : cpuFull).push(cpu);
+    process.stderr.write(`bench: validate${split ? '' : ' (full model)'} ${(ms / 1000).toFixed(2)} s, CPU ${cpu.parent.toFixed(2)} + ${cpu.hosts.toFixed(2)} s\n`);
+    return r;
+  };
+  for (let r = 0; r < repeat; r++) {
+    report = await runOnce(true);
+    if (!args['no-full']) fullReport = await runOnce(false);
   }
   const validatePeak = sampler.stop();
-  const hostValidatePeak = await hostPeak();
+  const hostPids = ortHostPids();
+  const hostPeakProc = hostPids.length ? hostPids.reduce((a, pid) => a + (procUsage(pid)?.peakMiB ?? 0), 0) : null;
+  const hostValidatePeak = (await hostPeak()) ?? hostPeakProc;
+  const comparable = (r: typeof report): string => JSON.stringify(r.models.map(({ inference: _i, ...m }) => m));
+  const identical = fullReport === null ? null : comparable(report) === comparable(fullReport);
+  const paths = new Map<string, number>();
+  let recomputed = 0;
+  let rows = 0;
+  for (const m of report.models) {
+    const key = m.inference ? (m.inference.path === 'split' ? 'split' : `full (${m.inference.reason})`) : 'call by call';
+    paths.set(key, (paths.get(key) ?? 0) + 1);
+    recomputed += m.inference?.recomputed ?? 0;
+    rows += m.inference?.rows ?? 0;
+  }
+  const inference = `${[...paths].map(([k, n]) => `${n} × ${k}`).join(', ')}; ${recomputed} of ${rows} head decisions recomputed by the guard`;
   const errors = report.models.flatMap((m) => m.errors.map((e) => `${m.id}: ${e}`));
   const decisions: Record<string, number> = {};
   for (const m of report.models) {
@@ -333,14 +458,16 @@ async function measure(spec: string): Promise<void> {
   // infers for it. In this process, with no inter-process hop: the least any evaluation could cost.
   const ort = await import('onnxruntime-node');
   let input: Float32Array | null = null;
-  const floorRuns = async (threads: number): Promise<Measurement['floor']> => {
+  const floorRuns = async (threads: number): Promise<Measurement['floor'] & { cpuS: number }> => {
     const ms: number[] = [];
+    let cpuS = 0;
     let loadMs = 0;
     let inferMs = 0;
     sampler.start();
     for (let r = 0; r < repeat; r++) {
       let load = 0;
       let infer = 0;
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       for (let k = 0; k < bench.ids.length; k++) {
         const n = perModel.get(bench.ids[k]!) ?? 0;
@@ -372,14 +499,16 @@ async function measure(spec: string): Promise<void> {
         infer += c - b;
       }
       const elapsed = performance.now() - t0;
+      const c = process.cpuUsage(c0);
       if (ms.length === 0 || elapsed < Math.min(...ms)) {
         loadMs = load;
         inferMs = infer;
+        cpuS = (c.user + c.system) / 1e6;
       }
       ms.push(elapsed);
       process.stderr.write(`bench: floor (${threads} thread${threads > 1 ? 's' : ''}) ${(elapsed / 1000).toFixed(2)} s\n`);
     }
-    return { ms, best: Math.min(...ms), loadMs, inferMs, peakRssMiB: sampler.stop() };
+    return { ms, best: Math.min(...ms), loadMs, inferMs, peakRssMiB: sampler.stop(), cpuS };
   };
   // 4. a card with a feature graph: the graph run one window per bar over the example's bars, then
   // the backtest with 3 folds that runs it (the graph's columns, the golden vectors, the simulations).
@@ -420,7 +549,12 @@ async function measure(spec: string): Promise<void> {
     models: bench.ids.length,
     folds,
     observations,
-    validate: { ms: validateMs, best: Math.min(...validateMs), errors, decisions, peakRssMiB: validatePeak },
+    validate: { ms: validateMs, best: Math.min(...validateMs), errors, decisions, peakRssMiB: validatePeak, cpu: cpuSplit, inference },
+    validateFull: fullMs.length ? { ms: fullMs, best: Math.min(...fullMs), cpu: cpuFull } : null,
+    identical,
+    flopsPerObservation: flopsPerObservation(bench.options),
+    floorCpuS: floor.cpuS,
+    cpuInfo: cpuDescription(),
     floor,
     floor2,
     single,

@@ -652,6 +652,11 @@ export function ortHostStats(): OrtHostStats {
   return { ...stats, pid: slots.get(0)?.pid ?? null };
 }
 
+/** The process ids of the running onnxruntime processes, one per slot (the benchmark reads their CPU and memory from /proc). */
+export function ortHostPids(): number[] {
+  return [...slots.values()].map((h) => h.processId).filter((p): p is number => p !== null);
+}
+
 /** The peak resident memory in KiB of the running hosts, summed (the benchmark adds it to policy-gate's own), or null. */
 export async function ortHostPeakRssKiB(): Promise<number | null> {
   let total: number | null = null;
