@@ -98,6 +98,19 @@ const KEEP =
 const SECRET_NAME = /TOKEN|SECRET|PASSW|CREDENTIAL|PRIVATE|API_?KEY|AUTH|APCA|ALPACA/i;
 
 /**
+ * glibc's allocator, told to keep what it frees (no trimming, large blocks from the heap rather than
+ * fresh mmaps): every model's bytes, initializers and packed weights are megabytes, and memory the
+ * process gets back from the kernel is paid again in page faults by the next model — 30–40 ms of CPU per
+ * model on the benchmark's machine (docs/performance.md). The peak resident memory does not grow: freed
+ * blocks are reused, not added to. Other C libraries ignore these variables.
+ */
+const MALLOC_TUNING: NodeJS.ProcessEnv = {
+  MALLOC_MMAP_THRESHOLD_: String(1 << 30),
+  MALLOC_TRIM_THRESHOLD_: String(2 ** 32),
+  MALLOC_TOP_PAD_: String(64 << 20),
+};
+
+/**
  * The environment the onnxruntime host is started with: an allowlist of `env`, never a secret.
  * RUNNER_TRACKING_ID is the one runner variable kept: the GitHub runner tags the processes of a job with
  * it and kills those still running when the job ends, which includes an orphaned host.
@@ -634,7 +647,7 @@ export function ortHost(slot = 0): OrtHost {
   const current = slots.get(slot);
   if (current && current.alive) return current;
   if (stopped !== null) throw new OrtHostFailure(`onnxruntime is not started again: ${stopped}`, 'onnxruntime', 'lost');
-  const env = hostEnvironment(process.env);
+  const env = { ...hostEnvironment(process.env), ...MALLOC_TUNING };
   if (testFaults) env['POLICY_GATE_ORT_HOST_FAULTS'] = '1';
   const host = new OrtHost(++generations, onnxruntimeEntry(), env);
   slots.set(slot, host);
