@@ -246,7 +246,7 @@ describe('third-party actions', () => {
 
   it('are pinned by commit SHA with the tag in a comment', () => {
     expect(uses.length).toBeGreaterThan(5);
-    for (const u of uses) expect(`${u.ref}${u.rest}`, u.file).toMatch(/^[\w.-]+\/[\w.\/-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$/);
+    for (const u of uses) expect(`${u.ref}${u.rest}`, u.file).toMatch(/^[\w.-]+\/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$/);
   });
 
   it('use one version of each repository across action.yml and the workflows', () => {

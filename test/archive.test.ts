@@ -70,7 +70,9 @@ describe('zip archives', () => {
       }
       // Concurrent reads share one file handle.
       const all = await Promise.all(archive.files.map((f) => archive.read(f.path)));
-      all.forEach((data, i) => expect(data.equals(content[archive.files[i]!.path]!)).toBe(true));
+      all.forEach((data, i) => {
+        expect(data.equals(content[archive.files[i]!.path]!)).toBe(true);
+      });
     } finally {
       await archive.close();
     }

@@ -169,7 +169,9 @@ describe('cost stress', () => {
     }
     // The 4Hour policy has no state features: the same actions replayed at higher cost lose more in every fold.
     const m4 = byId(report)['BTCUSD_4Hour'];
-    m4.walkForward.folds.forEach((f: any, i: number) => expect(m4.evidence.costStress.folds[i].totalReturn).toBeLessThan(f.metrics.totalReturn));
+    m4.walkForward.folds.forEach((f: any, i: number) => {
+      expect(m4.evidence.costStress.folds[i].totalReturn).toBeLessThan(f.metrics.totalReturn);
+    });
     expect(m4.evidence.costStress.decisionUnderStress).toBe('PAPER');
   });
 

@@ -100,7 +100,9 @@ describe('a feature graph exported from torch', () => {
     expect(job!.bars.graph!.columns).toHaveLength(6);
     // The backtest and the folds, then the folds again at stressed costs (evidence), which decide the same.
     expect(targets).toHaveLength(r.windows.length + r.walk_forward.folds);
-    targets.slice(0, r.windows.length).forEach((t, i) => expect(Array.from(t), r.windows[i]!.window).toEqual(r.windows[i]!.actions.map((a) => TARGET_OF[a]!)));
+    targets.slice(0, r.windows.length).forEach((t, i) => {
+      expect(Array.from(t), r.windows[i]!.window).toEqual(r.windows[i]!.actions.map((a) => TARGET_OF[a]!));
+    });
   });
 
   it('a graph whose rows depend on the rest of the batch (momentum z-scored over the batch) is flagged LOOKAHEAD, naming the column', async () => {

@@ -50,7 +50,9 @@ function metricProblems(report: ReportJson): string[] {
   };
   for (const m of report.models) {
     check(`${m.id}.backtest.metrics`, m.backtest?.metrics);
-    m.walkForward?.folds.forEach((f, i) => check(`${m.id}.folds[${i}].metrics`, f.metrics));
+    m.walkForward?.folds.forEach((f, i) => {
+      check(`${m.id}.folds[${i}].metrics`, f.metrics);
+    });
     check(`${m.id}.walkForward.summary`, m.walkForward?.summary);
   }
   return problems;

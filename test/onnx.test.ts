@@ -440,6 +440,8 @@ describe('run()', () => {
 
   it('softmaxRows is a proper softmax', () => {
     const p = softmaxRows([0, Math.log(3), 1000, 1000], 2);
-    [0.25, 0.75, 0.5, 0.5].forEach((v, i) => expect(p[i]).toBeCloseTo(v, 15));
+    [0.25, 0.75, 0.5, 0.5].forEach((v, i) => {
+      expect(p[i]).toBeCloseTo(v, 15);
+    });
   });
 });

@@ -77,7 +77,9 @@ describe('reconcile: an account that trades exactly as the backtest', () => {
     expect(r.decisions).toMatchObject({ matched: 7, missed: 0, extra: 0, unmatchedShare: 0 });
     expect(r.decisions.lag).toMatchObject({ mean: 0, max: 0, counts: { '0': 7 } });
     expect(r.sleeve.equity.length).toBe(bt.curve.equity.length);
-    r.sleeve.equity.forEach((e, k) => expect(e).toBeCloseTo(bt.curve.equity[k]!, 6));
+    r.sleeve.equity.forEach((e, k) => {
+      expect(e).toBeCloseTo(bt.curve.equity[k]!, 6);
+    });
     expect(r.comparison.returnDifference).toBeCloseTo(0, 12);
     expect(r.comparison.trackingError).toBeCloseTo(0, 9);
     expect(r.comparison.correlation).toBeCloseTo(1, 9);
@@ -134,7 +136,9 @@ describe('reconcile: the simulated paper account (one bar late, random slippage,
       // one bar later, at that bar's open moved by the random slippage; against the backtest's slipped open
       expected.push(f.side === 'buy' ? (f.price - btFill.price) / btFill.price * 1e4 : (btFill.price - f.price) / btFill.price * 1e4);
     }
-    r.shortfall.perFill.forEach((s, k) => expect(s.shortfallBps).toBeCloseTo(expected[k]!, 9));
+    r.shortfall.perFill.forEach((s, k) => {
+      expect(s.shortfallBps).toBeCloseTo(expected[k]!, 9);
+    });
     const sorted = [...expected].sort((a, b) => a - b);
     expect(r.shortfall.shortfallBps.mean).toBeCloseTo(expected.reduce((a, v) => a + v, 0) / expected.length, 9);
     expect(r.shortfall.shortfallBps.median).toBeCloseTo((sorted[4]! + sorted[5]!) / 2, 9);
@@ -170,7 +174,9 @@ describe('reconcile: the simulated paper account (one bar late, random slippage,
       }
       equity.push(cash + q * b.close[k]!);
     }
-    r.sleeve.equity.forEach((e, k) => expect(e).toBeCloseTo(equity[k]!, 6));
+    r.sleeve.equity.forEach((e, k) => {
+      expect(e).toBeCloseTo(equity[k]!, 6);
+    });
     const fees = account.fills.reduce((a, f) => a + (f.feeAsset === 'base' ? f.fee * f.price : f.fee), 0);
     expect(r.sleeve.fees).toBeCloseTo(fees, 6);
     expect(r.sleeve.finalPosition).toBeCloseTo(0.05 - 0.05 * 0.0025, 9); // only the manual buy is still held

@@ -23,12 +23,12 @@ interface Element {
   inner: string;
 }
 
-const unescape = (s: string): string =>
+const unescapeHtml = (s: string): string =>
   s.replace(/&(amp|lt|gt|quot|#39|#x27|nbsp);/g, (_m, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'", '#x27': "'", nbsp: '\u00a0' })[e]!);
 
 function attrs(tag: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const m of tag.matchAll(/([\w:-]+)="([^"]*)"/g)) out[m[1]!] = unescape(m[2]!);
+  for (const m of tag.matchAll(/([\w:-]+)="([^"]*)"/g)) out[m[1]!] = unescapeHtml(m[2]!);
   return out;
 }
 
@@ -51,7 +51,7 @@ const points = (s: string | undefined): [number, number][] =>
 /** The pixels are an affine image of the data: px = a + b·v for every point (to the 0.1 px the SVG is written at). */
 function expectAffine(pixels: number[], values: number[], what: string): void {
   expect(pixels.length, what).toBe(values.length);
-  let i = 0;
+  const i = 0;
   let j = 0;
   for (let k = 1; k < values.length; k++) {
     if (Math.abs(values[k]! - values[i]!) > Math.abs(values[j]! - values[i]!)) j = k;
@@ -226,7 +226,7 @@ describe('report.html in headless Chromium', () => {
   });
 
   it('shows the decision, its reasons, the gating table and the notes of every model', () => {
-    const text = unescape(light.dom.replace(/<[^>]+>/g, ' ')).replace(/\s+/g, ' ');
+    const text = unescapeHtml(light.dom.replace(/<[^>]+>/g, ' ')).replace(/\s+/g, ' ');
     for (const m of report.models) {
       expect(text, m.id).toContain(m.id);
       if (m.decision) for (const r of m.decision.reasons) expect(text, `${m.id} reason`).toContain(r.replace(/\s+/g, ' '));
@@ -284,7 +284,11 @@ describe('report.html in headless Chromium', () => {
         const lo = widest.values.indexOf(Math.min(...widest.values));
         const slope = (widest.ys[hi]! - widest.ys[lo]!) / (widest.values[hi]! - widest.values[lo]!);
         const at = (v: number): number => widest.ys[lo]! + slope * (v - widest.values[lo]!);
-        series.forEach((s, k) => s.values.forEach((v, i) => expect(Math.abs(at(v) - s.ys[i]!), `${m.id} fold ${k + 1} ${key}[${i}]`).toBeLessThan(0.3)));
+        series.forEach((s, k) => {
+          s.values.forEach((v, i) => {
+            expect(Math.abs(at(v) - s.ys[i]!), `${m.id} fold ${k + 1} ${key}[${i}]`).toBeLessThan(0.3);
+          });
+        });
       }
     }
   });

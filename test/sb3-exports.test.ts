@@ -159,7 +159,9 @@ describe('stable-baselines3 and sb3-contrib exports decide as torch does, step b
     expect(means[0]!.some((m) => Math.abs(m) > 1)).toBe(true); // the clip is exercised
     targets.forEach((t, i) => {
       expect(t).toHaveLength(means[i]!.length);
-      t.forEach((v, k) => expect(Math.abs(v - Math.max(-1, Math.min(1, means[i]![k]!)))).toBeLessThan(1e-5));
+      t.forEach((v, k) => {
+        expect(Math.abs(v - Math.max(-1, Math.min(1, means[i]![k]!)))).toBeLessThan(1e-5);
+      });
     });
   });
 

@@ -16,7 +16,8 @@ import { EXAMPLE_ZIP, REPO } from './helpers/e2e.js';
 const schemas = publishedSchemas();
 const ajv = new Ajv2020({ strict: false, allErrors: true });
 const validate = (file: string, doc: unknown): { ok: boolean; paths: string[] } => {
-  const v = ajv.getSchema(file) ?? (ajv.addSchema(schemas[file]!, file), ajv.getSchema(file)!);
+  if (!ajv.getSchema(file)) ajv.addSchema(schemas[file]!, file);
+  const v = ajv.getSchema(file)!;
   const ok = v(doc) as boolean;
   return { ok, paths: (v.errors ?? []).map((e) => `${e.instancePath}${e.keyword === 'additionalProperties' ? `/${String((e.params as { additionalProperty: string }).additionalProperty)}` : ''}`) };
 };

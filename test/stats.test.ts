@@ -103,7 +103,7 @@ describe('moments (per-period Sharpe, skewness, raw kurtosis)', () => {
   it('series B by hand; the kurtosis is RAW (a normal sample would be near 3, not 0)', () => {
     const m = returnMoments(B);
     expect(m.sharpe).toBeCloseTo(Math.sqrt(2 / 7), 12);
-    expect(m.skewness).toBeCloseTo(1.2e-6 / Math.pow(2.8e-4, 1.5), 10);
+    expect(m.skewness).toBeCloseTo(1.2e-6 / 2.8e-4 ** 1.5, 10);
     expect(m.skewness).toBeCloseTo(0.2561204163, 9);
     expect(m.kurtosis).toBeCloseTo(1e-7 / (2.8e-4 * 2.8e-4), 10);
     expect(m.kurtosis).toBeCloseTo(1.2755102041, 9);
@@ -190,7 +190,7 @@ describe('deflated Sharpe ratio (Bailey & López de Prado 2014)', () => {
     for (const n of [5, 20, 100]) {
       let exact = 0;
       const h = 1e-3;
-      for (let x = -8; x <= 8; x += h) exact += x * n * (Math.exp((-x * x) / 2) / Math.sqrt(2 * Math.PI)) * Math.pow(normalCdf(x), n - 1) * h;
+      for (let x = -8; x <= 8; x += h) exact += x * n * (Math.exp((-x * x) / 2) / Math.sqrt(2 * Math.PI)) * normalCdf(x) ** (n - 1) * h;
       expect(Math.abs(expectedMaxStandardNormal(n) / exact - 1)).toBeLessThan(0.03);
     }
   });

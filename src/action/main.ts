@@ -109,7 +109,9 @@ function guardStreams(): () => void {
       stream.write = write;
     });
   }
-  return () => restore.forEach((r) => r());
+  return () => {
+    for (const r of restore) r();
+  };
 }
 
 /** core.setOutput with the value redacted (step outputs are read by later steps and shown in logs). */

@@ -9,7 +9,7 @@ import { mkdir, open, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { writeFileAtomic, type AtomicFs } from '../util/atomic.js';
 export { writeFileAtomic };
 import { dirname, join, resolve } from 'node:path';
-import { inputError, PolicyGateError } from '../core/errors.js';
+import { inputError, type PolicyGateError } from '../core/errors.js';
 import type { Report } from '../core/report.js';
 import { renderMarkdown } from '../core/render/markdown.js';
 import { renderHtml } from '../core/render/html.js';

@@ -240,7 +240,7 @@ export async function writePlan(
   const result: WriteResult = { written: [], unchanged: [] };
   for (const f of await pendingFiles(root, deploy, plan, files)) {
     const abs = resolve(root, f.path);
-    if (f.current && f.current.equals(f.bytes)) {
+    if (f.current?.equals(f.bytes)) {
       result.unchanged.push(f.path);
       continue;
     }
@@ -297,7 +297,7 @@ export async function runPromote(opts: PromoteOptions): Promise<PromoteResult> {
   });
   if (opts.dryRun) {
     const all = await pendingFiles(opts.root, deploy, plan, collected.files);
-    const pending = all.filter((f) => !(f.current && f.current.equals(f.bytes)));
+    const pending = all.filter((f) => !f.current?.equals(f.bytes));
     const unchanged = all.filter((f) => !pending.includes(f)).map((f) => f.path);
     return { plan, deploy, writes: { written: [], unchanged }, pending };
   }

@@ -3,13 +3,17 @@
  *   policy-card.json          a policy card (src/core/card-schema.ts, from the card parser's lists);
  *   policy-gate.config.json   the config file (src/config/schema.ts, recorded by running its parser);
  *   deploy.json               a deployment config, deploy/paper.json or deploy/live.json (the entry fields
- *                             promotion writes: src/core/promotion.ts).
+ *                             promotion writes: src/core/promotion.ts);
+ *   report.json               the report a run writes (--out, --json): src/core/report-schema.ts, typed
+ *                             against the Report interfaces.
  * `npm run schemas` writes them; test/schemas.test.ts checks the committed files are current and that
  * they accept what the parsers accept.
  */
 import { cardSchema } from '../core/card-schema.js';
 import { ENTRY_KEYS } from '../core/promotion.js';
 import { configSchema } from '../config/schema.js';
+import { SCHEMA_VERSION } from '../core/report.js';
+import { reportSchema } from '../core/report-schema.js';
 
 type Schema = Record<string, unknown>;
 
@@ -60,6 +64,7 @@ export function publishedSchemas(): Record<string, Schema> {
     'policy-card.json': cardSchema(),
     'policy-gate.config.json': configSchema(),
     'deploy.json': deploySchema(),
+    'report.json': reportSchema(SCHEMA_VERSION),
   };
 }
 

@@ -176,7 +176,7 @@ function batchedInput(info: TensorInfo, cardAxis: number | null, label: string, 
     }
     axis = cardAxis;
   } else if (symbolic.length === 1) axis = symbolic[0]!;
-  else if (symbolic.length === 0) axis = sh.length === 0 ? 0 : sh.findIndex((d) => d === 1) >= 0 ? sh.findIndex((d) => d === 1) : 0;
+  else if (symbolic.length === 0) axis = Math.max(sh.indexOf(1), 0);
   else {
     throw inputError(
       `${label}: ${what} input "${info.name}" has shape ${showShape(info)} with ${symbolic.length} dynamic axes; say which one is the batch with "batch_axis" in ${file}`,

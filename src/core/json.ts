@@ -115,7 +115,7 @@ export function checkJsonStructure(text: string, file: string, options: JsonChec
         j = q + 1;
       }
       if (end < 0) return; // unterminated: JSON.parse reports it
-      if (top && top.object && top.expecting) {
+      if (top?.object && top.expecting) {
         top.members++;
         top.expecting = false;
         if (!countingOnly) {
@@ -141,14 +141,14 @@ export function checkJsonStructure(text: string, file: string, options: JsonChec
         if (top.capped && top.members > cap!.max) countingOnly = true;
       } else {
         itemStarts(top);
-        if (top && top.capped && top.members > cap!.max) countingOnly = true;
+        if (top?.capped && top.members > cap!.max) countingOnly = true;
       }
       i = end;
       continue;
     }
     if (c === 123 /* { */ || c === 91 /* [ */) {
       itemStarts(top);
-      if (top && top.capped && top.members > cap!.max) countingOnly = true;
+      if (top?.capped && top.members > cap!.max) countingOnly = true;
       if (stack.length + 1 > maxDepth) {
         throw inputError(
           `${file}: JSON nested more than ${maxDepth} levels deep (at ${position(text, i)}); no file policy-gate reads needs that — the file is broken or hostile.`,
@@ -174,7 +174,7 @@ export function checkJsonStructure(text: string, file: string, options: JsonChec
     }
     if (c === 125 /* } */ || c === 93 /* ] */) {
       const frame = stack.pop();
-      if (frame && frame.capped && frame.members > cap!.max) {
+      if (frame?.capped && frame.members > cap!.max) {
         throw inputError(`${file}: ${cap!.message(frame.path!, frame.members)}`, file);
       }
       continue;

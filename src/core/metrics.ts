@@ -122,7 +122,7 @@ export function computeMetrics(
     if (growth < 0) {
       cagr = undef('cagr', 'equity ended below zero: a compound growth rate does not exist');
     } else {
-      const c = Math.pow(growth, P / N) - 1;
+      const c = growth ** (P / N) - 1;
       cagr = Number.isFinite(c) ? c : undef('cagr', `overflows: ${N} bars are too few to annualize this return (P = ${P})`);
     }
 
@@ -155,7 +155,7 @@ export function computeMetrics(
       const m = mean(r);
       const flat = allEqual(r);
       const sd = flat ? 0 : sampleStd(r, m);
-      volatility = sd * Math.pow(P, 1 / 2);
+      volatility = sd * P ** (1 / 2);
       if (sd === 0) {
         sharpe = undef('sharpe', 'zero variance: every per-bar return is the same (e.g. no position was ever held)');
       } else {

@@ -121,7 +121,11 @@ function normalisation(bars: BarSeries, features: FeatureSpec[]): { mean: number
     }
     let n = 0;
     let sum = 0;
-    for (const v of col) if (Number.isFinite(v)) (sum += v), n++;
+    for (const v of col) {
+      if (!Number.isFinite(v)) continue;
+      sum += v;
+      n++;
+    }
     const m = sum / n;
     let ss = 0;
     for (const v of col) if (Number.isFinite(v)) ss += (v - m) * (v - m);

@@ -409,7 +409,9 @@ async function measure(spec: string): Promise<void> {
     if (!m.backtest || !m.walkForward) continue;
     const { bars } = await loadBarsFromDir(bench.dataDir, m.symbol, m.timeframe);
     const index = new Map<number, number>();
-    bars.time.forEach((t, i) => index.set(t, i));
+    bars.time.forEach((t, i) => {
+      index.set(t, i);
+    });
     const windows = [m.backtest, ...m.walkForward.folds].map((w) => ({
       first: index.get(Date.parse(w.start))! - 1,
       last: index.get(Date.parse(w.start))! - 1 + w.bars - 1,

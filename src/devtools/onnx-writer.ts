@@ -237,7 +237,9 @@ function encodeNode(n: NodeSpec, index: number): Uint8Array {
 
 function encodeGraph(g: GraphSpec): Uint8Array {
   const w = new PbWriter();
-  g.nodes.forEach((n, i) => w.message(1, encodeNode(n, i)));
+  g.nodes.forEach((n, i) => {
+    w.message(1, encodeNode(n, i));
+  });
   w.string(2, g.name);
   for (const t of g.initializers) w.message(5, encodeTensor(t));
   for (const v of g.inputs) w.message(11, encodeValueInfo(v));
@@ -251,7 +253,9 @@ function encodeFunction(f: FunctionSpec): Uint8Array {
   for (const i of f.inputs) w.string(4, i);
   for (const o of f.outputs) w.string(5, o);
   for (const a of f.attributes ?? []) w.string(6, a);
-  f.nodes.forEach((n, i) => w.message(7, encodeNode(n, i)));
+  f.nodes.forEach((n, i) => {
+    w.message(7, encodeNode(n, i));
+  });
   const opset = new PbWriter();
   opset.string(1, '');
   opset.int(2, 17);

@@ -78,7 +78,7 @@ export class FakeAlpacaTrading {
     const seen: SeenRequest = { method: req.method ?? 'GET', path: u.pathname, query: Object.fromEntries(u.searchParams), headers: req.headers };
     this.requests.push(seen);
     const fault = this.faults.shift();
-    if (fault && fault(req, res, seen)) return;
+    if (fault?.(req, res, seen)) return;
     if (seen.method !== 'GET') return json(res, 403, { code: 40310000, message: `${seen.method} ${u.pathname} is not allowed on this test account` });
     if (this.requireKeys) {
       if (req.headers['apca-api-key-id'] !== this.requireKeys.keyId || req.headers['apca-api-secret-key'] !== this.requireKeys.secret) {

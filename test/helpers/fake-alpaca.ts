@@ -94,7 +94,7 @@ export class FakeAlpaca {
     const seen: SeenRequest = { method: req.method ?? 'GET', path: u.pathname, query: Object.fromEntries(u.searchParams), headers: req.headers };
     this.requests.push(seen);
     const fault = this.faults.shift() ?? this.permanent;
-    if (fault && fault(req, res, seen)) return;
+    if (fault?.(req, res, seen)) return;
     if (seen.method !== 'GET') return json(res, 405, { code: 40510000, message: 'method not allowed' });
     if (u.pathname === '/v2/stocks/bars') {
       if (this.requireKeys) {

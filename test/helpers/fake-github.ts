@@ -269,7 +269,7 @@ export async function startFakeGitHub(init: Partial<Pick<FakeState, 'owner' | 'r
       if (path === '/api/graphql') path = '/graphql';
       else if (path.startsWith(`${basePath}/`)) path = path.slice(basePath.length);
     }
-    let body: unknown = undefined;
+    let body: unknown;
     if (rawBody) {
       try {
         body = JSON.parse(rawBody);

@@ -165,7 +165,9 @@ function zip64Extra(values: number[]): Buffer {
   const extra = Buffer.alloc(4 + 8 * values.length);
   extra.writeUInt16LE(0x0001, 0);
   extra.writeUInt16LE(8 * values.length, 2);
-  values.forEach((v, i) => extra.writeBigUInt64LE(BigInt(v), 4 + 8 * i));
+  values.forEach((v, i) => {
+    extra.writeBigUInt64LE(BigInt(v), 4 + 8 * i);
+  });
   return extra;
 }
 

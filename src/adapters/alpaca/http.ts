@@ -38,7 +38,7 @@ import { ApiError, FetchError, marketData } from '@alpacahq/alpaca-trade-api/res
 import { infraError, inputError, PolicyGateError } from '../../core/errors.js';
 import type { AssetClass, Timeframe } from '../../core/types.js';
 import type { AlpacaKeys } from './keys.js';
-import { Redactor } from './redact.js';
+import type { Redactor } from './redact.js';
 
 export const DEFAULT_DATA_HOST = marketData.MARKET_DATA_HOST;
 export const DATA_URL_ENV = 'APCA_API_DATA_URL';

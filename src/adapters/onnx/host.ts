@@ -645,7 +645,7 @@ export function stopOrtHostsNow(why: string): number[] {
 /** The running host of `slot` (default 0), or a new one (after a crash, a timeout or a shutdown). */
 export function ortHost(slot = 0): OrtHost {
   const current = slots.get(slot);
-  if (current && current.alive) return current;
+  if (current?.alive) return current;
   if (stopped !== null) throw new OrtHostFailure(`onnxruntime is not started again: ${stopped}`, 'onnxruntime', 'lost');
   const env = { ...hostEnvironment(process.env), ...MALLOC_TUNING };
   if (testFaults) env['POLICY_GATE_ORT_HOST_FAULTS'] = '1';

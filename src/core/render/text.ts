@@ -42,7 +42,7 @@ export function gatingTable(models: readonly ModelReport[]): string {
 export function noteLines(m: ModelReport): string[] {
   const lines = [...m.errors.map((e) => `error: ${e}`), ...m.notes.map((n) => `note: ${n}`)];
   if (m.notEvaluated) lines.unshift(`not evaluated (no decision, requested ${m.requested}): ${m.notEvaluated.reason}`);
-  if (m.gating && m.gating.reasons.length && m.gating.classification !== 'APPROVED') {
+  if (m.gating?.reasons.length && m.gating.classification !== 'APPROVED') {
     lines.unshift(...m.gating.reasons.map((r) => `gating: ${r}`));
   }
   return lines;

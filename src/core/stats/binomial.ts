@@ -29,7 +29,7 @@ export function binomialTail(k: number, n: number, p = 0.5): number {
   if (k <= 0) return 1;
   if (k > n) return 0;
   let sum = 0;
-  for (let i = Math.ceil(k); i <= n; i++) sum += binomialCoefficient(n, i) * Math.pow(p, i) * Math.pow(1 - p, n - i);
+  for (let i = Math.ceil(k); i <= n; i++) sum += binomialCoefficient(n, i) * p ** i * (1 - p) ** (n - i);
   return Math.min(1, sum);
 }
 

@@ -77,7 +77,7 @@ export function returnMoments(returns: ArrayLike<number>): ReturnMoments {
     mean,
     std,
     sharpe: mean / std,
-    skewness: m3 / n / Math.pow(p2, 1.5),
+    skewness: m3 / n / p2 ** 1.5,
     kurtosis: m4 / n / (p2 * p2),
     reason: null,
   };
@@ -113,7 +113,7 @@ export function minTrackRecordLength(sr: number, benchmark: number, skewness: nu
   const v = sharpeVarianceTerm(sr, skewness, kurtosis);
   if (!(v > 0) || !Number.isFinite(v)) return undefinedStat(`the Sharpe ratio's variance term 1 − γ3·SR + (γ4 − 1)/4·SR² is ${v}, not positive`);
   const z = normalInv(confidence);
-  return { value: 1 + v * Math.pow(z / (sr - benchmark), 2), reason: null };
+  return { value: 1 + v * (z / (sr - benchmark)) ** 2, reason: null };
 }
 
 /**
