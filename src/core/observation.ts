@@ -46,7 +46,9 @@ export function stateIndicesOf(card: Pick<PolicyCard, 'observation'>): Int32Arra
   const { window, features } = card.observation;
   const F = features.length;
   const out: number[] = [];
-  for (let r = 0; r < window; r++) features.forEach((f, k) => featureKind(f) === 'state' && out.push(r * F + k));
+  for (let r = 0; r < window; r++) {
+    for (let k = 0; k < F; k++) if (featureKind(features[k]!) === 'state') out.push(r * F + k);
+  }
   return Int32Array.from(out);
 }
 

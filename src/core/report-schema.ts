@@ -8,6 +8,7 @@
  */
 import type { FoldSummary } from './folds.js';
 import type { FoldReport, ModelReport, NotEvaluated, Report, WindowReport, TradeRecord, ActionHistogram } from './report.js';
+import type { InferencePath } from './drive.js';
 import type { PlannedModel, ShardInfo } from './shard.js';
 import { TIER_ORDER, TIMEFRAMES, type BacktestMetrics, type DataQualityNote, type Decision, type FinalMetrics, type GatingFlag, type GatingResult, type ModelFileInfo, type ModelFlag } from './types.js';
 
@@ -164,8 +165,21 @@ const model = object<ModelReport>(
     charts: { type: 'object', description: 'the curves report.html draws (docs/reports.md)' },
     evidence: { type: ['object', 'null'], description: 'docs/evidence.md; null when there was no walk-forward to judge' },
     track: { type: 'object', description: 'policy-gate track: the model’s record on its account (docs/promotion.md)' },
+    inference: object<InferencePath>(
+      {
+        path: { enum: ['split', 'full'] },
+        reason: nullable(text),
+        firstLayer: text,
+        rows: count,
+        recomputed: count,
+        guard: number,
+        selfCheckError: number,
+      },
+      ['firstLayer', 'guard', 'selfCheckError'],
+      'which inference path decided the simulations (docs/reports.md)',
+    ),
   },
-  ['notEvaluated', 'charts', 'evidence', 'track'],
+  ['notEvaluated', 'charts', 'evidence', 'track', 'inference'],
 );
 
 const archive = object<NonNullable<Report['archive']>>({
