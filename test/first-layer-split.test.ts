@@ -9,6 +9,7 @@
  * - evaluations give the same report with and without the split, and the report says which path ran;
  * - decisions at a near tie are recomputed with the full model (the guard), so they are the full model's.
  */
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -17,7 +18,7 @@ import { runValidate } from '../src/app/validate.js';
 import { loadBarsFromDir } from '../src/adapters/bars/csv.js';
 import { shutdownOrtHost } from '../src/adapters/onnx/host.js';
 import { loadPolicyModel } from '../src/adapters/onnx/session.js';
-import { planFirstLayerSplit, SPLIT_NAMES, type SplitPlan } from '../src/adapters/onnx/split.js';
+import { planFirstLayerSplit, SPLIT_NAMES, splitName, type SplitPlan } from '../src/adapters/onnx/split.js';
 import { defaultConfig } from '../src/config/schema.js';
 import { splitRefusal, type Binding } from '../src/core/drive.js';
 import { stateIndicesOf } from '../src/core/observation.js';
@@ -74,12 +75,19 @@ async function run(bytes: Uint8Array, feeds: Record<string, { data: Float32Array
   }
 }
 
-/** The split's output for observations `x` [n, D]: the head on the trunk's rows and the state columns. */
-async function splitOutput(plan: SplitPlan, x: Float32Array, n: number, output: string): Promise<Float32Array> {
-  const trunk = await run(plan.trunk, { [SPLIT_NAMES.trunkInput]: { data: x, dims: [n, D] } }, SPLIT_NAMES.trunkOutput);
-  const state = new Float32Array(n * STATE.length);
-  for (let k = 0; k < n; k++) for (let i = 0; i < STATE.length; i++) state[k * STATE.length + i] = x[k * D + STATE[i]!]!;
-  return run(plan.head, { [SPLIT_NAMES.headState]: { data: state, dims: [n, STATE.length] }, [SPLIT_NAMES.headTrunk]: { data: trunk, dims: [n, plan.hidden] } }, output);
+/** The split's output for observations `x` [n, size] whose state columns are `state`: the head on the trunk's rows and the state columns. */
+async function splitOutput(plan: SplitPlan, x: Float32Array, n: number, output: string, state: Int32Array = STATE): Promise<Float32Array> {
+  const size = x.length / n;
+  const trunkSession = await ort.InferenceSession.create(plan.trunk, { graphOptimizationLevel: 'all', intraOpNumThreads: 1 });
+  const rows = await trunkSession.run({ [SPLIT_NAMES.trunkInput]: new ort.Tensor('float32', x, [n, size]) });
+  await trunkSession.release();
+  const cols = new Float32Array(n * state.length);
+  for (let k = 0; k < n; k++) for (let i = 0; i < state.length; i++) cols[k * state.length + i] = x[k * size + state[i]!]!;
+  const feeds: Record<string, { data: Float32Array; dims: number[] }> = { [SPLIT_NAMES.headState]: { data: cols, dims: [n, state.length] } };
+  plan.hidden.forEach((H, k) => {
+    feeds[splitName('trunk', k)] = { data: rows[splitName('trunk', k)]!.data as Float32Array, dims: [n, H] };
+  });
+  return run(plan.head, feeds, output);
 }
 
 function randomRows(n: number, seed: number): Float32Array {
@@ -125,7 +133,7 @@ describe('planFirstLayerSplit: the split models compute the full model', () => {
       expect(outcome.ok, outcome.ok ? '' : outcome.reason).toBe(true);
       if (!outcome.ok) return;
       expect(outcome.plan.firstLayer).toBe(firstLayer);
-      expect(outcome.plan.hidden).toBe(16);
+      expect(outcome.plan.hidden).toEqual([16]);
       const n = 40;
       const x = randomRows(n, 11);
       const full = await run(bytes, { obs: { data: x, dims: [n, D] } }, 'logits');
@@ -137,8 +145,8 @@ describe('planFirstLayerSplit: the split models compute the full model', () => {
       // The trunk ignores the state columns: changing them changes nothing of its row.
       const moved = x.slice();
       for (let k = 0; k < n; k++) for (const i of STATE) moved[k * D + i] = 3;
-      const t0 = await run(outcome.plan.trunk, { [SPLIT_NAMES.trunkInput]: { data: x, dims: [n, D] } }, SPLIT_NAMES.trunkOutput);
-      const t1 = await run(outcome.plan.trunk, { [SPLIT_NAMES.trunkInput]: { data: moved, dims: [n, D] } }, SPLIT_NAMES.trunkOutput);
+      const t0 = await run(outcome.plan.trunk, { [SPLIT_NAMES.trunkInput]: { data: x, dims: [n, D] } }, splitName('trunk', 0));
+      const t1 = await run(outcome.plan.trunk, { [SPLIT_NAMES.trunkInput]: { data: moved, dims: [n, D] } }, splitName('trunk', 0));
       expect(Array.from(t1)).toEqual(Array.from(t0));
       // ...and the full model does depend on them (the split is not vacuous).
       expect(Array.from(await run(bytes, { obs: { data: moved, dims: [n, D] } }, 'logits'))).not.toEqual(Array.from(full));
@@ -156,6 +164,44 @@ describe('planFirstLayerSplit: the split models compute the full model', () => {
     const mine = await splitOutput(outcome.plan, x, n, 'logits');
     for (let i = 0; i < full.length; i++) expect(Math.abs(mine[i]! - full[i]!)).toBeLessThan(1e-5);
   });
+});
+
+describe('planFirstLayerSplit on torch exports of stable-baselines3 policies (test/fixtures/sb3)', () => {
+  // Cast(to float) → Flatten → Gemm (transB 1), and in SB3's own recipe a second Gemm for the value
+  // function. Those fixtures' cards have no state features, so a column is taken as the state here: the
+  // split's arithmetic does not depend on which columns it is.
+  const SB3 = path.join(REPO, 'test', 'fixtures', 'sb3');
+  for (const [name, firstLayers, output] of [
+    ['sb3_logits', 1, 'logits'],
+    ['window_rank3', 1, 'logits'],
+    ['sb3_vecnormalize', 1, 'logits'],
+    ['sb3_discrete', 2, null],
+  ] as const) {
+    it(`${name}: ${firstLayers} first layer${firstLayers > 1 ? 's' : ''} through Cast and Flatten, and the same outputs`, async () => {
+      const bytes = new Uint8Array(readFileSync(path.join(SB3, `${name}.onnx`)));
+      const cardJson = JSON.parse(readFileSync(path.join(SB3, `${name}.card.json`), 'utf8')) as { input?: string; observation: { window: number; features: unknown[] } };
+      const size = cardJson.observation.window * cardJson.observation.features.length;
+      const session = await ort.InferenceSession.create(bytes);
+      const input = session.inputNames[0]!;
+      const dims = (session.inputMetadata[0] as unknown as { shape: readonly (number | string)[] }).shape;
+      const out = output ?? session.outputNames.find((o) => (session.outputMetadata.find((m) => m.name === o) as { type?: string }).type === 'float32')!;
+      await session.release();
+      const state = Int32Array.from({ length: cardJson.observation.window }, (_, r) => r * cardJson.observation.features.length + 2);
+      const outcome = planFirstLayerSplit(bytes, input, size, state);
+      expect(outcome.ok, outcome.ok ? '' : outcome.reason).toBe(true);
+      if (!outcome.ok) return;
+      expect(outcome.plan.hidden).toHaveLength(firstLayers);
+      expect(outcome.plan.firstLayer).toMatch(/^Gemm "\/[^"]*policy_net[^"]*Gemm" \[\d+ × 64\]/);
+      // SB3's own recipe exports a fixed batch of one.
+      const n = typeof dims[0] === 'number' && dims[0] > 0 ? dims[0] : 16;
+      const rand = mulberry32(9);
+      const x = Float32Array.from({ length: n * size }, () => rand() * 4 - 2);
+      const full = await run(bytes, { [input]: { data: x, dims: [n, ...dims.slice(1).map(Number)] } }, out);
+      const mine = await splitOutput(outcome.plan, x, n, out, state);
+      expect(mine).toHaveLength(full.length);
+      for (let i = 0; i < full.length; i++) expect(Math.abs(mine[i]! - full[i]!)).toBeLessThan(1e-5);
+    });
+  }
 });
 
 describe('planFirstLayerSplit refuses what the identity does not hold for, and says why', () => {

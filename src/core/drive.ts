@@ -56,8 +56,10 @@ export interface ModelRunner {
 export interface FirstLayerSplit {
   trunk: ModelRunner;
   head: ModelRunner;
-  hidden: number;
-  names: { trunkInput: string; trunkOutput: string; headState: string; headTrunk: string };
+  /** Width of each first layer (several when the observation feeds several, e.g. a policy's and a value function's). */
+  hidden: number[];
+  /** The trunk's input and outputs (one per first layer), the head's state input and trunk inputs (in the same order). */
+  names: { trunkInput: string; trunkOutputs: string[]; headState: string; headTrunks: string[] };
   /** Observations the full and the split model are compared on before the split is used (golden vectors). */
   samples?: readonly Float32Array[];
 }
@@ -615,19 +617,26 @@ async function lockstepSplit(
   result: InferencePath,
 ): Promise<boolean> {
   const size = builder.size;
-  const H = split.hidden;
+  const Hs = split.hidden;
+  const K = Hs.length;
   const stateIdx = builder.stateIndices();
   const S = stateIdx.length;
   const kind = card.action.type;
   const minConfidence = card.action.type === 'discrete' ? card.action.minConfidence : 0;
-  const { trunkInput, trunkOutput, headState, headTrunk } = split.names;
-  const runTrunk = async (obs: Float32Array, n: number): Promise<Float32Array> => {
-    const out = (await split.trunk.run({ [trunkInput]: { data: obs.length === n * size ? obs : obs.subarray(0, n * size), dims: [n, size] } }, [trunkOutput]))[trunkOutput]!.data;
-    if (out.length !== n * H) throw new Error(`${label}: the split's trunk gave ${out.length} values for ${n} rows of ${H}`);
-    return out;
+  const { trunkInput, trunkOutputs, headState, headTrunks } = split.names;
+  const runTrunk = async (obs: Float32Array, n: number): Promise<Float32Array[]> => {
+    const res = await split.trunk.run({ [trunkInput]: { data: obs.length === n * size ? obs : obs.subarray(0, n * size), dims: [n, size] } }, trunkOutputs);
+    return trunkOutputs.map((name, k) => {
+      const out = res[name]!.data;
+      if (out.length !== n * Hs[k]!) throw new Error(`${label}: the split's trunk gave ${out.length} values for ${n} rows of ${Hs[k]}`);
+      return out;
+    });
   };
-  const runHead = async (state: Float32Array, trunk: Float32Array, n: number): Promise<Float32Array> =>
-    (await split.head.run({ [headState]: { data: state.subarray(0, n * S), dims: [n, S] }, [headTrunk]: { data: trunk.subarray(0, n * H), dims: [n, H] } }, [b.output]))[b.output]!.data;
+  const runHead = async (state: Float32Array, trunk: readonly Float32Array[], n: number): Promise<Float32Array> => {
+    const feeds: Record<string, FloatTensor> = { [headState]: { data: state.subarray(0, n * S), dims: [n, S] } };
+    for (let k = 0; k < K; k++) feeds[headTrunks[k]!] = { data: trunk[k]!.subarray(0, n * Hs[k]!), dims: [n, Hs[k]!] };
+    return (await split.head.run(feeds, [b.output]))[b.output]!.data;
+  };
 
   // ---- the decision bars: each simulation's window, every bar it decides at.
   let lo = Infinity;
@@ -685,7 +694,7 @@ async function lockstepSplit(
   const guard = result.guard!;
 
   // ---- the trunk, once per decision bar, in large batches.
-  const trunkRows = new Float32Array(bars.length * H);
+  const trunkRows = Hs.map((H) => new Float32Array(bars.length * H));
   {
     const chunk = Math.max(1, Math.min(bars.length, Math.floor(MAX_BATCH_VALUES / size)));
     const obs = new Float32Array(chunk * size);
@@ -701,7 +710,8 @@ async function lockstepSplit(
         delete result.selfCheckError;
         return false;
       }
-      trunkRows.set(await runTrunk(obs, n), first * H);
+      const rows = await runTrunk(obs, n);
+      for (let k = 0; k < K; k++) trunkRows[k]!.set(rows[k]!, first * Hs[k]!);
     }
   }
 
@@ -710,7 +720,7 @@ async function lockstepSplit(
   result.reason = null;
   const n0 = sims.length;
   const state = new Float32Array(n0 * S);
-  const trunk = new Float32Array(n0 * H);
+  const trunk = Hs.map((H) => new Float32Array(n0 * H));
   const full = new Float32Array(n0 * size);
   const redo = new Int32Array(n0);
   const active = new Int32Array(n0);
@@ -729,7 +739,10 @@ async function lockstepSplit(
       decisionState.unrealizedReturn = st.unrealizedReturn;
       builder.buildState(s.decisionIndex, decisionState, state, k * S);
       const r = rowOf[s.decisionIndex - lo]!;
-      trunk.set(trunkRows.subarray(r * H, (r + 1) * H), k * H);
+      for (let j = 0; j < K; j++) {
+        const H = Hs[j]!;
+        trunk[j]!.set(trunkRows[j]!.subarray(r * H, (r + 1) * H), k * H);
+      }
     }
     const out = await runHead(state, trunk, n);
     if (width === 0) width = outputWidth(card, out.length, n, label);

@@ -280,7 +280,7 @@ function main(): void {
       },
     });
     // The first-layer split (src/adapters/onnx/split.ts): its two sessions, created beside the model's.
-    const s = req['split'] as { trunk: number; head: number; hidden: number; names: FirstLayerSplit['names']; samples: Float32Array[]; firstLayer: string } | undefined;
+    const s = req['split'] as { trunk: number; head: number; hidden: number[]; names: FirstLayerSplit['names']; samples: Float32Array[]; firstLayer: string } | undefined;
     let split: { runner: FirstLayerSplit; result: InferencePath } | null = null;
     if (s) {
       const trunk = sessions.get(s.trunk);

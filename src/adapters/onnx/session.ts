@@ -52,7 +52,7 @@ import { cleanReason, prepareRun, runFailure } from './feeds.js';
 import type { RunOutput } from './host-frame.js';
 import { ortHost, OrtHostFailure, type OrtHost } from './host.js';
 import { OnnxParseError, inspectOnnxModel, type OnnxModelInfo, type OnnxOpset } from './inspect.js';
-import { planFirstLayerSplit, SPLIT_NAMES, type SplitOutcome } from './split.js';
+import { planFirstLayerSplit, SPLIT_NAMES, splitName, type SplitOutcome } from './split.js';
 
 export type Device = 'auto' | 'cpu' | 'cuda';
 export type ExecutionProviderName = 'cpu' | 'cuda';
@@ -465,7 +465,12 @@ class HostedPolicyModel implements PolicyModel {
         head: split.sessions.head.handle,
         hidden: plan.hidden,
         firstLayer: plan.firstLayer,
-        names: SPLIT_NAMES,
+        names: {
+          trunkInput: SPLIT_NAMES.trunkInput,
+          trunkOutputs: plan.hidden.map((_, k) => splitName('trunk', k)),
+          headState: SPLIT_NAMES.headState,
+          headTrunks: plan.hidden.map((_, k) => splitName('trunk', k)),
+        },
         samples: (opts.samples ?? []).filter((o) => o.length === size).map((o) => Float32Array.from(o)),
       },
     };

@@ -31,20 +31,61 @@ import { fieldText, PbWriter, readFields, type PbField } from './protobuf.js';
 /** Names of the split models' tensors (chosen so they cannot clash with an exporter's names). */
 export const SPLIT_NAMES = {
   trunkInput: 'policy_gate.split.observation',
-  trunkOutput: 'policy_gate.split.trunk',
   headState: 'policy_gate.split.state',
-  headTrunk: 'policy_gate.split.trunk',
 } as const;
 
+/** The trunk's output k, which is the head's input k: the bar part of first layer k. */
+export function splitName(what: 'trunk', k: number): string {
+  return `policy_gate.split.${what}.${k}`;
+}
+
 export interface SplitPlan {
-  /** Observation [batch, D] → the bar part of the first layer [batch, H]. */
+  /** Observation [batch, D] → the bar part of each first layer, `splitName('trunk', k)` [batch, H_k]. */
   trunk: Uint8Array;
-  /** The original graph with the state columns [batch, S] and the trunk's row [batch, H] as inputs. */
+  /** The original graph with the state columns [batch, S] and the trunk's rows as inputs instead of the observation. */
   head: Uint8Array;
-  /** Width of the first layer (H). */
-  hidden: number;
+  /** Width of each first layer (H_k). */
+  hidden: number[];
   /** E.g. `Gemm "fc1" [5900 × 256]`, for the report. */
   firstLayer: string;
+}
+
+interface Layer {
+  node: Node;
+  w: Tensor;
+  /** The weights' raw bytes. */
+  W: Uint8Array;
+  D: number;
+  H: number;
+  transB: number;
+  beta: number;
+  /** The bias input's name ('' when none). */
+  C: string;
+}
+
+/**
+ * W (raw float32, in its own layout, so the trunk runs the original's kernel) with the state weights
+ * zeroed, as slices of the original bytes around zeros: the megabytes of weights are copied once, when
+ * the trunk is assembled.
+ */
+function weightsWithoutState(W: Uint8Array, D: number, H: number, transB: number, stateIndices: Int32Array): Parts {
+  const parts: Parts = [];
+  // Zeroed runs, in bytes: a state row of H values ([D, H]), or one value per row of [H, D].
+  const run = transB ? 4 : 4 * H;
+  const zeros = new Uint8Array(run);
+  const rows = transB ? H : 1;
+  const rowBytes = transB ? 4 * D : 4 * D * H;
+  for (let r = 0; r < rows; r++) {
+    let from = r * rowBytes;
+    for (const i of stateIndices) {
+      const at = r * rowBytes + i * run;
+      if (at > from) parts.push(W.subarray(from, at));
+      parts.push(zeros);
+      from = at + run;
+    }
+    if (from < (r + 1) * rowBytes) parts.push(W.subarray(from, (r + 1) * rowBytes));
+  }
+  return parts;
 }
 
 export type SplitOutcome = { ok: true; plan: SplitPlan } | { ok: false; reason: string };
@@ -282,110 +323,120 @@ function plan(bytes: Uint8Array, input: string, size: number, stateIndices: Int3
   const consumers = (name: string): Node[] => nodes.filter((n) => n.inputs.includes(name));
   const describe = (ns: Node[]): string => ns.map((n) => n.op + (n.name ? ` "${n.name}"` : '')).join(', ');
 
+  // The observation may pass through nodes that leave our float32 values as they are: a Cast to float
+  // (stable-baselines3's `obs.float()`), an Identity, and one Flatten(axis 1) of a [batch, W, F] input.
   let x = input;
-  let flatten: Node | null = null;
+  const passed: Node[] = [];
   let users = consumers(x);
-  if (outputNames.has(x)) return refuse(`the observation "${input}" is also a graph output`);
-  if (users.length !== 1) return refuse(`the observation feeds ${users.length} nodes (${describe(users)}), not one first layer`);
-  if (users[0]!.op === 'Flatten' && users[0]!.domain === '') {
-    flatten = users[0]!;
-    const axis = flatten.attrs.find((a) => a.name === 'axis')?.ints ?? 1;
-    if (axis !== 1) return refuse(`the observation goes through Flatten(axis ${axis}), not Flatten(axis 1)`);
-    x = flatten.outputs[0]!;
-    if (outputNames.has(x)) return refuse('the flattened observation is also a graph output');
+  for (;;) {
+    if (outputNames.has(x)) return refuse(`the observation ("${x}") is also a graph output`);
+    const only = users.length === 1 ? users[0]! : null;
+    if (only === null || only.domain !== '' || only.inputs[0] !== x || only.inputs.length !== 1) break;
+    if (only.op === 'Cast') {
+      const to = only.attrs.find((a) => a.name === 'to')?.ints;
+      if (to !== FLOAT) return refuse(`the observation goes through a Cast to type ${to}, not to float32`);
+    } else if (only.op === 'Flatten') {
+      const axis = only.attrs.find((a) => a.name === 'axis')?.ints ?? 1;
+      if (axis !== 1) return refuse(`the observation goes through Flatten(axis ${axis}), not Flatten(axis 1)`);
+      if (passed.some((n) => n.op === 'Flatten')) return refuse('the observation goes through two Flatten nodes');
+    } else if (only.op !== 'Identity') break;
+    passed.push(only);
+    x = only.outputs[0]!;
     users = consumers(x);
-    if (users.length !== 1) return refuse(`the flattened observation feeds ${users.length} nodes (${describe(users)}), not one first layer`);
   }
-  const first = users[0]!;
-  if (first.domain !== '' || (first.op !== 'MatMul' && first.op !== 'Gemm')) {
-    return refuse(`the observation's first node is ${first.op}${first.name ? ` "${first.name}"` : ''}, not a MatMul or Gemm`);
-  }
-  if (first.inputs[0] !== x || first.inputs.slice(1).includes(x)) return refuse(`the observation is not the first operand of ${first.op} "${first.name}"`);
-  let transB = 0;
-  let beta = 1;
-  if (first.op === 'Gemm') {
-    const attr = (name: string): Attr | undefined => first.attrs.find((a) => a.name === name);
-    if ((attr('transA')?.ints ?? 0) !== 0) return refuse(`Gemm "${first.name}" has transA 1`);
-    const alpha = attr('alpha')?.float ?? 1;
-    if (alpha !== 1) return refuse(`Gemm "${first.name}" has alpha ${alpha}`);
-    transB = attr('transB')?.ints ?? 0;
-    beta = attr('beta')?.float ?? 1;
-  }
-  const wName = first.inputs[1]!;
-  const w = inits.get(wName);
-  if (!w) return refuse(`the weights of ${first.op} "${first.name}" are computed in the graph, not a constant initializer`);
-  if (inputNames.includes(wName)) return refuse(`the weights "${wName}" are also a graph input, so a caller could replace them`);
-  if (w.external) return refuse(`the weights "${wName}" are stored outside the model`);
-  if (w.dataType !== FLOAT) return refuse(`the weights "${wName}" are not float32`);
-  if (w.dims.length !== 2) return refuse(`the weights "${wName}" have ${w.dims.length} dimensions`);
-  const [d0, d1] = w.dims as [number, number];
-  const D = transB ? d1 : d0;
-  const H = transB ? d0 : d1;
-  if (D !== size) return refuse(`the weights "${wName}" take ${D} values per row, the observation has ${size}`);
-  const W = tensorBytes(bytes, w, D * H);
-  if (W === null) return refuse(`the weights "${wName}" could not be read`);
-  const C = first.op === 'Gemm' ? (first.inputs[2] ?? '') : '';
-  for (const i of stateIndices) if (!(i >= 0 && i < D)) return refuse(`state column ${i} is outside the observation of ${D}`);
+  if (users.length === 0) return refuse('the observation feeds no node');
 
-  // W_state: the state rows of W as [S, H]. W_bar: W in its own layout (so the trunk runs the original's
-  // kernel) with the state weights zeroed — written as slices of the original bytes around zeros, so
-  // the megabytes of weights are copied once, when the trunk is assembled.
-  const S = stateIndices.length;
-  const wState = new Float32Array(S * H);
-  const view = new DataView(W.buffer, W.byteOffset, W.byteLength);
-  for (let k = 0; k < S; k++) {
-    const i = stateIndices[k]!;
-    for (let j = 0; j < H; j++) wState[k * H + j] = view.getFloat32(4 * (transB ? j * D + i : i * H + j), true);
-  }
-  const wBar: Parts = [];
-  {
-    // Zeroed runs, in bytes: a state row of H values ([D, H]), or one value per row of [H, D].
-    const run = transB ? 4 : 4 * H;
-    const zeros = new Uint8Array(run);
-    const rows = transB ? H : 1;
-    const rowBytes = transB ? 4 * D : 4 * D * H;
-    for (let r = 0; r < rows; r++) {
-      let from = r * rowBytes;
-      for (let k = 0; k < S; k++) {
-        const at = r * rowBytes + stateIndices[k]! * run;
-        if (at > from) wBar.push(W.subarray(from, at));
-        wBar.push(zeros);
-        from = at + run;
-      }
-      if (from < (r + 1) * rowBytes) wBar.push(W.subarray(from, (r + 1) * rowBytes));
+  // Each node reading the observation must be a first layer: a MatMul or Gemm of it with constant weights
+  // (stable-baselines3's exports have two: the policy's and the value function's).
+  const layers: Layer[] = [];
+  for (const first of users) {
+    const named = `${first.op}${first.name ? ` "${first.name}"` : ''}`;
+    if (first.domain !== '' || (first.op !== 'MatMul' && first.op !== 'Gemm')) {
+      return refuse(
+        users.length === 1
+          ? `the observation's first node is ${named}, not a MatMul or Gemm`
+          : `the observation feeds ${users.length} nodes (${describe(users)}) and ${named} is not a MatMul or Gemm`,
+      );
     }
+    if (first.inputs[0] !== x || first.inputs.slice(1).includes(x)) return refuse(`the observation is not the first operand of ${named}`);
+    let transB = 0;
+    let beta = 1;
+    if (first.op === 'Gemm') {
+      const attr = (name: string): Attr | undefined => first.attrs.find((a) => a.name === name);
+      if ((attr('transA')?.ints ?? 0) !== 0) return refuse(`${named} has transA 1`);
+      const alpha = attr('alpha')?.float ?? 1;
+      if (alpha !== 1) return refuse(`${named} has alpha ${alpha}`);
+      transB = attr('transB')?.ints ?? 0;
+      beta = attr('beta')?.float ?? 1;
+    }
+    const wName = first.inputs[1]!;
+    const w = inits.get(wName);
+    if (!w) return refuse(`the weights of ${named} are computed in the graph, not a constant initializer`);
+    if (inputNames.includes(wName)) return refuse(`the weights "${wName}" are also a graph input, so a caller could replace them`);
+    if (w.external) return refuse(`the weights "${wName}" are stored outside the model`);
+    if (w.dataType !== FLOAT) return refuse(`the weights "${wName}" are not float32`);
+    if (w.dims.length !== 2) return refuse(`the weights "${wName}" have ${w.dims.length} dimensions`);
+    const [d0, d1] = w.dims as [number, number];
+    const D = transB ? d1 : d0;
+    const H = transB ? d0 : d1;
+    if (D !== size) return refuse(`the weights "${wName}" take ${D} values per row, the observation has ${size}`);
+    const W = tensorBytes(bytes, w, D * H);
+    if (W === null) return refuse(`the weights "${wName}" could not be read`);
+    layers.push({ node: first, w, W, D, H, transB, beta, C: first.op === 'Gemm' ? (first.inputs[2] ?? '') : '' });
   }
+  for (const i of stateIndices) if (!(i >= 0 && i < size)) return refuse(`state column ${i} is outside the observation of ${size}`);
+  const S = stateIndices.length;
 
   // Copied from the original: ir_version, opsets, producer and the rest of ModelProto but the graph.
   const modelRest: Parts = model.filter((f) => !(f.field === 7 && f.wire === 2)).map((f) => bytes.subarray(f.at, f.end));
   const message = (field: number, m: Uint8Array): Parts => lenField(field, [m]);
 
-  // ---- trunk: observation [batch, D] · W_bar
-  const trunkGraph: Parts = [
-    ...message(1, nodeBytes(transB ? 'Gemm' : 'MatMul', [SPLIT_NAMES.trunkInput, 'policy_gate.split.w_bar'], [SPLIT_NAMES.trunkOutput], 'policy_gate.split.trunk', transB ? [intAttr('transB', 1)] : [])),
-    ...lenField(2, [new TextEncoder().encode('policy_gate_trunk')]),
-    ...lenField(5, floatTensor('policy_gate.split.w_bar', transB ? [H, D] : [D, H], wBar)),
-    ...message(11, valueInfo(SPLIT_NAMES.trunkInput, ['batch', D])),
-    ...message(12, valueInfo(SPLIT_NAMES.trunkOutput, ['batch', H])),
-  ];
+  // ---- trunk: observation [batch, D] · W_bar for each first layer
+  const trunkGraph: Parts = [...lenField(2, [new TextEncoder().encode('policy_gate_trunk')]), ...message(11, valueInfo(SPLIT_NAMES.trunkInput, ['batch', size]))];
+  const headNodes = new Map<Node, Uint8Array[]>();
+  const headExtras: Parts = [];
+  layers.forEach((l, k) => {
+    const { D, H, transB, W } = l;
+    const wBarName = `policy_gate.split.w_bar.${k}`;
+    const out = splitName('trunk', k);
+    trunkGraph.push(...message(1, nodeBytes(transB ? 'Gemm' : 'MatMul', [SPLIT_NAMES.trunkInput, wBarName], [out], out, transB ? [intAttr('transB', 1)] : [])));
+    trunkGraph.push(...lenField(5, floatTensor(wBarName, transB ? [H, D] : [D, H], weightsWithoutState(W, D, H, transB, stateIndices))));
+    trunkGraph.push(...message(12, valueInfo(out, ['batch', H])));
+
+    // The head: state columns · W_state + the trunk's row (+ beta · C), under the first layer's output name.
+    const wState = new Float32Array(S * H);
+    const view = new DataView(W.buffer, W.byteOffset, W.byteLength);
+    for (let j = 0; j < S; j++) {
+      const i = stateIndices[j]!;
+      for (let h = 0; h < H; h++) wState[j * H + h] = view.getFloat32(4 * (transB ? h * D + i : i * H + h), true);
+    }
+    const p = (what: string): string => `policy_gate.split.${what}.${k}`;
+    const y = l.node.outputs[0]!;
+    const name = l.node.name || p('first_layer');
+    const nodesK: Uint8Array[] = [nodeBytes('MatMul', [SPLIT_NAMES.headState, p('w_state')], [p('state_product')], p('state_product'))];
+    if (l.C === '') nodesK.push(nodeBytes('Add', [p('state_product'), splitName('trunk', k)], [y], name));
+    else {
+      nodesK.push(nodeBytes('Add', [p('state_product'), splitName('trunk', k)], [p('product')], p('product')));
+      let bias = l.C;
+      if (l.beta !== 1) {
+        nodesK.push(nodeBytes('Mul', [l.C, p('beta')], [p('bias')], p('bias')));
+        headExtras.push(...lenField(5, floatTensor(p('beta'), [], Float32Array.of(l.beta))));
+        bias = p('bias');
+      }
+      nodesK.push(nodeBytes('Add', [p('product'), bias], [y], name));
+    }
+    headNodes.set(l.node, nodesK);
+    headExtras.push(...lenField(5, floatTensor(p('w_state'), [S, H], wState)));
+  });
   const trunk = joined([...modelRest, ...lenField(7, trunkGraph)]);
 
-  // ---- head: the original graph, its first layer fed by the state columns and the trunk's row
-  const y = first.outputs[0]!;
-  const wUsedElsewhere = nodes.some((n) => n !== first && n.inputs.includes(wName));
-  const replacement: Uint8Array[] = [];
-  replacement.push(nodeBytes('MatMul', [SPLIT_NAMES.headState, 'policy_gate.split.w_state'], ['policy_gate.split.state_product'], 'policy_gate.split.state_product'));
-  if (C === '') {
-    replacement.push(nodeBytes('Add', ['policy_gate.split.state_product', SPLIT_NAMES.headTrunk], [y], first.name || 'policy_gate.split.first_layer'));
-  } else {
-    replacement.push(nodeBytes('Add', ['policy_gate.split.state_product', SPLIT_NAMES.headTrunk], ['policy_gate.split.product'], 'policy_gate.split.product'));
-    let bias = C;
-    if (beta !== 1) {
-      replacement.push(nodeBytes('Mul', [C, 'policy_gate.split.beta'], ['policy_gate.split.bias'], 'policy_gate.split.bias'));
-      bias = 'policy_gate.split.bias';
-    }
-    replacement.push(nodeBytes('Add', ['policy_gate.split.product', bias], [y], first.name || 'policy_gate.split.first_layer'));
-  }
+  // ---- head: the original graph, its first layers fed by the state columns and the trunk's rows
+  const firstNodes = new Set(layers.map((l) => l.node));
+  const droppedWeights = new Set(
+    layers.filter((l) => !nodes.some((n) => !firstNodes.has(n) && n.inputs.includes(l.w.name))).map((l) => l.w.f),
+  );
+  const passedNodes = new Set(passed);
+  const passedNames = new Set(passed.map((n) => n.outputs[0]!));
   const nameOf = (f: PbField): string => {
     let name = '';
     for (const v of readFields(bytes, f.start, f.end)) if (v.field === 1 && v.wire === 2) name = fieldText(bytes, v);
@@ -396,25 +447,30 @@ function plan(bytes: Uint8Array, input: string, size: number, stateIndices: Int3
     if (f.wire === 2) {
       if (f.field === 1) {
         const n = nodes.find((m) => m.f === f)!;
-        if (n === flatten) continue;
-        if (n === first) {
-          for (const r of replacement) headGraph.push(...message(1, r));
+        if (passedNodes.has(n)) continue;
+        const replaced = headNodes.get(n);
+        if (replaced) {
+          for (const r of replaced) headGraph.push(...message(1, r));
           continue;
         }
-      } else if (f.field === 5 && f === w.f && !wUsedElsewhere) continue;
+      } else if (f.field === 5 && droppedWeights.has(f)) continue;
       else if (f.field === 11 && nameOf(f) === input) continue;
-      else if (f.field === 13 && flatten !== null && nameOf(f) === x) continue;
+      else if (f.field === 13 && passedNames.has(nameOf(f))) continue;
     }
     headGraph.push(bytes.subarray(f.at, f.end));
   }
-  headGraph.push(...lenField(5, floatTensor('policy_gate.split.w_state', [S, H], wState)));
-  if (beta !== 1 && C !== '') headGraph.push(...lenField(5, floatTensor('policy_gate.split.beta', [], Float32Array.of(beta))));
+  headGraph.push(...headExtras);
   headGraph.push(...message(11, valueInfo(SPLIT_NAMES.headState, ['batch', S])));
-  headGraph.push(...message(11, valueInfo(SPLIT_NAMES.headTrunk, ['batch', H])));
+  layers.forEach((l, k) => headGraph.push(...message(11, valueInfo(splitName('trunk', k), ['batch', l.H]))));
   const head = joined([...modelRest, ...lenField(7, headGraph)]);
 
   return {
     ok: true,
-    plan: { trunk, head, hidden: H, firstLayer: `${first.op}${first.name ? ` "${first.name}"` : ''} [${D} × ${H}]` },
+    plan: {
+      trunk,
+      head,
+      hidden: layers.map((l) => l.H),
+      firstLayer: layers.map((l) => `${l.node.op}${l.node.name ? ` "${l.node.name}"` : ''} [${l.D} × ${l.H}]`).join(', '),
+    },
   };
 }
