@@ -55,8 +55,9 @@ export const ALLOWED = {
 
 export type CommandName = keyof typeof ALLOWED;
 
+/** A command's own name: `constructor` or `toString` is no command, though `in` would find it on the prototype. */
 export function isCommand(name: string | undefined): name is CommandName {
-  return name !== undefined && name in ALLOWED;
+  return name !== undefined && Object.hasOwn(ALLOWED, name);
 }
 
 /** What the command line asks for. */

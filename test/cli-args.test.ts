@@ -42,6 +42,12 @@ describe('parseCommandLine', () => {
     expect(errorOf(['merge', 'p.json', '--out', 'o', '--config', 'c.yml'])).toEqual({ message: expect.stringContaining('--config does not apply to "merge"'), out: 'o' });
   });
 
+  it("a name on Object's prototype is an unknown command, not a crash", () => {
+    expect(errorOf(['constructor']).message).toBe('unknown command "constructor" (run policy-gate --help)');
+    expect(errorOf(['toString', 'a.zip']).message).toMatch(/^unknown command "toString"/);
+    expect(parseCommandLine(['help', 'constructor'])).toEqual({ kind: 'usage', exitCode: 0 });
+  });
+
   it('a command with its flags and arguments', () => {
     expect(parseCommandLine(['validate', 'a.zip', '--days', '90', '--json'])).toEqual({
       kind: 'run',
