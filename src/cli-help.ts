@@ -1,6 +1,6 @@
 /**
  * Per-command help (`policy-gate <command> --help`, `policy-gate help <command>`) and the "did you
- * mean" suggestion for a mistyped flag or command. cli.ts owns the flag table; this module owns the
+ * mean" suggestion for a mistyped flag or command. cli-args.ts owns the flag table; this module owns the
  * words, and a test checks that every flag a command accepts is described here.
  */
 
@@ -156,6 +156,38 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
     flags: [F.out, F.json, F.help],
   },
 };
+
+/** The usage text of `policy-gate --help`: every command and its flags at a glance. */
+export function usage(version: string): string {
+  return `policy-gate ${version} — gate, backtest and walk-forward-validate RL trading policies (ONNX)
+
+Usage:
+  policy-gate validate <archive.zip|dir> [--data <dir>|alpaca] [--days 180] [--walk-forward 5]
+                       [--backtest-days 30] [--capital 100000] [--end <ISO>] [--config <file>]
+                       [--out <dir>] [--equity-out <dir>] [--trades-out <dir>] [--device auto|cpu|cuda] [--json]
+                       [--shard <i>/<n>]   evaluate the i-th of n shards: a partial report
+  policy-gate merge <partial report.json|dir>... [--out <dir>] [--json]
+  policy-gate check <archive.zip|dir> | --model <file.onnx> [--card <file>]  [--config <file>] [--json]
+                       bind each card to its model and run the inference goldens (no bars):
+                       exit 0 fits, 1 a golden mismatches, 2 a mis-set card
+  policy-gate gate <archive.zip|dir> [--config <file>] [--out <dir>] [--json]
+  policy-gate backtest --model <file.onnx> [--card <file>] [--data <dir>|alpaca] [--days 30]
+                       [--capital 100000] [--walk-forward <K>] [--end <ISO>] [--config <file>]
+                       [--out <dir>] [--equity-out <dir>] [--trades-out <dir>] [--device auto|cpu|cuda] [--json]
+  policy-gate promote --report <report.json> [--paper <file>] [--live <file>] [--archive <zip|dir>]
+                      [--models-dir <dir>] [--config <file>] [--dry-run] [--json]
+  policy-gate revalidate [--paper <file>] [--live <file>] [--data <dir>|alpaca] [--end <ISO>]
+                         [--days 180] [--walk-forward 5] [--backtest-days 30] [--config <file>]
+                         [--out <dir>] [--equity-out <dir>] [--trades-out <dir>] [--device auto|cpu|cuda] [--json]
+  policy-gate track [--paper <file>] [--live <file>] [--account paper|live] [--data <dir>|alpaca]
+                    [--end <ISO>] [--config <file>] [--out <dir>] [--json]
+                       each deployed model's record on its Alpaca account beside its backtest
+
+Each command's flags: policy-gate <command> --help (or policy-gate help <command>).
+Exit codes: 0 success, 1 a model fell short, 2 bad input or usage, 3 data provider or API unreachable,
+128 + the signal when interrupted (130 SIGINT, 143 SIGTERM, 129 SIGHUP; the report is still written).
+Progress goes to stderr; --json prints report.json on stdout. Docs: README.md, docs/.`;
+}
 
 /** The help text of one command: usage, what it does, and every flag it takes. */
 export function commandHelp(command: string, version: string): string {

@@ -16,7 +16,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_CONFIG_PATH } from '../config/load.js';
 import { defaultConfig, type Config } from '../config/schema.js';
-import { emptyReport } from '../app/report-base.js';
+import { runErrorReport } from '../app/report-base.js';
 import { runValidate } from '../app/validate.js';
 import { outputReport, writeReportFiles } from '../app/output.js';
 import type { DeployFiles } from '../app/promote.js';
@@ -39,9 +39,23 @@ import { readContext, runUrl, type ActionContext } from './context.js';
 import { createGitHub, httpStatus, type GitHubClient } from './github.js';
 import { parseInputs, readInput, resolveConfig, workspacePath, type ActionInputs } from './inputs.js';
 import { info, pipelineLog } from './log.js';
-import { actionMarkdown, cancelledMarkdown, checkConclusion, checkTitle, crashMarkdown, decisions, trimNote, type RunFacts, type RunMode } from './render.js';
-import { changedModels, readRequested, repoPath, type ChangedFile } from './requested.js';
+import { actionMarkdown, cancelledMarkdown, checkConclusion, checkTitle, crashMarkdown, decisions, trimNote, type RunFacts } from './render.js';
+import { changedModels, readRequested, repoPath, type ChangedFile, type Requested } from './requested.js';
 import { pullRequestScope, retireRemoved, unsuccessfulTrainingRun } from '../app/pull-request.js';
+import {
+  crashedOnPullRequest,
+  deploymentName,
+  fallbackHeadSha,
+  mergeInputError,
+  noteChangedModels,
+  nothingToValidateReport,
+  pullRequestArchive,
+  resolveMode,
+  scheduledWork,
+  trainingRunNotDeployed,
+  wantsNewComment,
+  type RunMode,
+} from '../app/action-run.js';
 import { writeJobSummary } from './summary.js';
 import type { TrimNote } from './trim.js';
 import { openDemotionPullRequest, openPromotionPullRequest, openTrackPullRequest, pullRequestDeploy, withChangedEntries } from './promotion.js';
@@ -119,29 +133,7 @@ function setOutput(name: string, value: string): void {
   core.setOutput(name, redactOutput(value));
 }
 
-export function resolveMode(inputs: ActionInputs, ctx: ActionContext): RunMode {
-  if (ctx.eventName === 'pull_request_target') {
-    throw inputError(
-      'policy-gate does not run on pull_request_target: that event gives a fork\'s files a write token and secrets. Trigger the gate on pull_request (see docs/action.md)',
-      'GITHUB_EVENT_NAME',
-    );
-  }
-  // merge publishes for the event like auto does; only where the report comes from differs.
-  const mode = inputs.mode === 'auto' || inputs.mode === 'merge'
-    ? ctx.pullRequest && ctx.eventName.startsWith('pull_request')
-      ? 'pull_request'
-      : ctx.eventName === 'workflow_run'
-        ? 'workflow_run'
-        : 'schedule'
-    : inputs.mode;
-  if (mode === 'pull_request' && !ctx.pullRequest) {
-    throw inputError(`input "mode" is pull_request but the ${ctx.eventName || 'unknown'} event has no pull_request payload`, 'input mode');
-  }
-  if (mode === 'workflow_run' && !ctx.workflowRun && inputs.runId === null) {
-    throw inputError(`input "mode" is workflow_run but the ${ctx.eventName || 'unknown'} event has no workflow_run payload; set the run-id input`, 'input mode');
-  }
-  return mode;
-}
+export { resolveMode };
 
 async function headShaFor(mode: RunMode, ctx: ActionContext, inputs: ActionInputs, gh: GitHubClient): Promise<string> {
   if (mode === 'pull_request') return ctx.pullRequest!.headSha;
@@ -164,22 +156,29 @@ async function listPullRequestFiles(gh: GitHubClient, ctx: ActionContext, pr: nu
   }));
 }
 
-function requireArchive(inputs: ActionInputs, mode: RunMode): string {
-  if (inputs.archive === null) {
-    throw inputError(`input "archive" is required in ${mode} mode: a training archive (.zip or folder) in the workspace`, 'input archive');
-  }
-  return inputs.archive;
+/** What validate() works with: the run's inputs, its config and requested tiers, and how to run an archive. */
+interface Validation {
+  ctx: ActionContext;
+  inputs: ActionInputs;
+  gh: GitHubClient;
+  config: Config;
+  file: string | null;
+  requested: Requested;
+  facts: RunFacts;
+  now: Date;
+  reportDir: string;
+  /** Validates an archive (or, with mode: merge, merges the shards' partial reports for it). */
+  run: (source: string) => Promise<Report>;
 }
 
-async function validate(
-  mode: RunMode,
-  ctx: ActionContext,
-  inputs: ActionInputs,
-  gh: GitHubClient,
-  headSha: string,
-  now: Date,
-  reportDir: string,
-): Promise<{ report: Report; facts: RunFacts; nothingToValidate?: string; deployment?: Deployment }> {
+interface Validated {
+  report: Report;
+  facts: RunFacts;
+  nothingToValidate?: string;
+  deployment?: Deployment;
+}
+
+async function validate(mode: RunMode, ctx: ActionContext, inputs: ActionInputs, gh: GitHubClient, headSha: string, now: Date, reportDir: string): Promise<Validated> {
   const ws = ctx.workspace;
   const { config, file } = await resolveConfig(inputs, ws);
   const requested = await readRequested(config, ws);
@@ -189,9 +188,8 @@ async function validate(
     deployConfigs: requested.configs,
     run: ctx.runId === null ? null : { id: ctx.runId, attempt: ctx.runAttempt ?? 1, url: runUrl(ctx) },
   };
-  if (inputs.mode === 'merge' && mode !== 'workflow_run' && inputs.archive === null) {
-    throw inputError('input "archive" is required with mode: merge — the archive the shards validated (the merge checks their partial reports against it)', 'input archive');
-  }
+  const mergeError = mergeInputError(inputs, mode);
+  if (mergeError) throw mergeError;
   const run = (source: string): Promise<Report> =>
     inputs.mode === 'merge'
       ? core.group(`policy-gate: merge the shards' partial reports for ${source}`, () =>
@@ -208,92 +206,93 @@ async function validate(
             root: ws,
           }),
         );
+  const v: Validation = { ctx, inputs, gh, config, file, requested, facts, now, reportDir, run };
+  if (mode === 'pull_request') return validatePullRequest(v);
+  if (mode === 'workflow_run') return validateTrainingRun(v);
+  return validateScheduled(v);
+}
 
-  if (mode === 'pull_request') {
-    const pr = ctx.pullRequest!;
-    const files = await core.group(`policy-gate: files changed by pull request #${pr.number}`, async () => {
-      info(`pull request #${pr.number} "${pr.title}" (head ${pr.headRepo ?? 'deleted repository'}${pr.isFork ? ', a fork' : ''})`);
-      const list = await listPullRequestFiles(gh, ctx, pr.number);
-      info(`${list.length} files changed`);
-      return list;
-    });
-    const archiveRel = inputs.archive === null ? null : repoPath(ws, inputs.archive);
-    const configRel = repoPath(ws, file ?? inputs.config ?? DEFAULT_CONFIG_PATH);
-    const scope = pullRequestScope(files, {
-      archive: archiveRel,
-      configFile: configRel,
-      deploy: requested.configs.map((c) => c.path),
-      modelsDir: repoPath(ws, config.promotion.modelsDir),
-    });
-    if (scope.noChanges !== null) {
-      const report = emptyReport('validate', config, file, now);
-      report.conclusion = 'success';
-      report.conclusionReasons = ['no model changes'];
-      facts.pullRequest = { number: pr.number, changed: new Map(), relevantFiles: [], noChanges: scope.noChanges };
-      return { report, facts };
-    }
-    const modelFiles = scope.modelFiles;
-    const deploy = await core.group('policy-gate: deployment configs at the base and in the pull request', () =>
-      pullRequestDeploy(gh, ctx.repo, pr.number, ws, config.promotion, info, modelFiles),
-    );
-    retireRemoved(deploy.diff, requested.tiers);
-    const archiveReport = inputs.archive === null && deploy.diff.length > 0 ? null : await run(workspacePath(ws, requireArchive(inputs, mode)));
-    const report = await withChangedEntries(archiveReport, deploy, config, file, {
-      root: ws,
-      paths: config.promotion,
-      now,
-      env: process.env,
-      log: pipelineLog,
-      endMs: inputs.endMs ?? undefined,
-      equityOut: join(reportDir, 'equity'),
-    });
-    facts.advice = tierAdvice(report.models, requested.configs);
-    const changed = changedModels(report, files, archiveRel === null || !report.archive ? null : { path: archiveRel, kind: report.archive.kind }, requested);
-    for (const m of report.models) {
-      const why = changed.get(m.id);
-      if (why) m.notes.push(`changed by pull request #${pr.number}: ${why.join('; ')}`);
-    }
-    facts.pullRequest = { number: pr.number, changed, relevantFiles: scope.relevant, noChanges: null };
+/** The models a pull request changes: in the archive, in the deployment configs, in the models folder. */
+async function validatePullRequest(v: Validation): Promise<Validated> {
+  const { ctx, inputs, gh, config, file, requested, facts, now } = v;
+  const ws = ctx.workspace;
+  const pr = ctx.pullRequest!;
+  const files = await core.group(`policy-gate: files changed by pull request #${pr.number}`, async () => {
+    info(`pull request #${pr.number} "${pr.title}" (head ${pr.headRepo ?? 'deleted repository'}${pr.isFork ? ', a fork' : ''})`);
+    const list = await listPullRequestFiles(gh, ctx, pr.number);
+    info(`${list.length} files changed`);
+    return list;
+  });
+  const archiveRel = inputs.archive === null ? null : repoPath(ws, inputs.archive);
+  const configRel = repoPath(ws, file ?? inputs.config ?? DEFAULT_CONFIG_PATH);
+  const scope = pullRequestScope(files, {
+    archive: archiveRel,
+    configFile: configRel,
+    deploy: requested.configs.map((c) => c.path),
+    modelsDir: repoPath(ws, config.promotion.modelsDir),
+  });
+  if (scope.noChanges !== null) {
+    facts.pullRequest = { number: pr.number, changed: new Map(), relevantFiles: [], noChanges: scope.noChanges };
+    return { report: nothingToValidateReport(config, file, now, 'no model changes'), facts };
+  }
+  const modelFiles = scope.modelFiles;
+  const deploy = await core.group('policy-gate: deployment configs at the base and in the pull request', () =>
+    pullRequestDeploy(gh, ctx.repo, pr.number, ws, config.promotion, info, modelFiles),
+  );
+  retireRemoved(deploy.diff, requested.tiers);
+  const archive = pullRequestArchive(inputs.archive, deploy.diff.length);
+  const archiveReport = archive === null ? null : await v.run(workspacePath(ws, archive));
+  const report = await withChangedEntries(archiveReport, deploy, config, file, {
+    root: ws,
+    paths: config.promotion,
+    now,
+    env: process.env,
+    log: pipelineLog,
+    endMs: inputs.endMs ?? undefined,
+    equityOut: join(v.reportDir, 'equity'),
+  });
+  facts.advice = tierAdvice(report.models, requested.configs);
+  const changed = changedModels(report, files, archiveRel === null || !report.archive ? null : { path: archiveRel, kind: report.archive.kind }, requested);
+  noteChangedModels(report, changed, pr.number);
+  facts.pullRequest = { number: pr.number, changed, relevantFiles: scope.relevant, noChanges: null };
+  return { report, facts };
+}
+
+/** The training archive a finished training run uploaded; its models are proposed for promotion. */
+async function validateTrainingRun(v: Validation): Promise<Validated> {
+  const { ctx, inputs, config, file, facts, now } = v;
+  const runId = inputs.runId ?? ctx.workflowRun!.id;
+  const wr = ctx.workflowRun && ctx.workflowRun.id === runId ? ctx.workflowRun : null;
+  const why = unsuccessfulTrainingRun(runId, wr?.conclusion);
+  if (why !== null) return { report: nothingToValidateReport(config, file, now, why), facts, nothingToValidate: why };
+  const dl: DownloadedArchive = await core.group(`policy-gate: download artifact "${inputs.artifactName}" of run ${runId}`, () =>
+    downloadTrainingArchive({ token: inputs.token, repo: ctx.repo, runId, name: inputs.artifactName, runnerTemp: ctx.runnerTemp, log: pipelineLog }),
+  );
+  const runLink = `${ctx.serverUrl}/${ctx.repo.owner}/${ctx.repo.repo}/actions/runs/${runId}`;
+  facts.artifact = { name: dl.artifactName, id: dl.artifactId, runId, digest: dl.digest, runUrl: runLink };
+  const report = await v.run(dl.path);
+  if (report.archive) report.archive.path = `artifact ${dl.artifactName} (id ${dl.artifactId}) of run ${runId}`;
+  const notDeployed = trainingRunNotDeployed(wr?.isFork);
+  if (notDeployed !== null) {
+    facts.deployPr = { kind: 'promotion', outcome: notDeployed, number: null, url: null, changes: [], error: null };
     return { report, facts };
   }
+  return { report, facts, deployment: { kind: 'promote', archivePath: dl.path, config } };
+}
 
-  if (mode === 'workflow_run') {
-    const runId = inputs.runId ?? ctx.workflowRun!.id;
-    const wr = ctx.workflowRun && ctx.workflowRun.id === runId ? ctx.workflowRun : null;
-    const why = unsuccessfulTrainingRun(runId, wr?.conclusion);
-    if (why !== null) {
-      const report = emptyReport('validate', config, file, now);
-      report.conclusion = 'success'; // no model was requested, so none fell short
-      report.conclusionReasons = [why];
-      return { report, facts, nothingToValidate: why };
-    }
-    const dl: DownloadedArchive = await core.group(`policy-gate: download artifact "${inputs.artifactName}" of run ${runId}`, () =>
-      downloadTrainingArchive({ token: inputs.token, repo: ctx.repo, runId, name: inputs.artifactName, runnerTemp: ctx.runnerTemp, log: pipelineLog }),
-    );
-    const runLink = `${ctx.serverUrl}/${ctx.repo.owner}/${ctx.repo.repo}/actions/runs/${runId}`;
-    facts.artifact = { name: dl.artifactName, id: dl.artifactId, runId, digest: dl.digest, runUrl: runLink };
-    const report = await run(dl.path);
-    if (report.archive) report.archive.path = `artifact ${dl.artifactName} (id ${dl.artifactId}) of run ${runId}`;
-    if (wr?.isFork) {
-      // A fork's training run is untrusted: its models are reported, never proposed for deployment.
-      facts.deployPr = { kind: 'promotion', outcome: 'not opened: the training run came from a fork', number: null, url: null, changes: [], error: null };
-      return { report, facts };
-    }
-    return { report, facts, deployment: { kind: 'promote', archivePath: dl.path, config } };
-  }
-
-  if (inputs.archive !== null) return { report: await run(workspacePath(ws, inputs.archive)), facts };
-  if (inputs.track !== null) {
-    // No archive, `track`: the deployed models of that account on their record (docs/promotion.md).
-    const account = inputs.track;
+/** A scheduled run: the archive given, else the deployed models — tracked on their account or re-validated. */
+async function validateScheduled(v: Validation): Promise<Validated> {
+  const { ctx, inputs, config, file, facts, now } = v;
+  const ws = ctx.workspace;
+  const work = scheduledWork(inputs);
+  if (work.kind === 'archive') return { report: await v.run(workspacePath(ws, work.archive)), facts };
+  const common = { root: ws, paths: config.promotion, now, env: process.env, log: pipelineLog, endMs: inputs.endMs ?? undefined };
+  if (work.kind === 'track') {
+    // The deployed models of that account on their record (docs/promotion.md).
+    const { account } = work;
     const { report, deploy } = await core.group(`policy-gate: track the ${account} account's deployed models`, () =>
       runTrack(config, file, {
-        root: ws,
-        paths: config.promotion,
-        now,
-        env: process.env,
-        log: pipelineLog,
-        endMs: inputs.endMs ?? undefined,
+        ...common,
         equityOut: null,
         account,
         trading: new AlpacaTrading({ env: process.env, account, now: () => Date.now(), log: pipelineLog, deadlineMs: config.data.deadlineSeconds * 1000 }),
@@ -301,17 +300,9 @@ async function validate(
     );
     return { report, facts, deployment: { kind: 'track', deploy, config } };
   }
-  // No archive: re-validate what the deployment configs list, each model from its own files.
+  // Re-validate what the deployment configs list, each model from its own files.
   const { report, deploy } = await core.group('policy-gate: re-validate the deployed models', () =>
-    runRevalidate(config, file, {
-      root: ws,
-      paths: config.promotion,
-      now,
-      env: process.env,
-      log: pipelineLog,
-      endMs: inputs.endMs ?? undefined,
-      equityOut: join(reportDir, 'equity'),
-    }),
+    runRevalidate(config, file, { ...common, equityOut: join(v.reportDir, 'equity') }),
   );
   return { report, facts, deployment: { kind: 'demote', deploy, config } };
 }
@@ -357,7 +348,7 @@ async function deploymentPullRequest(
   now: Date,
   redactor: Redactor,
 ): Promise<string | null> {
-  const kind = d.kind === 'promote' ? 'promotion' : d.kind === 'track' ? 'tracking' : 'demotion';
+  const kind = deploymentName(d.kind);
   const paths = { paper: repoPath(ctx.workspace, d.config.promotion.paper), live: repoPath(ctx.workspace, d.config.promotion.live) };
   // Re-validation where every deployed model holds its tier changes nothing: no pull request, no API call.
   if (d.kind === 'demote' && planPromotion(d.deploy.configs, report, { mode: 'revalidate', now, runUrl: null, reportSha256: '' }).changes.length === 0) return null;
@@ -445,7 +436,7 @@ export async function reportInterruption(signal: StopSignal, report: Report, env
   await bestEffort('writing the job summary', () => writeJobSummary(markdown, live.note, env));
   if (live.sharded || !ctx || !token) return;
   const client = createGitHub({ token, baseUrl: ctx.apiUrl, log: info, retries: 6, backoffMs: 250, timeoutMs: 3_000, deadline: started + INTERRUPT_API_BUDGET_MS });
-  const ids = { now: () => new Date(), externalId: ctx.runId === null ? null : `${ctx.runId}:${ctx.runAttempt ?? 1}`, detailsUrl: runUrl(ctx), log: info };
+  const ids = { now: () => new Date(), externalId: externalId(ctx), detailsUrl: runUrl(ctx), log: info };
   const check = live.check;
   if (check?.kind === 'created') {
     const how = await bestEffort('completing the check run as cancelled', () => finishCheck(client, ctx.repo, check, result, ids));
@@ -456,151 +447,183 @@ export async function reportInterruption(signal: StopSignal, report: Report, env
   }
 }
 
-export async function run(env: NodeJS.ProcessEnv = process.env, clock: () => Date = () => new Date()): Promise<void> {
-  let redactor = new Redactor();
-  let gh: GitHubClient | null = null;
-  let ctx: ActionContext | null = null;
-  let mode: RunMode | null = null;
-  let check: CheckStart | null = null;
-  let outcome: Outcome | null = null;
-  let note = trimNote(null, null);
+/** What the run knows so far: the crash report and the check run's completion use whatever is there. */
+interface ActionRun {
+  readonly env: NodeJS.ProcessEnv;
+  readonly clock: () => Date;
   // A shard job never posts a check run or a comment, not even for a crash (docs/sharding.md).
-  const sharded = readInput(env, 'shard') !== '';
-  live.sharded = sharded;
+  readonly sharded: boolean;
+  redactor: Redactor;
+  gh: GitHubClient | null;
+  ctx: ActionContext | null;
+  mode: RunMode | null;
+  check: CheckStart | null;
+  outcome: Outcome | null;
+  note: TrimNote;
+}
+
+export async function run(env: NodeJS.ProcessEnv = process.env, clock: () => Date = () => new Date()): Promise<void> {
+  const r: ActionRun = { env, clock, sharded: readInput(env, 'shard') !== '', redactor: new Redactor(), gh: null, ctx: null, mode: null, check: null, outcome: null, note: trimNote(null, null) };
+  live.sharded = r.sharded;
   const unguard = guardStreams();
   try {
-    redactor = maskSecrets(env);
-    ctx = readContext(env);
-    live.ctx = ctx;
-    live.token = readInput(env, 'github-token') || null;
-    live.headSha = ctx.pullRequest?.headSha ?? ctx.workflowRun?.headSha ?? null;
-    const inputs = parseInputs(env);
-    mode = resolveMode(inputs, ctx);
-    if (inputs.shard) {
-      // A shard job publishes only its job summary and partial report; the merge job does the rest.
-      const failure = await runShardJob({ env, ctx, inputs, mode, now: clock(), redactor });
-      if (failure !== null) core.setFailed(`policy-gate: ${failure}`);
-      return;
-    }
-    const client = createGitHub({ token: inputs.token, baseUrl: ctx.apiUrl, log: info });
-    gh = client;
-    const headSha = await headShaFor(mode, ctx, inputs, client);
-    live.headSha = headSha;
-    info(`policy-gate: ${mode} mode (event ${ctx.eventName || 'unknown'}), check run on ${headSha}`);
-    check = await startCheck(client, ctx.repo, headSha, {
-      externalId: ctx.runId === null ? null : `${ctx.runId}:${ctx.runAttempt ?? 1}`,
-      detailsUrl: runUrl(ctx),
-      now: clock(),
-    });
-    live.check = check;
-    if (check.kind === 'denied') {
-      warn(`policy-gate could not create its check run (${check.reason}). ${ctx.pullRequest?.isFork ? FORK_NOTE : 'Give the workflow `checks: write`.'}`);
-    }
-
-    const reportDir = workspacePath(ctx.workspace, inputs.reportDir);
-    const validated = await validate(mode, ctx, inputs, client, headSha, clock(), reportDir);
-    // Interrupted (SIGINT/SIGTERM/SIGHUP, ./index.ts): the handler writes the report; nothing here may overwrite it or act on it.
-    await haltWhenStopping();
-    const { nothingToValidate, deployment } = validated;
-    // Redacted and made visible as DATA, before anything renders it (markdown, HTML, the check run,
-    // the comment, the job summary, the outputs): no escaping can then hide a secret from the redactor.
-    const report = outputReport(validated.report);
-    const facts = redactDeep(validated.facts, outputRedactor, visibleText);
-    const written = await writeReportFiles(report, reportDir);
-    info(`policy-gate: wrote ${written.join(', ')}`);
-    const deployError = deployment ? await deploymentPullRequest(client, ctx, deployment, report, facts, reportDir, clock(), redactor) : null;
-    const conclusion = nothingToValidate ? 'neutral' : checkConclusion(report, inputs.failOnRejection);
-    outcome = {
-      conclusion,
-      title: redactor.redact(nothingToValidate ?? checkTitle(report)),
-      markdown: redactor.redact(actionMarkdown(report, facts)),
-    };
-
-    let artifactUrl: string | null = null;
-    if (inputs.reportArtifact !== null) {
-      const up = await uploadReport(inputs.reportArtifact, reportDir, env);
-      if (up.kind === 'uploaded') {
-        artifactUrl = ctx.runId === null ? null : `${runUrl(ctx)}/artifacts/${up.id}`;
-        setOutput('report-artifact-id', String(up.id));
-        info(`policy-gate: uploaded the report as artifact ${inputs.reportArtifact} (id ${up.id})`);
-      } else if (up.kind === 'skipped' && env['POLICY_GATE_COMPOSITE_UPLOAD'] === 'true') {
-        info(`policy-gate: the report artifact is uploaded by the action's next step (${up.reason})`);
-      } else {
-        warn(`policy-gate: the report was not uploaded as an artifact: ${up.reason}. It is in ${reportDir}.`);
-      }
-    }
-    note = trimNote(inputs.reportArtifact === null ? null : { name: inputs.reportArtifact, url: artifactUrl }, runUrl(ctx));
-    live.note = note;
-    if (inputs.reportArtifact !== null && !nothingToValidate) {
-      // The link to report.html (the charts) is known once the artifact is: uploaded here, or by action.yml's next step.
-      facts.reportArtifact = { name: inputs.reportArtifact, url: artifactUrl, runUrl: runUrl(ctx) };
-      outcome.markdown = redactor.redact(actionMarkdown(report, facts));
-    }
-
-    const summary = await bestEffort('writing the job summary', () => writeJobSummary(outcome!.markdown, note, env));
-    if (summary === 'unavailable') warn('policy-gate: GITHUB_STEP_SUMMARY is not set; no job summary written');
-    if (mode === 'pull_request') {
-      // A pull request that touches no model gets no new comment; an earlier one is still brought up to date.
-      await postComment(client, ctx, outcome.markdown, note, report.models.length > 0 || report.errors.length > 0);
-    }
-
-    setOutput('conclusion', conclusion);
-    setOutput('report-path', reportDir);
-    setOutput('decisions', JSON.stringify(decisions(report)));
-    info(`policy-gate: ${conclusion} — ${outcome.title}`);
-    if (conclusion === 'failure') core.setFailed(`policy-gate: ${outcome.title}`);
-    if (deployError !== null) core.setFailed(`policy-gate: the ${deployment!.kind === 'promote' ? 'promotion' : deployment!.kind === 'track' ? 'tracking' : 'demotion'} pull request could not be opened: ${deployError}`);
+    await gateAndPublish(r);
   } catch (err) {
-    await haltWhenStopping();
-    const known = err instanceof PolicyGateError;
-    const status = httpStatus(err);
-    const message = visibleText(
-      redactor.redact(known ? err.message : status !== undefined ? `GitHub API error ${status}: ${errorMessage(err)}` : `internal error: ${errorMessage(err)}`),
-    );
-    if (!known && err instanceof Error && err.stack) core.debug(redactor.redact(err.stack));
-    const report = emptyReport('validate', defaultConfig(), null, clock());
-    report.errors.push(message);
-    report.conclusionReasons = [`run error: ${message}`];
-    if (sharded) markFailedShard(env, report);
-    outcome = { conclusion: 'failure', title: `error: ${message}`, markdown: crashMarkdown(message, ctx ? runUrl(ctx) : null) };
-    const reportDir = ctx ? workspacePath(ctx.workspace, readInput(env, 'report-dir') || 'policy-gate-report') : null;
-    if (reportDir) await bestEffort('writing the failure report', () => writeReportFiles(report, reportDir));
-    await bestEffort('writing the job summary', () => writeJobSummary(outcome!.markdown, note, env));
-    // An earlier comment (say, green for the previous commit) must not outlive this run's failure, and a
-    // pull request whose first run crashes gets one too: the error is what its author needs to see.
-    const onPullRequest = mode === 'pull_request' || (mode === null && ctx?.pullRequest != null && ctx.eventName.startsWith('pull_request') && ctx.eventName !== 'pull_request_target');
-    const token = readInput(env, 'github-token');
-    const commenter = gh ?? (ctx && onPullRequest && token ? createGitHub({ token, baseUrl: ctx.apiUrl, log: info }) : null);
-    if (commenter && ctx && onPullRequest && !sharded) await postComment(commenter, ctx, outcome.markdown, note, true);
-    setOutput('conclusion', 'failure');
-    if (reportDir) setOutput('report-path', reportDir);
-    setOutput('decisions', '[]');
-    core.setFailed(`policy-gate: ${message}`);
+    await publishCrash(r, err);
   } finally {
-    // Reached with an outcome from the try or the catch; the fallback covers a throw inside the catch.
-    const { conclusion, title, markdown } = outcome ?? {
-      conclusion: 'failure' as const,
-      title: 'error: the run stopped unexpectedly',
-      markdown: crashMarkdown('the run stopped unexpectedly', ctx ? runUrl(ctx) : null),
-    };
-    const result = { conclusion, title, summary: markdown, trimNote: note };
-    const ids = ctx ? { now: clock, externalId: ctx.runId === null ? null : `${ctx.runId}:${ctx.runAttempt ?? 1}`, detailsUrl: runUrl(ctx), log: info } : null;
-    if (isStopping()) {
-      // Interrupted: the signal handler (src/action/index.ts) reports the run as cancelled.
-    } else if (gh && ctx && ids && check?.kind === 'created') {
-      const [client, repo, started] = [gh, ctx.repo, check];
-      await bestEffort('completing the check run', () => finishCheck(client, repo, started, result, ids));
-    } else if (check === null && ctx && ids && !sharded) {
-      // The run stopped before its check run existed (a bad input, an unknown run): the required check
-      // must still report, so post it completed — when the token and the commit are known.
-      const token = readInput(env, 'github-token');
-      const sha = ctx.pullRequest?.headSha ?? ctx.workflowRun?.headSha ?? (/^[0-9a-f]{40}$/i.test(ctx.sha) ? ctx.sha : null);
-      const repo = ctx.repo;
-      const client = gh ?? (token ? createGitHub({ token, baseUrl: ctx.apiUrl, log: info }) : null);
-      if (client && sha) {
-        await bestEffort('reporting the error as a check run', () => postCompletedCheck(client, repo, sha, result, { ...ids, externalId: null }));
-      }
-    }
+    await completeCheck(r);
     unguard();
+  }
+}
+
+/** The run proper: context and inputs, the check run, validate, then publish everything. */
+async function gateAndPublish(r: ActionRun): Promise<void> {
+  const { env, clock } = r;
+  r.redactor = maskSecrets(env);
+  const ctx = (r.ctx = live.ctx = readContext(env));
+  live.token = readInput(env, 'github-token') || null;
+  live.headSha = ctx.pullRequest?.headSha ?? ctx.workflowRun?.headSha ?? null;
+  const inputs = parseInputs(env);
+  const mode = (r.mode = resolveMode(inputs, ctx));
+  if (inputs.shard) {
+    // A shard job publishes only its job summary and partial report; the merge job does the rest.
+    const failure = await runShardJob({ env, ctx, inputs, mode, now: clock(), redactor: r.redactor });
+    if (failure !== null) core.setFailed(`policy-gate: ${failure}`);
+    return;
+  }
+  const client = (r.gh = createGitHub({ token: inputs.token, baseUrl: ctx.apiUrl, log: info }));
+  const headSha = (live.headSha = await headShaFor(mode, ctx, inputs, client));
+  info(`policy-gate: ${mode} mode (event ${ctx.eventName || 'unknown'}), check run on ${headSha}`);
+  r.check = live.check = await startCheck(client, ctx.repo, headSha, { externalId: externalId(ctx), detailsUrl: runUrl(ctx), now: clock() });
+  if (r.check.kind === 'denied') {
+    warn(`policy-gate could not create its check run (${r.check.reason}). ${ctx.pullRequest?.isFork ? FORK_NOTE : 'Give the workflow `checks: write`.'}`);
+  }
+  const reportDir = workspacePath(ctx.workspace, inputs.reportDir);
+  const validated = await validate(mode, ctx, inputs, client, headSha, clock(), reportDir);
+  // Interrupted (SIGINT/SIGTERM/SIGHUP, ./index.ts): the handler writes the report; nothing here may overwrite it or act on it.
+  await haltWhenStopping();
+  await publish(r, { ctx, inputs, mode, client, reportDir }, validated);
+}
+
+/** `<run id>:<attempt>`, which ties a check run to this run; null outside a workflow run. */
+function externalId(ctx: ActionContext): string | null {
+  return ctx.runId === null ? null : `${ctx.runId}:${ctx.runAttempt ?? 1}`;
+}
+
+/**
+ * The report in every place: the report files, the deployment pull request, the artifact, the job
+ * summary, the sticky comment and the step's outputs; the step fails on a failure.
+ */
+async function publish(
+  r: ActionRun,
+  run: { ctx: ActionContext; inputs: ActionInputs; mode: RunMode; client: GitHubClient; reportDir: string },
+  validated: Validated,
+): Promise<void> {
+  const { ctx, inputs, mode, client, reportDir } = run;
+  const { redactor, env } = r;
+  const { nothingToValidate, deployment } = validated;
+  // Redacted and made visible as DATA, before anything renders it (markdown, HTML, the check run,
+  // the comment, the job summary, the outputs): no escaping can then hide a secret from the redactor.
+  const report = outputReport(validated.report);
+  const facts = redactDeep(validated.facts, outputRedactor, visibleText);
+  const written = await writeReportFiles(report, reportDir);
+  info(`policy-gate: wrote ${written.join(', ')}`);
+  const deployError = deployment ? await deploymentPullRequest(client, ctx, deployment, report, facts, reportDir, r.clock(), redactor) : null;
+  const conclusion = nothingToValidate ? 'neutral' : checkConclusion(report, inputs.failOnRejection);
+  const outcome: Outcome = (r.outcome = {
+    conclusion,
+    title: redactor.redact(nothingToValidate ?? checkTitle(report)),
+    markdown: redactor.redact(actionMarkdown(report, facts)),
+  });
+  const artifactUrl = inputs.reportArtifact === null ? null : await uploadArtifact(ctx, inputs.reportArtifact, reportDir, env);
+  const note = (r.note = live.note = trimNote(inputs.reportArtifact === null ? null : { name: inputs.reportArtifact, url: artifactUrl }, runUrl(ctx)));
+  if (inputs.reportArtifact !== null && !nothingToValidate) {
+    // The link to report.html (the charts) is known once the artifact is: uploaded here, or by action.yml's next step.
+    facts.reportArtifact = { name: inputs.reportArtifact, url: artifactUrl, runUrl: runUrl(ctx) };
+    outcome.markdown = redactor.redact(actionMarkdown(report, facts));
+  }
+
+  const summary = await bestEffort('writing the job summary', () => writeJobSummary(outcome.markdown, note, env));
+  if (summary === 'unavailable') warn('policy-gate: GITHUB_STEP_SUMMARY is not set; no job summary written');
+  if (mode === 'pull_request') await postComment(client, ctx, outcome.markdown, note, wantsNewComment(report));
+
+  setOutput('conclusion', conclusion);
+  setOutput('report-path', reportDir);
+  setOutput('decisions', JSON.stringify(decisions(report)));
+  info(`policy-gate: ${conclusion} — ${outcome.title}`);
+  if (conclusion === 'failure') core.setFailed(`policy-gate: ${outcome.title}`);
+  if (deployError !== null) core.setFailed(`policy-gate: the ${deploymentName(deployment!.kind)} pull request could not be opened: ${deployError}`);
+}
+
+/** Uploads the report folder as the artifact; its URL, or null when it was not uploaded here. */
+async function uploadArtifact(ctx: ActionContext, name: string, reportDir: string, env: NodeJS.ProcessEnv): Promise<string | null> {
+  const up = await uploadReport(name, reportDir, env);
+  if (up.kind === 'uploaded') {
+    setOutput('report-artifact-id', String(up.id));
+    info(`policy-gate: uploaded the report as artifact ${name} (id ${up.id})`);
+    return ctx.runId === null ? null : `${runUrl(ctx)}/artifacts/${up.id}`;
+  }
+  if (up.kind === 'skipped' && env['POLICY_GATE_COMPOSITE_UPLOAD'] === 'true') {
+    info(`policy-gate: the report artifact is uploaded by the action's next step (${up.reason})`);
+  } else {
+    warn(`policy-gate: the report was not uploaded as an artifact: ${up.reason}. It is in ${reportDir}.`);
+  }
+  return null;
+}
+
+/** A crash, reported where the verdict would have been: the report files, the job summary, the comment, the outputs. */
+async function publishCrash(r: ActionRun, err: unknown): Promise<void> {
+  const { env, ctx, redactor } = r;
+  await haltWhenStopping();
+  const known = err instanceof PolicyGateError;
+  const status = httpStatus(err);
+  const message = visibleText(
+    redactor.redact(known ? err.message : status !== undefined ? `GitHub API error ${status}: ${errorMessage(err)}` : `internal error: ${errorMessage(err)}`),
+  );
+  if (!known && err instanceof Error && err.stack) core.debug(redactor.redact(err.stack));
+  const report = runErrorReport('validate', defaultConfig(), null, r.clock(), message);
+  if (r.sharded) markFailedShard(env, report);
+  const outcome: Outcome = (r.outcome = { conclusion: 'failure', title: `error: ${message}`, markdown: crashMarkdown(message, ctx ? runUrl(ctx) : null) });
+  const reportDir = ctx ? workspacePath(ctx.workspace, readInput(env, 'report-dir') || 'policy-gate-report') : null;
+  if (reportDir) await bestEffort('writing the failure report', () => writeReportFiles(report, reportDir));
+  await bestEffort('writing the job summary', () => writeJobSummary(outcome.markdown, r.note, env));
+  // An earlier comment (say, green for the previous commit) must not outlive this run's failure, and a
+  // pull request whose first run crashes gets one too: the error is what its author needs to see.
+  const onPullRequest = crashedOnPullRequest(r.mode, ctx);
+  const token = readInput(env, 'github-token');
+  const commenter = r.gh ?? (ctx && onPullRequest && token ? createGitHub({ token, baseUrl: ctx.apiUrl, log: info }) : null);
+  if (commenter && ctx && onPullRequest && !r.sharded) await postComment(commenter, ctx, outcome.markdown, r.note, true);
+  setOutput('conclusion', 'failure');
+  if (reportDir) setOutput('report-path', reportDir);
+  setOutput('decisions', '[]');
+  core.setFailed(`policy-gate: ${message}`);
+}
+
+/** The check run completed with the outcome (in `finally`: also after a crash, or a throw inside the catch). */
+async function completeCheck(r: ActionRun): Promise<void> {
+  const { ctx, gh, check } = r;
+  // Reached with an outcome from the try or the catch; the fallback covers a throw inside the catch.
+  const { conclusion, title, markdown } = r.outcome ?? {
+    conclusion: 'failure' as const,
+    title: 'error: the run stopped unexpectedly',
+    markdown: crashMarkdown('the run stopped unexpectedly', ctx ? runUrl(ctx) : null),
+  };
+  const result = { conclusion, title, summary: markdown, trimNote: r.note };
+  const ids = ctx ? { now: r.clock, externalId: externalId(ctx), detailsUrl: runUrl(ctx), log: info } : null;
+  if (isStopping()) {
+    // Interrupted: the signal handler (src/action/index.ts) reports the run as cancelled.
+  } else if (gh && ctx && ids && check?.kind === 'created') {
+    const [client, repo, started] = [gh, ctx.repo, check];
+    await bestEffort('completing the check run', () => finishCheck(client, repo, started, result, ids));
+  } else if (check === null && ctx && ids && !r.sharded) {
+    // The run stopped before its check run existed (a bad input, an unknown run): the required check
+    // must still report, so post it completed — when the token and the commit are known.
+    const token = readInput(r.env, 'github-token');
+    const sha = fallbackHeadSha(ctx);
+    const repo = ctx.repo;
+    const client = gh ?? (token ? createGitHub({ token, baseUrl: ctx.apiUrl, log: info }) : null);
+    if (client && sha) {
+      await bestEffort('reporting the error as a check run', () => postCompletedCheck(client, repo, sha, result, { ...ids, externalId: null }));
+    }
   }
 }

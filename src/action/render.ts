@@ -7,6 +7,7 @@
 import { md, modelSectionsIn, renderMarkdown, type Detail } from '../core/render/markdown.js';
 import { hasRunInputError, type Report } from '../core/report.js';
 import type { Tier } from '../core/types.js';
+import type { RunMode } from '../app/action-run.js';
 import { tierRank } from '../core/types.js';
 import type { CheckConclusion } from './checks.js';
 import { STICKY_MARKER } from './comment.js';
@@ -18,7 +19,7 @@ import { CHECK_SUMMARY_LIMIT, COMMENT_LIMIT } from './trim.js';
  */
 export const MARKDOWN_BUDGET = Math.min(CHECK_SUMMARY_LIMIT, COMMENT_LIMIT - Buffer.byteLength(`${STICKY_MARKER}\n`));
 
-export type RunMode = 'pull_request' | 'workflow_run' | 'schedule';
+export type { RunMode };
 
 export interface RunFacts {
   mode: RunMode;

@@ -26,3 +26,15 @@ export function emptyReport(command: string, config: Config, configFile: string 
     infraErrors: [],
   };
 }
+
+/**
+ * The report of a run that stopped on an error before it had one: nothing evaluated, the error its
+ * only reason (and an infrastructure error too, when it was one).
+ */
+export function runErrorReport(command: string, config: Config, configFile: string | null, now: Date, error: string, infraError: string | null = null): Report {
+  const report = emptyReport(command, config, configFile, now);
+  report.errors.push(error);
+  if (infraError !== null) report.infraErrors.push(infraError);
+  report.conclusionReasons = [`run error: ${error}`];
+  return report;
+}
