@@ -461,7 +461,7 @@ function plan(bytes: Uint8Array, input: string, size: number, stateIndices: Int3
   }
   headGraph.push(...headExtras);
   headGraph.push(...message(11, valueInfo(SPLIT_NAMES.headState, ['batch', S])));
-  layers.forEach((l, k) => headGraph.push(...message(11, valueInfo(splitName('trunk', k), ['batch', l.H]))));
+  for (const [k, l] of layers.entries()) headGraph.push(...message(11, valueInfo(splitName('trunk', k), ['batch', l.H])));
   const head = joined([...modelRest, ...lenField(7, headGraph)]);
 
   return {
