@@ -305,6 +305,28 @@ describe('evaluation with the split gives the full model’s report', () => {
     expect(full.inference).toEqual({ path: 'full', reason: 'runtime.split_first_layer is false', rows: 0, recomputed: 0 });
   });
 
+  it("a torch export of an SB3 policy (Cast → Flatten → Gemm transB 1) read with position features: split, and the full model's report", async () => {
+    // sb3_logits.onnx takes 6 values; this card feeds it two state features among them, as a team's
+    // position-aware policy of that export would be.
+    const bytes = new Uint8Array(readFileSync(path.join(REPO, 'test', 'fixtures', 'sb3', 'sb3_logits.onnx')));
+    const sb3Card = JSON.parse(readFileSync(path.join(REPO, 'test', 'fixtures', 'sb3', 'sb3_logits.card.json'), 'utf8')) as Record<string, unknown>;
+    const features = [{ name: 'log_return', lag: 1 }, { name: 'log_return', lag: 4 }, { name: 'range' }, { name: 'body' }, { name: 'position' }, { name: 'unrealized_return' }];
+    const aware = {
+      ...sb3Card,
+      golden: [],
+      observation: { window: 1, features, normalize: { mean: [0, 0, 0, 0, 0, 0], std: [0.005, 0.01, 0.01, 0.005, 1, 0.02] } },
+      execution: { long_only: false, max_exposure: 1 },
+    };
+    const split = await evaluate(bytes, true, aware);
+    const full = await evaluate(bytes, false, aware);
+    expect(split.errors).toEqual([]);
+    expect(split.inference).toMatchObject({ path: 'split', reason: null });
+    expect(split.inference!.firstLayer).toMatch(/^Gemm "\/policy_net\/policy_net\.0\/Gemm" \[6 × 64\]$/);
+    expect(withoutInference(split)).toEqual(withoutInference(full));
+    // The position feeds back: the policy trades, more than one action is taken.
+    expect(Object.values(split.backtest!.actions!.taken).filter((n) => n > 0).length).toBeGreaterThan(1);
+  });
+
   it('a model the split refuses runs in full, and the report gives the reason', async () => {
     const bytes = model(
       [{ opType: 'Sub', inputs: ['obs', 'mu'], outputs: ['c'], name: 'center' }, { opType: 'Gemm', inputs: ['c', 'W1', 'b1'], outputs: ['h'], name: 'fc1' }],
