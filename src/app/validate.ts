@@ -50,12 +50,16 @@ export interface RunOptions {
 
 /**
  * The market data a run reads: a folder of CSV files, or Alpaca (cached on disk). Each series is read
- * once per run and shared by every model on it.
+ * once and shared by every use while it is held; `evict` lets go of a symbol's series once no model
+ * still to be evaluated needs them, so a run's memory does not grow with the number of symbols.
  */
-export function barsProvider(config: Config, opts: { now: Date; log: (line: string) => void; env?: NodeJS.ProcessEnv }): BarsProvider {
+export function barsProvider(
+  config: Config,
+  opts: { now: Date; log: (line: string) => void; env?: NodeJS.ProcessEnv },
+): BarsProvider & { evict(symbol: string, timeframe: string): void; held(): number } {
   const cache = new Map<string, Promise<BarsInput>>();
   let alpaca: AlpacaBarsSource | null = null;
-  return (req) => {
+  const provider = (req: Parameters<BarsProvider>[0]): Promise<BarsInput> => {
     if (config.data.source === 'csv') {
       const dir = requireDataDir(config);
       const fileKey = `${req.symbol}\u0000${req.timeframe}\u0000${req.assetClass}`;
@@ -89,6 +93,13 @@ export function barsProvider(config: Config, opts: { now: Date; log: (line: stri
     cache.set(key, p);
     return p;
   };
+  return Object.assign(provider, {
+    evict(symbol: string, timeframe: string): void {
+      const prefix = `${symbol}\u0000${timeframe}\u0000`;
+      for (const key of [...cache.keys()]) if (key.startsWith(prefix)) cache.delete(key);
+    },
+    held: (): number => cache.size,
+  });
 }
 
 export function requireDataDir(config: Config): string {
@@ -321,6 +332,10 @@ export async function runValidate(source: string, config: Config, configFile: st
         opts.progress?.({ done: evaluatedCount, total: toEvaluate.length, current: current() });
         const lines = slot.lines;
         slot.outcome = await evaluateOne(slot.gm, (line) => lines.push(line), hostSlot);
+        // Its bars go unless a model still queued or running reads the same series.
+        const { symbol, timeframe } = slot.gm.report;
+        const sameSeries = (x: (typeof slots)[number]): boolean => x.gm.report.symbol === symbol && x.gm.report.timeframe === timeframe;
+        if (!queue.some(sameSeries) && ![...inFlight].some((x) => x !== slot && sameSeries(x))) getBars.evict(symbol, timeframe);
         slot.done = true;
         inFlight.delete(slot);
         flush();

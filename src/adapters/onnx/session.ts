@@ -369,8 +369,8 @@ class HostedPolicyModel implements PolicyModel {
   readonly fallbackReason?: string;
   private session: HostSession | undefined;
   private readonly timeoutMs: number;
-  /** The model's bytes, for the first-layer split (planned at the first simulation that may use it). */
-  private readonly bytes: Uint8Array;
+  /** The model's bytes, for the first-layer split (planned at the first simulation that may use it); dropped on release. */
+  private bytes: Uint8Array | null;
   private readonly threads: number;
   private readonly deviceId: number;
   private split: { key: string; outcome: SplitOutcome; sessions: { trunk: HostSession; head: HostSession } | null; failed: string | null } | null = null;
@@ -431,6 +431,7 @@ class HostedPolicyModel implements PolicyModel {
     if (refusal !== null) return { reason: refusal };
     const size = card.observation.window * card.observation.features.length;
     const key = `${job.binding.input}|${size}|${stateIdx.join(',')}`;
+    if (this.bytes === null) return { reason: 'the model was released' };
     if (this.split?.key !== key) {
       await this.releaseSplit();
       this.split = { key, outcome: planFirstLayerSplit(this.bytes, job.binding.input, size, stateIdx), sessions: null, failed: null };
@@ -538,6 +539,8 @@ class HostedPolicyModel implements PolicyModel {
     const s = this.session;
     this.session = undefined;
     await this.releaseSplit();
+    // A released model is kept by its run only for what it said about itself (the runtime section).
+    this.bytes = null;
     if (s) await releaseSession(s, this.label);
   }
 }
