@@ -12,7 +12,7 @@
  *
  * Deterministic for given options. Nothing here is used by the CLI at run time.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { link, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseCard } from '../core/card.js';
 import { computeFeatureColumns, type FeatureSpec } from '../core/features.js';
@@ -41,6 +41,8 @@ export interface BenchArchiveOptions {
   manifest?: boolean;
   /** Add one observation golden vector ({at, obs}) per card; default true. */
   golden?: boolean;
+  /** The bars' timeframe (the CSV given must hold bars of it); default '1Hour'. */
+  timeframe?: BarSeries['timeframe'];
 }
 
 export interface BenchArchive {
@@ -156,12 +158,14 @@ export async function writeBenchArchive(root: string, btcHourlyCsv: string, opti
     positionAware: options.positionAware ?? true,
     manifest: options.manifest ?? true,
     golden: options.golden ?? true,
+    timeframe: options.timeframe ?? '1Hour',
   };
+  const tf = opts.timeframe;
   const archiveDir = path.join(root, 'archive');
   const dataDir = path.join(root, 'data');
   await mkdir(path.join(archiveDir, MODELS), { recursive: true });
   await mkdir(dataDir, { recursive: true });
-  const bars = readBarsCsv(btcHourlyCsv, { symbol: 'BTCUSD', timeframe: '1Hour', file: 'BTCUSD_1Hour.csv' }).bars;
+  const bars = readBarsCsv(btcHourlyCsv, { symbol: 'BTCUSD', timeframe: tf, file: `BTCUSD_${tf}.csv` }).bars;
 
   const files = new Map<string, Uint8Array>();
   const put = async (rel: string, bytes: Uint8Array): Promise<void> => {
@@ -175,13 +179,13 @@ export async function writeBenchArchive(root: string, btcHourlyCsv: string, opti
   const symbols: Record<string, unknown> = {};
   for (let i = 0; i < opts.models; i++) {
     const symbol = `SYM${String(i).padStart(2, '0')}USD`;
-    const id = `${symbol}_1Hour`;
+    const id = `${symbol}_${tf}`;
     const features = benchFeatures(i, opts.features, opts.positionAware);
     const activation: Activation = i % 2 === 0 ? 'relu' : 'tanh';
     const card: Record<string, unknown> = {
       schema: 'policy-card/1',
       symbol,
-      timeframe: '1Hour',
+      timeframe: tf,
       asset_class: 'crypto',
       input: 'obs',
       observation: {
@@ -194,7 +198,7 @@ export async function writeBenchArchive(root: string, btcHourlyCsv: string, opti
       execution: { long_only: true, max_exposure: 1.0 },
     };
     if (opts.golden) {
-      const parsed = parseCard(card, `${id}.card.json`, { symbol, timeframe: '1Hour' });
+      const parsed = parseCard(card, `${id}.card.json`, { symbol, timeframe: tf });
       const builder = new ObservationBuilder(parsed, bars);
       const tau = bars.close.length - 200;
       const obs = Array.from(builder.build(tau, FLAT_STATE, new Float32Array(builder.size)), (v) => Number(v.toPrecision(7)));
@@ -208,20 +212,24 @@ export async function writeBenchArchive(root: string, btcHourlyCsv: string, opti
       activation,
       outputName: 'logits',
       seed: 1000 + i,
-      metadata: { symbol, timeframe: '1Hour', model_version: 'bench' },
+      metadata: { symbol, timeframe: tf, model_version: 'bench' },
     });
     await put(`${MODELS}/${id}.onnx`, mlp.bytes);
     await put(`${MODELS}/${id}.card.json`, enc(card));
     ids.push(id);
     modelPaths.push(path.join(archiveDir, MODELS, `${id}.onnx`));
     symbols[id] = {
-      timeframe: '1Hour',
+      timeframe: tf,
       model: `${MODELS}/${id}.onnx`,
       train_start: '2021-01-01T00:00:00Z',
       train_end: '2023-12-01T00:00:00Z',
       metrics: approvedMetrics(i),
     };
-    await writeFile(path.join(dataDir, `${symbol}_1Hour.csv`), btcHourlyCsv);
+    // Every symbol's CSV is the same bars: written once, then hard links (a soak over hundreds of
+    // symbols of 1-minute bars would otherwise write gigabytes).
+    const csvPath = path.join(dataDir, `${symbol}_${tf}.csv`);
+    if (i === 0) await writeFile(csvPath, btcHourlyCsv);
+    else await link(path.join(dataDir, `SYM00USD_${tf}.csv`), csvPath).catch(() => writeFile(csvPath, btcHourlyCsv));
   }
   await put(`training_summary_${RUN_ID}.json`, enc({ run_id: RUN_ID, trainer: 'NativePPO (GPU)', model_version: 'bench', symbols }));
   if (opts.manifest) {
