@@ -16,12 +16,20 @@
  *      over every bar, and `backtest --days 30 --walk-forward 3` with it;
  * and prints a table: total, floor, ratio, time per fold, observations per second, peak RSS.
  *
+ * Validate runs both ways in each repeat, alternating: with the first-layer split (the default,
+ * docs/performance.md) and with runtime.split_first_layer false, and their report.json are compared
+ * (decisions and numbers). CPU seconds are read from /proc for policy-gate's process and each
+ * onnxruntime process (utime + stime), peak memory from VmHWM; the CPU is named from /proc/cpuinfo;
+ * the work is the full model's FLOPs over the observations, against the peak GFLOP/s the floor's batched
+ * runs reach on 1 and 2 cores.
+ *
  * Flags: --models N (20) · --position-independent (cards without position / unrealized_return) ·
  * --both (run both kinds) · --repeat N (validate and floor N times each; the ratio compares the best
  * runs, and the first validate run — a fresh process, as the CLI runs — is shown too; 3) · --no-single ·
  * --profile DIR (write a V8 CPU profile of the measuring process into DIR) · --json · --keep (keep the
  * temporary folder) · --verbose (validate's progress lines) · --parallel N (runtime.parallel_models; default the
- * config's, 2) · --no-stress (evidence.cost_stress.multiplier null: no cost-stressed folds to simulate).
+ * config's, 2) · --no-stress (evidence.cost_stress.multiplier null: no cost-stressed folds to simulate) ·
+ * --no-full (skip the runs without the split).
  *
  * A benchmark, not a test: it never fails on a time; it exits non-zero only when a run errors.
  */
