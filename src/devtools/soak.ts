@@ -82,6 +82,8 @@ interface Soak {
   parent: ProcessFigures;
   /** The parent's resident memory after every 50 evaluated models (MiB). */
   rssSteps: number[];
+  /** report.json's size: what the run must keep in memory whatever else it frees. */
+  reportMiB: number;
   hosts: ProcessFigures[];
   decisions: Record<string, number>;
   errors: string[];
@@ -121,6 +123,7 @@ async function measure(spec: string): Promise<void> {
     if (f) hosts.set(pid, f);
   }
   await shutdownOrtHost();
+  const reportMiB = Buffer.byteLength(JSON.stringify(report)) / MiB;
   const decisions: Record<string, number> = {};
   for (const m of report.models) decisions[m.decision?.tier ?? 'none'] = (decisions[m.decision?.tier ?? 'none'] ?? 0) + 1;
   const out: Soak = {
@@ -129,6 +132,7 @@ async function measure(spec: string): Promise<void> {
     wallS,
     parent: procFigures('self') ?? { pid: process.pid, cpuS: process.cpuUsage().user / 1e6, peakMiB: process.resourceUsage().maxRSS / 1024 },
     rssSteps,
+    reportMiB,
     hosts: [...hosts.values()],
     decisions,
     errors: report.models.flatMap((m) => m.errors.map((e) => `${m.id}: ${e}`)),
@@ -172,6 +176,7 @@ async function orchestrate(): Promise<void> {
         ['run', `${soak.models} models, ${soak.bars} 1-minute bars per symbol, one symbol each; validate ${soak.wallS.toFixed(1)} s`],
         ['policy-gate', `CPU ${soak.parent.cpuS.toFixed(1)} s, peak RSS ${soak.parent.peakMiB.toFixed(0)} MiB`],
         ['RSS after every 50 models', soak.rssSteps.map((r) => `${r.toFixed(0)}`).join(', ') + ' MiB'],
+        ['report.json', `${soak.reportMiB.toFixed(1)} MiB (${((soak.reportMiB * 1024) / soak.models).toFixed(0)} KiB per model)`],
         ...soak.hosts.map((h, i) => [`onnxruntime process ${i + 1}`, `CPU ${h.cpuS.toFixed(1)} s, peak RSS ${h.peakMiB.toFixed(0)} MiB`] as [string, string]),
         ['decisions', Object.entries(soak.decisions).map(([k, v]) => `${k} ${v}`).join(', ')],
         ...soak.errors.slice(0, 5).map((e) => ['ERROR', e] as [string, string]),
