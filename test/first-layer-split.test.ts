@@ -18,7 +18,7 @@ import { runValidate } from '../src/app/validate.js';
 import { loadBarsFromDir } from '../src/adapters/bars/csv.js';
 import { shutdownOrtHost } from '../src/adapters/onnx/host.js';
 import { loadPolicyModel } from '../src/adapters/onnx/session.js';
-import { planFirstLayerSplit, SPLIT_NAMES, splitName, type SplitPlan } from '../src/adapters/onnx/split.js';
+import { joinParts, planFirstLayerSplit, SPLIT_NAMES, splitName, type SplitPlan } from '../src/adapters/onnx/split.js';
 import { defaultConfig } from '../src/config/schema.js';
 import { splitRefusal, type Binding } from '../src/core/drive.js';
 import { stateIndicesOf } from '../src/core/observation.js';
@@ -78,7 +78,7 @@ async function run(bytes: Uint8Array, feeds: Record<string, { data: Float32Array
 /** The split's output for observations `x` [n, size] whose state columns are `state`: the head on the trunk's rows and the state columns. */
 async function splitOutput(plan: SplitPlan, x: Float32Array, n: number, output: string, state: Int32Array = STATE): Promise<Float32Array> {
   const size = x.length / n;
-  const trunkSession = await ort.InferenceSession.create(plan.trunk, { graphOptimizationLevel: 'all', intraOpNumThreads: 1 });
+  const trunkSession = await ort.InferenceSession.create(joinParts(plan.trunk), { graphOptimizationLevel: 'all', intraOpNumThreads: 1 });
   const rows = await trunkSession.run({ [SPLIT_NAMES.trunkInput]: new ort.Tensor('float32', x, [n, size]) });
   await trunkSession.release();
   const cols = new Float32Array(n * state.length);
@@ -145,8 +145,8 @@ describe('planFirstLayerSplit: the split models compute the full model', () => {
       // The trunk ignores the state columns: changing them changes nothing of its row.
       const moved = x.slice();
       for (let k = 0; k < n; k++) for (const i of STATE) moved[k * D + i] = 3;
-      const t0 = await run(outcome.plan.trunk, { [SPLIT_NAMES.trunkInput]: { data: x, dims: [n, D] } }, splitName('trunk', 0));
-      const t1 = await run(outcome.plan.trunk, { [SPLIT_NAMES.trunkInput]: { data: moved, dims: [n, D] } }, splitName('trunk', 0));
+      const t0 = await run(joinParts(outcome.plan.trunk), { [SPLIT_NAMES.trunkInput]: { data: x, dims: [n, D] } }, splitName('trunk', 0));
+      const t1 = await run(joinParts(outcome.plan.trunk), { [SPLIT_NAMES.trunkInput]: { data: moved, dims: [n, D] } }, splitName('trunk', 0));
       expect(Array.from(t1)).toEqual(Array.from(t0));
       // ...and the full model does depend on them (the split is not vacuous).
       expect(Array.from(await run(bytes, { obs: { data: moved, dims: [n, D] } }, 'logits'))).not.toEqual(Array.from(full));

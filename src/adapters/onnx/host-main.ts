@@ -374,8 +374,10 @@ function main(): void {
         const provider = req['provider'] === 'cuda' ? 'cuda' : 'cpu';
         let session: InferenceSession;
         try {
-          // A copy: the receive buffer is reused for the next message.
-          session = await ort.InferenceSession.create(Buffer.from(req['bytes'] as Uint8Array), {
+          // A copy: the receive buffer is reused for the next message. The model may come in parts (the
+          // first-layer split's trunk: the original's weights around zeros), joined here by that one copy.
+          const bytes = req['bytes'] as Uint8Array | Uint8Array[];
+          session = await ort.InferenceSession.create(Array.isArray(bytes) ? Buffer.concat(bytes) : Buffer.from(bytes), {
             graphOptimizationLevel: 'all',
             intraOpNumThreads: req['threads'] as number,
             interOpNumThreads: 1,

@@ -440,7 +440,7 @@ class HostedPolicyModel implements PolicyModel {
     if (!split.outcome.ok) return { reason: split.outcome.reason };
     if (split.failed !== null) return { reason: split.failed };
     if (split.sessions === null) {
-      const create = async (bytes: Uint8Array): Promise<HostSession> => {
+      const create = async (bytes: Uint8Array | Uint8Array[]): Promise<HostSession> => {
         const reply = await session.host.request(
           { op: 'create', bytes, provider: this.executionProvider, quiet: true, threads: this.threads, deviceId: this.deviceId },
           { label: this.label, what: 'loading', timeoutMs: this.timeoutMs },

@@ -40,8 +40,12 @@ export function splitName(what: 'trunk', k: number): string {
 }
 
 export interface SplitPlan {
-  /** Observation [batch, D] → the bar part of each first layer, `splitName('trunk', k)` [batch, H_k]. */
-  trunk: Uint8Array;
+  /**
+   * Observation [batch, D] → the bar part of each first layer, `splitName('trunk', k)` [batch, H_k]: the
+   * model's bytes in parts (slices of the original's weights around zeros), so they are copied once, where
+   * the model is loaded (`joinParts` joins them).
+   */
+  trunk: Uint8Array[];
   /** The original graph with the state columns [batch, S] and the trunk's rows as inputs instead of the observation. */
   head: Uint8Array;
   /** Width of each first layer (H_k). */
@@ -249,7 +253,8 @@ function lenField(field: number, parts: Parts): Parts {
   return [varintBytes(field * 8 + 2), varintBytes(length), ...parts];
 }
 
-function joined(parts: Parts): Uint8Array {
+/** Parts of a message as one buffer. */
+export function joinParts(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
   let at = 0;
   for (const p of parts) {
@@ -428,7 +433,9 @@ function plan(bytes: Uint8Array, input: string, size: number, stateIndices: Int3
     headNodes.set(l.node, nodesK);
     headExtras.push(...lenField(5, floatTensor(p('w_state'), [S, H], wState)));
   });
-  const trunk = joined([...modelRest, ...lenField(7, trunkGraph)]);
+  const trunkParts = [...modelRest, ...lenField(7, trunkGraph)];
+  // Hundreds of thousands of slices (weights stored [H, D], zeroed per row) are not worth sending apart.
+  const trunk = trunkParts.length > 4096 ? [joinParts(trunkParts)] : trunkParts;
 
   // ---- head: the original graph, its first layers fed by the state columns and the trunk's rows
   const firstNodes = new Set(layers.map((l) => l.node));
@@ -462,7 +469,7 @@ function plan(bytes: Uint8Array, input: string, size: number, stateIndices: Int3
   headGraph.push(...headExtras);
   headGraph.push(...message(11, valueInfo(SPLIT_NAMES.headState, ['batch', S])));
   for (const [k, l] of layers.entries()) headGraph.push(...message(11, valueInfo(splitName('trunk', k), ['batch', l.H])));
-  const head = joined([...modelRest, ...lenField(7, headGraph)]);
+  const head = joinParts([...modelRest, ...lenField(7, headGraph)]);
 
   return {
     ok: true,
