@@ -140,8 +140,13 @@ export class ObservationBuilder {
     // Per observation element (W·F values): a per-feature normalisation is repeated for every row.
     const F = features.length;
     this.perElement = normalize !== null && normalize.mean.length !== F;
-    const expand = (xs: readonly number[] | undefined, fill: number): Float64Array =>
-      Float64Array.from({ length: window * F }, (_, i) => (xs === undefined ? fill : xs.length === F ? xs[i % F]! : xs[i]!));
+    const expand = (xs: readonly number[] | undefined, fill: number): Float64Array => {
+      const out = new Float64Array(window * F);
+      if (xs === undefined) out.fill(fill);
+      else if (xs.length === F) for (let i = 0; i < out.length; i++) out[i] = xs[i % F]!;
+      else for (let i = 0; i < out.length; i++) out[i] = xs[i]!;
+      return out;
+    };
     this.mean = expand(normalize?.mean, 0);
     this.std = expand(normalize?.std, 1);
     this.clip = clip ?? Infinity;

@@ -156,28 +156,42 @@ export function bootstrapSharpeAndReturn(returns: ArrayLike<number>, opts: Boots
   const sharpes = new Float64Array(opts.samples);
   const totals = new Float64Array(opts.samples);
   let zeroVariance = 0;
-  let s = 0;
-  let s2 = 0;
-  let sl = 0;
-  let nz = 0;
-  const add = (from: number, to: number): void => {
-    s += S1[to]! - S1[from]!;
-    s2 += S2[to]! - S2[from]!;
-    sl += SL[to]! - SL[from]!;
-    nz += NZ[to]! - NZ[from]!;
-  };
-  const visit = (start: number, len: number): void => {
-    const end = start + len;
-    if (end <= n) add(start, end);
-    else {
-      add(start, n);
-      add(0, end - n);
-    }
-  };
+  // stationaryBlocks, inlined with the sums in locals: the same draws in the same order and the same
+  // additions in the same order (so the same bits), without two closure calls per block.
+  if (!(blockLength >= 1)) throw new RangeError(`the mean block length must be ≥ 1, got ${blockLength}`);
+  const rng = opts.rng;
+  const logStay = Math.log(1 - 1 / blockLength); // −Infinity for L = 1: every block has length 1
   for (let b = 0; b < opts.samples; b++) {
-    s = s2 = sl = 0;
-    nz = 0;
-    stationaryBlocks(n, blockLength, n, opts.rng, visit);
+    let s = 0;
+    let s2 = 0;
+    let sl = 0;
+    let nz = 0;
+    let left = n;
+    while (left > 0) {
+      const start = Math.floor(rng() * n);
+      const u = 1 - rng(); // (0, 1]
+      const len = logStay === -Infinity ? 1 : 1 + Math.floor(Math.log(u) / logStay);
+      const take = Math.min(left, len);
+      const end = start + take;
+      if (end <= n) {
+        s += S1[end]! - S1[start]!;
+        s2 += S2[end]! - S2[start]!;
+        sl += SL[end]! - SL[start]!;
+        nz += NZ[end]! - NZ[start]!;
+      } else {
+        // The block wraps around the end of the series.
+        s += S1[n]! - S1[start]!;
+        s2 += S2[n]! - S2[start]!;
+        sl += SL[n]! - SL[start]!;
+        nz += NZ[n]! - NZ[start]!;
+        const rest = end - n;
+        s += S1[rest]! - S1[0]!;
+        s2 += S2[rest]! - S2[0]!;
+        sl += SL[rest]! - SL[0]!;
+        nz += NZ[rest]! - NZ[0]!;
+      }
+      left -= take;
+    }
     totals[b] = Math.expm1(sl);
     const mean = s / n;
     const variance = (s2 - s * mean) / (n - 1);
