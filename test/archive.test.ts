@@ -182,6 +182,27 @@ describe('folders', () => {
     }
   }
 
+  it("gives each file's sha256 as hashed when opened, so it is not read again; a file changed since reads differently", async () => {
+    const content = trainingContent();
+    const root = path.join(work, 'run');
+    await makeTree(root, content);
+    const archive = await openArchive(root);
+    for (const f of archive.files) expect(archive.sha256Of!(f.path)).toBe(sha256(content[f.path]!));
+    expect(archive.sha256Of!('no/such/file')).toBeUndefined();
+    // The same size, other bytes, in place: read gives the new bytes, sha256Of the ones the archive was opened with.
+    const name = archive.files[0]!.path;
+    const changed = Buffer.from(content[name]!);
+    changed[0] = changed[0]! ^ 1;
+    await writeFile(path.join(root, name), changed);
+    expect(sha256(await archive.read(name))).toBe(sha256(changed));
+    expect(archive.sha256Of!(name)).toBe(sha256(content[name]!));
+    // A zip is hashed as a whole: its entries have no sha256 from the opening.
+    const zip = path.join(work, 'run.zip');
+    await writeFile(zip, zipSync({ 'a.json': new Uint8Array(Buffer.from('{}')) }));
+    const z = await openArchive(zip);
+    expect(z.sha256Of?.('a.json')).toBeUndefined();
+  });
+
   it('lists nested files with posix paths, reads them back, and has a stable sha256', async () => {
     const content = trainingContent();
     const root = path.join(work, 'run');

@@ -82,7 +82,7 @@ export async function openTrainingArchive(
             listedPath,
           );
         }
-        const actual = sha256(await reader.read(target));
+        const actual = reader.sha256Of?.(target) ?? sha256(await reader.read(target));
         if (actual !== expected) {
           throw inputError(
             `${source}: sha256 of "${target}" is ${actual}, but ${manifestPath} says ${expected}; the file was changed or corrupted — rebuild the archive`,
@@ -162,7 +162,7 @@ export async function openTrainingArchive(
       }
 
       // Every candidate file is identified by its sha256, also when gating stops it before it is loaded.
-      const modelSha = onnxPath ? sha256(await reader.read(onnxPath)) : '';
+      const modelSha = onnxPath ? (reader.sha256Of?.(onnxPath) ?? sha256(await reader.read(onnxPath))) : '';
       for (const p of [onnxPath, cardPath]) {
         if (p && manifestInfo && unlisted.has(p)) notes.push(`${p} is not listed in ${manifestInfo.path}: its sha256 was not checked`);
       }

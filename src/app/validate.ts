@@ -254,6 +254,14 @@ export async function runValidate(source: string, config: Config, configFile: st
           slot,
         });
         outcome.model = model;
+        // The bytes loaded are the ones the archive was opened (and its manifest checked) with.
+        const atOpen = opened.reader.sha256Of?.(gm.onnxPath!);
+        if (atOpen !== undefined && atOpen !== model.sha256) {
+          throw inputError(
+            `${source}: ${gm.onnxPath} changed while policy-gate read the archive (sha256 ${atOpen} when opened, ${model.sha256} when loaded); run it again on an archive nothing writes to`,
+            gm.onnxPath!,
+          );
+        }
         m.model = modelFileInfo(model, gm.onnxPath!);
         const evaluated = await evaluateModel(
           m,

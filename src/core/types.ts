@@ -87,6 +87,12 @@ export interface ArchiveReader {
   readonly files: readonly ArchiveFile[];
   /** The bytes of one file, within the reader's limits; throws a PolicyGateError naming the entry. */
   read(path: string): Promise<Buffer>;
+  /**
+   * A file's sha256 as hashed when the archive was opened, where the reader hashed each file then (a
+   * folder: its digest is made of them), so checks need not read and hash it again; undefined otherwise.
+   * Whoever loads the file's bytes later compares their hash with it (a file changed meanwhile is refused).
+   */
+  sha256Of?(path: string): string | undefined;
   close(): Promise<void>;
 }
 

@@ -93,6 +93,7 @@ async function walkDirectory(source: string, limits: ArchiveLimits): Promise<Arc
 
   // The folder's digest: sha256 over its sorted "<sha256 hex>  <path>\n" lines (sha256sum's format).
   const digest = createHash('sha256');
+  const hashes = new Map<string, string>();
   for (const file of files) {
     const fh = await openChecked(source, root, file);
     const hash = createHash('sha256');
@@ -102,9 +103,11 @@ async function walkDirectory(source: string, limits: ArchiveLimits): Promise<Arc
     } finally {
       await fh.close();
     }
-    digest.update(`${hash.digest('hex')}  ${file.path}\n`);
+    const hex = hash.digest('hex');
+    hashes.set(file.path, hex);
+    digest.update(`${hex}  ${file.path}\n`);
   }
-  return new DirArchiveReader(source, root, digest.digest('hex'), files);
+  return new DirArchiveReader(source, root, digest.digest('hex'), files, hashes);
 }
 
 class DirArchiveReader implements ArchiveReader {
@@ -118,6 +121,7 @@ class DirArchiveReader implements ArchiveReader {
     private readonly root: string,
     readonly sha256: string,
     entries: readonly DirEntry[],
+    private readonly hashes: ReadonlyMap<string, string>,
   ) {
     this.byPath = new Map(entries.map((e) => [e.path, e]));
     this.files = Object.freeze(entries.map((e) => Object.freeze({ path: e.path, size: e.size })));
@@ -135,6 +139,11 @@ class DirArchiveReader implements ArchiveReader {
     } finally {
       await fh.close();
     }
+  }
+
+  /** The file's sha256 as hashed when the folder was opened (its digest is made of these). */
+  sha256Of(file: string): string | undefined {
+    return this.hashes.get(file);
   }
 
   async close(): Promise<void> {
