@@ -1,5 +1,5 @@
 /**
- * The first-layer split (docs/performance.md, "Computing what the windows share once").
+ * The first-layer split (docs/performance.md, "The first layer, once per bar").
  *
  * A position-aware policy is inferred one step at a time, because its observation holds the position
  * the policy took at the previous step. But in an MLP the first layer is a product of the whole
@@ -14,9 +14,11 @@
  * takes the trunk's row and the state columns instead of the observation, so each step multiplies
  * S state columns instead of all D (200 of 5 900 in the benchmark's cards).
  *
- * It is only planned where that identity holds as the graph is written: the observation input, flat
- * or through one Flatten(axis 1), feeds exactly one MatMul or Gemm (transA 0, alpha 1) whose weights
- * are a float32 initializer of the right shape that no input overrides. Everything else (a LayerNorm
+ * It is only planned where that identity holds as the graph is written: the observation input, flat or
+ * through nodes that leave float32 values as they are (Cast to float, Identity, one Flatten(axis 1)),
+ * feeds only MatMul or Gemm nodes (transA 0, alpha 1) whose weights are float32 initializers of the right
+ * shape that no input overrides — one first layer, or several (stable-baselines3's policy and value
+ * function), each split the same way. Everything else (a LayerNorm
  * or a normalisation first, a skip connection that reads the observation again, computed weights,
  * control-flow subgraphs) is refused with the reason, and the full model runs. Floating-point sums
  * in another order differ in their last bits, so the result is checked against the full model before
