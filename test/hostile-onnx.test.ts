@@ -50,7 +50,9 @@ let clean: Awaited<ReturnType<typeof validateZip>>;
 beforeAll(async () => {
   clean = await validateZip(exampleFiles());
   expect(clean.code).toBe(1);
-  expect(clean.sessions).toBe(4);
+  // The 4 models evaluated, and the first-layer split's trunk and head for the 2 position-aware MLPs.
+  expect(clean.sessions).toBe(8);
+  expect(clean.report.models.filter((m) => (m['inference'] as { path?: string } | undefined)?.path === 'split')).toHaveLength(2);
 }, 60_000);
 afterAll(async () => {
   await shutdownOrtHost();
@@ -82,7 +84,7 @@ describe('garbage where a model should be', () => {
   it.each(cases)('%s: that model\'s error names the entry, the others are evaluated unchanged', async (_label, bytes, reason) => {
     const r = await validateZip(exampleWith((f) => (f[TARGET] = bytes)));
     expectOnlyTargetFailed(r, new RegExp(`^${TARGET.replace(/[/.]/g, '\\$&')} is not a valid ONNX model: ${reason}`));
-    expect(r.sessions).toBe(3); // onnxruntime never saw it
+    expect(r.sessions).toBe(clean.sessions - 1); // onnxruntime never saw it
   });
 
   it('alone (backtest --model): exit 2 naming the file', async () => {
@@ -113,7 +115,7 @@ describe('tensors stored as external data are refused before onnxruntime sees th
     );
     const loc = location.replace(/[/.]/g, '\\$&');
     expectOnlyTargetFailed(r, new RegExp(`keeps weights in external data files \\(W0 → ${loc}, b0 → ${loc}, W1 → ${loc}, b1 → ${loc}\\); policy-gate only loads self-contained models`));
-    expect(r.sessions).toBe(3);
+    expect(r.sessions).toBe(clean.sessions - 1); // onnxruntime never saw it
   });
 
   it('alone (backtest --model): exit 2, and no onnxruntime session was created', async () => {
@@ -177,7 +179,7 @@ describe('external data in a function\'s default attributes (FunctionProto.attri
     const model = functionDefaultModel({ ...WEIGHTS, external: { location: 'workspace-file.bin' } });
     const r = await validateZip(exampleWith((f) => (f[TARGET] = model)));
     expectOnlyTargetFailed(r, /keeps weights in external data files \(weights → workspace-file\.bin\); policy-gate only loads self-contained models/);
-    expect(r.sessions).toBe(3);
+    expect(r.sessions).toBe(clean.sessions - 1); // onnxruntime never saw it
   });
 
   it('alone (backtest --model), with the named file in the workspace: exit 2, no session, the file\'s bytes never used', async () => {

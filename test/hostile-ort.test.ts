@@ -112,8 +112,11 @@ describe('a model that crashes onnxruntime', () => {
       new RegExp(`^${CRASHER.replace(/[/.]/g, '\\$&')}: onnxruntime crashed while running the model \\(killed by signal ${signal}\\)\\. This model is not evaluated; the other models are, in a fresh onnxruntime process\\.`),
     );
     expect(run.stderr).toContain(`BTCUSD_4Hour: ${CRASHER}: onnxruntime crashed while running the model (killed by signal ${signal})`);
-    // One fresh host, in the crashed slot, for the models after the crash (and none for the ones before it).
-    expect(ortHostStats().starts - before.starts).toBe(cleanStarts + 1);
+    // At most one fresh host, in the crashed slot, for the models after the crash (and none for the ones
+    // before it); none when the other slot took every later model, which depends on the two slots' speed.
+    const starts = ortHostStats().starts - before.starts;
+    expect(starts).toBeGreaterThanOrEqual(cleanStarts);
+    expect(starts).toBeLessThanOrEqual(cleanStarts + 1);
     expect(readFileSync(path.join(run.out, 'report.md'), 'utf8')).toContain('onnxruntime crashed while running the model');
     expect(existsSync(path.join(run.out, 'report.html'))).toBe(true);
   });
