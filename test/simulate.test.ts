@@ -966,3 +966,44 @@ describe('Simulation: the edges of sizing', () => {
     expect(sim.state()).toMatchObject({ position: 150, cash: -5_000, equity: -3_500, exposure: 1 });
   });
 });
+
+describe('Simulation: a one-bar window and a flip from long to short', () => {
+  it('a window of one bar is one step', () => {
+    const b = bars([
+      [100, 100],
+      [100, 110],
+    ]);
+    const r = run(b, { start: 1, end: 1 }, costs({ feeBps: 0, slippageBps: 0 }), [1]);
+    expect(Array.from(r.curve.equity)).toEqual([10_000, 11_000]);
+    expect(r.bars).toBe(1);
+  });
+
+  it('a flip from long to short opens a short trade', () => {
+    // no costs: long 100 at 100; at an open of 100 T = −1: sell 200, 100 of them open the short
+    const b = bars([
+      [100, 100],
+      [100, 100],
+      [100, 100],
+      [100, 90],
+    ]);
+    const r = run(b, { start: 1, end: 3 }, costs({ feeBps: 0, slippageBps: 0 }), [1, -1, -1]);
+    expect(r.fills.map((f) => f.quantity)).toEqual([100, -200]);
+    expect(r.trades.map((t) => t.direction)).toEqual(['long', 'short']);
+    expect(r.trades[1]).toMatchObject({ entryIndex: 2, entryPrice: 100, peakQuantity: 100, closedAtEnd: true });
+    expect(r.trades[1].pnl).toBeCloseTo(100 * 100 - 100 * 90, 9); // sold at 100, bought back at the last close 90
+  });
+
+  it('a bad price error names the bars as its subject', () => {
+    const b = bars([
+      [100, 0],
+      [100, 100],
+    ]);
+    let err: unknown;
+    try {
+      new Simulation(b, { start: 1, end: 1 }, costs());
+    } catch (e) {
+      err = e;
+    }
+    expect((err as PolicyGateError).subject).toBe('bars');
+  });
+});
