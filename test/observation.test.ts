@@ -444,3 +444,38 @@ describe('ObservationBuilder: bounds, messages and the column cache', () => {
     expect(Array.from(new ObservationBuilder(c, a).build(1, FLAT_STATE, new Float32Array(1)))).toEqual(f32([0.1]));
   });
 });
+
+describe('ObservationBuilder: the error path names the first bad value', () => {
+  it('each window-relative price feature over a zero decision close is named', () => {
+    const zero = hourlyFromCloses([100, 110, 0]);
+    for (const name of ['open_rel', 'high_rel', 'low_rel', 'close_rel'] as const) {
+      const b = new ObservationBuilder(card({ window: 2, features: [name] }), zero);
+      // bar 1 (the older row) is the first value read: its price over a close of 0
+      expect(() => b.build(2, FLAT_STATE, new Float32Array(2)), name).toThrow(
+        `TEST_1Hour.card.json: feature ${name} is Infinity at bar 2024-01-01T01:00:00.000Z in the observation for 2024-01-01T02:00:00.000Z`,
+      );
+    }
+  });
+
+  it('volume_rel over a window holding a non-finite volume is named', () => {
+    const b = new ObservationBuilder(card({ window: 2, features: ['return', 'volume_rel'] }), hourlyFromCloses([100, 110, 121], [1, NaN, 2]));
+    expect(() => b.build(2, FLAT_STATE, new Float32Array(4))).toThrow('feature volume_rel is NaN at bar 2024-01-01T01:00:00.000Z');
+  });
+
+  it('a state feature beside a bad column: the column is named, the state is not', () => {
+    const bad = hourlyFromCloses([100, 0, 100]);
+    const b = new ObservationBuilder(card({ window: 1, features: ['position', 'unrealized_return', { name: 'log_return' }] }), bad);
+    expect(() => b.build(1, { position: 0.5, unrealizedReturn: 0.1 }, new Float32Array(3))).toThrow('feature log_return(lag=1) is -Infinity');
+  });
+
+  it('a non-finite feature graph value points at the graph', () => {
+    const graphed = { ...bars, graph: { file: 'feat.onnx', sha256: 'x', columns: [Float64Array.from([NaN, 1, 2, NaN, 4, 5, 6, 7])] } };
+    const c = card({ window: 2, features: ['return'] });
+    const graphCard = { ...c, observation: { ...c.observation, features: [{ name: 'graph' as const, column: 0, window: 1 }] } };
+    const b = new ObservationBuilder(graphCard, graphed);
+    expect(Array.from(b.build(5, FLAT_STATE, new Float32Array(2)))).toEqual([4, 5]);
+    expect(() => b.build(4, FLAT_STATE, new Float32Array(2))).toThrow(
+      "TEST_1Hour.card.json: feature graph(column=0) is NaN at bar 2024-01-01T03:00:00.000Z in the observation for 2024-01-01T04:00:00.000Z; the feature graph feat.onnx returned it for that bar's window; check the graph on those bars (a division by zero, a log of a non-positive value, a statistic of too few values)",
+    );
+  });
+});
