@@ -5,6 +5,7 @@ import {
   continuousTarget,
   decideTarget,
   decodeDiscrete,
+  discreteWidth,
   nextTarget,
   orderNeeded,
   parseActionMeaning,
@@ -258,5 +259,118 @@ describe('output kinds: log-probabilities and action indices', () => {
   it('the width check explains a one-value output on a logits card', () => {
     expect(() => checkOutputWidth(1, THREE, 'm.onnx')).toThrow(/one value per decision is an action index \(stable-baselines3's export\): set action\.output_kind to "action_index"/);
     expect(() => checkOutputWidth(3, INDEX, 'm.onnx')).toThrow(/it looks like scores per action: set action\.output_kind to "logits", "probs" or "log_probs"/);
+  });
+});
+
+describe('the remaining rules of the decoder', () => {
+  const CONT = card({ type: 'continuous' });
+  const INDEX = card({ meanings: ['HOLD', 'BUY', 'SELL'], output_kind: 'action_index' });
+
+  it('checkOutputWidth: a continuous output needs a value; an action index exactly one', () => {
+    expect(() => checkOutputWidth(0, CONT, 'm.onnx')).toThrow('model m.onnx: the continuous policy\'s output is empty');
+    expect(() => checkOutputWidth(1, CONT)).not.toThrow();
+    expect(() => checkOutputWidth(1, INDEX)).not.toThrow();
+    // neither one value nor one per meaning: the message points at action.output
+    expect(() => checkOutputWidth(5, INDEX, 'm.onnx')).toThrow(
+      'model m.onnx: the output has 5 values per decision, but AAPL_1Hour.card.json reads it as an action index (output_kind "action_index": one value per decision); name the output that holds the action index in action.output',
+    );
+  });
+
+  it('a negative offset is no decision, for scores and for an action index', () => {
+    expect(() => decodeDiscrete([0, 1, 2, 3, 4, 5], -3, THREE)).toThrow(RangeError);
+    expect(() => decodeDiscrete([0, 1, 2, 3, 4, 5], -3, THREE)).toThrow('model AAPL_1Hour: no decision at offset -3 in an output of 6 values (3 per decision)');
+    expect(() => decodeDiscrete([1, 2], -1, INDEX)).toThrow('model AAPL_1Hour: no decision at offset -1 in an output of 2 values (1 per decision)');
+    expect(() => decodeDiscrete([1, 2], 2, INDEX)).toThrow(RangeError);
+  });
+
+  it('a log-probability read beside scores is the confidence instead of the softmax', () => {
+    const c = card({ meanings: ['HOLD', 'BUY', 'SELL'], min_confidence: 0.5 });
+    // the logits alone would give p(BUY) = e^2 / (1 + e^2 + 1) = 0.787; the log-probability says 0.4
+    const d = decodeDiscrete([0, 2, 0], 0, c, undefined, Math.log(0.4));
+    expect(d.confidence).toBeCloseTo(0.4, 15);
+    expect(d).toMatchObject({ index: 1, meaning: 'HOLD', belowMinConfidence: true });
+  });
+
+  it('log_probs below min_confidence: HOLD; at it: the action', () => {
+    const c = card({ meanings: ['HOLD', 'BUY', 'SELL'], output_kind: 'log_probs', min_confidence: 0.5 });
+    expect(decodeDiscrete([Math.log(0.25), Math.log(0.5), Math.log(0.25)], 0, c)).toMatchObject({ index: 1, meaning: 'BUY', belowMinConfidence: false });
+  });
+
+  it('an action index with min_confidence needs a finite log-probability', () => {
+    const lp = card({ meanings: ['HOLD', 'BUY', 'SELL'], output_kind: 'action_index', log_prob_output: 'lp', min_confidence: 0.5 });
+    expect(() => decodeDiscrete([1], 0, lp)).toThrow(/sets action\.min_confidence but the action output is an index with no confidence; name the log-probability output in action\.log_prob_output/);
+    expect(() => decodeDiscrete([1], 0, lp, undefined, NaN)).toThrow('model AAPL_1Hour: the log-probability output is NaN; the model produced a non-finite output');
+    // without min_confidence a log-probability is still reported as the confidence
+    const d = decodeDiscrete([2], 0, INDEX, undefined, Math.log(0.25));
+    expect(d.confidence).toBeCloseTo(0.25, 15);
+    expect(d).toMatchObject({ index: 2, meaning: 'SELL', belowMinConfidence: false });
+    expect(() => decodeDiscrete([-1], 0, INDEX)).toThrow(/the action index output is -1/);
+  });
+
+  it('HOLD keeps the target within the limits; a non-finite current target is an error', () => {
+    expect(nextTarget(1.5, 'HOLD', { maxExposure: 1, longOnly: false })).toBe(1);
+    expect(nextTarget(-0.5, 'HOLD', { maxExposure: 1, longOnly: true })).toBe(0);
+    expect(nextTarget(-0.8, 'HOLD', { maxExposure: 0.5, longOnly: false })).toBe(-0.5);
+    expect(() => nextTarget(NaN, 'HOLD', { maxExposure: 1, longOnly: false })).toThrow('current target exposure must be finite, got NaN');
+  });
+
+  it('a sized step is snapped to the 1 % grid only within 1e-9 of it', () => {
+    // 0.123 of max_exposure + 25 % = 0.373: 3e-3 off the grid, kept as is
+    expect(nextTarget(0.123, 'BUY_25', { maxExposure: 1, longOnly: false })).toBe(0.123 + 0.25);
+    // 1e-12 below 0.25, SELL_25 lands 1e-12 below 0: snapped to the grid, and to +0, not −0
+    const t = nextTarget(0.25 - 1e-12, 'SELL_25', { maxExposure: 1, longOnly: false });
+    expect(Object.is(t, 0)).toBe(true);
+  });
+
+  it('discreteWidth: one value per meaning, one for an action index or a continuous policy', () => {
+    expect(discreteWidth(THREE)).toBe(3);
+    expect(discreteWidth(INDEX)).toBe(1);
+    expect(discreteWidth(CONT)).toBe(1);
+    expect(discreteWidth(card({ meanings: ['HOLD', 'BUY_25', 'SELL_25', 'CLOSE'], output_kind: 'probs' }))).toBe(4);
+  });
+
+  it('an output whose length is not a multiple of the width is a width error even where a decision fits', () => {
+    // 7 values, 3 meanings: the decision at offset 3 would fit, but the output is not [B, 3]
+    expect(() => decodeDiscrete([0, 1, 2, 3, 4, 5, 6], 3, THREE)).toThrow(/the output has 7 values per decision but AAPL_1Hour\.card\.json action\.meanings lists 3/);
+  });
+
+  it('a non-finite value names its position within the decision, not within the batch', () => {
+    expect(() => decodeDiscrete([0, 0, 0, 0, Infinity, 0], 3, THREE)).toThrow(
+      'model AAPL_1Hour: output value 1 is Infinity; the model produced a non-finite output (check the observation and the export)',
+    );
+  });
+
+  it('log_probs: the confidence is the exp of the top value itself, not renormalised', () => {
+    const c = card({ meanings: ['HOLD', 'BUY', 'SELL'], output_kind: 'log_probs' });
+    // exp: 0.2, 0.4, 0.1 (they sum to 0.7; a softmax would say 0.4 / 0.7)
+    expect(decodeDiscrete([Math.log(0.2), Math.log(0.4), Math.log(0.1)], 0, c).confidence).toBeCloseTo(0.4, 15);
+  });
+
+  it('an action index at exactly min_confidence is acted on', () => {
+    const lp = card({ meanings: ['HOLD', 'BUY', 'SELL'], output_kind: 'action_index', log_prob_output: 'lp', min_confidence: 0.5 });
+    expect(Math.exp(Math.log(0.5))).toBe(0.5);
+    expect(decodeDiscrete([2], 0, lp, undefined, Math.log(0.5))).toMatchObject({ meaning: 'SELL', confidence: 0.5, belowMinConfidence: false });
+  });
+
+  it('orderNeeded: a discrete policy looks at the target only, a continuous one at the exposure', () => {
+    const discrete = card({ meanings: ['HOLD', 'BUY', 'SELL'] });
+    expect(orderNeeded(discrete, 0, 0.5, 0.5)).toBe(true); // changed target, although the exposure is already there
+    expect(orderNeeded(discrete, 0.5, 0.5, 0.1)).toBe(false); // same target, however far the exposure drifted
+    expect(orderNeeded(CONT, 0.5, 0.5, 0.1)).toBe(true);
+  });
+
+  it('continuous: exactly at the rebalance band is no order; long-only never returns −0', () => {
+    const c = card({ type: 'continuous' }, { rebalance_band: 0.25 });
+    expect(orderNeeded(c, 0, 0.5, 0.25)).toBe(false);
+    expect(orderNeeded(c, 0, 0.5, 0.125)).toBe(true);
+    const crypto = card({ type: 'continuous' }, {}, 'BTCUSD');
+    expect(Object.is(continuousTarget(-0.5, crypto), 0)).toBe(true);
+    expect(Object.is(continuousTarget(-0, card({ type: 'continuous' })), 0)).toBe(true);
+  });
+
+  it('decideTarget: a continuous output with no value at the offset is an error', () => {
+    expect(() => decideTarget([0.3], 1, CONT, 0)).toThrow('model AAPL_1Hour: no output value at offset 1');
+    expect(() => decideTarget([0.3], -1, CONT, 0, 'm.onnx')).toThrow('model m.onnx: no output value at offset -1');
+    expect(decideTarget([0.3, -0.6], 1, CONT, 0).target).toBe(-0.6);
   });
 });

@@ -4,9 +4,13 @@ import {
   INDICATOR_FEATURES,
   computeFeatureColumn,
   computeFeatureColumns,
+  emaSpan,
   featureKind,
   featureLabel,
+  featureParams,
   featureSpan,
+  isFeatureName,
+  otherSymbolGaps,
   utcHour,
   utcWeekdayMonday0,
   type FeatureSpec,
@@ -267,5 +271,102 @@ describe('features on real BTCUSD 1Hour bars agree with the naive reference', ()
     expect(worstAbs).toBeLessThan(1e-14);
     expect(Number.isFinite(column[plain.length - 1])).toBe(true);
     expect(Number.isNaN(column[featureSpan(spec) - 2] ?? NaN)).toBe(true);
+  });
+});
+
+describe('features of another symbol and of the feature graph', () => {
+  const H = 3_600_000;
+  const T = Date.UTC(2024, 0, 1);
+  const own = hourlyFromCloses([1, 2, 3, 4, 5, 6]);
+  // the other symbol has bars at hours 1, 2 and 4 only, and one at 2:30 that no own bar starts at
+  const other = toSeries([
+    { t: T + H, o: 100, h: 100, l: 100, c: 100, v: 1 },
+    { t: T + 2 * H, o: 100, h: 110, l: 100, c: 110, v: 1 },
+    { t: T + 2.5 * H, o: 110, h: 121, l: 110, c: 121, v: 1 },
+    { t: T + 4 * H, o: 121, h: 121, l: 99, c: 99, v: 1 },
+  ]);
+  const withOther = { ...own, others: { ETHUSD: other } };
+
+  it("another symbol's value at a bar is its own feature at its last bar starting at or before that bar", () => {
+    // the other symbol's one-bar returns: NaN, 0.1, 0.1, 99/121 − 1
+    const column = computeFeatureColumn(withOther, { name: 'return', lag: 1, symbol: 'ETHUSD' })!;
+    // own bar 0 (00:00): no bar yet; 1 (01:00): its first bar, no return yet; 2 (02:00): 0.1;
+    // 3 (03:00): the 02:30 bar, 121/110 − 1; 4 and 5: the 04:00 bar, 99/121 − 1
+    expect(Array.from(column)).toEqual([NaN, NaN, 110 / 100 - 1, 121 / 110 - 1, 99 / 121 - 1, 99 / 121 - 1]);
+    // the cache keys by label: the own column of the same feature is another column
+    const [mine, theirs] = computeFeatureColumns(withOther, [
+      { name: 'return', lag: 1 },
+      { name: 'return', lag: 1, symbol: 'ETHUSD' },
+    ]);
+    expect(Array.from(mine!)).toEqual([NaN, 2 / 1 - 1, 3 / 2 - 1, 4 / 3 - 1, 5 / 4 - 1, 6 / 5 - 1]);
+    expect(theirs).not.toBe(mine);
+    expect(featureLabel({ name: 'return', lag: 1, symbol: 'ETHUSD' })).toBe('return(lag=1, symbol=ETHUSD)');
+  });
+
+  it('a window or state feature is never a column, with or without a symbol; an unfetched symbol is an error', () => {
+    expect(computeFeatureColumn(withOther, { name: 'close_rel', symbol: 'ETHUSD' })).toBeNull();
+    expect(computeFeatureColumn(withOther, { name: 'position' })).toBeNull();
+    expect(() => computeFeatureColumn(own, { name: 'return', lag: 1, symbol: 'SOLUSD' })).toThrow(
+      "feature return(lag=1, symbol=SOLUSD) reads SOLUSD, whose bars were not fetched with TEST's",
+    );
+  });
+
+  it('otherSymbolGaps: the own bars the other symbol has no bar starting at', () => {
+    expect(otherSymbolGaps(own, other)).toEqual([0, 3, 5]);
+    expect(otherSymbolGaps(own, own)).toEqual([]);
+    expect(otherSymbolGaps(own, toSeries([]))).toEqual([0, 1, 2, 3, 4, 5]);
+  });
+
+  it('graph: column k of the graph run on these bars; a graph not run, or run on other bars, is an error', () => {
+    const k0 = Float64Array.from([NaN, 1, 2, 3, 4, 5]);
+    const k1 = Float64Array.from([NaN, -1, -2, -3, -4, -5]);
+    const graphed = { ...own, graph: { file: 'feat.onnx', sha256: 'x', columns: [k0, k1] } };
+    expect(computeFeatureColumn(graphed, { name: 'graph', column: 1, window: 2 })).toBe(k1);
+    expect(computeFeatureColumn(graphed, { name: 'graph', column: 0, window: 2 })).toBe(k0);
+    expect(featureSpan({ name: 'graph', column: 0, window: 7 })).toBe(7);
+    expect(featureSpan({ name: 'graph', column: 0 })).toBe(1);
+    expect(featureLabel({ name: 'graph', column: 1, window: 2 })).toBe('graph(column=1)');
+    expect(() => computeFeatureColumn(own, { name: 'graph', column: 0 })).toThrow(
+      "feature graph(column=0): the card's feature graph was not run on these TEST bars (src/app/feature-graph.ts attaches its columns)",
+    );
+    expect(() => computeFeatureColumn(graphed, { name: 'graph', column: 2 })).toThrow('feature graph(column=2): feat.onnx computed 2 column(s) of 6 bars for a series of 6');
+    const short = { ...own, graph: { file: 'feat.onnx', sha256: 'x', columns: [k0.slice(0, 5)] } };
+    expect(() => computeFeatureColumn(short, { name: 'graph', column: 0 })).toThrow('feat.onnx computed 1 column(s) of 5 bars for a series of 6');
+    const none = { ...own, graph: { file: 'feat.onnx', sha256: 'x', columns: [] } };
+    expect(() => computeFeatureColumn(none, { name: 'graph', column: 0 })).toThrow('feat.onnx computed 0 column(s) of 0 bars for a series of 6');
+  });
+});
+
+describe('the vocabulary: names, kinds, parameters, labels', () => {
+  it('isFeatureName accepts exactly the vocabulary', () => {
+    expect(isFeatureName('rsi')).toBe(true);
+    expect(isFeatureName('graph')).toBe(true);
+    expect(isFeatureName('RSI')).toBe(false);
+    expect(isFeatureName(3)).toBe(false);
+    expect(FEATURE_NAMES.every((n) => isFeatureName(n))).toBe(true);
+  });
+
+  it('per-bar features take a symbol; window, state and graph features do not', () => {
+    const keys = (name: Parameters<typeof featureParams>[0]) => featureParams(name).map((p) => p.key);
+    expect(keys('rsi')).toEqual(['period', 'method', 'symbol']);
+    expect(keys('hour_sin')).toEqual(['symbol']);
+    expect(keys('close_rel')).toEqual([]);
+    expect(keys('position')).toEqual([]);
+    expect(keys('graph')).toEqual(['column']);
+  });
+
+  it('labels list the parameters that are set, in the order the feature takes them', () => {
+    expect(featureLabel({ name: 'hour_sin' })).toBe('hour_sin');
+    expect(featureLabel({ name: 'rsi', period: 14, method: 'wilder' })).toBe('rsi(period=14, method=wilder)');
+    expect(featureLabel({ name: 'ema_ratio', period: 20, adjust: false })).toBe('ema_ratio(period=20, adjust=false)');
+    expect(featureLabel({ name: 'volatility', returns: 'simple', period: 24, ddof: 0 })).toBe('volatility(period=24, ddof=0, returns=simple)');
+  });
+
+  it('emaSpan refuses a smoothing factor outside (0, 1]', () => {
+    expect(() => emaSpan(0)).toThrow('EMA smoothing factor must be in (0, 1], got 0');
+    expect(() => emaSpan(1.5)).toThrow(RangeError);
+    expect(() => emaSpan(NaN)).toThrow(RangeError);
+    // (1 − 0.5)^(L − 1) ≤ 1e-12: 0.5^40 = 9.1e-13 ≤ 1e-12 < 0.5^39 → L = 41
+    expect(emaSpan(0.5)).toBe(41);
   });
 });

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { computeMetrics, observedBarsPerTradingDay, periodsPerYear, regularSessionBars, returnsFromEquity } from '../src/core/metrics.js';
 import type { BacktestMetrics } from '../src/core/types.js';
+import { PolicyGateError } from '../src/core/errors.js';
 
 type Raw = number | 'NaN' | 'Infinity' | '-Infinity';
 interface RefCase {
@@ -238,5 +239,107 @@ describe('observedBarsPerTradingDay (New York trading dates)', () => {
     const t = [d, d + HOUR, d + 86_400_000, d + 86_400_000 + HOUR, d + 86_400_000 + 2 * HOUR];
     expect(observedBarsPerTradingDay(t)).toBe(2.5);
     expect(observedBarsPerTradingDay([])).toBeNull();
+  });
+});
+
+describe('computeMetrics: edges the definitions leave to rounding and overflow', () => {
+  it('bit-identical returns whose float mean is not that return: volatility exactly 0, Sharpe null', () => {
+    // E_k = 1.7 · E_{k−1} from 5: three returns of exactly 0.7 (bit-identical), but 0.7 + 0.7 + 0.7 over 3
+    // is 0.6999999999999998 in float64, so a two-pass std alone would give a rounding residue, not 0.
+    const equity = [5];
+    for (let k = 1; k <= 3; k++) equity.push(equity[k - 1] * 1.7);
+    const r = equity.slice(1).map((e, k) => e / equity[k] - 1);
+    expect(r.every((x) => x === r[0])).toBe(true);
+    const naiveMean = (r[0] + r[1] + r[2]) / 3;
+    expect(naiveMean).not.toBe(r[0]);
+    expect(Math.sqrt(r.reduce((a, x) => a + (x - naiveMean) ** 2, 0) / 2)).toBeGreaterThan(0);
+
+    const m = computeMetrics(equity, [], 8760);
+    expect(m.volatility).toBe(0);
+    expect(m.sharpe).toBeNull();
+    expect(m.undefinedReasons.sharpe).toMatch(/zero variance/);
+    expectHonest(m);
+  });
+
+  it('ratios that overflow float64 (E_0 = 1e-300) are null with a reason, never NaN or Infinity', () => {
+    // E_1 / E_0 = 1e600 overflows: the first return is Infinity
+    const up = computeMetrics([1e-300, 1e300, 1e300], [], 252);
+    expectHonest(up);
+    expect(up.totalReturn).toBeNull();
+    expect(up.undefinedReasons.totalReturn).toMatch(/not finite/);
+    expect(up.volatility).toBeNull();
+    expect(up.undefinedReasons.volatility).toMatch(/not finite/);
+    expect(up.undefinedReasons.sharpe).toBe('not finite');
+    expect(up.maxDrawdown).toBe(0);
+    // E_2 / E_1 = −1e600: a return of −Infinity, and a drawdown 1 − E_2 / peak of 1e300 (finite)
+    const down = computeMetrics([1, 1e-300, -1e300], [], 252);
+    expectHonest(down);
+    expect(down.volatility).toBeNull();
+    expect(down.undefinedReasons.sharpe).toBe('not finite');
+    expect(down.undefinedReasons.sortino).toBe('not finite');
+    expect(down.maxDrawdown).toBe(1 + 1e300);
+    // peak 1e-300, then −1e300: 1 − (−1e300 / 1e-300) overflows
+    const blown = computeMetrics([1e-300, -1e300], [], 252);
+    expectHonest(blown);
+    expect(blown.maxDrawdown).toBeNull();
+    expect(blown.undefinedReasons.maxDrawdown).toMatch(/not finite/);
+  });
+
+  it('calmar of a finite CAGR over a drawdown of one ulp overflows: null, not Infinity', () => {
+    // E = 1, 1 − 2^−52, 1e10 with P = 60, N = 2: cagr = (1e10)^30 − 1 = 1e300, drawdown 2^−52
+    const m = computeMetrics([1, 1 - 2 ** -52, 1e10], [], 60);
+    expect(m.maxDrawdown).toBe(2 ** -52);
+    expect(Math.abs((m.cagr as number) - 1e300)).toBeLessThanOrEqual(1e-9 * 1e300);
+    expect(m.calmar).toBeNull();
+    expect(m.undefinedReasons.calmar).toBe('not finite');
+    expectHonest(m);
+  });
+
+  it('a non-finite extra is null with the value in its reason', () => {
+    const m = computeMetrics([100, 101, 102], [], 8760, { exposure: 0.5, turnover: Infinity, buyHoldReturn: NaN });
+    expect(m.exposure).toBe(0.5);
+    expect(m.turnover).toBeNull();
+    expect(m.undefinedReasons.turnover).toBe('not finite (Infinity)');
+    expect(m.buyHoldReturn).toBeNull();
+    expect(m.undefinedReasons.buyHoldReturn).toBe('not finite (NaN)');
+  });
+
+  it('input errors are exit-2 errors that name what was wrong', () => {
+    const cases: [() => unknown, RegExp, string][] = [
+      [() => computeMetrics([], [], 252), /needs at least E_0/, 'equity'],
+      [() => computeMetrics([100, Infinity], [], 252), /equity\[1\] is not a finite number \(Infinity\)/, 'equity'],
+      [() => computeMetrics([-1, 1], [], 252), /E_0 must be positive, got -1/, 'equity'],
+      [() => computeMetrics([100, 101], [], NaN), /periods per year must be a positive number, got NaN/, 'periodsPerYear'],
+      [() => computeMetrics([100, 101], [{ pnl: 1 }, { pnl: NaN }], 252), /trade 1 has a non-finite PnL \(NaN\)/, 'trades'],
+      [() => periodsPerYear('1Hour', 'us_equity', -2), /got -2/, 'periodsPerYear'],
+    ];
+    for (const [f, re, subject] of cases) {
+      let err: unknown;
+      try {
+        f();
+      } catch (e) {
+        err = e;
+      }
+      expect(err, String(re)).toBeInstanceOf(PolicyGateError);
+      expect((err as PolicyGateError).message).toMatch(re);
+      expect((err as PolicyGateError).subject).toBe(subject);
+      expect((err as PolicyGateError).exitCode).toBe(2);
+    }
+  });
+});
+
+describe('periodsPerYear and observedBarsPerTradingDay: the remaining branches', () => {
+  it('an observed count of null means "not observed", like undefined', () => {
+    expect(periodsPerYear('1Hour', 'us_equity', null)).toBe(252 * 7);
+    expect(periodsPerYear('30Min', 'us_equity', null)).toBe(252 * 13);
+  });
+
+  it('an odd number of dates takes the middle count itself', () => {
+    // three New York dates with 1, 2 and 4 bars: median 2 (the mean of two middle counts would be 1.5 or 3)
+    const HOUR = 3_600_000;
+    const d = Date.parse('2024-06-03T14:00:00Z');
+    const day = 86_400_000;
+    const t = [d, d + day, d + day + HOUR, d + 2 * day, d + 2 * day + HOUR, d + 2 * day + 2 * HOUR, d + 2 * day + 3 * HOUR];
+    expect(observedBarsPerTradingDay(t)).toBe(2);
   });
 });

@@ -185,15 +185,20 @@ describe('ObservationBuilder on real BTCUSD 1Hour bars', () => {
   const btc = readBtcBars();
   const plain = toPlain(btc);
   const fullCard = parseCard({ symbol: 'BTCUSD', timeframe: '1Hour', observation: FULL, action: { meanings: ['HOLD', 'BUY', 'SELL'] } }, 'BTCUSD_1Hour.card.json', {});
-  const builder = new ObservationBuilder(fullCard, btc);
+  // Built in the first test that needs it, not when the file is collected, so that the builder (and
+  // the feature columns it computes) is the code as the tests run it.
+  let built: ObservationBuilder | undefined;
+  const full = (): ObservationBuilder => (built ??= new ObservationBuilder(fullCard, btc));
   const state = { position: 0.75, unrealizedReturn: 0.031 };
 
   it('firstValidIndex: sma 50 → 49 bars, + window 4', () => {
+    const builder = full();
     expect(builder.firstValidIndex).toBe(53);
     expect(() => builder.build(52, state, new Float32Array(builder.size))).toThrow(PolicyGateError);
   });
 
   it('agrees with the naive reference at every 7th decision bar (float32 values)', () => {
+    const builder = full();
     const out = new Float32Array(builder.size);
     let checked = 0;
     for (let tau = builder.firstValidIndex; tau < plain.length; tau += 7) {
@@ -215,6 +220,7 @@ describe('ObservationBuilder on real BTCUSD 1Hour bars', () => {
   });
 
   it('reads no bar after τ: truncating the series at τ gives the identical observation', () => {
+    const builder = full();
     const out = new Float32Array(builder.size);
     const cut = new Float32Array(builder.size);
     for (const tau of [builder.firstValidIndex, 500, 3000, plain.length - 2]) {
@@ -225,6 +231,7 @@ describe('ObservationBuilder on real BTCUSD 1Hour bars', () => {
   });
 
   it('does not depend on how far back the history starts (no drift from rolling sums)', () => {
+    const builder = full();
     const out = new Float32Array(builder.size);
     const shifted = new Float32Array(builder.size);
     const drop = 1234;
@@ -238,6 +245,7 @@ describe('ObservationBuilder on real BTCUSD 1Hour bars', () => {
   });
 
   it('every value is clipped', () => {
+    const builder = full();
     const out = new Float32Array(builder.size);
     let maxAbs = 0;
     for (let tau = builder.firstValidIndex; tau < plain.length; tau += 11) {
@@ -335,5 +343,139 @@ describe('per-element normalisation (VecNormalize over stacked frames)', () => {
       btc,
     ).build(3000, state, new Float32Array(b.size));
     expect(Array.from(b.build(3000, state, out).subarray(F))).not.toEqual(Array.from(perFeature.subarray(F)));
+  });
+});
+
+describe('ObservationBuilder: bounds, messages and the column cache', () => {
+  it('isValid: integers from firstValidIndex to the last bar', () => {
+    const b = new ObservationBuilder(card({ window: 2, features: ['return'] }), bars);
+    expect(b.firstValidIndex).toBe(2);
+    expect([1, 2, 7, 8, 2.5, -1].map((t) => b.isValid(t))).toEqual([false, true, true, false, false, false]);
+  });
+
+  it('build refuses an offset that is negative, fractional or leaves no room, naming the sizes', () => {
+    const b = new ObservationBuilder(card({ window: 2, features: ['return'] }), bars);
+    expect(() => b.build(2, FLAT_STATE, new Float32Array(4), -1)).toThrow('TEST_1Hour.card.json: an observation of 2 values does not fit at offset -1 of a buffer of 4');
+    expect(() => b.build(2, FLAT_STATE, new Float32Array(4), 0.5)).toThrow(RangeError);
+    expect(() => b.build(2, FLAT_STATE, new Float32Array(4), 3)).toThrow(RangeError);
+    expect(Array.from(b.build(2, FLAT_STATE, new Float32Array(4), 2))).toEqual(f32([0, 0, 0.1, 0.1]));
+    expect(() => b.build(-1, FLAT_STATE, new Float32Array(2))).toThrow('TEST_1Hour.card.json: decision bar index -1 is outside the series of 8 bars');
+    expect(() => b.buildBatch([2, 3], new Float32Array(3))).toThrow('TEST_1Hour.card.json: a batch of 2 observations needs 4 values, the buffer has 3');
+  });
+
+  it('a state is checked only when the card reads it; the message names both values', () => {
+    const noState = new ObservationBuilder(card({ features: ['return'] }), bars);
+    expect(Array.from(noState.build(1, { position: NaN, unrealizedReturn: Infinity }, new Float32Array(1)))).toEqual(f32([0.1]));
+    const withState = new ObservationBuilder(card({ features: ['unrealized_return'] }), bars);
+    expect(() => withState.build(0, { position: 0, unrealizedReturn: -Infinity }, new Float32Array(1))).toThrow(
+      'TEST_1Hour.card.json: the state at bar 0 must be finite, got position 0, unrealized return -Infinity',
+    );
+  });
+
+  it('locate: one bar before is singular; outside the observation is a RangeError', () => {
+    const b = new ObservationBuilder(card({ window: 3, features: ['return', 'position'] }), bars);
+    expect(b.locate(3).label).toBe('position in row 1 (1 bar before the decision bar)');
+    expect(b.locate(2)).toEqual({ row: 1, feature: 0, label: 'return(lag=1) in row 1 (1 bar before the decision bar)' });
+    expect(() => b.locate(6)).toThrow('observation index 6 is outside 0..5');
+    expect(() => b.locate(-1)).toThrow(RangeError);
+    expect(() => b.locate(1.5)).toThrow(RangeError);
+  });
+
+  it('a bad column value matters only inside the window: the bars τ−W+1 … τ', () => {
+    // close 0 at bar 2: log_return is −Infinity at bar 2 and +Infinity at bar 3, finite elsewhere
+    const bad = hourlyFromCloses([100, 110, 0, 121, 110, 99]);
+    const b = new ObservationBuilder(card({ window: 2, features: [{ name: 'log_return' }] }), bad);
+    expect(Array.from(b.build(5, FLAT_STATE, new Float32Array(2)))).toEqual(f32([Math.log(110 / 121), Math.log(99 / 110)]));
+    expect(() => b.build(4, FLAT_STATE, new Float32Array(2))).toThrow('feature log_return(lag=1) is Infinity at bar 2024-01-01T03:00:00.000Z in the observation for 2024-01-01T04:00:00.000Z');
+    expect(() => b.build(2, FLAT_STATE, new Float32Array(2))).toThrow('feature log_return(lag=1) is -Infinity at bar 2024-01-01T02:00:00.000Z in the observation for 2024-01-01T02:00:00.000Z; check the bars for zero or missing prices or volumes');
+  });
+
+  it('a window-relative feature divided by a zero decision close is an error naming it', () => {
+    const zero = hourlyFromCloses([100, 110, 0]);
+    const b = new ObservationBuilder(card({ window: 2, features: ['close_rel', 'volume_rel'] }), zero);
+    expect(() => b.build(2, FLAT_STATE, new Float32Array(4))).toThrow(/feature close_rel is Infinity at bar 2024-01-01T01:00:00\.000Z in the observation for 2024-01-01T02:00:00\.000Z/);
+  });
+
+  it('a bar without a finite time is named by its index', () => {
+    const odd = hourlyFromCloses([100, 0, 100]);
+    const times = Float64Array.from(odd.time);
+    times[1] = NaN;
+    const b = new ObservationBuilder(card({ features: [{ name: 'log_return' }] }), { ...odd, time: times });
+    expect(() => b.build(1, FLAT_STATE, new Float32Array(1))).toThrow('feature log_return(lag=1) is -Infinity at bar #1 in the observation for #1');
+  });
+
+  it('clips window-relative and state values on both sides', () => {
+    const c = card({ window: 2, features: ['close_rel', 'position', 'volume_rel'], clip: 0.05 });
+    // τ = 3: closes 121, 110 → close_rel 0.1 (clipped to 0.05), 0; volumes 30, 40 → mean 35: −1/7 (clipped), 1/7 (clipped)
+    const out = new ObservationBuilder(c, bars).build(3, { position: -0.5, unrealizedReturn: 0 }, new Float32Array(6));
+    expect(Array.from(out)).toEqual(f32([0.05, -0.05, -0.05, 0, -0.05, 0.05]));
+    const up = new ObservationBuilder(c, bars).build(3, { position: 0.02, unrealizedReturn: 0 }, new Float32Array(6));
+    expect(Array.from(up)).toEqual(f32([0.05, 0.02, -0.05, 0, 0.02, 0.05]));
+  });
+
+  it('columns follow a series changed in place (the cache compares the bars bit for bit)', () => {
+    const series = hourlyFromCloses([100, 110, 121, 110]);
+    const c = card({ window: 1, features: ['return'] });
+    expect(Array.from(new ObservationBuilder(c, series).build(3, FLAT_STATE, new Float32Array(1)))).toEqual(f32([110 / 121 - 1]));
+    series.close[3] = 133.1;
+    expect(Array.from(new ObservationBuilder(c, series).build(3, FLAT_STATE, new Float32Array(1)))).toEqual(f32([133.1 / 121 - 1]));
+    // −0 and +0 are different bits: a volume changed from 0 to −0 is a change too (no value depends on it here)
+    series.volume[0] = -0;
+    expect(Array.from(new ObservationBuilder(c, series).build(3, FLAT_STATE, new Float32Array(1)))).toEqual(f32([133.1 / 121 - 1]));
+    // the same object grown by a bar (fields replaced by longer arrays): its columns are recomputed
+    const grown = hourlyFromCloses([100, 110, 121, 110, 99]);
+    const mutable = series as { -readonly [K in keyof typeof series]: (typeof series)[K] };
+    for (const k of ['time', 'open', 'high', 'low', 'close', 'volume'] as const) mutable[k] = grown[k];
+    const b = new ObservationBuilder(c, series);
+    expect(b.length).toBe(5);
+    expect(Array.from(b.build(4, FLAT_STATE, new Float32Array(1)))).toEqual(f32([-0.1]));
+    // and shrunk back
+    const shrunk = hourlyFromCloses([100, 110, 121]);
+    for (const k of ['time', 'open', 'high', 'low', 'close', 'volume'] as const) mutable[k] = shrunk[k];
+    expect(Array.from(new ObservationBuilder(c, series).build(2, FLAT_STATE, new Float32Array(1)))).toEqual(f32([0.1]));
+  });
+
+  it('a builder on another series does not serve the first one stale columns', () => {
+    const c = card({ window: 1, features: ['return'] });
+    const a = hourlyFromCloses([100, 110]);
+    const b = hourlyFromCloses([100, 90]);
+    expect(Array.from(new ObservationBuilder(c, a).build(1, FLAT_STATE, new Float32Array(1)))).toEqual(f32([0.1]));
+    expect(Array.from(new ObservationBuilder(c, b).build(1, FLAT_STATE, new Float32Array(1)))).toEqual(f32([-0.1]));
+    expect(Array.from(new ObservationBuilder(c, a).build(1, FLAT_STATE, new Float32Array(1)))).toEqual(f32([0.1]));
+  });
+});
+
+describe('ObservationBuilder: the error path names the first bad value', () => {
+  it('each window-relative price feature over a zero decision close is named', () => {
+    const zero = hourlyFromCloses([100, 110, 0]);
+    for (const name of ['open_rel', 'high_rel', 'low_rel', 'close_rel'] as const) {
+      const b = new ObservationBuilder(card({ window: 2, features: [name] }), zero);
+      // bar 1 (the older row) is the first value read: its price over a close of 0
+      expect(() => b.build(2, FLAT_STATE, new Float32Array(2)), name).toThrow(
+        `TEST_1Hour.card.json: feature ${name} is Infinity at bar 2024-01-01T01:00:00.000Z in the observation for 2024-01-01T02:00:00.000Z`,
+      );
+    }
+  });
+
+  it('volume_rel over a window holding a non-finite volume is named', () => {
+    const b = new ObservationBuilder(card({ window: 2, features: ['return', 'volume_rel'] }), hourlyFromCloses([100, 110, 121], [1, NaN, 2]));
+    expect(() => b.build(2, FLAT_STATE, new Float32Array(4))).toThrow('feature volume_rel is NaN at bar 2024-01-01T01:00:00.000Z');
+  });
+
+  it('a state feature beside a bad column: the column is named, the state is not', () => {
+    const bad = hourlyFromCloses([100, 0, 100]);
+    const b = new ObservationBuilder(card({ window: 1, features: ['position', 'unrealized_return', { name: 'log_return' }] }), bad);
+    expect(() => b.build(1, { position: 0.5, unrealizedReturn: 0.1 }, new Float32Array(3))).toThrow('feature log_return(lag=1) is -Infinity');
+  });
+
+  it('a non-finite feature graph value points at the graph', () => {
+    const graphed = { ...bars, graph: { file: 'feat.onnx', sha256: 'x', columns: [Float64Array.from([NaN, 1, 2, NaN, 4, 5, 6, 7])] } };
+    const c = card({ window: 2, features: ['return'] });
+    const graphCard = { ...c, observation: { ...c.observation, features: [{ name: 'graph' as const, column: 0, window: 1 }] } };
+    const b = new ObservationBuilder(graphCard, graphed);
+    expect(Array.from(b.build(5, FLAT_STATE, new Float32Array(2)))).toEqual([4, 5]);
+    expect(() => b.build(4, FLAT_STATE, new Float32Array(2))).toThrow(
+      "TEST_1Hour.card.json: feature graph(column=0) is NaN at bar 2024-01-01T03:00:00.000Z in the observation for 2024-01-01T04:00:00.000Z; the feature graph feat.onnx returned it for that bar's window; check the graph on those bars (a division by zero, a log of a non-positive value, a statistic of too few values)",
+    );
   });
 });

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { type BacktestResult, type CostModel, Simulation, type TargetKind } from '../src/core/simulate.js';
+import { actionCode, type BacktestResult, type CostModel, Simulation, type TargetKind } from '../src/core/simulate.js';
+import type { PolicyGateError } from '../src/core/errors.js';
 import type { BarSeries } from '../src/core/types.js';
 import { barsFromOpenClose } from './helpers/bars.js';
 
@@ -44,13 +45,16 @@ describe('Simulation: the hand-checked 3-bar example (fee 10 bps, slippage 10 bp
     [100, 105],
   ]);
   // window = bars 1..3 (N = 3). Decisions at the closes of bars 0, 1, 2: BUY (T=1), HOLD (T=1), CLOSE (T=0).
-  const r = run(b, { start: 1, end: 3 }, costs(), [1, 1, 0]);
+  // Run inside each test, not when the file is collected, so that every assertion sees the code as
+  // the test runs it (a mutation-testing run activates a mutant per test).
+  const result = (): BacktestResult => run(b, { start: 1, end: 3 }, costs(), [1, 1, 0]);
 
   // The buy is capped so that cash, fees included, does not go negative (SPEC 5, no hidden leverage):
   // q = 10 000 / (100.1 · 1.001) = 10 000 / 100.2001 ≈ 99.80030 units.
   const q = 10_000 / 100.2001;
 
   it('sizes, charges and marks exactly as SPEC 5 says', () => {
+    const r = result();
     // τ=0 → fill at open of bar 1, O = 100. E = cash + q·O = 10 000 + 0 = 10 000.
     //   target qty = T·E/O = 1·10 000/100 = 100; Δq = 100 (a buy) → fill = 100·(1 + 0.001) = 100.1
     //   100 units would cost 100·100.1 + 100·100.1·0.001 = 10 020.01 > 10 000 in cash: T = 1 is not
@@ -76,6 +80,7 @@ describe('Simulation: the hand-checked 3-bar example (fee 10 bps, slippage 10 bp
   });
 
   it('books one round trip with PnL = Σ cash flows = −10 000 + q·99.8001 ≈ −39.92', () => {
+    const r = result();
     expect(r.trades).toHaveLength(1);
     const t = r.trades[0];
     expect(t).toMatchObject({ direction: 'long', entryIndex: 1, exitIndex: 3, closedAtEnd: false });
@@ -88,6 +93,7 @@ describe('Simulation: the hand-checked 3-bar example (fee 10 bps, slippage 10 bp
   });
 
   it('metrics: return, drawdown, exposure, turnover, buy & hold, win rate', () => {
+    const r = result();
     const m = r.metrics;
     expect(m.totalReturn).toBeCloseTo((q * 99.8001) / 10_000 - 1, 12);
     expect(m.finalEquity).toBeCloseTo(q * 99.8001, 9);
@@ -105,6 +111,7 @@ describe('Simulation: the hand-checked 3-bar example (fee 10 bps, slippage 10 bp
   });
 
   it('curve: E_0 at the window start, then each bar close; exposure q·close/E', () => {
+    const r = result();
     expect(Array.from(r.curve.timestamps)).toEqual([T0 + HOUR, T0 + 2 * HOUR, T0 + 3 * HOUR, T0 + 4 * HOUR]);
     expect(r.curve.exposure[0]).toBe(0);
     // all the cash went into the position: exposure exactly 1, never the 1.0018 an uncapped buy holds
@@ -183,13 +190,14 @@ describe('Simulation: shorts and flips (fee 10 bps, no slippage)', () => {
     [95, 100],
   ]);
   const c = costs({ slippageBps: 0 });
-  const r = run(b, { start: 1, end: 3 }, c, [-1, 1, 1]);
+  const result = (): BacktestResult => run(b, { start: 1, end: 3 }, c, [-1, 1, 1]);
 
   // The flip to T = +1 is a buy toward a target ≤ 1: capped at cash / (fill·(1 + fee)) = 19 990 / 90.09.
   const a = 19_990 / 90.09; // the traded quantity: 100 to close the short, the rest opens the long
   const q = a - 100; // ≈ 121.89, not the uncapped 10 990 / 90 ≈ 122.11
 
   it('goes short, flips long, and splits the flip fill between the two trades', () => {
+    const r = result();
     // τ=0 SELL (T=−1): O = 100, E = 10 000, target qty −100, Δq = −100 → cash = 10 000 + 10 000 − 10 = 19 990
     // E_1 = 19 990 − 100·90 = 10 990
     // τ=1 BUY (T=+1): O = 90, E = 10 990, uncapped target qty 10 990/90 = 122.1…, Δq = 222.1…, which
@@ -223,6 +231,7 @@ describe('Simulation: shorts and flips (fee 10 bps, no slippage)', () => {
   });
 
   it('the open trade is in the statistics but not in the equity curve', () => {
+    const r = result();
     // Σ PnL = E_N − E_0 − (exit costs of the still-open position, which the curve never paid)
     const exitFee = q * 100 * 0.001;
     const sum = r.trades.reduce((s, t) => s + t.pnl, 0);
@@ -615,5 +624,386 @@ describe('the average entry price behind unrealized_return (a feature the policy
     expect(seen[1]).not.toBeCloseTo(b.close[2]! / (b.open[2]! * (1 + slip)) - 1, 6);
     // After the flip (a sell at the open of bar 4) the short's average is that fill's price.
     expect(seen[3]).toBeCloseTo(1 - b.close[4]! / (b.open[4]! * (1 - slip)), 12);
+  });
+});
+
+describe('trades with a scale-in and a partial reduction, against an independent ledger', () => {
+  // Fee 10 bps, slippage 10 bps. Targets stay ≤ 0.5, so the cash always pays for a buy (no cap).
+  const b = bars([
+    [100, 100],
+    [100, 100],
+    [200, 200],
+    [100, 120],
+    [150, 150],
+  ]);
+  const fee = 0.001;
+  const slip = 0.001;
+
+  /** SPEC 5 sizing, fill by fill, and the Trade fields as their docs define them (one round trip). */
+  function ledger(targets: number[]) {
+    let q = 0;
+    let cash = 10_000;
+    let peak = 0;
+    let openQty = 0;
+    let openNotional = 0;
+    let closeQty = 0;
+    let closeNotional = 0;
+    let pnl = 0;
+    let fees = 0;
+    let notional = 0;
+    for (let k = 0; k < targets.length; k++) {
+      const open = b.open[k + 1]!;
+      const dq = (targets[k]! * (cash + q * open)) / open - q;
+      const price = dq > 0 ? open * (1 + slip) : open * (1 - slip);
+      const f = Math.abs(dq) * price * fee;
+      cash -= dq * price + f;
+      pnl += -dq * price - f;
+      fees += f;
+      notional += Math.abs(dq) * price;
+      if (Math.abs(q + dq) > Math.abs(q)) {
+        openQty += Math.abs(dq);
+        openNotional += Math.abs(dq) * price;
+      } else {
+        closeQty += Math.abs(dq);
+        closeNotional += Math.abs(dq) * price;
+      }
+      q += dq;
+      peak = Math.max(peak, Math.abs(q));
+    }
+    return { q, cash, peak, entryPrice: openNotional / openQty, exitPrice: closeNotional / closeQty, entryNotional: openNotional, pnl, fees, notional };
+  }
+
+  for (const [direction, sign] of [
+    ['long', 1],
+    ['short', -1],
+  ] as const) {
+    it(`${direction}: in, added to, reduced, closed — one trade with the ledger's prices, PnL and fees`, () => {
+      const targets = [0.25, 0.5, 0.25, 0].map((t) => t * sign);
+      const want = ledger(targets);
+      const r = run(b, { start: 1, end: 4 }, costs({ feeBps: 10, slippageBps: 10 }), targets);
+      expect(r.fills).toHaveLength(4);
+      expect(r.trades).toHaveLength(1);
+      const t = r.trades[0];
+      expect(t).toMatchObject({ direction, entryIndex: 1, entryTime: T0 + HOUR, exitIndex: 4, exitTime: T0 + 4 * HOUR, closedAtEnd: false });
+      expect(t.peakQuantity).toBeCloseTo(want.peak, 10);
+      expect(t.entryNotional).toBeCloseTo(want.entryNotional, 9);
+      expect(t.entryPrice).toBeCloseTo(want.entryPrice, 10);
+      expect(t.exitPrice).toBeCloseTo(want.exitPrice, 10);
+      expect(t.pnl).toBeCloseTo(want.pnl, 9);
+      expect(t.fees).toBeCloseTo(want.fees, 10);
+      expect(t.returnOnEntry).toBeCloseTo(want.pnl / want.entryNotional, 12);
+      // flat at the end: the trade's PnL is the whole change of equity
+      expect(r.metrics.finalEquity).toBeCloseTo(want.cash, 9);
+      expect(t.pnl).toBeCloseTo(r.metrics.finalEquity - 10_000, 9);
+      expect(r.metrics.turnover).toBeCloseTo(want.notional / 10_000, 12);
+      expect(r.metrics.exposure).toBe(3 / 4); // a position at the closes of bars 1, 2, 3
+    });
+  }
+
+  it('a short closed at the end for the statistics buys back with slippage against it', () => {
+    const targets = [-0.25, -0.25, -0.25, -0.25];
+    const r = run(b, { start: 1, end: 4 }, costs({ feeBps: 10, slippageBps: 10 }), targets);
+    const q = (-0.25 * 10_000) / 100; // −25 at the open of bar 1
+    const entry = 100 * (1 - slip);
+    const exit = 150 * (1 + slip); // the last close, a buy
+    const t = r.trades[0];
+    expect(t).toMatchObject({ direction: 'short', closedAtEnd: true, exitIndex: 4, exitTime: T0 + 5 * HOUR });
+    expect(t.exitPrice).toBeCloseTo(exit, 12);
+    expect(t.pnl).toBeCloseTo(-q * entry - 25 * entry * fee + q * exit - 25 * exit * fee, 9);
+    expect(t.fees).toBeCloseTo(25 * entry * fee + 25 * exit * fee, 12);
+  });
+
+  it('the flip of the shorts-and-flips example: exit times, the opening share of the fee, returns on entry', () => {
+    const fb = bars([
+      [100, 100],
+      [100, 90],
+      [90, 95],
+      [95, 100],
+    ]);
+    const r = run(fb, { start: 1, end: 3 }, costs({ slippageBps: 0 }), [-1, 1, 1]);
+    const a = 19_990 / 90.09;
+    const q = a - 100;
+    const [short, long] = r.trades;
+    expect(short.exitTime).toBe(T0 + 2 * HOUR); // the flip fills at the open of bar 2
+    expect(short.entryNotional).toBe(10_000);
+    expect(short.returnOnEntry).toBeCloseTo(981 / 10_000, 12);
+    expect(long.entryTime).toBe(T0 + 2 * HOUR);
+    expect(long.exitTime).toBe(T0 + 4 * HOUR); // closed for the statistics at the close of bar 3
+    expect(long.entryNotional).toBeCloseTo(q * 90, 9);
+    expect(long.peakQuantity).toBeCloseTo(q, 10);
+    expect(long.exitPrice).toBe(100);
+    expect(long.returnOnEntry).toBeCloseTo((q * 99.9 - q * 90.09) / (q * 90), 12);
+  });
+});
+
+describe('Simulation: inputs, a held start, the action histogram', () => {
+  const b = bars([
+    [100, 100],
+    [100, 102],
+    [102, 104],
+    [104, 103],
+  ]);
+  const errorOf = (f: () => unknown): PolicyGateError => {
+    try {
+      f();
+    } catch (e) {
+      return e as PolicyGateError;
+    }
+    throw new Error('no error');
+  };
+
+  it('refuses a bad window, bad costs and bad prices, naming them', () => {
+    const cases: [() => unknown, string, string][] = [
+      [() => new Simulation(b, { start: 1.5, end: 3 }, costs()), 'backtest: window indices must be integers, got 1.5..3', 'window'],
+      [() => new Simulation(b, { start: 1, end: 2.5 }, costs()), 'backtest: window indices must be integers, got 1..2.5', 'window'],
+      [() => new Simulation(b, { start: 0, end: 3 }, costs()), 'backtest: TEST 1Hour: the window starts at bar 0; the first decision needs the bar before it', 'window'],
+      [() => new Simulation(b, { start: 2, end: 1 }, costs()), 'backtest: TEST 1Hour: window 2..1 is outside 0..3', 'window'],
+      [() => new Simulation(b, { start: 1, end: 4 }, costs()), 'backtest: TEST 1Hour: window 1..4 is outside 0..3', 'window'],
+      [() => new Simulation(b, { start: 1, end: 3 }, costs({ slippageBps: -1 })), 'backtest: slippage_bps must be a finite number ≥ 0, got -1', 'slippage_bps'],
+      [() => new Simulation(b, { start: 1, end: 3 }, costs({ minTradeValue: NaN })), 'backtest: min_trade_value must be a finite number ≥ 0, got NaN', 'min_trade_value'],
+      [() => new Simulation(b, { start: 1, end: 3 }, costs({ rebalanceBand: -0.1 })), 'backtest: rebalance_band must be a finite number ≥ 0, got -0.1', 'rebalance_band'],
+      [() => new Simulation(b, { start: 1, end: 3 }, costs({ capital: -5 })), 'backtest: capital must be a positive number, got -5', 'capital'],
+      [() => new Simulation(b, { start: 1, end: 3 }, costs({ fill: 'open' as never })), 'backtest: fill must be "next_open" or "close", got "open"', 'fill'],
+      [() => new Simulation(b, { start: 1, end: 3 }, costs(), { periodsPerYear: 0 }), 'backtest: periods per year must be positive, got 0', 'periodsPerYear'],
+      [() => new Simulation(b, { start: 1, end: 3 }, costs(), { periodsPerYear: Infinity }), 'backtest: periods per year must be positive, got Infinity', 'periodsPerYear'],
+      [() => new Simulation(b, { start: 1, end: 3 }, costs(), { initial: { position: NaN, target: 0 } }), 'backtest: the initial position and target must be finite numbers, got NaN and 0', 'initial'],
+      [() => new Simulation(b, { start: 1, end: 3 }, costs(), { initial: { position: 1, target: Infinity } }), 'backtest: the initial position and target must be finite numbers, got 1 and Infinity', 'initial'],
+    ];
+    for (const [f, message, subject] of cases) {
+      const err = errorOf(f);
+      expect(err.message).toBe(message);
+      expect(err.subject, message).toBe(subject);
+      expect(err.exitCode).toBe(2);
+    }
+  });
+
+  it('checks every price from the decision bar before the window to the last window bar, and only those', () => {
+    const withPrice = (i: number, field: 'open' | 'close', value: number): BarSeries => {
+      const x = bars([
+        [100, 100],
+        [100, 100],
+        [100, 100],
+        [100, 100],
+        [100, 100],
+      ]);
+      const copy = { ...x, [field]: Float64Array.from(x[field]) };
+      copy[field][i] = value;
+      return copy;
+    };
+    // window 2..3: bars 1 (the first decision's close) to 3 are read
+    expect(errorOf(() => new Simulation(withPrice(1, 'close', 0), { start: 2, end: 3 }, costs())).message).toBe(
+      'backtest: TEST 1Hour: bar 1 has a non-positive or missing price (open 100, close 0)',
+    );
+    expect(errorOf(() => new Simulation(withPrice(3, 'open', 0), { start: 2, end: 3 }, costs())).message).toMatch(/bar 3 has a non-positive or missing price \(open 0, close 100\)/);
+    expect(errorOf(() => new Simulation(withPrice(2, 'open', NaN), { start: 2, end: 3 }, costs())).message).toMatch(/bar 2 .*\(open NaN, close 100\)/);
+    expect(errorOf(() => new Simulation(withPrice(2, 'close', -1), { start: 2, end: 3 }, costs())).message).toMatch(/bar 2 .*\(open 100, close -1\)/);
+    expect(errorOf(() => new Simulation(withPrice(2, 'close', Infinity), { start: 2, end: 3 }, costs())).message).toMatch(/bar 2 .*close Infinity/);
+    // bars outside 1..3 are not read
+    expect(() => new Simulation(withPrice(0, 'close', 0), { start: 2, end: 3 }, costs())).not.toThrow();
+    expect(() => new Simulation(withPrice(4, 'open', 0), { start: 2, end: 3 }, costs())).not.toThrow();
+  });
+
+  it('step and finish refuse what cannot be applied, with the counts', () => {
+    const sim = new Simulation(b, { start: 1, end: 3 }, costs());
+    expect(sim.length).toBe(3);
+    expect(sim.stepsTaken).toBe(0);
+    expect(() => sim.step(0.5, 'sideways' as never)).toThrow('Simulation.step: unknown target kind sideways');
+    expect(() => sim.step(Infinity, 'discrete')).toThrow('Simulation.step: target must be a finite number, got Infinity');
+    expect(sim.stepsTaken).toBe(0);
+    sim.step(0.5, 'discrete');
+    expect(sim.stepsTaken).toBe(1);
+    expect(() => sim.finish()).toThrow('Simulation.finish: 2 of 3 decisions are still to be applied');
+  });
+
+  it('an equity that overflows float64 is an error, not an Infinity in the curve', () => {
+    // margin (T = 1.5) at an open of 1e-300 buys 1.5e304 units; marked at a close of 1e300 that is not a number
+    const huge = bars([
+      [1, 1],
+      [1e-300, 1e300],
+      [1, 1],
+    ]);
+    const sim = new Simulation(huge, { start: 1, end: 2 }, costs({ feeBps: 0, slippageBps: 0 }));
+    expect(() => sim.step(1.5, 'discrete')).toThrow('Simulation: equity became non-finite at bar 1');
+  });
+
+  it('an open price so small that the affordable quantity overflows is an error, not an endless loop', () => {
+    // 10 000 / 1e-310 is Infinity: the cap of a buy toward T ≤ 1 cannot scale it down to the cash
+    const tiny = bars([
+      [1, 1],
+      [1e-310, 1],
+      [1, 1],
+    ]);
+    const sim = new Simulation(tiny, { start: 1, end: 2 }, costs({ feeBps: 10, slippageBps: 5 }));
+    expect(() => sim.step(1, 'discrete')).toThrow('Simulation: equity became non-finite at bar 1');
+  });
+
+  it('a held start: E_0 is the capital, the position is marked from the first fill price, the trade opens there', () => {
+    for (const fill of ['next_open', 'close'] as const) {
+      const c = costs({ feeBps: 10, slippageBps: 0, fill });
+      const price = 100; // the open of bar 1 ('next_open') and the close of bar 0 ('close') are both 100
+      const sim = new Simulation(b, { start: 1, end: 3 }, c, { initial: { position: 40, target: 0.4 } });
+      expect(sim.state()).toMatchObject({ position: 40, target: 0.4, cash: 10_000 - 40 * price });
+      while (!sim.done) sim.step(0.4, 'discrete'); // the target the account already holds: no order
+      const r = sim.finish();
+      expect(r.fills).toHaveLength(0);
+      expect(r.curve.equity[0]).toBe(10_000);
+      expect(r.curve.equity[1]).toBe(10_000 - 40 * price + 40 * 102);
+      expect(r.curve.equity[3]).toBe(10_000 - 40 * price + 40 * 103);
+      expect(r.trades).toHaveLength(1);
+      const t = r.trades[0];
+      expect(t).toMatchObject({ direction: 'long', entryIndex: 1, entryTime: T0 + HOUR, closedAtEnd: true, entryPrice: price, peakQuantity: 40, entryNotional: 40 * price });
+      // the close-out at the last close (103) with the fee: −40·100 + 40·103·(1 − 0.001)
+      expect(t.pnl).toBeCloseTo(-40 * price + 40 * 103 * 0.999, 9);
+      expect(t.fees).toBeCloseTo(40 * 103 * 0.001, 12);
+    }
+    // the price for 'close' is the close before the window, not the open of the first window bar
+    const shifted = bars([
+      [100, 90],
+      [95, 102],
+      [102, 104],
+      [104, 103],
+    ]);
+    const short = new Simulation(shifted, { start: 1, end: 3 }, costs({ fill: 'close' }), { initial: { position: -10, target: -0.1 } });
+    expect(short.state()).toMatchObject({ position: -10, cash: 10_000 + 10 * 90 });
+    expect(short.state().unrealizedReturn).toBe(0); // at the close of bar 0 = its entry price
+    while (!short.done) short.step(-0.1, 'discrete');
+    expect(short.finish().trades[0]).toMatchObject({ direction: 'short', entryPrice: 90, entryNotional: 900 });
+    const open = new Simulation(shifted, { start: 1, end: 3 }, costs(), { initial: { position: -10, target: -0.1 } });
+    expect(open.state().cash).toBe(10_000 + 10 * 95);
+  });
+
+  it('a held target without a position: the same target sends no order; a start of 0 and 0 is flat', () => {
+    const sim = new Simulation(b, { start: 1, end: 3 }, costs(), { initial: { position: 0, target: 0.5 } });
+    expect(sim.state()).toMatchObject({ position: 0, target: 0.5, cash: 10_000 });
+    while (!sim.done) sim.step(0.5, 'discrete');
+    const r = sim.finish();
+    expect(r.fills).toHaveLength(0);
+    expect(r.trades).toHaveLength(0);
+    const flat = new Simulation(b, { start: 1, end: 3 }, costs(), { initial: { position: 0, target: 0 } });
+    expect(flat.state()).toMatchObject({ position: 0, target: 0, cash: 10_000 });
+    flat.step(0.5, 'discrete');
+    expect(flat.state().position).toBeGreaterThan(0);
+  });
+
+  it('the action histogram: chosen and held per index, null when nothing was recorded', () => {
+    expect(actionCode(0, false)).toBe(1);
+    expect(actionCode(2, false)).toBe(3);
+    expect(actionCode(0, true)).toBe(-1);
+    expect(actionCode(2, true)).toBe(-3);
+    const sim = new Simulation(b, { start: 1, end: 3 }, costs());
+    sim.recordAction(actionCode(1, false));
+    sim.step(1, 'discrete');
+    sim.recordAction(actionCode(1, true));
+    sim.recordAction(0); // a continuous decision: nothing to count
+    sim.step(1, 'discrete');
+    sim.recordAction(actionCode(3, false));
+    sim.step(0, 'discrete');
+    expect(sim.finish().actions).toEqual({ chosen: [0, 2, 0, 1], held: [0, 1, 0, 0] });
+    const none = new Simulation(b, { start: 1, end: 3 }, costs());
+    none.recordAction(0);
+    while (!none.done) none.step(0, 'discrete');
+    expect(none.finish().actions).toBeNull();
+  });
+});
+
+describe('Simulation: the edges of sizing', () => {
+  it('continuous: a gap of exactly the rebalance band is no order', () => {
+    const flat = bars(Array.from({ length: 4 }, () => [100, 100] as [number, number]));
+    const sim = new Simulation(flat, { start: 1, end: 3 }, costs({ feeBps: 0, slippageBps: 0, rebalanceBand: 0.25 }));
+    sim.step(0.25, 'continuous'); // |0.25 − 0| = 0.25, not above the band
+    expect(sim.state().position).toBe(0);
+    sim.step(0.5, 'continuous');
+    expect(sim.state().position).toBe(50);
+  });
+
+  it('min_trade_value: an order of exactly that notional trades; a zero quantity never fills', () => {
+    const flat = bars(Array.from({ length: 3 }, () => [100, 100] as [number, number]));
+    // T = 0.01 of 10 000 at 100 is 1 unit = 100 of notional, not below 100
+    const exact = run(flat, { start: 1, end: 2 }, costs({ feeBps: 0, slippageBps: 0, minTradeValue: 100 }), [0.01, 0.01]);
+    expect(exact.fills.map((f) => f.quantity)).toEqual([1]);
+    // 50 units at 100 (cash 5 000); at an open of 150 the target 0.6 is 0.6·12 500 / 150 = 50 units: Δq = 0
+    const up = bars([
+      [100, 100],
+      [100, 100],
+      [150, 150],
+    ]);
+    const r = run(up, { start: 1, end: 2 }, costs({ feeBps: 0, slippageBps: 0, minTradeValue: 0 }), [0.5, 0.6]);
+    expect(r.fills).toHaveLength(1);
+    expect(r.trades).toHaveLength(1);
+  });
+
+  it('an account at or below zero equity reports its exposure as the sign of the position', () => {
+    // no costs: short 100 at 100 (cash 20 000); at a close of 200 the equity is exactly 0, at 300 it is −10 000
+    const b = bars([
+      [100, 100],
+      [100, 200],
+      [200, 300],
+      [300, 300],
+    ]);
+    const sim = new Simulation(b, { start: 1, end: 3 }, costs({ feeBps: 0, slippageBps: 0 }));
+    sim.step(-1, 'discrete');
+    expect(sim.state()).toMatchObject({ equity: 0, exposure: -1 });
+    sim.step(-1, 'discrete');
+    expect(sim.state()).toMatchObject({ equity: -10_000, exposure: -1 });
+    sim.step(-1, 'discrete');
+    const r = sim.finish();
+    expect(Array.from(r.curve.exposure)).toEqual([0, -1, -1, -1]);
+  });
+
+  it('with cash below zero, a buy toward a target ≤ 1 takes max(0, cash) / price: nothing', () => {
+    // T = 1.5 is margin: 150 units at 100, cash −5 000. At an open of 10 the equity is −3 500, and the
+    // target −1 sized as T·E/O is +350 units: a buy of 200 toward a target ≤ 1, which no cash pays for.
+    const b = bars([
+      [100, 100],
+      [100, 100],
+      [10, 10],
+      [10, 10],
+    ]);
+    const sim = new Simulation(b, { start: 1, end: 3 }, costs({ feeBps: 0, slippageBps: 0 }));
+    sim.step(1.5, 'discrete');
+    expect(sim.state()).toMatchObject({ position: 150, cash: -5_000 });
+    sim.step(-1, 'discrete');
+    expect(sim.state()).toMatchObject({ position: 150, cash: -5_000, equity: -3_500, exposure: 1 });
+  });
+});
+
+describe('Simulation: a one-bar window and a flip from long to short', () => {
+  it('a window of one bar is one step', () => {
+    const b = bars([
+      [100, 100],
+      [100, 110],
+    ]);
+    const r = run(b, { start: 1, end: 1 }, costs({ feeBps: 0, slippageBps: 0 }), [1]);
+    expect(Array.from(r.curve.equity)).toEqual([10_000, 11_000]);
+    expect(r.bars).toBe(1);
+  });
+
+  it('a flip from long to short opens a short trade', () => {
+    // no costs: long 100 at 100; at an open of 100 T = −1: sell 200, 100 of them open the short
+    const b = bars([
+      [100, 100],
+      [100, 100],
+      [100, 100],
+      [100, 90],
+    ]);
+    const r = run(b, { start: 1, end: 3 }, costs({ feeBps: 0, slippageBps: 0 }), [1, -1, -1]);
+    expect(r.fills.map((f) => f.quantity)).toEqual([100, -200]);
+    expect(r.trades.map((t) => t.direction)).toEqual(['long', 'short']);
+    expect(r.trades[1]).toMatchObject({ entryIndex: 2, entryPrice: 100, peakQuantity: 100, closedAtEnd: true });
+    expect(r.trades[1].pnl).toBeCloseTo(100 * 100 - 100 * 90, 9); // sold at 100, bought back at the last close 90
+  });
+
+  it('a bad price error names the bars as its subject', () => {
+    const b = bars([
+      [100, 0],
+      [100, 100],
+    ]);
+    let err: unknown;
+    try {
+      new Simulation(b, { start: 1, end: 1 }, costs());
+    } catch (e) {
+      err = e;
+    }
+    expect((err as PolicyGateError).subject).toBe('bars');
   });
 });

@@ -115,7 +115,9 @@ export function computeMetrics(
     sortino = undef('sortino', why);
     maxDrawdown = undef('maxDrawdown', why);
   } else {
-    totalReturn = EN / E0 - 1;
+    // A tiny E_0 (say 1e-300) can overflow a ratio of equities: such a metric is null, never Infinity.
+    const tr = EN / E0 - 1;
+    totalReturn = Number.isFinite(tr) ? tr : undef('totalReturn', `not finite: E_N / E_0 overflows (${EN} / ${E0})`);
 
     // cagr = (1 + totalReturn)^(P/N) − 1 (empyrical annual_return)
     const growth = EN / E0;
@@ -135,7 +137,7 @@ export function computeMetrics(
       const dd = 1 - e / peak;
       if (dd > mdd) mdd = dd;
     }
-    maxDrawdown = mdd;
+    maxDrawdown = Number.isFinite(mdd) ? mdd : undef('maxDrawdown', 'not finite: an equity / peak ratio overflows');
 
     let positiveUntilEnd = true;
     for (let t = 0; t < N; t++) if (!(equity[t] > 0)) positiveUntilEnd = false;
@@ -155,7 +157,8 @@ export function computeMetrics(
       const m = mean(r);
       const flat = allEqual(r);
       const sd = flat ? 0 : sampleStd(r, m);
-      volatility = sd * P ** (1 / 2);
+      const v = sd * P ** (1 / 2);
+      volatility = Number.isFinite(v) ? v : undef('volatility', 'not finite: a per-bar return overflows');
       if (sd === 0) {
         sharpe = undef('sharpe', 'zero variance: every per-bar return is the same (e.g. no position was ever held)');
       } else {

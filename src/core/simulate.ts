@@ -491,6 +491,9 @@ export class Simulation {
   private affordableQuantity(fillPrice: number): number {
     if (!(this.cash > 0)) return 0;
     let dq = this.cash / (fillPrice * (1 + this.fee));
+    // An overflowing quantity (a price near the smallest double) stays Infinity, and the equity check
+    // of step() then reports it; scaling Infinity down would never end.
+    if (!Number.isFinite(dq)) return dq;
     while (dq > 0 && this.cash - (dq * fillPrice + dq * fillPrice * this.fee) < 0) dq *= 1 - Number.EPSILON;
     return dq;
   }
