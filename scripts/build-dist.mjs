@@ -42,11 +42,7 @@ const runtimePlugin = {
     );
     b.onLoad({ filter: /.*/, namespace: 'policy-gate-ort' }, () => ({
       loader: 'js',
-      contents: [
-        '// onnxruntime-node is installed at run time (action.yml) into dist/runtime/node_modules, which is on NODE_PATH.',
-        'export default require("onnxruntime-node");',
-        '',
-      ].join('\n'),
+      contents: ['// onnxruntime-node is installed at run time (action.yml) into dist/runtime/node_modules, which is on NODE_PATH.', 'export default require("onnxruntime-node");', ''].join('\n'),
     }));
     b.onLoad({ filter: /[\\/]src[\\/]util[\\/]version\.ts$/ }, () => ({
       loader: 'ts',
@@ -55,10 +51,7 @@ const runtimePlugin = {
   },
 };
 
-const banner = [
-  "import { createRequire as __pgCreateRequire } from 'node:module';",
-  'const require = __pgCreateRequire(import.meta.url);',
-].join('\n');
+const banner = ["import { createRequire as __pgCreateRequire } from 'node:module';", 'const require = __pgCreateRequire(import.meta.url);'].join('\n');
 
 // The onnxruntime host's source text is a generated module the bundle inlines: make it current first.
 buildHost();

@@ -58,11 +58,7 @@ const stray = files.filter((f) => /^(src|test|dist|examples|scripts)\//.test(f))
 if (stray.length > 0) fail(`the npm package would hold ${stray.slice(0, 3).join(', ')}: check package.json "files"`);
 
 const head = git('rev-parse', 'HEAD');
-const plan = [
-  `tag ${tag} (annotated) at ${head}`,
-  `move ${major} to ${head}`,
-  ...(args.push ? [`push ${tag} and ${major} to ${args.remote}`] : []),
-];
+const plan = [`tag ${tag} (annotated) at ${head}`, `move ${major} to ${head}`, ...(args.push ? [`push ${tag} and ${major} to ${args.remote}`] : [])];
 process.stdout.write(`release ${version}: CHANGELOG section, clean tree, current dist, ${files.length} package files\n${plan.map((p) => `  ${p}`).join('\n')}\n`);
 if (!args.push) {
   process.stdout.write('dry run: nothing was changed (pass --push to tag and push)\n');

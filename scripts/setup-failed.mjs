@@ -79,7 +79,10 @@ const failedStep = failed[0] ?? 'an earlier step';
 function installLogTail() {
   const file = env['SETUP_LOG'];
   if (!file || !existsSync(file)) return [];
-  const lines = readFileSync(file, 'utf8').split(/\r?\n/).map((l) => l.replace(/\s+$/, '')).filter((l) => l !== '');
+  const lines = readFileSync(file, 'utf8')
+    .split(/\r?\n/)
+    .map((l) => l.replace(/\s+$/, ''))
+    .filter((l) => l !== '');
   const errors = lines.filter((l) => /^npm (error|ERR!)/.test(l));
   return (errors.length ? errors : lines).slice(-20).map((l) => redact(l).slice(0, 500));
 }
@@ -188,9 +191,7 @@ async function main() {
   }
   const [owner, repo] = env['GITHUB_REPOSITORY'].split('/');
   // workflow_run mode with the run-id input: the check goes on that run's commit.
-  const sha = /^\d+$/.test(env['INPUT_RUN_ID'] ?? '')
-    ? ((await request('GET', `/repos/${owner}/${repo}/actions/runs/${env['INPUT_RUN_ID']}`)).head_sha ?? null)
-    : headSha();
+  const sha = /^\d+$/.test(env['INPUT_RUN_ID'] ?? '') ? ((await request('GET', `/repos/${owner}/${repo}/actions/runs/${env['INPUT_RUN_ID']}`)).head_sha ?? null) : headSha();
   if (!sha) {
     log('policy-gate: the commit to report on is not known: no check run posted');
     return;

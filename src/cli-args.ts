@@ -98,7 +98,10 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   const { values, positionals } = parsed;
   for (const key of Object.keys(values)) {
     if (!commandFlags.includes(key)) {
-      const guess = closest(key, commandFlags.filter((f) => f !== key));
+      const guess = closest(
+        key,
+        commandFlags.filter((f) => f !== key),
+      );
       return {
         kind: 'error',
         error: usageError(`--${key} does not apply to "${command}"${guess ? `; did you mean --${guess}?` : ''} (run policy-gate ${command} --help)`, `--${key}`),
@@ -158,10 +161,7 @@ export function parseEnd(raw: string | undefined, now?: Date): number | undefine
   const ms = parseUtc(raw);
   if (ms === null) throw usageError(`--end must be an ISO 8601 date or time (UTC unless it names an offset), got ${JSON.stringify(raw)}`, '--end');
   if (now !== undefined && ms > now.getTime()) {
-    throw usageError(
-      `--end ${new Date(ms).toISOString()} is in the future (now ${now.toISOString()}): pin the window to a time that has passed, or omit --end to end at the last bar`,
-      '--end',
-    );
+    throw usageError(`--end ${new Date(ms).toISOString()} is in the future (now ${now.toISOString()}): pin the window to a time that has passed, or omit --end to end at the last bar`, '--end');
   }
   return ms;
 }

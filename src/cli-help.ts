@@ -19,7 +19,7 @@ interface CommandHelp {
 }
 
 const F = {
-  data: { name: 'data', arg: '<dir>|alpaca', text: 'bars: a folder of <SYMBOL>_<TIMEFRAME>.csv files, or alpaca (default: the config\'s data)' },
+  data: { name: 'data', arg: '<dir>|alpaca', text: "bars: a folder of <SYMBOL>_<TIMEFRAME>.csv files, or alpaca (default: the config's data)" },
   config: { name: 'config', arg: '<file>', text: 'the config file (default: .github/policy-gate.yml when present)' },
   out: { name: 'out', arg: '<dir>', text: 'write report.json, report.md and report.html there (also when the run stops)' },
   equityOut: { name: 'equity-out', arg: '<dir>', text: 'write one full-precision equity CSV per backtest and fold there' },
@@ -54,13 +54,8 @@ const EVALUATION_FLAGS: FlagHelp[] = [
 export const COMMAND_HELP: Record<string, CommandHelp> = {
   validate: {
     usage: 'policy-gate validate <archive.zip|dir> [flags]',
-    summary:
-      'The whole pipeline: gating, then for every APPROVED/REVIEW candidate a backtest and a walk-forward,\nthen the decision (LIVE / PAPER / RETRAIN / DROP) with the rule that fired.',
-    flags: [
-      ...EVALUATION_FLAGS,
-      { name: 'shard', arg: '<i>/<n>', text: 'evaluate the i-th of n shares of the models (a partial report: merge)' },
-      F.help,
-    ],
+    summary: 'The whole pipeline: gating, then for every APPROVED/REVIEW candidate a backtest and a walk-forward,\nthen the decision (LIVE / PAPER / RETRAIN / DROP) with the rule that fired.',
+    flags: [...EVALUATION_FLAGS, { name: 'shard', arg: '<i>/<n>', text: 'evaluate the i-th of n shares of the models (a partial report: merge)' }, F.help],
   },
   gate: {
     usage: 'policy-gate gate <archive.zip|dir> [flags]',
@@ -89,8 +84,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   },
   promote: {
     usage: 'policy-gate promote --report <report.json> [flags]',
-    summary:
-      'Apply a validation report to the deployment configs: LIVE → live, PAPER → paper; copy each promoted\nmodel and card (sha256 checked against the report). Idempotent; every write atomic.',
+    summary: 'Apply a validation report to the deployment configs: LIVE → live, PAPER → paper; copy each promoted\nmodel and card (sha256 checked against the report). Idempotent; every write atomic.',
     flags: [
       { name: 'report', arg: '<report.json>', text: 'the report policy-gate validate --out wrote (required)' },
       F.paper,
@@ -106,12 +100,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   revalidate: {
     usage: 'policy-gate revalidate [flags]',
     summary: 'Re-validate every deployed model from its own files on the latest window; demote the ones below\ntheir tier (live → paper, paper → out).',
-    flags: [
-      F.paper,
-      F.live,
-      ...EVALUATION_FLAGS,
-      F.help,
-    ],
+    flags: [F.paper, F.live, ...EVALUATION_FLAGS, F.help],
   },
   track: {
     usage: 'policy-gate track [flags]',
@@ -152,7 +141,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   },
   merge: {
     usage: 'policy-gate merge <partial report.json|dir>... [flags]',
-    summary: "Combine the partial reports of validate --shard i/n into the report one validate writes.",
+    summary: 'Combine the partial reports of validate --shard i/n into the report one validate writes.',
     flags: [F.out, F.json, F.help],
   },
 };

@@ -245,9 +245,7 @@ const COMMANDS: Record<CommandName, (run: Invocation) => Promise<number>> = {
     const { config } = await configFor(run);
     requirePositionals(run);
     const { values, log } = run;
-    const checked = values.model
-      ? await checkModelFile(values.model, config, { log, cardPath: values.card ?? null })
-      : await checkArchive(run.at(run.positionals[0]!), config, { log });
+    const checked = values.model ? await checkModelFile(values.model, config, { log, cardPath: values.card ?? null }) : await checkArchive(run.at(run.positionals[0]!), config, { log });
     run.progress.end();
     run.io.stdout((values.json ? JSON.stringify(checked, null, 2) : renderCheck(checked)) + '\n');
     return checkExitCode(checked);

@@ -72,7 +72,16 @@ interface Composite {
   uses: UsesStep[];
 }
 
-function startComposite(opts: { setup: Setup; event: string; payload: unknown; inputs: Record<string, string>; ws?: Workspace; env?: Record<string, string>; registry: string; signals?: { sigtermAfterMs: number; sigkillAfterMs: number } }): Composite {
+function startComposite(opts: {
+  setup: Setup;
+  event: string;
+  payload: unknown;
+  inputs: Record<string, string>;
+  ws?: Workspace;
+  env?: Record<string, string>;
+  registry: string;
+  signals?: { sigtermAfterMs: number; sigkillAfterMs: number };
+}): Composite {
   const ws = opts.ws ?? workspace();
   const actionDir = actionFolder();
   const eventPath = path.join(ws.runnerTemp, 'event.json');
@@ -144,7 +153,13 @@ function pullRequestFiles(n: number): void {
 
 /** Every place a run writes to: step logs, the job summary, outputs and every request GitHub received. */
 function everythingOf(res: CompositeResult): string {
-  const steps = res.steps.map((s) => `${s.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n')}\n${s.stderr}\n${JSON.stringify(s.outputs)}`);
+  const steps = res.steps.map(
+    (s) =>
+      `${s.stdout
+        .split('\n')
+        .filter((l) => !l.startsWith('::add-mask::'))
+        .join('\n')}\n${s.stderr}\n${JSON.stringify(s.outputs)}`,
+  );
   return [...steps, res.summary, JSON.stringify(res.outputs), ...fake.requests.map((r) => `${r.path}\n${r.rawBody}`)].join('\n');
 }
 
@@ -193,7 +208,11 @@ describe('setup fails before the program runs', () => {
 
   it('retries the check run through a 500 and a 429 with retry-after', async () => {
     const registry = `http://127.0.0.1:${await closedPort()}/`;
-    fake.state.faults.set('POST check-runs', { status: 500, times: 1, then: { status: 429, headers: { 'retry-after': '1' }, body: { message: 'You have exceeded a secondary rate limit' }, times: 1 } });
+    fake.state.faults.set('POST check-runs', {
+      status: 500,
+      times: 1,
+      then: { status: 429, headers: { 'retry-after': '1' }, body: { message: 'You have exceeded a secondary rate limit' }, times: 1 },
+    });
     const { run } = startComposite({ setup: { cache: 'miss' }, event: 'pull_request', payload: pullRequestPayload({ number: 7 }), inputs: PR_INPUTS, registry });
     const res = await run.done;
     expect(fake.calls('POST check-runs').map((r) => r.status)).toEqual([500, 429, 201]);
@@ -337,7 +356,7 @@ describe('a cancelled or timed-out job (SIGINT, then SIGTERM 7.5 s later)', () =
     expect(res.step('gate')!.exitCode).toBe(130);
   }, 120_000);
 
-  it('GitHub never answers: the report is still written and the program ends by itself, inside the runner\'s grace period', async () => {
+  it("GitHub never answers: the report is still written and the program ends by itself, inside the runner's grace period", async () => {
     // The program gives GitHub INTERRUPT_API_BUDGET_MS after SIGINT; the runner sends SIGTERM 7.5 s
     // after SIGINT. Here the runner never escalates, so the step must end on its own budget: it exits
     // 130 (SIGINT's code), not killed, whatever the machine's load.
@@ -357,7 +376,19 @@ function workflowRunPayload(): unknown {
   const repo = { id: 1296269, name: NAME, full_name: `${OWNER}/${NAME}`, owner: { login: OWNER } };
   return {
     action: 'completed',
-    workflow_run: { id: 4242, name: 'train', head_branch: 'main', head_sha: RUN_HEAD, event: 'push', status: 'completed', conclusion: 'success', run_attempt: 1, pull_requests: [], repository: repo, head_repository: repo },
+    workflow_run: {
+      id: 4242,
+      name: 'train',
+      head_branch: 'main',
+      head_sha: RUN_HEAD,
+      event: 'push',
+      status: 'completed',
+      conclusion: 'success',
+      run_attempt: 1,
+      pull_requests: [],
+      repository: repo,
+      head_repository: repo,
+    },
     workflow: { id: 161335, name: 'train', path: '.github/workflows/train.yml' },
     repository: repo,
     sender: { login: 'quant-dev' },
@@ -418,7 +449,15 @@ describe('the sticky comment', () => {
     expect(footer).not.toMatch(/\d{4}-\d\d-\d\dT\d\d:\d\d/);
 
     // A new run (a re-run, or a push that changes nothing the gate sees): same verdict, nothing re-sent.
-    const second = startComposite({ setup: { cache: 'hit' }, event: 'pull_request', payload: pullRequestPayload({ number: 7 }), inputs: PR_INPUTS, registry, ws: first.ws, env: { GITHUB_RUN_ID: '9002', GITHUB_RUN_ATTEMPT: '2' } });
+    const second = startComposite({
+      setup: { cache: 'hit' },
+      event: 'pull_request',
+      payload: pullRequestPayload({ number: 7 }),
+      inputs: PR_INPUTS,
+      registry,
+      ws: first.ws,
+      env: { GITHUB_RUN_ID: '9002', GITHUB_RUN_ATTEMPT: '2' },
+    });
     const res = await second.run.done;
     expect(res.step('gate')!.exitCode).toBe(1);
     expect(fake.calls('POST comments')).toHaveLength(1);

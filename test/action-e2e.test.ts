@@ -63,7 +63,6 @@ beforeEach(async () => {
   fake = await startFakeGitHub({ owner: OWNER, repo: NAME, token: TOKEN });
 });
 
-
 interface Workspace {
   dir: string;
   runnerTemp: string;
@@ -85,7 +84,16 @@ function workspace(): Workspace {
 
 /** A pull_request "synchronize" payload, shaped like GitHub's webhook docs. */
 function pullRequestPayload(opts: { number: number; fork?: boolean }): unknown {
-  const baseRepo = { id: 1296269, node_id: 'R_1', name: NAME, full_name: `${OWNER}/${NAME}`, private: false, owner: { login: OWNER, id: 1, type: 'Organization' }, fork: false, default_branch: 'main' };
+  const baseRepo = {
+    id: 1296269,
+    node_id: 'R_1',
+    name: NAME,
+    full_name: `${OWNER}/${NAME}`,
+    private: false,
+    owner: { login: OWNER, id: 1, type: 'Organization' },
+    fork: false,
+    default_branch: 'main',
+  };
   const headRepo = opts.fork
     ? { id: 7777, node_id: 'R_7', name: NAME, full_name: `forker/${NAME}`, private: false, owner: { login: 'forker', id: 7, type: 'User' }, fork: true, default_branch: 'main' }
     : baseRepo;
@@ -228,7 +236,11 @@ function emitted(run: ActionRun): string {
     .filter((l) => !l.startsWith('::add-mask::'))
     .join('\n');
   const reportDir = path.join(run.ws.dir, 'policy-gate-report');
-  const reports = existsSync(reportDir) ? readdirSync(reportDir).filter((f) => f.startsWith('report.')).map((f) => readFileSync(path.join(reportDir, f), 'utf8')) : [];
+  const reports = existsSync(reportDir)
+    ? readdirSync(reportDir)
+        .filter((f) => f.startsWith('report.'))
+        .map((f) => readFileSync(path.join(reportDir, f), 'utf8'))
+    : [];
   return [stdout, run.stderr, run.summary, JSON.stringify(run.outputs), ...fake.requests.map((r) => r.rawBody), ...reports].join('\n');
 }
 
@@ -402,18 +414,24 @@ describe('schedule: re-validation, and the report uploaded through the Actions r
     expect(res.outputs['report-artifact-id']).toBe(String(upload.id));
     expect(res.stdout).toContain(`policy-gate: uploaded the report as artifact policy-gate-report (id ${upload.id})`);
     const files = unzipSync(new Uint8Array(upload.bytes));
-    expect(Object.keys(files).filter((f) => f.startsWith('report.')).sort()).toEqual(['report.html', 'report.json', 'report.md']);
+    expect(
+      Object.keys(files)
+        .filter((f) => f.startsWith('report.'))
+        .sort(),
+    ).toEqual(['report.html', 'report.json', 'report.md']);
     expect(Object.keys(files)).toContain('equity/BTCUSD_2Hour.fold1.csv');
     const report = JSON.parse(Buffer.from(files['report.json']!).toString('utf8'));
     expect(report.models.find((m: { id: string }) => m.id === 'BTCUSD_2Hour').requested).toBe('LIVE');
-    const unpacked = Object.values(files).map((b) => Buffer.from(b).toString('utf8')).join('\n');
+    const unpacked = Object.values(files)
+      .map((b) => Buffer.from(b).toString('utf8'))
+      .join('\n');
     for (const form of leakForms()) expect(unpacked.includes(form)).toBe(false);
     expectNoLeaks(res);
   });
 });
 
-describe('workflow_run: the training run\'s artifact', () => {
-  it('finds the artifact with findBy, downloads it from the API, validates it, and reports on the run\'s head commit', async () => {
+describe("workflow_run: the training run's artifact", () => {
+  it("finds the artifact with findBy, downloads it from the API, validates it, and reports on the run's head commit", async () => {
     // upload-artifact of the training zip: the artifact zip holds that one zip.
     const inner = new Uint8Array(readFileSync(path.join(REPO, 'examples', EXAMPLE_ZIP_NAME)));
     const artifactZip = Buffer.from(zipSync({ [EXAMPLE_ZIP_NAME]: [inner, { level: 0 }] }));

@@ -106,7 +106,12 @@ describe('the action histogram of each backtest and fold', () => {
     expect(anyHeld).toBeGreaterThan(0); // min_confidence does bite
 
     const table = actionTable(inHost)!;
-    const cells = table.split('\n').map((line) => line.split('|').slice(1, -1).map((c) => c.trim()));
+    const cells = table.split('\n').map((line) =>
+      line
+        .split('|')
+        .slice(1, -1)
+        .map((c) => c.trim()),
+    );
     expect(cells[0]).toEqual(['Actions taken', 'decisions', 'HOLD', 'BUY', 'SELL', 'CLOSE', 'HOLD by min_confidence']);
     const b = inHost.backtest!.actions!;
     expect(cells[2]).toEqual(['backtest', b.decisions, b.taken.HOLD, b.taken.BUY, b.taken.SELL, b.taken.CLOSE, b.heldByMinConfidence].map(String));

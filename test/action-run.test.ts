@@ -73,7 +73,12 @@ describe('the report of a run', () => {
   });
 
   it('each model the pull request changed is noted with why; the others are not', () => {
-    const report = { models: [{ id: 'A', notes: [] as string[] }, { id: 'B', notes: ['kept'] }] } as unknown as Report;
+    const report = {
+      models: [
+        { id: 'A', notes: [] as string[] },
+        { id: 'B', notes: ['kept'] },
+      ],
+    } as unknown as Report;
     noteChangedModels(report, new Map([['A', ['archive entry changed', 'card changed']]]), 12);
     expect(report.models.map((m) => m.notes)).toEqual([['changed by pull request #12: archive entry changed; card changed'], ['kept']]);
   });

@@ -10,7 +10,7 @@ import { jobSummaryText } from '../src/action/summary.js';
 import { CHECK_SUMMARY_LIMIT, COMMENT_LIMIT, JOB_SUMMARY_LIMIT, cutAtCodePoint, trimToBytes } from '../src/action/trim.js';
 
 const bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
-const NOTE = '> ✂️ Trimmed to GitHub\'s size limit. The full report is in the `policy-gate-report` artifact.';
+const NOTE = "> ✂️ Trimmed to GitHub's size limit. The full report is in the `policy-gate-report` artifact.";
 
 /** A report-like markdown body: a heading, then table rows with emoji (4-byte UTF-8, 2 UTF-16 units). */
 function bigTable(rows: number): string {

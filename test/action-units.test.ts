@@ -46,9 +46,7 @@ describe('neutralize: untrusted text never becomes a workflow command (threats.m
   it('breaks :: at every line start (after any Unicode white space) and ##[ anywhere, leaves other text alone', () => {
     expect(neutralize('::add-mask::secret')).toBe(':\u200b:add-mask::secret');
     expect(neutralize('model ::warning:: inside')).toBe('model ::warning:: inside');
-    expect(neutralize('ok\n::stop-commands::abc\r\n  ::error::x\r##[set-output name=a]b')).toBe(
-      'ok\n:\u200b:stop-commands::abc\n  :\u200b:error::x\n##\u200b[set-output name=a]b',
-    );
+    expect(neutralize('ok\n::stop-commands::abc\r\n  ::error::x\r##[set-output name=a]b')).toBe('ok\n:\u200b:stop-commands::abc\n  :\u200b:error::x\n##\u200b[set-output name=a]b');
     expect(neutralize('\u00a0\u3000::error::x mid ##[warning]y')).toBe('\u00a0\u3000:\u200b:error::x mid ##\u200b[warning]y');
     expect(neutralize('')).toBe('');
   });
@@ -126,7 +124,19 @@ describe('inputs', () => {
       INPUT_MODE: 'workflow_run',
       INPUT_UPLOAD_REPORT: 'false',
     });
-    expect(j).toMatchObject({ token: 'u', archive: 'models/run.zip', runId: 123, days: 90, folds: 3, backtestDays: 14, capital: 5000, device: 'cuda', failOnRejection: false, mode: 'workflow_run', reportArtifact: null });
+    expect(j).toMatchObject({
+      token: 'u',
+      archive: 'models/run.zip',
+      runId: 123,
+      days: 90,
+      folds: 3,
+      backtestDays: 14,
+      capital: 5000,
+      device: 'cuda',
+      failOnRejection: false,
+      mode: 'workflow_run',
+      reportArtifact: null,
+    });
     expect(j.endMs).toBe(Date.UTC(2024, 8, 11));
   });
 
@@ -294,7 +304,10 @@ describe('requested tiers and changed models', () => {
   it('classifies the files a pull request changes', () => {
     const paths = { archive: 'models/run', configFile: '.github/policy-gate.yml', deploy: ['deploy/paper.json', 'deploy/live.json'] };
     expect(classifyChanges([file('README.md'), file('models/running.txt')], paths)).toEqual({ relevant: [], archiveChanged: false, configChanged: false, deployChanged: [] });
-    const all = classifyChanges([file('models/run/a.onnx'), file('.github/policy-gate.yml'), file('deploy/live.json'), { filename: 'x', status: 'renamed', previous_filename: 'models/run/b.onnx' }], paths);
+    const all = classifyChanges(
+      [file('models/run/a.onnx'), file('.github/policy-gate.yml'), file('deploy/live.json'), { filename: 'x', status: 'renamed', previous_filename: 'models/run/b.onnx' }],
+      paths,
+    );
     expect(all).toEqual({ relevant: ['.github/policy-gate.yml', 'deploy/live.json', 'models/run/a.onnx', 'x'], archiveChanged: true, configChanged: true, deployChanged: ['deploy/live.json'] });
   });
 
@@ -321,10 +334,7 @@ describe('requested tiers and changed models', () => {
         { tier: 'LIVE' as const, path: 'deploy/live.json', present: true, models: ['BTC_1H_v2'] },
       ],
     };
-    const files = [
-      file('models/run/m/BTC_1H.card.json'),
-      file('deploy/live.json', '@@ -1,3 +1,3 @@\n {\n-  "models": { "BTC_1H": {} }\n+  "models": { "BTC_1H_v2": {} }\n }'),
-    ];
+    const files = [file('models/run/m/BTC_1H.card.json'), file('deploy/live.json', '@@ -1,3 +1,3 @@\n {\n-  "models": { "BTC_1H": {} }\n+  "models": { "BTC_1H_v2": {} }\n }')];
     const changed = changedModels(rep, files, { path: 'models/run', kind: 'dir' }, requested);
     expect(Object.fromEntries(changed)).toEqual({
       BTC_1H: ['its card models/run/m/BTC_1H.card.json changed', 'deploy/live.json no longer lists it'],
@@ -360,7 +370,7 @@ describe('the verdict', () => {
     expect(checkConclusion(r, false)).toBe('failure');
   });
 
-  it('a model not evaluated because of the run\'s bad input fails the check even when rejections are neutral', () => {
+  it("a model not evaluated because of the run's bad input fails the check even when rejections are neutral", () => {
     r.conclusion = 'failure';
     r.models = [{ ...model('A', null, 'PAPER'), notEvaluated: { reason: 'no bars for A 1Hour', kind: 'model' } } as ModelReport];
     expect(checkConclusion(r, false)).toBe('neutral');
@@ -386,7 +396,9 @@ describe('the trim note and the preface', () => {
     expect(trimNote({ name: 'policy-gate-report', url: 'https://github.com/o/r/actions/runs/1/artifacts/9' }, 'https://github.com/o/r/actions/runs/1')('', '')).toContain(
       'the [`policy-gate-report` artifact](https://github.com/o/r/actions/runs/1/artifacts/9)',
     );
-    expect(trimNote({ name: 'policy-gate-report', url: null }, 'https://github.com/o/r/actions/runs/1')('', '')).toContain('the `policy-gate-report` artifact of [this run](https://github.com/o/r/actions/runs/1)');
+    expect(trimNote({ name: 'policy-gate-report', url: null }, 'https://github.com/o/r/actions/runs/1')('', '')).toContain(
+      'the `policy-gate-report` artifact of [this run](https://github.com/o/r/actions/runs/1)',
+    );
     expect(trimNote(null, 'https://x/run')('', '')).toContain('[the job log](https://x/run)');
   });
 

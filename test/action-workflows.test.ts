@@ -78,7 +78,7 @@ describe('example workflows', () => {
         }
       });
 
-      it('runs this repository\'s action with uses: ./ and says what to change for <owner>/policy-gate@v1', () => {
+      it("runs this repository's action with uses: ./ and says what to change for <owner>/policy-gate@v1", () => {
         expect(steps(doc).some((s) => s['uses'] === './')).toBe(true);
         expect(raw).toContain('uses: <owner>/policy-gate@v1');
       });
@@ -105,7 +105,7 @@ describe('example workflows', () => {
     expect(doc['concurrency']).toEqual({ group: 'policy-gate-pr-${{ github.event.pull_request.number }}', 'cancel-in-progress': true });
   });
 
-  it('the training-archive workflow listens to workflow_run and never checks out the run\'s head', () => {
+  it("the training-archive workflow listens to workflow_run and never checks out the run's head", () => {
     const { doc } = load(path.join(WORKFLOWS, 'on-training-archive.yml'));
     expect(doc['on']['workflow_run']['types']).toEqual(['completed']);
     for (const s of steps(doc)) expect(JSON.stringify(s['with'] ?? {})).not.toMatch(/head_sha|head_branch|\.ref\b/);
@@ -138,7 +138,7 @@ describe('example workflows', () => {
       expect(s['end']).toBe('${{ needs.window.outputs.end }}');
     });
 
-    it('shares Alpaca bars through actions/cache keyed by the shard\'s symbols and the range; CSV needs none', () => {
+    it("shares Alpaca bars through actions/cache keyed by the shard's symbols and the range; CSV needs none", () => {
       const cache = (jobs['shard']['steps'] as Obj[]).find((x) => String(x['uses'] ?? '').startsWith('actions/cache@'))!;
       expect(cache['if']).toBe("env.DATA == 'alpaca'");
       expect(cache['with']['path']).toBe('.policy-gate/cache');
@@ -217,7 +217,11 @@ describe('action.yml', () => {
     expect(gate['env']['NODE_PATH']).toBe('${{ steps.ort.outputs.dir }}/node_modules');
     // Never committed: the install folder is ignored, and dist holds only the bundle.
     expect(readFileSync(path.join(REPO, 'dist', '.gitignore'), 'utf8').trim()).toBe('runtime/');
-    expect(readdirSync(path.join(REPO, 'dist')).filter((f) => f !== 'runtime').sort()).toEqual(['.gitignore', 'index.js']);
+    expect(
+      readdirSync(path.join(REPO, 'dist'))
+        .filter((f) => f !== 'runtime')
+        .sort(),
+    ).toEqual(['.gitignore', 'index.js']);
     expect(readFileSync(path.join(REPO, '.gitattributes'), 'utf8')).toMatch(/^dist\/\*\* -diff linguist-generated=true$/m);
   });
 
@@ -235,7 +239,12 @@ describe('action.yml', () => {
 });
 
 describe('third-party actions', () => {
-  const files = ['action.yml', ...readdirSync(WORKFLOWS).filter((f) => f.endsWith('.yml')).map((f) => path.join('.github', 'workflows', f))];
+  const files = [
+    'action.yml',
+    ...readdirSync(WORKFLOWS)
+      .filter((f) => f.endsWith('.yml'))
+      .map((f) => path.join('.github', 'workflows', f)),
+  ];
   const uses = files.flatMap((f) =>
     readFileSync(path.join(REPO, f), 'utf8')
       .split('\n')

@@ -86,7 +86,7 @@ describe('decodeDiscrete', () => {
     expect((err as PolicyGateError).exitCode).toBe(2);
     expect((err as Error).message).toBe(
       'model AAPL_1Hour: the output has 3 values per decision but AAPL_1Hour.card.json action.meanings lists 8 ' +
-        '(HOLD, BUY_25, BUY_50, BUY_75, SELL_25, SELL_50, SELL_75, CLOSE); give one meaning per output value, in the model\'s order',
+        "(HOLD, BUY_25, BUY_50, BUY_75, SELL_25, SELL_50, SELL_75, CLOSE); give one meaning per output value, in the model's order",
     );
     expect(() => checkOutputWidth(7, eight, 'models/AAPL_1Hour.onnx')).toThrow(/^model models\/AAPL_1Hour.onnx: the output has 7 values/);
     expect(() => checkOutputWidth(8, eight)).not.toThrow();
@@ -267,7 +267,7 @@ describe('the remaining rules of the decoder', () => {
   const INDEX = card({ meanings: ['HOLD', 'BUY', 'SELL'], output_kind: 'action_index' });
 
   it('checkOutputWidth: a continuous output needs a value; an action index exactly one', () => {
-    expect(() => checkOutputWidth(0, CONT, 'm.onnx')).toThrow('model m.onnx: the continuous policy\'s output is empty');
+    expect(() => checkOutputWidth(0, CONT, 'm.onnx')).toThrow("model m.onnx: the continuous policy's output is empty");
     expect(() => checkOutputWidth(1, CONT)).not.toThrow();
     expect(() => checkOutputWidth(1, INDEX)).not.toThrow();
     // neither one value nor one per meaning: the message points at action.output

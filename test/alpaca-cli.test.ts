@@ -93,9 +93,7 @@ describe('backtest --data alpaca', () => {
     expect(again.code).toBe(viaCsv.code);
     expect(again.err).toMatch(/from Alpaca \(cache\)/);
     expect(server.barRequests().length).toBe(count);
-    expect(readFileSync(join(work, 'eq-alpaca2/BTCUSD_1Hour.backtest.csv'), 'utf8')).toBe(
-      readFileSync(join(work, 'eq-csv/BTCUSD_1Hour.backtest.csv'), 'utf8'),
-    );
+    expect(readFileSync(join(work, 'eq-alpaca2/BTCUSD_1Hour.backtest.csv'), 'utf8')).toBe(readFileSync(join(work, 'eq-csv/BTCUSD_1Hour.backtest.csv'), 'utf8'));
   });
 
   it('a provider that stays down: exit 3, the report still written, naming the symbol, no secret anywhere', async () => {
@@ -103,10 +101,7 @@ describe('backtest --data alpaca', () => {
     try {
       const env = { APCA_API_DATA_URL: server.url, APCA_API_KEY_ID: KEY, APCA_API_SECRET_KEY: SECRET };
       writeFileSync(join(work, 'down.yml'), `data: { deadline_seconds: 2, cache: ${join(work, 'cache-down')} }\n`);
-      const r = await cli(
-        ['backtest', '--model', join(work, 'model/BTCUSD_1Hour.onnx'), '--data', 'alpaca', '--config', join(work, 'down.yml'), '--out', join(work, 'out-down'), '--json'],
-        env,
-      );
+      const r = await cli(['backtest', '--model', join(work, 'model/BTCUSD_1Hour.onnx'), '--data', 'alpaca', '--config', join(work, 'down.yml'), '--out', join(work, 'out-down'), '--json'], env);
       expect(r.code).toBe(3);
       const report = JSON.parse(readFileSync(join(work, 'out-down/report.json'), 'utf8'));
       expect(report.conclusion).toBe('failure');

@@ -181,7 +181,7 @@ describe('AlpacaTrading.record against a loopback trading API', () => {
 });
 
 describe('read-only client', () => {
-  it('refuses to send an order: the SDK\'s postOrder fails before any byte leaves, and the server sees nothing', async () => {
+  it("refuses to send an order: the SDK's postOrder fails before any byte leaves, and the server sees nothing", async () => {
     const http = new AlpacaHttp({
       keys: { keyId: KEY_ID, secret: SECRET, source: 'test' },
       baseUrl: fake.url,
@@ -195,9 +195,7 @@ describe('read-only client', () => {
       maxRequestsPerMinute: 0,
     });
     const api = new trading.OrdersApi(new trading.Configuration({ keyId: KEY_ID, secret: SECRET, fetchApi: http.fetch }));
-    const err = await api
-      .postOrder({ postOrderRequest: { symbol: 'BTC/USD', qty: '1', side: 'buy', type: 'market', timeInForce: 'gtc' } } as never)
-      .catch((e: unknown) => e);
+    const err = await api.postOrder({ postOrderRequest: { symbol: 'BTC/USD', qty: '1', side: 'buy', type: 'market', timeInForce: 'gtc' } } as never).catch((e: unknown) => e);
     let cause: unknown = err;
     while (cause && !(cause instanceof ReadOnlyViolation)) cause = (cause as { cause?: unknown }).cause;
     expect(cause).toBeInstanceOf(ReadOnlyViolation);

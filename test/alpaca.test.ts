@@ -511,7 +511,10 @@ describe('cache', () => {
     const h = harness();
     await h.source.get('NVDA', '1Day', 'us_equity', { startMs: T0, endMs: T0 + 30 * DAY });
     // a 4:1 split: Alpaca re-adjusts all history
-    server.stocks.set('NVDA', bars.map((b) => ({ ...b, o: b.o / 4, h: b.h / 4, l: b.l / 4, c: b.c / 4, v: b.v * 4 })));
+    server.stocks.set(
+      'NVDA',
+      bars.map((b) => ({ ...b, o: b.o / 4, h: b.h / 4, l: b.l / 4, c: b.c / 4, v: b.v * 4 })),
+    );
     const got = await h.source.get('NVDA', '1Day', 'us_equity', { startMs: T0, endMs: T0 + 60 * DAY });
     expect(got.bars.close[0]).toBeCloseTo(bars[0]!.c / 4, 12);
     expect(got.bars.close[59]).toBeCloseTo(bars[59]!.c / 4, 12);
@@ -583,8 +586,7 @@ describe('cache', () => {
 // ------------------------------------------------------------------ faults
 
 describe('faults', () => {
-  const get = (h: Harness, n = 24): ReturnType<AlpacaBarsSource['get']> =>
-    h.source.get('BTCUSD', '1Hour', 'crypto', { startMs: T0, endMs: T0 + n * H });
+  const get = (h: Harness, n = 24): ReturnType<AlpacaBarsSource['get']> => h.source.get('BTCUSD', '1Hour', 'crypto', { startMs: T0, endMs: T0 + n * H });
   const noCacheFile = (h: Harness): void => expect(filesUnder(h.cacheDir)).toEqual([]);
 
   it('429 honours Retry-After, then succeeds', async () => {
@@ -733,8 +735,7 @@ describe('faults', () => {
 });
 
 describe('resource caps', () => {
-  const get = (h: Harness, n = 24): ReturnType<AlpacaBarsSource['get']> =>
-    h.source.get('BTCUSD', '1Hour', 'crypto', { startMs: T0, endMs: T0 + n * H });
+  const get = (h: Harness, n = 24): ReturnType<AlpacaBarsSource['get']> => h.source.get('BTCUSD', '1Hour', 'crypto', { startMs: T0, endMs: T0 + n * H });
   const bar = syntheticBars(T0, H, 1, 42000)[0]!;
 
   it('the deadline is checked before every page: endless page tokens stop at data.deadline_seconds', async () => {
@@ -887,8 +888,7 @@ describe('US-equity calendar and gap notes', () => {
     return { symbol: 'AAPL', timeframe, time: Float64Array.from(times), open: f(1), high: f(1), low: f(1), close: f(1), volume: f(1) };
   };
   /** Alpaca-like hourly bars, 04:00–19:00 New York time, on the given days. */
-  const hourly = (days: string[], skip: (t: number) => boolean = () => false): number[] =>
-    days.flatMap((d) => Array.from({ length: 16 }, (_, i) => ny(d, 4 + i))).filter((t) => !skip(t));
+  const hourly = (days: string[], skip: (t: number) => boolean = () => false): number[] => days.flatMap((d) => Array.from({ length: 16 }, (_, i) => ny(d, 4 + i))).filter((t) => !skip(t));
 
   it('knows NYSE holidays, early closes and DST', () => {
     const holidays2024 = ['2024-01-01', '2024-01-15', '2024-02-19', '2024-03-29', '2024-05-27', '2024-06-19', '2024-07-04', '2024-09-02', '2024-11-28', '2024-12-25'];
@@ -923,9 +923,7 @@ describe('US-equity calendar and gap notes', () => {
     // 1Min bars 09:30–16:00 with 10:00–10:29 missing (a halt)
     const mins = Array.from({ length: 390 }, (_, i) => ny('2024-03-12', 9, 30) + i * 60_000).filter((t) => t < ny('2024-03-12', 10) || t >= ny('2024-03-12', 10, 30));
     const notes = equityGapNotes(series('1Min', mins));
-    expect(notes).toEqual([
-      { kind: 'gap', message: 'AAPL 1Min: 30 missing bars in regular trading hours from 2024-03-12T14:00:00Z to 2024-03-12T14:29:00Z', at: '2024-03-12T14:00:00Z', count: 30 },
-    ]);
+    expect(notes).toEqual([{ kind: 'gap', message: 'AAPL 1Min: 30 missing bars in regular trading hours from 2024-03-12T14:00:00Z to 2024-03-12T14:29:00Z', at: '2024-03-12T14:00:00Z', count: 30 }]);
     // hourly: Wednesday 2024-03-13 missing entirely
     const h = equityGapNotes(series('1Hour', hourly(['2024-03-12', '2024-03-14'])));
     expect(h).toHaveLength(1);
@@ -937,7 +935,10 @@ describe('US-equity calendar and gap notes', () => {
 
   it('fetched stock bars carry these notes, not 24/7 ones', async () => {
     const times = hourly(['2024-03-08', '2024-03-11']);
-    server.stocks.set('AAPL', times.map((t) => ({ t: new Date(t).toISOString(), o: 10, h: 11, l: 9, c: 10, v: 5, n: 1, vw: 10 })));
+    server.stocks.set(
+      'AAPL',
+      times.map((t) => ({ t: new Date(t).toISOString(), o: 10, h: 11, l: 9, c: 10, v: 5, n: 1, vw: 10 })),
+    );
     const got = await harness().source.get('AAPL', '1Hour', 'us_equity', { startMs: times[0]!, endMs: times.at(-1)! + H });
     expect(got.bars.time.length).toBe(32);
     expect(got.notes).toEqual([]);
@@ -947,12 +948,9 @@ describe('US-equity calendar and gap notes', () => {
 describe('the same bars through both sources give the same notes (docs/market-data.md)', () => {
   const ny = (date: string, hh: number, mm = 0): number => nyTimeToUtc(Date.parse(`${date}T00:00:00Z`) / DAY, hh, mm);
   /** Alpaca-like hourly stock bars, 04:00–19:00 New York time. */
-  const hourly = (days: string[], skip: (t: number) => boolean = () => false): number[] =>
-    days.flatMap((d) => Array.from({ length: 16 }, (_, i) => ny(d, 4 + i))).filter((t) => !skip(t));
-  const wire = (times: number[]) =>
-    times.map((t, i) => ({ t: new Date(t).toISOString().replace('.000Z', 'Z'), o: 100 + (i % 7), h: 108, l: 99, c: 100 + (i % 5), v: 10 + i, n: 1, vw: 101 }));
-  const csvOf = (rows: ReturnType<typeof wire>): string =>
-    ['timestamp,open,high,low,close,volume', ...rows.map((r) => `${r.t},${r.o},${r.h},${r.l},${r.c},${r.v}`)].join('\n') + '\n';
+  const hourly = (days: string[], skip: (t: number) => boolean = () => false): number[] => days.flatMap((d) => Array.from({ length: 16 }, (_, i) => ny(d, 4 + i))).filter((t) => !skip(t));
+  const wire = (times: number[]) => times.map((t, i) => ({ t: new Date(t).toISOString().replace('.000Z', 'Z'), o: 100 + (i % 7), h: 108, l: 99, c: 100 + (i % 5), v: 10 + i, n: 1, vw: 101 }));
+  const csvOf = (rows: ReturnType<typeof wire>): string => ['timestamp,open,high,low,close,volume', ...rows.map((r) => `${r.t},${r.o},${r.h},${r.l},${r.c},${r.v}`)].join('\n') + '\n';
   const dataDir = (name: string, rows: ReturnType<typeof wire>): string => {
     const dir = mkdtempSync(path.join(tmpRoot, 'csv-'));
     writeFileSync(path.join(dir, name), csvOf(rows));

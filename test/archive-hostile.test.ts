@@ -13,16 +13,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openArchive, type ArchiveLimits } from '../src/adapters/archive/index.js';
 import { checkEntryName } from '../src/adapters/archive/names.js';
 import { PolicyGateError } from '../src/core/errors.js';
-import {
-  buildZip,
-  deflateZeros,
-  S_IFDIR,
-  S_IFIFO,
-  S_IFLNK,
-  unixAttributes,
-  type ZipEntrySpec,
-  type ZipOptions,
-} from './helpers/zip-writer.js';
+import { buildZip, deflateZeros, S_IFDIR, S_IFIFO, S_IFLNK, unixAttributes, type ZipEntrySpec, type ZipOptions } from './helpers/zip-writer.js';
 
 const MiB = 1024 * 1024;
 
@@ -253,7 +244,7 @@ describe('local headers that disagree with the central directory on CRC-32 or si
     expect(err.message).toMatch(message);
   });
 
-  it('a streaming writer\'s zeros (data-descriptor flag) are accepted; the data still reads and checks its CRC', async () => {
+  it("a streaming writer's zeros (data-descriptor flag) are accepted; the data still reads and checks its CRC", async () => {
     const data = randomBytes(2000);
     const bytes = buildZip([{ name: 'models/m.onnx', data, method: 8, flags: 0x0008 }]);
     for (const at of [14, 18, 22]) bytes.writeUInt32LE(0, at);
@@ -360,10 +351,7 @@ describe('zip bombs (Z3)', () => {
     const inner = { name: 'inner.onnx', data: 'inner-data' };
     const outerData = Buffer.from('outer');
     const swallowed = outerData.length + 30 + inner.name.length + inner.data.length;
-    const file = await writeZip([
-      { name: 'outer.onnx', data: outerData, compressedSize: swallowed, uncompressedSize: swallowed },
-      inner,
-    ]);
+    const file = await writeZip([{ name: 'outer.onnx', data: outerData, compressedSize: swallowed, uncompressedSize: swallowed }, inner]);
     const err = await refusedAtOpen(file, 'inner.onnx');
     expect(err.message).toMatch(/overlaps entry "outer\.onnx"/);
   });
@@ -415,18 +403,14 @@ describe('lying sizes and corrupt data at read time', () => {
 
   it('refuses a deflate stream cut short', async () => {
     const compressed = zlib.deflateRawSync(payload);
-    const file = await writeZip([
-      { name: 'models/A_1Hour.onnx', method: 8, compressed: compressed.subarray(0, compressed.length >> 1), uncompressedSize: payload.length },
-    ]);
+    const file = await writeZip([{ name: 'models/A_1Hour.onnx', method: 8, compressed: compressed.subarray(0, compressed.length >> 1), uncompressedSize: payload.length }]);
     const archive = await openArchive(file);
     await refused(archive.read('models/A_1Hour.onnx'), file, '"models/A_1Hour.onnx"', 'truncated');
     await archive.close();
   });
 
   it('refuses corrupt deflate data', async () => {
-    const file = await writeZip([
-      { name: 'models/A_1Hour.onnx', method: 8, compressed: Buffer.alloc(64, 0xff), uncompressedSize: 1_000 },
-    ]);
+    const file = await writeZip([{ name: 'models/A_1Hour.onnx', method: 8, compressed: Buffer.alloc(64, 0xff), uncompressedSize: 1_000 }]);
     const archive = await openArchive(file);
     await refused(archive.read('models/A_1Hour.onnx'), file, '"models/A_1Hour.onnx"', 'corrupt compressed data');
     await archive.close();
@@ -512,7 +496,6 @@ describe('hostile folders', () => {
     await refused(openArchive(root, { maxTotalBytes: 1_000 }), root, '"models/M', 'total past the limit');
   });
 });
-
 
 /** A small seeded generator, so a failure reproduces. */
 function lcg(seed: number): () => number {

@@ -5,15 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { PolicyGateError } from '../src/core/errors.js';
 import type { BarSeries } from '../src/core/types.js';
-import {
-  barsFileName,
-  formatTimestamp,
-  loadBarsFromDir,
-  parseIsoTimestamp,
-  readBarsCsv,
-  resampleBars,
-  writeBarsCsv,
-} from '../src/adapters/bars/csv.js';
+import { barsFileName, formatTimestamp, loadBarsFromDir, parseIsoTimestamp, readBarsCsv, resampleBars, writeBarsCsv } from '../src/adapters/bars/csv.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const exampleFile = path.join(root, 'examples/data/BTCUSD_1Hour.csv');
@@ -50,12 +42,8 @@ describe('real BTCUSD files', () => {
     expect(ex.notes).toEqual([]);
     expect(formatTimestamp(ex.bars.time[0]!)).toBe('2023-12-31T23:00:00Z');
     expect(formatTimestamp(ex.bars.time[6114]!)).toBe('2024-09-11T17:00:00Z');
-    expect([ex.bars.open[0], ex.bars.high[0], ex.bars.low[0], ex.bars.close[0], ex.bars.volume[0]]).toEqual([
-      42252.3, 42339.7, 42066.35, 42288.06, 626.73889224,
-    ]);
-    expect([ex.bars.open[6114], ex.bars.high[6114], ex.bars.low[6114], ex.bars.close[6114], ex.bars.volume[6114]]).toEqual([
-      57314.83, 57738.47, 57256.86, 57730.2, 379.26660765,
-    ]);
+    expect([ex.bars.open[0], ex.bars.high[0], ex.bars.low[0], ex.bars.close[0], ex.bars.volume[0]]).toEqual([42252.3, 42339.7, 42066.35, 42288.06, 626.73889224]);
+    expect([ex.bars.open[6114], ex.bars.high[6114], ex.bars.low[6114], ex.bars.close[6114], ex.bars.volume[6114]]).toEqual([57314.83, 57738.47, 57256.86, 57730.2, 379.26660765]);
     for (let k = 1; k < 6115; k++) expect(ex.bars.time[k]! - ex.bars.time[k - 1]!).toBe(H);
   });
 
@@ -137,9 +125,7 @@ describe('resampling a gap in the middle', () => {
     const rows = ['timestamp,open,high,low,close,volume'];
     for (let k = 0; k < 12; k++) if (k !== 5) rows.push(`${formatTimestamp(T0 + k * H)},${100 + k},${102 + k},${99 + k},${101 + k},1`);
     const { bars, notes } = readBarsCsv(rows.join('\n'), opts);
-    expect(notes).toEqual([
-      { kind: 'gap', message: 'BTCUSD 1Hour: 1 missing bar at 2024-01-01T05:00:00Z', at: '2024-01-01T05:00:00Z', count: 1 },
-    ]);
+    expect(notes).toEqual([{ kind: 'gap', message: 'BTCUSD 1Hour: 1 missing bar at 2024-01-01T05:00:00Z', at: '2024-01-01T05:00:00Z', count: 1 }]);
     const b4 = resampleBars(bars, '4Hour');
     expect(Array.from(b4.time, formatTimestamp)).toEqual(['2024-01-01T00:00:00Z', '2024-01-01T04:00:00Z', '2024-01-01T08:00:00Z']);
     expect([b4.open[1], b4.high[1], b4.low[1], b4.close[1], b4.volume[1]]).toEqual([104, 109, 103, 108, 3]);
@@ -168,8 +154,7 @@ describe('column mapping and timestamps', () => {
 
   it('prefers timestamp > time > datetime > date > unix', () => {
     // 'time' holds the true instants, 'date' and 'unix' wrong ones: 'time' must win
-    const text =
-      'unix,date,time,open,high,low,close,volume\n1,2000-01-01,2024-01-01T00:00:00Z,10,12,9,11,5\n2,2000-01-02,2024-01-01T01:00:00Z,11,13,10,12,6\n';
+    const text = 'unix,date,time,open,high,low,close,volume\n1,2000-01-01,2024-01-01T00:00:00Z,10,12,9,11,5\n2,2000-01-02,2024-01-01T01:00:00Z,11,13,10,12,6\n';
     expect(series(readBarsCsv(text, opts).bars)).toEqual(expected);
     const text2 = 'unix,datetime,date,open,high,low,close,volume\n1,2024-01-01 00:00,2000-01-01,10,12,9,11,5\n2,2024-01-01 01:00,2000-01-01,11,13,10,12,6\n';
     expect(series(readBarsCsv(text2, opts).bars)).toEqual(expected);
@@ -221,15 +206,12 @@ describe('column mapping and timestamps', () => {
       '2024-01-01T01:00:00Z,11,13,10,12,6,\r\n';
     expect(series(readBarsCsv(text, opts).bars)).toEqual(expected);
     // a multi-line quoted field shifts later line numbers correctly
-    const bad =
-      'timestamp,open,high,low,close,volume,note\n2024-01-01T00:00:00Z,10,12,9,11,5,"two\nlines"\n2024-01-01T01:00:00Z,11,13,10,12,-6,\n';
+    const bad = 'timestamp,open,high,low,close,volume,note\n2024-01-01T00:00:00Z,10,12,9,11,5,"two\nlines"\n2024-01-01T01:00:00Z,11,13,10,12,-6,\n';
     expect(csvError(bad).message).toMatch(/line 4: negative volume -6/);
   });
 
   it('missing or ambiguous columns are named', () => {
-    expect(csvError('date,open,high,low,close\n2024-01-01,1,1,1,1\n').message).toMatch(
-      /bad\.csv: no volume column \(name it volume or v\); found columns: date, open, high, low, close/,
-    );
+    expect(csvError('date,open,high,low,close\n2024-01-01,1,1,1,1\n').message).toMatch(/bad\.csv: no volume column \(name it volume or v\); found columns: date, open, high, low, close/);
     expect(csvError('when,open,high,low,close,volume\n').message).toMatch(/no timestamp column \(name one of timestamp, time, datetime, date, unix\)/);
     expect(csvError('timestamp,open,o,high,low,close,volume\n2024-01-01,1,1,1,1,1,1\n').message).toMatch(/both 'open' and 'o'/);
     expect(csvError('timestamp,close,high,low,Close,volume\n').message).toMatch(/names column 'Close' twice/);
@@ -240,11 +222,7 @@ describe('column mapping and timestamps', () => {
 
 describe('data quality notes', () => {
   it('sorts unsorted rows and says so', () => {
-    const text =
-      'timestamp,open,high,low,close,volume\n' +
-      '2024-01-01T02:00:00Z,12,14,11,13,7\n' +
-      '2024-01-01T00:00:00Z,10,12,9,11,5\n' +
-      '2024-01-01T01:00:00Z,11,13,10,12,6\n';
+    const text = 'timestamp,open,high,low,close,volume\n' + '2024-01-01T02:00:00Z,12,14,11,13,7\n' + '2024-01-01T00:00:00Z,10,12,9,11,5\n' + '2024-01-01T01:00:00Z,11,13,10,12,6\n';
     const { bars, notes } = readBarsCsv(text, opts);
     expect(series(bars)).toEqual([
       [T0, T0 + H, T0 + 2 * H],
@@ -254,9 +232,7 @@ describe('data quality notes', () => {
       [11, 12, 13],
       [5, 6, 7],
     ]);
-    expect(notes).toEqual([
-      { kind: 'unsorted', message: 'test.csv: rows are not in time order (first at line 3); sorted by timestamp', count: 1 },
-    ]);
+    expect(notes).toEqual([{ kind: 'unsorted', message: 'test.csv: rows are not in time order (first at line 3); sorted by timestamp', count: 1 }]);
   });
 
   it('drops exact duplicates after the first and counts them', () => {
@@ -280,9 +256,7 @@ describe('data quality notes', () => {
 
   it('conflicting duplicates are an error naming both lines', () => {
     const text = 'timestamp,open,high,low,close,volume\n2024-01-01T00:00:00Z,10,12,9,11,5\n2024-01-01T01:00:00Z,11,13,10,12,6\n2024-01-01T01:00:00Z,11,13,10,12.5,6\n';
-    expect(csvError(text).message).toBe(
-      'bad.csv: lines 3 and 4 are both bars at 2024-01-01T01:00:00Z but differ (close 12 vs 12.5); keep one of them',
-    );
+    expect(csvError(text).message).toBe('bad.csv: lines 3 and 4 are both bars at 2024-01-01T01:00:00Z but differ (close 12 vs 12.5); keep one of them');
   });
 
   it('reports every gap with its start and exact missing-bar count', () => {
@@ -370,9 +344,7 @@ describe('loadBarsFromDir', () => {
   });
 
   it('a missing file names the expected path and what the folder has', async () => {
-    await expect(loadBarsFromDir(dir, 'BTCUSD', '1Day')).rejects.toThrow(
-      `no bars for BTCUSD 1Day: expected ${path.join(dir, 'BTCUSD_1Day.csv')} (the folder has BTCUSD_1Hour.csv, BTCUSD_4Hour.csv)`,
-    );
+    await expect(loadBarsFromDir(dir, 'BTCUSD', '1Day')).rejects.toThrow(`no bars for BTCUSD 1Day: expected ${path.join(dir, 'BTCUSD_1Day.csv')} (the folder has BTCUSD_1Hour.csv, BTCUSD_4Hour.csv)`);
     await expect(loadBarsFromDir(dir, 'ETH/USD', '1Hour')).rejects.toThrow(`no bars for ETHUSD 1Hour: expected ${path.join(dir, 'ETHUSD_1Hour.csv')}`);
     await expect(loadBarsFromDir(path.join(dir, 'nope'), 'BTCUSD', '1Hour')).rejects.toThrow(/bars folder .*nope does not exist/);
   });

@@ -38,7 +38,12 @@ describe('benchFeatures', () => {
         // Warm-up fits in the vendored data: no feature reads more than 4 × 48 bars.
         expect(Math.max(...set.map(featureSpan))).toBeLessThanOrEqual(192);
       }
-      expect(aware.filter((f) => featureKind(f) === 'state').map((f) => f.name).sort()).toEqual(['position', 'unrealized_return']);
+      expect(
+        aware
+          .filter((f) => featureKind(f) === 'state')
+          .map((f) => f.name)
+          .sort(),
+      ).toEqual(['position', 'unrealized_return']);
       expect(plain.some((f) => featureKind(f) === 'state')).toBe(false);
     }
     // Models differ in their draw.

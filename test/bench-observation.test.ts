@@ -13,13 +13,7 @@ import { mulberry32 } from '../src/devtools/onnx-writer.js';
 import { readBtcBars } from './reference/bars.js';
 
 /** Every value computed per decision, in float64, rounded once to float32: the definition. */
-function definition(
-  card: PolicyCard,
-  bars: BarSeries,
-  tau: number,
-  state: ObservationState,
-  columns = card.observation.features.map((f) => computeFeatureColumn(bars, f)),
-): Float32Array {
+function definition(card: PolicyCard, bars: BarSeries, tau: number, state: ObservationState, columns = card.observation.features.map((f) => computeFeatureColumn(bars, f))): Float32Array {
   const { window: W, features, normalize, clip } = card.observation;
   const F = features.length;
   const out = new Float32Array(W * F);

@@ -86,11 +86,13 @@ describe('parseCard: the SPEC example', () => {
     expect(card.action).toEqual({ type: 'discrete', meanings: ['HOLD', 'BUY', 'SELL'], outputKind: 'logits', outputKindGiven: false, minConfidence: 0, output: 'logits', logProbOutput: null });
     expect(card.execution).toEqual({ longOnly: true, longOnlyDefaulted: false, maxExposure: 1, rebalanceBand: 0.05 });
     expect(card.state).toEqual([]);
-    expect(card.golden).toEqual([{ index: 0, obs: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0], output: [0.3, 1.2, -0.4], at: null, atIso: null, state: { position: 0, unrealizedReturn: 0 }, action: null }]);
+    expect(card.golden).toEqual([
+      { index: 0, obs: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0], output: [0.3, 1.2, -0.4], at: null, atIso: null, state: { position: 0, unrealizedReturn: 0 }, action: null },
+    ]);
     expect(card.warnings).toEqual([]);
   });
 
-  it('is deeply frozen, and does not freeze the caller\'s JSON', () => {
+  it("is deeply frozen, and does not freeze the caller's JSON", () => {
     expect(Object.isFrozen(card)).toBe(true);
     expect(Object.isFrozen(card.observation.features)).toBe(true);
     expect(Object.isFrozen(card.observation.normalize!.mean)).toBe(true);
@@ -108,11 +110,7 @@ describe('parseCard: the SPEC example', () => {
     expect(warmupBars(w5)).toBe(53);
     const ema = exampleWith('observation.features[4]', { name: 'ema_ratio', period: 20 });
     expect(warmupBars(parseCard(ema, FILE, {}))).toBe(79); // 4·20 − 1
-    const timeOnly = parseCard(
-      { symbol: 'AAPL', observation: { window: 3, features: ['hour_sin', 'position'] }, action: { meanings: ['HOLD', 'BUY'] } },
-      FILE,
-      {},
-    );
+    const timeOnly = parseCard({ symbol: 'AAPL', observation: { window: 3, features: ['hour_sin', 'position'] }, action: { meanings: ['HOLD', 'BUY'] } }, FILE, {});
     expect(warmupBars(timeOnly)).toBe(2);
   });
 });
@@ -176,11 +174,7 @@ describe('parseCard: defaults', () => {
   });
 
   it('continuous policies, rebalance band, max exposure, probs, min_confidence', () => {
-    const cont = parseCard(
-      minimal({ action: { type: 'continuous', output: 'mu' }, execution: { max_exposure: 0.5, rebalance_band: 0.1 } }),
-      FILE,
-      { symbol: 'AAPL' },
-    );
+    const cont = parseCard(minimal({ action: { type: 'continuous', output: 'mu' }, execution: { max_exposure: 0.5, rebalance_band: 0.1 } }), FILE, { symbol: 'AAPL' });
     expect(cont.action).toEqual({ type: 'continuous', output: 'mu' });
     expect(cont.execution.maxExposure).toBe(0.5);
     expect(cont.execution.rebalanceBand).toBe(0.1);
@@ -189,11 +183,7 @@ describe('parseCard: defaults', () => {
   });
 
   it('meanings: case-insensitive, BUY_25% spelled with a percent sign', () => {
-    const card = parseCard(
-      minimal({ action: { meanings: ['hold', 'BUY_25%', 'Buy_50', 'BUY_75', 'SELL_25%', 'SELL_50', 'SELL_75', 'CLOSE'] } }),
-      FILE,
-      { symbol: 'AAPL' },
-    );
+    const card = parseCard(minimal({ action: { meanings: ['hold', 'BUY_25%', 'Buy_50', 'BUY_75', 'SELL_25%', 'SELL_50', 'SELL_75', 'CLOSE'] } }), FILE, { symbol: 'AAPL' });
     expect(card.action.type === 'discrete' && card.action.meanings).toEqual(['HOLD', 'BUY_25', 'BUY_50', 'BUY_75', 'SELL_25', 'SELL_50', 'SELL_75', 'CLOSE']);
   });
 
@@ -202,13 +192,24 @@ describe('parseCard: defaults', () => {
       minimal({
         action: { meanings: ['HOLD', 'BUY', 'SELL'], output: 'actions', output_kind: 'action_index', log_prob_output: 'log_prob', min_confidence: 0.6 },
         state: [{ input: 'h_in', output: 'h_out', batch_axis: 1 }],
-        extra_inputs: [{ name: 'episode_starts', value: 'episode_start' }, { name: 'deterministic', value: 1, batch_axis: 0 }],
+        extra_inputs: [
+          { name: 'episode_starts', value: 'episode_start' },
+          { name: 'deterministic', value: 1, batch_axis: 0 },
+        ],
         golden: [{ obs: [0.5], output: [2] }],
       }),
       FILE,
       { symbol: 'AAPL' },
     );
-    expect(c.action).toEqual({ type: 'discrete', meanings: ['HOLD', 'BUY', 'SELL'], outputKind: 'action_index', outputKindGiven: true, minConfidence: 0.6, output: 'actions', logProbOutput: 'log_prob' });
+    expect(c.action).toEqual({
+      type: 'discrete',
+      meanings: ['HOLD', 'BUY', 'SELL'],
+      outputKind: 'action_index',
+      outputKindGiven: true,
+      minConfidence: 0.6,
+      output: 'actions',
+      logProbOutput: 'log_prob',
+    });
     expect(c.state).toEqual([{ input: 'h_in', output: 'h_out', batchAxis: 1 }]);
     expect(c.extraInputs).toEqual([
       { name: 'episode_starts', value: 'episode_start', batchAxis: null },
@@ -266,8 +267,16 @@ describe('parseCard: errors name the file and the key, and say what to do', () =
     ['volatility period 1', exampleWith('observation.features[2].period', 1), `${FILE}: observation.features[2].period must be at least 2 for volatility`],
     ['missing period', exampleWith('observation.features[3].period', undefined), `${FILE}: observation.features[3].period is missing; rsi needs a period`],
     ['unknown feature', exampleWith('observation.features[4].name', 'ichimoku'), `${FILE}: observation.features[4].name "ichimoku" is not a known feature; use one of log_return, return,`],
-    ['param of another feature', exampleWith('observation.features[0].period', 3), `${FILE}: observation.features[0].period is not a parameter of log_return (it takes "lag", and "symbol" to read another symbol's bars)`],
-    ['param on a parameterless feature', exampleWith('observation.features[6].period', 3), `${FILE}: observation.features[6].period is not a parameter of hour_sin (it takes only "symbol", to read another symbol's bars)`],
+    [
+      'param of another feature',
+      exampleWith('observation.features[0].period', 3),
+      `${FILE}: observation.features[0].period is not a parameter of log_return (it takes "lag", and "symbol" to read another symbol's bars)`,
+    ],
+    [
+      'param on a parameterless feature',
+      exampleWith('observation.features[6].period', 3),
+      `${FILE}: observation.features[6].period is not a parameter of hour_sin (it takes only "symbol", to read another symbol's bars)`,
+    ],
     ['empty features', exampleWith('observation.features', []), `${FILE}: observation.features must be a non-empty array`],
     ['window 0', exampleWith('observation.window', 0), `${FILE}: observation.window must be an integer from 1 to 100000, got 0`],
     ['window 1.5', exampleWith('observation.window', 1.5), `${FILE}: observation.window must be an integer from 1 to 100000, got 1.5`],
@@ -294,7 +303,14 @@ describe('parseCard: errors name the file and the key, and say what to do', () =
     ['bad timeframe', exampleWith('timeframe', '60m'), `${FILE}: timeframe must be one of 1Min, 5Min`],
     ['state not a list', exampleWith('state', { input: 'h' }), `${FILE}: state must be an array of { "input": "<name>", "output": "<name>" } pairs`],
     ['state missing output', exampleWith('state', [{ input: 'h_in' }]), `${FILE}: state[0].output must be the name of an ONNX output (a non-empty string), got nothing`],
-    ['state duplicate input', exampleWith('state', [{ input: 'h', output: 'a' }, { input: 'h', output: 'b' }]), `${FILE}: state[1].input "h" appears in more than one state pair`],
+    [
+      'state duplicate input',
+      exampleWith('state', [
+        { input: 'h', output: 'a' },
+        { input: 'h', output: 'b' },
+      ]),
+      `${FILE}: state[1].input "h" appears in more than one state pair`,
+    ],
     ['golden obs too short', exampleWith('golden[0].obs', [1, 2]), `${FILE}: golden[0].obs has 2 values but observation.window × features gives 9; give exactly 9`],
     ['golden output width', exampleWith('golden[0].output', [1, 2]), `${FILE}: golden[0].output has 2 values but action.meanings gives 3`],
     ['golden NaN-ish', exampleWith('golden[0].obs[3]', null), `${FILE}: golden[0].obs[3] must be a finite number, got null`],
@@ -302,11 +318,31 @@ describe('parseCard: errors name the file and the key, and say what to do', () =
     ['golden bad at', exampleWith('golden[0].at', '2024-13-01T00:00:00Z'), `${FILE}: golden[0].at must be an ISO 8601 time of the decision bar's start`],
     ['golden not a list', exampleWith('golden', {}), `${FILE}: golden must be an array`],
     ['output_kind continuous on a discrete card', exampleWith('action.output_kind', 'continuous'), `${FILE}: action.output_kind "continuous" needs action.type "continuous"`],
-    ['log_prob_output beside logits', exampleWith('action', { type: 'discrete', output: 'logits', output_kind: 'logits', log_prob_output: 'lp', meanings: ['HOLD', 'BUY', 'SELL'] }), `${FILE}: action.log_prob_output applies to output_kind "action_index" only`],
-    ['min_confidence on an index with no log-prob', { ...exampleWith('action.output_kind', 'action_index'), action: { type: 'discrete', output: 'a', output_kind: 'action_index', meanings: ['HOLD', 'BUY', 'SELL'], min_confidence: 0.5 }, golden: [] }, `${FILE}: action.min_confidence needs a confidence, and an action index carries none: name the output with the chosen action's log-probability in action.log_prob_output`],
+    [
+      'log_prob_output beside logits',
+      exampleWith('action', { type: 'discrete', output: 'logits', output_kind: 'logits', log_prob_output: 'lp', meanings: ['HOLD', 'BUY', 'SELL'] }),
+      `${FILE}: action.log_prob_output applies to output_kind "action_index" only`,
+    ],
+    [
+      'min_confidence on an index with no log-prob',
+      {
+        ...exampleWith('action.output_kind', 'action_index'),
+        action: { type: 'discrete', output: 'a', output_kind: 'action_index', meanings: ['HOLD', 'BUY', 'SELL'], min_confidence: 0.5 },
+        golden: [],
+      },
+      `${FILE}: action.min_confidence needs a confidence, and an action index carries none: name the output with the chosen action's log-probability in action.log_prob_output`,
+    ],
     ['index golden with 3 values', { ...exampleWith('action.output_kind', 'action_index') }, `${FILE}: golden[0].output has 3 values but output_kind "action_index" (one index per decision) gives 1`],
-    ['state batch_axis', exampleWith('state', [{ input: 'h', output: 'h2', batch_axis: -1 }]), `${FILE}: state[0].batch_axis must be the index of the batch axis in the tensor's shape (0 to 7), got -1`],
-    ['extra input bad value', exampleWith('extra_inputs', [{ name: 'episode_starts', value: 'first' }]), `${FILE}: extra_inputs[0].value must be "episode_start" (1 at a window's first decision, 0 after) or a finite number (a constant), got "first"`],
+    [
+      'state batch_axis',
+      exampleWith('state', [{ input: 'h', output: 'h2', batch_axis: -1 }]),
+      `${FILE}: state[0].batch_axis must be the index of the batch axis in the tensor's shape (0 to 7), got -1`,
+    ],
+    [
+      'extra input bad value',
+      exampleWith('extra_inputs', [{ name: 'episode_starts', value: 'first' }]),
+      `${FILE}: extra_inputs[0].value must be "episode_start" (1 at a window's first decision, 0 after) or a finite number (a constant), got "first"`,
+    ],
     ['extra input is the observation', exampleWith('extra_inputs', [{ name: 'obs', value: 1 }]), `${FILE}: extra_inputs[0].name "obs" is the observation input ("input"); an input is fed one way`],
     ['extra input is a state', { ...exampleWith('state', [{ input: 'h', output: 'h2' }]), extra_inputs: [{ name: 'h', value: 0 }] }, `${FILE}: extra_inputs[0].name "h" is already a state input`],
     ['continuous output_kind', { ...exampleWith('action', { type: 'continuous', output_kind: 'logits' }), golden: [] }, `${FILE}: action.output_kind must be "continuous" for a continuous policy`],
@@ -327,9 +363,7 @@ describe('parseCard: errors name the file and the key, and say what to do', () =
     expect(errorOf(specExample(), { symbol: 'BTCUSD', timeframe: '1Hour' }).message).toBe(
       `${FILE}: symbol is "UNIUSD" but the model is named for "BTCUSD"; fix the card or rename the model to <SYMBOL>_<TIMEFRAME>.onnx`,
     );
-    expect(errorOf(specExample(), { symbol: 'UNIUSD', timeframe: '4Hour' }).message).toBe(
-      `${FILE}: timeframe is "1Hour" but the model is named for "4Hour"; fix the card or rename the model`,
-    );
+    expect(errorOf(specExample(), { symbol: 'UNIUSD', timeframe: '4Hour' }).message).toBe(`${FILE}: timeframe is "1Hour" but the model is named for "4Hour"; fix the card or rename the model`);
   });
 
   it('reports every problem at once, one line each', () => {

@@ -108,8 +108,7 @@ const report = (r: Partial<Pick<Report, 'conclusion' | 'infraErrors' | 'models'>
   models: [],
   ...r,
 });
-const notEvaluated = (id: string, kind: 'input' | 'model' | 'infra', reason: string): Report['models'][number] =>
-  ({ id, notEvaluated: { kind, reason } }) as unknown as Report['models'][number];
+const notEvaluated = (id: string, kind: 'input' | 'model' | 'infra', reason: string): Report['models'][number] => ({ id, notEvaluated: { kind, reason } }) as unknown as Report['models'][number];
 const clean = { writeFailed: false, failedOnInput: false };
 
 describe('exitCodeOf', () => {
@@ -118,7 +117,7 @@ describe('exitCodeOf', () => {
     expect(exitCodeOf(report({ conclusion: 'failure' }), clean)).toBe(1);
   });
 
-  it("an infrastructure error is 3, whatever the conclusion", () => {
+  it('an infrastructure error is 3, whatever the conclusion', () => {
     expect(exitCodeOf(report({ conclusion: 'success', infraErrors: ['alpaca unreachable'] }), clean)).toBe(3);
   });
 

@@ -9,21 +9,7 @@ import path from 'node:path';
 import { zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildZip } from './helpers/zip-writer.js';
-import {
-  EXAMPLE_DATA,
-  EXAMPLE_ZIP,
-  MODELS_DIR,
-  NOW,
-  REPO,
-  cleanupTempDirs,
-  enc,
-  exampleFiles,
-  listTree,
-  runCli,
-  tempDir,
-  writeTree,
-  type CliResult,
-} from './helpers/e2e.js';
+import { EXAMPLE_DATA, EXAMPLE_ZIP, MODELS_DIR, NOW, REPO, cleanupTempDirs, enc, exampleFiles, listTree, runCli, tempDir, writeTree, type CliResult } from './helpers/e2e.js';
 
 afterAll(cleanupTempDirs);
 
@@ -66,7 +52,12 @@ describe('gate on the example archive', () => {
       const col = lines[at]!.search(/(APPROVED|REVIEW|DROP) {2,}/) + 10;
       const cont = [];
       for (let i = at + 1; i < lines.length && /^ +\S/.test(lines[i]!); i++) cont.push(lines[i]!.trim());
-      return [lines[at]!.slice(col).replace(/\s+\S+$/, '').trim(), ...cont].join('');
+      return [
+        lines[at]!.slice(col)
+          .replace(/\s+\S+$/, '')
+          .trim(),
+        ...cont,
+      ].join('');
     };
     expect(row(out, 'BTCUSD_4Hour')).toMatch(/\sREVIEW\s+LOW_FITNESS,LOW_PF,\S*\s+-$/);
     expect(flagRows('BTCUSD_4Hour')).toBe('LOW_FITNESS,LOW_PF,LOW_CONSISTENCY,HIGH_DRAWDOWN');
@@ -97,15 +88,7 @@ describe('gate on the example archive', () => {
     expect(report.archive.manifest).toEqual({ path: 'Alpaca_trading/manifest.json', files: 14 });
 
     const byId = Object.fromEntries(report.models.map((m: any) => [m.id, m]));
-    expect(Object.keys(byId)).toEqual([
-      'BTCUSD_1Hour',
-      'BTCUSD_4Hour',
-      'BTCUSD_2Hour',
-      'BTCUSD_1Day',
-      'ETHUSD_1Hour',
-      'SOLUSD_1Hour',
-      'UNIUSD_1Hour',
-    ]);
+    expect(Object.keys(byId)).toEqual(['BTCUSD_1Hour', 'BTCUSD_4Hour', 'BTCUSD_2Hour', 'BTCUSD_1Day', 'ETHUSD_1Hour', 'SOLUSD_1Hour', 'UNIUSD_1Hour']);
     for (const m of report.models) {
       for (const key of ['id', 'symbol', 'timeframe', 'candidate', 'model', 'gating', 'requested', 'errors']) expect(m).toHaveProperty(key);
       for (const key of ['classification', 'flags', 'final', 'checkpointIndex']) expect(m.gating).toHaveProperty(key);

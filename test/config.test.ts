@@ -87,7 +87,11 @@ runtime: { device: cpu }
     ['a bad parity cap', 'decision: { no_observation_parity_cap: paper }', /"decision\.no_observation_parity_cap" must be one of DROP \| RETRAIN \| PAPER \| LIVE, got "paper"/],
     ['a fraction above 1', 'gating: { review: { consistency: 65 } }', /"gating\.review\.consistency" must be a number ≥ 0 ≤ 1, got 65/],
     ['APPROVED looser than REVIEW', 'gating: { approved: { max_drawdown: 0.5 } }', /"gating\.approved\.max_drawdown" is looser than "gating\.review\.max_drawdown"/],
-    ['LIVE looser than PAPER (Sharpe std)', 'decision: { live: { max_sharpe_std: 3 } }', /"decision\.live\.max_sharpe_std" \(3\) is above "decision\.paper\.max_sharpe_std" \(2\); LIVE must be at least as strict as PAPER/],
+    [
+      'LIVE looser than PAPER (Sharpe std)',
+      'decision: { live: { max_sharpe_std: 3 } }',
+      /"decision\.live\.max_sharpe_std" \(3\) is above "decision\.paper\.max_sharpe_std" \(2\); LIVE must be at least as strict as PAPER/,
+    ],
     ['a section that is not a mapping', 'backtest: 5', /"backtest" must be a mapping, got 5/],
     ['malformed YAML', 'gating: [', /c\.yml: not valid YAML/],
     ['a duplicate key', 'backtest: { days: 1 }\nbacktest: { days: 2 }', /c\.yml: not valid YAML/],

@@ -127,14 +127,13 @@ describe('decision rules (SPEC section 7) at their boundaries', () => {
   });
 
   it('thresholds come from the config', () => {
-    const strict = { ...cfg, paper: { minPositiveShare: 1.0, maxSharpeStd: 2.0 } , live: { minPositiveShare: 1.0, maxSharpeStd: 0.5 } };
+    const strict = { ...cfg, paper: { minPositiveShare: 1.0, maxSharpeStd: 2.0 }, live: { minPositiveShare: 1.0, maxSharpeStd: 0.5 } };
     expect(decide({ gating: gating('APPROVED'), flags: [], folds: folds(4, 5, 0.3), notEvaluated: null }, strict)?.tier).toBe('RETRAIN');
   });
 });
 
 describe('conclusion', () => {
-  const model = (tier: Tier | null, requested: Tier): ModelReport =>
-    ({ id: `m-${tier}-${requested}`, requested, decision: tier ? { tier, rule: '', reasons: [] } : null }) as unknown as ModelReport;
+  const model = (tier: Tier | null, requested: Tier): ModelReport => ({ id: `m-${tier}-${requested}`, requested, decision: tier ? { tier, rule: '', reasons: [] } : null }) as unknown as ModelReport;
 
   it('success when every model meets or exceeds its requested tier', () => {
     expect(conclude([model('LIVE', 'PAPER'), model('PAPER', 'PAPER')])).toEqual({ conclusion: 'success', reasons: [] });

@@ -164,7 +164,13 @@ describe('the deadline of an evaluation in the onnxruntime process', () => {
       for (;;) {
         clock.advance(timeoutSeconds * 1000 - 1);
         virtualMs += timeoutSeconds * 1000 - 1;
-        const restarted = await Promise.race([clock.next(running, from), done.then(() => null, () => null)]);
+        const restarted = await Promise.race([
+          clock.next(running, from),
+          done.then(
+            () => null,
+            () => null,
+          ),
+        ]);
         if (restarted === null || settled) break;
         from = restarted.index + 1;
       }
@@ -225,10 +231,7 @@ describe('runtime.parallel_models', () => {
       writeFileSync(config, `runtime:\n  parallel_models: ${n}\n`);
       const out = path.join(cwd, 'out');
       const equity = path.join(cwd, 'equity');
-      const run = await runCli(
-        ['validate', EXAMPLE_ZIP, '--data', EXAMPLE_DATA, '--out', out, '--end', '2024-09-10T00:00:00Z', '--config', config, '--equity-out', equity],
-        cwd,
-      );
+      const run = await runCli(['validate', EXAMPLE_ZIP, '--data', EXAMPLE_DATA, '--out', out, '--end', '2024-09-10T00:00:00Z', '--config', config, '--equity-out', equity], cwd);
       expect(run.code, run.stderr).toBe(1);
       const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8')) as Record<string, unknown>;
       const csv = Object.fromEntries(readdirSync(equity).map((f) => [f, readFileSync(path.join(equity, f), 'utf8')]));

@@ -63,7 +63,7 @@ describe('evidence on the example archive (default config)', () => {
     for (const id of ['ETHUSD_1Hour', 'SOLUSD_1Hour', 'UNIUSD_1Hour']) expect(models[id].evidence, id).toBeNull();
   });
 
-  it('pools the folds: T = the folds\' bars, total return = the folds compounded, binomial note says how often no edge does this', () => {
+  it("pools the folds: T = the folds' bars, total return = the folds compounded, binomial note says how often no edge does this", () => {
     const m = models['BTCUSD_4Hour'];
     const e = m.evidence;
     const folds = m.walkForward.folds;
@@ -124,9 +124,7 @@ describe('evidence on the example archive (default config)', () => {
 
   it('the CLI has no deployment configs in its empty working folder, so no champion, and says so', () => {
     expect(models['BTCUSD_2Hour'].evidence.champion).toBeNull();
-    expect(models['BTCUSD_2Hour'].evidence.undefinedReasons.champion).toBe(
-      'no deployed champion: neither deploy/live.json nor deploy/paper.json lists BTCUSD_2Hour',
-    );
+    expect(models['BTCUSD_2Hour'].evidence.undefinedReasons.champion).toBe('no deployed champion: neither deploy/live.json nor deploy/paper.json lists BTCUSD_2Hour');
   });
 
   it('the same seed reproduces the same evidence; another seed moves only the bootstrap and the audit sample', async () => {
@@ -149,9 +147,10 @@ describe('cost stress', () => {
     for (const m of report.models.filter((x: any) => EVALUATED.includes(x.id))) {
       const cs = m.evidence.costStress;
       expect(cs.multiplier).toBe(1);
-      expect(cs.folds.map((f: any) => [f.totalReturn, f.sharpe, f.trades]), m.id).toEqual(
-        m.walkForward.folds.map((f: any) => [f.metrics.totalReturn, f.metrics.sharpe, f.metrics.trades]),
-      );
+      expect(
+        cs.folds.map((f: any) => [f.totalReturn, f.sharpe, f.trades]),
+        m.id,
+      ).toEqual(m.walkForward.folds.map((f: any) => [f.metrics.totalReturn, f.metrics.sharpe, f.metrics.trades]));
       expect(cs.summary, m.id).toEqual(m.walkForward.summary);
       expect(cs.decisionUnderStress, m.id).toBe(m.decision.tier);
       expect(cs.holds, m.id).toBe(true);
@@ -222,20 +221,17 @@ async function evaluate4Hour(
 }
 
 describe('the cost stress costs no extra inference calls', () => {
-  it.each(['4Hour', '2Hour'] as const)(
-    'BTCUSD_%s (4Hour: batched, no state features; 2Hour: position-aware, in lockstep): the stressed folds ride in the same calls',
-    async (timeframe) => {
-      const plain = await evaluate4Hour({ evidence: false }, { timeframe });
-      const withEvidence = await evaluate4Hour({}, { timeframe });
-      expect(plain.report.evidence).toBeNull();
-      expect(withEvidence.report.evidence?.costStress?.multiplier).toBe(2);
-      expect(withEvidence.calls).toBe(plain.calls);
-      expect(plain.calls).toBeGreaterThan(timeframe === '2Hour' ? 400 : 0);
-      // and the normal results do not depend on what else was in the batch
-      expect(withEvidence.report.walkForward).toEqual(plain.report.walkForward);
-      expect(withEvidence.report.backtest).toEqual(plain.report.backtest);
-    },
-  );
+  it.each(['4Hour', '2Hour'] as const)('BTCUSD_%s (4Hour: batched, no state features; 2Hour: position-aware, in lockstep): the stressed folds ride in the same calls', async (timeframe) => {
+    const plain = await evaluate4Hour({ evidence: false }, { timeframe });
+    const withEvidence = await evaluate4Hour({}, { timeframe });
+    expect(plain.report.evidence).toBeNull();
+    expect(withEvidence.report.evidence?.costStress?.multiplier).toBe(2);
+    expect(withEvidence.calls).toBe(plain.calls);
+    expect(plain.calls).toBeGreaterThan(timeframe === '2Hour' ? 400 : 0);
+    // and the normal results do not depend on what else was in the batch
+    expect(withEvidence.report.walkForward).toEqual(plain.report.walkForward);
+    expect(withEvidence.report.backtest).toEqual(plain.report.backtest);
+  });
 });
 
 // ------------------------------------------------------------------ look-ahead
@@ -264,7 +260,9 @@ describe('look-ahead audit', () => {
     const la = report.evidence!.lookahead!;
     expect(la.checked).toBe(16);
     expect(la.mismatches).toBe(16);
-    expect(la.details[0]).toMatch(/^observation at \d{4}-\d\d-\d\dT[\d:.]+Z: value 0 \(return\(lag=1\) in row 0 \(2 bars before the decision bar\)\) is -?[\d.e-]+ with the full data but NaN without the bars after it$/);
+    expect(la.details[0]).toMatch(
+      /^observation at \d{4}-\d\d-\d\dT[\d:.]+Z: value 0 \(return\(lag=1\) in row 0 \(2 bars before the decision bar\)\) is -?[\d.e-]+ with the full data but NaN without the bars after it$/,
+    );
     expect(report.flags).toContain('LOOKAHEAD');
     expect(report.errors[0]).toMatch(/^LOOKAHEAD: 16 of 16 sampled observations change when the bars after their decision bar are removed/);
     const d = decide({ gating: report.gating!, flags: report.flags, folds: report.walkForward!.summary, notEvaluated: null }, defaultConfig().decision)!;
@@ -427,7 +425,10 @@ describe('evidence in the outputs and the decision', () => {
       expect(m.evidence.psr, id).toBeLessThan(0.95);
       expect(m.decision.tier, id).toBe('RETRAIN');
       expect(m.decision.reasons[0], id).toBe(`evidence rule min_psr: probabilistic Sharpe ratio ${Number(m.evidence.psr.toFixed(3))} < min_psr 0.95 → PAPER lowered to RETRAIN`);
-      expect(m.evidence.rules.map((x: any) => [x.rule, x.passed]), id).toEqual([
+      expect(
+        m.evidence.rules.map((x: any) => [x.rule, x.passed]),
+        id,
+      ).toEqual([
         ['min_psr', false],
         ['max_binomial_p', true],
       ]);
@@ -551,7 +552,10 @@ describe('evidence rules', () => {
     const config = defaultConfig();
     config.evidence.costStress.requireHold = true;
     const e = evidenceFixture();
-    const stressedSummary = summarizeFolds([0.01, -0.01, -0.02, -0.01, -0.03].map((r) => ({ totalReturn: r, sharpe: r * 100 })), 5);
+    const stressedSummary = summarizeFolds(
+      [0.01, -0.01, -0.02, -0.01, -0.03].map((r) => ({ totalReturn: r, sharpe: r * 100 })),
+      5,
+    );
     e.costStress = { multiplier: 2, feeBps: 50, slippageBps: 10, folds: [], summary: stressedSummary, decisionUnderStress: null, holds: null };
     const m = { ...modelReport('X_4Hour', '4Hour'), evidence: e };
     const d = decideWithEvidence(m, paper, config);

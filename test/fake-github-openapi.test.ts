@@ -61,7 +61,10 @@ describe('requests the description allows', () => {
     await fake.close();
     fake = await startFakeGitHub({ ...repo, token: TOKEN, basePath: '/api/v3' });
     const ghes = getOctokit(TOKEN, { baseUrl: `${fake.url}/api/v3` });
-    fake.state.pullFiles.set(3, Array.from({ length: 5 }, (_, i) => ({ filename: `f${i}.json`, status: 'added' })));
+    fake.state.pullFiles.set(
+      3,
+      Array.from({ length: 5 }, (_, i) => ({ filename: `f${i}.json`, status: 'added' })),
+    );
     const files = await ghes.paginate(ghes.rest.pulls.listFiles, { ...repo, pull_number: 3, per_page: 2 });
     expect(files).toHaveLength(5);
     expect(fake.calls('GET pulls/files').map((r) => r.query['page'] ?? '1')).toEqual(['1', '2', '3']);

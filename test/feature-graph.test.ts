@@ -312,9 +312,7 @@ describe('a feature graph built with the ONNX writer', () => {
     expect(await bind([{ name: 'graph', column: 0 }], { window: 7 })).toBe(
       'feature graph probe.onnx: input "ohlcv" is [batch, 5, 5], but the bars are fed as [batch, 7, 5] (window 7 × open, high, low, close, volume); set window to 5 if the graph reads that many bars (probe.card.json observation.feature_graph.window)',
     );
-    expect(await bind([{ name: 'graph', column: 2 }], {})).toBe(
-      'feature graph probe.onnx returns 2 columns per bar, but probe.card.json observation.features[0] reads column 2 (columns are 0 to 1)',
-    );
+    expect(await bind([{ name: 'graph', column: 2 }], {})).toBe('feature graph probe.onnx returns 2 columns per bar, but probe.card.json observation.features[0] reads column 2 (columns are 0 to 1)');
     expect(await bind([{ name: 'graph', column: 0 }], { output: 'feats' })).toBe(
       'feature graph probe.onnx: has no output named "feats"; its outputs are "rows" [batch, 5, 2] float64 (probe.card.json observation.feature_graph.output)',
     );
@@ -362,4 +360,3 @@ describe('a feature graph built with the ONNX writer', () => {
 describe('the example script', () => {
   it.skipIf(!hasTorch)('feature_graph_example.py regenerates test/fixtures/feature-graph byte for byte', () => expectScriptRegenerates('feature_graph_example.py', 'POLICY_GATE_FG_OUT', DIR), 120_000);
 });
-

@@ -170,7 +170,10 @@ describe('features on a hand-made series', () => {
 
   it('window-relative and state features are not per-bar columns', () => {
     const names = ['open_rel', 'high_rel', 'low_rel', 'close_rel', 'volume_rel', 'position', 'unrealized_return'] as const;
-    const cols = computeFeatureColumns(bars, names.map((name) => ({ name })));
+    const cols = computeFeatureColumns(
+      bars,
+      names.map((name) => ({ name })),
+    );
     expect(cols).toEqual(names.map(() => null));
     expect(featureKind('close_rel')).toBe('window');
     expect(featureKind({ name: 'position' })).toBe('state');
@@ -203,7 +206,10 @@ describe('featureSpan', () => {
   });
 
   it('is tight: the column is NaN exactly before index span − 1', () => {
-    const long = hourlyFromCloses(Array.from({ length: 60 }, (_, i) => 100 + 10 * Math.sin(i)), Array.from({ length: 60 }, (_, i) => 1 + (i % 7)));
+    const long = hourlyFromCloses(
+      Array.from({ length: 60 }, (_, i) => 100 + 10 * Math.sin(i)),
+      Array.from({ length: 60 }, (_, i) => 1 + (i % 7)),
+    );
     for (const spec of SPECS) {
       const column = computeFeatureColumn(long, spec);
       if (column === null) continue;
@@ -306,9 +312,7 @@ describe('features of another symbol and of the feature graph', () => {
   it('a window or state feature is never a column, with or without a symbol; an unfetched symbol is an error', () => {
     expect(computeFeatureColumn(withOther, { name: 'close_rel', symbol: 'ETHUSD' })).toBeNull();
     expect(computeFeatureColumn(withOther, { name: 'position' })).toBeNull();
-    expect(() => computeFeatureColumn(own, { name: 'return', lag: 1, symbol: 'SOLUSD' })).toThrow(
-      "feature return(lag=1, symbol=SOLUSD) reads SOLUSD, whose bars were not fetched with TEST's",
-    );
+    expect(() => computeFeatureColumn(own, { name: 'return', lag: 1, symbol: 'SOLUSD' })).toThrow("feature return(lag=1, symbol=SOLUSD) reads SOLUSD, whose bars were not fetched with TEST's");
   });
 
   it('otherSymbolGaps: the own bars the other symbol has no bar starting at', () => {

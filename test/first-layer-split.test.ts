@@ -36,13 +36,7 @@ afterAll(async () => {
 });
 
 const getBars: BarsProvider = (req) => loadBarsFromDir(EXAMPLE_DATA, req.symbol, req.timeframe);
-const FEATURES = [
-  { name: 'log_return', lag: 1 },
-  { name: 'range' },
-  { name: 'body' },
-  { name: 'position' },
-  { name: 'unrealized_return' },
-];
+const FEATURES = [{ name: 'log_return', lag: 1 }, { name: 'range' }, { name: 'body' }, { name: 'position' }, { name: 'unrealized_return' }];
 const WINDOW = 6;
 const F = FEATURES.length;
 const D = WINDOW * F;
@@ -107,11 +101,7 @@ function model(first: NodeSpec[], inits: TensorSpec[], opts: { hidden?: number; 
   return encodeModel({
     graph: {
       name: 'policy',
-      nodes: [
-        ...first,
-        { opType: 'Tanh', inputs: ['h'], outputs: ['a'], name: 'act' },
-        { opType: 'Gemm', inputs: ['a', 'W2', 'b2'], outputs: ['logits'], name: 'out' },
-      ],
+      nodes: [...first, { opType: 'Tanh', inputs: ['h'], outputs: ['a'], name: 'act' }, { opType: 'Gemm', inputs: ['a', 'W2', 'b2'], outputs: ['logits'], name: 'out' }],
       initializers: [...inits, tensor('W2', [H, 4], 7), tensor('b2', [4], 8)],
       inputs: [value('obs', opts.rank3 ? ['batch', WINDOW, F] : ['batch', D]), ...(opts.extraInputs ?? []).map((n) => value(n, [D, H]))],
       outputs: [value('logits', ['batch', 4])],
@@ -121,9 +111,36 @@ function model(first: NodeSpec[], inits: TensorSpec[], opts: { hidden?: number; 
 
 describe('planFirstLayerSplit: the split models compute the full model', () => {
   const shapes: [string, () => Uint8Array, string][] = [
-    ['MatMul + Add (an exporter’s Linear on rank-3 input)', () => model([{ opType: 'MatMul', inputs: ['obs', 'W1'], outputs: ['m'], name: 'fc1' }, { opType: 'Add', inputs: ['m', 'b1'], outputs: ['h'] }], [tensor('W1', [D, 16], 1), tensor('b1', [16], 2)]), 'MatMul "fc1" [30 × 16]'],
-    ["Gemm transB 1 (torch's nn.Linear)", () => model([{ opType: 'Gemm', inputs: ['obs', 'W1', 'b1'], outputs: ['h'], name: 'fc1', attributes: [{ name: 'transB', type: 'int', value: 1 }] }], [tensor('W1', [16, D], 1), tensor('b1', [16], 2)]), 'Gemm "fc1" [30 × 16]'],
-    ['Gemm with beta 0.5 and a bias per unit', () => model([{ opType: 'Gemm', inputs: ['obs', 'W1', 'b1'], outputs: ['h'], name: 'fc1', attributes: [{ name: 'beta', type: 'float', value: 0.5 }] }], [tensor('W1', [D, 16], 1), tensor('b1', [1, 16], 2)]), 'Gemm "fc1" [30 × 16]'],
+    [
+      'MatMul + Add (an exporter’s Linear on rank-3 input)',
+      () =>
+        model(
+          [
+            { opType: 'MatMul', inputs: ['obs', 'W1'], outputs: ['m'], name: 'fc1' },
+            { opType: 'Add', inputs: ['m', 'b1'], outputs: ['h'] },
+          ],
+          [tensor('W1', [D, 16], 1), tensor('b1', [16], 2)],
+        ),
+      'MatMul "fc1" [30 × 16]',
+    ],
+    [
+      "Gemm transB 1 (torch's nn.Linear)",
+      () =>
+        model(
+          [{ opType: 'Gemm', inputs: ['obs', 'W1', 'b1'], outputs: ['h'], name: 'fc1', attributes: [{ name: 'transB', type: 'int', value: 1 }] }],
+          [tensor('W1', [16, D], 1), tensor('b1', [16], 2)],
+        ),
+      'Gemm "fc1" [30 × 16]',
+    ],
+    [
+      'Gemm with beta 0.5 and a bias per unit',
+      () =>
+        model(
+          [{ opType: 'Gemm', inputs: ['obs', 'W1', 'b1'], outputs: ['h'], name: 'fc1', attributes: [{ name: 'beta', type: 'float', value: 0.5 }] }],
+          [tensor('W1', [D, 16], 1), tensor('b1', [1, 16], 2)],
+        ),
+      'Gemm "fc1" [30 × 16]',
+    ],
     ['Gemm without bias', () => model([{ opType: 'Gemm', inputs: ['obs', 'W1'], outputs: ['h'], name: 'fc1' }], [tensor('W1', [D, 16], 1)]), 'Gemm "fc1" [30 × 16]'],
   ];
   for (const [what, build, firstLayer] of shapes) {
@@ -224,24 +241,23 @@ describe('planFirstLayerSplit refuses what the identity does not hold for, and s
     ],
     [
       'a skip connection that reads the observation again',
-      () =>
-        model(
-          [gemm('obs'), { opType: 'ReduceMean', inputs: ['obs'], outputs: ['skip'], name: 'skip' }],
-          W1,
-        ),
+      () => model([gemm('obs'), { opType: 'ReduceMean', inputs: ['obs'], outputs: ['skip'], name: 'skip' }], W1),
       /the observation feeds 2 nodes \(Gemm "fc1", ReduceMean "skip"\)/,
     ],
     [
       'computed weights',
-      () => model([{ opType: 'Transpose', inputs: ['Wt'], outputs: ['W1'], name: 'tr' }, { opType: 'Gemm', inputs: ['obs', 'W1', 'b1'], outputs: ['h'], name: 'fc1' }], [tensor('Wt', [16, D], 1), tensor('b1', [16], 2)]),
+      () =>
+        model(
+          [
+            { opType: 'Transpose', inputs: ['Wt'], outputs: ['W1'], name: 'tr' },
+            { opType: 'Gemm', inputs: ['obs', 'W1', 'b1'], outputs: ['h'], name: 'fc1' },
+          ],
+          [tensor('Wt', [16, D], 1), tensor('b1', [16], 2)],
+        ),
       /weights of Gemm "fc1" are computed in the graph/,
     ],
     ['weights a caller can replace (an initializer that is also an input)', () => model([gemm('obs')], W1, { extraInputs: ['W1'] }), /"W1" are also a graph input/],
-    [
-      'a Reshape instead of Flatten',
-      () => buildMlp({ inputName: 'obs', hidden: [8], outputs: 4, rank3: { window: WINDOW, features: F, op: 'reshape' } }).bytes,
-      /first node is Reshape/,
-    ],
+    ['a Reshape instead of Flatten', () => buildMlp({ inputName: 'obs', hidden: [8], outputs: 4, rank3: { window: WINDOW, features: F, op: 'reshape' } }).bytes, /first node is Reshape/],
   ];
   for (const [what, build, reason] of cases) {
     it(what, () => {
@@ -329,7 +345,10 @@ describe('evaluation with the split gives the full model’s report', () => {
 
   it('a model the split refuses runs in full, and the report gives the reason', async () => {
     const bytes = model(
-      [{ opType: 'Sub', inputs: ['obs', 'mu'], outputs: ['c'], name: 'center' }, { opType: 'Gemm', inputs: ['c', 'W1', 'b1'], outputs: ['h'], name: 'fc1' }],
+      [
+        { opType: 'Sub', inputs: ['obs', 'mu'], outputs: ['c'], name: 'center' },
+        { opType: 'Gemm', inputs: ['c', 'W1', 'b1'], outputs: ['h'], name: 'fc1' },
+      ],
       [tensor('W1', [D, 16], 1), tensor('b1', [16], 2), { name: 'mu', dims: [D], dataType: 'float32', data: new Array(D).fill(0.1) }],
     );
     const report = await evaluate(bytes, true);

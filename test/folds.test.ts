@@ -169,10 +169,7 @@ describe('the edges the mutation run found untested', () => {
     const s = summarizeFolds([m(null, 1, { totalReturn: 'the fold has no bars' }), m(null, 2)], 2);
     expect([s.returnMean, s.returnMin, s.returnMax]).toEqual([null, null, null]);
     expect(s.undefinedReasons).toMatchObject({ returnMean: 'no fold has a defined total return', returnMin: 'no fold has a defined total return', returnMax: 'no fold has a defined total return' });
-    expect(s.notes).toEqual([
-      'fold 1: total return undefined (the fold has no bars), counted as not positive',
-      'fold 2: total return undefined (no reason given), counted as not positive',
-    ]);
+    expect(s.notes).toEqual(['fold 1: total return undefined (the fold has no bars), counted as not positive', 'fold 2: total return undefined (no reason given), counted as not positive']);
     expect(s.positiveFolds).toBe(0);
   });
 

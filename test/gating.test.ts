@@ -10,10 +10,7 @@ const v410: GatingConfig = { ...cfg, preset: 'v4.1.0', ...GATING_PRESETS['v4.1.0
 const h = (values: number[]): MetricHistory => ({ ok: true, values });
 
 /** Histories whose final values are given; the fitness history is steady unless overridden. */
-function metrics(
-  final: { fitness: number; pf: number; consistency: number; dd: number },
-  fitnessHistory?: number[],
-): Record<MetricKey, MetricHistory> {
+function metrics(final: { fitness: number; pf: number; consistency: number; dd: number }, fitnessHistory?: number[]): Record<MetricKey, MetricHistory> {
   return {
     fitness_score: h(fitnessHistory ?? [final.fitness * 0.8, final.fitness * 0.9, final.fitness]),
     profit_factor: h([final.pf, final.pf, final.pf]),

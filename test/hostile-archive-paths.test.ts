@@ -28,8 +28,27 @@ afterAll(() => {
 
 /** Pieces names are made of: traversal, separators of every platform, drive letters, NUL, look-alikes. */
 const PIECES = [
-  '.', '..', '...', '/', '//', '\\', ':', 'C:', 'c:\\', '\0', '\n', '\r', '\t', ' ', '~', '%2e%2e', '%2f',
-  'a', 'b.onnx', 'models', 'summary.json',
+  '.',
+  '..',
+  '...',
+  '/',
+  '//',
+  '\\',
+  ':',
+  'C:',
+  'c:\\',
+  '\0',
+  '\n',
+  '\r',
+  '\t',
+  ' ',
+  '~',
+  '%2e%2e',
+  '%2f',
+  'a',
+  'b.onnx',
+  'models',
+  'summary.json',
   '\u2215', // division slash
   '\uff0f', // fullwidth solidus
   '\u2024', // one dot leader
@@ -37,7 +56,10 @@ const PIECES = [
   '\u202e', // right-to-left override
   '\u0085', // next line
   '\u200b', // zero-width space
-  'é', 'e\u0301', '日本', '\ud83d\ude00',
+  'é',
+  'e\u0301',
+  '日本',
+  '\ud83d\ude00',
 ];
 const nameArb = fc.oneof(
   { weight: 4, arbitrary: fc.array(fc.constantFrom(...PIECES), { minLength: 0, maxLength: 8 }).map((p) => p.join('')) },
@@ -69,7 +91,13 @@ describe('zip entry names never reach outside the root', () => {
     const outerBefore = Object.keys(snapshot(outer));
     await fc.assert(
       fc.asyncProperty(nameArb, async (name) => {
-        writeFileSync(file, buildZip([{ name: 'summary.json', data: '{}' }, { name, data: 'PAYLOAD' }]));
+        writeFileSync(
+          file,
+          buildZip([
+            { name: 'summary.json', data: '{}' },
+            { name, data: 'PAYLOAD' },
+          ]),
+        );
         const before = snapshot(outer);
         const archive = await openArchive(file).catch((err: unknown) => err);
         if (archive instanceof PolicyGateError) {
@@ -99,12 +127,15 @@ describe('zip entry names never reach outside the root', () => {
     expect(Object.keys(snapshot(outer)).sort()).toEqual([...outerBefore, path.join('zip', 'archive.zip')].sort());
   });
 
-  it('reading any path returns an entry\'s own bytes or a refusal naming the path', async () => {
+  it("reading any path returns an entry's own bytes or a refusal naming the path", async () => {
     const file = path.join(outer, 'read.zip');
-    writeFileSync(file, buildZip([
-      { name: 'summary.json', data: 'SUMMARY' },
-      { name: 'models/A_1Hour.onnx', data: 'MODEL' },
-    ]));
+    writeFileSync(
+      file,
+      buildZip([
+        { name: 'summary.json', data: 'SUMMARY' },
+        { name: 'models/A_1Hour.onnx', data: 'MODEL' },
+      ]),
+    );
     const archive = await openArchive(file);
     const contents: Record<string, string> = { 'summary.json': 'SUMMARY', 'models/A_1Hour.onnx': 'MODEL' };
     try {
@@ -141,20 +172,14 @@ describe('folder archives never read outside their root', () => {
     const secrets = ['TOP-SECRET', 'NEIGHBOUR'];
     try {
       await fc.assert(
-        fc.asyncProperty(
-          fc.oneof(
-            nameArb,
-            fc.constantFrom('../secret.txt', '../run2', 'models/../../secret.txt', `${base}/secret.txt`, '..\\secret.txt', 'models/../summary.json'),
-          ),
-          async (p) => {
-            const got = await archive.read(p).catch((err: unknown) => err);
-            if (got instanceof PolicyGateError) expect(got.exitCode).toBe(2);
-            else {
-              expect(['summary.json', 'models/A_1Hour.onnx']).toContain(p);
-              for (const s of secrets) expect((got as Buffer).toString()).not.toContain(s);
-            }
-          },
-        ),
+        fc.asyncProperty(fc.oneof(nameArb, fc.constantFrom('../secret.txt', '../run2', 'models/../../secret.txt', `${base}/secret.txt`, '..\\secret.txt', 'models/../summary.json')), async (p) => {
+          const got = await archive.read(p).catch((err: unknown) => err);
+          if (got instanceof PolicyGateError) expect(got.exitCode).toBe(2);
+          else {
+            expect(['summary.json', 'models/A_1Hour.onnx']).toContain(p);
+            for (const s of secrets) expect((got as Buffer).toString()).not.toContain(s);
+          }
+        }),
         { seed: SEED + 2, numRuns: 400 },
       );
     } finally {
@@ -231,13 +256,7 @@ describe('an archive carrying workspace files (threats.md G2)', () => {
     mkdirSync(ws);
     const zip = path.join(ws, 'archive.zip');
     const files = exampleFiles();
-    writeFileSync(
-      zip,
-      buildZip([
-        ...Object.entries(files).map(([name, data]) => ({ name, data: Buffer.from(data) })),
-        { name: '../../.github/workflows/pwn.yml', data: 'pwned' },
-      ]),
-    );
+    writeFileSync(zip, buildZip([...Object.entries(files).map(([name, data]) => ({ name, data: Buffer.from(data) })), { name: '../../.github/workflows/pwn.yml', data: 'pwned' }]));
     const before = snapshot(parent);
     const run = await runCli(['validate', 'archive.zip', '--data', EXAMPLE_DATA, '--out', 'report'], ws);
     expect(run.code).toBe(2);

@@ -94,14 +94,18 @@ afterAll(async () => {
 });
 
 function expectUnchanged(report: ReportJson, ids: string[]): void {
-  for (const id of ids) expect(report.models.find((m) => m.id === id), id).toEqual(clean.models.find((m) => m.id === id));
+  for (const id of ids)
+    expect(
+      report.models.find((m) => m.id === id),
+      id,
+    ).toEqual(clean.models.find((m) => m.id === id));
 }
 
 describe('impossible prices: a per-model error naming the file and the line', () => {
   it.each([
-    ['NaN', 'close \'NaN\' is not a number'],
-    ['Infinity', 'close \'Infinity\' is not a number'],
-    ['-Infinity', 'close \'-Infinity\' is not a number'],
+    ['NaN', "close 'NaN' is not a number"],
+    ['Infinity', "close 'Infinity' is not a number"],
+    ['-Infinity', "close '-Infinity' is not a number"],
     ['0', 'non-positive price: close 0'],
     ['', 'empty close'],
   ])('close %j in the 4-hour bars', async (value, problem) => {
@@ -119,7 +123,13 @@ describe('impossible prices: a per-model error naming the file and the line', ()
     expect(m.errors).toHaveLength(1);
     expect(m.notEvaluated).toEqual({ reason: m.errors[0], kind: 'input' });
     expect(m.decision).toBeNull();
-    const line = 1 + 1 + readFileSync(path.join(EXAMPLE_DATA, 'BTCUSD_4Hour.csv'), 'utf8').split('\n').slice(1).findIndex((l) => l.startsWith('2024-08-01T00:00:00Z'));
+    const line =
+      1 +
+      1 +
+      readFileSync(path.join(EXAMPLE_DATA, 'BTCUSD_4Hour.csv'), 'utf8')
+        .split('\n')
+        .slice(1)
+        .findIndex((l) => l.startsWith('2024-08-01T00:00:00Z'));
     expect(m.errors[0]).toMatch(new RegExp(`BTCUSD_4Hour\\.csv: 1 impossible or unreadable bar: line ${line}: ${problem.replace(/[()]/g, '\\$&')}\\. Fix or remove these rows\\.$`));
     expect(m.backtest).toBeNull();
     expectUnchanged(r.report, ['BTCUSD_1Hour', 'BTCUSD_2Hour', 'BTCUSD_1Day']);
@@ -187,9 +197,7 @@ describe('holes and missing history', () => {
       }),
     );
     const m = r.report.models.find((x) => x.id === 'BTCUSD_1Hour')!;
-    expect(m.dataQuality).toEqual([
-      { kind: 'gap', at: '2024-08-20T00:00:00Z', count: 10, message: 'BTCUSD 1Hour: 10 missing bars from 2024-08-20T00:00:00Z to 2024-08-20T09:00:00Z' },
-    ]);
+    expect(m.dataQuality).toEqual([{ kind: 'gap', at: '2024-08-20T00:00:00Z', count: 10, message: 'BTCUSD 1Hour: 10 missing bars from 2024-08-20T00:00:00Z to 2024-08-20T09:00:00Z' }]);
     expect(m.errors).toEqual([]);
     expect(typeof m.backtest!.metrics['sharpe']).toBe('number');
     expect(metricProblems(r.report)).toEqual([]);
@@ -260,7 +268,13 @@ describe('oversized bars: a byte cap per file and a character cap per field', ()
     );
     expect(r.code).toBe(2); // the bars are the run's input: that model is not evaluated, exit 2
     const m = r.report.models.find((x) => x.id === 'BTCUSD_4Hour')!;
-    const line = 1 + 1 + readFileSync(path.join(EXAMPLE_DATA, 'BTCUSD_4Hour.csv'), 'utf8').split('\n').slice(1).findIndex((l) => l.startsWith('2024-08-01T00:00:00Z'));
+    const line =
+      1 +
+      1 +
+      readFileSync(path.join(EXAMPLE_DATA, 'BTCUSD_4Hour.csv'), 'utf8')
+        .split('\n')
+        .slice(1)
+        .findIndex((l) => l.startsWith('2024-08-01T00:00:00Z'));
     expect(m.errors).toEqual([
       `${m.errors[0]!.split(' line ')[0]} line ${line}: a field of ${1024 * 1024} characters runs past the limit of 4096 characters per field (a bars field is a timestamp or a number); the file is broken — a quote never closed? — or not a bars file. Fix or regenerate it.`,
     ]);
@@ -275,9 +289,7 @@ describe('oversized bars: a byte cap per file and a character cap per field', ()
   it('a quoted field that never closes is refused at the cap, not read to the end of the file', async () => {
     const { readBarsCsv } = await import('../src/adapters/bars/csv.js');
     const text = 'timestamp,open,high,low,close,volume\n2024-01-01T00:00:00Z,1,1,1,"1' + ',2'.repeat(10_000) + '\n';
-    expect(() => readBarsCsv(text, { file: 'X_1Hour.csv', symbol: 'X', timeframe: '1Hour' })).toThrow(
-      /^X_1Hour\.csv line 2: a field runs past the limit of 4096 characters per field/,
-    );
+    expect(() => readBarsCsv(text, { file: 'X_1Hour.csv', symbol: 'X', timeframe: '1Hour' })).toThrow(/^X_1Hour\.csv line 2: a field runs past the limit of 4096 characters per field/);
   });
 
   it('a bars file above 256 MiB is refused from its size, before it is read', async () => {
@@ -288,9 +300,7 @@ describe('oversized bars: a byte cap per file and a character cap per field', ()
     ftruncateSync(fd, 300 * 1024 * 1024); // sparse: 300 MiB that take no disk
     closeSync(fd);
     const rss0 = process.memoryUsage.rss();
-    await expect(loadBarsFromDir(dir, 'BTCUSD', '1Hour')).rejects.toThrow(
-      `bars file ${file} is 300 MiB, more than the limit of 256 MiB per bars file; it was not read.`,
-    );
+    await expect(loadBarsFromDir(dir, 'BTCUSD', '1Hour')).rejects.toThrow(`bars file ${file} is 300 MiB, more than the limit of 256 MiB per bars file; it was not read.`);
     expect(process.memoryUsage.rss() - rss0).toBeLessThan(64 * 1024 * 1024);
   });
 });

@@ -57,8 +57,7 @@ describe('the GitHub client under faults (in-process, real octokit against the f
         waits.push(ms);
       },
     });
-  const create = (gh: ReturnType<typeof client>) =>
-    gh.rest.checks.create({ owner: OWNER, repo: NAME, name: 'policy-gate', head_sha: PR_HEAD, status: 'in_progress' });
+  const create = (gh: ReturnType<typeof client>) => gh.rest.checks.create({ owner: OWNER, repo: NAME, name: 'policy-gate', head_sha: PR_HEAD, status: 'in_progress' });
   beforeEach(() => {
     waits.length = 0;
   });
@@ -199,22 +198,26 @@ describe('Alpaca fails for good: exit 3 within the deadline, the report written'
     ['a body shorter than its Content-Length, forever', () => faults.shortContentLength()],
     ['JSON cut mid-array, forever', () => faults.cutJson()],
     ['connections reset, forever', () => faults.reset()],
-  ])('%s', async (_label, fault) => {
-    alpaca.always(fault());
-    try {
-      const out = path.join(ws, `out-${Math.random().toString(36).slice(2)}`);
-      writeFileSync(path.join(ws, 'c.yml'), `data: { deadline_seconds: 2, cache: ${JSON.stringify(path.join(out, 'cache'))} }\n`);
-      // The fault never stops, so only the 2 s deadline (data.deadline_seconds) can end the run.
-      const run = await runCli(['backtest', '--model', 'm/BTCUSD_1Hour.onnx', '--data', 'alpaca', '--config', 'c.yml', '--out', out, '--end', '2024-08-01T00:00:00Z'], ws);
-      expect(run.code, run.stderr).toBe(3);
-      const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8'));
-      expect(report.conclusion).toBe('failure');
-      expect(report.infraErrors).toHaveLength(1);
-      expect(report.infraErrors[0]).toMatch(/^BTCUSD_1Hour: Alpaca .*BTC\/USD.*gave up/);
-      expect(report.models[0].backtest).toBeNull();
-      expect(alpaca.barRequests().length).toBeGreaterThan(0); // it was this server that failed
-    } finally {
-      alpaca.always(null);
-    }
-  }, 30_000);
+  ])(
+    '%s',
+    async (_label, fault) => {
+      alpaca.always(fault());
+      try {
+        const out = path.join(ws, `out-${Math.random().toString(36).slice(2)}`);
+        writeFileSync(path.join(ws, 'c.yml'), `data: { deadline_seconds: 2, cache: ${JSON.stringify(path.join(out, 'cache'))} }\n`);
+        // The fault never stops, so only the 2 s deadline (data.deadline_seconds) can end the run.
+        const run = await runCli(['backtest', '--model', 'm/BTCUSD_1Hour.onnx', '--data', 'alpaca', '--config', 'c.yml', '--out', out, '--end', '2024-08-01T00:00:00Z'], ws);
+        expect(run.code, run.stderr).toBe(3);
+        const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8'));
+        expect(report.conclusion).toBe('failure');
+        expect(report.infraErrors).toHaveLength(1);
+        expect(report.infraErrors[0]).toMatch(/^BTCUSD_1Hour: Alpaca .*BTC\/USD.*gave up/);
+        expect(report.models[0].backtest).toBeNull();
+        expect(alpaca.barRequests().length).toBeGreaterThan(0); // it was this server that failed
+      } finally {
+        alpaca.always(null);
+      }
+    },
+    30_000,
+  );
 });

@@ -126,7 +126,7 @@ describe('the output filters (property, fast-check)', () => {
     .map((p) => p.join(''));
   const lines = (t: string): string[] => t.split(/\r\n|\r|\n/);
 
-  it('no line of any text, once filtered, starts a workflow command; the CLI\'s stdout has no control characters', () => {
+  it("no line of any text, once filtered, starts a workflow command; the CLI's stdout has no control characters", () => {
     fc.assert(
       fc.property(hostile, (text) => {
         for (const out of [neutralizeCommands(text), neutralizeCommands(printable(text)), neutralize(text)]) {
@@ -180,7 +180,13 @@ describe('CLI: report.md, report.html, stdout', () => {
     expect(liveHtml(html)).toEqual([]);
     expect(liveMentions(md)).toEqual([]);
     expect(md).toContain('@\u2060octo-org/admins');
-    for (const [where, text] of [['report.json', JSON.stringify(report)], ['report.md', md], ['report.html', html], ['stdout', run.stdout], ['stderr', run.stderr]]) {
+    for (const [where, text] of [
+      ['report.json', JSON.stringify(report)],
+      ['report.md', md],
+      ['report.html', html],
+      ['stdout', run.stdout],
+      ['stderr', run.stderr],
+    ]) {
       expect(invisibles(text.replaceAll('\u200b', '')), where).toEqual([]);
       expect(/[\u202a-\u202e\u2066-\u2069\ufeff]/.test(text), where).toBe(false);
     }

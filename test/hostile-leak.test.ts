@@ -94,7 +94,9 @@ describe('CLI: a bars file that is a symbolic link out of --data', () => {
     expect(r.code, r.stderr).toBe(2); // the bars are the run's input: that model is not evaluated
     const report = JSON.parse(r.outputs['out/report.json']!);
     const m = report.models.find((x: { id: string }) => x.id === 'BTCUSD_4Hour');
-    expect(m.errors.join(' ')).toMatch(/bars file \S*data\/BTCUSD_4Hour\.csv is a symbolic link; refusing to read it\. policy-gate reads only regular files inside \S*data, never through a symbolic link/);
+    expect(m.errors.join(' ')).toMatch(
+      /bars file \S*data\/BTCUSD_4Hour\.csv is a symbolic link; refusing to read it\. policy-gate reads only regular files inside \S*data, never through a symbolic link/,
+    );
     // The other models are evaluated as usual.
     expect(report.models.find((x: { id: string }) => x.id === 'BTCUSD_1Hour').errors).toEqual([]);
     expect(findLeaks(r.outputs, SECRETS)).toEqual([]);
@@ -142,7 +144,9 @@ describe('CLI: a bars file that is a symbolic link out of --data', () => {
     });
     const r = await cli(ws, validateArgs);
     const report = JSON.parse(r.outputs['out/report.json']!);
-    expect(report.models.find((x: { id: string }) => x.id === 'BTCUSD_4Hour').errors.join(' ')).toMatch(new RegExp(`bars file \\S*data/BTCUSD_4Hour\\.csv is ${kind.replace(/[()]/g, '\\$&')}, not a regular file; refusing to read it`));
+    expect(report.models.find((x: { id: string }) => x.id === 'BTCUSD_4Hour').errors.join(' ')).toMatch(
+      new RegExp(`bars file \\S*data/BTCUSD_4Hour\\.csv is ${kind.replace(/[()]/g, '\\$&')}, not a regular file; refusing to read it`),
+    );
   });
 
   it('a config file, or a folder on its way, that is a symbolic link: exit 2 naming it', async () => {
@@ -193,7 +197,7 @@ describe('CLI: redaction works on the data, before any rendering', () => {
   });
 });
 
-describe('the user\'s own keys file', () => {
+describe("the user's own keys file", () => {
   it('ALPACA_KEYS_FILE naming a FIFO is refused at once (reading it would block); a link to a regular file is followed', () => {
     const dir = tempDir('keys-');
     const fifo = path.join(dir, 'keys.fifo');

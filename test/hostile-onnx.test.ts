@@ -66,7 +66,11 @@ function expectOnlyTargetFailed(r: Awaited<ReturnType<typeof validateZip>>, erro
   expect(target.errors).toHaveLength(1);
   expect(target.errors[0]).toMatch(error);
   expect(target.walkForward).toBeNull();
-  for (const id of OTHERS) expect(r.report.models.find((m) => m.id === id), id).toEqual(clean.report.models.find((m) => m.id === id));
+  for (const id of OTHERS)
+    expect(
+      r.report.models.find((m) => m.id === id),
+      id,
+    ).toEqual(clean.report.models.find((m) => m.id === id));
   expect(r.stderr).toContain(`BTCUSD_4Hour: ${TARGET}`);
 }
 
@@ -81,7 +85,7 @@ describe('garbage where a model should be', () => {
     ['a JSON document', new TextEncoder().encode('{"weights": [1, 2, 3]}'), '.+'],
   ];
 
-  it.each(cases)('%s: that model\'s error names the entry, the others are evaluated unchanged', async (_label, bytes, reason) => {
+  it.each(cases)("%s: that model's error names the entry, the others are evaluated unchanged", async (_label, bytes, reason) => {
     const r = await validateZip(exampleWith((f) => (f[TARGET] = bytes)));
     expectOnlyTargetFailed(r, new RegExp(`^${TARGET.replace(/[/.]/g, '\\$&')} is not a valid ONNX model: ${reason}`));
     expect(r.sessions).toBe(clean.sessions - 1); // onnxruntime never saw it
@@ -164,7 +168,7 @@ function functionDefaultModel(weights: TensorSpec): Uint8Array {
 
 const WEIGHTS: TensorSpec = { name: 'weights', dims: [9, 3], dataType: 'float32', data: Array.from({ length: 27 }, (_, i) => i / 8) };
 
-describe('external data in a function\'s default attributes (FunctionProto.attribute_proto)', () => {
+describe("external data in a function's default attributes (FunctionProto.attribute_proto)", () => {
   it('the same model with the weights embedded is one onnxruntime honours: the default reaches the output', async () => {
     // Proves the attack below is real: onnxruntime computes with a function's default tensor.
     const model = await loadPolicyModel(functionDefaultModel(WEIGHTS), { device: 'cpu', label: 'fn.onnx' });
@@ -182,7 +186,7 @@ describe('external data in a function\'s default attributes (FunctionProto.attri
     expect(r.sessions).toBe(clean.sessions - 1); // onnxruntime never saw it
   });
 
-  it('alone (backtest --model), with the named file in the workspace: exit 2, no session, the file\'s bytes never used', async () => {
+  it("alone (backtest --model), with the named file in the workspace: exit 2, no session, the file's bytes never used", async () => {
     const ws = tempDir('onnx-fn-');
     writeFileSync(path.join(ws, 'fn.onnx'), functionDefaultModel({ ...WEIGHTS, external: { location: 'workspace-file.bin' } }));
     writeFileSync(path.join(ws, 'fn.card.json'), exampleFiles()[`${MODELS}/BTCUSD_4Hour.card.json`]!);
@@ -218,18 +222,10 @@ describe('external data in a function\'s default attributes (FunctionProto.attri
     },
   };
   /** TensorProto{name, external_data{location}, data_location EXTERNAL}. */
-  const externalTensor = (name: string, location: string): number[] => [
-    ...pb.str(8, name),
-    ...pb.len(13, [...pb.str(1, 'location'), ...pb.str(2, location)]),
-    ...pb.int(14, 1),
-  ];
+  const externalTensor = (name: string, location: string): number[] => [...pb.str(8, name), ...pb.len(13, [...pb.str(1, 'location'), ...pb.str(2, location)]), ...pb.int(14, 1)];
   /** A model: an empty main graph and one function whose attribute_proto holds `attribute` (an AttributeProto body). */
   const modelWithDefault = (attribute: number[]): Uint8Array =>
-    Uint8Array.from([
-      ...pb.int(1, 8),
-      ...pb.len(7, pb.str(2, 'main')),
-      ...pb.len(25, [...pb.str(1, 'F'), ...pb.len(11, [...pb.str(1, 'a'), ...attribute]), ...pb.str(10, 'local')]),
-    ]);
+    Uint8Array.from([...pb.int(1, 8), ...pb.len(7, pb.str(2, 'main')), ...pb.len(25, [...pb.str(1, 'F'), ...pb.len(11, [...pb.str(1, 'a'), ...attribute]), ...pb.str(10, 'local')])]);
 
   it.each([
     ['a tensor (t)', pb.len(5, externalTensor('t0', 'a.bin')), [{ name: 't0', where: 'function F default attribute a', location: 'a.bin' }]],
@@ -249,11 +245,7 @@ describe('external data in a function\'s default attributes (FunctionProto.attri
         { name: 'i', where: 'function F default attribute a', location: 'i.bin' },
       ],
     ],
-    [
-      'a sparse tensor list (sparse_tensors)',
-      pb.len(23, pb.len(1, externalTensor('sv', '/etc/hostname'))),
-      [{ name: 'sv', where: 'function F default attribute a', location: '/etc/hostname' }],
-    ],
+    ['a sparse tensor list (sparse_tensors)', pb.len(23, pb.len(1, externalTensor('sv', '/etc/hostname'))), [{ name: 'sv', where: 'function F default attribute a', location: '/etc/hostname' }]],
     [
       'a subgraph (g) with an external initializer',
       pb.len(6, [...pb.str(2, 'body'), ...pb.len(5, externalTensor('gi', '../x.bin'))]),

@@ -109,7 +109,9 @@ describe('a model that crashes onnxruntime', () => {
     const report = readReport(run.out);
     expectOnlyCrasherLost(
       report,
-      new RegExp(`^${CRASHER.replace(/[/.]/g, '\\$&')}: onnxruntime crashed while running the model \\(killed by signal ${signal}\\)\\. This model is not evaluated; the other models are, in a fresh onnxruntime process\\.`),
+      new RegExp(
+        `^${CRASHER.replace(/[/.]/g, '\\$&')}: onnxruntime crashed while running the model \\(killed by signal ${signal}\\)\\. This model is not evaluated; the other models are, in a fresh onnxruntime process\\.`,
+      ),
     );
     expect(run.stderr).toContain(`BTCUSD_4Hour: ${CRASHER}: onnxruntime crashed while running the model (killed by signal ${signal})`);
     // At most one fresh host, in the crashed slot, for the models after the crash (and none for the ones
@@ -121,7 +123,7 @@ describe('a model that crashes onnxruntime', () => {
     expect(existsSync(path.join(run.out, 'report.html'))).toBe(true);
   });
 
-  it('a crash while loading the model is that model\'s error too', async () => {
+  it("a crash while loading the model is that model's error too", async () => {
     await setOrtHostFaultsForTests({ [CRASHER]: { at: 'load', action: 'segv' } });
     const run = await validate();
     expect(run.code).toBe(1);
@@ -163,10 +165,7 @@ describe('a model that hangs onnxruntime', () => {
     const run = await running;
     expect(run.code).toBe(1);
     const report = readReport(run.out);
-    expectOnlyCrasherLost(
-      report,
-      /onnxruntime did not finish running the model within 1 s \(runtime\.inference_timeout_seconds\), so its process was stopped\. This model is not evaluated/,
-    );
+    expectOnlyCrasherLost(report, /onnxruntime did not finish running the model within 1 s \(runtime\.inference_timeout_seconds\), so its process was stopped\. This model is not evaluated/);
   });
 
   it('a hang while loading is stopped too, and the killed host is gone', async () => {
@@ -235,7 +234,7 @@ describe('the host process holds no secret (threats.md G5)', () => {
     });
   });
 
-  it.runIf(process.platform === 'linux')('the running host\'s environment (/proc/<pid>/environ) has none of the parent\'s secrets', async () => {
+  it.runIf(process.platform === 'linux')("the running host's environment (/proc/<pid>/environ) has none of the parent's secrets", async () => {
     const saved = { ...process.env };
     Object.assign(process.env, SECRETS, TRACKING);
     try {
@@ -243,7 +242,10 @@ describe('the host process holds no secret (threats.md G5)', () => {
       const m = await loadPolicyModel(buildMlp({ inputDim: 4, hidden: [8], outputs: 3 }).bytes, { device: 'cpu', label: 'env.onnx' });
       const pid = ortHostStats().pid!;
       const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
-      const names = environ.split('\0').filter(Boolean).map((kv) => kv.slice(0, kv.indexOf('=')));
+      const names = environ
+        .split('\0')
+        .filter(Boolean)
+        .map((kv) => kv.slice(0, kv.indexOf('=')));
       for (const [name, value] of Object.entries(SECRETS)) {
         expect(names).not.toContain(name);
         expect(environ.includes(value), `${name}'s value`).toBe(false);
@@ -278,7 +280,7 @@ describe('the host process holds no secret (threats.md G5)', () => {
   });
 });
 
-describe('the host\'s working folder and temp folder', () => {
+describe("the host's working folder and temp folder", () => {
   it.runIf(process.platform === 'linux')('the host runs in an empty private folder (/proc/<pid>/cwd), with its own TMPDIR; both are gone when it ends', async () => {
     await shutdownOrtHost();
     const m = await loadPolicyModel(buildMlp({ inputDim: 4, hidden: [8], outputs: 3 }).bytes, { device: 'cpu', label: 'cwd.onnx' });

@@ -78,7 +78,26 @@ describe('CLI runs on Alpaca stock data with keys set', () => {
     let stdout = '';
     let stderr = '';
     const code = await main(
-      ['backtest', '--model', 'm/AAPL_1Hour.onnx', '--data', 'alpaca', '--config', path.join(out, 'c.yml'), '--days', '20', '--walk-forward', '2', '--end', '2024-08-01T00:00:00Z', '--out', path.join(out, 'report'), '--equity-out', path.join(out, 'equity'), '--json'],
+      [
+        'backtest',
+        '--model',
+        'm/AAPL_1Hour.onnx',
+        '--data',
+        'alpaca',
+        '--config',
+        path.join(out, 'c.yml'),
+        '--days',
+        '20',
+        '--walk-forward',
+        '2',
+        '--end',
+        '2024-08-01T00:00:00Z',
+        '--out',
+        path.join(out, 'report'),
+        '--equity-out',
+        path.join(out, 'equity'),
+        '--json',
+      ],
       { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), now: () => new Date('2024-09-11T18:30:00Z'), cwd: ws, env: { APCA_API_DATA_URL: alpaca.url, GITHUB_TOKEN: TOKEN, ...env } },
     );
     return { code, outputs: { stdout, stderr, ...readAll(out) } };
@@ -94,18 +113,20 @@ describe('CLI runs on Alpaca stock data with keys set', () => {
     expect(findLeaks(r.outputs, SECRETS)).toEqual([]);
   });
 
-  it('keys from ALPACA_KEYS_FILE: the file\'s content appears nowhere', async () => {
+  it("keys from ALPACA_KEYS_FILE: the file's content appears nowhere", async () => {
     const r = await cli('file-ok', { ALPACA_KEYS_FILE: path.join(ws, 'keys.json') });
     expect(r.code, r.outputs['stderr']).toBeLessThan(2);
     expect(findLeaks(r.outputs, SECRETS)).toEqual([]);
   });
 
-  it('rejected keys, with a server that echoes the request headers back: the model\'s error, redacted', async () => {
+  it("rejected keys, with a server that echoes the request headers back: the model's error, redacted", async () => {
     alpaca.requireKeys = { keyId: 'PKOTHER', secret: 'other' };
     const r = await cli('echo-401', { APCA_API_KEY_ID: KEY, APCA_API_SECRET_KEY: SECRET });
     expect(r.code).toBe(2); // rejected keys are bad input of the run: that model is not evaluated
     const report = JSON.parse(r.outputs['report/report.json']!);
-    expect(report.models[0].errors[0]).toMatch(/^Alpaca rejected the API key for AAPL 1Hour \(HTTP 401: bad key id or secret; server said: .*"apca-api-key-id":"\[REDACTED\]","apca-api-secret-key":"\[REDACTED\]"/);
+    expect(report.models[0].errors[0]).toMatch(
+      /^Alpaca rejected the API key for AAPL 1Hour \(HTTP 401: bad key id or secret; server said: .*"apca-api-key-id":"\[REDACTED\]","apca-api-secret-key":"\[REDACTED\]"/,
+    );
     expect(report.models[0].errors[0]).toContain('[REDACTED]');
     expect(findLeaks(r.outputs, SECRETS)).toEqual([]);
   });
@@ -175,7 +196,12 @@ describe('Action runs with the token and the Alpaca keys set', () => {
     expect(r.stdout).toMatch(/^::warning::policy-gate: /m);
     const outputs = everything(r, fake);
     const leaks = findLeaks(outputs, SECRETS);
-    if (leaks.length) console.log(outputs['stdout']!.split('\n').filter((l) => SECRETS.some((x) => l.includes(x)) || l.includes('Z2hz')).join('\n'));
+    if (leaks.length)
+      console.log(
+        outputs['stdout']!.split('\n')
+          .filter((l) => SECRETS.some((x) => l.includes(x)) || l.includes('Z2hz'))
+          .join('\n'),
+      );
     expect(leaks).toEqual([]);
   }, 60_000);
 

@@ -54,11 +54,7 @@ beforeAll(async () => {
     'process.exitCode = await main(process.argv.slice(2));',
   ]);
   // The Action: its entry point, src/action/index.ts, the module dist/index.js is bundled from.
-  await bundle(ACTION_DRIVER, [
-    "import { setOrtHostFaultsForTests } from './src/adapters/onnx/host.js';",
-    SET_FAULTS,
-    "await import('./src/action/index.js');",
-  ]);
+  await bundle(ACTION_DRIVER, ["import { setOrtHostFaultsForTests } from './src/adapters/onnx/host.js';", SET_FAULTS, "await import('./src/action/index.js');"]);
 }, 60_000);
 
 afterAll(() => {
@@ -192,9 +188,7 @@ describe.runIf(linux)('policy-gate stopped while a model hangs onnxruntime', () 
     const report = JSON.parse(readFileSync(path.join(ws, 'out', 'report.json'), 'utf8')) as ReportJson;
     expect(report.conclusion).toBe('failure');
     expect(report.conclusionReasons).toEqual(['run interrupted by SIGTERM: nothing was decided']);
-    expect(report.errors).toEqual([
-      'the run was interrupted by SIGTERM before it finished (the onnxruntime processes were stopped); 3 of 7 models were evaluated, none was decided',
-    ]);
+    expect(report.errors).toEqual(['the run was interrupted by SIGTERM before it finished (the onnxruntime processes were stopped); 3 of 7 models were evaluated, none was decided']);
     for (const id of ['BTCUSD_1Hour', 'BTCUSD_4Hour', 'BTCUSD_2Hour']) {
       const m = report.models.find((x) => x.id === id)!;
       expect(m.errors, id).toEqual([]);
@@ -211,23 +205,23 @@ describe.runIf(linux)('policy-gate stopped while a model hangs onnxruntime', () 
   it.each([
     ['SIGINT', 130],
     ['SIGHUP', 129],
-  ] as const)('%s during backtest: the host is killed, the report is written, exit %i', async (signal, code) => {
-    const ws = oneModel();
-    const cli = startCli(['backtest', '--model', 'm/BTCUSD_4Hour.onnx', '--data', EXAMPLE_DATA, '--out', 'out', '--config', 'c.yml'], ws, 'BTCUSD_4Hour.onnx');
-    const host = await spinningHost(cli, cli.child.pid!);
-    cli.child.kill(signal);
-    const exit = await cli.exited;
-    expect(exit, cli.stderr()).toEqual({ code, signal: null });
-    await until(() => ended(host));
-    const report = JSON.parse(readFileSync(path.join(ws, 'out', 'report.json'), 'utf8')) as ReportJson;
-    expect(report.conclusion).toBe('failure');
-    expect(report.errors).toEqual([
-      `the run was interrupted by ${signal} before it finished (the onnxruntime processes were stopped); 0 of 1 models were evaluated, none was decided`,
-    ]);
-    expect(report.models.map((m) => [m.id, m.errors, m.decision])).toEqual([
-      ['BTCUSD_4Hour', [`not evaluated: the run was interrupted by ${signal} before it finished`], null],
-    ]);
-  }, 180_000);
+  ] as const)(
+    '%s during backtest: the host is killed, the report is written, exit %i',
+    async (signal, code) => {
+      const ws = oneModel();
+      const cli = startCli(['backtest', '--model', 'm/BTCUSD_4Hour.onnx', '--data', EXAMPLE_DATA, '--out', 'out', '--config', 'c.yml'], ws, 'BTCUSD_4Hour.onnx');
+      const host = await spinningHost(cli, cli.child.pid!);
+      cli.child.kill(signal);
+      const exit = await cli.exited;
+      expect(exit, cli.stderr()).toEqual({ code, signal: null });
+      await until(() => ended(host));
+      const report = JSON.parse(readFileSync(path.join(ws, 'out', 'report.json'), 'utf8')) as ReportJson;
+      expect(report.conclusion).toBe('failure');
+      expect(report.errors).toEqual([`the run was interrupted by ${signal} before it finished (the onnxruntime processes were stopped); 0 of 1 models were evaluated, none was decided`]);
+      expect(report.models.map((m) => [m.id, m.errors, m.decision])).toEqual([['BTCUSD_4Hour', [`not evaluated: the run was interrupted by ${signal} before it finished`], null]]);
+    },
+    180_000,
+  );
 
   it('SIGKILL of policy-gate (no handler runs): the host notices mid-inference, removes its folder and ends by itself', async () => {
     const ws = oneModel();
@@ -284,9 +278,7 @@ describe.runIf(linux)('policy-gate stopped while a model hangs onnxruntime', () 
       const exit = await action.exited;
       expect(exit, action.stdout() + action.stderr()).toEqual({ code: 143, signal: null });
       await until(() => ended(host));
-      expect(action.stdout()).toContain(
-        '::error::policy-gate: interrupted by SIGTERM: the onnxruntime processes were stopped; the run did not finish and decides nothing',
-      );
+      expect(action.stdout()).toContain('::error::policy-gate: interrupted by SIGTERM: the onnxruntime processes were stopped; the run did not finish and decides nothing');
       expect(readFileSync(outputFile, 'utf8')).toMatch(/^conclusion<<(.+)\ncancelled\n\1$/m);
       // The check run, created in_progress, is completed as cancelled before the process exits.
       expect(fake.state.checkRuns.map((c) => c.history)).toEqual([

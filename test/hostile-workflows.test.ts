@@ -64,7 +64,7 @@ describe.each(files)('%s', (name) => {
     }
   });
 
-  it('a workflow_run job never checks out the triggering run\'s head', () => {
+  it("a workflow_run job never checks out the triggering run's head", () => {
     if (!triggers(doc).includes('workflow_run')) return;
     for (const [, job] of jobs) {
       for (const step of (job['steps'] ?? []) as Obj[]) {

@@ -152,10 +152,7 @@ describe('zip bombs', () => {
     const inner = { name: 'inner.onnx', data: Buffer.from('inner-data') };
     const outerData = Buffer.from('outer');
     const swallowed = outerData.length + 30 + inner.name.length + inner.data.length;
-    const r = await refusedEndToEnd(
-      [{ name: 'outer.onnx', data: outerData, compressedSize: swallowed, uncompressedSize: swallowed }, inner],
-      'inner.onnx',
-    );
+    const r = await refusedEndToEnd([{ name: 'outer.onnx', data: outerData, compressedSize: swallowed, uncompressedSize: swallowed }, inner], 'inner.onnx');
     expect(r.stderr).toContain('overlaps entry "outer.onnx" in the file — a possible zip bomb');
   });
 });

@@ -19,17 +19,12 @@ interface Fixture {
   features: { spec: Record<string, unknown>; pandas: string; values: (number | null)[] }[];
 }
 
-const fixture = JSON.parse(
-  gunzipSync(readFileSync(new URL('./fixtures/indicators/btc_1hour_pandas.json.gz', import.meta.url))).toString('utf8'),
-) as Fixture;
+const fixture = JSON.parse(gunzipSync(readFileSync(new URL('./fixtures/indicators/btc_1hour_pandas.json.gz', import.meta.url))).toString('utf8')) as Fixture;
 const btc = readBtcBars();
 
 /** The spec as a card declares it, parsed by parseCard (defaults filled the way a card gets them). */
 function specOf(raw: Record<string, unknown>): FeatureSpec {
-  const card = parseCard(
-    { symbol: 'BTCUSD', timeframe: '1Hour', observation: { features: [raw] }, action: { type: 'continuous' } },
-    'indicators.card.json',
-  );
+  const card = parseCard({ symbol: 'BTCUSD', timeframe: '1Hour', observation: { features: [raw] }, action: { type: 'continuous' } }, 'indicators.card.json');
   return card.observation.features[0]!;
 }
 
@@ -86,8 +81,7 @@ describe('indicator features equal pandas on every bar of real BTC-USD hours', (
  */
 function toleranceOf(spec: FeatureSpec): number {
   if (spec.name === 'bollinger_b' || spec.name === 'obv_z') return 1e-8;
-  const ewm =
-    spec.name.startsWith('macd') || spec.name === 'atr' || spec.method === 'wilder' || (spec.name === 'ema_ratio' && spec.adjust !== undefined);
+  const ewm = spec.name.startsWith('macd') || spec.name === 'atr' || spec.method === 'wilder' || (spec.name === 'ema_ratio' && spec.adjust !== undefined);
   return ewm ? 5e-11 : 1e-11;
 }
 
@@ -110,7 +104,15 @@ describe('finite EMA spans', () => {
     const spec = specOf({ name: 'macd_hist' });
     const full = computeFeatureColumn(btc, spec)!;
     const from = 1000;
-    const cut = { ...btc, time: btc.time.subarray(from), open: btc.open.subarray(from), high: btc.high.subarray(from), low: btc.low.subarray(from), close: btc.close.subarray(from), volume: btc.volume.subarray(from) };
+    const cut = {
+      ...btc,
+      time: btc.time.subarray(from),
+      open: btc.open.subarray(from),
+      high: btc.high.subarray(from),
+      low: btc.low.subarray(from),
+      close: btc.close.subarray(from),
+      volume: btc.volume.subarray(from),
+    };
     const part = computeFeatureColumn(cut, spec)!;
     for (const i of [featureSpan(spec) - 1, 2000, 4000]) expect(part[i]).toBe(full[i + from]);
   });

@@ -112,10 +112,7 @@ describe.runIf(process.platform === 'linux' && process.arch === 'x64')('installi
   it("npm 10 runs onnxruntime-node's install script; the repository's .npmrc line makes it skip the CUDA download", () => {
     const make = (npmrc: string): string => {
       const dir = tempDir('npm10-');
-      writeFileSync(
-        path.join(dir, 'package.json'),
-        JSON.stringify({ name: 'npm10-check', private: true, dependencies: { 'onnxruntime-node': ORT_VERSION } }),
-      );
+      writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'npm10-check', private: true, dependencies: { 'onnxruntime-node': ORT_VERSION } }));
       writeFileSync(path.join(dir, '.npmrc'), npmrc);
       return dir;
     };
@@ -165,11 +162,11 @@ describe.runIf(process.platform === 'linux' && process.arch === 'x64')('installi
       for (const lib of CUDA_LIBS) expect(existsSync(path.join(ortBin(consumer), lib))).toBe(false);
 
       const out = path.join(consumer, 'report');
-      const run = spawnSync(
-        process.execPath,
-        [path.join(consumer, 'node_modules', 'policy-gate', 'bin', 'policy-gate.js'), 'validate', EXAMPLE_ZIP, '--data', EXAMPLE_DATA, '--out', out],
-        { cwd: consumer, encoding: 'utf8', timeout: 120_000 },
-      );
+      const run = spawnSync(process.execPath, [path.join(consumer, 'node_modules', 'policy-gate', 'bin', 'policy-gate.js'), 'validate', EXAMPLE_ZIP, '--data', EXAMPLE_DATA, '--out', out], {
+        cwd: consumer,
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
       // The example is mixed by design: conclusion failure, exit 1, every decision printed.
       expect(run.status, run.stderr).toBe(1);
       expect(run.stdout).toContain('DECISIONS');

@@ -6,9 +6,7 @@ const files = (...paths: string[]): ArchiveFile[] => paths.map((path) => ({ path
 
 describe('finding files in an archive by name, at any depth', () => {
   it('finds exactly one training summary', () => {
-    expect(findSummary(files('Alpaca_trading/training_summary_20240101_000000.json', 'a.onnx'), 'x.zip')).toBe(
-      'Alpaca_trading/training_summary_20240101_000000.json',
-    );
+    expect(findSummary(files('Alpaca_trading/training_summary_20240101_000000.json', 'a.onnx'), 'x.zip')).toBe('Alpaca_trading/training_summary_20240101_000000.json');
     expect(findSummary(files('run/summary.json'), 'x.zip')).toBe('run/summary.json');
   });
   it('refuses none or several, naming them', () => {
@@ -37,9 +35,7 @@ describe('finding files in an archive by name, at any depth', () => {
     const pt = locateModel(files('m/UNIUSD_1Hour.pt'), 'models/UNIUSD_1Hour.pt', 'UNIUSD_1Hour');
     expect(pt.pytorch).toBe('m/UNIUSD_1Hour.pt');
     expect(pt.problem).toBe('m/UNIUSD_1Hour.pt: PyTorch checkpoint: export it to ONNX (torch.onnx.export) — see docs/archive-format.md#exporting-to-onnx');
-    expect(locateModel(files('x.json'), 'models/A_1Hour.onnx', 'A_1Hour').problem).toBe(
-      'model file not found in the archive: expected models/A_1Hour.onnx or A_1Hour.onnx',
-    );
+    expect(locateModel(files('x.json'), 'models/A_1Hour.onnx', 'A_1Hour').problem).toBe('model file not found in the archive: expected models/A_1Hour.onnx or A_1Hour.onnx');
   });
   it('lists model files nobody refers to', () => {
     expect(unreferencedModels(files('a.onnx', 'b.pt', 'c.json'), new Set(['a.onnx']))).toEqual(['b.pt']);

@@ -15,8 +15,7 @@ import { EXAMPLE_DATA, EXAMPLE_ZIP, MODELS_DIR, cleanupTempDirs, exampleFiles, e
 afterAll(cleanupTempDirs);
 
 /** The pointer git-lfs commits in place of `bytes`. */
-const pointerFor = (bytes: Uint8Array): string =>
-  `version https://git-lfs.github.com/spec/v1\noid sha256:${sha256(Buffer.from(bytes))}\nsize ${bytes.length}\n`;
+const pointerFor = (bytes: Uint8Array): string => `version https://git-lfs.github.com/spec/v1\noid sha256:${sha256(Buffer.from(bytes))}\nsize ${bytes.length}\n`;
 
 const ADVICE = 'this is a Git LFS pointer: run git lfs pull (or set lfs: true in actions/checkout)';
 

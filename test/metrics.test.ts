@@ -13,9 +13,7 @@ interface RefCase {
   empyrical: Record<'cum_returns_final' | 'annual_return' | 'annual_volatility' | 'sharpe_ratio' | 'sortino_ratio' | 'max_drawdown' | 'calmar_ratio', Raw>;
   deviations?: Record<string, string>;
 }
-const reference = JSON.parse(
-  readFileSync(new URL('./fixtures/empyrical/metrics-reference.json', import.meta.url), 'utf8'),
-) as { cases: RefCase[]; transcribedFrom: { commit: string } };
+const reference = JSON.parse(readFileSync(new URL('./fixtures/empyrical/metrics-reference.json', import.meta.url), 'utf8')) as { cases: RefCase[]; transcribedFrom: { commit: string } };
 
 const decode = (v: Raw): number => (v === 'NaN' ? NaN : v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : v);
 

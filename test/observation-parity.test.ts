@@ -68,7 +68,9 @@ describe('NO_OBSERVATION_PARITY', () => {
     expect(error).toBeNull();
     expect(report.flags).toContain('NO_OBSERVATION_PARITY');
     const notes = report.notes.join('\n');
-    expect(notes).toContain('NO_OBSERVATION_PARITY: BTCUSD_4Hour.card.json has no { "at", "obs" } golden vector, so the feature builder was never checked against the training code; the model is capped at PAPER');
+    expect(notes).toContain(
+      'NO_OBSERVATION_PARITY: BTCUSD_4Hour.card.json has no { "at", "obs" } golden vector, so the feature builder was never checked against the training code; the model is capped at PAPER',
+    );
     expect(notes).toContain('golden vectors: 2 inference checks passed; no observation parity check was run');
     expect(notes).not.toMatch(/0 observation parity checks passed/);
   });
@@ -182,7 +184,9 @@ describe('goldens with a position state and a decoded action', () => {
     card.golden = [{ at, obs, position: 0.5, action: meanings[(best + 1) % meanings.length] }];
     const wrong = await evaluate('BTCUSD_1Hour', '1Hour', card);
     expect(wrong.report.flags).toContain('INFERENCE_MISMATCH');
-    expect(wrong.report.errors.join('\n')).toContain(`on the observation built here the model decides ${meanings[best]} (index ${best}) but the training code decided ${meanings[(best + 1) % meanings.length]}`);
+    expect(wrong.report.errors.join('\n')).toContain(
+      `on the observation built here the model decides ${meanings[best]} (index ${best}) but the training code decided ${meanings[(best + 1) % meanings.length]}`,
+    );
 
     card.golden = [{ at, obs }]; // the same observation without its position: built flat, position differs
     const flat = await evaluate('BTCUSD_1Hour', '1Hour', card);

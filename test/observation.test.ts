@@ -66,9 +66,21 @@ describe('ObservationBuilder on a hand-made series', () => {
     const l = (x: number) => (x * 0.99) / 110 - 1;
     expect(Array.from(out)).toEqual(
       f32([
-        0.1, 0, h(121), l(110), 30 / (110 / 3) - 1, // 121/110 − 1; 90/110 − 1 = −2/11
-        0, 0.1, h(121), l(110), 40 / (110 / 3) - 1, //  o 121/110 − 1 = 0.1; 120/110 − 1 = 1/11
-        0, 0, h(110), l(110), 40 / (110 / 3) - 1,
+        0.1,
+        0,
+        h(121),
+        l(110),
+        30 / (110 / 3) - 1, // 121/110 − 1; 90/110 − 1 = −2/11
+        0,
+        0.1,
+        h(121),
+        l(110),
+        40 / (110 / 3) - 1, //  o 121/110 − 1 = 0.1; 120/110 − 1 = 1/11
+        0,
+        0,
+        h(110),
+        l(110),
+        40 / (110 / 3) - 1,
       ]),
     );
     // the same bar 4 seen from decision bar 5 (close 99): close_rel = 110/99 − 1 = 1/9
@@ -112,9 +124,7 @@ describe('ObservationBuilder on a hand-made series', () => {
   it('a non-finite value from bad bars is an error naming the feature and bar', () => {
     const bad = hourlyFromCloses([100, 0, 100]);
     const b = new ObservationBuilder(card({ features: [{ name: 'log_return' }] }), bad);
-    expect(() => b.build(1, FLAT_STATE, new Float32Array(1))).toThrow(
-      'TEST_1Hour.card.json: feature log_return(lag=1) is -Infinity at bar 2024-01-01T01:00:00.000Z',
-    );
+    expect(() => b.build(1, FLAT_STATE, new Float32Array(1))).toThrow('TEST_1Hour.card.json: feature log_return(lag=1) is -Infinity at bar 2024-01-01T01:00:00.000Z');
   });
 
   it('refuses a non-finite state', () => {
@@ -140,7 +150,13 @@ describe('ObservationBuilder on a hand-made series', () => {
   });
 
   it('firstValidIndex equals warmupBars and is tight', () => {
-    const c = card({ window: 4, features: [{ name: 'ema_ratio', period: 1 }, { name: 'volatility', period: 2 }] });
+    const c = card({
+      window: 4,
+      features: [
+        { name: 'ema_ratio', period: 1 },
+        { name: 'volatility', period: 2 },
+      ],
+    });
     const b = new ObservationBuilder(c, bars);
     expect(b.firstValidIndex).toBe(warmupBars(c)); // ema 1 → span 4, volatility 2 → 3 → 3 + 3 = 6
     expect(b.firstValidIndex).toBe(6);
@@ -317,7 +333,7 @@ describe('per-element normalisation (VecNormalize over stacked frames)', () => {
     const W = 4;
     const F = features.length;
     let seed = 7;
-    const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
     const mean = Array.from({ length: W * F }, () => rand() * 0.02 - 0.01);
     const std = Array.from({ length: W * F }, () => 0.005 + rand() * 0.5);
     const c = parseCard(
@@ -339,7 +355,10 @@ describe('per-element normalisation (VecNormalize over stacked frames)', () => {
     }
     // Not the per-feature result: row 0 and row 3 of the same feature use different statistics.
     const perFeature = new ObservationBuilder(
-      parseCard({ symbol: 'BTCUSD', timeframe: '1Hour', observation: { window: W, features, normalize: { mean: mean.slice(0, F), std: std.slice(0, F) }, clip: 8 }, action: { meanings: ['HOLD', 'BUY'] } }, 'x.card.json'),
+      parseCard(
+        { symbol: 'BTCUSD', timeframe: '1Hour', observation: { window: W, features, normalize: { mean: mean.slice(0, F), std: std.slice(0, F) }, clip: 8 }, action: { meanings: ['HOLD', 'BUY'] } },
+        'x.card.json',
+      ),
       btc,
     ).build(3000, state, new Float32Array(b.size));
     expect(Array.from(b.build(3000, state, out).subarray(F))).not.toEqual(Array.from(perFeature.subarray(F)));
@@ -387,7 +406,9 @@ describe('ObservationBuilder: bounds, messages and the column cache', () => {
     const b = new ObservationBuilder(card({ window: 2, features: [{ name: 'log_return' }] }), bad);
     expect(Array.from(b.build(5, FLAT_STATE, new Float32Array(2)))).toEqual(f32([Math.log(110 / 121), Math.log(99 / 110)]));
     expect(() => b.build(4, FLAT_STATE, new Float32Array(2))).toThrow('feature log_return(lag=1) is Infinity at bar 2024-01-01T03:00:00.000Z in the observation for 2024-01-01T04:00:00.000Z');
-    expect(() => b.build(2, FLAT_STATE, new Float32Array(2))).toThrow('feature log_return(lag=1) is -Infinity at bar 2024-01-01T02:00:00.000Z in the observation for 2024-01-01T02:00:00.000Z; check the bars for zero or missing prices or volumes');
+    expect(() => b.build(2, FLAT_STATE, new Float32Array(2))).toThrow(
+      'feature log_return(lag=1) is -Infinity at bar 2024-01-01T02:00:00.000Z in the observation for 2024-01-01T02:00:00.000Z; check the bars for zero or missing prices or volumes',
+    );
   });
 
   it('a window-relative feature divided by a zero decision close is an error naming it', () => {

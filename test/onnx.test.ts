@@ -5,23 +5,8 @@ import { describe, expect, it } from 'vitest';
 
 import { PolicyGateError } from '../src/core/errors.js';
 import { inspectOnnxModel } from '../src/adapters/onnx/inspect.js';
-import {
-  cudaProviderStatus,
-  loadPolicyModel,
-  modelFileInfo,
-  onnxruntimeVersion,
-  sha256Hex,
-  type PolicyModel,
-} from '../src/adapters/onnx/session.js';
-import {
-  buildMlp,
-  buildRecurrent,
-  encodeModel,
-  mlpForward,
-  mulberry32,
-  rnnForward,
-  softmaxRows,
-} from '../src/devtools/onnx-writer.js';
+import { cudaProviderStatus, loadPolicyModel, modelFileInfo, onnxruntimeVersion, sha256Hex, type PolicyModel } from '../src/adapters/onnx/session.js';
+import { buildMlp, buildRecurrent, encodeModel, mlpForward, mulberry32, rnnForward, softmaxRows } from '../src/devtools/onnx-writer.js';
 
 /** Deterministic float32 observations in [-2, 2). */
 function observations(rows: number, width: number, seed = 7): Float32Array {
@@ -110,7 +95,15 @@ describe('onnx-writer + onnxruntime', () => {
       inputDim: 2,
       hidden: [],
       outputs: 3,
-      weights: [{ W: [[0, 1, -1], [0, -1, 1]], b: [0, 0, 0] }],
+      weights: [
+        {
+          W: [
+            [0, 1, -1],
+            [0, -1, 1],
+          ],
+          b: [0, 0, 0],
+        },
+      ],
     });
     await withModel(built.bytes, 'hand.onnx', async (m) => {
       expect(m.inputs[0]!.name).toBe('observation');
@@ -142,7 +135,14 @@ describe('onnx-writer + onnxruntime', () => {
       outputs: 1,
       continuous: true,
       weights: [
-        { W: [[1, 0, 0, 2], [0, 1, 0, -2], [0, 0, 1, 1]], b: [0, 0, 0, 0] },
+        {
+          W: [
+            [1, 0, 0, 2],
+            [0, 1, 0, -2],
+            [0, 0, 1, 1],
+          ],
+          b: [0, 0, 0, 0],
+        },
         { W: [[5], [-5], [3], [8]], b: [0.1] },
       ],
     });
@@ -219,7 +219,7 @@ describe('onnx-writer + onnxruntime', () => {
 describe('models exported by PyTorch (test/fixtures/onnx)', () => {
   const dir = path.resolve(import.meta.dirname, 'fixtures/onnx');
 
-  it('torch.onnx.export output loads and reproduces PyTorch\'s logits', async () => {
+  it("torch.onnx.export output loads and reproduces PyTorch's logits", async () => {
     const expected = JSON.parse(readFileSync(path.join(dir, 'torch_mlp.expected.json'), 'utf8')) as {
       obs: number[][];
       dims: number[];
@@ -275,11 +275,7 @@ describe('loadPolicyModel: bad models are input errors naming the file', () => {
         outputs: [{ name: 'logits', elemType: 'float32', shape: ['batch', 2] }],
       },
     });
-    const err = await expectInputError(
-      loadPolicyModel(bytes, { device: 'cpu', label: 'ETHUSD_1Hour.onnx' }),
-      /ETHUSD_1Hour\.onnx: onnxruntime could not load the model/,
-      /Gemm|shape|dimension/i,
-    );
+    const err = await expectInputError(loadPolicyModel(bytes, { device: 'cpu', label: 'ETHUSD_1Hour.onnx' }), /ETHUSD_1Hour\.onnx: onnxruntime could not load the model/, /Gemm|shape|dimension/i);
     expect(err.subject).toBe('ETHUSD_1Hour.onnx');
     // an unknown operator
     const unknownOp = encodeModel({
@@ -408,10 +404,7 @@ describe('run()', () => {
     const m = await loadPolicyModel(built.bytes, { device: 'cpu', label: 'SPY_1Hour.onnx' });
     try {
       await expectInputError(m.run({ observation: { data: new Float32Array(4), dims: [1, 4] } }), /SPY_1Hour\.onnx: no value for model input 'obs' \(model inputs: obs\)/);
-      await expectInputError(
-        m.run({ obs: { data: new Float32Array(4), dims: [1, 4] }, extra: { data: new Float32Array(1), dims: [1] } }),
-        /no input 'extra'/,
-      );
+      await expectInputError(m.run({ obs: { data: new Float32Array(4), dims: [1, 4] }, extra: { data: new Float32Array(1), dims: [1] } }), /no input 'extra'/);
       await expectInputError(m.run({ obs: { data: new Float32Array(5), dims: [1, 5] } }), /SPY_1Hour\.onnx: inference failed for inputs obs \[1, 5\]/, /obs \[batch, 4\]/);
       await expectInputError(m.run({ obs: { data: new Float32Array(4), dims: [1, 4] } }, ['nope']), /no output 'nope'/);
     } finally {

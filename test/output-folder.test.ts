@@ -65,7 +65,9 @@ describe('an output folder that cannot be written', () => {
     writeFileSync(path.join(ws, 'file.txt'), 'x');
     const r = await run(['gate', EXAMPLE_ZIP, '--out', 'file.txt/out'], ws);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/policy-gate: error: --out \S*file\.txt\/out: cannot write there \((ENOTDIR|EEXIST): [^)]+\), checked before the run\. Free space, fix the permissions, or name another folder\./);
+    expect(r.stderr).toMatch(
+      /policy-gate: error: --out \S*file\.txt\/out: cannot write there \((ENOTDIR|EEXIST): [^)]+\), checked before the run\. Free space, fix the permissions, or name another folder\./,
+    );
     expect(r.stderr).not.toMatch(/internal error| {4}at /);
     expect(r.stderr).not.toMatch(/archive .*files, sha256/); // the archive was never opened
     expect(ls(ws)).toEqual(['file.txt']);
@@ -94,7 +96,9 @@ describe('an output folder that cannot be written', () => {
 
     const r2 = await run(['gate', EXAMPLE_ZIP, '--out', 'out', '--json'], ws, fullDiskFor('report.html'));
     expect(r2.code).toBe(2);
-    expect(r2.stderr).toMatch(/policy-gate: error: --out \S*out: cannot write there \(ENOSPC: no space left on the device\); the report was not written and nothing there was replaced \(a previous report, if any, is kept\); the results follow on stdout/);
+    expect(r2.stderr).toMatch(
+      /policy-gate: error: --out \S*out: cannot write there \(ENOSPC: no space left on the device\); the report was not written and nothing there was replaced \(a previous report, if any, is kept\); the results follow on stdout/,
+    );
     expect(r2.stderr).not.toMatch(/internal error| {4}at /);
     // the results are not lost: the full report is on stdout
     expect(JSON.parse(r2.stdout).models.map((m: { id: string }) => m.id)).toEqual(JSON.parse(before['report.json']!).models.map((m: { id: string }) => m.id));

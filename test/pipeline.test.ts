@@ -98,7 +98,11 @@ describe('validate on the example archive', () => {
       expect(html, id).toContain(id);
     }
     expect(html.toLowerCase()).toContain('<html');
-    for (const [name, text] of [['report.md', md], ['report.html', html]]) expect(text, name).not.toMatch(/\bNaN\b|Infinity|undefined/);
+    for (const [name, text] of [
+      ['report.md', md],
+      ['report.html', html],
+    ])
+      expect(text, name).not.toMatch(/\bNaN\b|Infinity|undefined/);
     expect(run.stderr).toContain(`wrote ${path.join(run.out, 'report.json')}`);
   });
 
@@ -158,10 +162,19 @@ describe('validate on the example archive', () => {
       // Walk-forward: 5 folds, ends at the same last bar, 180 days of bars in all.
       const folds = m.walkForward.folds;
       expect(m.walkForward.days).toBe(180);
-      expect(folds.map((f: any) => f.index), id).toEqual([1, 2, 3, 4, 5]);
-      expect(folds.reduce((s: number, f: any) => s + f.bars, 0), id).toBe(180 * perDay);
+      expect(
+        folds.map((f: any) => f.index),
+        id,
+      ).toEqual([1, 2, 3, 4, 5]);
+      expect(
+        folds.reduce((s: number, f: any) => s + f.bars, 0),
+        id,
+      ).toBe(180 * perDay);
       const each = Math.floor((180 * perDay) / 5);
-      expect(folds.slice(0, 4).map((f: any) => f.bars), id).toEqual([each, each, each, each]);
+      expect(
+        folds.slice(0, 4).map((f: any) => f.bars),
+        id,
+      ).toEqual([each, each, each, each]);
       expect(folds[4].bars, id).toBe(180 * perDay - 4 * each);
       expect(folds[4].end, id).toBe(m.backtest.end);
       expect(ms(folds[0].start), id).toBe(ms(m.backtest.end) - 180 * DAY + tf);
@@ -257,7 +270,10 @@ describe('validate on the example archive', () => {
   it('buy & hold is measured on the bars themselves: first window open to last window close', () => {
     for (const id of EVALUATED) {
       const m = models[id];
-      const lines = readFileSync(path.join(EXAMPLE_DATA, `${id}.csv`), 'utf8').trim().split('\n').slice(1);
+      const lines = readFileSync(path.join(EXAMPLE_DATA, `${id}.csv`), 'utf8')
+        .trim()
+        .split('\n')
+        .slice(1);
       const bar = (iso: string) => {
         const line = lines.find((l) => Date.parse(l.slice(0, l.indexOf(','))) === ms(iso));
         expect(line, `${id}: no bar at ${iso}`).toBeDefined();
@@ -334,10 +350,7 @@ describe('no look-ahead, end to end', () => {
     const data = tempDir('bars-');
     writeFileSync(path.join(data, 'BTCUSD_1Hour.csv'), csv);
     const eq = path.join(tempDir('eq-'), 'curves');
-    const r = await runCli([
-      'backtest', '--model', modelPath, '--card', cardPath, '--data', data,
-      '--days', '30', '--walk-forward', '3', '--end', END, '--equity-out', eq, '--json',
-    ]);
+    const r = await runCli(['backtest', '--model', modelPath, '--card', cardPath, '--data', data, '--days', '30', '--walk-forward', '3', '--end', END, '--equity-out', eq, '--json']);
     return { r, curves: readFolder(eq), report: r.code <= 1 ? JSON.parse(r.stdout) : null };
   }
 
@@ -445,7 +458,7 @@ describe('one model failing never loses the others', () => {
     // Everywhere a reader looks, it says "not evaluated" with the reason, never DROP.
     expect(run.stdout).toMatch(/^BTCUSD_4Hour\s+REVIEW\s+—\s+—\s+—\s+—\s+not evaluated\s+PAPER\s+none$/m);
     // The row keeps its columns within 100 (the table is not re-wrapped).
-    expect(run.stdout.split("\n").every((l) => l.length <= 100)).toBe(true);
+    expect(run.stdout.split('\n').every((l) => l.length <= 100)).toBe(true);
     expect(run.stdout.replace(/\n +/g, ' ')).toContain(`not evaluated (no decision, requested PAPER): ${m.errors[0]}`);
     const md = readFileSync(path.join(run.out, 'report.md'), 'utf8');
     expect(md).toMatch(/^\| BTCUSD\\_4Hour +\| ⚪ \*\*not evaluated\*\* +\| — +\| PAPER +\| REVIEW .*\| final +\|$/m);
@@ -575,7 +588,7 @@ describe('one model failing never loses the others', () => {
     expect(run.report.errors[0]).toContain('BTCUSD_1Hour.card.json');
   });
 
-  it('(f) a bars folder without one model\'s symbol: that model is not evaluated (bad input of the run), the others are, exit 2', async () => {
+  it("(f) a bars folder without one model's symbol: that model is not evaluated (bad input of the run), the others are, exit 2", async () => {
     const data = tempDir('bars-');
     for (const tf of ['1Hour', '2Hour', '1Day']) writeFileSync(path.join(data, `BTCUSD_${tf}.csv`), readFileSync(path.join(EXAMPLE_DATA, `BTCUSD_${tf}.csv`)));
     const out = path.join(tempDir('out-'), 'report');
@@ -650,8 +663,20 @@ describe('inference paths agree', () => {
     writeTree(dir, { 'BTCUSD_1Hour.onnx': bytes, 'BTCUSD_1Hour.card.json': JSON.stringify(card, null, 2) });
     const eq = path.join(dir, 'curves');
     const r = await runCli([
-      'backtest', '--model', path.join(dir, 'BTCUSD_1Hour.onnx'), '--data', EXAMPLE_DATA,
-      '--days', '60', '--walk-forward', '3', '--end', '2024-08-01T00:00:00Z', '--equity-out', eq, '--json',
+      'backtest',
+      '--model',
+      path.join(dir, 'BTCUSD_1Hour.onnx'),
+      '--data',
+      EXAMPLE_DATA,
+      '--days',
+      '60',
+      '--walk-forward',
+      '3',
+      '--end',
+      '2024-08-01T00:00:00Z',
+      '--equity-out',
+      eq,
+      '--json',
     ]);
     // The walk-forward decides these random models (exit 0 or 1); only bad input (2) or worse fails here.
     return { r, report: r.code <= 1 ? JSON.parse(r.stdout) : null, curves: readFolder(eq) };
@@ -687,7 +712,12 @@ describe('inference paths agree', () => {
       input: 'obs',
       observation: {
         window: 1,
-        features: [{ name: 'log_return', lag: 1 }, { name: 'log_return', lag: 24 }, { name: 'rsi', period: 14 }, { name: 'sma_ratio', period: 50 }],
+        features: [
+          { name: 'log_return', lag: 1 },
+          { name: 'log_return', lag: 24 },
+          { name: 'rsi', period: 14 },
+          { name: 'sma_ratio', period: 50 },
+        ],
         normalize: { mean: [0, 0, 0.5, 0], std: [0.01, 0.05, 0.15, 0.03] },
         clip: 10,
       },

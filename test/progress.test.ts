@@ -46,11 +46,7 @@ describe('the progress bar on a terminal', () => {
     p.log('policy-gate: BTCUSD_1Hour: backtest -7.16%');
     p.update({ done: 1, total: 4, current: null });
     p.update({ done: 2, total: 4, current: 'BTCUSD_2Hour' });
-    expect(tty.screen()).toEqual([
-      'policy-gate: archive opened',
-      'policy-gate: BTCUSD_1Hour: backtest -7.16%',
-      `policy-gate ${'█'.repeat(10)}${'░'.repeat(10)} 2/4 models · BTCUSD_2Hour`,
-    ]);
+    expect(tty.screen()).toEqual(['policy-gate: archive opened', 'policy-gate: BTCUSD_1Hour: backtest -7.16%', `policy-gate ${'█'.repeat(10)}${'░'.repeat(10)} 2/4 models · BTCUSD_2Hour`]);
     p.end();
     p.update({ done: 3, total: 4, current: 'late' }); // after end: nothing is drawn again
     p.log('policy-gate: wrote report.json');
@@ -124,7 +120,10 @@ describe('policy-gate validate on a terminal', () => {
     expect(text).toContain(' 0/4 models · BTCUSD_1Hour, BTCUSD_4Hour');
     const bars = [...text.matchAll(/ (\d)\/4 models · ([A-Za-z0-9_, ]+)/g)].map((m) => ({ done: Number(m[1]), current: m[2]!.split(', ') }));
     for (const id of ['BTCUSD_1Hour', 'BTCUSD_4Hour', 'BTCUSD_2Hour', 'BTCUSD_1Day']) {
-      expect(bars.some((b) => b.current.includes(id)), id).toBe(true);
+      expect(
+        bars.some((b) => b.current.includes(id)),
+        id,
+      ).toBe(true);
     }
     expect(Math.max(...bars.map((b) => b.current.length))).toBe(2);
     // The count only grows.

@@ -45,7 +45,6 @@ let bundle: string;
 let runtimeModules: string;
 let fake: FakeGitHub;
 
-
 beforeAll(async () => {
   ({ file: bundle, runtimeModules } = await buildBundle());
 }, 60_000);
@@ -205,7 +204,10 @@ describe('workflow_run: the promotion pull request', () => {
 
     // The PR gate on the promotion pull request (e.g. with an App token, which does start workflows):
     // no archive input, so the changed entries are evaluated from the committed files.
-    fake.state.pullFiles.set(1, files.filter((f) => f !== 'README.md').map((filename) => ({ filename, status: 'added' })));
+    fake.state.pullFiles.set(
+      1,
+      files.filter((f) => f !== 'README.md').map((filename) => ({ filename, status: 'added' })),
+    );
     const gate = await runAction(checkout(PROMOTE_BRANCH), 'pull_request', pullRequestPayload(1, head2, PROMOTE_BRANCH), { data: 'examples/data' });
     expect(gate.code, gate.stdout).toBe(0);
     const check = fake.state.checkRuns[fake.state.checkRuns.length - 1]!;
@@ -217,7 +219,7 @@ describe('workflow_run: the promotion pull request', () => {
   }, 60_000);
 });
 
-describe('pull_request: the requested tier comes from the pull request\'s change to the configs', () => {
+describe("pull_request: the requested tier comes from the pull request's change to the configs", () => {
   it('a PAPER model put in live fails, and the comment says why and what would pass; a retired model needs no evidence', async () => {
     // The base: BTCUSD_1Day (which now decides RETRAIN) on paper.
     fake.git.commit('main', { 'deploy/paper.json': '{"models": {"BTCUSD_1Day": {"owner": "desk-1"}}}\n' });
@@ -278,10 +280,12 @@ describe('schedule: re-validation of what is deployed', () => {
     const ws = await deployed(true);
     const res = await runAction(ws, 'schedule', schedule, { data: 'examples/data' });
     expect(res.code, res.stdout).toBe(1);
-    expect(res.outputs['decisions']).toBe(JSON.stringify([
-      { id: 'BTCUSD_2Hour', tier: 'PAPER', requested: 'LIVE' },
-      { id: 'BTCUSD_4Hour', tier: 'PAPER', requested: 'PAPER' },
-    ]));
+    expect(res.outputs['decisions']).toBe(
+      JSON.stringify([
+        { id: 'BTCUSD_2Hour', tier: 'PAPER', requested: 'LIVE' },
+        { id: 'BTCUSD_4Hour', tier: 'PAPER', requested: 'PAPER' },
+      ]),
+    );
     const demote = fake.git.pulls.find((p) => p.head === 'policy-gate/demote')!;
     expect(demote).toMatchObject({ number: 2, state: 'open', title: 'policy-gate: demote BTCUSD_2Hour → PAPER' });
     expect(demote.body).toContain('| BTCUSD\\_2Hour | LIVE | PAPER | PAPER | `deploy/paper.json` |');

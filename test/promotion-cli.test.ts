@@ -21,7 +21,11 @@ let reportPath: string;
 let report: any;
 
 function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' } });
+  return execFileSync('git', args, {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' },
+  });
 }
 
 /** A fresh git repository with one commit (a README), or with the given files committed. */
@@ -52,14 +56,19 @@ beforeAll(async () => {
   expect(v.code, v.stderr).toBe(1);
   reportPath = path.join(out, 'report.json');
   report = JSON.parse(readFileSync(reportPath, 'utf8'));
-  expect(report.models.filter((m: any) => m.decision?.tier === 'PAPER').map((m: any) => m.id).sort()).toEqual(['BTCUSD_2Hour', 'BTCUSD_4Hour']);
+  expect(
+    report.models
+      .filter((m: any) => m.decision?.tier === 'PAPER')
+      .map((m: any) => m.id)
+      .sort(),
+  ).toEqual(['BTCUSD_2Hour', 'BTCUSD_4Hour']);
 }, 60_000);
 afterAll(cleanupTempDirs);
 
 const promote = (dir: string, ...extra: string[]) => runCli(['promote', '--report', reportPath, '--archive', archive, ...extra], dir);
 
 describe('promote', () => {
-  it('writes the PAPER models\' files and entries; a rerun changes nothing, byte for byte', async () => {
+  it("writes the PAPER models' files and entries; a rerun changes nothing, byte for byte", async () => {
     const dir = repo();
     const res = await promote(dir);
     expect(res.code, res.stderr).toBe(0);
@@ -67,13 +76,7 @@ describe('promote', () => {
     const m4 = report.models.find((m: any) => m.id === 'BTCUSD_4Hour');
     const file2 = `models/BTCUSD_2Hour/${m2.model.sha256.slice(0, 12)}/BTCUSD_2Hour.onnx`;
     const file4 = `models/BTCUSD_4Hour/${m4.model.sha256.slice(0, 12)}/BTCUSD_4Hour.onnx`;
-    expect(status(dir)).toEqual([
-      '?? deploy/paper.json',
-      `?? ${file2.replace('.onnx', '.card.json')}`,
-      `?? ${file2}`,
-      `?? ${file4.replace('.onnx', '.card.json')}`,
-      `?? ${file4}`,
-    ].sort());
+    expect(status(dir)).toEqual(['?? deploy/paper.json', `?? ${file2.replace('.onnx', '.card.json')}`, `?? ${file2}`, `?? ${file4.replace('.onnx', '.card.json')}`, `?? ${file4}`].sort());
     expect(existsSync(path.join(dir, 'deploy', 'live.json'))).toBe(false); // nothing earned LIVE
     expect(res.stdout).toContain('promoted from');
     expect(res.stdout).toMatch(/added\s+deploy\/paper\.json: BTCUSD_4Hour: not deployed → PAPER \(rule 4: positive share 80 % ≥ 60 %, Sharpe std 1\.496 ≤ 2\)/);
@@ -122,7 +125,7 @@ describe('promote', () => {
     expect(JSON.parse(json.stdout)).toMatchObject({ changes: [], written: [] });
   });
 
-  it('YAML configs at configured paths, people\'s keys kept, and a LIVE model moved out of live when the report says PAPER', async () => {
+  it("YAML configs at configured paths, people's keys kept, and a LIVE model moved out of live when the report says PAPER", async () => {
     const dir = repo({
       '.github/policy-gate.yml': 'promotion:\n  paper: ops/paper.yaml\n  live: ops/live.yml\n  models_dir: deployed\n',
       'ops/live.yml': 'models:\n  BTCUSD_4Hour:\n    owner: desk-7   # a person wrote this\n',
@@ -142,14 +145,17 @@ describe('promote', () => {
     expect(status(dir)).toEqual([]);
   });
 
-  it('--dry-run prints the unified diff of the deploy files and writes nothing (every file\'s hash unchanged)', async () => {
+  it("--dry-run prints the unified diff of the deploy files and writes nothing (every file's hash unchanged)", async () => {
     const dir = repo({
       '.github/policy-gate.yml': 'promotion:\n  paper: ops/paper.yaml\n  live: ops/live.yml\n  models_dir: deployed\n',
       'ops/live.yml': 'models:\n  BTCUSD_4Hour:\n    owner: desk-7   # a person wrote this\n',
     });
     const hashes = (): Record<string, string> =>
       Object.fromEntries(
-        git(dir, 'ls-files', '--cached', '--others').split('\n').filter(Boolean).map((f) => [f, sha256(readFileSync(path.join(dir, f)))]),
+        git(dir, 'ls-files', '--cached', '--others')
+          .split('\n')
+          .filter(Boolean)
+          .map((f) => [f, sha256(readFileSync(path.join(dir, f)))]),
       );
     const tree = (): string[] => git(dir, 'ls-files', '--cached', '--others').split('\n').filter(Boolean).sort();
     const before = hashes();
@@ -181,7 +187,13 @@ describe('promote', () => {
       '.github/policy-gate.yml': 'promotion:\n  paper: ops/paper.yaml\n  live: ops/live.yml\n  models_dir: deployed\n',
       'ops/live.yml': 'models:\n  BTCUSD_4Hour:\n    owner: desk-7   # a person wrote this\n',
     });
-    writeFileSync(path.join(check, 'dry.patch'), patch.split('\n').filter((l) => !l.startsWith('new file: ')).join('\n'));
+    writeFileSync(
+      path.join(check, 'dry.patch'),
+      patch
+        .split('\n')
+        .filter((l) => !l.startsWith('new file: '))
+        .join('\n'),
+    );
     git(check, 'apply', 'dry.patch');
     const real = await promote(dir);
     expect(real.code, real.stderr).toBe(0);
@@ -243,7 +255,9 @@ describe('promote', () => {
       }) as typeof rename,
     };
     const opts = { root: dir, reportPath, paths: { paper: 'deploy/paper.json', live: 'deploy/live.json' }, modelsDir: 'models', archive, now: NOW, runUrl: null };
-    await expect(runPromote({ ...opts, fs })).rejects.toThrow(/^could not write deploy\/paper\.json: EIO: i\/o error, rename; deploy\/paper\.json is unchanged\. Already written: models\/BTCUSD_4Hour\/[0-9a-f]{12}\/BTCUSD_4Hour\.onnx, .*\. Run the command again once the problem is fixed \(it is idempotent\)\.$/);
+    await expect(runPromote({ ...opts, fs })).rejects.toThrow(
+      /^could not write deploy\/paper\.json: EIO: i\/o error, rename; deploy\/paper\.json is unchanged\. Already written: models\/BTCUSD_4Hour\/[0-9a-f]{12}\/BTCUSD_4Hour\.onnx, .*\. Run the command again once the problem is fixed \(it is idempotent\)\.$/,
+    );
     expect(failed).toBe(1);
     expect(readFileSync(path.join(dir, 'deploy/paper.json'), 'utf8')).toBe(old);
     expect(readdirSync(path.join(dir, 'deploy'))).toEqual(['paper.json']); // no *.tmp left behind

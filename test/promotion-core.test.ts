@@ -5,17 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  changedDocs,
-  deployedPaths,
-  emptyDoc,
-  parseDeployDoc,
-  planPromotion,
-  serializeDeployDoc,
-  tierAdvice,
-  type DeployConfigs,
-  type PlanOptions,
-} from '../src/core/promotion.js';
+import { changedDocs, deployedPaths, emptyDoc, parseDeployDoc, planPromotion, serializeDeployDoc, tierAdvice, type DeployConfigs, type PlanOptions } from '../src/core/promotion.js';
 import type { ModelReport, Report } from '../src/core/report.js';
 import type { Tier } from '../src/core/types.js';
 
@@ -104,7 +94,7 @@ describe('promote', () => {
     expect(plan.paper.models['BB_1Hour']!['gating']).toBe('REVIEW');
   });
 
-  it('moves a model between the files (PAPER → LIVE out of paper, LIVE → PAPER out of live) and keeps people\'s keys', () => {
+  it("moves a model between the files (PAPER → LIVE out of paper, LIVE → PAPER out of live) and keeps people's keys", () => {
     const start = empty();
     start.paper.models['AAA_1Hour'] = { owner: 'desk-7', tier: 'PAPER', model: 'old.onnx' };
     start.live.models['BB_1Hour'] = { since: '2024-09-12' };
@@ -195,7 +185,14 @@ describe('revalidate', () => {
     ]);
     expect(Object.keys(plan.live.models)).toEqual(['L3_1Hour']);
     expect(Object.keys(plan.paper.models).sort()).toEqual(['L1_1Hour', 'P2_1Hour']);
-    expect(plan.paper.models['L1_1Hour']).toMatchObject({ model: 'a.onnx', owner: 'x', tier: 'PAPER', reasons: 'rule 4: positive share 80 %', promoted_at: LATER.toISOString(), report_sha256: 'b'.repeat(64) });
+    expect(plan.paper.models['L1_1Hour']).toMatchObject({
+      model: 'a.onnx',
+      owner: 'x',
+      tier: 'PAPER',
+      reasons: 'rule 4: positive share 80 %',
+      promoted_at: LATER.toISOString(),
+      report_sha256: 'b'.repeat(64),
+    });
     expect(plan.unchanged).toEqual([{ id: 'P2_1Hour', tier: 'PAPER', decision: 'LIVE' }]);
     expect(plan.skipped.map((s) => s.id)).toEqual(['L3_1Hour', 'NEW_1Hour']);
   });

@@ -80,7 +80,11 @@ describe('one branch, one pull request', () => {
   });
 
   it('nothing to change on the base branch and no pull request open: nothing is pushed', async () => {
-    const res = await upsertBranchPullRequest(gh, repo, request('policy-gate/promote-2', async () => [file('README.md', '# trading policies\n')]));
+    const res = await upsertBranchPullRequest(
+      gh,
+      repo,
+      request('policy-gate/promote-2', async () => [file('README.md', '# trading policies\n')]),
+    );
     expect(res).toEqual({ kind: 'nothing', attempts: 1 });
     expect(fake.calls('POST git/refs')).toHaveLength(0);
     expect(fake.calls('POST pulls')).toHaveLength(0);
@@ -115,7 +119,11 @@ describe('one branch, one pull request', () => {
 
   it('gives up after the bounded number of attempts, naming the branch', async () => {
     const branch = 'policy-gate/promote-4';
-    await upsertBranchPullRequest(gh, repo, request(branch, async () => [file('a.txt', '1\n')]));
+    await upsertBranchPullRequest(
+      gh,
+      repo,
+      request(branch, async () => [file('a.txt', '1\n')]),
+    );
     for (let i = 0; i < 5; i++) fake.git.before('PATCH git/refs', () => fake.git.commit(branch, { [`noise-${i}.txt`]: 'x' }));
     await expect(upsertBranchPullRequest(gh, repo, { ...request(branch, async () => [file('a.txt', '2\n')]), maxAttempts: 5 })).rejects.toThrow(
       /^branch policy-gate\/promote-4 kept moving while policy-gate updated it \(5 attempts, last: Update is not a fast forward/,
@@ -126,7 +134,11 @@ describe('one branch, one pull request', () => {
   it('a branch another run created between our read and our create is continued, never overwritten', async () => {
     const branch = 'policy-gate/promote-5';
     fake.git.before('POST git/refs', () => fake.git.commit(branch, { 'theirs.txt': 'theirs\n' }));
-    const res = await upsertBranchPullRequest(gh, repo, request(branch, async () => [file('ours.txt', 'ours\n')]));
+    const res = await upsertBranchPullRequest(
+      gh,
+      repo,
+      request(branch, async () => [file('ours.txt', 'ours\n')]),
+    );
     expect(res).toMatchObject({ kind: 'created', attempts: 2 });
     expect(fake.calls('POST git/refs').map((r) => r.status)).toEqual([422]);
     expect(fake.calls('PATCH git/refs').map((r) => [r.status, (r.body as { force: boolean }).force])).toEqual([[200, false]]);
@@ -136,11 +148,27 @@ describe('one branch, one pull request', () => {
 
   it('a branch left by a merged pull request starts again from the base branch', async () => {
     const branch = 'policy-gate/promote-6';
-    await upsertBranchPullRequest(gh, repo, request(branch, async () => [file('a.txt', '1\n')]));
+    await upsertBranchPullRequest(
+      gh,
+      repo,
+      request(branch, async () => [file('a.txt', '1\n')]),
+    );
     fake.git.merge(1);
-    expect((await upsertBranchPullRequest(gh, repo, request(branch, async () => [file('a.txt', '1\n')]))).kind).toBe('nothing');
+    expect(
+      (
+        await upsertBranchPullRequest(
+          gh,
+          repo,
+          request(branch, async () => [file('a.txt', '1\n')]),
+        )
+      ).kind,
+    ).toBe('nothing');
     fake.git.commit('main', { 'later.txt': 'on main\n' });
-    const res = await upsertBranchPullRequest(gh, repo, request(branch, async () => [file('a.txt', '2\n')]));
+    const res = await upsertBranchPullRequest(
+      gh,
+      repo,
+      request(branch, async () => [file('a.txt', '2\n')]),
+    );
     expect(res).toMatchObject({ kind: 'created', number: 2 });
     expect(fake.git.read(branch, 'later.txt')).toBe('on main\n');
     expect(fake.calls('PATCH git/refs').map((r) => (r.body as { force: boolean }).force)).toEqual([true]);
@@ -197,7 +225,7 @@ describe('the promotion pull request (workflow_run)', () => {
     expect(fake.calls('POST git/commits')).toHaveLength(1);
   });
 
-  it('applies the plan to the configs as they are on the default branch (people\'s keys and other models kept)', async () => {
+  it("applies the plan to the configs as they are on the default branch (people's keys and other models kept)", async () => {
     fake.git.commit('main', { 'deploy/paper.json': '{"models": {"ETHUSD_1Hour": {"owner": "desk-2"}}}\n', 'deploy/live.json': '{"models": {"BTCUSD_4Hour": {"since": "2024-09-12"}}}\n' });
     const res = (await openPromotionPullRequest(gh, repo, req()))!;
     expect(res.plan!.changes.map((c) => [c.id, c.kind])).toEqual([
@@ -268,8 +296,8 @@ describe('the demotion pull request (schedule)', () => {
   }, 30_000);
 });
 
-describe('a pull request\'s changed entries', () => {
-  it('are judged on the file they deploy: the archive\'s model when it is that file, else the entry\'s own file', async () => {
+describe("a pull request's changed entries", () => {
+  it("are judged on the file they deploy: the archive's model when it is that file, else the entry's own file", async () => {
     const ws = tempDir('pr-ws-');
     const m4 = report.models.find((m) => m.id === 'BTCUSD_4Hour')!;
     const m2 = report.models.find((m) => m.id === 'BTCUSD_2Hour')!;
@@ -305,7 +333,7 @@ describe('a pull request\'s changed entries', () => {
     const deployed2 = merged.models.filter((m) => m.id === 'BTCUSD_2Hour');
     expect(deployed2).toHaveLength(1);
     expect(deployed2[0]!.model).toMatchObject({ path: 'models/b/BTCUSD_2Hour.onnx', sha256: finalSha });
-    expect(deployed2[0]!.notes).toContain('the archive\'s BTCUSD_2Hour is another file than the one this pull request deploys: the deployed file was evaluated instead');
+    expect(deployed2[0]!.notes).toContain("the archive's BTCUSD_2Hour is another file than the one this pull request deploys: the deployed file was evaluated instead");
     expect(deployed2[0]!.decision).not.toBeNull();
     expect(merged.models).toHaveLength(report.models.length);
   }, 30_000);

@@ -111,6 +111,6 @@ describe('a promotion of many models', () => {
     expect(res.outcome.kind).toBe('created');
     const pr = fake.git.pulls[0]!;
     expect([...pr.title].length).toBeLessThanOrEqual(PR_TITLE_LIMIT);
-        expect(pr.title).toMatch(/^policy-gate: demote BTCUSD00_4Hour → PAPER, .* and \d+ more$/);
+    expect(pr.title).toMatch(/^policy-gate: demote BTCUSD00_4Hour → PAPER, .* and \d+ more$/);
   });
 });

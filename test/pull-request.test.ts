@@ -38,7 +38,14 @@ describe('pullRequestScope', () => {
 describe('retireRemoved', () => {
   it('a model removed from every deployment config is requested DROP; the others keep their tier', () => {
     const tiers: Record<string, Tier> = { A: 'LIVE', B: 'PAPER', C: 'LIVE' };
-    const retired = retireRemoved([{ id: 'C', to: null }, { id: 'B', to: 'LIVE' }, { id: 'A', to: null }], tiers);
+    const retired = retireRemoved(
+      [
+        { id: 'C', to: null },
+        { id: 'B', to: 'LIVE' },
+        { id: 'A', to: null },
+      ],
+      tiers,
+    );
     expect(retired).toEqual(['A', 'C']);
     expect(tiers).toEqual({ A: 'DROP', B: 'PAPER', C: 'DROP' });
   });

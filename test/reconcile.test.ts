@@ -93,7 +93,10 @@ describe('reconcile: an account that trades exactly as the backtest', () => {
       expect(f.costBps).toBeCloseTo(30, 9);
     }
     expect(r.shortfall.ratio).toBeCloseTo(1, 9);
-    expect(r.sleeve.fees).toBeCloseTo(bt.fills.reduce((a, f) => a + f.fee, 0), 6);
+    expect(r.sleeve.fees).toBeCloseTo(
+      bt.fills.reduce((a, f) => a + f.fee, 0),
+      6,
+    );
   });
 });
 
@@ -126,7 +129,7 @@ describe('reconcile: the simulated paper account (one bar late, random slippage,
     expect(full.qtyRatio).toBeCloseTo(1, 6);
   });
 
-  it('measures each fill\'s shortfall against the backtest price, as an independent computation gives', () => {
+  it("measures each fill's shortfall against the backtest price, as an independent computation gives", () => {
     expect(r.shortfall.perFill.length).toBe(10); // 9 matched orders, one of them in two fills
     const expected: number[] = [];
     for (const f of account.fills) {
@@ -134,7 +137,7 @@ describe('reconcile: the simulated paper account (one bar late, random slippage,
       const i = Number(f.orderId.split('-')[1]);
       const btFill = bt.fills[i]!;
       // one bar later, at that bar's open moved by the random slippage; against the backtest's slipped open
-      expected.push(f.side === 'buy' ? (f.price - btFill.price) / btFill.price * 1e4 : (btFill.price - f.price) / btFill.price * 1e4);
+      expected.push(f.side === 'buy' ? ((f.price - btFill.price) / btFill.price) * 1e4 : ((btFill.price - f.price) / btFill.price) * 1e4);
     }
     r.shortfall.perFill.forEach((s, k) => {
       expect(s.shortfallBps).toBeCloseTo(expected[k]!, 9);

@@ -23,8 +23,7 @@ interface Element {
   inner: string;
 }
 
-const unescapeHtml = (s: string): string =>
-  s.replace(/&(amp|lt|gt|quot|#39|#x27|nbsp);/g, (_m, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'", '#x27': "'", nbsp: '\u00a0' })[e]!);
+const unescapeHtml = (s: string): string => s.replace(/&(amp|lt|gt|quot|#39|#x27|nbsp);/g, (_m, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'", '#x27': "'", nbsp: '\u00a0' })[e]!);
 
 function attrs(tag: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -46,7 +45,11 @@ function children(inner: string, tag: string): Record<string, string>[] {
 
 const nums = (s: string | undefined): number[] => (s ?? '').trim().split(/\s+/).filter(Boolean).map(Number);
 const points = (s: string | undefined): [number, number][] =>
-  (s ?? '').trim().split(/\s+/).filter(Boolean).map((p) => p.split(',').map(Number) as [number, number]);
+  (s ?? '')
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((p) => p.split(',').map(Number) as [number, number]);
 
 /** The pixels are an affine image of the data: px = a + b·v for every point (to the 0.1 px the SVG is written at). */
 function expectAffine(pixels: number[], values: number[], what: string): void {
@@ -145,8 +148,16 @@ describe('report.html in headless Chromium', () => {
         const p = lines[key]!;
         expect(nums(p['data-values']), `${m.id} ${key}`).toEqual(c[key]);
         const px = points(p['points']);
-        expectAffine(px.map(([x]) => x), tms, `${m.id} ${key} x`);
-        expectAffine(px.map(([, y]) => y), c[key], `${m.id} ${key} y`);
+        expectAffine(
+          px.map(([x]) => x),
+          tms,
+          `${m.id} ${key} x`,
+        );
+        expectAffine(
+          px.map(([, y]) => y),
+          c[key],
+          `${m.id} ${key} y`,
+        );
       }
       // Higher equity is drawn higher up (smaller y); a deeper drawdown lower down.
       const eqPx = points(lines['equity']!['points']);
@@ -199,10 +210,17 @@ describe('report.html in headless Chromium', () => {
         const lines = Object.fromEntries(children(el[0]!.inner, 'polyline').map((p) => [p['data-series'], p]));
         for (const key of ['equity', 'buyHold', 'drawdown'] as const) {
           expect(nums(lines[key]!['data-values']), `${m.id} fold ${f.index} ${key}`).toEqual(c[key]);
-          expectAffine(points(lines[key]!['points']).map(([, y]) => y), c[key], `${m.id} fold ${f.index} ${key} y`);
+          expectAffine(
+            points(lines[key]!['points']).map(([, y]) => y),
+            c[key],
+            `${m.id} fold ${f.index} ${key} y`,
+          );
         }
       }
-      for (const [chart, metric] of [['fold-returns', 'totalReturn'], ['fold-sharpe', 'sharpe']] as const) {
+      for (const [chart, metric] of [
+        ['fold-returns', 'totalReturn'],
+        ['fold-sharpe', 'sharpe'],
+      ] as const) {
         const el = charts.filter((s) => s.attrs['data-chart'] === chart && s.attrs['data-model'] === m.id);
         expect(el, `${m.id} ${chart}`).toHaveLength(1);
         const bars = children(el[0]!.inner, 'rect').filter((r) => r['data-index'] !== undefined);

@@ -36,10 +36,26 @@ function readBar(line: string, axisAt: number): { label: string; value: number |
   expect(m, line).not.toBeNull();
   const chars = [...line];
   expect(chars[axisAt], `${line}: the axis is in one column`).toBe(AXIS);
-  const left = chars.slice(0, axisAt).join('').replace(/^.*?%\s*/, '').trim();
-  const right = chars.slice(axisAt + 1).join('').trim();
+  const left = chars
+    .slice(0, axisAt)
+    .join('')
+    .replace(/^.*?%\s*/, '')
+    .trim();
+  const right = chars
+    .slice(axisAt + 1)
+    .join('')
+    .trim();
   const len = (s: string): number => [...s].reduce((n, c) => n + (c === BAR ? 1 : c === THIN_GAIN || c === THIN_LOSS ? 0.5 : NaN), 0);
-  const side = left && right ? (() => { throw new Error(`a bar on both sides: ${line}`); })() : left ? 'loss' : right ? 'gain' : 'none';
+  const side =
+    left && right
+      ? (() => {
+          throw new Error(`a bar on both sides: ${line}`);
+        })()
+      : left
+        ? 'loss'
+        : right
+          ? 'gain'
+          : 'none';
   return { label: m![1]!, value: m![2] === 'n/a' ? null : Number(m![2]!.replace(' %', '')), side, cells: len(left || right) };
 }
 
@@ -47,7 +63,10 @@ function checkBars(lines: string[], returnsPct: (number | null)[], width: number
   const axisAt = [...lines[0]!].indexOf(AXIS);
   expect(axisAt, what).toBeGreaterThan(0);
   const bars = lines.slice(1).map((l) => readBar(l, axisAt));
-  expect(bars.map((b) => b.label), what).toEqual(returnsPct.map((_, i) => `F${i + 1}`));
+  expect(
+    bars.map((b) => b.label),
+    what,
+  ).toEqual(returnsPct.map((_, i) => `F${i + 1}`));
   const max = Math.max(...returnsPct.filter((v): v is number => v !== null).map(Math.abs));
   bars.forEach((b, i) => {
     const v = returnsPct[i]!;
@@ -67,7 +86,10 @@ function checkBars(lines: string[], returnsPct: (number | null)[], width: number
 describe('signed fold bars', () => {
   it('draw losses left of the axis and gains right, lengths proportional to |return|', () => {
     const values = [-14.13, -0.44, -20.88, 16.3, 0, 0.1, null];
-    const lines = signedBars(values.map((v, i) => ({ label: `F${i + 1}`, value: v })), 20);
+    const lines = signedBars(
+      values.map((v, i) => ({ label: `F${i + 1}`, value: v })),
+      20,
+    );
     checkBars(lines, values, 20, 'mixed');
     // The largest loss has the longest bar: the opposite of a chart whose bars rise from the axis floor.
     const axisAt = [...lines[0]!].indexOf(AXIS);
@@ -76,7 +98,13 @@ describe('signed fold bars', () => {
   });
 
   it('a run with only gains has no loss side, and one with only losses no gain side', () => {
-    const gains = signedBars([{ label: 'F1', value: 3 }, { label: 'F2', value: 1.5 }], 10);
+    const gains = signedBars(
+      [
+        { label: 'F1', value: 3 },
+        { label: 'F2', value: 1.5 },
+      ],
+      10,
+    );
     expect(gains.map((l) => [...l].indexOf(AXIS))).toEqual([15, 15, 15]);
     expect(gains[1]).toBe(`F1    +3.00 %  ${AXIS}${BAR.repeat(10)}`);
     expect(gains[2]).toBe(`F2    +1.50 %  ${AXIS}${BAR.repeat(5)}`);
@@ -95,7 +123,7 @@ describe('report.md and the Action markdown of the example run', () => {
     expect(r.code, r.stderr).toBe(1);
     report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8'));
     reportMd = readFileSync(path.join(out, 'report.md'), 'utf8');
-   }, 5 * 60_000);
+  }, 5 * 60_000);
 
   /** One model's collapsed section. */
   function section(markdown: string, id: string): string {
@@ -132,7 +160,12 @@ describe('report.md and the Action markdown of the example run', () => {
         continue;
       }
       expect(blocks, m.id).toHaveLength(1);
-      checkBars(blocks[0]!, m.walkForward.folds.map((f: any) => f.metrics.totalReturn * 100), 20, m.id);
+      checkBars(
+        blocks[0]!,
+        m.walkForward.folds.map((f: any) => f.metrics.totalReturn * 100),
+        20,
+        m.id,
+      );
     }
   }
 
@@ -179,7 +212,9 @@ describe('report.md and the Action markdown of the example run', () => {
     // Markdown link, image and table syntax in an id stays text in the <summary> line too.
     const linky = structuredClone(report);
     linky.models[0].id = '[link](https://evil.example/l)![img](https://evil.example/i.png)|PWN col|*x*';
-    const line = renderMarkdown(linky).split('\n').find((l) => l.startsWith('<details><summary>'))!;
+    const line = renderMarkdown(linky)
+      .split('\n')
+      .find((l) => l.startsWith('<details><summary>'))!;
     expect(line).not.toMatch(/\]\(|!\[|\||\*x\*/);
     expect(modelSectionsIn(line)).toEqual([linky.models[0].id]);
   });
@@ -188,7 +223,12 @@ describe('report.md and the Action markdown of the example run', () => {
     const m = structuredClone(report.models.find((x: any) => x.id === 'BTCUSD_4Hour'));
     m.walkForward.folds[2].metrics.totalReturn = null;
     const lines = foldReturnsBlock(m)!.split('\n').slice(1, -1);
-    checkBars(lines, m.walkForward.folds.map((f: any) => (f.metrics.totalReturn === null ? null : f.metrics.totalReturn * 100)), 20, 'n/a');
+    checkBars(
+      lines,
+      m.walkForward.folds.map((f: any) => (f.metrics.totalReturn === null ? null : f.metrics.totalReturn * 100)),
+      20,
+      'n/a',
+    );
   });
 });
 
@@ -220,7 +260,10 @@ describe('50 models in one PR comment', () => {
     expect(body).not.toContain('✂️');
     expect(checkOutput({ conclusion: 'failure', title: 't', summary: markdown, trimNote: note }).trimmed).toBe(false);
     const summaryEnd = markdown.indexOf('<details><summary>');
-    const rows = markdown.slice(0, summaryEnd).split('\n').filter((l) => /^\| SYM\d\dUSD\\_1Hour /.test(l));
+    const rows = markdown
+      .slice(0, summaryEnd)
+      .split('\n')
+      .filter((l) => /^\| SYM\d\dUSD\\_1Hour /.test(l));
     expect(rows).toHaveLength(50);
     for (const m of report.models) {
       const row = rows.find((r) => r.startsWith(`| ${m.id.replace(/_/g, '\\_')} `));

@@ -20,7 +20,9 @@ const check = (doc: unknown): { ok: boolean; errors: string[] } => {
   const ok = validate(doc) as boolean;
   return {
     ok,
-    errors: (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}${e.keyword === 'additionalProperties' ? ` ${String((e.params as { additionalProperty: string }).additionalProperty)}` : ''}`),
+    errors: (validate.errors ?? []).map(
+      (e) => `${e.instancePath} ${e.message}${e.keyword === 'additionalProperties' ? ` ${String((e.params as { additionalProperty: string }).additionalProperty)}` : ''}`,
+    ),
   };
 };
 const valid = { ok: true, errors: [] };
@@ -109,6 +111,9 @@ describe('schemas/report.json', () => {
     edit(r);
     const res = check(r);
     expect(res.ok).toBe(false);
-    expect(res.errors.some((e) => e.includes(message)), res.errors.join('\n')).toBe(true);
+    expect(
+      res.errors.some((e) => e.includes(message)),
+      res.errors.join('\n'),
+    ).toBe(true);
   });
 });

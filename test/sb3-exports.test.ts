@@ -239,12 +239,18 @@ describe('the command line on an exported policy', () => {
   it('backtest --walk-forward runs the RecurrentPPO export end to end', async () => {
     const res = await runCli([
       'backtest',
-      '--model', path.join(DIR, 'recurrent_ppo.onnx'),
-      '--card', path.join(DIR, 'recurrent_ppo.card.json'),
-      '--data', EXAMPLE_DATA,
-      '--days', '30',
-      '--walk-forward', '3',
-      '--end', '2024-09-10T00:00:00Z',
+      '--model',
+      path.join(DIR, 'recurrent_ppo.onnx'),
+      '--card',
+      path.join(DIR, 'recurrent_ppo.card.json'),
+      '--data',
+      EXAMPLE_DATA,
+      '--days',
+      '30',
+      '--walk-forward',
+      '3',
+      '--end',
+      '2024-09-10T00:00:00Z',
       '--json',
     ]);
     expect(res.stderr).not.toContain('error');

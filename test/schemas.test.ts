@@ -75,12 +75,25 @@ describe('policy-card.json', () => {
     ['an unknown key', edit((c) => (c.observation.windw = 4)), 'observation.windw is not a known key', '/observation/windw'],
     ['a feature the vocabulary lacks', edit((c) => (c.observation.features[0] = 'rsi_fast')), 'observation.features[0].name "rsi_fast" is not a known feature', '/observation/features/0'],
     ['a parameter out of range', edit((c) => (c.observation.features[0] = { name: 'rsi', period: 0 })), 'observation.features[0].period must be a positive integer', '/observation/features/0'],
-    ['a parameter the feature does not take', edit((c) => (c.observation.features[0] = { name: 'log_return', period: 3 })), 'observation.features[0].period is not a parameter of log_return', '/observation/features/0'],
+    [
+      'a parameter the feature does not take',
+      edit((c) => (c.observation.features[0] = { name: 'log_return', period: 3 })),
+      'observation.features[0].period is not a parameter of log_return',
+      '/observation/features/0',
+    ],
     ['a window of 0', edit((c) => (c.observation.window = 0)), 'observation.window must be an integer from 1', '/observation/window'],
     ['an unknown output kind', edit((c) => (c.action.output_kind = 'softmax')), 'action.output_kind', '/action'],
     ['an unknown meaning', edit((c) => (c.action.meanings = ['HOLD', 'JUMP'])), 'action.meanings', '/action'],
     ['leverage', edit((c) => (c.execution = { max_exposure: 2 })), 'execution.max_exposure must be a number in (0, 1]', '/execution'],
-    ['a feature graph outside the card folder', edit((c) => { c.observation.feature_graph = { file: '../x.onnx', window: 4 }; c.observation.features.push({ name: 'graph', column: 0 }); }), 'observation.feature_graph.file must be a plain relative path', '/observation/feature_graph'],
+    [
+      'a feature graph outside the card folder',
+      edit((c) => {
+        c.observation.feature_graph = { file: '../x.onnx', window: 4 };
+        c.observation.features.push({ name: 'graph', column: 0 });
+      }),
+      'observation.feature_graph.file must be a plain relative path',
+      '/observation/feature_graph',
+    ],
     ['a golden vector without obs', edit((c) => (c.golden = [{ output: [1, 2, 3] }])), 'golden[0].obs is missing', '/golden'],
     ['another schema', edit((c) => (c.schema = 'policy-card/2')), 'schema must be "policy-card/1"', '/schema'],
   ];
@@ -88,7 +101,10 @@ describe('policy-card.json', () => {
     expect(() => parseCard(card, 'c.card.json')).toThrow(message);
     const r = validate('policy-card.json', card);
     expect(r.ok).toBe(false);
-    expect(r.paths.some((p) => p.startsWith(pointer)), r.paths.join(' ')).toBe(true);
+    expect(
+      r.paths.some((p) => p.startsWith(pointer)),
+      r.paths.join(' '),
+    ).toBe(true);
   });
 
   it('knows every feature with its parameters: each feature of the vocabulary validates with its defaults', () => {
@@ -96,7 +112,19 @@ describe('policy-card.json', () => {
       .filter((s) => s.properties)
       .map((s) => s.properties!.name.const);
     for (const f of features) {
-      const card = edit((c) => (c.observation.features = [f === 'graph' ? { name: 'graph', column: 0 } : { name: f, ...(f === 'volatility' || f === 'rsi' || f === 'sma_ratio' || f === 'ema_ratio' || f === 'volume_z' || f === 'obv_z' || f === 'obv_change' || f === 'vwap_distance' ? { period: 5 } : {}) }]));
+      const card = edit(
+        (c) =>
+          (c.observation.features = [
+            f === 'graph'
+              ? { name: 'graph', column: 0 }
+              : {
+                  name: f,
+                  ...(f === 'volatility' || f === 'rsi' || f === 'sma_ratio' || f === 'ema_ratio' || f === 'volume_z' || f === 'obv_z' || f === 'obv_change' || f === 'vwap_distance'
+                    ? { period: 5 }
+                    : {}),
+                },
+          ]),
+      );
       if (f === 'graph') card.observation.feature_graph = { file: 'f.onnx', window: 4 };
       delete card.observation.normalize;
       card.golden = [];
@@ -133,7 +161,10 @@ describe('policy-gate.config.json', () => {
     expect(() => parseConfig(doc, 'c.yml')).toThrow();
     const r = validate('policy-gate.config.json', doc);
     expect(r.ok).toBe(false);
-    expect(r.paths.some((p) => p.startsWith(pointer)), r.paths.join(' ')).toBe(true);
+    expect(
+      r.paths.some((p) => p.startsWith(pointer)),
+      r.paths.join(' '),
+    ).toBe(true);
   });
 });
 

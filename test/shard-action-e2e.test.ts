@@ -44,7 +44,6 @@ let bundle: string;
 let runtimeModules: string;
 let fake: FakeGitHub;
 
-
 beforeAll(async () => {
   ({ file: bundle, runtimeModules } = await buildBundle());
 }, 60_000);
@@ -217,7 +216,9 @@ describe('a sharded run: three shard jobs, then the merge job', () => {
     expect(other.code).toBe(1);
     const refused = fake.state.checkRuns[2]!;
     expect(refused.conclusion).toBe('failure');
-    expect(refused.output!.title).toMatch(/^error: artifact policy-gate-shard-1-of-3 \(id \d+\) \(shard 1\/3\) ran with another config: sha256 [0-9a-f]{12}…, but the merge resolves sha256 [0-9a-f]{12}…/);
+    expect(refused.output!.title).toMatch(
+      /^error: artifact policy-gate-shard-1-of-3 \(id \d+\) \(shard 1\/3\) ran with another config: sha256 [0-9a-f]{12}…, but the merge resolves sha256 [0-9a-f]{12}…/,
+    );
   }, 120_000);
 
   it('pull_request: a shard that never uploaded fails the merged check naming its models, even with fail-on-rejection: false', async () => {

@@ -56,7 +56,7 @@ function refusal(fn: () => unknown): string {
 }
 
 describe('mergePartialReports', () => {
-  it('merges in the plan\'s order whatever order the partials come in, and concludes', () => {
+  it("merges in the plan's order whatever order the partials come in, and concludes", () => {
     const out = mergePartialReports([partial(3), partial(1), partial(2)], { now: NOW });
     expect(out.report.models.map((m) => m.id)).toEqual(['A', 'B', 'C', 'D']);
     expect(out.report.conclusion).toBe('success');
@@ -119,7 +119,9 @@ describe('mergePartialReports', () => {
     expect(refusal(() => mergePartialReports(all, { now: NOW, expected: { archiveSha256: 'b'.repeat(64), archiveLabel: 'models/x.zip' } }))).toBe(
       `p1.json (shard 1/3) comes from another archive: sha256 ${'a'.repeat(12)}…, but the archive models/x.zip has sha256 ${'b'.repeat(12)}…; merge with the archive the shards validated`,
     );
-    expect(refusal(() => mergePartialReports(all, { now: NOW, expected: { configSha256: 'd'.repeat(64) } }))).toMatch(/ran with another config: .* give the merge the same config file and inputs as the shards$/);
+    expect(refusal(() => mergePartialReports(all, { now: NOW, expected: { configSha256: 'd'.repeat(64) } }))).toMatch(
+      /ran with another config: .* give the merge the same config file and inputs as the shards$/,
+    );
     expect(refusal(() => mergePartialReports(all, { now: NOW, expected: { end: '2024-09-01T00:00:00.000Z' } }))).toMatch(
       /evaluated up to the last bar, but the merge runs with 2024-09-01T00:00:00.000Z/,
     );

@@ -4,15 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  expectedCost,
-  parseShardArtifactName,
-  parseShardSpec,
-  planShards,
-  shardArtifactName,
-  shardModels,
-  type ShardCost,
-} from '../src/core/shard.js';
+import { expectedCost, parseShardArtifactName, parseShardSpec, planShards, shardArtifactName, shardModels, type ShardCost } from '../src/core/shard.js';
 
 /** Unique ids with random costs; a third of them 0 (gating DROP, not evaluable). */
 const modelsArb = fc
@@ -44,7 +36,7 @@ describe('planShards', () => {
     );
   });
 
-  it('is deterministic: the input order does not change any model\'s shard', () => {
+  it("is deterministic: the input order does not change any model's shard", () => {
     fc.assert(
       fc.property(modelsArb, fc.integer({ min: 1, max: 8 }), fc.integer(), (models, n, seed) => {
         const shuffled = [...models].sort((a, b) => ((a.id.length * 31 + seed) % 7) - ((b.id.length * 31 + seed) % 7) || (a.id < b.id ? 1 : -1));
@@ -99,13 +91,30 @@ describe('planShards', () => {
   });
 
   it('more shards than models: the extra shards are empty, and every model is still placed once', () => {
-    const plan = planShards([{ id: 'A', cost: 5 }, { id: 'B', cost: 0 }], 5);
-    expect(plan).toEqual([{ id: 'A', shard: 1, cost: 5 }, { id: 'B', shard: 2, cost: 0 }]);
+    const plan = planShards(
+      [
+        { id: 'A', cost: 5 },
+        { id: 'B', cost: 0 },
+      ],
+      5,
+    );
+    expect(plan).toEqual([
+      { id: 'A', shard: 1, cost: 5 },
+      { id: 'B', shard: 2, cost: 0 },
+    ]);
     expect(shardModels(plan, 5)).toEqual([]);
   });
 
   it('refuses duplicate ids, negative or non-finite costs and a bad n', () => {
-    expect(() => planShards([{ id: 'A', cost: 1 }, { id: 'A', cost: 2 }], 2)).toThrow(/A appears twice/);
+    expect(() =>
+      planShards(
+        [
+          { id: 'A', cost: 1 },
+          { id: 'A', cost: 2 },
+        ],
+        2,
+      ),
+    ).toThrow(/A appears twice/);
     expect(() => planShards([{ id: 'A', cost: -1 }], 2)).toThrow(/finite number ≥ 0/);
     expect(() => planShards([{ id: 'A', cost: Number.NaN }], 2)).toThrow(/finite number ≥ 0/);
     expect(() => planShards([], 0)).toThrow(/positive integer/);

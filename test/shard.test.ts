@@ -11,17 +11,7 @@ import { unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli.js';
 import { expectedCost } from '../src/core/shard.js';
-import {
-  EXAMPLE_DATA,
-  EXAMPLE_ZIP,
-  cleanupTempDirs,
-  enc,
-  exampleFolder,
-  readFolder,
-  runCli,
-  tempDir,
-  type CliResult,
-} from './helpers/e2e.js';
+import { EXAMPLE_DATA, EXAMPLE_ZIP, cleanupTempDirs, enc, exampleFolder, readFolder, runCli, tempDir, type CliResult } from './helpers/e2e.js';
 
 afterAll(cleanupTempDirs);
 
@@ -144,7 +134,9 @@ describe('merge refuses or fails what does not add up', () => {
   const plan3 = (): { id: string; shard: number }[] => readJson(path.join(partialDir(3, 1), 'report.json')).shard.plan;
 
   it('a missing shard: conclusion failure naming its models, exit 1 (never a silent pass)', async () => {
-    const missing = plan3().filter((p) => p.shard === 2).map((p) => p.id);
+    const missing = plan3()
+      .filter((p) => p.shard === 2)
+      .map((p) => p.id);
     expect(missing.length).toBeGreaterThan(0);
     const out = path.join(root, 'merged-missing');
     const res = await runCli(['merge', partialDir(3, 1), partialDir(3, 3), '--out', out]);
@@ -154,7 +146,11 @@ describe('merge refuses or fails what does not add up', () => {
     const why = `shard 2/3 did not report (no partial report): ${missing.length} model(s) not evaluated: ${missing.join(', ')}`;
     expect(report.errors).toEqual([why]);
     expect(report.conclusionReasons[0]).toBe(`run error: ${why}`);
-    expect(report.models.map((m: { id: string }) => m.id)).toEqual(plan3().filter((p) => p.shard !== 2).map((p) => p.id));
+    expect(report.models.map((m: { id: string }) => m.id)).toEqual(
+      plan3()
+        .filter((p) => p.shard !== 2)
+        .map((p) => p.id),
+    );
     expect(res.stdout).toMatch(/^conclusion: failure — \d+ reasons:$/m);
     expect(res.stdout.replace(/\s+/g, ' ')).toContain(` - run error: ${why}`);
     expect(res.stderr).toContain(`shard 2/3: MISSING — no partial report; not evaluated: ${missing.join(', ')}`);
@@ -170,7 +166,9 @@ describe('merge refuses or fails what does not add up', () => {
     const merged = await runCli(['merge', partialDir(3, 1), crashed, partialDir(3, 3), '--json']);
     expect(merged.code).toBe(1);
     const report = JSON.parse(merged.stdout);
-    const missing = plan3().filter((p) => p.shard === 2).map((p) => p.id);
+    const missing = plan3()
+      .filter((p) => p.shard === 2)
+      .map((p) => p.id);
     expect(report.errors[0]).toMatch(/^shard 2\/3: --data: the bars folder .*no-such-bars does not exist/);
     expect(report.errors[1]).toBe(`shard 2/3 stopped before it read the archive: ${missing.length} model(s) not evaluated: ${missing.join(', ')}`);
     expect(report.conclusion).toBe('failure');

@@ -317,7 +317,7 @@ describe('Simulation: order rules', () => {
     sim.step(0.5, 'continuous'); // |0.5 − 0.667| > 0.05 → sells down to 0.5 at the open of bar 3 (200)
     const r = sim.finish();
     expect(r.fills).toHaveLength(2);
-    expect(r.fills[1].quantity).toBeCloseTo(0.5 * 15_000 / 200 - 50, 9); // −12.5
+    expect(r.fills[1].quantity).toBeCloseTo((0.5 * 15_000) / 200 - 50, 9); // −12.5
   });
 
   it('discrete: the same target is never re-sent, even when the exposure drifts', () => {
@@ -435,15 +435,14 @@ describe('Simulation: no hidden leverage (SPEC 5)', () => {
     // T = 1 then wants 0.901 units (90.10 of notional) but can pay for 90.10 / (100·1.001) = 0.9001 (90.01):
     // with min_trade_value 90.05 the capped order is below it and is skipped; with 90 it goes through.
     const flat = bars(Array.from({ length: 4 }, () => [100, 100] as [number, number]));
-    const go = (minTradeValue: number): BacktestResult =>
-      run(flat, { start: 1, end: 3 }, costs({ feeBps: 10, slippageBps: 0, minTradeValue }), [0.99, 1, 1]);
+    const go = (minTradeValue: number): BacktestResult => run(flat, { start: 1, end: 3 }, costs({ feeBps: 10, slippageBps: 0, minTradeValue }), [0.99, 1, 1]);
     const skipped = go(90.05);
     expect(skipped.fills).toHaveLength(1);
     expect(skipped.fills[0].quantity).toBeCloseTo(99, 12);
     const taken = go(90);
     expect(taken.fills).toHaveLength(2);
     expect(taken.fills[1].quantity).toBeCloseTo(90.1 / 100.1, 9);
-    expect(taken.fills[1].notional).toBeCloseTo(90.1 / 100.1 * 100, 9);
+    expect(taken.fills[1].notional).toBeCloseTo((90.1 / 100.1) * 100, 9);
   });
 });
 
@@ -504,14 +503,18 @@ describe('Simulation vs the independent Python buy-and-hold (test/fixtures/empyr
     };
     const n = series.close.length - 1;
     expect(n).toBe(720);
-    const sim = new Simulation(series, { start: 1, end: n }, {
-      feeBps: s.feeBps,
-      slippageBps: s.slippageBps,
-      minTradeValue: s.minTradeValue,
-      capital: s.capital,
-      fill: 'next_open',
-      rebalanceBand: 0.05,
-    });
+    const sim = new Simulation(
+      series,
+      { start: 1, end: n },
+      {
+        feeBps: s.feeBps,
+        slippageBps: s.slippageBps,
+        minTradeValue: s.minTradeValue,
+        capital: s.capital,
+        fill: 'next_open',
+        rebalanceBand: 0.05,
+      },
+    );
     while (!sim.done) sim.step(1, 'discrete');
     const r = sim.finish();
     expect(r.curve.equity).toHaveLength(bh.equity.length);
@@ -579,7 +582,15 @@ describe('Simulation: never NaN or Infinity', () => {
 describe('the average entry price behind unrealized_return (a feature the policy sees)', () => {
   it('averages in on a scale-in, keeps it on a reduction, restarts it at the fill of a flip — against an independent ledger', () => {
     // Decisions at the closes of bars 0..5 fill at the opens of bars 1..6 (slippage and fee on).
-    const b = bars([[100, 100], [100, 104], [110, 118], [120, 116], [112, 108], [106, 100], [98, 95]]);
+    const b = bars([
+      [100, 100],
+      [100, 104],
+      [110, 118],
+      [120, 116],
+      [112, 108],
+      [106, 100],
+      [98, 95],
+    ]);
     const c = costs({ feeBps: 10, slippageBps: 20, minTradeValue: 0, rebalanceBand: 0 });
     const sim = new Simulation(b, { start: 1, end: 6 }, c, { periodsPerYear: 8760 });
     const slip = 20 / 10_000;
@@ -611,7 +622,8 @@ describe('the average entry price behind unrealized_return (a feature the policy
         if (dq > 0 && targets[k]! <= 1) dq = Math.min(dq, Math.max(0, cash) / (price * (1 + fee)));
         const after = q + dq;
         if (after === 0) avg = 0;
-        else if (q === 0 || Math.sign(after) !== Math.sign(q)) avg = price; // a new position or a flip
+        else if (q === 0 || Math.sign(after) !== Math.sign(q))
+          avg = price; // a new position or a flip
         else if (Math.abs(after) > Math.abs(q)) avg = (Math.abs(q) * avg + Math.abs(dq) * price) / Math.abs(after); // scale-in
         cash -= dq * price + Math.abs(dq) * price * fee;
         q = after;
@@ -767,7 +779,11 @@ describe('Simulation: inputs, a held start, the action histogram', () => {
       [() => new Simulation(b, { start: 1, end: 3 }, costs(), { periodsPerYear: 0 }), 'backtest: periods per year must be positive, got 0', 'periodsPerYear'],
       [() => new Simulation(b, { start: 1, end: 3 }, costs(), { periodsPerYear: Infinity }), 'backtest: periods per year must be positive, got Infinity', 'periodsPerYear'],
       [() => new Simulation(b, { start: 1, end: 3 }, costs(), { initial: { position: NaN, target: 0 } }), 'backtest: the initial position and target must be finite numbers, got NaN and 0', 'initial'],
-      [() => new Simulation(b, { start: 1, end: 3 }, costs(), { initial: { position: 1, target: Infinity } }), 'backtest: the initial position and target must be finite numbers, got 1 and Infinity', 'initial'],
+      [
+        () => new Simulation(b, { start: 1, end: 3 }, costs(), { initial: { position: 1, target: Infinity } }),
+        'backtest: the initial position and target must be finite numbers, got 1 and Infinity',
+        'initial',
+      ],
     ];
     for (const [f, message, subject] of cases) {
       const err = errorOf(f);
@@ -791,9 +807,7 @@ describe('Simulation: inputs, a held start, the action histogram', () => {
       return copy;
     };
     // window 2..3: bars 1 (the first decision's close) to 3 are read
-    expect(errorOf(() => new Simulation(withPrice(1, 'close', 0), { start: 2, end: 3 }, costs())).message).toBe(
-      'backtest: TEST 1Hour: bar 1 has a non-positive or missing price (open 100, close 0)',
-    );
+    expect(errorOf(() => new Simulation(withPrice(1, 'close', 0), { start: 2, end: 3 }, costs())).message).toBe('backtest: TEST 1Hour: bar 1 has a non-positive or missing price (open 100, close 0)');
     expect(errorOf(() => new Simulation(withPrice(3, 'open', 0), { start: 2, end: 3 }, costs())).message).toMatch(/bar 3 has a non-positive or missing price \(open 0, close 100\)/);
     expect(errorOf(() => new Simulation(withPrice(2, 'open', NaN), { start: 2, end: 3 }, costs())).message).toMatch(/bar 2 .*\(open NaN, close 100\)/);
     expect(errorOf(() => new Simulation(withPrice(2, 'close', -1), { start: 2, end: 3 }, costs())).message).toMatch(/bar 2 .*\(open 100, close -1\)/);

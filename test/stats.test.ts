@@ -8,15 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { normalCdf, normalInv } from '../src/core/stats/normal.js';
-import {
-  deflatedSharpe,
-  expectedMaxSharpe,
-  expectedMaxStandardNormal,
-  minTrackRecordLength,
-  probabilisticSharpe,
-  returnMoments,
-  sharpeVarianceTerm,
-} from '../src/core/stats/psr.js';
+import { deflatedSharpe, expectedMaxSharpe, expectedMaxStandardNormal, minTrackRecordLength, probabilisticSharpe, returnMoments, sharpeVarianceTerm } from '../src/core/stats/psr.js';
 import { binomialTail, pairedTTest, signTest, studentTTwoSided } from '../src/core/stats/binomial.js';
 import { autoBlockLength, bootstrapSharpeAndReturn, mulberry32, quantileSorted, stationaryResample } from '../src/core/stats/bootstrap.js';
 

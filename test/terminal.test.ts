@@ -40,7 +40,7 @@ describe('validate on the terminal', () => {
     expect(r.code, r.stderr).toBe(1);
     stdout = r.stdout;
     report = JSON.parse(readFileSync(path.join(cwd, 'out', 'report.json'), 'utf8'));
-   }, 5 * 60_000);
+  }, 5 * 60_000);
 
   it('fits 100 columns, the DECISIONS table included', () => {
     expectWithin(stdout, 100, 'example');
@@ -52,10 +52,11 @@ describe('validate on the terminal', () => {
   });
 
   it("prints each model's decision with its rule and what it missed for the next tier, and its notes in its block", () => {
-    const joined = (id: string): string => block(stdout, id).join('\n').replace(/\n {10}/g, ' ');
-    expect(joined('BTCUSD_4Hour')).toContain(
-      'DECISION: PAPER (rule 4: positive share 80 % ≥ 60 %, Sharpe std 1.496 ≤ 2) — not LIVE: Sharpe std 1.496 ≥ 1, gating REVIEW (LIVE needs APPROVED)',
-    );
+    const joined = (id: string): string =>
+      block(stdout, id)
+        .join('\n')
+        .replace(/\n {10}/g, ' ');
+    expect(joined('BTCUSD_4Hour')).toContain('DECISION: PAPER (rule 4: positive share 80 % ≥ 60 %, Sharpe std 1.496 ≤ 2) — not LIVE: Sharpe std 1.496 ≥ 1, gating REVIEW (LIVE needs APPROVED)');
     expect(joined('BTCUSD_2Hour')).toContain('DECISION: PAPER (rule 4: positive share 80 % ≥ 60 %, Sharpe std 1.418 ≤ 2) — not LIVE: Sharpe std 1.418 ≥ 1');
     expect(joined('BTCUSD_1Day')).toContain('DECISION: RETRAIN (rule 5: positive share 20 % < 60 %, Sharpe std 3.278 > 2) — not PAPER: 1/5 positive (20 %) < 60 %, Sharpe std 3.278 > 2');
     expect(joined('BTCUSD_1Hour')).toContain('— not RETRAIN: no fold made money (best -0.4 %)');
@@ -72,7 +73,10 @@ describe('validate on the terminal', () => {
         ...m.notes.map((n: string) => `note: ${n}`),
       ];
       expect(notes.length, m.id).toBe(expected.length);
-      const text = b.slice(decision + 1).join(' ').replace(/\s+/g, ' ');
+      const text = b
+        .slice(decision + 1)
+        .join(' ')
+        .replace(/\s+/g, ' ');
       for (const n of expected) expect(text, m.id).toContain(n.replace(/\s+/g, ' '));
     }
     // No notes are printed away from their model (after the last block).

@@ -91,12 +91,36 @@ describe('schedule with track: paper', () => {
     // ---- the account trades as the backtest did
     const decisions = t1.reconciliation.decisions.items.map((i: any) => i.backtest);
     const { bars } = await loadBarsFromDir(path.join(REPO, 'examples', 'data'), 'BTCUSD', '4Hour');
-    const sim = simulatePaperAccount(bars, { fills: decisions.map((d: any) => ({ barIndex: d.bar, quantity: d.side === 'buy' ? d.qty : -d.qty })) as never, end: bars.time.length - 1 }, {
-      lagBars: 0, maxSlippageBps: 10, seed: 11, feeBps: 25, partialAt: null, partialShare: 1, missAt: null, manual: null, qtyDecimals: 9,
-    });
+    const sim = simulatePaperAccount(
+      bars,
+      { fills: decisions.map((d: any) => ({ barIndex: d.bar, quantity: d.side === 'buy' ? d.qty : -d.qty })) as never, end: bars.time.length - 1 },
+      {
+        lagBars: 0,
+        maxSlippageBps: 10,
+        seed: 11,
+        feeBps: 25,
+        partialAt: null,
+        partialShare: 1,
+        missAt: null,
+        manual: null,
+        qtyDecimals: 9,
+      },
+    );
     trading.fills = [
       ...trading.fills,
-      ...sim.fills.map((f): FakeFill => ({ id: f.id, orderId: f.orderId, clientOrderId: f.clientOrderId!, time: f.time, symbol: 'BTC/USD', side: f.side, qty: f.qty, price: f.price, fee: { asset: f.feeAsset, amount: f.fee, withOrderId: false } })),
+      ...sim.fills.map(
+        (f): FakeFill => ({
+          id: f.id,
+          orderId: f.orderId,
+          clientOrderId: f.clientOrderId!,
+          time: f.time,
+          symbol: 'BTC/USD',
+          side: f.side,
+          qty: f.qty,
+          price: f.price,
+          fee: { asset: f.feeAsset, amount: f.fee, withOrderId: false },
+        }),
+      ),
     ];
     trading.positions = [{ symbol: 'BTC/USD', qty: sim.fills.reduce((q, f) => q + (f.side === 'buy' ? f.qty - f.fee : -f.qty), 0) }];
 

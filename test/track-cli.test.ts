@@ -80,7 +80,10 @@ function repo(models: Record<string, Record<string, unknown>>): string {
   return writeTree(tempDir('track-'), tree);
 }
 
-const fakeFill = (f: { id: string; orderId: string; clientOrderId: string | null; time: number; side: 'buy' | 'sell'; qty: number; price: number; fee: number; feeAsset: 'base' | 'quote' }, symbol = 'BTC/USD'): FakeFill => ({
+const fakeFill = (
+  f: { id: string; orderId: string; clientOrderId: string | null; time: number; side: 'buy' | 'sell'; qty: number; price: number; fee: number; feeAsset: 'base' | 'quote' },
+  symbol = 'BTC/USD',
+): FakeFill => ({
   id: f.id,
   orderId: f.orderId,
   clientOrderId: f.clientOrderId ?? `manual-${f.orderId}`,
@@ -93,14 +96,37 @@ const fakeFill = (f: { id: string; orderId: string; clientOrderId: string | null
 });
 
 // Bought before promoted_at: the backtest must start from this position too.
-const EARLY = { id: '20240715000005000::early', orderId: 'early-1', clientOrderId: null, time: Date.parse('2024-07-15T00:00:05Z'), side: 'buy' as const, qty: 0.25, price: 64_000, fee: 0, feeAsset: 'base' as const };
-const ETH = { id: '20240801000005000::eth', orderId: 'eth-1', clientOrderId: null, time: Date.parse('2024-08-01T00:00:05Z'), side: 'buy' as const, qty: 1, price: 3_200, fee: 0.0025, feeAsset: 'base' as const };
+const EARLY = {
+  id: '20240715000005000::early',
+  orderId: 'early-1',
+  clientOrderId: null,
+  time: Date.parse('2024-07-15T00:00:05Z'),
+  side: 'buy' as const,
+  qty: 0.25,
+  price: 64_000,
+  fee: 0,
+  feeAsset: 'base' as const,
+};
+const ETH = {
+  id: '20240801000005000::eth',
+  orderId: 'eth-1',
+  clientOrderId: null,
+  time: Date.parse('2024-08-01T00:00:05Z'),
+  side: 'buy' as const,
+  qty: 1,
+  price: 3_200,
+  fee: 0.0025,
+  feeAsset: 'base' as const,
+};
 
 describe('policy-gate track', () => {
   it('says "no record" when nothing is attributed, then finds and measures a simulated paper account\'s departures', async () => {
     const dir = repo({ BTCUSD_2Hour: {} });
     fake.fills = [fakeFill(EARLY), fakeFill(ETH, 'ETH/USD')];
-    fake.positions = [{ symbol: 'BTC/USD', qty: 0.25 }, { symbol: 'ETH/USD', qty: 1 - 0.0025 }];
+    fake.positions = [
+      { symbol: 'BTC/USD', qty: 0.25 },
+      { symbol: 'ETH/USD', qty: 1 - 0.0025 },
+    ];
 
     // ---- pass 1: no record
     const first = await run(['track', '--data', EXAMPLE_DATA, '--out', 'out1', '--json'], dir);
@@ -130,21 +156,28 @@ describe('policy-gate track', () => {
     let manualBar = decisions[0].bar + 1;
     while (btFills.some((f: any) => Math.abs(f.barIndex - manualBar) <= 4)) manualBar++;
     expect(manualBar).toBeLessThan(bars.time.length - 2);
-    const account = simulatePaperAccount(bars, { fills: btFills as never, end }, {
-      lagBars: 1,
-      maxSlippageBps: 15,
-      seed: 7,
-      feeBps: 25,
-      partialAt,
-      partialShare: 0.8,
-      missAt,
-      manual: { bar: manualBar, qty: 0.01 },
-      qtyDecimals: 9,
-      startPosition: 0.25,
-    });
+    const account = simulatePaperAccount(
+      bars,
+      { fills: btFills as never, end },
+      {
+        lagBars: 1,
+        maxSlippageBps: 15,
+        seed: 7,
+        feeBps: 25,
+        partialAt,
+        partialShare: 0.8,
+        missAt,
+        manual: { bar: manualBar, qty: 0.01 },
+        qtyDecimals: 9,
+        startPosition: 0.25,
+      },
+    );
     const held = account.fills.reduce((q, f) => q + (f.side === 'buy' ? f.qty - f.fee : -f.qty), 0.25);
     fake.fills = [fakeFill(EARLY), fakeFill(ETH, 'ETH/USD'), ...account.fills.map((f) => fakeFill(f))];
-    fake.positions = [{ symbol: 'BTC/USD', qty: held }, { symbol: 'ETH/USD', qty: 1 - 0.0025 }];
+    fake.positions = [
+      { symbol: 'BTC/USD', qty: held },
+      { symbol: 'ETH/USD', qty: 1 - 0.0025 },
+    ];
     fake.requests.length = 0;
 
     const second = await run(['track', '--data', EXAMPLE_DATA, '--out', 'out2'], dir);
@@ -227,7 +260,9 @@ describe('policy-gate track', () => {
     const r = JSON.parse(res.stdout);
     for (const m of r.models) {
       expect(m.track.judgement.verdict).toBe('no_record');
-      expect(m.track.judgement.reasons[0]).toBe('no record yet: BTCUSD_2Hour, BTCUSD_4Hour all trade BTCUSD on this account: give each entry a client_order_id_prefix (the prefix of the client_order_id its orders are sent with)');
+      expect(m.track.judgement.reasons[0]).toBe(
+        'no record yet: BTCUSD_2Hour, BTCUSD_4Hour all trade BTCUSD on this account: give each entry a client_order_id_prefix (the prefix of the client_order_id its orders are sent with)',
+      );
     }
 
     const dir2 = repo({ BTCUSD_2Hour: { client_order_id_prefix: 'pg-2h-' }, BTCUSD_4Hour: { client_order_id_prefix: 'pg-4h-' } });
@@ -273,9 +308,21 @@ describe('policy-gate track', () => {
     const { bars } = await loadBarsFromDir(EXAMPLE_DATA, 'BTCUSD', '4Hour');
     const btFills = decisions.map((d: any) => ({ barIndex: d.bar, quantity: d.side === 'buy' ? d.qty : -d.qty }));
     const replay = async (maxSlippageBps: number) => {
-      const account = simulatePaperAccount(bars, { fills: btFills as never, end: bars.time.length - 1 }, {
-        lagBars: 0, maxSlippageBps, seed: 3, feeBps: 25, partialAt: null, partialShare: 1, missAt: null, manual: null, qtyDecimals: 9,
-      });
+      const account = simulatePaperAccount(
+        bars,
+        { fills: btFills as never, end: bars.time.length - 1 },
+        {
+          lagBars: 0,
+          maxSlippageBps,
+          seed: 3,
+          feeBps: 25,
+          partialAt: null,
+          partialShare: 1,
+          missAt: null,
+          manual: null,
+          qtyDecimals: 9,
+        },
+      );
       fake.fills = [fakeFill(ETH, 'ETH/USD'), ...account.fills.map((f) => fakeFill(f))];
       fake.positions = [{ symbol: 'BTC/USD', qty: account.fills.reduce((q, f) => q + (f.side === 'buy' ? f.qty - f.fee : -f.qty), 0) }];
       const res = await run(['track', '--data', EXAMPLE_DATA, '--config', 'pg.yml', '--json'], dir);

@@ -76,7 +76,10 @@ describe('the tracking pull request (schedule)', () => {
     const files = exampleFiles();
     const tree: Record<string, Uint8Array | string> = {};
     const models: Record<string, unknown> = {};
-    for (const [id, prefix] of [['BTCUSD_2Hour', 'pg-2h-'], ['BTCUSD_4Hour', 'pg-4h-']] as const) {
+    for (const [id, prefix] of [
+      ['BTCUSD_2Hour', 'pg-2h-'],
+      ['BTCUSD_4Hour', 'pg-4h-'],
+    ] as const) {
       tree[`models/${id}/${id}.onnx`] = files[`${SRC}/${id}.onnx`]!;
       tree[`models/${id}/${id}.card.json`] = files[`${SRC}/${id}.card.json`]!;
       models[id] = {
@@ -99,16 +102,41 @@ describe('the tracking pull request (schedule)', () => {
     trading.fills = [{ id: '1::eth', orderId: 'eth', clientOrderId: 'manual', time: Date.parse('2024-08-01T00:00:05Z'), symbol: 'ETH/USD', side: 'buy', qty: 1, price: 3200, fee: null }];
     const first = await track(ws);
     const account: FakeFill[] = [...trading.fills];
-    for (const [id, tf, prefix, slip] of [['BTCUSD_2Hour', '2Hour', 'pg-2h-', 300], ['BTCUSD_4Hour', '4Hour', 'pg-4h-', 10]] as const) {
+    for (const [id, tf, prefix, slip] of [
+      ['BTCUSD_2Hour', '2Hour', 'pg-2h-', 300],
+      ['BTCUSD_4Hour', '4Hour', 'pg-4h-', 10],
+    ] as const) {
       const m = first.report.models.find((x) => x.id === id)!;
       expect(m.track!.judgement.verdict).toBe('no_record');
       const decisions = m.track!.reconciliation!.decisions.items.map((i) => i.backtest!);
       const { bars } = await loadBarsFromDir(EXAMPLE_DATA, 'BTCUSD', tf);
-      const sim = simulatePaperAccount(bars, { fills: decisions.map((d) => ({ barIndex: d.bar, quantity: d.side === 'buy' ? d.qty : -d.qty })) as never, end: bars.time.length - 1 }, {
-        lagBars: 0, maxSlippageBps: slip, seed: 11, feeBps: 25, partialAt: null, partialShare: 1, missAt: null, manual: null, qtyDecimals: 9,
-      });
+      const sim = simulatePaperAccount(
+        bars,
+        { fills: decisions.map((d) => ({ barIndex: d.bar, quantity: d.side === 'buy' ? d.qty : -d.qty })) as never, end: bars.time.length - 1 },
+        {
+          lagBars: 0,
+          maxSlippageBps: slip,
+          seed: 11,
+          feeBps: 25,
+          partialAt: null,
+          partialShare: 1,
+          missAt: null,
+          manual: null,
+          qtyDecimals: 9,
+        },
+      );
       for (const f of sim.fills) {
-        account.push({ id: `${f.id}-${prefix}`, orderId: `${prefix}${f.orderId}`, clientOrderId: `${prefix}${f.orderId}`, time: f.time, symbol: 'BTC/USD', side: f.side, qty: f.qty, price: f.price, fee: { asset: f.feeAsset, amount: f.fee, withOrderId: true } });
+        account.push({
+          id: `${f.id}-${prefix}`,
+          orderId: `${prefix}${f.orderId}`,
+          clientOrderId: `${prefix}${f.orderId}`,
+          time: f.time,
+          symbol: 'BTC/USD',
+          side: f.side,
+          qty: f.qty,
+          price: f.price,
+          fee: { asset: f.feeAsset, amount: f.fee, withOrderId: true },
+        });
       }
     }
     trading.fills = account;

@@ -13,7 +13,16 @@ const costs: CostModel = { feeBps: 25, slippageBps: 5, minTradeValue: 1, capital
 
 function walk(n: number, seed: number): BarSeries {
   const rnd = seeded(seed);
-  const b = { symbol: 'BTCUSD', timeframe: '1Hour' as const, time: new Float64Array(n), open: new Float64Array(n), high: new Float64Array(n), low: new Float64Array(n), close: new Float64Array(n), volume: new Float64Array(n) };
+  const b = {
+    symbol: 'BTCUSD',
+    timeframe: '1Hour' as const,
+    time: new Float64Array(n),
+    open: new Float64Array(n),
+    high: new Float64Array(n),
+    low: new Float64Array(n),
+    close: new Float64Array(n),
+    volume: new Float64Array(n),
+  };
   let price = 40_000;
   for (let i = 0; i < n; i++) {
     const o = price * (1 + (rnd() - 0.5) * 0.002);
@@ -45,7 +54,7 @@ function record(n: number, maxSlippageBps: number, lagBars = 0) {
 describe('judgeTrack', () => {
   const good = record(24 * 40, 10); // 40 days, 96 decisions, slippage uniform in [0, 10] bps
 
-  it('makes a PAPER model whose record holds eligible for LIVE, with each rule\'s numbers', () => {
+  it("makes a PAPER model whose record holds eligible for LIVE, with each rule's numbers", () => {
     const { rec, interval, account } = good;
     // the cost of each fill is its slippage plus the 25 bps fee: its mean over 30 bps is the ratio
     const meanCost = account.slippageBps.reduce((a, v) => a + v, 0) / account.slippageBps.length + 25;
@@ -96,7 +105,12 @@ describe('planTrack', () => {
     };
     const judged = (id: string, verdict: string, reason: string) => ({ id, track: { judgement: { verdict, reasons: [reason], checks: [] } } });
     const report = {
-      models: [judged('A', 'eligible_live', 'eligible for LIVE: all rules hold'), judged('B', 'demote', 'the record diverges: cost 5 ×'), judged('C', 'demote', 'the record diverges: return below'), judged('D', 'hold', 'stays')],
+      models: [
+        judged('A', 'eligible_live', 'eligible for LIVE: all rules hold'),
+        judged('B', 'demote', 'the record diverges: cost 5 ×'),
+        judged('C', 'demote', 'the record diverges: return below'),
+        judged('D', 'hold', 'stays'),
+      ],
     } as never;
     const now = new Date('2025-01-02T00:00:00Z');
     const plan = planTrack(configs as never, report, { now, runUrl: null, reportSha256: 'abc' });
@@ -105,7 +119,15 @@ describe('planTrack', () => {
       ['B', 'demoted', 'LIVE', 'PAPER'],
       ['C', 'removed', 'PAPER', null],
     ]);
-    expect(plan.live.models['A']).toEqual({ model: 'a.onnx', tier: 'LIVE', owner: 'x', promoted_at: now.toISOString(), reasons: 'eligible for LIVE: all rules hold', report_sha256: 'abc', run_url: null });
+    expect(plan.live.models['A']).toEqual({
+      model: 'a.onnx',
+      tier: 'LIVE',
+      owner: 'x',
+      promoted_at: now.toISOString(),
+      reasons: 'eligible for LIVE: all rules hold',
+      report_sha256: 'abc',
+      run_url: null,
+    });
     expect(plan.paper.models['B']).toMatchObject({ model: 'b.onnx', tier: 'PAPER', promoted_at: now.toISOString(), reasons: 'the record diverges: cost 5 ×' });
     expect(Object.keys(plan.paper.models).sort()).toEqual(['B', 'D']);
     expect(Object.keys(plan.live.models)).toEqual(['A']);

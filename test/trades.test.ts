@@ -24,7 +24,25 @@ describe('trades', () => {
     const out = tempDir('trades-out-');
     const trades = tempDir('trades-csv-');
     const equity = tempDir('trades-eq-');
-    const res = await runCli(['backtest', '--model', MODEL, '--data', EXAMPLE_DATA, '--end', '2024-09-10T00:00:00Z', '--days', '90', '--walk-forward', '3', '--out', out, '--trades-out', trades, '--equity-out', equity]);
+    const res = await runCli([
+      'backtest',
+      '--model',
+      MODEL,
+      '--data',
+      EXAMPLE_DATA,
+      '--end',
+      '2024-09-10T00:00:00Z',
+      '--days',
+      '90',
+      '--walk-forward',
+      '3',
+      '--out',
+      out,
+      '--trades-out',
+      trades,
+      '--equity-out',
+      equity,
+    ]);
     expect(res.stderr).not.toMatch(/error/i);
     const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8'));
     const m = report.models[0];
@@ -38,7 +56,9 @@ describe('trades', () => {
       expect(w.tradesOmitted).toBe(0);
       total += w.trades.length;
       // The CSV holds the same trades, at full precision.
-      const [header, ...lines] = readFileSync(path.join(trades, `BTCUSD_1Hour.${name}.trades.csv`), 'utf8').trim().split('\n');
+      const [header, ...lines] = readFileSync(path.join(trades, `BTCUSD_1Hour.${name}.trades.csv`), 'utf8')
+        .trim()
+        .split('\n');
       expect(header).toBe('direction,entry,exit,entry_price,exit_price,quantity,notional,pnl,fees,return,closed_at_end');
       expect(lines).toHaveLength(w.trades.length);
       lines.forEach((line, i) => {
@@ -58,7 +78,11 @@ describe('trades', () => {
       }
       // The trades' cash results add up to the window's equity change (an open trade at the end is
       // closed at the last close for the statistics: that closing fill is not in the equity curve).
-      const eq = readFileSync(path.join(equity, `BTCUSD_1Hour.${name}.csv`), 'utf8').trim().split('\n').slice(1).map((l) => Number(l.split(',')[1]));
+      const eq = readFileSync(path.join(equity, `BTCUSD_1Hour.${name}.csv`), 'utf8')
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => Number(l.split(',')[1]));
       const closed = w.trades.filter((t: { closedAtEnd: boolean }) => !t.closedAtEnd);
       const sum = closed.reduce((a: number, t: { pnl: number }) => a + t.pnl, 0);
       const change = eq.at(-1)! - eq[0]!;

@@ -48,14 +48,7 @@ export interface DownloadedArchive {
   tempDir: string;
 }
 
-export async function downloadTrainingArchive(opts: {
-  token: string;
-  repo: RepoRef;
-  runId: number;
-  name: string;
-  runnerTemp: string;
-  log: (line: string) => void;
-}): Promise<DownloadedArchive> {
+export async function downloadTrainingArchive(opts: { token: string; repo: RepoRef; runId: number; name: string; runnerTemp: string; log: (line: string) => void }): Promise<DownloadedArchive> {
   const client = new DefaultArtifactClient();
   const findBy = { token: opts.token, workflowRunId: opts.runId, repositoryOwner: opts.repo.owner, repositoryName: opts.repo.repo };
   let artifact;
@@ -63,11 +56,7 @@ export async function downloadTrainingArchive(opts: {
     ({ artifact } = await artifactRequest(`listing the artifacts of run ${opts.runId}`, () => client.getArtifact(opts.name, { findBy }), opts.log));
   } catch (err) {
     if (err instanceof ArtifactNotFoundError) {
-      throw inputError(
-        `workflow run ${opts.runId} has no artifact named "${opts.name}" (expired, not uploaded, or another name: set the artifact-name input)`,
-        'input artifact-name',
-        err,
-      );
+      throw inputError(`workflow run ${opts.runId} has no artifact named "${opts.name}" (expired, not uploaded, or another name: set the artifact-name input)`, 'input artifact-name', err);
     }
     throw infraError(`could not list the artifacts of workflow run ${opts.runId}: ${errorMessage(err)}`, 'artifact', err);
   }
@@ -130,10 +119,7 @@ async function unwrapNestedZip(saved: string, tempDir: string): Promise<string> 
   }
 }
 
-export type UploadOutcome =
-  | { kind: 'uploaded'; id: number; size: number | null }
-  | { kind: 'skipped'; reason: string }
-  | { kind: 'failed'; reason: string };
+export type UploadOutcome = { kind: 'uploaded'; id: number; size: number | null } | { kind: 'skipped'; reason: string } | { kind: 'failed'; reason: string };
 
 export function canUploadArtifacts(env: NodeJS.ProcessEnv): boolean {
   return Boolean(env['ACTIONS_RUNTIME_TOKEN'] && env['ACTIONS_RESULTS_URL']);

@@ -119,12 +119,7 @@ async function findOpenPull(gh: GitHubClient, repo: RepoRef, base: string, branc
 }
 
 /** Commits `changes` onto the branch (see the module comment); returns the head and whether it committed. */
-async function pushChanges(
-  gh: GitHubClient,
-  repo: RepoRef,
-  req: BranchPullRequest,
-  staleHeads: ReadonlySet<string>,
-): Promise<{ headSha: string | null; committed: boolean; attempts: number }> {
+async function pushChanges(gh: GitHubClient, repo: RepoRef, req: BranchPullRequest, staleHeads: ReadonlySet<string>): Promise<{ headSha: string | null; committed: boolean; attempts: number }> {
   const max = req.maxAttempts ?? 5;
   const sleep = req.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   for (let attempt = 1; ; attempt++) {
@@ -166,10 +161,7 @@ async function pushChanges(
     } catch (err) {
       if (!isConflict(err)) throw err;
       if (attempt >= max) {
-        throw new RefConflictError(
-          `branch ${req.branch} kept moving while policy-gate updated it (${attempt} attempts, last: ${errorMessage(err)}); run the workflow again`,
-          { cause: err },
-        );
+        throw new RefConflictError(`branch ${req.branch} kept moving while policy-gate updated it (${attempt} attempts, last: ${errorMessage(err)}); run the workflow again`, { cause: err });
       }
       req.log?.(`policy-gate: ${req.branch} moved under us (${httpStatus(err)} ${errorMessage(err)}); re-reading and re-applying (attempt ${attempt + 1}/${max})`);
       await sleep(100 * 2 ** (attempt - 1) + Math.floor(Math.random() * 100));
@@ -186,7 +178,7 @@ export async function upsertBranchPullRequest(gh: GitHubClient, repo: RepoRef, r
     for (const p of closed) if (p.head.ref === req.branch && p.head.sha) stale.add(p.head.sha);
   }
   const pushed = await pushChanges(gh, repo, req, stale);
-  const body = trimToBytes(req.body(), COMMENT_LIMIT, '> ✂️ Trimmed to GitHub\'s size limit; the full report is in the run\'s artifact.').text;
+  const body = trimToBytes(req.body(), COMMENT_LIMIT, "> ✂️ Trimmed to GitHub's size limit; the full report is in the run's artifact.").text;
   const headSha = pushed.headSha;
   if (headSha === null) return { kind: 'nothing', attempts: pushed.attempts };
   if (!open) {

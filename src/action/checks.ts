@@ -28,12 +28,7 @@ export interface CheckResult {
   trimNote: TrimNote;
 }
 
-export async function startCheck(
-  gh: GitHubClient,
-  repo: RepoRef,
-  headSha: string,
-  opts: { externalId: string | null; detailsUrl: string | null; now: Date },
-): Promise<CheckStart> {
+export async function startCheck(gh: GitHubClient, repo: RepoRef, headSha: string, opts: { externalId: string | null; detailsUrl: string | null; now: Date }): Promise<CheckStart> {
   try {
     const res = await gh.rest.checks.create({
       ...repo,

@@ -71,9 +71,7 @@ export async function upsertStickyComment(
   try {
     const all = await gh.paginate(gh.rest.issues.listComments, { ...repo, issue_number: issueNumber, per_page: 100 });
     const me = normalize(identity);
-    const ours = all
-      .filter((c) => c.user != null && normalize(c.user.login) === me && (c.body ?? '').includes(STICKY_MARKER))
-      .sort((a, b) => a.id - b.id);
+    const ours = all.filter((c) => c.user != null && normalize(c.user.login) === me && (c.body ?? '').includes(STICKY_MARKER)).sort((a, b) => a.id - b.id);
     let outcome: CommentOutcome;
     const [keep, ...extra] = ours;
     if (!keep && !opts.createIfMissing) {

@@ -135,10 +135,7 @@ export function readContext(env: NodeJS.ProcessEnv): ActionContext {
   const repository = env['GITHUB_REPOSITORY'] ?? '';
   const m = /^([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+)$/.exec(repository);
   if (!m) {
-    throw inputError(
-      `GITHUB_REPOSITORY must be "owner/name", got ${JSON.stringify(repository)}; policy-gate's action runs inside GitHub Actions (use the CLI elsewhere)`,
-      'GITHUB_REPOSITORY',
-    );
+    throw inputError(`GITHUB_REPOSITORY must be "owner/name", got ${JSON.stringify(repository)}; policy-gate's action runs inside GitHub Actions (use the CLI elsewhere)`, 'GITHUB_REPOSITORY');
   }
   const payload = readPayload(env['GITHUB_EVENT_PATH']);
   const eventName = env['GITHUB_EVENT_NAME'] ?? '';

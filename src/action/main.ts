@@ -70,7 +70,7 @@ interface Outcome {
 
 const FORK_NOTE =
   'This is expected on pull requests from forks, whose GITHUB_TOKEN is read-only: the verdict is in this job summary and in the ' +
-  "step's exit code. To get the check run and comment there too, see docs/action.md (\"Pull requests from forks\").";
+  'step\'s exit code. To get the check run and comment there too, see docs/action.md ("Pull requests from forks").';
 
 /**
  * The run's redactor, for warnings written from anywhere in this file: an API error's message may
@@ -236,9 +236,7 @@ async function validatePullRequest(v: Validation): Promise<Validated> {
     return { report: nothingToValidateReport(config, file, now, 'no model changes'), facts };
   }
   const modelFiles = scope.modelFiles;
-  const deploy = await core.group('policy-gate: deployment configs at the base and in the pull request', () =>
-    pullRequestDeploy(gh, ctx.repo, pr.number, ws, config.promotion, info, modelFiles),
-  );
+  const deploy = await core.group('policy-gate: deployment configs at the base and in the pull request', () => pullRequestDeploy(gh, ctx.repo, pr.number, ws, config.promotion, info, modelFiles));
   retireRemoved(deploy.diff, requested.tiers);
   const archive = pullRequestArchive(inputs.archive, deploy.diff.length);
   const archiveReport = archive === null ? null : await v.run(workspacePath(ws, archive));
@@ -301,9 +299,7 @@ async function validateScheduled(v: Validation): Promise<Validated> {
     return { report, facts, deployment: { kind: 'track', deploy, config } };
   }
   // Re-validate what the deployment configs list, each model from its own files.
-  const { report, deploy } = await core.group('policy-gate: re-validate the deployed models', () =>
-    runRevalidate(config, file, { ...common, equityOut: join(v.reportDir, 'equity') }),
-  );
+  const { report, deploy } = await core.group('policy-gate: re-validate the deployed models', () => runRevalidate(config, file, { ...common, equityOut: join(v.reportDir, 'equity') }));
   return { report, facts, deployment: { kind: 'demote', deploy, config } };
 }
 
@@ -329,25 +325,13 @@ async function postComment(gh: GitHubClient, ctx: ActionContext, markdown: strin
 }
 
 /** What a run proposes to the deployment configs: promote (workflow_run) or demote (schedule, no archive). */
-type Deployment =
-  | { kind: 'promote'; archivePath: string; config: Config }
-  | { kind: 'demote'; deploy: DeployFiles; config: Config }
-  | { kind: 'track'; deploy: DeployFiles; config: Config };
+type Deployment = { kind: 'promote'; archivePath: string; config: Config } | { kind: 'demote'; deploy: DeployFiles; config: Config } | { kind: 'track'; deploy: DeployFiles; config: Config };
 
 /**
  * Opens or updates the promotion or demotion pull request (src/action/promotion.ts) and records it in
  * `facts`. A failure is returned, not thrown: the verdict is still published, and the step fails.
  */
-async function deploymentPullRequest(
-  gh: GitHubClient,
-  ctx: ActionContext,
-  d: Deployment,
-  report: Report,
-  facts: RunFacts,
-  reportDir: string,
-  now: Date,
-  redactor: Redactor,
-): Promise<string | null> {
+async function deploymentPullRequest(gh: GitHubClient, ctx: ActionContext, d: Deployment, report: Report, facts: RunFacts, reportDir: string, now: Date, redactor: Redactor): Promise<string | null> {
   const kind = deploymentName(d.kind);
   const paths = { paper: repoPath(ctx.workspace, d.config.promotion.paper), live: repoPath(ctx.workspace, d.config.promotion.live) };
   // Re-validation where every deployed model holds its tier changes nothing: no pull request, no API call.
@@ -380,7 +364,9 @@ async function deploymentPullRequest(
     } else {
       facts.deployPr = { kind, outcome: o.kind, number: o.number, url: o.url, changes, error: null };
       setOutput('pull-request-url', o.url);
-      info(`policy-gate: ${kind} pull request #${o.number} ${o.kind} (${o.url}), head ${o.headSha.slice(0, 12)}${o.attempts > 1 ? `, after ${o.attempts} attempts` : ''}; its check: ${res.check ?? 'not posted'}`);
+      info(
+        `policy-gate: ${kind} pull request #${o.number} ${o.kind} (${o.url}), head ${o.headSha.slice(0, 12)}${o.attempts > 1 ? `, after ${o.attempts} attempts` : ''}; its check: ${res.check ?? 'not posted'}`,
+      );
     }
     return null;
   } catch (err) {
@@ -514,11 +500,7 @@ function externalId(ctx: ActionContext): string | null {
  * The report in every place: the report files, the deployment pull request, the artifact, the job
  * summary, the sticky comment and the step's outputs; the step fails on a failure.
  */
-async function publish(
-  r: ActionRun,
-  run: { ctx: ActionContext; inputs: ActionInputs; mode: RunMode; client: GitHubClient; reportDir: string },
-  validated: Validated,
-): Promise<void> {
+async function publish(r: ActionRun, run: { ctx: ActionContext; inputs: ActionInputs; mode: RunMode; client: GitHubClient; reportDir: string }, validated: Validated): Promise<void> {
   const { ctx, inputs, mode, client, reportDir } = run;
   const { redactor, env } = r;
   const { nothingToValidate, deployment } = validated;
@@ -577,9 +559,7 @@ async function publishCrash(r: ActionRun, err: unknown): Promise<void> {
   await haltWhenStopping();
   const known = err instanceof PolicyGateError;
   const status = httpStatus(err);
-  const message = visibleText(
-    redactor.redact(known ? err.message : status !== undefined ? `GitHub API error ${status}: ${errorMessage(err)}` : `internal error: ${errorMessage(err)}`),
-  );
+  const message = visibleText(redactor.redact(known ? err.message : status !== undefined ? `GitHub API error ${status}: ${errorMessage(err)}` : `internal error: ${errorMessage(err)}`));
   if (!known && err instanceof Error && err.stack) core.debug(redactor.redact(err.stack));
   const report = runErrorReport('validate', defaultConfig(), null, r.clock(), message);
   if (r.sharded) markFailedShard(env, report);

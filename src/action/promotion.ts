@@ -118,7 +118,10 @@ async function checkPullRequestHead(
   opts: { now: Date; detailsUrl: string | null; externalId: string | null },
 ): Promise<'success' | 'failure'> {
   const short: string[] = [];
-  for (const [key, tier] of [['live', 'LIVE'], ['paper', 'PAPER']] as const) {
+  for (const [key, tier] of [
+    ['live', 'LIVE'],
+    ['paper', 'PAPER'],
+  ] as const) {
     for (const id of Object.keys(plan[key].models)) {
       const m = report.models.find((x) => x.id === id);
       if (!m) continue; // not part of this evidence (deployed before, unchanged by this pull request)
@@ -127,12 +130,10 @@ async function checkPullRequestHead(
   }
   const conclusion = short.length === 0 ? 'success' : 'failure';
   const title =
-    conclusion === 'success'
-      ? `${changeCount} deployment change(s), each on the evidence of the report`
-      : `${short.length} model(s) below the tier the configs request: ${short.join('; ')}`;
+    conclusion === 'success' ? `${changeCount} deployment change(s), each on the evidence of the report` : `${short.length} model(s) below the tier the configs request: ${short.join('; ')}`;
   const started = await startCheck(gh, repo, headSha, { externalId: opts.externalId, detailsUrl: opts.detailsUrl, now: opts.now });
   if (started.kind === 'created') {
-    await completeCheck(gh, repo, started.id, { conclusion, title, summary: body, trimNote: '> ✂️ Trimmed; the full report is in the run\'s artifact.' }, opts.now);
+    await completeCheck(gh, repo, started.id, { conclusion, title, summary: body, trimNote: "> ✂️ Trimmed; the full report is in the run's artifact." }, opts.now);
   }
   return conclusion;
 }
@@ -214,7 +215,12 @@ export async function openPromotionPullRequest(gh: GitHubClient, repo: RepoRef, 
       state.committed = planPromotion(before, req.report, opts);
       state.shown = planPromotion(await readDeployAt(readBase, req.paths), req.report, opts);
       body = prBody('promotion', state.shown, req);
-      return planFiles(state.committed, before, req.paths, collected.files.map((f) => ({ path: f.path, content: f.bytes })));
+      return planFiles(
+        state.committed,
+        before,
+        req.paths,
+        collected.files.map((f) => ({ path: f.path, content: f.bytes })),
+      );
     },
     log: req.log,
     ...(req.sleep ? { sleep: req.sleep } : {}),
@@ -287,7 +293,11 @@ async function openPlanPullRequest(gh: GitHubClient, repo: RepoRef, req: Demotio
       const before = await readDeployAt(read, req.paths);
       state.committed = how.plan(before);
       state.shown = how.plan(await readDeployAt(readBase, req.paths));
-      if (state.shown.changes.length > 0) title = listTitle(how.titleHead, state.shown.changes.map((c) => `${c.id} → ${c.to ?? 'out'}`));
+      if (state.shown.changes.length > 0)
+        title = listTitle(
+          how.titleHead,
+          state.shown.changes.map((c) => `${c.id} → ${c.to ?? 'out'}`),
+        );
       body = prBody(how.kind, state.shown, req);
       return planFiles(state.committed, before, req.paths, []);
     },
@@ -367,7 +377,10 @@ export async function pullRequestDeploy(
   }
   const diff = diffDeploy(base, head.configs);
   const touched = new Set(changedFiles);
-  for (const [key, tier] of [['live', 'LIVE'], ['paper', 'PAPER']] as const) {
+  for (const [key, tier] of [
+    ['live', 'LIVE'],
+    ['paper', 'PAPER'],
+  ] as const) {
     for (const [id, entry] of Object.entries(head.configs[key].models)) {
       if (diff.some((d) => d.id === id) || (key === 'paper' && id in head.configs.live.models)) continue;
       if ([entry['model'], entry['card']].some((f) => typeof f === 'string' && touched.has(f))) diff.push({ id, from: tier, to: tier, edited: true });
@@ -383,13 +396,7 @@ export async function pullRequestDeploy(
  * like re-validation, and requested at its new tier. A promotion pull request that only changes the
  * configs and the models folder is judged this way.
  */
-export async function withChangedEntries(
-  archiveReport: Report | null,
-  deploy: PullRequestDeploy,
-  config: Config,
-  configFile: string | null,
-  opts: RevalidateOptions,
-): Promise<Report> {
+export async function withChangedEntries(archiveReport: Report | null, deploy: PullRequestDeploy, config: Config, configFile: string | null, opts: RevalidateOptions): Promise<Report> {
   // The evidence for an entry is the file it deploys: the archive's model of that id when it is that
   // file (or the entry names none), else the entry's own file.
   const changed = new Set(deploy.diff.filter((d) => d.to !== null).map((d) => d.id));

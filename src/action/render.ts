@@ -132,9 +132,7 @@ function preface(facts: RunFacts): string[] {
   } else if (facts.mode === 'workflow_run' && facts.artifact) {
     const a = facts.artifact;
     const run = a.runUrl ? `[${a.runId}](${a.runUrl})` : String(a.runId);
-    out.push(
-      `Training archive: artifact ${code(a.name)} (id ${a.id}${a.digest ? `, ${code(a.digest)}` : ''}) of workflow run ${run}, commit \`${sha}\`.`,
-    );
+    out.push(`Training archive: artifact ${code(a.name)} (id ${a.id}${a.digest ? `, ${code(a.digest)}` : ''}) of workflow run ${run}, commit \`${sha}\`.`);
   } else {
     out.push(`Re-validation at \`${sha}\`.`);
   }
@@ -190,14 +188,7 @@ export function actionMarkdown(report: Report, facts: RunFacts, budget: number =
 
 /** The markdown for a run that stopped before it had a report to show. */
 export function crashMarkdown(message: string, logUrl: string | null): string {
-  return [
-    '## ❌ policy-gate: error',
-    '',
-    `The run stopped: ${md(message)}`,
-    '',
-    logUrl ? `See the [job log](${logUrl}) for details.` : 'See the job log for details.',
-    '',
-  ].join('\n');
+  return ['## ❌ policy-gate: error', '', `The run stopped: ${md(message)}`, '', logUrl ? `See the [job log](${logUrl}) for details.` : 'See the job log for details.', ''].join('\n');
 }
 
 /**

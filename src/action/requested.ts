@@ -38,7 +38,10 @@ export interface Requested {
 /** A path as a repository-relative POSIX path (how pulls.listFiles names files). */
 export function repoPath(workspace: string, p: string): string {
   const abs = isAbsolute(p) ? p : resolve(workspace, p);
-  return posix.normalize(relative(workspace, abs).split('\\').join('/')).replace(/^\.\/+/, '').replace(/\/+$/, '');
+  return posix
+    .normalize(relative(workspace, abs).split('\\').join('/'))
+    .replace(/^\.\/+/, '')
+    .replace(/\/+$/, '');
 }
 
 function parseDeployConfig(text: string, file: string): string[] {
@@ -63,7 +66,10 @@ export async function readRequested(config: Config, workspace: string): Promise<
   const tiers: Record<string, Tier> = Object.create(null) as Record<string, Tier>;
   const configs: DeployConfig[] = [];
   // PAPER first, so a model listed in both is requested at LIVE.
-  for (const [tier, p] of [['PAPER', config.promotion.paper], ['LIVE', config.promotion.live]] as const) {
+  for (const [tier, p] of [
+    ['PAPER', config.promotion.paper],
+    ['LIVE', config.promotion.live],
+  ] as const) {
     const path = repoPath(workspace, p);
     let text: string | null = null;
     try {
@@ -102,12 +108,7 @@ function changedLines(patch: string): string[] {
  * Why each model counts as changed by the pull request (model id → reasons). `archive` is the archive
  * input as a repository-relative path, `archiveKind` what the reader found there.
  */
-export function changedModels(
-  report: Report,
-  files: readonly ChangedFile[],
-  archive: { path: string; kind: 'zip' | 'dir' } | null,
-  requested: Requested,
-): Map<string, string[]> {
+export function changedModels(report: Report, files: readonly ChangedFile[], archive: { path: string; kind: 'zip' | 'dir' } | null, requested: Requested): Map<string, string[]> {
   const out = new Map<string, string[]>();
   const add = (id: string, why: string): void => {
     const list = out.get(id) ?? [];

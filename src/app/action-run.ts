@@ -25,18 +25,19 @@ export interface EventFacts {
 export function resolveMode(inputs: { mode: ModeInput; runId: number | null }, ctx: EventFacts): RunMode {
   if (ctx.eventName === 'pull_request_target') {
     throw inputError(
-      'policy-gate does not run on pull_request_target: that event gives a fork\'s files a write token and secrets. Trigger the gate on pull_request (see docs/action.md)',
+      "policy-gate does not run on pull_request_target: that event gives a fork's files a write token and secrets. Trigger the gate on pull_request (see docs/action.md)",
       'GITHUB_EVENT_NAME',
     );
   }
   // merge publishes for the event like auto does; only where the report comes from differs.
-  const mode = inputs.mode === 'auto' || inputs.mode === 'merge'
-    ? ctx.pullRequest && ctx.eventName.startsWith('pull_request')
-      ? 'pull_request'
-      : ctx.eventName === 'workflow_run'
-        ? 'workflow_run'
-        : 'schedule'
-    : inputs.mode;
+  const mode =
+    inputs.mode === 'auto' || inputs.mode === 'merge'
+      ? ctx.pullRequest && ctx.eventName.startsWith('pull_request')
+        ? 'pull_request'
+        : ctx.eventName === 'workflow_run'
+          ? 'workflow_run'
+          : 'schedule'
+      : inputs.mode;
   if (mode === 'pull_request' && !ctx.pullRequest) {
     throw inputError(`input "mode" is pull_request but the ${ctx.eventName || 'unknown'} event has no pull_request payload`, 'input mode');
   }

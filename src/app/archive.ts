@@ -6,15 +6,7 @@ import { posix } from 'node:path';
 import { openArchive } from '../adapters/archive/index.js';
 import { inputError } from '../core/errors.js';
 import { gate } from '../core/gating.js';
-import {
-  checkpointFor,
-  findManifest,
-  findSummary,
-  locateModel,
-  manifestTarget,
-  parseManifest,
-  unreferencedModels,
-} from '../core/layout.js';
+import { checkpointFor, findManifest, findSummary, locateModel, manifestTarget, parseManifest, unreferencedModels } from '../core/layout.js';
 import type { ModelReport, Report } from '../core/report.js';
 import { parseJsonTolerant, parseTrainingSummary, type SummaryEntry } from '../core/summary.js';
 import type { ArchiveReader, GatingConfig, ModelFlag, Tier } from '../core/types.js';
@@ -57,12 +49,7 @@ async function featureGraphPath(reader: ArchiveReader, cardPath: string | null, 
   return folder === '.' ? file : `${folder}/${file}`;
 }
 
-export async function openTrainingArchive(
-  source: string,
-  gating: GatingConfig,
-  requested: Tier,
-  log: (line: string) => void = () => {},
-): Promise<OpenedTrainingArchive> {
+export async function openTrainingArchive(source: string, gating: GatingConfig, requested: Tier, log: (line: string) => void = () => {}): Promise<OpenedTrainingArchive> {
   const reader = await openArchive(source);
   try {
     const files = reader.files;
@@ -77,17 +64,11 @@ export async function openTrainingArchive(
       for (const [listedPath, expected] of listed) {
         const target = manifestTarget(files, manifestPath, listedPath);
         if (!target) {
-          throw inputError(
-            `${source}: ${manifestPath} lists "${listedPath}", which is not in the archive; the archive is incomplete or the manifest is stale`,
-            listedPath,
-          );
+          throw inputError(`${source}: ${manifestPath} lists "${listedPath}", which is not in the archive; the archive is incomplete or the manifest is stale`, listedPath);
         }
         const actual = reader.sha256Of?.(target) ?? sha256(await reader.read(target));
         if (actual !== expected) {
-          throw inputError(
-            `${source}: sha256 of "${target}" is ${actual}, but ${manifestPath} says ${expected}; the file was changed or corrupted — rebuild the archive`,
-            target,
-          );
+          throw inputError(`${source}: sha256 of "${target}" is ${actual}, but ${manifestPath} says ${expected}; the file was changed or corrupted — rebuild the archive`, target);
         }
       }
       // A manifest that lists only some files vouches for those only: every summary, model and card it
@@ -145,13 +126,9 @@ export async function openTrainingArchive(
           const own = locateModel(files, cp, entry.id).cardFile;
           if (own) cardPath = own;
           else borrowedCard = cardPath !== null || entry.card !== undefined;
-          notes.push(
-            `evaluating checkpoint ${result.checkpointIndex} (${cp}) instead of the final model: FITNESS_DECLINE recommends the fitness peak`,
-          );
+          notes.push(`evaluating checkpoint ${result.checkpointIndex} (${cp}) instead of the final model: FITNESS_DECLINE recommends the fitness peak`);
         } else {
-          notes.push(
-            `checkpoint ${result.checkpointIndex} is recommended but the archive does not hold its model; evaluating the final model`,
-          );
+          notes.push(`checkpoint ${result.checkpointIndex} is recommended but the archive does not hold its model; evaluating the final model`);
         }
       }
 

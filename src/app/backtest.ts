@@ -67,10 +67,7 @@ export async function runBacktest(modelPath: string, config: Config, configFile:
   }
   const cardPath = opts.cardPath ?? join(dirname(modelPath), basename(modelPath).replace(/\.onnx$/i, '') + '.card.json');
   if (!existsSync(cardPath)) {
-    throw inputError(
-      `no policy card for ${modelPath}: expected ${cardPath} (or pass --card <file>); the card says how to build observations and read actions (docs/policy-card.md)`,
-      cardPath,
-    );
+    throw inputError(`no policy card for ${modelPath}: expected ${cardPath} (or pass --card <file>); the card says how to build observations and read actions (docs/policy-card.md)`, cardPath);
   }
   const root = opts.root ?? process.cwd();
   const cardJson = await readJson(cardPath, 'policy card', root);
@@ -165,9 +162,7 @@ export async function runBacktest(modelPath: string, config: Config, configFile:
     // A walk-forward decides, by SPEC section 7, like validate. There is no training summary, so no
     // gating: rules 1 (the model's own flags), 2, 4 and 5 apply, and rule 3 (LIVE) needs APPROVED
     // gating — a lone model is at most PAPER. The run is judged against decision.required.
-    m.notes.push(
-      'no training summary, so no gating: rules 1 (golden vectors, look-ahead), 2, 4 and 5 decide, and LIVE (rule 3) needs APPROVED gating, so this model is at most PAPER',
-    );
+    m.notes.push('no training summary, so no gating: rules 1 (golden vectors, look-ahead), 2, 4 and 5 decide, and LIVE (rule 3) needs APPROVED gating, so this model is at most PAPER');
     decideModel(m, config);
     concludeReport(report);
     return report;
@@ -185,5 +180,4 @@ export async function runBacktest(modelPath: string, config: Config, configFile:
 }
 
 /** What a backtest without --walk-forward concludes: a single window is reported, never judged. */
-export const NO_DECISION =
-  'a backtest without --walk-forward decides nothing (no tier is earned or refused); add --walk-forward K for a decision (docs/backtest.md, "Decision")';
+export const NO_DECISION = 'a backtest without --walk-forward decides nothing (no tier is earned or refused); add --walk-forward K for a decision (docs/backtest.md, "Decision")';

@@ -45,7 +45,10 @@ export async function compareWithChampion(m: ModelReport, opts: ChampionOptions)
   try {
     const deploy = await readDeployFiles(opts.root, opts.config.promotion);
     let found: { tier: 'LIVE' | 'PAPER'; file: string; entry: Record<string, unknown> } | null = null;
-    for (const [tier, key] of [['LIVE', 'live'], ['PAPER', 'paper']] as const) {
+    for (const [tier, key] of [
+      ['LIVE', 'live'],
+      ['PAPER', 'paper'],
+    ] as const) {
       const entry = deploy.configs[key].models[m.id];
       if (entry) {
         found = { tier, file: deploy.paths[key], entry };

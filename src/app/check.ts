@@ -297,7 +297,15 @@ export async function checkArchive(source: string, config: Config, opts: CheckOp
       }
       const bytes = await opened.reader.read(gm.onnxPath);
       await withModel(entry, bytes, gm.onnxPath, config, (model) =>
-        checkModel(entry, model, cardJson, cardFile, { symbol: m.symbol, timeframe: m.timeframe }, gm.borrowedCard, archiveCardFiles(opened.reader, source, posix.dirname(gm.cardPath ?? gm.onnxPath!))),
+        checkModel(
+          entry,
+          model,
+          cardJson,
+          cardFile,
+          { symbol: m.symbol, timeframe: m.timeframe },
+          gm.borrowedCard,
+          archiveCardFiles(opened.reader, source, posix.dirname(gm.cardPath ?? gm.onnxPath!)),
+        ),
       );
     }
   } finally {

@@ -162,8 +162,7 @@ async function checkGolden(
   const verdict = flags.size === 0 ? 'passed' : 'run';
   if (checkedObservation > 0) {
     notes.push(
-      `golden vectors: ${checkedInference} inference and ${checkedObservation} observation parity checks ${verdict}` +
-        (checkedActions > 0 ? ` (${checkedActions} with the decoded action)` : ''),
+      `golden vectors: ${checkedInference} inference and ${checkedObservation} observation parity checks ${verdict}` + (checkedActions > 0 ? ` (${checkedActions} with the decoded action)` : ''),
     );
   } else if (checkedInference > 0) {
     // Never "0 observation parity checks passed": that reads as a pass.
@@ -230,7 +229,9 @@ function observationHints(
     const rawCard = { ...card, observation: { ...card.observation, normalize: null, clip: null } };
     const raw = makeBuilder(rawCard, bars).build(tau, state, new Float32Array(builder.size));
     if (compareObs(raw, golden) === null) {
-      hints.push('it equals the observation before normalize/clip: the golden holds raw features (export the normalised observation the policy saw), or the card\'s normalize does not belong to this model');
+      hints.push(
+        "it equals the observation before normalize/clip: the golden holds raw features (export the normalised observation the policy saw), or the card's normalize does not belong to this model",
+      );
     }
   }
   return hints;
@@ -248,11 +249,12 @@ function outputHint(card: PolicyCard, out: Float32Array, golden: readonly number
   if (card.action.type !== 'discrete' || out.length !== golden.length || golden.length < 2) return null;
   const near = (a: readonly number[]): boolean => a.every((v, i) => Math.abs(v - golden[i]!) <= GOLDEN_TOLERANCE);
   const p = softmax(out);
-  if (near(p.map(Math.log))) return 'the golden output is the log-softmax of the model\'s output: the training code exported log-probabilities where the model gives logits; export the logits (the policy\'s action_net output) as the golden';
-  if (near(p)) return 'the golden output is the softmax of the model\'s output: the training code exported probabilities where the model gives logits; export the logits as the golden';
+  if (near(p.map(Math.log)))
+    return "the golden output is the log-softmax of the model's output: the training code exported log-probabilities where the model gives logits; export the logits (the policy's action_net output) as the golden";
+  if (near(p)) return "the golden output is the softmax of the model's output: the training code exported probabilities where the model gives logits; export the logits as the golden";
   const sumExp = golden.reduce((a, v) => a + Math.exp(v), 0);
   if (golden.every((v) => v <= 0) && Math.abs(sumExp - 1) < 1e-3) {
-    return 'the golden output looks like log-probabilities (every value ≤ 0, their exponentials sum to 1) but the model\'s output does not match them either: check which output the card reads and what the training code exported';
+    return "the golden output looks like log-probabilities (every value ≤ 0, their exponentials sum to 1) but the model's output does not match them either: check which output the card reads and what the training code exported";
   }
   return null;
 }
@@ -316,10 +318,7 @@ export function goldenWidthError(index: number, given: number, got: number, b: B
     b.outputKind === 'action_index' && card.action.type === 'discrete' && given === card.action.meanings.length
       ? `; these goldens look like scores per action: give the index of the action the training framework chose (one value), or export the logits and point action.output at them`
       : `; write the goldens from output "${b.output}", or point action.output at the output they were written from`;
-  return inputError(
-    `${card.file}: golden[${index}].output has ${given} values but the output the card reads, "${b.output}" (${read}), gives ${got}${hint}`,
-    card.file,
-  );
+  return inputError(`${card.file}: golden[${index}].output has ${given} values but the output the card reads, "${b.output}" (${read}), gives ${got}${hint}`, card.file);
 }
 
 function indexOfTime(time: Float64Array, t: number): number {
@@ -356,7 +355,9 @@ export function tradesCsv(r: BacktestResult): string {
   const lines = ['direction,entry,exit,entry_price,exit_price,quantity,notional,pnl,fees,return,closed_at_end'];
   for (const t of r.trades) {
     const x = tradeRecord(t);
-    lines.push([x.direction, x.entry, x.exit, x.entryPrice, x.exitPrice, x.quantity, x.notional, x.pnl, x.fees, x.return, x.closedAtEnd].map((v) => String(typeof v === 'number' ? v + 0 : v)).join(','));
+    lines.push(
+      [x.direction, x.entry, x.exit, x.entryPrice, x.exitPrice, x.quantity, x.notional, x.pnl, x.fees, x.return, x.closedAtEnd].map((v) => String(typeof v === 'number' ? v + 0 : v)).join(','),
+    );
   }
   return lines.join('\n') + '\n';
 }
@@ -408,14 +409,7 @@ export interface EvaluatedModel {
  * Evaluate one model into `report` (backtest, walkForward, flags, errors, notes, model info).
  * Throws a PolicyGateError for problems of this model; the caller records it and moves on.
  */
-export async function evaluateModel(
-  report: ModelReport,
-  model: PolicyModel,
-  cardJson: unknown,
-  cardFile: string,
-  getBars: BarsProvider,
-  plan: EvaluationPlan,
-): Promise<EvaluatedModel> {
+export async function evaluateModel(report: ModelReport, model: PolicyModel, cardJson: unknown, cardFile: string, getBars: BarsProvider, plan: EvaluationPlan): Promise<EvaluatedModel> {
   const label = report.model?.path ?? report.id;
   const card = parseCard(cardJson, cardFile, { symbol: report.symbol, timeframe: report.timeframe });
   report.assetClass = card.assetClass;
@@ -512,9 +506,7 @@ export async function evaluateModel(
       return w;
     };
     const bt = placeWindow(plan.backtestDays, 'backtest', names.backtest);
-    const windows: { kind: 'backtest' | 'fold'; index: number; start: number; end: number }[] = [
-      { kind: 'backtest', index: 0, start: bt.start, end: bt.end },
-    ];
+    const windows: { kind: 'backtest' | 'fold'; index: number; start: number; end: number }[] = [{ kind: 'backtest', index: 0, start: bt.start, end: bt.end }];
     let wfDays = 0;
     if (plan.walkForward) {
       wfDays = plan.walkForward.days;
@@ -552,9 +544,7 @@ export async function evaluateModel(
       }
     }
 
-    const P =
-      cfg.backtest.periodsPerYear ??
-      periodsPerYear(card.timeframe, card.assetClass, card.assetClass === 'us_equity' ? observedBarsPerTradingDay(time) : null);
+    const P = cfg.backtest.periodsPerYear ?? periodsPerYear(card.timeframe, card.assetClass, card.assetClass === 'us_equity' ? observedBarsPerTradingDay(time) : null);
     const costs: CostModel = {
       feeBps: cfg.backtest.feeBps[card.assetClass],
       slippageBps: cfg.backtest.slippageBps,
@@ -571,10 +561,7 @@ export async function evaluateModel(
     const withEvidence = plan.walkForward !== null && plan.evidence !== false;
     const m = cfg.evidence.costStress.multiplier;
     const stressedCosts: CostModel | null = m === null ? null : { ...costs, feeBps: costs.feeBps * m, slippageBps: costs.slippageBps * m };
-    const stressSims =
-      withEvidence && stressedCosts
-        ? windows.slice(1).map((w) => new Simulation(bars, { start: w.start, end: w.end }, stressedCosts, { periodsPerYear: P }))
-        : [];
+    const stressSims = withEvidence && stressedCosts ? windows.slice(1).map((w) => new Simulation(bars, { start: w.start, end: w.end }, stressedCosts, { periodsPerYear: P })) : [];
     const all = [...sims, ...stressSims];
     if (model.simulate && !plan.observationBuilder && plan.drive !== 'here') {
       const job: SimulationJob = {
@@ -619,7 +606,12 @@ export async function evaluateModel(
         });
       }
     }
-    report.charts = modelCharts(results[0]!, results.slice(1), windows.slice(1).map((w) => w.index), bars);
+    report.charts = modelCharts(
+      results[0]!,
+      results.slice(1),
+      windows.slice(1).map((w) => w.index),
+      bars,
+    );
 
     if (plan.tradesOut) {
       await mkdir(plan.tradesOut, { recursive: true });

@@ -23,9 +23,7 @@ export function exitCodeOf(report: Pick<Report, 'conclusion' | 'infraErrors' | '
 
 /** Each model not evaluated for the run's own bad input, as an error line naming the model. */
 export function modelInputErrors(report: Pick<Report, 'models'>): string[] {
-  return report.models.flatMap((m) =>
-    m.notEvaluated?.kind === 'input' ? [m.notEvaluated.reason.startsWith(`${m.id}: `) ? m.notEvaluated.reason : `${m.id}: ${m.notEvaluated.reason}`] : [],
-  );
+  return report.models.flatMap((m) => (m.notEvaluated?.kind === 'input' ? [m.notEvaluated.reason.startsWith(`${m.id}: `) ? m.notEvaluated.reason : `${m.id}: ${m.notEvaluated.reason}`] : []));
 }
 
 /** A run that stopped on an error, as the command line reports it. */
@@ -45,10 +43,7 @@ export function describeRunError(caught: unknown): RunError {
   // (Only the codes that can only come from a write: an EACCES could be a read.)
   const errno = (caught as NodeJS.ErrnoException | null)?.code;
   const diskFull = errno === 'ENOSPC' || errno === 'EDQUOT' || errno === 'EROFS';
-  const err =
-    caught instanceof PolicyGateError || !diskFull
-      ? caught
-      : (unwritableError(String((caught as { path?: unknown }).path ?? 'a file policy-gate writes'), caught) ?? caught);
+  const err = caught instanceof PolicyGateError || !diskFull ? caught : (unwritableError(String((caught as { path?: unknown }).path ?? 'a file policy-gate writes'), caught) ?? caught);
   if (err instanceof PolicyGateError) return { known: true, message: err.message, reportError: err.message, infra: err.kind === 'infra', exitCode: err.exitCode };
   const message = `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
   return { known: false, message, reportError: message.split('\n')[0]!, infra: false, exitCode: 2 };

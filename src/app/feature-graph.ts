@@ -116,15 +116,14 @@ export class FeatureGraph {
  * Loads and binds the card's feature graph, or returns null when the card has none. The graph runs on
  * CPU (its values must not depend on the device) in the same onnxruntime process slot as the model.
  */
-export async function openFeatureGraph(
-  card: PolicyCard,
-  read: CardFileReader | undefined,
-  opts: { slot?: number; timeoutSeconds?: number } = {},
-): Promise<FeatureGraph | null> {
+export async function openFeatureGraph(card: PolicyCard, read: CardFileReader | undefined, opts: { slot?: number; timeoutSeconds?: number } = {}): Promise<FeatureGraph | null> {
   const spec = card.observation.featureGraph;
   if (spec === null) return null;
   if (read === undefined) {
-    throw inputError(`${card.file}: observation.feature_graph names ${spec.file}, but this card was not read from a folder or an archive that can hold it; put the card in a file beside the graph`, card.file);
+    throw inputError(
+      `${card.file}: observation.feature_graph names ${spec.file}, but this card was not read from a folder or an archive that can hold it; put the card in a file beside the graph`,
+      card.file,
+    );
   }
   const { bytes, label } = await read(spec.file);
   const model = await loadPolicyModel(bytes, { device: 'cpu', label, slot: opts.slot ?? 0, ...(opts.timeoutSeconds === undefined ? {} : { timeoutSeconds: opts.timeoutSeconds }) });

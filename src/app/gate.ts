@@ -6,12 +6,7 @@ import type { Report } from '../core/report.js';
 import { openTrainingArchive } from './archive.js';
 import { emptyReport } from './report-base.js';
 
-export async function runGate(
-  source: string,
-  config: Config,
-  configFile: string | null,
-  opts: { now: Date; log: (line: string) => void },
-): Promise<Report> {
+export async function runGate(source: string, config: Config, configFile: string | null, opts: { now: Date; log: (line: string) => void }): Promise<Report> {
   const report = emptyReport('gate', config, configFile, opts.now);
   const opened = await openTrainingArchive(source, config.gating, config.decision.required, opts.log);
   try {

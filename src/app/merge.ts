@@ -72,10 +72,7 @@ export async function readPartials(paths: readonly string[], log: (line: string)
 }
 
 /** Reads and merges; logs which shards were found and which are missing. */
-export async function runMerge(
-  paths: readonly string[],
-  opts: { now: Date; log: (line: string) => void; expected?: MergeExpectations; empty?: Report },
-): Promise<MergeOutcome> {
+export async function runMerge(paths: readonly string[], opts: { now: Date; log: (line: string) => void; expected?: MergeExpectations; empty?: Report }): Promise<MergeOutcome> {
   const partials = await readPartials(paths, opts.log);
   return mergeAndLog(partials, opts);
 }

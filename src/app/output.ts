@@ -84,7 +84,14 @@ export async function probeOutputFolder(flag: string, dir: string, fs: Partial<A
       // folder: make that one alone to get the true reason.
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       let first = dir;
-      while (dirname(first) !== first && (await stat(dirname(first)).then(() => false, () => true))) first = dirname(first);
+      while (
+        dirname(first) !== first &&
+        (await stat(dirname(first)).then(
+          () => false,
+          () => true,
+        ))
+      )
+        first = dirname(first);
       await mkdir(first);
       throw err;
     });

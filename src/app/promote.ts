@@ -19,16 +19,7 @@ import { isAbsolute, posix, relative, resolve } from 'node:path';
 import { openArchive } from '../adapters/archive/index.js';
 import { errorMessage, infraError, inputError, PolicyGateError } from '../core/errors.js';
 import { readUntrustedText } from '../util/safe-read.js';
-import {
-  changedDocs,
-  deployedPaths,
-  parseDeployDoc,
-  planPromotion,
-  serializeDeployDoc,
-  type DeployConfigs,
-  type DeployPaths,
-  type PromotionPlan,
-} from '../core/promotion.js';
+import { changedDocs, deployedPaths, parseDeployDoc, planPromotion, serializeDeployDoc, type DeployConfigs, type DeployPaths, type PromotionPlan } from '../core/promotion.js';
 import type { ModelReport, Report } from '../core/report.js';
 import { prepareJson } from '../core/json.js';
 import { parseTrainingSummary } from '../core/summary.js';
@@ -230,13 +221,7 @@ export async function pendingFiles(root: string, deploy: DeployFiles, plan: Prom
  * bytes differ. A failure names the file, says what was already written, and leaves the file itself
  * as it was; a rerun finishes the job (the plan is idempotent).
  */
-export async function writePlan(
-  root: string,
-  deploy: DeployFiles,
-  plan: PromotionPlan,
-  files: readonly PromotedFile[],
-  fs: Partial<AtomicFs> = {},
-): Promise<WriteResult> {
+export async function writePlan(root: string, deploy: DeployFiles, plan: PromotionPlan, files: readonly PromotedFile[], fs: Partial<AtomicFs> = {}): Promise<WriteResult> {
   const result: WriteResult = { written: [], unchanged: [] };
   for (const f of await pendingFiles(root, deploy, plan, files)) {
     const abs = resolve(root, f.path);
@@ -248,11 +233,7 @@ export async function writePlan(
       await writeFileAtomic(abs, f.bytes, fs);
     } catch (err) {
       const done = result.written.length ? ` Already written: ${result.written.join(', ')}.` : ' Nothing was written.';
-      throw infraError(
-        `could not write ${f.path}: ${errorMessage(err)}; ${f.path} is unchanged.${done} Run the command again once the problem is fixed (it is idempotent).`,
-        f.path,
-        err,
-      );
+      throw infraError(`could not write ${f.path}: ${errorMessage(err)}; ${f.path} is unchanged.${done} Run the command again once the problem is fixed (it is idempotent).`, f.path, err);
     }
     result.written.push(f.path);
   }

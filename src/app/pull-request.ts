@@ -28,10 +28,7 @@ function under(path: string, root: string): boolean {
   return root === '' || root === '.' || path === root || path.startsWith(`${root}/`);
 }
 
-export function classifyChanges(
-  files: readonly ChangedFile[],
-  paths: { archive: string | null; configFile: string; deploy: readonly string[] },
-): ChangeSummary {
+export function classifyChanges(files: readonly ChangedFile[], paths: { archive: string | null; configFile: string; deploy: readonly string[] }): ChangeSummary {
   const relevant = new Set<string>();
   let archiveChanged = false;
   let configChanged = false;
@@ -70,10 +67,7 @@ export interface PullRequestScope {
  * model or card changed in place is a model change too, also when only its previous name was there).
  * Paths are repository-relative, '/'-separated.
  */
-export function pullRequestScope(
-  files: readonly ChangedFile[],
-  paths: { archive: string | null; configFile: string; deploy: readonly string[]; modelsDir: string },
-): PullRequestScope {
+export function pullRequestScope(files: readonly ChangedFile[], paths: { archive: string | null; configFile: string; deploy: readonly string[]; modelsDir: string }): PullRequestScope {
   const changes = classifyChanges(files, paths);
   const inModels = files.filter((f) => names(f).some((n) => n.startsWith(`${paths.modelsDir}/`)));
   const relevant = [...new Set([...changes.relevant, ...inModels.map((f) => f.filename)])].sort();

@@ -54,7 +54,10 @@ export interface DeployedModel {
 /** Every deployed model once, at the highest tier that lists it. */
 export function deployedModels(deploy: DeployFiles): DeployedModel[] {
   const out: DeployedModel[] = [];
-  for (const [tier, key] of [['LIVE', 'live'], ['PAPER', 'paper']] as const) {
+  for (const [tier, key] of [
+    ['LIVE', 'live'],
+    ['PAPER', 'paper'],
+  ] as const) {
     for (const id of Object.keys(deploy.configs[key].models).sort()) {
       if (out.some((d) => d.id === id)) continue;
       out.push({ id, tier, file: deploy.paths[key], entry: deploy.configs[key].models[id]! });
@@ -71,11 +74,7 @@ function recordedGating(d: DeployedModel, classification: 'APPROVED' | 'REVIEW' 
     flags: [],
     final: { fitness: null, profitFactor: null, consistency: null, maxDrawdown: null },
     checkpointIndex: null,
-    reasons: [
-      classification
-        ? `gating ${classification}, as recorded in ${d.file} at promotion`
-        : `${d.file} records no gating class for ${d.id}: treated as REVIEW (at most PAPER)`,
-    ],
+    reasons: [classification ? `gating ${classification}, as recorded in ${d.file} at promotion` : `${d.file} records no gating class for ${d.id}: treated as REVIEW (at most PAPER)`],
     points: 0,
   };
 }
@@ -129,10 +128,7 @@ export async function evaluateDeployed(deployed: readonly DeployedModel[], confi
       }
       const actual = sha256(bytes);
       if (rec.entry.model_sha256 && actual !== rec.entry.model_sha256) {
-        throw inputError(
-          `${modelFile}: sha256 is ${actual}, but ${d.file} deployed ${rec.entry.model_sha256}; the deployed file changed without a promotion`,
-          modelFile,
-        );
+        throw inputError(`${modelFile}: sha256 is ${actual}, but ${d.file} deployed ${rec.entry.model_sha256}; the deployed file changed without a promotion`, modelFile);
       }
       let cardText: string;
       try {

@@ -49,10 +49,7 @@ function deploySchema(): Schema {
     properties: {
       $schema: { type: 'string' },
       models: {
-        anyOf: [
-          { type: 'null' },
-          { type: 'object', additionalProperties: { anyOf: [{ type: 'null' }, { type: 'object', properties: fields }] }, description: 'entries keyed by model id' },
-        ],
+        anyOf: [{ type: 'null' }, { type: 'object', additionalProperties: { anyOf: [{ type: 'null' }, { type: 'object', properties: fields }] }, description: 'entries keyed by model id' }],
       },
     },
   };

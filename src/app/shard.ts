@@ -39,7 +39,7 @@ export function archivePlan(opened: OpenedTrainingArchive, config: Config, count
 export function checkShardable(config: Config, endMs: number | undefined): void {
   if (config.data.source === 'alpaca' && endMs === undefined) {
     throw usageError(
-      'a sharded run on Alpaca data needs a pinned evaluation end (--end, or the action\'s end input), the same for every shard and the merge: ' +
+      "a sharded run on Alpaca data needs a pinned evaluation end (--end, or the action's end input), the same for every shard and the merge: " +
         'the default end ("the last complete bar before now") moves while the shards run. See docs/sharding.md',
       '--end',
     );

@@ -97,7 +97,9 @@ export async function runTrack(config: Config, configFile: string | null, opts: 
       // read up to now even with --end: the current position less every fill since promoted_at is the
       // position at promoted_at; the reconciliation counts only the fills inside its window
       record = await opts.trading.record(earliest - 1, nowMs);
-      opts.log(`${opts.account} account at ${opts.trading.baseUrl}: ${record.fills.length} fills, ${record.orders} closed orders, ${record.positions.length} positions since ${new Date(earliest).toISOString()}`);
+      opts.log(
+        `${opts.account} account at ${opts.trading.baseUrl}: ${record.fills.length} fills, ${record.orders} closed orders, ${record.positions.length} positions since ${new Date(earliest).toISOString()}`,
+      );
       if (record.fills.length === 0) accountWhy = `the ${opts.account} account has no fills since ${new Date(earliest).toISOString()}`;
     } catch (err) {
       if (err instanceof PolicyGateError && err.kind === 'infra') report.infraErrors.push(`${opts.account} account: ${err.message}`);
@@ -178,14 +180,24 @@ async function trackModel(d: DeployedModel, m: ModelReport, record: TradingRecor
   } else {
     const owners = ctx.owners.get(symbol) ?? [];
     if (owners.length > 1) {
-      return noRecord(opts.account, ctx.capital, `${owners.join(', ')} all trade ${symbol} on this account: give each entry a client_order_id_prefix (the prefix of the client_order_id its orders are sent with)`, promotedAt);
+      return noRecord(
+        opts.account,
+        ctx.capital,
+        `${owners.join(', ')} all trade ${symbol} on this account: give each entry a client_order_id_prefix (the prefix of the client_order_id its orders are sent with)`,
+        promotedAt,
+      );
     }
     fills = record.fills.filter((f) => f.symbol === symbol);
     attribution = { by: 'symbol', value: symbol };
   }
 
   // the model, its card and bars
-  const bytes = await readUntrustedFile(resolve(opts.root, rec.entry.model), { root: opts.root, what: 'deployed model', maxBytes: MAX_MODEL_BYTES, tooLarge: (size) => modelTooLarge(rec.entry.model, size) });
+  const bytes = await readUntrustedFile(resolve(opts.root, rec.entry.model), {
+    root: opts.root,
+    what: 'deployed model',
+    maxBytes: MAX_MODEL_BYTES,
+    tooLarge: (size) => modelTooLarge(rec.entry.model, size),
+  });
   const cardJson = parseJsonFile(await readUntrustedText(resolve(opts.root, rec.entry.card), { root: opts.root, what: 'policy card' }), rec.entry.card);
   const card = parseCard(cardJson, rec.entry.card, { symbol: m.symbol, timeframe: m.timeframe });
   const step = timeframeMs(card.timeframe);
@@ -193,7 +205,12 @@ async function trackModel(d: DeployedModel, m: ModelReport, record: TradingRecor
   const { bars } = await ctx.getBars({ symbol: card.symbol, timeframe: card.timeframe, assetClass: card.assetClass, endMs: opts.endMs, days, warmupBars: warmupBars(card) + 1 });
   const window = recordWindow(bars, ctx.promotedMs, ctx.untilMs, step);
   if (window === null) {
-    return noRecord(opts.account, ctx.capital, `no bar of ${card.symbol} ${card.timeframe} has started at or after promoted_at ${promotedAt} and closed by ${new Date(ctx.untilMs).toISOString()}`, promotedAt);
+    return noRecord(
+      opts.account,
+      ctx.capital,
+      `no bar of ${card.symbol} ${card.timeframe} has started at or after promoted_at ${promotedAt} and closed by ${new Date(ctx.untilMs).toISOString()}`,
+      promotedAt,
+    );
   }
   const builder = new ObservationBuilder(card, bars);
   if (window.start - 1 < builder.firstValidIndex) {
@@ -208,7 +225,7 @@ async function trackModel(d: DeployedModel, m: ModelReport, record: TradingRecor
     if (Math.abs(startPosition) < 1e-12) startPosition = 0;
     if (startPosition !== 0) notes.push(`the account held ${startPosition} ${symbol} at the record's start (opened before promoted_at): the backtest starts from the same position`);
   } else {
-    notes.push('attributed by client_order_id prefix: a position opened before promoted_at cannot be told apart from other models\' and is taken as 0');
+    notes.push("attributed by client_order_id prefix: a position opened before promoted_at cannot be told apart from other models' and is taken as 0");
   }
   const target = startPosition === 0 ? 0 : Math.sign(startPosition) * card.execution.maxExposure;
 

@@ -105,10 +105,7 @@ export function barsProvider(
 export function requireDataDir(config: Config): string {
   if (config.data.source === 'alpaca') return '';
   if (!config.data.dir) {
-    throw usageError(
-      'no market data: pass --data <dir> (a folder of <SYMBOL>_<TIMEFRAME>.csv files) or --data alpaca, or set data.dir / data.source in the config file',
-      '--data',
-    );
+    throw usageError('no market data: pass --data <dir> (a folder of <SYMBOL>_<TIMEFRAME>.csv files) or --data alpaca, or set data.dir / data.source in the config file', '--data');
   }
   return config.data.dir;
 }
@@ -263,26 +260,19 @@ export async function runValidate(source: string, config: Config, configFile: st
           );
         }
         m.model = modelFileInfo(model, gm.onnxPath!);
-        const evaluated = await evaluateModel(
-          m,
-          model,
-          cardJson,
-          cardFile,
-          getBars,
-          {
-            config,
-            endMs: opts.endMs,
-            backtestDays: config.backtest.days,
-            walkForward: { days: config.walkForward.days, folds: config.walkForward.folds },
-            equityOut: opts.equityOut,
-            tradesOut: opts.tradesOut ?? null,
-            log,
-            borrowedCard: gm.borrowedCard,
-            // Files the card names live beside it (an inline card: beside the model).
-            cardFiles: archiveCardFiles(opened.reader, source, posix.dirname(gm.cardPath ?? gm.onnxPath!)),
-            slot,
-          },
-        );
+        const evaluated = await evaluateModel(m, model, cardJson, cardFile, getBars, {
+          config,
+          endMs: opts.endMs,
+          backtestDays: config.backtest.days,
+          walkForward: { days: config.walkForward.days, folds: config.walkForward.folds },
+          equityOut: opts.equityOut,
+          tradesOut: opts.tradesOut ?? null,
+          log,
+          borrowedCard: gm.borrowedCard,
+          // Files the card names live beside it (an inline card: beside the model).
+          cardFiles: archiveCardFiles(opened.reader, source, posix.dirname(gm.cardPath ?? gm.onnxPath!)),
+          slot,
+        });
         outcome.range = evaluated.range;
         if (opts.root !== undefined) {
           await compareWithChampion(m, { config, root: opts.root, getBars, endMs: opts.endMs, log, slot });
@@ -333,7 +323,13 @@ export async function runValidate(source: string, config: Config, configFile: st
     });
     flush();
     const inFlight = new Set<(typeof slots)[number]>();
-    const current = (): string | null => (inFlight.size ? slots.filter((x) => inFlight.has(x)).map((x) => x.gm.report.id).join(', ') : null);
+    const current = (): string | null =>
+      inFlight.size
+        ? slots
+            .filter((x) => inFlight.has(x))
+            .map((x) => x.gm.report.id)
+            .join(', ')
+        : null;
     const worker = async (hostSlot: number): Promise<void> => {
       for (let slot = queue.shift(); slot; slot = queue.shift()) {
         inFlight.add(slot);

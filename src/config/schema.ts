@@ -91,10 +91,7 @@ class Reader {
     }
     for (const key of Object.keys(obj)) {
       if (!allowed.includes(key)) {
-        throw inputError(
-          `${file}: unknown key "${this.path(key)}" (allowed here: ${allowed.join(', ')})`,
-          file,
-        );
+        throw inputError(`${file}: unknown key "${this.path(key)}" (allowed here: ${allowed.join(', ')})`, file);
       }
     }
   }
@@ -130,11 +127,7 @@ class Reader {
     if (this.record(key, Reader.numberSchema(opts))) return undefined;
     const v = this.obj[key];
     if (v === undefined) return undefined;
-    const desc = [
-      opts.integer ? 'an integer' : 'a number',
-      opts.min !== undefined ? `${opts.exclusiveMin ? '>' : '≥'} ${opts.min}` : '',
-      opts.max !== undefined ? `≤ ${opts.max}` : '',
-    ]
+    const desc = [opts.integer ? 'an integer' : 'a number', opts.min !== undefined ? `${opts.exclusiveMin ? '>' : '≥'} ${opts.min}` : '', opts.max !== undefined ? `≤ ${opts.max}` : '']
       .filter(Boolean)
       .join(' ');
     if (typeof v !== 'number' || !Number.isFinite(v)) this.fail(key, desc);
@@ -266,17 +259,13 @@ export function configSchema(): JsonSchema {
 }
 
 function readConfig(root: Reader, cfg: Config, file: string): Config {
-
   const g = root.section('gating', ['preset', 'approved', 'review', 'fitness_decline', 'unstable_oscillation']);
   if (g) {
     const presetName = g.string('preset');
     if (presetName !== undefined) {
       const preset = GATING_PRESETS[presetName];
       if (!preset) {
-        throw inputError(
-          `${file}: "gating.preset" must be one of ${Object.keys(GATING_PRESETS).join(' | ')}, got ${JSON.stringify(presetName)}`,
-          file,
-        );
+        throw inputError(`${file}: "gating.preset" must be one of ${Object.keys(GATING_PRESETS).join(' | ')}, got ${JSON.stringify(presetName)}`, file);
       }
       cfg.gating.preset = presetName;
       cfg.gating.approved = { ...preset.approved };
@@ -291,16 +280,7 @@ function readConfig(root: Reader, cfg: Config, file: string): Config {
     cfg.gating.unstableOscillation = g.number('unstable_oscillation', { min: 0 }) ?? cfg.gating.unstableOscillation;
   }
 
-  const b = root.section('backtest', [
-    'days',
-    'capital',
-    'fill',
-    'fee_bps',
-    'slippage_bps',
-    'min_trade_value',
-    'rebalance_band',
-    'periods_per_year',
-  ]);
+  const b = root.section('backtest', ['days', 'capital', 'fill', 'fee_bps', 'slippage_bps', 'min_trade_value', 'rebalance_band', 'periods_per_year']);
   if (b) {
     cfg.backtest.days = b.number('days', { min: 0, exclusiveMin: true }) ?? cfg.backtest.days;
     cfg.backtest.capital = b.number('capital', { min: 0, exclusiveMin: true }) ?? cfg.backtest.capital;
@@ -375,8 +355,7 @@ function readConfig(root: Reader, cfg: Config, file: string): Config {
   const rt = root.section('runtime', ['device', 'inference_timeout_seconds', 'parallel_models', 'split_first_layer']);
   if (rt) {
     cfg.runtime.device = rt.oneOf('device', ['auto', 'cpu', 'cuda'] as const) ?? cfg.runtime.device;
-    cfg.runtime.inferenceTimeoutSeconds =
-      rt.number('inference_timeout_seconds', { min: 0, exclusiveMin: true, max: 86_400 }) ?? cfg.runtime.inferenceTimeoutSeconds;
+    cfg.runtime.inferenceTimeoutSeconds = rt.number('inference_timeout_seconds', { min: 0, exclusiveMin: true, max: 86_400 }) ?? cfg.runtime.inferenceTimeoutSeconds;
     cfg.runtime.parallelModels = rt.number('parallel_models', { min: 1, max: 64, integer: true }) ?? cfg.runtime.parallelModels;
     cfg.runtime.splitFirstLayer = rt.boolean('split_first_layer') ?? cfg.runtime.splitFirstLayer;
   }
@@ -438,17 +417,11 @@ export function checkCrossField(cfg: Config, file: string): void {
   ];
   for (const [key, ok] of pairs) {
     if (!ok) {
-      throw inputError(
-        `${file}: "gating.approved.${key}" is looser than "gating.review.${key}"; APPROVED must be at least as strict as REVIEW`,
-        file,
-      );
+      throw inputError(`${file}: "gating.approved.${key}" is looser than "gating.review.${key}"; APPROVED must be at least as strict as REVIEW`, file);
     }
   }
   if (cfg.decision.live.minPositiveShare < cfg.decision.paper.minPositiveShare) {
-    throw inputError(
-      `${file}: "decision.live.min_positive_share" (${cfg.decision.live.minPositiveShare}) is below "decision.paper.min_positive_share" (${cfg.decision.paper.minPositiveShare})`,
-      file,
-    );
+    throw inputError(`${file}: "decision.live.min_positive_share" (${cfg.decision.live.minPositiveShare}) is below "decision.paper.min_positive_share" (${cfg.decision.paper.minPositiveShare})`, file);
   }
   if (cfg.decision.live.maxSharpeStd > cfg.decision.paper.maxSharpeStd) {
     throw inputError(

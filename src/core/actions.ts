@@ -68,7 +68,9 @@ export function checkOutputWidth(width: number, card: PolicyCard, model?: string
     if (width !== 1) {
       throw inputError(
         `model ${modelName(card, model)}: the output has ${width} values per decision, but ${card.file} reads it as an action index (output_kind "action_index": one value per decision); ` +
-          (width === action.meanings.length ? 'it looks like scores per action: set action.output_kind to "logits", "probs" or "log_probs"' : 'name the output that holds the action index in action.output'),
+          (width === action.meanings.length
+            ? 'it looks like scores per action: set action.output_kind to "logits", "probs" or "log_probs"'
+            : 'name the output that holds the action index in action.output'),
         card.file,
       );
     }
@@ -80,8 +82,7 @@ export function checkOutputWidth(width: number, card: PolicyCard, model?: string
         ? `; one value per decision is an action index (stable-baselines3's export): set action.output_kind to "action_index", or export the logits (action_net of the policy's latent)`
         : `; give one meaning per output value, in the model's order`;
     throw inputError(
-      `model ${modelName(card, model)}: the output has ${width} values per decision but ${card.file} ` +
-        `action.meanings lists ${action.meanings.length} (${action.meanings.join(', ')})${hint}`,
+      `model ${modelName(card, model)}: the output has ${width} values per decision but ${card.file} ` + `action.meanings lists ${action.meanings.length} (${action.meanings.join(', ')})${hint}`,
       card.file,
     );
   }
@@ -94,13 +95,7 @@ export function checkOutputWidth(width: number, card: PolicyCard, model?: string
  * "action_index" the width is 1 and the value is the index; `logProb`, when given, is the
  * log-probability of the chosen action (read from another output), and its exp is the confidence.
  */
-export function decodeDiscrete(
-  output: ArrayLike<number>,
-  offset: number,
-  card: PolicyCard,
-  model?: string,
-  logProb?: number,
-): DecodedAction {
+export function decodeDiscrete(output: ArrayLike<number>, offset: number, card: PolicyCard, model?: string, logProb?: number): DecodedAction {
   const action = card.action;
   if (action.type !== 'discrete') {
     throw new Error(`decodeDiscrete called for ${card.file}, whose action.type is ${action.type}`);
@@ -109,21 +104,14 @@ export function decodeDiscrete(
   const width = action.meanings.length;
   if (output.length % width !== 0 || offset % width !== 0 || offset < 0 || offset + width > output.length) {
     if (output.length % width !== 0) checkOutputWidth(output.length, card, model);
-    throw new RangeError(
-      `model ${modelName(card, model)}: no decision at offset ${offset} in an output of ${output.length} values ` +
-        `(${width} per decision)`,
-    );
+    throw new RangeError(`model ${modelName(card, model)}: no decision at offset ${offset} in an output of ${output.length} values ` + `(${width} per decision)`);
   }
 
   let best = offset;
   for (let i = offset; i < offset + width; i++) {
     const value = output[i];
     if (!Number.isFinite(value)) {
-      throw inputError(
-        `model ${modelName(card, model)}: output value ${i - offset} is ${value}; the model produced a non-finite ` +
-          `output (check the observation and the export)`,
-        card.file,
-      );
+      throw inputError(`model ${modelName(card, model)}: output value ${i - offset} is ${value}; the model produced a non-finite ` + `output (check the observation and the export)`, card.file);
     }
     if (value > output[best]) best = i; // strict: ties keep the lowest index
   }
@@ -232,25 +220,13 @@ export function continuousTarget(value: number, card: Pick<PolicyCard, 'executio
  * Whether an order is sent (SPEC 5): discrete policies when the target changed; continuous policies
  * when |target − current exposure| > execution.rebalance_band.
  */
-export function orderNeeded(
-  card: Pick<PolicyCard, 'action' | 'execution'>,
-  previousTarget: number,
-  target: number,
-  currentExposure: number,
-): boolean {
+export function orderNeeded(card: Pick<PolicyCard, 'action' | 'execution'>, previousTarget: number, target: number, currentExposure: number): boolean {
   if (card.action.type === 'discrete') return target !== previousTarget;
   return Math.abs(target - currentExposure) > card.execution.rebalanceBand;
 }
 
 /** One step of the state machine: decode the output at `offset` and move the target. */
-export function decideTarget(
-  output: ArrayLike<number>,
-  offset: number,
-  card: PolicyCard,
-  currentTarget: number,
-  model?: string,
-  logProb?: number,
-): { target: number; action: DecodedAction | null } {
+export function decideTarget(output: ArrayLike<number>, offset: number, card: PolicyCard, currentTarget: number, model?: string, logProb?: number): { target: number; action: DecodedAction | null } {
   if (card.action.type === 'continuous') {
     if (offset < 0 || offset >= output.length) {
       throw new RangeError(`model ${modelName(card, model)}: no output value at offset ${offset}`);

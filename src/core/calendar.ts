@@ -105,18 +105,9 @@ function observed(day: number): number {
 }
 
 /** Unscheduled full-day NYSE closures (national days of mourning, weather, 9/11). */
-const SPECIAL_CLOSURES = [
-  '2001-09-11',
-  '2001-09-12',
-  '2001-09-13',
-  '2001-09-14',
-  '2004-06-11',
-  '2007-01-02',
-  '2012-10-29',
-  '2012-10-30',
-  '2018-12-05',
-  '2025-01-09',
-].map((s) => Date.parse(`${s}T00:00:00Z`) / DAY);
+const SPECIAL_CLOSURES = ['2001-09-11', '2001-09-12', '2001-09-13', '2001-09-14', '2004-06-11', '2007-01-02', '2012-10-29', '2012-10-30', '2018-12-05', '2025-01-09'].map(
+  (s) => Date.parse(`${s}T00:00:00Z`) / DAY,
+);
 
 const holidayCache = new Map<number, { closed: Set<number>; early: Set<number> }>();
 

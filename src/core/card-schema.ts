@@ -82,112 +82,128 @@ function meaningPattern(): string {
 
 export function cardSchema(): Schema {
   const numbers = { type: 'array', items: finite, minItems: 1 };
-  const observation = closed(OBSERVATION_KEYS, {
-    window: { type: 'integer', minimum: 1, maximum: MAX_WINDOW, description: 'W: feature rows per observation (default 1)' },
-    features: { type: 'array', minItems: 1, items: featureSchema(), description: "the features in the model's input order (docs/policy-card.md)" },
-    normalize: {
-      anyOf: [
-        { type: 'null' },
-        closed(
-          NORMALIZE_KEYS,
-          {
-            mean: { type: 'array', items: finite },
-            std: { type: 'array', items: { type: 'number', exclusiveMinimum: 0 } },
-            var: { type: 'array', items: { type: 'number', minimum: 0 } },
-            epsilon: { type: 'number', minimum: 0 },
-          },
-          { not: { required: ['std', 'var'] }, description: 'per feature (F values) or per observation element (W·F, time-major); std, or var with epsilon' },
-        ),
-      ],
+  const observation = closed(
+    OBSERVATION_KEYS,
+    {
+      window: { type: 'integer', minimum: 1, maximum: MAX_WINDOW, description: 'W: feature rows per observation (default 1)' },
+      features: { type: 'array', minItems: 1, items: featureSchema(), description: "the features in the model's input order (docs/policy-card.md)" },
+      normalize: {
+        anyOf: [
+          { type: 'null' },
+          closed(
+            NORMALIZE_KEYS,
+            {
+              mean: { type: 'array', items: finite },
+              std: { type: 'array', items: { type: 'number', exclusiveMinimum: 0 } },
+              var: { type: 'array', items: { type: 'number', minimum: 0 } },
+              epsilon: { type: 'number', minimum: 0 },
+            },
+            { not: { required: ['std', 'var'] }, description: 'per feature (F values) or per observation element (W·F, time-major); std, or var with epsilon' },
+          ),
+        ],
+      },
+      clip: { anyOf: [{ type: 'null' }, { type: 'number', exclusiveMinimum: 0 }] },
+      feature_graph: {
+        anyOf: [
+          { type: 'null' },
+          closed(
+            FEATURE_GRAPH_KEYS,
+            {
+              file: { type: 'string', pattern: '^(?!/)(?![A-Za-z]:)(?!.*\\\\)(?!(.*/)?\\.\\.?(/|$))(?!.*//).+\\.[Oo][Nn][Nn][Xx]$', description: "the graph, relative to the card's folder" },
+              window: { type: 'integer', minimum: 1, maximum: MAX_WINDOW, description: 'L: bars per window, the decision bar included' },
+              bars_input: name,
+              times_input: name,
+              times_unit: { enum: ['s', 'ms', 'ns'] },
+              output: name,
+            },
+            { required: ['file', 'window'] },
+          ),
+        ],
+      },
     },
-    clip: { anyOf: [{ type: 'null' }, { type: 'number', exclusiveMinimum: 0 }] },
-    feature_graph: {
-      anyOf: [
-        { type: 'null' },
-        closed(
-          FEATURE_GRAPH_KEYS,
-          {
-            file: { type: 'string', pattern: '^(?!/)(?![A-Za-z]:)(?!.*\\\\)(?!(.*/)?\\.\\.?(/|$))(?!.*//).+\\.[Oo][Nn][Nn][Xx]$', description: "the graph, relative to the card's folder" },
-            window: { type: 'integer', minimum: 1, maximum: MAX_WINDOW, description: 'L: bars per window, the decision bar included' },
-            bars_input: name,
-            times_input: name,
-            times_unit: { enum: ['s', 'ms', 'ns'] },
-            output: name,
-          },
-          { required: ['file', 'window'] },
-        ),
-      ],
-    },
-  }, { required: ['features'] });
+    { required: ['features'] },
+  );
 
-  const discrete = closed(DISCRETE_KEYS, {
-    type: { const: 'discrete' },
-    output: name,
-    output_kind: { enum: [...OUTPUT_KINDS] },
-    log_prob_output: name,
-    meanings: { type: 'array', minItems: 1, items: { type: 'string', pattern: meaningPattern() } },
-    min_confidence: { type: 'number', minimum: 0, maximum: 1 },
-  }, { required: ['meanings'] });
-  const continuous = closed(CONTINUOUS_KEYS, {
-    type: { const: 'continuous' },
-    output: name,
-    output_kind: { const: 'continuous' },
-  }, { required: ['type'] });
+  const discrete = closed(
+    DISCRETE_KEYS,
+    {
+      type: { const: 'discrete' },
+      output: name,
+      output_kind: { enum: [...OUTPUT_KINDS] },
+      log_prob_output: name,
+      meanings: { type: 'array', minItems: 1, items: { type: 'string', pattern: meaningPattern() } },
+      min_confidence: { type: 'number', minimum: 0, maximum: 1 },
+    },
+    { required: ['meanings'] },
+  );
+  const continuous = closed(
+    CONTINUOUS_KEYS,
+    {
+      type: { const: 'continuous' },
+      output: name,
+      output_kind: { const: 'continuous' },
+    },
+    { required: ['type'] },
+  );
 
   const axis = { type: 'integer', minimum: 0, maximum: MAX_AXIS - 1 };
-  const top = closed(TOP_KEYS, {
-    schema: { const: CARD_SCHEMA },
-    symbol: name,
-    timeframe: { enum: [...TIMEFRAMES] },
-    asset_class: { enum: ['crypto', 'us_equity'] },
-    input: name,
-    observation,
-    action: { anyOf: [discrete, continuous] },
-    execution: {
-      anyOf: [
-        { type: 'null' },
-        closed(EXECUTION_KEYS, {
-          long_only: { type: 'boolean' },
-          max_exposure: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
-          rebalance_band: { type: 'number', minimum: 0, maximum: 1 },
-        }),
-      ],
+  const top = closed(
+    TOP_KEYS,
+    {
+      schema: { const: CARD_SCHEMA },
+      symbol: name,
+      timeframe: { enum: [...TIMEFRAMES] },
+      asset_class: { enum: ['crypto', 'us_equity'] },
+      input: name,
+      observation,
+      action: { anyOf: [discrete, continuous] },
+      execution: {
+        anyOf: [
+          { type: 'null' },
+          closed(EXECUTION_KEYS, {
+            long_only: { type: 'boolean' },
+            max_exposure: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+            rebalance_band: { type: 'number', minimum: 0, maximum: 1 },
+          }),
+        ],
+      },
+      state: { anyOf: [{ type: 'null' }, { type: 'array', items: closed(STATE_ALL_KEYS, { input: name, output: name, batch_axis: axis }, { required: ['input', 'output'] }) }] },
+      extra_inputs: {
+        anyOf: [
+          { type: 'null' },
+          { type: 'array', items: closed(EXTRA_INPUT_KEYS, { name, value: { anyOf: [{ const: 'episode_start' }, finite] }, batch_axis: axis }, { required: ['name', 'value'] }) },
+        ],
+      },
+      golden: {
+        anyOf: [
+          { type: 'null' },
+          {
+            type: 'array',
+            items: closed(
+              GOLDEN_KEYS,
+              {
+                obs: numbers,
+                output: numbers,
+                at: { type: 'string', description: 'ISO 8601 start of the decision bar, e.g. 2024-06-01T13:00:00Z' },
+                position: { type: 'number', minimum: -2, maximum: 2 },
+                unrealized_return: finite,
+                action: { anyOf: [{ type: 'string' }, { type: 'number' }] },
+              },
+              { required: ['obs'], anyOf: [{ required: ['output'] }, { required: ['at'] }] },
+            ),
+          },
+        ],
+      },
     },
-    state: { anyOf: [{ type: 'null' }, { type: 'array', items: closed(STATE_ALL_KEYS, { input: name, output: name, batch_axis: axis }, { required: ['input', 'output'] }) }] },
-    extra_inputs: {
-      anyOf: [
-        { type: 'null' },
-        { type: 'array', items: closed(EXTRA_INPUT_KEYS, { name, value: { anyOf: [{ const: 'episode_start' }, finite] }, batch_axis: axis }, { required: ['name', 'value'] }) },
-      ],
-    },
-    golden: {
-      anyOf: [
-        { type: 'null' },
-        {
-          type: 'array',
-          items: closed(
-            GOLDEN_KEYS,
-            {
-              obs: numbers,
-              output: numbers,
-              at: { type: 'string', description: "ISO 8601 start of the decision bar, e.g. 2024-06-01T13:00:00Z" },
-              position: { type: 'number', minimum: -2, maximum: 2 },
-              unrealized_return: finite,
-              action: { anyOf: [{ type: 'string' }, { type: 'number' }] },
-            },
-            { required: ['obs'], anyOf: [{ required: ['output'] }, { required: ['at'] }] },
-          ),
-        },
-      ],
-    },
-  }, { required: ['observation', 'action'] });
+    { required: ['observation', 'action'] },
+  );
   // Free-form metadata and x_* / x-* keys are allowed at the top level only.
   const metadata: Record<string, Schema> = {};
   for (const k of METADATA_KEYS) metadata[k] = {};
   return {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
     title: `policy card (${CARD_SCHEMA})`,
-    description: 'How policy-gate builds a model\'s observation from bars and reads its output (docs/policy-card.md). Generated from src/core/card.ts and src/core/features.ts.',
+    description: "How policy-gate builds a model's observation from bars and reads its output (docs/policy-card.md). Generated from src/core/card.ts and src/core/features.ts.",
     ...top,
     properties: { ...(top['properties'] as object), ...metadata },
     additionalProperties: false,

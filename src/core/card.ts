@@ -7,14 +7,7 @@
 import { parseUtc } from './time.js';
 import { inputError } from './errors.js';
 import { isTimeframe, type AssetClass, type Timeframe } from './types.js';
-import {
-  FEATURE_NAMES,
-  featureParams,
-  featureSpan,
-  type ParamValue,
-  isFeatureName,
-  type FeatureSpec,
-} from './features.js';
+import { FEATURE_NAMES, featureParams, featureSpan, type ParamValue, isFeatureName, type FeatureSpec } from './features.js';
 import { ACTION_MEANINGS, parseActionMeaning, type ActionMeaning } from './meanings.js';
 
 export const CARD_SCHEMA = 'policy-card/1';
@@ -177,19 +170,7 @@ export interface CardDefaults {
   readonly timeframe?: string;
 }
 
-export const TOP_KEYS = [
-  'schema',
-  'symbol',
-  'timeframe',
-  'asset_class',
-  'input',
-  'observation',
-  'action',
-  'execution',
-  'state',
-  'extra_inputs',
-  'golden',
-] as const;
+export const TOP_KEYS = ['schema', 'symbol', 'timeframe', 'asset_class', 'input', 'observation', 'action', 'execution', 'state', 'extra_inputs', 'golden'] as const;
 /** Free-form metadata a card may carry; ignored. Keys starting with `x_` or `x-` are ignored too. */
 export const METADATA_KEYS = ['$schema', 'description', 'notes', 'metadata', 'version', 'model_version', 'created_at'];
 export const OBSERVATION_KEYS = ['window', 'features', 'normalize', 'clip', 'feature_graph'];
@@ -243,11 +224,7 @@ export function parseCard(json: unknown, file: string, defaults: CardDefaults = 
     } else {
       symbol = json.symbol.trim();
       if (defaults.symbol !== undefined && symbolKey(symbol) !== symbolKey(defaults.symbol)) {
-        p.add(
-          'symbol',
-          `is ${show(symbol)} but the model is named for ${show(defaults.symbol)}; ` +
-            `fix the card or rename the model to <SYMBOL>_<TIMEFRAME>.onnx`,
-        );
+        p.add('symbol', `is ${show(symbol)} but the model is named for ${show(defaults.symbol)}; ` + `fix the card or rename the model to <SYMBOL>_<TIMEFRAME>.onnx`);
       }
     }
   } else if (defaults.symbol !== undefined && defaults.symbol.trim() !== '') {
@@ -263,11 +240,7 @@ export function parseCard(json: unknown, file: string, defaults: CardDefaults = 
     } else {
       timeframe = json.timeframe;
       if (defaults.timeframe !== undefined && defaults.timeframe !== json.timeframe) {
-        p.add(
-          'timeframe',
-          `is ${show(json.timeframe)} but the model is named for ${show(defaults.timeframe)}; ` +
-            `fix the card or rename the model`,
-        );
+        p.add('timeframe', `is ${show(json.timeframe)} but the model is named for ${show(defaults.timeframe)}; ` + `fix the card or rename the model`);
       }
     }
   } else if (defaults.timeframe !== undefined) {
@@ -369,7 +342,7 @@ function parseObservation(p: Problems, raw: unknown): ObservationSpec | undefine
   const features: FeatureSpec[] = [];
   let featuresOk = false;
   if (raw.features === undefined) {
-    p.add('observation.features', 'is missing; list the features in the model\'s input order');
+    p.add('observation.features', "is missing; list the features in the model's input order");
   } else if (!Array.isArray(raw.features) || raw.features.length === 0) {
     p.add('observation.features', `must be a non-empty array of features, got ${show(raw.features)}`);
   } else {
@@ -518,8 +491,7 @@ function parseNormalize(p: Problems, raw: unknown, count: number | undefined, wi
   }
   let m = raw.mean === undefined ? [] : mean;
   const size = Math.max(m.length, sd.length, count);
-  const expand = (xs: number[], fill: number): number[] =>
-    xs.length === 0 ? new Array<number>(size).fill(fill) : xs.length === size ? xs : Array.from({ length: size }, (_, i) => xs[i % count]!);
+  const expand = (xs: number[], fill: number): number[] => (xs.length === 0 ? new Array<number>(size).fill(fill) : xs.length === size ? xs : Array.from({ length: size }, (_, i) => xs[i % count]!));
   m = expand(m, 0);
   sd = expand(sd, 1);
   return { mean: m, std: sd };
@@ -533,11 +505,7 @@ function parseFeature(p: Problems, raw: unknown, path: string): FeatureSpec | un
   }
   const name = raw.name;
   if (!isFeatureName(name)) {
-    p.add(
-      `${path}.name`,
-      `${show(name)} is not a known feature; use one of ${FEATURE_NAMES.join(', ')} ` +
-        `(a feature the tool cannot compute cannot be backtested)`,
-    );
+    p.add(`${path}.name`, `${show(name)} is not a known feature; use one of ${FEATURE_NAMES.join(', ')} ` + `(a feature the tool cannot compute cannot be backtested)`);
     return undefined;
   }
   const defs = featureParams(name);
@@ -658,10 +626,7 @@ function parseAction(p: Problems, raw: unknown): ActionSpec | undefined {
   }
   const logProbOutput = optionalName(p, raw.log_prob_output, 'action.log_prob_output');
   if (logProbOutput !== null && outputKindGiven && outputKind !== 'action_index') {
-    p.add(
-      'action.log_prob_output',
-      `applies to output_kind "action_index" only (with ${outputKind} the confidence comes from the action output itself); remove it`,
-    );
+    p.add('action.log_prob_output', `applies to output_kind "action_index" only (with ${outputKind} the confidence comes from the action output itself); remove it`);
   }
   if (logProbOutput !== null && output !== null && logProbOutput === output) {
     p.add('action.log_prob_output', `names the same output as action.output (${show(output)}); name the log-probability output`);
@@ -676,7 +641,7 @@ function parseAction(p: Problems, raw: unknown): ActionSpec | undefined {
   if (minConfidence > 0 && outputKind === 'action_index' && outputKindGiven && logProbOutput === null) {
     p.add(
       'action.min_confidence',
-      'needs a confidence, and an action index carries none: name the output with the chosen action\'s log-probability in action.log_prob_output (stable-baselines3\'s export has it third), or export logits',
+      "needs a confidence, and an action index carries none: name the output with the chosen action's log-probability in action.log_prob_output (stable-baselines3's export has it third), or export logits",
     );
   }
 
@@ -694,11 +659,7 @@ function parseAction(p: Problems, raw: unknown): ActionSpec | undefined {
     const meaning = typeof m === 'string' ? parseActionMeaning(m) : null;
     if (meaning === null) {
       meaningsOk = false;
-      p.add(
-        `action.meanings[${i}]`,
-        `${show(m)} is not an action this tool understands; use one of ${ACTION_MEANINGS.join(', ')} ` +
-          `(the model cannot be backtested on a guessed meaning)`,
-      );
+      p.add(`action.meanings[${i}]`, `${show(m)} is not an action this tool understands; use one of ${ACTION_MEANINGS.join(', ')} ` + `(the model cannot be backtested on a guessed meaning)`);
     } else meanings.push(meaning);
   });
   if (!meaningsOk) return undefined;
@@ -775,12 +736,7 @@ function parseState(p: Problems, raw: unknown): StatePair[] {
   return pairs;
 }
 
-function parseGolden(
-  p: Problems,
-  raw: unknown,
-  observation: ObservationSpec | undefined,
-  action: ActionSpec | undefined,
-): GoldenEntry[] {
+function parseGolden(p: Problems, raw: unknown, observation: ObservationSpec | undefined, action: ActionSpec | undefined): GoldenEntry[] {
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw)) {
     p.add('golden', `must be an array of { "obs", "output" } or { "at", "obs" } entries, got ${show(raw)}`);
@@ -903,10 +859,7 @@ function parseExtraInputs(p: Problems, raw: unknown, state: readonly StatePair[]
     if (value === 'episode_start' || (typeof value === 'number' && Number.isFinite(value))) {
       out.push({ name, value, batchAxis });
     } else {
-      p.add(
-        `${path}.value`,
-        `must be "episode_start" (1 at a window's first decision, 0 after) or a finite number (a constant), got ${show(value)}`,
-      );
+      p.add(`${path}.value`, `must be "episode_start" (1 at a window's first decision, 0 after) or a finite number (a constant), got ${show(value)}`);
     }
   });
   return out;
@@ -954,15 +907,7 @@ function optionalName(p: Problems, value: unknown, path: string): string | null 
  * An array of numbers, each satisfying `ok`; with `length`, exactly that many (named by `lengthOf`,
  * default "observation.features"). Returns undefined (after reporting) when invalid.
  */
-function numberArray(
-  p: Problems,
-  raw: unknown,
-  path: string,
-  length: number | undefined,
-  ok: (x: number) => boolean,
-  what: string,
-  lengthOf = 'observation.features',
-): number[] | undefined {
+function numberArray(p: Problems, raw: unknown, path: string, length: number | undefined, ok: (x: number) => boolean, what: string, lengthOf = 'observation.features'): number[] | undefined {
   if (raw === undefined) return [];
   if (!Array.isArray(raw)) {
     p.add(path, `must be an array of numbers, got ${show(raw)}`);

@@ -35,8 +35,7 @@ export function decide(input: DecisionInput, cfg: DecisionConfig): Decision | nu
   const decision = decideUncapped(input, cfg);
   if (decision === null || !input.flags.includes('NO_OBSERVATION_PARITY') || decision.tier === 'DROP') return decision;
   const cap = cfg.noObservationParityCap ?? 'PAPER';
-  const why =
-    'NO_OBSERVATION_PARITY: no { "at", "obs" } golden vector was checked, so the observation builder was never compared with the training code';
+  const why = 'NO_OBSERVATION_PARITY: no { "at", "obs" } golden vector was checked, so the observation builder was never compared with the training code';
   if (tierRank(decision.tier) <= tierRank(cap)) {
     return { ...decision, reasons: [...decision.reasons, `${why} (decision.no_observation_parity_cap ${cap} does not lower ${decision.tier})`] };
   }
@@ -78,10 +77,7 @@ function decideUncapped(input: DecisionInput, cfg: DecisionConfig): Decision | n
     return {
       tier: 'LIVE',
       rule: 'rule 3: consistent walk-forward and APPROVED gating',
-      reasons: [
-        `rule 3: positive share ${pct(share)} ≥ ${pct(live.minPositiveShare)}, Sharpe std ${num(std)} < ${live.maxSharpeStd}, gating APPROVED, out of sample`,
-        facts,
-      ],
+      reasons: [`rule 3: positive share ${pct(share)} ≥ ${pct(live.minPositiveShare)}, Sharpe std ${num(std)} < ${live.maxSharpeStd}, gating APPROVED, out of sample`, facts],
     };
   }
   if (rating !== 'POOR') {
@@ -92,11 +88,7 @@ function decideUncapped(input: DecisionInput, cfg: DecisionConfig): Decision | n
     return {
       tier: 'PAPER',
       rule: 'rule 4: moderately consistent walk-forward',
-      reasons: [
-        `rule 4: positive share ${pct(share)} ≥ ${pct(paper.minPositiveShare)}, Sharpe std ${num(std)} ≤ ${paper.maxSharpeStd}`,
-        ...caps,
-        facts,
-      ],
+      reasons: [`rule 4: positive share ${pct(share)} ≥ ${pct(paper.minPositiveShare)}, Sharpe std ${num(std)} ≤ ${paper.maxSharpeStd}`, ...caps, facts],
     };
   }
   const missing: string[] = [];
@@ -132,10 +124,5 @@ export function conclude(models: readonly ModelReport[]): { conclusion: 'success
 export function concludeReport(report: Pick<Report, 'models' | 'errors' | 'infraErrors' | 'conclusion' | 'conclusionReasons'>): void {
   const c = conclude(report.models);
   report.conclusion = report.errors.length > 0 || report.infraErrors.length > 0 ? 'failure' : c.conclusion;
-  report.conclusionReasons = [
-    ...report.errors.map((e) => `run error: ${e}`),
-    ...report.infraErrors.map((e) => `infrastructure error: ${e}`),
-    ...c.reasons,
-  ];
+  report.conclusionReasons = [...report.errors.map((e) => `run error: ${e}`), ...report.infraErrors.map((e) => `infrastructure error: ${e}`), ...c.reasons];
 }
-

@@ -180,10 +180,7 @@ function batchedInput(info: TensorInfo, cardAxis: number | null, label: string, 
   } else if (symbolic.length === 1) axis = symbolic[0]!;
   else if (symbolic.length === 0) axis = Math.max(sh.indexOf(1), 0);
   else {
-    throw inputError(
-      `${label}: ${what} input "${info.name}" has shape ${showShape(info)} with ${symbolic.length} dynamic axes; say which one is the batch with "batch_axis" in ${file}`,
-      file,
-    );
+    throw inputError(`${label}: ${what} input "${info.name}" has shape ${showShape(info)} with ${symbolic.length} dynamic axes; say which one is the batch with "batch_axis" in ${file}`, file);
   }
   const dims = sh.map((d, i) => (i === axis ? 1 : d));
   const size = dims.reduce<number>((a, d) => (typeof d === 'number' && d > 0 ? a * d : NaN), 1);
@@ -265,10 +262,7 @@ export function bindModel(model: ModelRunner, card: PolicyCard, label: string): 
   } else if (shape.length === 3) {
     rank3 = true;
     if ((typeof shape[1] === 'number' && shape[1] !== W) || (typeof shape[2] === 'number' && shape[2] !== F)) {
-      throw inputError(
-        `${label}: input "${input}" has shape [${shape.join(', ')}], but ${card.file} describes a window of ${W} rows × ${F} features`,
-        label,
-      );
+      throw inputError(`${label}: input "${input}" has shape [${shape.join(', ')}], but ${card.file} describes a window of ${W} rows × ${F} features`, label);
     }
   } else {
     throw inputError(`${label}: input "${input}" has rank ${shape.length}; expected [batch, ${W * F}] or [batch, ${W}, ${F}]`, label);
@@ -283,10 +277,7 @@ export function bindModel(model: ModelRunner, card: PolicyCard, label: string): 
   let outputKind: OutputKind | 'continuous' = action.type === 'continuous' ? 'continuous' : action.outputKind;
   if (action.output !== null) {
     if (!model.outputs.some((o) => o.name === action.output)) {
-      throw inputError(
-        `${card.file}: action.output "${action.output}" is not an output of ${label}; its outputs:\n${describeOutputs(model, card)}`,
-        card.file,
-      );
+      throw inputError(`${card.file}: action.output "${action.output}" is not an output of ${label}; its outputs:\n${describeOutputs(model, card)}`, card.file);
     }
     output = action.output;
   } else if (dataOutputs.length === 1) {
@@ -307,9 +298,7 @@ export function bindModel(model: ModelRunner, card: PolicyCard, label: string): 
   const outInfo = model.outputs.find((o) => o.name === output)!;
   if (action.type === 'discrete' && !action.outputKindGiven && INTEGER_TYPES.has(outInfo.type)) {
     outputKind = 'action_index';
-    notes.push(
-      `output "${output}" ${showShape(outInfo)} is ${outInfo.type}: read as the action index (stable-baselines3's export returns the deterministic action); set action.output_kind to say so`,
-    );
+    notes.push(`output "${output}" ${showShape(outInfo)} is ${outInfo.type}: read as the action index (stable-baselines3's export returns the deterministic action); set action.output_kind to say so`);
   }
   if (action.type === 'discrete' && INTEGER_TYPES.has(outInfo.type) && outputKind !== 'action_index') {
     throw inputError(
@@ -330,7 +319,10 @@ export function bindModel(model: ModelRunner, card: PolicyCard, label: string): 
       }
       const w = perDecision(lp);
       if (w !== null && w !== 1) {
-        throw inputError(`${card.file}: action.log_prob_output "${logProbOutput}" ${showShape(lp)} has ${w} values per decision; it must hold the chosen action's log-probability (one value)`, card.file);
+        throw inputError(
+          `${card.file}: action.log_prob_output "${logProbOutput}" ${showShape(lp)} has ${w} values per decision; it must hold the chosen action's log-probability (one value)`,
+          card.file,
+        );
       }
     } else if (outputKind === 'action_index' && action.minConfidence > 0) {
       throw inputError(
@@ -349,7 +341,10 @@ export function bindModel(model: ModelRunner, card: PolicyCard, label: string): 
     if (outInfoS.shape.length === sInfo.shape.length) {
       const mismatch = outInfoS.shape.some((d, i) => i !== t.batchAxis && typeof d === 'number' && typeof t.dims[i] === 'number' && d !== t.dims[i]);
       if (mismatch) {
-        throw inputError(`${label}: state output "${s.output}" ${showShape(outInfoS)} does not fit state input "${s.input}" ${showShape(sInfo)}; pair each state output with the input it feeds`, card.file);
+        throw inputError(
+          `${label}: state output "${s.output}" ${showShape(outInfoS)} does not fit state input "${s.input}" ${showShape(sInfo)}; pair each state output with the input it feeds`,
+          card.file,
+        );
       }
     }
     return { ...t, output: s.output };
@@ -560,7 +555,6 @@ export async function runSimulations(
     }
   }
 }
-
 
 /** Why the first-layer split does not apply to this model and card (null: it may). */
 export function splitRefusal(b: Binding, card: PolicyCard, usesState: boolean): string | null {
@@ -814,7 +808,9 @@ export function replayTargets(sims: readonly Simulation[], recorded: readonly Fl
   const targets = recorded.slice(0, sims.length);
   const codes = recorded.length === 2 * sims.length ? recorded.slice(sims.length) : null;
   if ((recorded.length !== sims.length && codes === null) || sims.some((s, i) => s.length !== targets[i]!.length || (codes !== null && codes[i]!.length !== s.length))) {
-    throw new Error(`${label}: the onnxruntime process returned decisions for ${targets.length} simulations of ${targets.map((t) => t.length).join('/')} steps; expected ${sims.length} of ${sims.map((s) => s.length).join('/')}`);
+    throw new Error(
+      `${label}: the onnxruntime process returned decisions for ${targets.length} simulations of ${targets.map((t) => t.length).join('/')} steps; expected ${sims.length} of ${sims.map((s) => s.length).join('/')}`,
+    );
   }
   const kind = card.action.type;
   for (let i = 0; i < sims.length; i++) {

@@ -211,8 +211,7 @@ export function computeEvidence(input: EvidenceInputs): Evidence {
     trialsSource: input.trials.source,
     expectedMaxSharpe: null,
     trialSharpeVariance: trialVariance,
-    varianceSource:
-      "the Sharpe ratio estimator's variance under the null of no skill, 1/(T − 1): the trials' own Sharpe ratios are not in the archive",
+    varianceSource: "the Sharpe ratio estimator's variance under the null of no skill, 1/(T − 1): the trials' own Sharpe ratios are not in the archive",
   };
   if (sr !== null && moments) {
     const g3 = moments.skewness!;

@@ -83,7 +83,10 @@ export function bindFeatureGraph(
 
   const batch = bars.shape[0];
   if (typeof batch === 'number' && batch !== 1 && batch >= 0) {
-    fail(`input "${bars.name}" is ${shape(bars)}: a fixed batch of ${batch}; policy-gate runs one window at a time — export the graph with a dynamic batch axis (dynamic_axes={"${bars.name}": {0: "batch"}, …}) or a batch of 1`, 'bars_input');
+    fail(
+      `input "${bars.name}" is ${shape(bars)}: a fixed batch of ${batch}; policy-gate runs one window at a time — export the graph with a dynamic batch axis (dynamic_axes={"${bars.name}": {0: "batch"}, …}) or a batch of 1`,
+      'bars_input',
+    );
   }
 
   // The times input: named, else the one other input (if any).
@@ -96,10 +99,7 @@ export function bindFeatureGraph(
     const others = graph.inputs.filter((t) => t.name !== bars.name && t.name !== times!.name);
     if (others.length > 0) fail(`has inputs policy-gate cannot feed (${list(others)}); a feature graph takes the bars and the bar times only`, '');
     if (!TIMES.has(times.type)) {
-      fail(
-        `input "${times.name}" has element type ${times.type}; bar times are fed as int64 (or int32, float64) in times_unit — float32 cannot hold a timestamp exactly`,
-        'times_input',
-      );
+      fail(`input "${times.name}" has element type ${times.type}; bar times are fed as int64 (or int32, float64) in times_unit — float32 cannot hold a timestamp exactly`, 'times_input');
     }
     if (times.shape.length !== 2 || fixedOther(times.shape[1], L)) fail(`input "${times.name}" is ${shape(times)}, but the bar times are fed as [batch, ${L}]`, 'times_input');
     if (times.type === 'int32' && spec.timesUnit !== 's') fail(`input "${times.name}" is int32, which holds bar times only in seconds; set times_unit to "s" or export int64`, 'times_unit');

@@ -32,19 +32,7 @@ import type { BarSeries } from './types.js';
 export const LAG_FEATURES = ['log_return', 'return'] as const;
 export const PERIOD_FEATURES = ['volatility', 'rsi', 'sma_ratio', 'ema_ratio', 'volume_z'] as const;
 /** Indicators with their conventions as parameters (docs/policy-card.md gives each formula). */
-export const INDICATOR_FEATURES = [
-  'macd',
-  'macd_signal',
-  'macd_hist',
-  'bollinger_b',
-  'bollinger_width',
-  'atr',
-  'stoch_k',
-  'stoch_d',
-  'obv_z',
-  'obv_change',
-  'vwap_distance',
-] as const;
+export const INDICATOR_FEATURES = ['macd', 'macd_signal', 'macd_hist', 'bollinger_b', 'bollinger_width', 'atr', 'stoch_k', 'stoch_d', 'obv_z', 'obv_change', 'vwap_distance'] as const;
 export const BAR_FEATURES = ['range', 'body', 'hour_sin', 'hour_cos', 'dow_sin', 'dow_cos'] as const;
 export const WINDOW_FEATURES = ['open_rel', 'high_rel', 'low_rel', 'close_rel', 'volume_rel'] as const;
 export const STATE_FEATURES = ['position', 'unrealized_return'] as const;
@@ -58,24 +46,9 @@ export type BarFeatureName = (typeof BAR_FEATURES)[number];
 export type WindowFeatureName = (typeof WINDOW_FEATURES)[number];
 export type StateFeatureName = (typeof STATE_FEATURES)[number];
 export type GraphFeatureName = (typeof GRAPH_FEATURES)[number];
-export type FeatureName =
-  | LagFeatureName
-  | PeriodFeatureName
-  | IndicatorFeatureName
-  | BarFeatureName
-  | WindowFeatureName
-  | StateFeatureName
-  | GraphFeatureName;
+export type FeatureName = LagFeatureName | PeriodFeatureName | IndicatorFeatureName | BarFeatureName | WindowFeatureName | StateFeatureName | GraphFeatureName;
 
-export const FEATURE_NAMES: readonly FeatureName[] = [
-  ...LAG_FEATURES,
-  ...PERIOD_FEATURES,
-  ...INDICATOR_FEATURES,
-  ...BAR_FEATURES,
-  ...WINDOW_FEATURES,
-  ...STATE_FEATURES,
-  ...GRAPH_FEATURES,
-];
+export const FEATURE_NAMES: readonly FeatureName[] = [...LAG_FEATURES, ...PERIOD_FEATURES, ...INDICATOR_FEATURES, ...BAR_FEATURES, ...WINDOW_FEATURES, ...STATE_FEATURES, ...GRAPH_FEATURES];
 
 /**
  * One feature of a card with its parameters. The core parameters (lag, period, fast/slow/signal,
@@ -284,11 +257,7 @@ export function featureLabel(spec: FeatureSpec): string {
  * features are not per-bar values: their entry is `null` (see `featureKind`).
  * Identical specs share one (read-only) column; with `cache`, also with earlier calls that used it.
  */
-export function computeFeatureColumns(
-  bars: BarSeries,
-  features: readonly FeatureSpec[],
-  cache: FeatureColumnCache = new Map(),
-): (Float64Array | null)[] {
+export function computeFeatureColumns(bars: BarSeries, features: readonly FeatureSpec[], cache: FeatureColumnCache = new Map()): (Float64Array | null)[] {
   let shared: SharedSeries | undefined;
   return features.map((spec) => {
     const key = featureLabel(spec);
@@ -447,8 +416,14 @@ function computeColumn(bars: BarSeries, spec: FeatureSpec, shared: SharedSeries)
         let i = p;
         // Four bars at a time: independent sums, each in the same order as one bar at a time.
         for (; i + 3 < n; i += 4) {
-          let g0 = 0, g1 = 0, g2 = 0, g3 = 0;
-          let l0 = 0, l1 = 0, l2 = 0, l3 = 0;
+          let g0 = 0,
+            g1 = 0,
+            g2 = 0,
+            g3 = 0;
+          let l0 = 0,
+            l1 = 0,
+            l2 = 0,
+            l3 = 0;
           for (let j = i - p + 1; j <= i; j++) {
             const d0 = c[j] - c[j - 1];
             const d1 = c[j + 1] - c[j];
@@ -485,7 +460,10 @@ function computeColumn(bars: BarSeries, spec: FeatureSpec, shared: SharedSeries)
       case 'sma_ratio': {
         let i = p - 1;
         for (; i + 3 < n; i += 4) {
-          let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+          let s0 = 0,
+            s1 = 0,
+            s2 = 0,
+            s3 = 0;
           for (let j = i - p + 1; j <= i; j++) {
             s0 += c[j];
             s1 += c[j + 1];
@@ -511,14 +489,20 @@ function computeColumn(bars: BarSeries, spec: FeatureSpec, shared: SharedSeries)
         let i = span - 1;
         for (; i + 3 < n; i += 4) {
           const start = i - span + 1;
-          let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+          let s0 = 0,
+            s1 = 0,
+            s2 = 0,
+            s3 = 0;
           for (let j = start; j < start + p; j++) {
             s0 += c[j];
             s1 += c[j + 1];
             s2 += c[j + 2];
             s3 += c[j + 3];
           }
-          let e0 = s0 / p, e1 = s1 / p, e2 = s2 / p, e3 = s3 / p;
+          let e0 = s0 / p,
+            e1 = s1 / p,
+            e2 = s2 / p,
+            e3 = s3 / p;
           for (let j = start + p; j <= i; j++) {
             e0 = alpha * c[j] + beta * e0;
             e1 = alpha * c[j + 1] + beta * e1;
@@ -615,9 +599,15 @@ function sampleStd4(x: Float64Array, from: number, len: number, out: Float64Arra
   const f1 = x[from + 1];
   const f2 = x[from + 2];
   const f3 = x[from + 3];
-  let q0 = true, q1 = true, q2 = true, q3 = true;
+  let q0 = true,
+    q1 = true,
+    q2 = true,
+    q3 = true;
   // Forward sums from 0, as windowMean does (0 + x is x, except that −0 becomes +0).
-  let s0 = 0 + f0, s1 = 0 + f1, s2 = 0 + f2, s3 = 0 + f3;
+  let s0 = 0 + f0,
+    s1 = 0 + f1,
+    s2 = 0 + f2,
+    s3 = 0 + f3;
   for (let j = from + 1; j < from + len; j++) {
     const a0 = x[j];
     const a1 = x[j + 1];
@@ -636,7 +626,10 @@ function sampleStd4(x: Float64Array, from: number, len: number, out: Float64Arra
   const m1 = s1 / len;
   const m2 = s2 / len;
   const m3 = s3 / len;
-  let ss0 = 0, ss1 = 0, ss2 = 0, ss3 = 0;
+  let ss0 = 0,
+    ss1 = 0,
+    ss2 = 0,
+    ss3 = 0;
   for (let j = from; j < from + len; j++) {
     const d0 = x[j] - m0;
     const d1 = x[j + 1] - m1;

@@ -105,10 +105,7 @@ export function evaluationWindow(time: ArrayLike<number>, endMs: number | undefi
   if (endMs !== undefined && !Number.isFinite(endMs)) throw inputError(`end must be a finite time, got ${endMs}`, 'end');
   const endRequest = endMs ?? time[time.length - 1];
   if (endRequest < time[0]) {
-    throw inputError(
-      `end ${new Date(endRequest).toISOString()} is before the first bar (${new Date(time[0]).toISOString()})`,
-      'end',
-    );
+    throw inputError(`end ${new Date(endRequest).toISOString()} is before the first bar (${new Date(time[0]).toISOString()})`, 'end');
   }
   const end = upperBound(time, endRequest) - 1;
   const endT = time[end];
@@ -148,11 +145,7 @@ export type FoldMetrics = Pick<BacktestMetrics, 'totalReturn' | 'sharpe'> & { un
  * SPEC 6 summary of the fold backtests. `expectedFolds` is K: any other number of results is an
  * error (never a silent single pass).
  */
-export function summarizeFolds(
-  foldMetrics: readonly FoldMetrics[],
-  expectedFolds: number,
-  thresholds: RatingThresholds = DEFAULT_RATING,
-): FoldSummary {
+export function summarizeFolds(foldMetrics: readonly FoldMetrics[], expectedFolds: number, thresholds: RatingThresholds = DEFAULT_RATING): FoldSummary {
   if (foldMetrics.length !== expectedFolds) {
     throw new Error(`walk-forward: expected ${expectedFolds} fold results, got ${foldMetrics.length}`);
   }

@@ -14,12 +14,7 @@ const EPS = 1e-12;
 const fmt = (v: number): string => String(Number(v.toPrecision(6)));
 
 function passes(final: Required<{ [K in keyof FinalMetrics]: number }>, t: GatingThresholds): boolean {
-  return (
-    final.fitness >= t.fitness &&
-    final.profitFactor >= t.profitFactor &&
-    final.consistency >= t.consistency &&
-    final.maxDrawdown <= t.maxDrawdown
-  );
+  return final.fitness >= t.fitness && final.profitFactor >= t.profitFactor && final.consistency >= t.consistency && final.maxDrawdown <= t.maxDrawdown;
 }
 
 /** Checks on ranges: a fraction outside [0, 1] is never rescaled (SPEC section 2). */

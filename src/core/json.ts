@@ -150,10 +150,7 @@ export function checkJsonStructure(text: string, file: string, options: JsonChec
       itemStarts(top);
       if (top?.capped && top.members > cap!.max) countingOnly = true;
       if (stack.length + 1 > maxDepth) {
-        throw inputError(
-          `${file}: JSON nested more than ${maxDepth} levels deep (at ${position(text, i)}); no file policy-gate reads needs that — the file is broken or hostile.`,
-          file,
-        );
+        throw inputError(`${file}: JSON nested more than ${maxDepth} levels deep (at ${position(text, i)}); no file policy-gate reads needs that — the file is broken or hostile.`, file);
       }
       let path: readonly string[] | null = null;
       if (!top) path = [];

@@ -7,28 +7,23 @@ import { inputError } from './errors.js';
 import type { ArchiveFile } from './types.js';
 import { describeJsonValue, type SummaryEntry } from './summary.js';
 
-export const PYTORCH_ADVICE =
-  'PyTorch checkpoint: export it to ONNX (torch.onnx.export) — see docs/archive-format.md#exporting-to-onnx';
+export const PYTORCH_ADVICE = 'PyTorch checkpoint: export it to ONNX (torch.onnx.export) — see docs/archive-format.md#exporting-to-onnx';
 
 const base = (p: string): string => p.slice(p.lastIndexOf('/') + 1);
 const dir = (p: string): string => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '');
-const normalise = (p: string): string => p.replace(/\\/g, '/').replace(/^\.\/+/, '').replace(/^\/+/, '');
+const normalise = (p: string): string =>
+  p
+    .replace(/\\/g, '/')
+    .replace(/^\.\/+/, '')
+    .replace(/^\/+/, '');
 
 export function findSummary(files: readonly ArchiveFile[], source: string): string {
-  const found = files
-    .map((f) => f.path)
-    .filter((p) => /^training_summary.*\.json$/i.test(base(p)) || base(p).toLowerCase() === 'summary.json');
+  const found = files.map((f) => f.path).filter((p) => /^training_summary.*\.json$/i.test(base(p)) || base(p).toLowerCase() === 'summary.json');
   if (found.length === 0) {
-    throw inputError(
-      `${source}: no training summary found (expected one training_summary*.json or summary.json at any depth)`,
-      source,
-    );
+    throw inputError(`${source}: no training summary found (expected one training_summary*.json or summary.json at any depth)`, source);
   }
   if (found.length > 1) {
-    throw inputError(
-      `${source}: ${found.length} training summaries found (${found.join(', ')}); an archive must hold exactly one`,
-      source,
-    );
+    throw inputError(`${source}: ${found.length} training summaries found (${found.join(', ')}); an archive must hold exactly one`, source);
   }
   return found[0]!;
 }

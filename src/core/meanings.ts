@@ -3,20 +3,7 @@
  * exposure is decoded in ./actions.ts; this module only names them, so the card parser (./card.ts) can
  * read them without importing the decoder, which reads cards.
  */
-export const ACTION_MEANINGS = [
-  'HOLD',
-  'BUY',
-  'SELL',
-  'CLOSE',
-  'BUY_25',
-  'BUY_50',
-  'BUY_75',
-  'BUY_100',
-  'SELL_25',
-  'SELL_50',
-  'SELL_75',
-  'SELL_100',
-] as const;
+export const ACTION_MEANINGS = ['HOLD', 'BUY', 'SELL', 'CLOSE', 'BUY_25', 'BUY_50', 'BUY_75', 'BUY_100', 'SELL_25', 'SELL_50', 'SELL_75', 'SELL_100'] as const;
 export type ActionMeaning = (typeof ACTION_MEANINGS)[number];
 
 /**

@@ -110,10 +110,7 @@ function same<T>(what: string, items: { label: string; value: T; shard: ShardInf
   if (!first) return;
   for (const it of items.slice(1)) {
     if (JSON.stringify(it.value) !== JSON.stringify(first.value)) {
-      throw inputError(
-        `${it.label} (shard ${shardLabel(it.shard)}) ${what} ${show(it.value)}, but ${first.label} (shard ${shardLabel(first.shard)}) ${show(first.value)}; ${hint}`,
-        it.label,
-      );
+      throw inputError(`${it.label} (shard ${shardLabel(it.shard)}) ${what} ${show(it.value)}, but ${first.label} (shard ${shardLabel(first.shard)}) ${show(first.value)}; ${hint}`, it.label);
     }
   }
 }
@@ -128,12 +125,26 @@ function mergeRuntime(parts: Partial[]): Report['runtime'] {
   const first = rts[0];
   if (!first) return null;
   return {
-    executionProvider: distinct(rts.map((r) => r.executionProvider), ','),
+    executionProvider: distinct(
+      rts.map((r) => r.executionProvider),
+      ',',
+    ),
     device: first.device,
     fallbackReason: rts.map((r) => r.fallbackReason).find((f) => f !== null) ?? null,
-    node: distinct(rts.map((r) => r.node), ', ') ?? first.node,
-    onnxruntime: distinct(rts.map((r) => r.onnxruntime), ', '),
-    platform: distinct(rts.map((r) => r.platform), ', ') ?? first.platform,
+    node:
+      distinct(
+        rts.map((r) => r.node),
+        ', ',
+      ) ?? first.node,
+    onnxruntime: distinct(
+      rts.map((r) => r.onnxruntime),
+      ', ',
+    ),
+    platform:
+      distinct(
+        rts.map((r) => r.platform),
+        ', ',
+      ) ?? first.platform,
   };
 }
 
@@ -155,8 +166,18 @@ export function mergePartialReports(inputs: readonly PartialInput[], opts: { now
   const parts = inputs.map((i) => ({ label: i.label, report: asPartial(i) }));
 
   // One version, one shard count, each index once.
-  same('was written by policy-gate', parts.map((p) => ({ label: p.label, value: p.report.tool.version, shard: p.report.shard })), (v) => v, 'run every shard and the merge with one version of policy-gate');
-  same('is one of', parts.map((p) => ({ label: p.label, value: p.report.shard.count, shard: p.report.shard })), (v) => `${v} shards`, 'merge the shards of one run (one matrix)');
+  same(
+    'was written by policy-gate',
+    parts.map((p) => ({ label: p.label, value: p.report.tool.version, shard: p.report.shard })),
+    (v) => v,
+    'run every shard and the merge with one version of policy-gate',
+  );
+  same(
+    'is one of',
+    parts.map((p) => ({ label: p.label, value: p.report.shard.count, shard: p.report.shard })),
+    (v) => `${v} shards`,
+    'merge the shards of one run (one matrix)',
+  );
   const count = parts[0]?.report.shard.count ?? null;
   const byIndex = new Map<number, (typeof parts)[number]>();
   for (const p of parts) {
@@ -172,11 +193,31 @@ export function mergePartialReports(inputs: readonly PartialInput[], opts: { now
 
   // The same archive, config, window and plan.
   const facts = (f: (s: ShardInfo) => unknown) => readArchive.map((p) => ({ label: p.label, value: f(p.report.shard), shard: p.report.shard }));
-  same('comes from another archive: sha256', facts((s) => s.archiveSha256 as string), (v) => short(v as string), 'merge the partial reports of one run (the same archive and config)');
-  same('ran with another config: sha256', facts((s) => s.configSha256), (v) => short(v as string), 'run every shard with the same config file and inputs');
-  same('evaluated up to', facts((s) => s.end), (v) => (v === null ? 'the last bar' : String(v)), 'pin the same end for every shard');
+  same(
+    'comes from another archive: sha256',
+    facts((s) => s.archiveSha256 as string),
+    (v) => short(v as string),
+    'merge the partial reports of one run (the same archive and config)',
+  );
+  same(
+    'ran with another config: sha256',
+    facts((s) => s.configSha256),
+    (v) => short(v as string),
+    'run every shard with the same config file and inputs',
+  );
+  same(
+    'evaluated up to',
+    facts((s) => s.end),
+    (v) => (v === null ? 'the last bar' : String(v)),
+    'pin the same end for every shard',
+  );
   const planOf = (v: unknown): string => (v as PlannedModel[]).map((p) => `${p.id}→${p.shard}`).join(', ');
-  same('followed another plan (model→shard):', facts((s) => s.plan), planOf, 'run every shard with the same archive, config and policy-gate version');
+  same(
+    'followed another plan (model→shard):',
+    facts((s) => s.plan),
+    planOf,
+    'run every shard with the same archive, config and policy-gate version',
+  );
   const lead = readArchive[0];
   if (lead) {
     const s = lead.report.shard;
@@ -205,7 +246,10 @@ export function mergePartialReports(inputs: readonly PartialInput[], opts: { now
   if (exp.planFor && count !== null) {
     const own = exp.planFor(count);
     if (plan && JSON.stringify(own) !== JSON.stringify(plan)) {
-      throw inputError(`${lead!.label}: its plan for ${count} shards is not the one the merge computes from its archive and config; run the shards and the merge with the same archive, config and policy-gate version`, lead!.label);
+      throw inputError(
+        `${lead!.label}: its plan for ${count} shards is not the one the merge computes from its archive and config; run the shards and the merge with the same archive, config and policy-gate version`,
+        lead!.label,
+      );
     }
     plan ??= own;
   }
@@ -276,10 +320,16 @@ export function mergePartialReports(inputs: readonly PartialInput[], opts: { now
     return order.get(id) ?? Number.MAX_SAFE_INTEGER;
   };
   const infra = readArchive.flatMap((p) => p.report.infraErrors);
-  merged.infraErrors = infra.map((e, i) => ({ e, i })).sort((a, b) => rank(a.e) - rank(b.e) || a.i - b.i).map((x) => x.e);
+  merged.infraErrors = infra
+    .map((e, i) => ({ e, i }))
+    .sort((a, b) => rank(a.e) - rank(b.e) || a.i - b.i)
+    .map((x) => x.e);
 
   if (lead) {
-    merged.data = mergeData(lead.report.data, readArchive.map((p) => p.report));
+    merged.data = mergeData(
+      lead.report.data,
+      readArchive.map((p) => p.report),
+    );
     merged.runtime = mergeRuntime(readArchive.map((p) => p.report));
   }
   concludeReport(merged);

@@ -71,12 +71,7 @@ function allEqual(x: Float64Array): boolean {
  * Computes every SPEC 5 metric from the equity curve E_0..E_N (E_0 = initial capital), the trades
  * (closed ones, plus a still-open position counted as closed at the last close) and P.
  */
-export function computeMetrics(
-  equity: ArrayLike<number>,
-  trades: readonly TradePnl[],
-  periodsPerYear: number,
-  extras: MetricExtras = {},
-): BacktestMetrics {
+export function computeMetrics(equity: ArrayLike<number>, trades: readonly TradePnl[], periodsPerYear: number, extras: MetricExtras = {}): BacktestMetrics {
   if (equity.length < 1) throw inputError('metrics: the equity curve needs at least E_0', 'equity');
   for (let t = 0; t < equity.length; t++) {
     if (!Number.isFinite(equity[t])) throw inputError(`metrics: equity[${t}] is not a finite number (${equity[t]})`, 'equity');

@@ -166,15 +166,10 @@ export class ObservationBuilder {
   build(tau: number, state: ObservationState, out: Float32Array, offset = 0): Float32Array {
     this.checkTau(tau);
     if (!Number.isInteger(offset) || offset < 0 || offset + this.size > out.length) {
-      throw new RangeError(
-        `${this.card.file}: an observation of ${this.size} values does not fit at offset ${offset} of a buffer of ${out.length}`,
-      );
+      throw new RangeError(`${this.card.file}: an observation of ${this.size} values does not fit at offset ${offset} of a buffer of ${out.length}`);
     }
     if (this.usesState && !(Number.isFinite(state.position) && Number.isFinite(state.unrealizedReturn))) {
-      throw new RangeError(
-        `${this.card.file}: the state at bar ${tau} must be finite, got position ${state.position}, ` +
-          `unrealized return ${state.unrealizedReturn}`,
-      );
+      throw new RangeError(`${this.card.file}: the state at bar ${tau} must be finite, got position ${state.position}, ` + `unrealized return ${state.unrealizedReturn}`);
     }
 
     const W = this.window;
@@ -374,10 +369,7 @@ export class ObservationBuilder {
   buildState(tau: number, state: ObservationState, out: Float32Array, offset = 0): Float32Array {
     this.checkTau(tau);
     if (!(Number.isFinite(state.position) && Number.isFinite(state.unrealizedReturn))) {
-      throw new RangeError(
-        `${this.card.file}: the state at bar ${tau} must be finite, got position ${state.position}, ` +
-          `unrealized return ${state.unrealizedReturn}`,
-      );
+      throw new RangeError(`${this.card.file}: the state at bar ${tau} must be finite, got position ${state.position}, ` + `unrealized return ${state.unrealizedReturn}`);
     }
     const F = this.featureCount;
     const stateful = this.stateful;
@@ -401,15 +393,10 @@ export class ObservationBuilder {
    */
   buildBatch(taus: readonly number[], out: Float32Array): Float32Array {
     if (this.usesState) {
-      throw new Error(
-        `${this.card.file}: the observation uses state features (position / unrealized_return); ` +
-          `build it step by step with the simulated position instead of in a batch`,
-      );
+      throw new Error(`${this.card.file}: the observation uses state features (position / unrealized_return); ` + `build it step by step with the simulated position instead of in a batch`);
     }
     if (out.length < taus.length * this.size) {
-      throw new RangeError(
-        `${this.card.file}: a batch of ${taus.length} observations needs ${taus.length * this.size} values, the buffer has ${out.length}`,
-      );
+      throw new RangeError(`${this.card.file}: a batch of ${taus.length} observations needs ${taus.length * this.size} values, the buffer has ${out.length}`);
     }
     for (let k = 0; k < taus.length; k++) this.build(taus[k], FLAT_STATE, out, k * this.size);
     return out;
@@ -450,11 +437,7 @@ export class ObservationBuilder {
       spec.name === 'graph'
         ? `the feature graph ${this.bars.graph?.file ?? ''} returned it for that bar's window; check the graph on those bars (a division by zero, a log of a non-positive value, a statistic of too few values)`
         : 'check the bars for zero or missing prices or volumes';
-    return inputError(
-      `${this.card.file}: feature ${featureLabel(spec)} is ${value} at bar ${isoAt(this.bars, bar)} ` +
-        `in the observation for ${isoAt(this.bars, tau)}; ${hint}`,
-      this.card.file,
-    );
+    return inputError(`${this.card.file}: feature ${featureLabel(spec)} is ${value} at bar ${isoAt(this.bars, bar)} ` + `in the observation for ${isoAt(this.bars, tau)}; ${hint}`, this.card.file);
   }
 }
 

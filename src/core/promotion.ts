@@ -156,7 +156,10 @@ export function serializeDeployDoc(doc: DeployDoc, file: string): string {
 
 /** Where a promoted model's files go: content-addressed, so an older config never points at newer bytes. */
 export function deployedPaths(modelsDir: string, id: string, modelSha256: string): { model: string; card: string } {
-  const dir = modelsDir.replace(/\\/g, '/').replace(/\/+$/, '').replace(/^\.\/+/, '');
+  const dir = modelsDir
+    .replace(/\\/g, '/')
+    .replace(/\/+$/, '')
+    .replace(/^\.\/+/, '');
   const safe = id.replace(/[^A-Za-z0-9._-]/g, '_');
   const base = `${dir === '' || dir === '.' ? '' : `${dir}/`}${safe}/${modelSha256.slice(0, 12)}/${safe}`;
   return { model: `${base}.onnx`, card: `${base}.card.json` };
@@ -380,10 +383,7 @@ export interface TierAdvice {
  * For each model a deployment config requests above its decision: why it fails and what would pass.
  * `listed` is what each config lists (after the pull request).
  */
-export function tierAdvice(
-  models: readonly Pick<ModelReport, 'id' | 'requested' | 'decision'>[],
-  listed: { tier: DeployTier; path: string; models: readonly string[] }[],
-): TierAdvice[] {
+export function tierAdvice(models: readonly Pick<ModelReport, 'id' | 'requested' | 'decision'>[], listed: { tier: DeployTier; path: string; models: readonly string[] }[]): TierAdvice[] {
   const out: TierAdvice[] = [];
   const paper = listed.find((c) => c.tier === 'PAPER');
   for (const m of models) {
@@ -397,9 +397,7 @@ export function tierAdvice(
     const inPaper = paper?.models.includes(m.id) ?? false;
     let fix: string;
     if (decision === 'PAPER' && paper) {
-      fix = inPaper
-        ? `remove ${m.id} from ${cfg.path} (${paper.path} already lists it) to pass: its decision is PAPER`
-        : `move ${m.id} to ${paper.path} to pass: its decision is PAPER`;
+      fix = inPaper ? `remove ${m.id} from ${cfg.path} (${paper.path} already lists it) to pass: its decision is PAPER` : `move ${m.id} to ${paper.path} to pass: its decision is PAPER`;
     } else {
       const from = [cfg.path, ...(inPaper && paper && paper.path !== cfg.path ? [paper.path] : [])];
       fix = `remove ${m.id} from ${from.join(' and ')} to pass: its decision is ${decision}, and only PAPER or LIVE is deployed`;

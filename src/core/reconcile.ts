@@ -354,10 +354,7 @@ export function reconcile(input: ReconcileInput): Reconciliation {
     inWindow.length === 0
       ? {
           status: 'none',
-          reason:
-            input.fills.length === 0
-              ? 'no fills are attributed to this model on the account'
-              : `none of the ${input.fills.length} fills attributed to this model falls in the record's window`,
+          reason: input.fills.length === 0 ? 'no fills are attributed to this model on the account' : `none of the ${input.fills.length} fills attributed to this model falls in the record's window`,
         }
       : { status: 'ok' };
 

@@ -10,7 +10,18 @@ import type { FoldSummary } from './folds.js';
 import type { FoldReport, ModelReport, NotEvaluated, Report, WindowReport, TradeRecord, ActionHistogram } from './report.js';
 import type { InferencePath } from './drive.js';
 import type { PlannedModel, ShardInfo } from './shard.js';
-import { TIER_ORDER, TIMEFRAMES, type BacktestMetrics, type DataQualityNote, type Decision, type FinalMetrics, type GatingFlag, type GatingResult, type ModelFileInfo, type ModelFlag } from './types.js';
+import {
+  TIER_ORDER,
+  TIMEFRAMES,
+  type BacktestMetrics,
+  type DataQualityNote,
+  type Decision,
+  type FinalMetrics,
+  type GatingFlag,
+  type GatingResult,
+  type ModelFileInfo,
+  type ModelFlag,
+} from './types.js';
 
 type Schema = Record<string, unknown>;
 
@@ -45,7 +56,15 @@ const tier: Schema = { enum: [...TIER_ORDER] };
 
 /** Every flag a model can carry; the type below fails to compile when ModelFlag gains one this list lacks. */
 const GATING_FLAGS = ['LOW_FITNESS', 'LOW_PF', 'LOW_CONSISTENCY', 'HIGH_DRAWDOWN', 'FITNESS_DECLINE', 'UNSTABLE_TRAINING', 'SHORT_HISTORY', 'METRIC_INVALID'] as const satisfies readonly GatingFlag[];
-const MODEL_FLAGS = [...GATING_FLAGS, 'OBSERVATION_MISMATCH', 'INFERENCE_MISMATCH', 'IN_SAMPLE_OVERLAP', 'PYTORCH_CHECKPOINT', 'LOOKAHEAD', 'NO_OBSERVATION_PARITY'] as const satisfies readonly ModelFlag[];
+const MODEL_FLAGS = [
+  ...GATING_FLAGS,
+  'OBSERVATION_MISMATCH',
+  'INFERENCE_MISMATCH',
+  'IN_SAMPLE_OVERLAP',
+  'PYTORCH_CHECKPOINT',
+  'LOOKAHEAD',
+  'NO_OBSERVATION_PARITY',
+] as const satisfies readonly ModelFlag[];
 type Exhaustive<All, Listed> = [Exclude<All, Listed>] extends [never] ? true : never;
 const flagsListed: Exhaustive<GatingFlag, (typeof GATING_FLAGS)[number]> & Exhaustive<ModelFlag, (typeof MODEL_FLAGS)[number]> = true;
 void flagsListed;

@@ -1,17 +1,7 @@
 /**
  * report.json (SPEC section 10): the one record of a run that every renderer and publisher reads.
  */
-import type {
-  AssetClass,
-  BacktestMetrics,
-  DataQualityNote,
-  Decision,
-  GatingResult,
-  ModelFileInfo,
-  ModelFlag,
-  Tier,
-  Timeframe,
-} from './types.js';
+import type { AssetClass, BacktestMetrics, DataQualityNote, Decision, GatingResult, ModelFileInfo, ModelFlag, Tier, Timeframe } from './types.js';
 
 import { PolicyGateError, RunInputError } from './errors.js';
 

@@ -102,14 +102,16 @@ export function planShards(models: readonly ShardCost[], n: number): PlannedMode
     seen.add(m.id);
     if (!Number.isFinite(m.cost) || m.cost < 0) throw new RangeError(`planShards: the cost of ${m.id} must be a finite number ≥ 0, got ${m.cost}`);
   }
-  const order = models.map((_, i) => i).sort((a, b) => {
-    const ca = models[a]!.cost;
-    const cb = models[b]!.cost;
-    if (ca !== cb) return cb - ca;
-    const ia = models[a]!.id;
-    const ib = models[b]!.id;
-    return ia < ib ? -1 : ia > ib ? 1 : 0;
-  });
+  const order = models
+    .map((_, i) => i)
+    .sort((a, b) => {
+      const ca = models[a]!.cost;
+      const cb = models[b]!.cost;
+      if (ca !== cb) return cb - ca;
+      const ia = models[a]!.id;
+      const ib = models[b]!.id;
+      return ia < ib ? -1 : ia > ib ? 1 : 0;
+    });
   const load = new Array<number>(n).fill(0);
   const count = new Array<number>(n).fill(0);
   const shardOf = new Array<number>(models.length);

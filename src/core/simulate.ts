@@ -242,10 +242,7 @@ export class Simulation {
       throw inputError(`backtest: window indices must be integers, got ${window.start}..${window.end}`, 'window');
     }
     if (window.start < 1) {
-      throw inputError(
-        `backtest: ${bars.symbol} ${bars.timeframe}: the window starts at bar ${window.start}; the first decision needs the bar before it`,
-        'window',
-      );
+      throw inputError(`backtest: ${bars.symbol} ${bars.timeframe}: the window starts at bar ${window.start}; the first decision needs the bar before it`, 'window');
     }
     if (window.end < window.start || window.end >= len) {
       throw inputError(`backtest: ${bars.symbol} ${bars.timeframe}: window ${window.start}..${window.end} is outside 0..${len - 1}`, 'window');

@@ -82,11 +82,7 @@ export function parseJsonTolerant(text: string, file: string, options: JsonCheck
   try {
     return JSON.parse(out);
   } catch (err) {
-    throw inputError(
-      `${file}: not valid JSON (${jsonSyntaxReason(out, err)}); fix or re-export the training summary`,
-      file,
-      err,
-    );
+    throw inputError(`${file}: not valid JSON (${jsonSyntaxReason(out, err)}); fix or re-export the training summary`, file, err);
   }
 }
 
@@ -98,7 +94,6 @@ function describe(value: unknown): string {
 
 /** A value read by parseJsonTolerant, for a message: NaN / Infinity / -Infinity as written, else JSON. */
 export const describeJsonValue = describe;
-
 
 function readHistory(raw: unknown, key: MetricKey): MetricHistory {
   if (raw === undefined) return { ok: false, reason: `${key} is missing` };
@@ -266,10 +261,7 @@ export function parseTrainingSummary(text: string, file: string, maxEntries = MA
   }
 
   if (entries.length === 0) {
-    throw inputError(
-      `${file}: no model entries found (expected "symbols": { "<SYMBOL>": { "metrics": { "fitness_score": [...], ... } } })`,
-      file,
-    );
+    throw inputError(`${file}: no model entries found (expected "symbols": { "<SYMBOL>": { "metrics": { "fitness_score": [...], ... } } })`, file);
   }
   const seen = new Map<string, string>();
   for (const e of entries) {

@@ -63,10 +63,7 @@ export interface ReturnInterval {
 const pct = (x: number): string => `${(x * 100).toFixed(2)} %`;
 
 /** The percentile interval of the backtest's total return over stationary-bootstrap resamples of its bar returns. */
-export function backtestReturnInterval(
-  equity: readonly number[],
-  opts: { samples: number; seed: number; blockLength: number | null; confidence: number; periodsPerYear: number },
-): ReturnInterval {
+export function backtestReturnInterval(equity: readonly number[], opts: { samples: number; seed: number; blockLength: number | null; confidence: number; periodsPerYear: number }): ReturnInterval {
   const r = new Float64Array(Math.max(0, equity.length - 1));
   for (let k = 1; k < equity.length; k++) r[k - 1] = equity[k]! / equity[k - 1]! - 1;
   const boot = bootstrapSharpeAndReturn(r, { samples: opts.samples, blockLength: opts.blockLength, confidence: opts.confidence, periodsPerYear: opts.periodsPerYear, rng: mulberry32(opts.seed) });

@@ -100,15 +100,7 @@ export interface ArchiveReader {
 
 export type Classification = 'APPROVED' | 'REVIEW' | 'DROP';
 
-export type GatingFlag =
-  | 'LOW_FITNESS'
-  | 'LOW_PF'
-  | 'LOW_CONSISTENCY'
-  | 'HIGH_DRAWDOWN'
-  | 'FITNESS_DECLINE'
-  | 'UNSTABLE_TRAINING'
-  | 'SHORT_HISTORY'
-  | 'METRIC_INVALID';
+export type GatingFlag = 'LOW_FITNESS' | 'LOW_PF' | 'LOW_CONSISTENCY' | 'HIGH_DRAWDOWN' | 'FITNESS_DECLINE' | 'UNSTABLE_TRAINING' | 'SHORT_HISTORY' | 'METRIC_INVALID';
 
 export type ModelFlag =
   | GatingFlag

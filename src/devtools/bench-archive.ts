@@ -69,9 +69,7 @@ const PARAM_POOL: FeatureSpec[] = [
   ...[6, 9, 12, 20, 24, 36, 48].map((period) => ({ name: 'ema_ratio' as const, period })),
   ...[6, 12, 24, 36, 48].map((period) => ({ name: 'volume_z' as const, period })),
 ];
-const PLAIN: FeatureSpec[] = (
-  ['range', 'body', 'hour_sin', 'hour_cos', 'dow_sin', 'dow_cos', 'open_rel', 'high_rel', 'low_rel', 'close_rel', 'volume_rel'] as const
-).map((name) => ({ name }));
+const PLAIN: FeatureSpec[] = (['range', 'body', 'hour_sin', 'hour_cos', 'dow_sin', 'dow_cos', 'open_rel', 'high_rel', 'low_rel', 'close_rel', 'volume_rel'] as const).map((name) => ({ name }));
 const STATE: FeatureSpec[] = [{ name: 'position' }, { name: 'unrealized_return' }];
 
 function shuffle<T>(items: T[], rand: () => number): T[] {

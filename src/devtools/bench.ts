@@ -232,12 +232,12 @@ function table(m: Measurement): string {
     ['inference', m.validate.inference],
     ...(m.validateFull
       ? ([
-          ['validate, full model at every step', `${s(m.validateFull.best)} best of ${m.validateFull.ms.length}; ${cpuText(m.validateFull.cpu)} (runtime.split_first_layer false, runs alternating with the split's)`],
-          ['report.json, split vs full', m.identical ? 'identical (decisions and numbers; models[].inference aside)' : 'DIFFERENT'],
           [
-            'split / full model',
-            `wall ${(m.validate.best / m.validateFull.best).toFixed(2)}×, CPU ${(splitCpu / total(bestCpu(m.validateFull.cpu))).toFixed(2)}×`,
+            'validate, full model at every step',
+            `${s(m.validateFull.best)} best of ${m.validateFull.ms.length}; ${cpuText(m.validateFull.cpu)} (runtime.split_first_layer false, runs alternating with the split's)`,
           ],
+          ['report.json, split vs full', m.identical ? 'identical (decisions and numbers; models[].inference aside)' : 'DIFFERENT'],
+          ['split / full model', `wall ${(m.validate.best / m.validateFull.best).toFixed(2)}×, CPU ${(splitCpu / total(bestCpu(m.validateFull.cpu))).toFixed(2)}×`],
         ] as [string, string][])
       : []),
     [
@@ -259,12 +259,10 @@ function table(m: Measurement): string {
       ).toFixed(2)}×, CPU ${(splitCpu / (m.floor.inferMs / 1000)).toFixed(2)}×`,
     ],
     ...(m.floor2
-      ? ([
-          [
-            'floor, 2 intra-op threads',
-            `${s(m.floor2.best)} (load ${s(m.floor2.loadMs)}, inference ${s(m.floor2.inferMs)}); validate / this: ${(m.validate.best / m.floor2.best).toFixed(2)}×`,
-          ],
-        ] as [string, string][])
+      ? ([['floor, 2 intra-op threads', `${s(m.floor2.best)} (load ${s(m.floor2.loadMs)}, inference ${s(m.floor2.inferMs)}); validate / this: ${(m.validate.best / m.floor2.best).toFixed(2)}×`]] as [
+          string,
+          string,
+        ][])
       : []),
     ['time per fold', `${(m.validate.best / (m.models * m.folds)).toFixed(0)} ms (validate total / ${m.models * m.folds} folds, backtests included)`],
     [
@@ -286,10 +284,7 @@ function table(m: Measurement): string {
     ],
   ];
   if (m.single) {
-    rows.push([
-      'backtest --days 180 --walk-forward 5 (1 model)',
-      `${s(m.single.ms)}, ${m.single.observations} observations, peak RSS ${m.single.peakRssMiB.toFixed(0)} MiB`,
-    ]);
+    rows.push(['backtest --days 180 --walk-forward 5 (1 model)', `${s(m.single.ms)}, ${m.single.observations} observations, peak RSS ${m.single.peakRssMiB.toFixed(0)} MiB`]);
   }
   if (m.graph) {
     rows.push([

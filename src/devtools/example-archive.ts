@@ -117,7 +117,16 @@ export function buildExample(btcHourlyCsv: string): ExampleOutput {
   const trendLayers = designedMlp({ inputs: 9, hidden: 8, signal: { 4: 1.2, 1: 0.8 }, head: [0, 3, -3], bias: [0.9, 0, 0], seed: 11 });
   trendLayers[0]!.W[8]![1] = 1.5;
   trendLayers[1]!.W[1]! = [0, 1.2, -1.2];
-  const trend = buildMlp({ inputName: 'obs', inputDim: 9, hidden: [8], outputs: 3, activation: 'tanh', outputName: 'logits', weights: trendLayers, metadata: { model_version: '2.4.5', symbol: 'BTCUSD', timeframe: '1Hour' } });
+  const trend = buildMlp({
+    inputName: 'obs',
+    inputDim: 9,
+    hidden: [8],
+    outputs: 3,
+    activation: 'tanh',
+    outputName: 'logits',
+    weights: trendLayers,
+    metadata: { model_version: '2.4.5', symbol: 'BTCUSD', timeframe: '1Hour' },
+  });
   addPolicy('BTCUSD_1Hour', trendCard, trend.bytes, (obs) => Array.from(mlpForward(trend.net, obs).output), series['1Hour']);
 
   // ---- BTCUSD_4Hour: buys dips below the 48-bar average, window 3 fed as a rank-3 tensor. REVIEW.
@@ -129,15 +138,7 @@ export function buildExample(btcHourlyCsv: string): ExampleOutput {
     input: 'obs',
     observation: {
       window: 3,
-      features: [
-        { name: 'return', lag: 1 },
-        { name: 'rsi', period: 14 },
-        { name: 'sma_ratio', period: 48 },
-        { name: 'range' },
-        { name: 'body' },
-        { name: 'dow_sin' },
-        { name: 'dow_cos' },
-      ],
+      features: [{ name: 'return', lag: 1 }, { name: 'rsi', period: 14 }, { name: 'sma_ratio', period: 48 }, { name: 'range' }, { name: 'body' }, { name: 'dow_sin' }, { name: 'dow_cos' }],
       normalize: { mean: [0, 0.5, 0, 0.02, 0, 0, 0], std: [0.02, 0.15, 0.03, 0.02, 0.02, 1, 1] },
       clip: 8,
     },
@@ -169,13 +170,7 @@ export function buildExample(btcHourlyCsv: string): ExampleOutput {
     input: 'obs',
     observation: {
       window: 1,
-      features: [
-        { name: 'log_return', lag: 1 },
-        { name: 'log_return', lag: 7 },
-        { name: 'sma_ratio', period: 20 },
-        { name: 'position' },
-        { name: 'unrealized_return' },
-      ],
+      features: [{ name: 'log_return', lag: 1 }, { name: 'log_return', lag: 7 }, { name: 'sma_ratio', period: 20 }, { name: 'position' }, { name: 'unrealized_return' }],
       normalize: { mean: [0, 0, 0, 0, 0], std: [0.03, 0.08, 0.08, 1, 0.1] },
       clip: 6,
     },
@@ -197,23 +192,14 @@ export function buildExample(btcHourlyCsv: string): ExampleOutput {
     outputName: 'action',
     weights: { Wx, Wh, b: [0, 0, 0, 0], Wo: [[1.2], [0.05], [-0.05], [0.02]], bo: [0.2] },
   });
-  addPolicy(
-    'BTCUSD_1Day',
-    rnnCard,
-    rnn.bytes,
-    (obs) => Array.from(rnnForward(rnn.weights, obs, new Array<number>(H).fill(0)).logits),
-    series['1Day'],
-  );
+  addPolicy('BTCUSD_1Day', rnnCard, rnn.bytes, (obs) => Array.from(rnnForward(rnn.weights, obs, new Array<number>(H).fill(0)).logits), series['1Day']);
 
   // ---- Models that gating stops before any backtest.
   const eth = buildMlp({ inputName: 'obs', inputDim: 9, hidden: [8], outputs: 3, seed: 7 });
   add(`${MODELS}/ETHUSD_1Hour.onnx`, eth.bytes);
   const sol = buildMlp({ inputName: 'obs', inputDim: 9, hidden: [8], outputs: 3, seed: 8 });
   add(`${MODELS}/SOLUSD_1Hour.onnx`, sol.bytes);
-  add(
-    `${MODELS}/UNIUSD_1Hour.pt`,
-    enc('placeholder for a PyTorch checkpoint (torch.save output); policy-gate never loads .pt files, it asks for an ONNX export\n'),
-  );
+  add(`${MODELS}/UNIUSD_1Hour.pt`, enc('placeholder for a PyTorch checkpoint (torch.save output); policy-gate never loads .pt files, it asks for an ONNX export\n'));
 
   const summary = {
     run_id: RUN_ID,
@@ -329,14 +315,7 @@ export function buildExample(btcHourlyCsv: string): ExampleOutput {
   };
 
   /** Write a model, its card with golden vectors, from a float64 reference forward pass. */
-  function addPolicy(
-    id: string,
-    card: Record<string, unknown>,
-    bytes: Uint8Array,
-    forward: (obs: number[]) => number[],
-    bars: BarSeries,
-    folder = MODELS,
-  ): void {
+  function addPolicy(id: string, card: Record<string, unknown>, bytes: Uint8Array, forward: (obs: number[]) => number[], bars: BarSeries, folder = MODELS): void {
     const parsed = parseCard(card, `${id}.card.json`, { symbol: 'BTCUSD', timeframe: String(card['timeframe']) });
     const size = parsed.observation.size;
     const r = mulberry32(size * 7919);

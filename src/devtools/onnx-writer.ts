@@ -165,7 +165,8 @@ function encodeValueInfo(v: ValueInfoSpec): Uint8Array {
   const shape = new PbWriter();
   for (const d of v.shape) {
     const dim = new PbWriter();
-    if (typeof d === 'number') dim.int(1, d); // dim_value
+    if (typeof d === 'number')
+      dim.int(1, d); // dim_value
     else dim.string(2, d); // dim_param
     shape.message(1, dim.finish());
   }
@@ -591,7 +592,11 @@ export function buildRecurrent(opts: RecurrentOptions): BuiltRecurrent {
   const outputName = opts.outputName ?? 'logits';
   const batchDim = opts.batchDim ?? 'batch';
   const { features: F, hidden: H, actions: A } = opts;
-  for (const [k, v] of [['features', F], ['hidden', H], ['actions', A]] as const) {
+  for (const [k, v] of [
+    ['features', F],
+    ['hidden', H],
+    ['actions', A],
+  ] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`${k} must be a positive integer`);
   }
   let w: RnnWeights;
@@ -659,12 +664,7 @@ export function buildRecurrent(opts: RecurrentOptions): BuiltRecurrent {
 }
 
 /** The float64 reference of one step of buildRecurrent's cell on `batch` rows. */
-export function rnnForward(
-  w: RnnWeights,
-  obs: ArrayLike<number>,
-  h: ArrayLike<number>,
-  batch = 1,
-): { logits: Float64Array; h: Float64Array } {
+export function rnnForward(w: RnnWeights, obs: ArrayLike<number>, h: ArrayLike<number>, batch = 1): { logits: Float64Array; h: Float64Array } {
   const F = w.Wx.length;
   const H = w.b.length;
   const A = w.bo.length;

@@ -178,7 +178,12 @@ async function orchestrate(): Promise<void> {
         ['RSS after every 50 models', soak.rssSteps.map((r) => `${r.toFixed(0)}`).join(', ') + ' MiB'],
         ['report.json', `${soak.reportMiB.toFixed(1)} MiB (${((soak.reportMiB * 1024) / soak.models).toFixed(0)} KiB per model)`],
         ...soak.hosts.map((h, i) => [`onnxruntime process ${i + 1}`, `CPU ${h.cpuS.toFixed(1)} s, peak RSS ${h.peakMiB.toFixed(0)} MiB`] as [string, string]),
-        ['decisions', Object.entries(soak.decisions).map(([k, v]) => `${k} ${v}`).join(', ')],
+        [
+          'decisions',
+          Object.entries(soak.decisions)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', '),
+        ],
         ...soak.errors.slice(0, 5).map((e) => ['ERROR', e] as [string, string]),
       ];
       const w = Math.max(...rows.map(([k]) => k.length));

@@ -61,8 +61,7 @@ export class RefusedFileError extends PolicyGateError {
 
 function refuse(what: string, file: string, problem: string, root: string): PolicyGateError {
   return new RefusedFileError(
-    `${what} ${file} ${problem}; refusing to read it. policy-gate reads only regular files inside ${root}, ` +
-      'never through a symbolic link: put the file itself in its place.',
+    `${what} ${file} ${problem}; refusing to read it. policy-gate reads only regular files inside ${root}, ` + 'never through a symbolic link: put the file itself in its place.',
     file,
   );
 }

@@ -86,7 +86,16 @@ export function workspace(edit?: (dir: string) => void): Workspace {
 
 /** A pull_request "synchronize" payload, shaped like GitHub's webhook docs. */
 export function pullRequestPayload(opts: { number: number; title?: string; headRef?: string; body?: string }): unknown {
-  const baseRepo = { id: 1296269, node_id: 'R_1', name: NAME, full_name: `${OWNER}/${NAME}`, private: false, owner: { login: OWNER, id: 1, type: 'Organization' }, fork: false, default_branch: 'main' };
+  const baseRepo = {
+    id: 1296269,
+    node_id: 'R_1',
+    name: NAME,
+    full_name: `${OWNER}/${NAME}`,
+    private: false,
+    owner: { login: OWNER, id: 1, type: 'Organization' },
+    fork: false,
+    default_branch: 'main',
+  };
   const user = { login: 'quant-dev', id: 2, type: 'User' };
   return {
     action: 'synchronize',

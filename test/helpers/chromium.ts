@@ -33,7 +33,10 @@ export function ensureChromium(): string {
       `chromium is needed for the report.html screenshot tests and this process (uid ${uid}) cannot install it: run "sudo apt-get install -y chromium" (Debian's package), then rerun npm test`,
     );
   }
-  if (!which('apt-get')) throw new Error('chromium is needed for the report.html screenshot tests and apt-get is not available: install Chromium (Debian\'s "chromium" package) so that "chromium" is on PATH, then rerun npm test');
+  if (!which('apt-get'))
+    throw new Error(
+      'chromium is needed for the report.html screenshot tests and apt-get is not available: install Chromium (Debian\'s "chromium" package) so that "chromium" is on PATH, then rerun npm test',
+    );
   let install = apt(['install', '-y', '--no-install-recommends', 'chromium']);
   if (!install.ok) {
     const update = apt(['update']);
@@ -92,11 +95,7 @@ export interface Layout {
  * posts its measurements to the outer page, which --dump-dom prints. `screenshot` (optional) captures
  * the outer page, the iframe at its top left.
  */
-export function measureLayout(
-  chromium: string,
-  file: string,
-  opts: { width: number; height: number; probes: Record<string, string>; screenshot?: string },
-): Layout {
+export function measureLayout(chromium: string, file: string, opts: { width: number; height: number; probes: Record<string, string>; screenshot?: string }): Layout {
   const dir = mkdtempSync(path.join(tmpdir(), 'policy-gate-layout-'));
   try {
     const script = `(function(){

@@ -273,7 +273,9 @@ export function interpolate(text: string, scope: Scope): string {
 /** An `if:` condition: `${{ }}` optional; a condition without a status function gets success() && …. */
 export function condition(text: string | undefined, scope: Scope): boolean {
   if (text === undefined) return truthy(evaluate('success()', scope));
-  const bare = String(text).trim().replace(/^\$\{\{([\s\S]*)\}\}$/, '$1');
+  const bare = String(text)
+    .trim()
+    .replace(/^\$\{\{([\s\S]*)\}\}$/, '$1');
   const hasStatus = /\b(success|failure|always|cancelled)\s*\(/.test(bare);
   return truthy(evaluate(hasStatus ? bare : `success() && (${bare})`, scope));
 }

@@ -106,9 +106,17 @@ export class FakeAlpacaTrading {
           created_at: '2024-01-02T15:00:00.000000Z',
         });
       case '/v2/account/activities/FILL':
-        return this.page(res, q, this.fillActivities().filter((a) => inRange(a.transaction_time, after, until)));
+        return this.page(
+          res,
+          q,
+          this.fillActivities().filter((a) => inRange(a.transaction_time, after, until)),
+        );
       case '/v2/account/activities/CFEE':
-        return this.page(res, q, this.feeActivities().filter((a) => inRange(a.transaction_time, after, until)));
+        return this.page(
+          res,
+          q,
+          this.feeActivities().filter((a) => inRange(a.transaction_time, after, until)),
+        );
       case '/v2/orders': {
         if (q['status'] !== 'closed') return json(res, 422, { code: 42210000, message: 'this fake serves status=closed only' });
         const limit = Math.min(Number(q['limit'] ?? 50), 500);

@@ -208,7 +208,7 @@ export function syntheticBars(startMs: number, step: number, count: number, base
   let price = base;
   for (let i = 0; i < count; i++) {
     const o = price;
-    const c = Math.round((price * (1 + 0.001 * Math.sin(i * 0.7))) * 100) / 100;
+    const c = Math.round(price * (1 + 0.001 * Math.sin(i * 0.7)) * 100) / 100;
     const h = Math.max(o, c) + 0.05;
     const l = Math.min(o, c) - 0.05;
     out.push({ t: new Date(startMs + i * step).toISOString().replace('.000Z', 'Z'), o, h, l, c, v: 1000 + i, n: 10, vw: (o + c) / 2 });

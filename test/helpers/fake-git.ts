@@ -192,9 +192,7 @@ export function installFakeGit(fake: FakeGitHub, opts: { defaultBranch?: string;
     });
   };
 
-  route('GET repo', new RegExp(`^${prefix}$`), (_m, _r, send) =>
-    send(200, { id: 1296269, name: repo, full_name: `${owner}/${repo}`, default_branch: git.defaultBranch, owner: { login: owner } }),
-  );
+  route('GET repo', new RegExp(`^${prefix}$`), (_m, _r, send) => send(200, { id: 1296269, name: repo, full_name: `${owner}/${repo}`, default_branch: git.defaultBranch, owner: { login: owner } }));
   route('GET git/ref', new RegExp(`^${prefix}/git/ref/(.+)$`), (m, _r, send) => {
     const sha = refs.get(decodeURIComponent(m[1]!));
     if (!sha) return send(404, { message: 'Not Found' });

@@ -95,11 +95,7 @@ export interface Fault {
 export interface ExtraRoute {
   route: string;
   pattern: RegExp;
-  handle(
-    m: RegExpExecArray,
-    req: { query: Record<string, string>; body: any; base: string; url: string },
-    send: (status: number, body?: unknown, headers?: Record<string, string>) => void,
-  ): void;
+  handle(m: RegExpExecArray, req: { query: Record<string, string>; body: any; base: string; url: string }, send: (status: number, body?: unknown, headers?: Record<string, string>) => void): void;
 }
 
 export interface FakeState {
@@ -203,9 +199,7 @@ export function expectNoViolations(fake?: FakeGitHub): void {
     if (f.closed) started.delete(f);
   }
   if (found.length) {
-    throw new Error(
-      `requests GitHub's REST description forbids:\n${found.map((v) => `  ${v.method} ${v.path}${v.operationId ? ` (${v.operationId})` : ''}: ${v.problems.join('; ')}`).join('\n')}`,
-    );
+    throw new Error(`requests GitHub's REST description forbids:\n${found.map((v) => `  ${v.method} ${v.path}${v.operationId ? ` (${v.operationId})` : ''}: ${v.problems.join('; ')}`).join('\n')}`);
   }
 }
 
@@ -388,17 +382,18 @@ export async function startFakeGitHub(init: Partial<Pick<FakeState, 'owner' | 'r
 
     const repoPrefix = `/repos/${state.owner}/${state.repo}`;
     const routes: [string, RegExp, (m: RegExpExecArray) => void][] = [
-      [
-        'POST graphql',
-        /^\/graphql$/,
-        () => json(res, 200, { data: { viewer: { login: state.viewer } } }),
-      ],
+      ['POST graphql', /^\/graphql$/, () => json(res, 200, { data: { viewer: { login: state.viewer } } })],
       [
         'GET pulls/files',
         new RegExp(`^${repoPrefix}/pulls/(\\d+)/files$`),
         (m) => {
           const files = state.pullFiles.get(Number(m[1])) ?? [];
-          const p = paginate(req, base, files.map((f, i) => ({ sha: `${i}`.padStart(40, '0'), additions: 1, deletions: 0, changes: 1, ...f })), query);
+          const p = paginate(
+            req,
+            base,
+            files.map((f, i) => ({ sha: `${i}`.padStart(40, '0'), additions: 1, deletions: 0, changes: 1, ...f })),
+            query,
+          );
           json(res, 200, p.page, p.link ? { link: p.link } : {});
         },
       ],
@@ -471,7 +466,11 @@ export async function startFakeGitHub(init: Partial<Pick<FakeState, 'owner' | 'r
         'DELETE comments',
         new RegExp(`^${repoPrefix}/issues/comments/(\\d+)$`),
         (m) => {
-          for (const [n, list] of state.comments) state.comments.set(n, list.filter((x) => x.id !== Number(m[1])));
+          for (const [n, list] of state.comments)
+            state.comments.set(
+              n,
+              list.filter((x) => x.id !== Number(m[1])),
+            );
           res.writeHead(204);
           res.end();
         },
@@ -517,7 +516,7 @@ export async function startFakeGitHub(init: Partial<Pick<FakeState, 'owner' | 'r
     ];
 
     for (const r of state.extraRoutes) {
-      routes.push([r.route, r.pattern, (m) => r.handle(m, { query, body: body ?? {}, base, url: req.url ?? "" }, (status, b, headers) => json(res, status, b, headers))]);
+      routes.push([r.route, r.pattern, (m) => r.handle(m, { query, body: body ?? {}, base, url: req.url ?? '' }, (status, b, headers) => json(res, status, b, headers))]);
     }
     for (const [route, re, fn] of routes) {
       if (route.split(' ')[0] !== method) continue;

@@ -17,7 +17,9 @@ export function expectScriptRegenerates(script: string, outVar: string, fixtureD
   const out = tempDir('torch-gen-');
   const run = spawnSync(PYTHON, [path.join(REPO, 'scripts', 'export', script)], { env: { ...process.env, [outVar]: out }, encoding: 'utf8' });
   expect(run.status, run.stderr).toBe(0);
-  const committed = readdirSync(fixtureDir).filter((f) => f !== 'PROVENANCE.md').sort();
+  const committed = readdirSync(fixtureDir)
+    .filter((f) => f !== 'PROVENANCE.md')
+    .sort();
   expect(readdirSync(out).sort()).toEqual(committed);
   for (const f of committed) expect(Buffer.compare(readFileSync(path.join(out, f)), readFileSync(path.join(fixtureDir, f))), f).toBe(0);
 }

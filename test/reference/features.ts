@@ -107,11 +107,7 @@ export interface RefCard {
  * The observation at the last bar of `bars` (pass bars.slice(0, τ + 1)), as float64 values before the
  * float32 store: rows oldest first, feature-major inside a row. Undefined when any value is missing.
  */
-export function refObservation(
-  bars: readonly PlainBar[],
-  card: RefCard,
-  state: { position: number; unrealizedReturn: number },
-): number[] | undefined {
+export function refObservation(bars: readonly PlainBar[], card: RefCard, state: { position: number; unrealizedReturn: number }): number[] | undefined {
   const W = card.window;
   if (bars.length < W) return undefined;
   const decision = bars[bars.length - 1];

@@ -319,10 +319,7 @@ export class AlpacaHttp {
       if (nextPageToken === null || nextPageToken === undefined || nextPageToken === '') return out;
       if (typeof nextPageToken !== 'string') throw infraError(`Alpaca ${what}: next_page_token is not a string`, req.symbol);
       if (seen.has(nextPageToken)) {
-        throw infraError(
-          `Alpaca ${what}: page ${page} repeats an earlier next_page_token (a pagination loop); refusing a series that may be incomplete`,
-          req.symbol,
-        );
+        throw infraError(`Alpaca ${what}: page ${page} repeats an earlier next_page_token (a pagination loop); refusing a series that may be incomplete`, req.symbol);
       }
       seen.add(nextPageToken);
       token = nextPageToken;
@@ -335,9 +332,11 @@ export class AlpacaHttp {
   }
 
   private deadlineError(what: string, deadline: Deadline, when: string): PolicyGateError {
-    return infraError(this.redact(
-      `Alpaca ${what}: the ${Math.round(deadline.ms / 1000)} s deadline for fetching one series (data.deadline_seconds) passed ${when}; ` +
-        'gave up. The data provider is slow or never finishes paging: try again later, or raise data.deadline_seconds'),
+    return infraError(
+      this.redact(
+        `Alpaca ${what}: the ${Math.round(deadline.ms / 1000)} s deadline for fetching one series (data.deadline_seconds) passed ${when}; ` +
+          'gave up. The data provider is slow or never finishes paging: try again later, or raise data.deadline_seconds',
+      ),
       'alpaca',
     );
   }

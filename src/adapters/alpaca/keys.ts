@@ -31,17 +31,7 @@ export const SECRET_ENV = 'APCA_API_SECRET_KEY';
 export const KEYS_FILE_ENV = 'ALPACA_KEYS_FILE';
 
 const KEY_ID_NAMES = ['APCA_API_KEY_ID', 'ALPACA_API_KEY_ID', 'ALPACA_API_KEY', 'ALPACA_KEY_ID', 'ALPACA_KEY', 'API_KEY_ID', 'API_KEY', 'KEY_ID'];
-const SECRET_NAMES = [
-  'APCA_API_SECRET_KEY',
-  'ALPACA_API_SECRET_KEY',
-  'ALPACA_SECRET_KEY',
-  'ALPACA_API_SECRET',
-  'ALPACA_SECRET',
-  'API_SECRET_KEY',
-  'API_SECRET',
-  'SECRET_KEY',
-  'SECRET',
-];
+const SECRET_NAMES = ['APCA_API_SECRET_KEY', 'ALPACA_API_SECRET_KEY', 'ALPACA_SECRET_KEY', 'ALPACA_API_SECRET', 'ALPACA_SECRET', 'API_SECRET_KEY', 'API_SECRET', 'SECRET_KEY', 'SECRET'];
 const JSON_KEY_ID = ['key_id', 'keyid', 'api_key', 'apikey', 'api_key_id', 'key', ...KEY_ID_NAMES.map((n) => n.toLowerCase())];
 const JSON_SECRET = ['secret_key', 'secretkey', 'secret', 'api_secret', 'apisecret', 'api_secret_key', ...SECRET_NAMES.map((n) => n.toLowerCase())];
 
@@ -51,10 +41,7 @@ export const KEY_FILE_LAYOUTS =
 
 /** The message for a run that needs keys and has none. Names every place keys can come from. */
 export function missingKeysMessage(what: string): string {
-  return (
-    `${what} needs Alpaca API keys: set ${KEY_ID_ENV} and ${SECRET_ENV}, or point ${KEYS_FILE_ENV} at a file holding them ` +
-    `(${KEY_FILE_LAYOUTS}). Crypto bars need no keys.`
-  );
+  return `${what} needs Alpaca API keys: set ${KEY_ID_ENV} and ${SECRET_ENV}, or point ${KEYS_FILE_ENV} at a file holding them ` + `(${KEY_FILE_LAYOUTS}). Crypto bars need no keys.`;
 }
 
 function clean(v: string | undefined): string {

@@ -17,19 +17,7 @@ import { formatTimestamp } from '../../core/gaps.js';
 import { parseIsoTimestamp } from '../../core/time.js';
 import { inputError, PolicyGateError } from '../../core/errors.js';
 import { isTimeframe, timeframeMs, type AssetClass, type BarSeries, type DataQualityNote, type Timeframe } from '../../core/types.js';
-import {
-  cacheFilePath,
-  emptyColumns,
-  mergeIntervals,
-  readCacheFile,
-  sliceIndices,
-  uncovered,
-  writeCacheFile,
-  type BarColumns,
-  type CacheEntry,
-  type CacheKey,
-  type Interval,
-} from './cache.js';
+import { cacheFilePath, emptyColumns, mergeIntervals, readCacheFile, sliceIndices, uncovered, writeCacheFile, type BarColumns, type CacheEntry, type CacheKey, type Interval } from './cache.js';
 import { barGapNotes } from '../../core/gaps.js';
 import { AlpacaHttp, dataBaseUrl, type Deadline, type WireBar } from './http.js';
 import { KEY_ID_ENV, missingKeysMessage, readAlpacaKeys, SECRET_ENV, type AlpacaKeys } from './keys.js';
@@ -362,9 +350,7 @@ export class AlpacaBarsSource {
         pieces.push({ from: a, to: b, rows: got });
       }
       if (stale) {
-        this.log(
-          `alpaca: cached ${label} bars no longer match Alpaca's (history re-adjusted for a split or dividend, or revised); discarding the cache file and fetching ${span} afresh`,
-        );
+        this.log(`alpaca: cached ${label} bars no longer match Alpaca's (history re-adjusted for a split or dividend, or revised); discarding the cache file and fetching ${span} afresh`);
         entry = { key, coverage: [], bars: emptyColumns() };
         pieces = [{ from: startMs, to: endMs, rows: await this.fetchRange(http, deadline, assetClass, alpacaSymbol, timeframe, startMs, endMs, notes) }];
       }

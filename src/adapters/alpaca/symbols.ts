@@ -19,10 +19,7 @@ export function toAlpacaSymbol(symbol: string, assetClass: AssetClass): string {
         if (compact.endsWith(q) && compact.length > q.length) return `${compact.slice(0, -q.length)}/${q}`;
       }
     }
-    throw inputError(
-      `crypto symbol '${symbol}' is not a pair Alpaca can name: write it as BASE/QUOTE (e.g. BTC/USD) or BASEQUOTE with quote ${CRYPTO_QUOTES.join(', ')} (e.g. UNIUSD)`,
-      symbol,
-    );
+    throw inputError(`crypto symbol '${symbol}' is not a pair Alpaca can name: write it as BASE/QUOTE (e.g. BTC/USD) or BASEQUOTE with quote ${CRYPTO_QUOTES.join(', ')} (e.g. UNIUSD)`, symbol);
   }
   if (/^[A-Z][A-Z0-9]{0,9}([.-][A-Z0-9]{1,4})?$/.test(s)) return s;
   throw inputError(`stock symbol '${symbol}' is not a ticker Alpaca can name (letters and digits, optionally a class suffix like BRK.B)`, symbol);

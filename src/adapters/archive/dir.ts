@@ -35,8 +35,7 @@ export async function openDirectory(source: string, limits: ArchiveLimits): Prom
 
 async function walkDirectory(source: string, limits: ArchiveLimits): Promise<ArchiveReader> {
   const root = await realpath(source);
-  const refuse = (name: string, problem: string, advice: string): PolicyGateError =>
-    inputError(`${source}: ${quoteName(name)} ${problem}; refusing the folder. ${advice}`, name);
+  const refuse = (name: string, problem: string, advice: string): PolicyGateError => inputError(`${source}: ${quoteName(name)} ${problem}; refusing the folder. ${advice}`, name);
 
   const files: DirEntry[] = [];
   let entries = 0;
@@ -53,11 +52,7 @@ async function walkDirectory(source: string, limits: ArchiveLimits): Promise<Arc
 
       entries += 1;
       if (entries > limits.maxEntries) {
-        throw inputError(
-          `${source}: the folder has more than ${limits.maxEntries} files and folders; refusing it. ` +
-            'Keep only the training summary, the models and their cards in it.',
-          source,
-        );
+        throw inputError(`${source}: the folder has more than ${limits.maxEntries} files and folders; refusing it. ` + 'Keep only the training summary, the models and their cards in it.', source);
       }
 
       const stats = await lstat(path.join(root, rel));
@@ -72,19 +67,11 @@ async function walkDirectory(source: string, limits: ArchiveLimits): Promise<Arc
         throw refuse(rel, 'is not a regular file (a device, socket or pipe)', 'Remove it from the folder.');
       }
       if (stats.size > limits.maxEntryBytes) {
-        throw refuse(
-          rel,
-          `is ${formatBytes(stats.size)}, more than the per-file limit of ${formatBytes(limits.maxEntryBytes)}`,
-          'Remove the file from the folder or raise the limit.',
-        );
+        throw refuse(rel, `is ${formatBytes(stats.size)}, more than the per-file limit of ${formatBytes(limits.maxEntryBytes)}`, 'Remove the file from the folder or raise the limit.');
       }
       totalBytes += stats.size;
       if (totalBytes > limits.maxTotalBytes) {
-        throw refuse(
-          rel,
-          `brings the folder's total past the limit of ${formatBytes(limits.maxTotalBytes)}`,
-          'Keep only the training summary, the models and their cards in it.',
-        );
+        throw refuse(rel, `brings the folder's total past the limit of ${formatBytes(limits.maxTotalBytes)}`, 'Keep only the training summary, the models and their cards in it.');
       }
       files.push({ path: rel, size: stats.size, dev: stats.dev, ino: stats.ino });
     }
@@ -167,11 +154,7 @@ async function openChecked(source: string, root: string, entry: DirEntry): Promi
   }
   const relative = path.relative(root, real);
   if (relative === '' || relative === '..' || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative)) {
-    throw inputError(
-      `${source}: ${quoteName(entry.path)} now resolves outside the folder (to ${real}); refusing it. ` +
-        'Remove the symbolic link from the folder.',
-      entry.path,
-    );
+    throw inputError(`${source}: ${quoteName(entry.path)} now resolves outside the folder (to ${real}); refusing it. ` + 'Remove the symbolic link from the folder.', entry.path);
   }
   let fh: FileHandle;
   try {
@@ -191,12 +174,7 @@ async function openChecked(source: string, root: string, entry: DirEntry): Promi
 }
 
 function changed(source: string, entry: DirEntry, what: string, cause?: unknown): PolicyGateError {
-  return inputError(
-    `${source}: ${quoteName(entry.path)} changed after the folder was opened (${what}); refusing it. ` +
-      'Do not modify the folder while policy-gate reads it.',
-    entry.path,
-    cause,
-  );
+  return inputError(`${source}: ${quoteName(entry.path)} changed after the folder was opened (${what}); refusing it. ` + 'Do not modify the folder while policy-gate reads it.', entry.path, cause);
 }
 
 /** Reads exactly `size` bytes and checks the file has no more (it may grow while we read). */

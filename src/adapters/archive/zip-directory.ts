@@ -66,15 +66,9 @@ interface EndOfCentralDirectory {
  * Validates the whole structure and returns the file entries (directories left out), sorted by path.
  * Every refusal is an input error naming `source` and, where there is one, the entry.
  */
-export async function readZipDirectory(
-  fh: FileHandle,
-  fileSize: number,
-  source: string,
-  limits: ArchiveLimits,
-): Promise<ZipEntry[]> {
+export async function readZipDirectory(fh: FileHandle, fileSize: number, source: string, limits: ArchiveLimits): Promise<ZipEntry[]> {
   const refuse = (message: string, subject = source): PolicyGateError => inputError(`${source}: ${message}`, subject);
-  const refuseEntry: RefuseEntry = (name, problem, advice) =>
-    refuse(`entry ${quoteName(name)} ${problem}; refusing the archive. ${advice}`, name);
+  const refuseEntry: RefuseEntry = (name, problem, advice) => refuse(`entry ${quoteName(name)} ${problem}; refusing the archive. ${advice}`, name);
 
   const eocd = await findEndOfCentralDirectory(fh, fileSize, refuse);
 
@@ -82,15 +76,11 @@ export async function readZipDirectory(
   // (golang/go#46242: OOM from a declared count).
   if (eocd.entryCount > limits.maxEntries) {
     throw refuse(
-      `the archive has ${eocd.entryCount} entries, more than the limit of ${limits.maxEntries}; refusing the archive. ` +
-        'Keep only the training summary, the models and their cards in the archive.',
+      `the archive has ${eocd.entryCount} entries, more than the limit of ${limits.maxEntries}; refusing the archive. ` + 'Keep only the training summary, the models and their cards in the archive.',
     );
   }
   if (eocd.cdSize < eocd.entryCount * CENTRAL_RECORD_MIN) {
-    throw refuse(
-      `the central directory (${eocd.cdSize} bytes) is too small for the ${eocd.entryCount} entries it declares; ` +
-        'the zip is corrupt or hostile. Rebuild the archive.',
-    );
+    throw refuse(`the central directory (${eocd.cdSize} bytes) is too small for the ${eocd.entryCount} entries it declares; ` + 'the zip is corrupt or hostile. Rebuild the archive.');
   }
   if (eocd.cdSize > MAX_CENTRAL_DIRECTORY_BYTES) {
     throw refuse(`the central directory is ${formatBytes(eocd.cdSize)}, too large to be genuine; refusing the archive.`);
@@ -126,11 +116,7 @@ export async function readZipDirectory(
     const dataOffset = await checkLocalHeader(fh, record, rawName, name, eocd.cdOffset, refuseEntry);
     const end = dataOffset + record.compressedSize;
     if (end > eocd.cdOffset) {
-      throw refuseEntry(
-        name,
-        'has data that extends past the end of the entries (into the central directory or beyond the file)',
-        'The zip is corrupt, truncated or hostile; rebuild it.',
-      );
+      throw refuseEntry(name, 'has data that extends past the end of the entries (into the central directory or beyond the file)', 'The zip is corrupt, truncated or hostile; rebuild it.');
     }
     ranges.push({ start: record.offsetToLocalFileHeader, end, name });
 
@@ -153,11 +139,7 @@ export async function readZipDirectory(
     const previous = ranges[i - 1]!;
     const current = ranges[i]!;
     if (current.start < previous.end) {
-      throw refuseEntry(
-        current.name,
-        `overlaps entry ${quoteName(previous.name)} in the file — a possible zip bomb`,
-        'Rebuild the archive with a standard zip tool.',
-      );
+      throw refuseEntry(current.name, `overlaps entry ${quoteName(previous.name)} in the file — a possible zip bomb`, 'Rebuild the archive with a standard zip tool.');
     }
   }
 
@@ -168,20 +150,12 @@ export async function readZipDirectory(
 type RefuseEntry = (name: string, problem: string, advice: string) => PolicyGateError;
 
 /** The checks one central record must pass on its own: name, numbers, file type, encryption, method, size, ratio. */
-function checkRecord(
-  record: unzipper.File,
-  limits: ArchiveLimits,
-  refuseEntry: RefuseEntry,
-): { rawName: Buffer; name: string; isDirectory: boolean } {
+function checkRecord(record: unzipper.File, limits: ArchiveLimits, refuseEntry: RefuseEntry): { rawName: Buffer; name: string; isDirectory: boolean } {
   // unzipper hands back '' rather than an empty Buffer for a zero-length name.
   const rawName = Buffer.isBuffer(record.pathBuffer) ? record.pathBuffer : Buffer.alloc(0);
   const name = decodeName(rawName);
   if (name === undefined) {
-    throw refuseEntry(
-      utf8Lenient.decode(rawName),
-      'has a name that is not valid UTF-8',
-      'Rebuild the archive with UTF-8 file names (Python zipfile and 7-Zip do this).',
-    );
+    throw refuseEntry(utf8Lenient.decode(rawName), 'has a name that is not valid UTF-8', 'Rebuild the archive with UTF-8 file names (Python zipfile and 7-Zip do this).');
   }
   const nameProblem = checkEntryName(name);
   if (nameProblem) throw refuseEntry(name, nameProblem.reason, nameProblem.advice);
@@ -197,18 +171,10 @@ function checkRecord(
   // tools) means a plain file or, with a trailing "/", a directory.
   const fileType = ((record.externalFileAttributes >>> 16) & S_IFMT) >>> 0;
   if (fileType === S_IFLNK) {
-    throw refuseEntry(
-      name,
-      'is a symbolic link',
-      'Archive the file the link points to instead (zip without -y, or tar -h before zipping).',
-    );
+    throw refuseEntry(name, 'is a symbolic link', 'Archive the file the link points to instead (zip without -y, or tar -h before zipping).');
   }
   if (fileType !== 0 && fileType !== S_IFREG && fileType !== S_IFDIR) {
-    throw refuseEntry(
-      name,
-      `is not a regular file or directory (file type 0o${fileType.toString(8)})`,
-      'Only regular files belong in a training archive.',
-    );
+    throw refuseEntry(name, `is not a regular file or directory (file type 0o${fileType.toString(8)})`, 'Only regular files belong in a training archive.');
   }
 
   if (record.flags & (FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION)) {
@@ -220,11 +186,7 @@ function checkRecord(
     throw refuseEntry(name, 'is a directory entry with content', 'The zip is corrupt or hostile; rebuild it.');
   }
   if (!isDirectory && record.compressionMethod !== 0 && record.compressionMethod !== 8) {
-    throw refuseEntry(
-      name,
-      `uses compression method ${record.compressionMethod}; only stored (0) and deflate (8) are supported`,
-      'Rebuild the archive with standard deflate compression.',
-    );
+    throw refuseEntry(name, `uses compression method ${record.compressionMethod}; only stored (0) and deflate (8) are supported`, 'Rebuild the archive with standard deflate compression.');
   }
 
   if (record.uncompressedSize > limits.maxEntryBytes) {
@@ -263,13 +225,8 @@ function decodeName(bytes: Buffer): string | undefined {
  * for it. Then checks that the central directory ends where the EOCD (or zip64) record begins, which
  * rules out leading garbage and zips concatenated onto others.
  */
-async function findEndOfCentralDirectory(
-  fh: FileHandle,
-  fileSize: number,
-  refuse: (message: string) => PolicyGateError,
-): Promise<EndOfCentralDirectory> {
-  const notZip = (why: string) =>
-    refuse(`not a zip archive (${why}); it may be truncated or another kind of file. Pass a .zip file or a folder.`);
+async function findEndOfCentralDirectory(fh: FileHandle, fileSize: number, refuse: (message: string) => PolicyGateError): Promise<EndOfCentralDirectory> {
+  const notZip = (why: string) => refuse(`not a zip archive (${why}); it may be truncated or another kind of file. Pass a .zip file or a folder.`);
 
   if (fileSize < EOCD_SIZE) throw notZip(`only ${fileSize} bytes`);
   const tailLength = Math.min(fileSize, EOCD_SIZE + MAX_COMMENT);
@@ -329,8 +286,7 @@ async function findEndOfCentralDirectory(
   }
   if (cdOffset + cdSize !== cdEnd) {
     throw notZip(
-      `the central directory (offset ${cdOffset}, ${cdSize} bytes) does not end where the end-of-central-directory record ` +
-        `begins (offset ${cdEnd}); the file has extra bytes before or inside it`,
+      `the central directory (offset ${cdOffset}, ${cdSize} bytes) does not end where the end-of-central-directory record ` + `begins (offset ${cdEnd}); the file has extra bytes before or inside it`,
     );
   }
   return { eocdOffset, entryCount, cdOffset, cdSize };
@@ -340,25 +296,16 @@ function toSafeNumber(value: bigint): number | undefined {
   return value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : undefined;
 }
 
-type OpenCustom = (
-  source: Parameters<typeof unzipper.Open.custom>[0],
-  options: { tailSize: number },
-) => Promise<unzipper.CentralDirectory>;
+type OpenCustom = (source: Parameters<typeof unzipper.Open.custom>[0], options: { tailSize: number }) => Promise<unzipper.CentralDirectory>;
 
 /**
  * Parses the central-directory records with unzipper, over an in-memory copy of everything from the
  * central directory to the end of the file. `tailSize` makes unzipper start its EOCD search exactly at
  * the record we validated.
  */
-async function parseCentralDirectory(
-  fh: FileHandle,
-  fileSize: number,
-  eocd: EndOfCentralDirectory,
-  source: string,
-): Promise<unzipper.File[]> {
+async function parseCentralDirectory(fh: FileHandle, fileSize: number, eocd: EndOfCentralDirectory, source: string): Promise<unzipper.File[]> {
   const region = await readAt(fh, eocd.cdOffset, fileSize - eocd.cdOffset);
-  const corrupt = (why: string, cause?: unknown) =>
-    inputError(`${source}: the central directory is unreadable (${why}); the zip is corrupt. Rebuild the archive.`, source, cause);
+  const corrupt = (why: string, cause?: unknown) => inputError(`${source}: the central directory is unreadable (${why}); the zip is corrupt. Rebuild the archive.`, source, cause);
 
   const openCustom = unzipper.Open.custom as OpenCustom;
   let directory: unzipper.CentralDirectory;
@@ -383,11 +330,7 @@ async function parseCentralDirectory(
   }
 
   const records = directory.files;
-  if (
-    records.length !== eocd.entryCount ||
-    directory.offsetToStartOfCentralDirectory !== eocd.cdOffset ||
-    directory.sizeOfCentralDirectory !== eocd.cdSize
-  ) {
+  if (records.length !== eocd.entryCount || directory.offsetToStartOfCentralDirectory !== eocd.cdOffset || directory.sizeOfCentralDirectory !== eocd.cdSize) {
     throw corrupt('its records disagree with the end-of-central-directory record');
   }
   let recordBytes = 0;
@@ -403,22 +346,11 @@ async function parseCentralDirectory(
  * header naming another file or method is how a validator and an extractor are made to disagree).
  * Returns the offset of the entry's data.
  */
-async function checkLocalHeader(
-  fh: FileHandle,
-  record: unzipper.File,
-  rawName: Buffer,
-  name: string,
-  cdOffset: number,
-  refuseEntry: RefuseEntry,
-): Promise<number> {
+async function checkLocalHeader(fh: FileHandle, record: unzipper.File, rawName: Buffer, name: string, cdOffset: number, refuseEntry: RefuseEntry): Promise<number> {
   const offset = record.offsetToLocalFileHeader;
   const nameLength = rawName.length;
   if (offset + LOCAL_HEADER_SIZE > cdOffset) {
-    throw refuseEntry(
-      name,
-      "points outside the file's entries (its local header would be past the start of the central directory)",
-      'The zip is corrupt or hostile; rebuild it.',
-    );
+    throw refuseEntry(name, "points outside the file's entries (its local header would be past the start of the central directory)", 'The zip is corrupt or hostile; rebuild it.');
   }
   const header = await readAt(fh, offset, Math.min(LOCAL_HEADER_SIZE + nameLength, cdOffset - offset));
   if (header.readUInt32LE(0) !== LOCAL_SIGNATURE) {
@@ -431,11 +363,7 @@ async function checkLocalHeader(
     throw refuseEntry(name, 'has a local header with a different name', 'The zip is corrupt or hostile; rebuild it.');
   }
   if (localMethod !== record.compressionMethod) {
-    throw refuseEntry(
-      name,
-      `has a local header with a different compression method (${localMethod} vs ${record.compressionMethod})`,
-      'The zip is corrupt or hostile; rebuild it.',
-    );
+    throw refuseEntry(name, `has a local header with a different compression method (${localMethod} vs ${record.compressionMethod})`, 'The zip is corrupt or hostile; rebuild it.');
   }
   // CRC-32 and sizes: a streaming extractor trusts the local header, policy-gate the central
   // directory; they must agree. With the data-descriptor flag (bit 3) a streaming writer leaves them 0

@@ -46,11 +46,7 @@ export async function openZip(source: string, limits: ArchiveLimits): Promise<Ar
     const entries = await readZipDirectory(fh, size, source, limits).catch((err: unknown) => {
       if (err instanceof PolicyGateError) throw err;
       // Whatever a malformed file makes the parser throw is still bad input, not a crash.
-      throw inputError(
-        `${source}: cannot read the zip archive (${(err as Error).message}); it is corrupt or uses an unsupported feature. Rebuild it.`,
-        source,
-        err,
-      );
+      throw inputError(`${source}: cannot read the zip archive (${(err as Error).message}); it is corrupt or uses an unsupported feature. Rebuild it.`, source, err);
     });
     const sha256 = await hashFile(fh, size);
     return new ZipArchiveReader(source, fh, sha256, entries);
@@ -86,10 +82,7 @@ class ZipArchiveReader implements ArchiveReader {
     if (this.closed) throw new Error(`${this.source}: read(${quoteName(path)}) after close()`);
     const entry = this.entries.get(path);
     if (!entry) {
-      throw inputError(
-        `${this.source}: the archive has no file ${quoteName(path)}. Check the path against the archive's contents (unzip -l).`,
-        path,
-      );
+      throw inputError(`${this.source}: the archive has no file ${quoteName(path)}. Check the path against the archive's contents (unzip -l).`, path);
     }
     return inflateEntry(this.fh, entry, this.source);
   }
@@ -115,14 +108,9 @@ class TooLarge extends Error {
  */
 async function inflateEntry(fh: FileHandle, entry: ZipEntry, source: string): Promise<Buffer> {
   const fail = (problem: string, cause?: unknown) =>
-    inputError(
-      `${source}: entry ${quoteName(entry.path)} ${problem}; refusing the archive. The archive is corrupt or was tampered with: rebuild it.`,
-      entry.path,
-      cause,
-    );
+    inputError(`${source}: entry ${quoteName(entry.path)} ${problem}; refusing the archive. The archive is corrupt or was tampered with: rebuild it.`, entry.path, cause);
 
-  const decoder: Transform =
-    entry.method === 8 ? zlib.createInflateRaw({ chunkSize: READ_CHUNK }) : new PassThrough({ highWaterMark: READ_CHUNK });
+  const decoder: Transform = entry.method === 8 ? zlib.createInflateRaw({ chunkSize: READ_CHUNK }) : new PassThrough({ highWaterMark: READ_CHUNK });
 
   const chunks: Buffer[] = [];
   let total = 0;
@@ -138,10 +126,7 @@ async function inflateEntry(fh: FileHandle, entry: ZipEntry, source: string): Pr
     });
   } catch (err) {
     if (err instanceof TooLarge) {
-      throw fail(
-        `is larger than declared: the central directory says ${entry.uncompressedSize} bytes, ` +
-          `reading stopped at ${err.bytesSeen} bytes`,
-      );
+      throw fail(`is larger than declared: the central directory says ${entry.uncompressedSize} bytes, ` + `reading stopped at ${err.bytesSeen} bytes`);
     }
     if (err instanceof PolicyGateError) throw err;
     const code = (err as { code?: unknown }).code;
@@ -158,9 +143,7 @@ async function inflateEntry(fh: FileHandle, entry: ZipEntry, source: string): Pr
     throw fail(`is truncated: it holds ${total} bytes but the central directory declares ${entry.uncompressedSize}`);
   }
   if (crc >>> 0 !== entry.crc32) {
-    throw fail(
-      `fails its CRC-32 check (computed ${hex32(crc)}, the central directory says ${hex32(entry.crc32)})`,
-    );
+    throw fail(`fails its CRC-32 check (computed ${hex32(crc)}, the central directory says ${hex32(entry.crc32)})`);
   }
   return Buffer.concat(chunks, total);
 }

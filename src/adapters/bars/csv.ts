@@ -349,10 +349,7 @@ export function readBarsCsv(text: string, opts: ReadBarsOptions): BarsReadResult
   }
   if (problemCount > 0) {
     const more = problemCount > problems.length ? `; and ${problemCount - problems.length} more` : '';
-    throw inputError(
-      `${file}: ${badRows} impossible or unreadable bar${badRows === 1 ? '' : 's'}: ${problems.join('; ')}${more}. Fix or remove these rows.`,
-      file,
-    );
+    throw inputError(`${file}: ${badRows} impossible or unreadable bar${badRows === 1 ? '' : 's'}: ${problems.join('; ')}${more}. Fix or remove these rows.`, file);
   }
 
   const notes: DataQualityNote[] = [];
@@ -381,10 +378,7 @@ export function readBarsCsv(text: string, opts: ReadBarsOptions): BarsReadResult
         const diff = VALUE_KEYS.find((key) => columns[key][r] !== columns[key][p]);
         if (diff !== undefined) {
           const arr = columns[diff];
-          throw inputError(
-            `${file}: lines ${rowLine[p]} and ${rowLine[r]} are both bars at ${formatTimestamp(time[r]!)} but differ (${diff} ${arr[p]} vs ${arr[r]}); keep one of them`,
-            file,
-          );
+          throw inputError(`${file}: lines ${rowLine[p]} and ${rowLine[r]} are both bars at ${formatTimestamp(time[r]!)} but differ (${diff} ${arr[p]} vs ${arr[r]}); keep one of them`, file);
         }
         if (dupCount === 0) firstDupAt = time[r]!;
         dupCount++;
@@ -450,12 +444,7 @@ export function barsFileName(symbol: string, timeframe: Timeframe): string {
  * a symbolic link (`BTCUSD_4Hour.csv -> /proc/self/environ`), a FIFO, a device or a folder is refused
  * naming the path (src/util/safe-read.ts).
  */
-export async function loadBarsFromDir(
-  dir: string,
-  symbol: string,
-  timeframe: Timeframe,
-  assetClass: AssetClass = 'crypto',
-): Promise<BarsReadResult & { file: string }> {
+export async function loadBarsFromDir(dir: string, symbol: string, timeframe: Timeframe, assetClass: AssetClass = 'crypto'): Promise<BarsReadResult & { file: string }> {
   if (!isTimeframe(timeframe)) throw inputError(`unknown timeframe '${String(timeframe)}' for ${symbol}`, symbol);
   const stem = barsFileStem(symbol);
   const name = `${stem}_${timeframe}.csv`;
@@ -502,9 +491,7 @@ export async function loadBarsFromDir(
 export function writeBarsCsv(bars: BarSeries): string {
   const parts: string[] = ['timestamp,open,high,low,close,volume\n'];
   for (let k = 0; k < bars.time.length; k++) {
-    parts.push(
-      `${formatTimestamp(bars.time[k]!)},${bars.open[k]},${bars.high[k]},${bars.low[k]},${bars.close[k]},${bars.volume[k]}\n`,
-    );
+    parts.push(`${formatTimestamp(bars.time[k]!)},${bars.open[k]},${bars.high[k]},${bars.low[k]},${bars.close[k]},${bars.volume[k]}\n`);
   }
   return parts.join('');
 }

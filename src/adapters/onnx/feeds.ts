@@ -56,27 +56,14 @@ export function prepareRun(
 }
 
 /** onnxruntime's refusal of one call (a reply with ok: false), as the error the model fails with. */
-export function runFailure(
-  label: string,
-  inputs: readonly TensorInfo[],
-  wire: readonly RunFeed[],
-  reply: { kind?: string; message?: string; [key: string]: unknown },
-): Error {
+export function runFailure(label: string, inputs: readonly TensorInfo[], wire: readonly RunFeed[], reply: { kind?: string; message?: string; [key: string]: unknown }): Error {
   if (reply.kind === 'run') {
     const shapes = wire.map((f) => `${inputs[f.input]!.name} [${f.dims.join(', ')}]`).join(', ');
-    return inputError(
-      `${label}: inference failed for inputs ${shapes}: ${cleanReason(reply.message)} (model inputs: ${inputs
-        .map((i) => `${i.name} [${i.shape.join(', ')}]`)
-        .join(', ')})`,
-      label,
-    );
+    return inputError(`${label}: inference failed for inputs ${shapes}: ${cleanReason(reply.message)} (model inputs: ${inputs.map((i) => `${i.name} [${i.shape.join(', ')}]`).join(', ')})`, label);
   }
   if (reply.kind === 'missing-output') return inputError(`${label}: onnxruntime returned no output '${String(reply['name'])}'`, label);
   if (reply.kind === 'output-type') {
-    return inputError(
-      `${label}: output '${String(reply['name'])}' has element type ${String(reply['type'])}, which policy-gate cannot read as numbers`,
-      label,
-    );
+    return inputError(`${label}: output '${String(reply['name'])}' has element type ${String(reply['type'])}, which policy-gate cannot read as numbers`, label);
   }
   return new Error(`${label}: the onnxruntime host refused the request: ${reply.message ?? reply.kind}`);
 }

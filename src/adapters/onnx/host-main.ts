@@ -205,9 +205,7 @@ interface Held {
   outputs: TensorInfo[];
 }
 
-type RunResult =
-  | { ok: true; outputs: { output: number; dims: readonly number[]; data: Float32Array }[] }
-  | { ok: false; kind: string; message?: string; name?: string; type?: string };
+type RunResult = { ok: true; outputs: { output: number; dims: readonly number[]; data: Float32Array }[] } | { ok: false; kind: string; message?: string; name?: string; type?: string };
 
 function main(): void {
   // It starts while onnxruntime loads; the host says it is ready only when both are.
@@ -324,8 +322,7 @@ function main(): void {
       const group = rows.slice(start, start + batch);
       const N = group.length;
       const ohlcv = b.barsType === 'float64' ? new Float64Array(N * L * 5) : new Float32Array(N * L * 5);
-      const times =
-        b.timesType === 'int64' ? new BigInt64Array(N * L) : b.timesType === 'int32' ? new Int32Array(N * L) : b.timesType === 'float64' ? new Float64Array(N * L) : null;
+      const times = b.timesType === 'int64' ? new BigInt64Array(N * L) : b.timesType === 'int32' ? new Int32Array(N * L) : b.timesType === 'float64' ? new Float64Array(N * L) : null;
       for (let k = 0; k < N; k++) {
         const tau = group[k]!;
         if (!(Number.isInteger(tau) && tau >= L - 1 && tau < n)) return { id: req.id, ok: false, kind: 'host', message: `no window of ${L} bars ends at bar ${tau} of ${n}` };
@@ -351,8 +348,7 @@ function main(): void {
       const dims = out.dims;
       const perWindow = data.length / N;
       const width = dims.length === 1 ? 1 : b.lastRow ? (dims[2] ?? 0) : perWindow;
-      const valid =
-        dims[0] === N && Number.isInteger(perWindow) && width >= 1 && (dims.length === 1 || (b.lastRow ? dims.length === 3 && dims[1]! * width === perWindow : dims.length === 2));
+      const valid = dims[0] === N && Number.isInteger(perWindow) && width >= 1 && (dims.length === 1 || (b.lastRow ? dims.length === 3 && dims[1]! * width === perWindow : dims.length === 2));
       if (!valid) return { id: req.id, ok: false, kind: 'graph-shape', message: `output "${b.output}" is [${dims.join(', ')}] for ${N} window(s) of [${L}, 5]` };
       if (columns === null) columns = Array.from({ length: width }, () => new Float64Array(n).fill(NaN));
       else if (columns.length !== width) return { id: req.id, ok: false, kind: 'graph-shape', message: `output "${b.output}" has ${width} columns for one window but ${columns.length} for another` };

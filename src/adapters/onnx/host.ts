@@ -222,11 +222,10 @@ function onnxruntimeEntry(): string {
   try {
     return createRequire(import.meta.url).resolve('onnxruntime-node');
   } catch (err) {
-    throw new PolicyGateError(
-      'infra',
-      `onnxruntime-node could not be loaded: ${errorMessage(err)}. Reinstall dependencies (npm ci) on a supported platform (linux/darwin/win32, x64/arm64).`,
-      { subject: 'onnxruntime-node', cause: err },
-    );
+    throw new PolicyGateError('infra', `onnxruntime-node could not be loaded: ${errorMessage(err)}. Reinstall dependencies (npm ci) on a supported platform (linux/darwin/win32, x64/arm64).`, {
+      subject: 'onnxruntime-node',
+      cause: err,
+    });
   }
 }
 
@@ -335,11 +334,9 @@ export class OrtHost {
       throw err;
     }
     if (!reply.ok) {
-      throw new PolicyGateError(
-        'infra',
-        `onnxruntime-node could not be loaded: ${reply.message}. Reinstall dependencies (npm ci) on a supported platform (linux/darwin/win32, x64/arm64).`,
-        { subject: 'onnxruntime-node' },
-      );
+      throw new PolicyGateError('infra', `onnxruntime-node could not be loaded: ${reply.message}. Reinstall dependencies (npm ci) on a supported platform (linux/darwin/win32, x64/arm64).`, {
+        subject: 'onnxruntime-node',
+      });
     }
     return String(reply['version']);
   }
@@ -600,11 +597,10 @@ function makePrivateDir(): string {
     mkdirSync(path.join(dir, 'cwd'), { mode: 0o700 });
     mkdirSync(path.join(dir, 'tmp'), { mode: 0o700 });
   } catch (err) {
-    throw new PolicyGateError(
-      'infra',
-      `the onnxruntime process could not get a private working folder in ${tmpdir()}: ${errorMessage(err)}. Make the temp folder (TMPDIR) writable.`,
-      { subject: 'onnxruntime-node', cause: err },
-    );
+    throw new PolicyGateError('infra', `the onnxruntime process could not get a private working folder in ${tmpdir()}: ${errorMessage(err)}. Make the temp folder (TMPDIR) writable.`, {
+      subject: 'onnxruntime-node',
+      cause: err,
+    });
   }
   return dir;
 }

@@ -104,7 +104,6 @@ export class PbWriter {
   }
 }
 
-
 export interface PbField {
   field: number;
   wire: number;

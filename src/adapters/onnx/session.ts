@@ -193,12 +193,7 @@ export function onnxruntimeBinDir(): string {
  * linux/x64) and, on Linux, an NVIDIA driver is visible.
  */
 export function cudaProviderStatus(binDir = onnxruntimeBinDir()): CudaStatus {
-  const lib =
-    process.platform === 'win32'
-      ? 'onnxruntime_providers_cuda.dll'
-      : process.platform === 'linux'
-        ? 'libonnxruntime_providers_cuda.so'
-        : undefined;
+  const lib = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : process.platform === 'linux' ? 'libonnxruntime_providers_cuda.so' : undefined;
   if (!lib) return { available: false, reason: `onnxruntime has no CUDA provider on ${process.platform}`, binDir };
   const libPath = path.join(binDir, lib);
   if (!existsSync(libPath)) {
@@ -213,7 +208,6 @@ export function cudaProviderStatus(binDir = onnxruntimeBinDir()): CudaStatus {
   }
   return { available: true, reason: `found ${libPath}`, binDir };
 }
-
 
 // ------------------------------------------------------------------ loading
 
@@ -234,11 +228,7 @@ export async function loadPolicyModel(bytes: Uint8Array, opts: LoadOptions): Pro
     info = inspectOnnxModel(bytes);
   } catch (err) {
     if (err instanceof OnnxParseError) {
-      throw inputError(
-        `${label} is not a valid ONNX model: ${err.message}. Export the policy with torch.onnx.export (or another ONNX exporter) and check the file is not truncated.`,
-        label,
-        err,
-      );
+      throw inputError(`${label} is not a valid ONNX model: ${err.message}. Export the policy with torch.onnx.export (or another ONNX exporter) and check the file is not truncated.`, label, err);
     }
     throw err;
   }
@@ -263,10 +253,7 @@ export async function loadPolicyModel(bytes: Uint8Array, opts: LoadOptions): Pro
   await host.ready();
   /** A session on `provider`, or onnxruntime's reason it could not create one (a crash or hang throws). */
   const create = async (provider: ExecutionProviderName, quiet = false): Promise<HostSession> => {
-    const reply = await host.request(
-      { op: 'create', bytes, provider, quiet, threads, deviceId: opts.cudaDeviceId ?? 0 },
-      { label, what: 'loading', timeoutMs },
-    );
+    const reply = await host.request({ op: 'create', bytes, provider, quiet, threads, deviceId: opts.cudaDeviceId ?? 0 }, { label, what: 'loading', timeoutMs });
     if (!reply.ok) throw new SessionCreateError(reply.message ?? 'unknown error');
     return { host, handle: reply['session'] as number, inputs: reply['inputs'] as TensorInfo[], outputs: reply['outputs'] as TensorInfo[] };
   };
@@ -275,11 +262,7 @@ export async function loadPolicyModel(bytes: Uint8Array, opts: LoadOptions): Pro
       return await create('cpu');
     } catch (err) {
       if (!(err instanceof SessionCreateError)) throw err;
-      throw inputError(
-        `${label}: onnxruntime could not load the model: ${cleanReason(err)}. Check the export (opset, operators, shapes) — e.g. with onnx.checker.check_model.`,
-        label,
-        err,
-      );
+      throw inputError(`${label}: onnxruntime could not load the model: ${cleanReason(err)}. Check the export (opset, operators, shapes) — e.g. with onnx.checker.check_model.`, label, err);
     }
   };
 
@@ -529,7 +512,12 @@ class HostedPolicyModel implements PolicyModel {
       { label: this.label, what: 'running', timeoutMs: this.timeoutMs },
     );
     if (!reply.ok) {
-      const what = reply.kind === 'missing-output' ? `no output "${String(reply['name'])}"` : reply.kind === 'output-type' ? `output "${String(reply['name'])}" is ${String(reply['type'])}, not float` : String(reply.message ?? reply.kind);
+      const what =
+        reply.kind === 'missing-output'
+          ? `no output "${String(reply['name'])}"`
+          : reply.kind === 'output-type'
+            ? `output "${String(reply['name'])}" is ${String(reply['type'])}, not float`
+            : String(reply.message ?? reply.kind);
       throw inputError(`feature graph ${this.label}: onnxruntime could not run it: ${cleanReason(new Error(what))}`, this.label);
     }
     return reply['columns'] as Float64Array[];

@@ -360,9 +360,7 @@ function plan(bytes: Uint8Array, input: string, size: number, stateIndices: Int3
     const named = `${first.op}${first.name ? ` "${first.name}"` : ''}`;
     if (first.domain !== '' || (first.op !== 'MatMul' && first.op !== 'Gemm')) {
       return refuse(
-        users.length === 1
-          ? `the observation's first node is ${named}, not a MatMul or Gemm`
-          : `the observation feeds ${users.length} nodes (${describe(users)}) and ${named} is not a MatMul or Gemm`,
+        users.length === 1 ? `the observation's first node is ${named}, not a MatMul or Gemm` : `the observation feeds ${users.length} nodes (${describe(users)}) and ${named} is not a MatMul or Gemm`,
       );
     }
     if (first.inputs[0] !== x || first.inputs.slice(1).includes(x)) return refuse(`the observation is not the first operand of ${named}`);
@@ -441,9 +439,7 @@ function plan(bytes: Uint8Array, input: string, size: number, stateIndices: Int3
 
   // ---- head: the original graph, its first layers fed by the state columns and the trunk's rows
   const firstNodes = new Set(layers.map((l) => l.node));
-  const droppedWeights = new Set(
-    layers.filter((l) => !nodes.some((n) => !firstNodes.has(n) && n.inputs.includes(l.w.name))).map((l) => l.w.f),
-  );
+  const droppedWeights = new Set(layers.filter((l) => !nodes.some((n) => !firstNodes.has(n) && n.inputs.includes(l.w.name))).map((l) => l.w.f));
   const passedNodes = new Set(passed);
   const passedNames = new Set(passed.map((n) => n.outputs[0]!));
   const nameOf = (f: PbField): string => {

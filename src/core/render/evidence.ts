@@ -30,16 +30,12 @@ export function evidenceRows(e: Evidence, esc: Escape): string[][] {
   out.push([
     `Min. track record (${Number((e.minTrl?.confidence ?? 0.95) * 100)} %)`,
     e.minTrl ? `${e.minTrl.observations} bars` : '—',
-    e.minTrl
-      ? `≈ ${Math.round(e.minTrl.days)} days; ${e.minTrl.met ? 'met' : 'not met'} by the ${r.observations} bars here`
-      : esc(why(e, 'minTrl')),
+    e.minTrl ? `≈ ${Math.round(e.minTrl.days)} days; ${e.minTrl.met ? 'met' : 'not met'} by the ${r.observations} bars here` : esc(why(e, 'minTrl')),
   ]);
   out.push([
     `Deflated Sharpe (N = ${e.dsr.trials})`,
     prob(e.dsr.value),
-    e.dsr.value === null
-      ? esc(why(e, 'dsr'))
-      : `vs SR₀ = ${fixed(e.dsr.expectedMaxSharpe)}, the expected best of ${e.dsr.trials} no-skill trial${e.dsr.trials === 1 ? '' : 's'}`,
+    e.dsr.value === null ? esc(why(e, 'dsr')) : `vs SR₀ = ${fixed(e.dsr.expectedMaxSharpe)}, the expected best of ${e.dsr.trials} no-skill trial${e.dsr.trials === 1 ? '' : 's'}`,
   ]);
   const b = e.bootstrap;
   const conf = `${Number((b.confidence * 100).toFixed(1))} %`;
@@ -73,9 +69,7 @@ export function evidenceRows(e: Evidence, esc: Escape): string[][] {
   out.push([
     'Champion',
     c ? `${signedPct(c.meanDifference)} per fold` : '—',
-    c
-      ? esc(`vs ${c.path} (${c.tier}, ${c.source}): paired t p ${prob(c.tTest.p)}, sign test ${c.signTest.positive}+/${c.signTest.negative}− p ${prob(c.signTest.p)}`)
-      : esc(why(e, 'champion')),
+    c ? esc(`vs ${c.path} (${c.tier}, ${c.source}): paired t p ${prob(c.tTest.p)}, sign test ${c.signTest.positive}+/${c.signTest.negative}− p ${prob(c.signTest.p)}`) : esc(why(e, 'champion')),
   ]);
   return out;
 }
@@ -91,13 +85,7 @@ export function evidenceMarkdown(e: Evidence, esc: Escape, table: (rows: string[
   if (c) {
     out.push(
       '',
-      table(
-        [
-          ['Fold', 'Challenger', 'Champion', 'Difference'],
-          ...c.folds.map((f) => [String(f.index), pct(f.challenger), pct(f.champion), signedPct(f.difference)]),
-        ],
-        ['r', 'r', 'r', 'r'],
-      ),
+      table([['Fold', 'Challenger', 'Champion', 'Difference'], ...c.folds.map((f) => [String(f.index), pct(f.challenger), pct(f.champion), signedPct(f.difference)])], ['r', 'r', 'r', 'r']),
       '',
       esc(`Champion/challenger: ${c.note}.`),
     );
@@ -111,9 +99,7 @@ export function evidenceText(e: Evidence): string {
   const r = e.returns;
   const b = e.bootstrap;
   const lines = [`EVIDENCE (the folds' ${r.observations} bar returns pooled: Sharpe ${fixed(r.sharpe)}, total return ${pct(r.totalReturn)}; docs/evidence.md)`];
-  const trl = e.minTrl
-    ? `${e.minTrl.observations} bars (≈ ${Math.round(e.minTrl.days)} days), ${e.minTrl.met ? 'met' : 'not met'}`
-    : `— (${why(e, 'minTrl')})`;
+  const trl = e.minTrl ? `${e.minTrl.observations} bars (≈ ${Math.round(e.minTrl.days)} days), ${e.minTrl.met ? 'met' : 'not met'}` : `— (${why(e, 'minTrl')})`;
   lines.push(
     `  PSR vs ${fixed(e.psrBenchmarkSharpe)}: ${prob(e.psr)}   DSR (N = ${e.dsr.trials}, SR₀ ${fixed(e.dsr.expectedMaxSharpe)}): ${prob(e.dsr.value)}   ` +
       `MinTRL ${Number((e.minTrl?.confidence ?? 0.95) * 100)} %: ${trl}`,

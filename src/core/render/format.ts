@@ -27,7 +27,8 @@ export function stamp(iso: string): string {
 /** A plain-text table with aligned columns ('l' or 'r' per column). */
 export function textTable(rows: string[][], align: ('l' | 'r')[]): string {
   const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => {
+  for (const row of rows)
+    row.forEach((cell, i) => {
       widths[i] = Math.max(widths[i] ?? 0, [...cell].length);
     });
   const line = (row: string[]): string =>

@@ -141,17 +141,19 @@ function tradesHtml(w: WindowReport, what: string): string {
   const trades = w.trades ?? [];
   const total = trades.length + (w.tradesOmitted ?? 0);
   if (total === 0) return '';
-  const rows = trades.slice(0, HTML_TRADES).map((t) => [
-    t.direction,
-    stamp(t.entry),
-    `${stamp(t.exit)}${t.closedAtEnd ? ' (open at the end)' : ''}`,
-    plain(t.entryPrice),
-    plain(t.exitPrice),
-    plain(t.quantity),
-    fixed(t.pnl),
-    fixed(t.fees),
-    pct(t.return),
-  ]);
+  const rows = trades
+    .slice(0, HTML_TRADES)
+    .map((t) => [
+      t.direction,
+      stamp(t.entry),
+      `${stamp(t.exit)}${t.closedAtEnd ? ' (open at the end)' : ''}`,
+      plain(t.entryPrice),
+      plain(t.exitPrice),
+      plain(t.quantity),
+      fixed(t.pnl),
+      fixed(t.fees),
+      pct(t.return),
+    ]);
   const more = total > rows.length ? `<p class="fine">the first ${rows.length} of ${total} trades; report.json lists ${trades.length}, --trades-out writes every one</p>` : '';
   return (
     `<details class="trades"><summary>${esc(what)}: ${total} trade${total === 1 ? '' : 's'}</summary>` +
@@ -236,17 +238,22 @@ function walkForwardHtml(m: ModelReport): string {
 /** The statistics of docs/evidence.md; `table` escapes every cell. */
 function evidenceHtml(m: ModelReport): string {
   if (!m.evidence) return '';
-  return ['<h4>Evidence</h4>', table(['Statistic', 'Value', 'Reading'], evidenceRows(m.evidence, (t) => t), 'evidence', [2])].join('\n');
+  return [
+    '<h4>Evidence</h4>',
+    table(
+      ['Statistic', 'Value', 'Reading'],
+      evidenceRows(m.evidence, (t) => t),
+      'evidence',
+      [2],
+    ),
+  ].join('\n');
 }
 
 function notesHtml(m: ModelReport): string {
   const parts: string[] = [];
   if (m.errors.length) parts.push(`<ul class="errors">${m.errors.map((e) => `<li>${esc(e)}</li>`).join('')}</ul>`);
   if (m.dataQuality.length) {
-    parts.push(
-      '<h4>Data quality</h4>',
-      `<ul class="notes">${m.dataQuality.map((q) => `<li><span class="tag">${esc(q.kind)}</span> ${esc(q.message)}</li>`).join('')}</ul>`,
-    );
+    parts.push('<h4>Data quality</h4>', `<ul class="notes">${m.dataQuality.map((q) => `<li><span class="tag">${esc(q.kind)}</span> ${esc(q.message)}</li>`).join('')}</ul>`);
   }
   const gatingReasons = m.gating && m.gating.classification !== 'APPROVED' ? m.gating.reasons : [];
   const notes = [...gatingReasons.map((r) => `gating: ${r}`), ...m.notes];

@@ -175,7 +175,11 @@ export function modelSection(m: ModelReport, report: Pick<Report, 'config' | 'co
   if (m.backtest) out.push(backtestLine(m, report.command === 'validate', full), '');
   const actions = full ? actionTable(m) : null;
   if (actions) out.push(actions, '');
-  if (full && m.evidence) out.push(evidenceMarkdown(m.evidence, md, (rows, align) => markdownTable(rows, { align })), '');
+  if (full && m.evidence)
+    out.push(
+      evidenceMarkdown(m.evidence, md, (rows, align) => markdownTable(rows, { align })),
+      '',
+    );
   const errors = m.errors.map((e) => `⚠️ ${md(full ? e : clip(e, 300))}`);
   const extra = full ? [...m.notes.map((n) => md(n)), ...m.dataQuality.map((q) => `data: ${md(q.message)}`)] : [];
   if (errors.length + extra.length) out.push(...[...errors, ...extra].map((e) => `- ${e}`), '');
@@ -245,11 +249,7 @@ export function renderMarkdown(report: Report, options: MarkdownOptions = {}): s
 export function modelSectionsIn(markdown: string): string[] {
   const out: string[] = [];
   for (const m of markdown.matchAll(/^<details><summary>[^<\n]*<b>([^<\n]*)<\/b>/gm)) {
-    out.push(
-      m[1]!
-        .replace(/&#(\d+);/g, (_x, n: string) => String.fromCharCode(Number(n)))
-        .replace(/&(amp|lt|gt|quot);/g, (_x, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"' })[e]!),
-    );
+    out.push(m[1]!.replace(/&#(\d+);/g, (_x, n: string) => String.fromCharCode(Number(n))).replace(/&(amp|lt|gt|quot);/g, (_x, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"' })[e]!));
   }
   return out;
 }

@@ -169,9 +169,7 @@ export function timePlot(p: TimePlot): string {
       const last = r1(x(p.times[pts.length - 1]!));
       out.push(`<path class="${esc(p.area)}" d="M${first},${zero} L${pts.join(' L')} L${last},${zero} Z"/>`);
     }
-    out.push(
-      `<polyline class="${esc(s.cls)}" data-series="${esc(s.key)}" data-values="${esc(s.values.map((v) => String(v)).join(' '))}" points="${pts.join(' ')}"/>`,
-    );
+    out.push(`<polyline class="${esc(s.cls)}" data-series="${esc(s.key)}" data-values="${esc(s.values.map((v) => String(v)).join(' '))}" points="${pts.join(' ')}"/>`);
   });
   out.push(`<rect class="frame" x="${box.x}" y="${box.y}" width="${box.w}" height="${box.h}"/>`);
   return out.join('\n');
@@ -243,9 +241,7 @@ export function barPlot(p: BarPlot): string {
         `<rect class="bar ${esc(p.cls(v))}" data-index="${idx}" data-value="${String(v)}" x="${r1(cx - bw / 2)}" y="${r1(top)}" width="${r1(bw)}" height="${r1(Math.max(h, 0.5))}"><title>${esc(p.labels[k] ?? '')}: ${esc(p.format(v))}</title></rect>`,
       );
       const above = v >= 0;
-      out.push(
-        `<text class="val" x="${r1(cx)}" y="${r1(above ? top - 3 : top + h + 3)}" text-anchor="middle" dominant-baseline="${above ? 'auto' : 'hanging'}">${esc(p.format(v))}</text>`,
-      );
+      out.push(`<text class="val" x="${r1(cx)}" y="${r1(above ? top - 3 : top + h + 3)}" text-anchor="middle" dominant-baseline="${above ? 'auto' : 'hanging'}">${esc(p.format(v))}</text>`);
     }
     out.push(`<text class="tick" x="${r1(cx)}" y="${box.y + box.h + 4}" text-anchor="middle" dominant-baseline="hanging">${esc(p.labels[k] ?? '')}</text>`);
   });

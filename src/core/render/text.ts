@@ -12,8 +12,7 @@ import { fitTable, wrapLine, type FitColumn } from './width.js';
 /** The widest line the terminal output has (display columns). */
 export const TERMINAL_WIDTH = 100;
 
-const cols = (align: ('l' | 'r')[], mins: Record<number, number> = {}): FitColumn[] =>
-  align.map((a, i) => (mins[i] !== undefined ? { align: a, min: mins[i] } : { align: a }));
+const cols = (align: ('l' | 'r')[], mins: Record<number, number> = {}): FitColumn[] => align.map((a, i) => (mins[i] !== undefined ? { align: a, min: mins[i] } : { align: a }));
 
 /** The gating table: long ids and candidates are cut with "…", a long flag list wraps within its column. */
 export function gatingTable(models: readonly ModelReport[]): string {
@@ -110,7 +109,14 @@ export function foldAnalysis(wf: NonNullable<ModelReport['walkForward']>): strin
     );
   }
   const rows = [FOLD_HEADER.map((h) => (h === 'Sharpe' || h === 'PF' || h === 'MaxDD' ? h : h.toLowerCase())), ...wf.folds.map(foldRow)];
-  lines.push('', fitTable(rows, FOLD_ALIGN.map((align, i) => (i === 1 ? { align, min: 12 } : { align })), TERMINAL_WIDTH));
+  lines.push(
+    '',
+    fitTable(
+      rows,
+      FOLD_ALIGN.map((align, i) => (i === 1 ? { align, min: 12 } : { align })),
+      TERMINAL_WIDTH,
+    ),
+  );
   return lines.join('\n');
 }
 

@@ -16,7 +16,11 @@ export function trackHtml(m: ModelReport): string {
   const t = m.track;
   if (!t) return '';
   const parts = [`<h3>Record on the ${esc(t.account)} account since ${esc(t.promotedAt ?? 'unknown')}</h3>`];
-  parts.push(`<ul class="reasons">${trackLines(t).map((l) => `<li>${esc(l)}</li>`).join('')}</ul>`);
+  parts.push(
+    `<ul class="reasons">${trackLines(t)
+      .map((l) => `<li>${esc(l)}</li>`)
+      .join('')}</ul>`,
+  );
   const r = t.reconciliation;
   if (r === null || r.sleeve.timestamps.length < 2) return parts.join('\n');
   const times = r.sleeve.timestamps;
@@ -47,10 +51,7 @@ export function trackHtml(m: ModelReport): string {
     if (i.backtest) mark(i.backtest.time, i.backtest.side, false, i.kind === 'missed', `backtest-${i.kind}`);
   }
   parts.push(
-    svg(
-      { width: WIDTH, height: 240, chart: 'reconciliation', data: { model: m.id }, label: `${m.id}: the account's equity and the backtest's, orders marked` },
-      `${plot}\n${marks.join('\n')}`,
-    ),
+    svg({ width: WIDTH, height: 240, chart: 'reconciliation', data: { model: m.id }, label: `${m.id}: the account's equity and the backtest's, orders marked` }, `${plot}\n${marks.join('\n')}`),
     '<p class="legend"><span class="key k-eq"></span>account <span class="key k-bh"></span>backtest · ▼ account orders (top), ▲ backtest decisions (bottom); hollow: extra or missed</p>',
   );
   return parts.join('\n');

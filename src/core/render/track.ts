@@ -36,8 +36,12 @@ export function trackLines(t: TrackSection): string[] {
       ` (${r.decisions.unmatchedShare === null ? 'n/a' : `${(r.decisions.unmatchedShare * 100).toFixed(2)} %`} unmatched); lag mean ${num(r.decisions.lag.mean)} bars${lagCounts ? ` (${lagCounts})` : ''}`,
   );
   const s = r.shortfall;
-  out.push(`shortfall vs the backtest's fill price: mean ${bps(s.shortfallBps.mean)}, median ${bps(s.shortfallBps.median)}, p95 ${bps(s.shortfallBps.p95)} over ${s.shortfallBps.n} fills (positive = worse)`);
-  out.push(`realised cost (vs the unslipped open, fees included): mean ${bps(s.costBps.mean)}, median ${bps(s.costBps.median)}, p95 ${bps(s.costBps.p95)}; assumed ${s.assumedCostBps} bps (slippage + fee); ratio ${num(s.ratio)}`);
+  out.push(
+    `shortfall vs the backtest's fill price: mean ${bps(s.shortfallBps.mean)}, median ${bps(s.shortfallBps.median)}, p95 ${bps(s.shortfallBps.p95)} over ${s.shortfallBps.n} fills (positive = worse)`,
+  );
+  out.push(
+    `realised cost (vs the unslipped open, fees included): mean ${bps(s.costBps.mean)}, median ${bps(s.costBps.median)}, p95 ${bps(s.costBps.p95)}; assumed ${s.assumedCostBps} bps (slippage + fee); ratio ${num(s.ratio)}`,
+  );
   const iv = t.interval?.interval ?? null;
   out.push(
     `return: account ${pct(r.sleeve.totalReturn)}, backtest ${pct(r.backtest.totalReturn)}, difference ${pct(r.comparison.returnDifference)}; ` +

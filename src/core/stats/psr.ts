@@ -136,14 +136,7 @@ export function expectedMaxSharpe(trials: number, variance: number): number {
 /**
  * DSR = PSR(SR₀) with SR₀ = expectedMaxSharpe(trials, variance). Returns SR₀ as well.
  */
-export function deflatedSharpe(
-  sr: number,
-  n: number,
-  skewness: number,
-  kurtosis: number,
-  trials: number,
-  variance: number,
-): Stat & { expectedMax: number } {
+export function deflatedSharpe(sr: number, n: number, skewness: number, kurtosis: number, trials: number, variance: number): Stat & { expectedMax: number } {
   const expectedMax = expectedMaxSharpe(trials, variance);
   return { ...probabilisticSharpe(sr, expectedMax, n, skewness, kurtosis), expectedMax };
 }
