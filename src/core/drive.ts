@@ -451,7 +451,6 @@ export async function runSimulations(
   split: { runner: FirstLayerSplit; result: InferencePath } | null = null,
 ): Promise<void> {
   card = boundCard(card, b);
-  const kind = card.action.type;
   const size = builder.size;
   // An episode-start flag depends on the decision's place in its window: such inputs go step by step.
   const stepwise = builder.usesState || b.state.length > 0 || !b.batchable || b.extra.some((x) => x.value === 'episode_start');
@@ -486,14 +485,7 @@ export async function runSimulations(
       const s = sims[i]!;
       while (!s.done) {
         const tau = s.decisionIndex;
-        const { target, action } = decideTarget(outputs!, (tau - lo) * width, card, s.state().target, label, logProbs?.[tau - lo]);
-        const code = action === null ? 0 : actionCode(action.index, action.belowMinConfidence);
-        if (record) {
-          record[i]![s.stepsTaken] = target;
-          if (record.length > sims.length) record[sims.length + i]![s.stepsTaken] = code;
-        }
-        s.recordAction(code);
-        s.step(target, kind);
+        stepOn(sims, i, outputs!, (tau - lo) * width, s.state().target, card, label, logProbs?.[tau - lo], record);
       }
     }
     return;
@@ -543,17 +535,26 @@ export async function runSimulations(
       for (let k = 0; k < n; k++) {
         const i = active[startAt + k]!;
         for (let j = 0; j < b.state.length; j++) takeRow(b.state[j]!, next[j]!, n, k, states[i]![j]!);
-        const { target, action } = decideTarget(out, k * width, card, targets[k]!, label, logProb?.[k]);
-        const code = action === null ? 0 : actionCode(action.index, action.belowMinConfidence);
-        if (record) {
-          record[i]![sims[i]!.stepsTaken] = target;
-          if (record.length > sims.length) record[sims.length + i]![sims[i]!.stepsTaken] = code;
-        }
-        sims[i]!.recordAction(code);
-        sims[i]!.step(target, kind);
+        stepOn(sims, i, out, k * width, targets[k]!, card, label, logProb?.[k], record);
       }
     }
   }
+}
+
+/**
+ * Decides simulation i's action from the output at `offset`, records its target and action code (driveJob's
+ * record: the targets of each simulation, then their codes), and steps it.
+ */
+function stepOn(sims: Simulation[], i: number, out: Float32Array, offset: number, current: number, card: PolicyCard, label: string, logProb: number | undefined, record: Float64Array[] | null): void {
+  const s = sims[i]!;
+  const { target, action } = decideTarget(out, offset, card, current, label, logProb);
+  const code = action === null ? 0 : actionCode(action.index, action.belowMinConfidence);
+  if (record) {
+    record[i]![s.stepsTaken] = target;
+    if (record.length > sims.length) record[sims.length + i]![s.stepsTaken] = code;
+  }
+  s.recordAction(code);
+  s.step(target, card.action.type);
 }
 
 /** Why the first-layer split does not apply to this model and card (null: it may). */
@@ -615,7 +616,6 @@ async function lockstepSplit(
   const K = Hs.length;
   const stateIdx = builder.stateIndices();
   const S = stateIdx.length;
-  const kind = card.action.type;
   const minConfidence = card.action.type === 'discrete' ? card.action.minConfidence : 0;
   const { trunkInput, trunkOutputs, headState, headTrunks } = split.names;
   const runTrunk = async (obs: Float32Array, n: number): Promise<Float32Array[]> => {
@@ -756,17 +756,7 @@ async function lockstepSplit(
       result.recomputed += m;
     }
     result.rows += n;
-    for (let k = 0; k < n; k++) {
-      const i = active[k]!;
-      const { target, action } = decideTarget(out, k * width, card, targets[k]!, label, undefined);
-      const code = action === null ? 0 : actionCode(action.index, action.belowMinConfidence);
-      if (record) {
-        record[i]![sims[i]!.stepsTaken] = target;
-        if (record.length > sims.length) record[sims.length + i]![sims[i]!.stepsTaken] = code;
-      }
-      sims[i]!.recordAction(code);
-      sims[i]!.step(target, kind);
-    }
+    for (let k = 0; k < n; k++) stepOn(sims, active[k]!, out, k * width, targets[k]!, card, label, undefined, record);
   }
   return true;
 }
