@@ -439,6 +439,17 @@ export function outputWidth(card: PolicyCard, total: number, n: number, label: s
   return width;
 }
 
+/** The first and last decision bar of any simulation (lo > hi when there is none). */
+function decisionSpan(sims: readonly Simulation[]): { lo: number; hi: number } {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const s of sims) {
+    lo = Math.min(lo, s.decisionIndex);
+    hi = Math.max(hi, s.decisionIndex + s.length - 1);
+  }
+  return { lo, hi };
+}
+
 /** Drives every simulation to the end, batching inference as the policy allows. */
 export async function runSimulations(
   sims: Simulation[],
@@ -457,12 +468,7 @@ export async function runSimulations(
 
   if (!stepwise) {
     // Every decision bar any simulation will ask about, inferred once.
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (const s of sims) {
-      lo = Math.min(lo, s.decisionIndex);
-      hi = Math.max(hi, s.decisionIndex + s.length - 1);
-    }
+    const { lo, hi } = decisionSpan(sims);
     const count = hi - lo + 1;
     const chunk = Math.max(1, Math.min(count, Math.floor(MAX_BATCH_VALUES / size)));
     const obs = new Float32Array(chunk * size);
@@ -633,12 +639,7 @@ async function lockstepSplit(
   };
 
   // ---- the decision bars: each simulation's window, every bar it decides at.
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const s of sims) {
-    lo = Math.min(lo, s.decisionIndex);
-    hi = Math.max(hi, s.decisionIndex + s.length - 1);
-  }
+  const { lo, hi } = decisionSpan(sims);
   if (!(hi >= lo)) return false;
   const rowOf = new Int32Array(hi - lo + 1).fill(-1);
   for (const s of sims) for (let t = s.decisionIndex; t < s.decisionIndex + s.length; t++) rowOf[t - lo] = 0;
