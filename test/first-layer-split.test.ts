@@ -21,7 +21,7 @@ import { loadPolicyModel } from '../src/adapters/onnx/session.js';
 import { joinParts, planFirstLayerSplit, SPLIT_NAMES, splitName, type SplitPlan } from '../src/adapters/onnx/split.js';
 import { defaultConfig } from '../src/config/schema.js';
 import { splitRefusal, type Binding } from '../src/core/drive.js';
-import { stateIndicesOf } from '../src/core/observation.js';
+import { stateColumnsOf, type StateColumns } from '../src/core/observation.js';
 import { parseCard } from '../src/core/card.js';
 import type { ModelReport } from '../src/core/report.js';
 import { buildMlp, encodeModel, mulberry32, type NodeSpec, type TensorSpec } from '../src/devtools/onnx-writer.js';
@@ -56,7 +56,23 @@ function card(extra: Record<string, unknown> = {}): Record<string, unknown> {
   };
 }
 
-const STATE = stateIndicesOf(parseCard(card(), 'split.card.json', { symbol: 'BTCUSD', timeframe: '1Hour' }));
+/** The card's state columns: position and unrealized_return in each of the WINDOW rows, 2 groups. */
+const GROUPED = stateColumnsOf(parseCard(card(), 'split.card.json', { symbol: 'BTCUSD', timeframe: '1Hour' }));
+/** The same columns, each its own group (what per-element normalisation with different statistics gives). */
+const ungrouped = (indices: Int32Array): StateColumns => ({ indices, groupOf: Int32Array.from(indices, (_, j) => j), groupFirst: indices.slice() });
+const STATE = ungrouped(GROUPED.indices);
+
+/** Rows as the card builds them: every column of a state group holds its group's first value. */
+function withGroups(x: Float32Array, n: number, state: StateColumns): Float32Array {
+  const size = x.length / n;
+  const out = x.slice();
+  for (let k = 0; k < n; k++) {
+    state.indices.forEach((e, j) => {
+      out[k * size + e] = x[k * size + state.groupFirst[state.groupOf[j]!]!]!;
+    });
+  }
+  return out;
+}
 
 /** Runs one session on named float32 inputs and returns an output. */
 async function run(bytes: Uint8Array, feeds: Record<string, { data: Float32Array; dims: number[] }>, output: string): Promise<Float32Array> {
@@ -70,14 +86,15 @@ async function run(bytes: Uint8Array, feeds: Record<string, { data: Float32Array
 }
 
 /** The split's output for observations `x` [n, size] whose state columns are `state`: the head on the trunk's rows and the state columns. */
-async function splitOutput(plan: SplitPlan, x: Float32Array, n: number, output: string, state: Int32Array = STATE): Promise<Float32Array> {
+async function splitOutput(plan: SplitPlan, x: Float32Array, n: number, output: string, state: StateColumns = STATE): Promise<Float32Array> {
   const size = x.length / n;
   const trunkSession = await ort.InferenceSession.create(joinParts(plan.trunk), { graphOptimizationLevel: 'all', intraOpNumThreads: 1 });
   const rows = await trunkSession.run({ [SPLIT_NAMES.trunkInput]: new ort.Tensor('float32', x, [n, size]) });
   await trunkSession.release();
-  const cols = new Float32Array(n * state.length);
-  for (let k = 0; k < n; k++) for (let i = 0; i < state.length; i++) cols[k * state.length + i] = x[k * size + state[i]!]!;
-  const feeds: Record<string, { data: Float32Array; dims: number[] }> = { [SPLIT_NAMES.headState]: { data: cols, dims: [n, state.length] } };
+  const G = state.groupFirst.length;
+  const cols = new Float32Array(n * G);
+  for (let k = 0; k < n; k++) for (let g = 0; g < G; g++) cols[k * G + g] = x[k * size + state.groupFirst[g]!]!;
+  const feeds: Record<string, { data: Float32Array; dims: number[] }> = { [SPLIT_NAMES.headState]: { data: cols, dims: [n, G] } };
   plan.hidden.forEach((H, k) => {
     feeds[splitName('trunk', k)] = { data: rows[splitName('trunk', k)]!.data as Float32Array, dims: [n, H] };
   });
@@ -161,12 +178,22 @@ describe('planFirstLayerSplit: the split models compute the full model', () => {
       expect(err).toBeLessThan(1e-5);
       // The trunk ignores the state columns: changing them changes nothing of its row.
       const moved = x.slice();
-      for (let k = 0; k < n; k++) for (const i of STATE) moved[k * D + i] = 3;
+      for (let k = 0; k < n; k++) for (const i of STATE.indices) moved[k * D + i] = 3;
       const t0 = await run(joinParts(outcome.plan.trunk), { [SPLIT_NAMES.trunkInput]: { data: x, dims: [n, D] } }, splitName('trunk', 0));
       const t1 = await run(joinParts(outcome.plan.trunk), { [SPLIT_NAMES.trunkInput]: { data: moved, dims: [n, D] } }, splitName('trunk', 0));
       expect(Array.from(t1)).toEqual(Array.from(t0));
       // ...and the full model does depend on them (the split is not vacuous).
       expect(Array.from(await run(bytes, { obs: { data: moved, dims: [n, D] } }, 'logits'))).not.toEqual(Array.from(full));
+      // Grouped: each state feature's WINDOW columns are one head input, weighted by their summed weights.
+      const folded = planFirstLayerSplit(bytes, 'obs', D, GROUPED);
+      expect(folded.ok).toBe(true);
+      if (!folded.ok) return;
+      const xg = withGroups(x, n, GROUPED);
+      const fullG = await run(bytes, { obs: { data: xg, dims: [n, D] } }, 'logits');
+      const mineG = await splitOutput(folded.plan, xg, n, 'logits', GROUPED);
+      let errG = 0;
+      for (let i = 0; i < fullG.length; i++) errG = Math.max(errG, Math.abs(mineG[i]! - fullG[i]!));
+      expect(errG).toBeLessThan(1e-5);
     });
   }
 
@@ -204,7 +231,7 @@ describe('planFirstLayerSplit on torch exports of stable-baselines3 policies (te
       const out = output ?? session.outputNames.find((o) => (session.outputMetadata.find((m) => m.name === o) as { type?: string }).type === 'float32')!;
       await session.release();
       const state = Int32Array.from({ length: cardJson.observation.window }, (_, r) => r * cardJson.observation.features.length + 2);
-      const outcome = planFirstLayerSplit(bytes, input, size, state);
+      const outcome = planFirstLayerSplit(bytes, input, size, ungrouped(state));
       expect(outcome.ok, outcome.ok ? '' : outcome.reason).toBe(true);
       if (!outcome.ok) return;
       expect(outcome.plan.hidden).toHaveLength(firstLayers);
@@ -214,9 +241,18 @@ describe('planFirstLayerSplit on torch exports of stable-baselines3 policies (te
       const rand = mulberry32(9);
       const x = Float32Array.from({ length: n * size }, () => rand() * 4 - 2);
       const full = await run(bytes, { [input]: { data: x, dims: [n, ...dims.slice(1).map(Number)] } }, out);
-      const mine = await splitOutput(outcome.plan, x, n, out, state);
+      const mine = await splitOutput(outcome.plan, x, n, out, ungrouped(state));
       expect(mine).toHaveLength(full.length);
       for (let i = 0; i < full.length; i++) expect(Math.abs(mine[i]! - full[i]!)).toBeLessThan(1e-5);
+      // The column in every row as one group (a state feature under per-feature normalisation).
+      const oneGroup: StateColumns = { indices: state, groupOf: new Int32Array(state.length), groupFirst: state.subarray(0, 1) };
+      const folded = planFirstLayerSplit(bytes, input, size, oneGroup);
+      expect(folded.ok).toBe(true);
+      if (!folded.ok) return;
+      const xg = withGroups(x, n, oneGroup);
+      const fullG = await run(bytes, { [input]: { data: xg, dims: [n, ...dims.slice(1).map(Number)] } }, out);
+      const mineG = await splitOutput(folded.plan, xg, n, out, oneGroup);
+      for (let i = 0; i < fullG.length; i++) expect(Math.abs(mineG[i]! - fullG[i]!)).toBeLessThan(1e-5);
     });
   }
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseCard, warmupBars, type PolicyCard } from '../src/core/card.js';
 import { PolicyGateError } from '../src/core/errors.js';
-import { FLAT_STATE, ObservationBuilder } from '../src/core/observation.js';
+import { FLAT_STATE, ObservationBuilder, stateColumnsOf } from '../src/core/observation.js';
 import { hourlyFromCloses, readBtcBars, toPlain, truncate } from './reference/bars.js';
 import { refObservation, type RefCard } from './reference/features.js';
 
@@ -284,6 +284,53 @@ describe('ObservationBuilder on real BTCUSD 1Hour bars', () => {
     taus.forEach((tau, k) => {
       expect(Array.from(batch.subarray(k * b.size, (k + 1) * b.size))).toEqual(Array.from(b.build(tau, FLAT_STATE, new Float32Array(b.size))));
     });
+  });
+});
+
+describe('state columns and their groups', () => {
+  const state = { position: -0.75, unrealizedReturn: 0.02 };
+  /** The values build() writes at each state column, and what buildState writes for each group. */
+  const check = (c: PolicyCard, expectedGroups: number) => {
+    const b = new ObservationBuilder(c, bars);
+    const cols = stateColumnsOf(c);
+    expect(b.stateColumns()).toEqual(cols);
+    expect(b.stateIndices()).toEqual(cols.indices);
+    expect(cols.groupFirst).toHaveLength(expectedGroups);
+    const full = b.build(5, state, new Float32Array(b.size));
+    const groups = b.buildState(5, state, new Float32Array(expectedGroups + 2).fill(9), 1);
+    expect(groups[0]).toBe(9);
+    expect(groups[expectedGroups + 1]).toBe(9);
+    cols.indices.forEach((e, j) => {
+      expect(full[e], `column ${e}`).toBe(groups[1 + cols.groupOf[j]!]);
+    });
+    cols.groupFirst.forEach((e, g) => {
+      expect(cols.indices[cols.groupOf.indexOf(g)]).toBe(e);
+    });
+    return cols;
+  };
+
+  it('per-feature normalisation: one group per state feature, its columns in every row', () => {
+    const c = card({ window: 3, features: ['return', 'position', 'range', 'unrealized_return'], normalize: { mean: [0, 0.1, 0, -0.01], std: [1, 0.5, 1, 0.05] }, clip: 5 });
+    const cols = check(c, 2);
+    expect(Array.from(cols.indices)).toEqual([1, 3, 5, 7, 9, 11]);
+    expect(Array.from(cols.groupOf)).toEqual([0, 1, 0, 1, 0, 1]);
+    expect(Array.from(cols.groupFirst)).toEqual([1, 3]);
+  });
+
+  it('per-element normalisation: rows with other statistics are groups of their own; equal ones share', () => {
+    // position: rows 0 and 2 share (0, 1), row 1 has its own mean; unrealized_return: every row (0, 1)
+    const c = card({ window: 3, features: ['position', 'unrealized_return'], normalize: { mean: [0, 0, 0.5, 0, 0, 0], std: [1, 1, 1, 1, 1, 1] } });
+    const cols = check(c, 3);
+    expect(Array.from(cols.groupOf)).toEqual([0, 1, 2, 1, 0, 1]);
+    expect(Array.from(cols.groupFirst)).toEqual([0, 1, 2]);
+    const stdOnly = card({ window: 2, features: ['position'], normalize: { mean: [0, 0], std: [1, 2] } });
+    expect(Array.from(check(stdOnly, 2).groupOf)).toEqual([0, 1]);
+  });
+
+  it('no normalisation, and no state features', () => {
+    expect(Array.from(check(card({ window: 4, features: ['unrealized_return', 'return'] }), 1).groupOf)).toEqual([0, 0, 0, 0]);
+    const none = stateColumnsOf(card({ window: 4, features: ['return'] }));
+    expect([none.indices.length, none.groupOf.length, none.groupFirst.length]).toEqual([0, 0, 0]);
   });
 });
 

@@ -50,8 +50,8 @@ export interface ModelRunner {
 /**
  * A position-aware MLP's first layer split in two (src/adapters/onnx/split.ts): the trunk maps an
  * observation [n, size] to the part of the first layer that depends on the decision bar alone [n, hidden];
- * the head maps the state columns [n, S] (ObservationBuilder.stateIndices order) and that row to the
- * model's outputs.
+ * the head maps the state column groups [n, G] (ObservationBuilder.stateColumns().groupFirst order, one
+ * value per group) and that row to the model's outputs.
  */
 export interface FirstLayerSplit {
   trunk: ModelRunner;
@@ -620,8 +620,9 @@ async function lockstepSplit(
   const size = builder.size;
   const Hs = split.hidden;
   const K = Hs.length;
-  const stateIdx = builder.stateIndices();
-  const S = stateIdx.length;
+  // One value per group of state columns (the columns of a group hold the same value).
+  const stateFirst = builder.stateColumns().groupFirst;
+  const S = stateFirst.length;
   const minConfidence = card.action.type === 'discrete' ? card.action.minConfidence : 0;
   const { trunkInput, trunkOutputs, headState, headTrunks } = split.names;
   const runTrunk = async (obs: Float32Array, n: number): Promise<Float32Array[]> => {
@@ -648,7 +649,10 @@ async function lockstepSplit(
 
   // ---- the self-check: the golden vectors and bars spread over the windows, with several states.
   {
-    const rows: Float32Array[] = [...(split.samples ?? [])].filter((o) => o.length === size);
+    // A golden vector whose state columns of one group differ is not an observation this card builds: left out.
+    const { indices: stateIdx, groupOf } = builder.stateColumns();
+    const grouped = (o: Float32Array): boolean => stateIdx.every((e, j) => Object.is(o[e], o[stateFirst[groupOf[j]!]!]));
+    const rows: Float32Array[] = [...(split.samples ?? [])].filter((o) => o.length === size && grouped(o));
     const stride = Math.max(1, Math.floor(bars.length / SELF_CHECK_BARS));
     try {
       for (let k = 0, j = 0; k < bars.length && j < SELF_CHECK_BARS; k += stride, j++) {
@@ -663,7 +667,7 @@ async function lockstepSplit(
     const state = new Float32Array(n * S);
     rows.forEach((r, k) => {
       obs.set(r, k * size);
-      for (let i = 0; i < S; i++) state[k * S + i] = r[stateIdx[i]!]!;
+      for (let g = 0; g < S; g++) state[k * S + g] = r[stateFirst[g]!]!;
     });
     const full = (await infer(model, b, card, obs, n, null)).out;
     const mine = await runHead(state, await runTrunk(obs, n), n);

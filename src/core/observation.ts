@@ -17,9 +17,9 @@
  * observation at τ is then ONE contiguous slice of that matrix (bars τ−W+1 … τ), copied with a single
  * `set`; only window-relative and state features are computed per decision and written over it. The
  * values are the same float64 expressions rounded once to float32, so the result is bit-identical to
- * computing every value per decision (`buildReference`, which also produces the error messages: a
- * window holding a non-finite value is rebuilt by it, so the error names the same first bad value;
- * what `out` holds after such an error is unspecified).
+ * computing every value per decision (the tests compare with such a definition, written on their own).
+ * A window holding a non-finite value is an error naming the first one in build()'s order
+ * (`firstNonFinite`); what `out` holds after such an error is unspecified.
  * Feature columns are shared between consecutive builders on the same BarSeries object (a checkpoint
  * and its final model), guarded by an exact snapshot of the bars so a series changed in place is
  * recomputed.
@@ -43,13 +43,48 @@ export const FLAT_STATE: ObservationState = Object.freeze({ position: 0, unreali
  * observation that depend on the simulated position rather than on the decision bar.
  */
 export function stateIndicesOf(card: Pick<PolicyCard, 'observation'>): Int32Array {
-  const { window, features } = card.observation;
+  return stateColumnsOf(card).indices;
+}
+
+/** A card's state columns, and which of them always hold the same value. */
+export interface StateColumns {
+  /** The flat indices (row·F + feature, ascending) of the state features. */
+  readonly indices: Int32Array;
+  /** For each of `indices`, its group: the columns of one group hold the same value in every observation. */
+  readonly groupOf: Int32Array;
+  /** For each group, its first flat index (groups are numbered in the order their first index comes). */
+  readonly groupFirst: Int32Array;
+}
+
+/**
+ * The state columns of a card, grouped by the value they hold. A state feature holds the decision-time
+ * value in every row, so its W columns hold the same normalised value whenever they are normalised with
+ * the same mean and std (always, under per-feature normalisation): a group is one feature with one
+ * (mean, std) pair. The first-layer split multiplies each group once, by the sum of its weights.
+ */
+export function stateColumnsOf(card: Pick<PolicyCard, 'observation'>): StateColumns {
+  const { window, features, normalize } = card.observation;
   const F = features.length;
-  const out: number[] = [];
+  const at = (xs: readonly number[] | undefined, e: number, fill: number): number => (xs === undefined ? fill : xs.length === F ? xs[e % F]! : xs[e]!);
+  const indices: number[] = [];
+  const groupOf: number[] = [];
+  const groupFirst: number[] = [];
+  const groups = new Map<string, number>();
   for (let r = 0; r < window; r++) {
-    for (let k = 0; k < F; k++) if (featureKind(features[k]!) === 'state') out.push(r * F + k);
+    for (let f = 0; f < F; f++) {
+      if (featureKind(features[f]!) !== 'state') continue;
+      const e = r * F + f;
+      const key = `${f} ${at(normalize?.mean, e, 0)} ${at(normalize?.std, e, 1)}`;
+      let g = groups.get(key);
+      if (g === undefined) {
+        g = groupFirst.push(e) - 1;
+        groups.set(key, g);
+      }
+      indices.push(e);
+      groupOf.push(g);
+    }
   }
-  return Int32Array.from(out);
+  return { indices: Int32Array.from(indices), groupOf: Int32Array.from(groupOf), groupFirst: Int32Array.from(groupFirst) };
 }
 
 // How each feature's raw value is obtained.
@@ -119,6 +154,7 @@ export class ObservationBuilder {
   /** Indices of the state features (the decision-time state in every row). */
   private readonly stateful: Int32Array;
   private prepared: PreparedRows | null = null;
+  private stateGroups: StateColumns | null = null;
 
   constructor(card: PolicyCard, bars: BarSeries) {
     const { window, features, normalize, clip } = card.observation;
@@ -177,15 +213,14 @@ export class ObservationBuilder {
     const first = tau - W + 1;
     const rows = (this.prepared ??= this.prepareRows());
     if (rows.badPrefix[tau + 1 - rows.from] !== rows.badPrefix[first - rows.from]) {
-      // A non-finite column value in the window: the reference path throws the error naming it.
-      return this.buildReference(tau, state, out, offset);
+      // A non-finite column value in the window: the error names the first one.
+      throw this.firstNonFinite(tau);
     }
     if (rows.raw === null) out.set(rows.values.subarray((first - rows.from) * F, (tau + 1 - rows.from) * F), offset);
     else this.writeColumnsPerElement(rows.raw, (first - rows.from) * F, out, offset);
     if (this.windowed.length > 0 && !this.writeWindowed(tau, out, offset)) {
-      // A non-finite window-relative value: the reference path rewrites the observation and throws
-      // the error naming the first one.
-      return this.buildReference(tau, state, out, offset);
+      // A non-finite window-relative value: the error names the first one.
+      throw this.firstNonFinite(tau);
     }
     const stateful = this.stateful;
     for (let k = 0; k < stateful.length; k++) {
@@ -211,12 +246,7 @@ export class ObservationBuilder {
     const F = this.featureCount;
     const first = tau - W + 1;
     const decisionClose = close[tau];
-    let volumeMean = 0;
-    if (this.needsVolumeMean) {
-      let sum = 0;
-      for (let i = first; i <= tau; i++) sum += volume[i];
-      volumeMean = sum / W;
-    }
+    const volumeMean = this.needsVolumeMean ? this.volumeMean(first, tau) : 0;
     const clip = this.clipBox[0];
     const windowed = this.windowed;
     let finite = true;
@@ -299,24 +329,29 @@ export class ObservationBuilder {
     }
   }
 
-  /** build(), one value at a time: the definition the fast path reproduces, and its error messages. */
-  private buildReference(tau: number, state: ObservationState, out: Float32Array, offset: number): Float32Array {
+  /** The mean volume of bars first … τ (volume_rel's denominator). */
+  private volumeMean(first: number, tau: number): number {
+    const volume = this.bars.volume;
+    let sum = 0;
+    for (let i = first; i <= tau; i++) sum += volume[i];
+    return sum / this.window;
+  }
+
+  /**
+   * The error for a window that holds a non-finite value: the raw values of the observation at τ are
+   * read in build()'s order (row by row, feature by feature, oldest row first) and the first one that
+   * is not finite is named. State values are checked before the fast path runs, so only column and
+   * window-relative features are read here; a window-relative value is read without its "− 1", which
+   * changes neither whether it is finite nor a non-finite value (∞ − 1 = ∞, NaN − 1 = NaN).
+   */
+  private firstNonFinite(tau: number): Error {
     const { open, high, low, close, volume } = this.bars;
     const W = this.window;
     const F = this.featureCount;
     const first = tau - W + 1;
     const decisionClose = close[tau];
-    let volumeMean = 0;
-    if (this.needsVolumeMean) {
-      let sum = 0;
-      for (let i = first; i <= tau; i++) sum += volume[i];
-      volumeMean = sum / W;
-    }
-    const clip = this.clip;
-
-    for (let r = 0; r < W; r++) {
-      const i = first + r;
-      const base = offset + r * F;
+    const volumeMean = this.needsVolumeMean ? this.volumeMean(first, tau) : 0;
+    for (let i = first; i <= tau; i++) {
       for (let f = 0; f < F; f++) {
         let x: number;
         switch (this.sources[f]) {
@@ -324,32 +359,28 @@ export class ObservationBuilder {
             x = this.columns[f]![i];
             break;
           case OPEN_REL:
-            x = open[i] / decisionClose - 1;
+            x = open[i] / decisionClose;
             break;
           case HIGH_REL:
-            x = high[i] / decisionClose - 1;
+            x = high[i] / decisionClose;
             break;
           case LOW_REL:
-            x = low[i] / decisionClose - 1;
+            x = low[i] / decisionClose;
             break;
           case CLOSE_REL:
-            x = close[i] / decisionClose - 1;
+            x = close[i] / decisionClose;
             break;
           case VOLUME_REL:
-            x = volumeMean === 0 ? 0 : volume[i] / volumeMean - 1;
-            break;
-          case POSITION:
-            x = state.position;
+            x = volumeMean === 0 ? 0 : volume[i] / volumeMean;
             break;
           default:
-            x = state.unrealizedReturn;
+            continue;
         }
-        if (!Number.isFinite(x)) throw this.nonFinite(tau, i, f, x);
-        x = (x - this.mean[r * F + f]) / this.std[r * F + f];
-        out[base + f] = x > clip ? clip : x < -clip ? -clip : x;
+        if (!Number.isFinite(x)) return this.nonFinite(tau, i, f, x);
       }
     }
-    return out;
+    // Stryker disable next-line StringLiteral: unreachable (the callers found a non-finite value first); the message is for a broken invariant.
+    throw new Error(`${this.card.file}: the observation at bar ${tau} was reported to hold a non-finite value, but none was found`);
   }
 
   /**
@@ -357,14 +388,17 @@ export class ObservationBuilder {
    * values of an observation that depend on the simulated position rather than on the decision bar.
    */
   stateIndices(): Int32Array {
-    const out: number[] = [];
-    for (let r = 0; r < this.window; r++) for (const f of this.stateful) out.push(r * this.featureCount + f);
-    return Int32Array.from(out);
+    return this.stateColumns().indices;
+  }
+
+  /** The state columns and their groups (stateColumnsOf of this builder's card). */
+  stateColumns(): StateColumns {
+    return (this.stateGroups ??= stateColumnsOf(this.card));
   }
 
   /**
-   * Writes only the state values of the observation at τ, in stateIndices() order, into
-   * out[offset ..): the same values build() writes at those indices.
+   * Writes the value of each state column group of the observation at τ (stateColumns().groupFirst
+   * order) into out[offset ..): the values build() writes at those indices.
    */
   buildState(tau: number, state: ObservationState, out: Float32Array, offset = 0): Float32Array {
     this.checkTau(tau);
@@ -372,17 +406,13 @@ export class ObservationBuilder {
       throw new RangeError(`${this.card.file}: the state at bar ${tau} must be finite, got position ${state.position}, ` + `unrealized return ${state.unrealizedReturn}`);
     }
     const F = this.featureCount;
-    const stateful = this.stateful;
+    const firsts = this.stateColumns().groupFirst;
     const clip = this.clipBox[0];
-    let k = offset;
-    for (let r = 0; r < this.window; r++) {
-      for (let j = 0; j < stateful.length; j++) {
-        const f = stateful[j];
-        const e = r * F + f;
-        const raw = this.sources[f] === POSITION ? state.position : state.unrealizedReturn;
-        const x = (raw - this.mean[e]) / this.std[e];
-        out[k++] = x > clip ? clip : x < -clip ? -clip : x;
-      }
+    for (let g = 0; g < firsts.length; g++) {
+      const e = firsts[g];
+      const raw = this.sources[e % F] === POSITION ? state.position : state.unrealizedReturn;
+      const x = (raw - this.mean[e]) / this.std[e];
+      out[offset + g] = x > clip ? clip : x < -clip ? -clip : x;
     }
     return out;
   }

@@ -42,7 +42,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 
 import { boundCard, splitRefusal, type FloatTensor, type InferencePath, type SimulationJob, type TensorInfo } from '../../core/drive.js';
-import { stateIndicesOf } from '../../core/observation.js';
+import { stateColumnsOf } from '../../core/observation.js';
 import { inputError, PolicyGateError, usageError } from '../../core/errors.js';
 import { lfsPointerError, parseLfsPointer } from '../../core/lfs.js';
 import type { BarSeries, ModelFileInfo } from '../../core/types.js';
@@ -409,15 +409,15 @@ class HostedPolicyModel implements PolicyModel {
   private async splitFor(job: SimulationJob, session: HostSession, opts: SimulateOptions): Promise<{ request: Record<string, unknown> } | { reason: string }> {
     if (opts.split === false) return { reason: 'runtime.split_first_layer is false' };
     const card = boundCard(job.card, job.binding);
-    const stateIdx = stateIndicesOf(card);
-    const refusal = splitRefusal(job.binding, card, stateIdx.length > 0);
+    const state = stateColumnsOf(card);
+    const refusal = splitRefusal(job.binding, card, state.indices.length > 0);
     if (refusal !== null) return { reason: refusal };
     const size = card.observation.window * card.observation.features.length;
-    const key = `${job.binding.input}|${size}|${stateIdx.join(',')}`;
+    const key = `${job.binding.input}|${size}|${state.indices.join(',')}|${state.groupOf.join(',')}`;
     if (this.bytes === null) return { reason: 'the model was released' };
     if (this.split?.key !== key) {
       await this.releaseSplit();
-      this.split = { key, outcome: planFirstLayerSplit(this.bytes, job.binding.input, size, stateIdx), sessions: null, failed: null };
+      this.split = { key, outcome: planFirstLayerSplit(this.bytes, job.binding.input, size, state), sessions: null, failed: null };
     }
     const split = this.split!;
     if (!split.outcome.ok) return { reason: split.outcome.reason };
