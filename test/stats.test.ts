@@ -290,7 +290,7 @@ describe('stationary block bootstrap', () => {
 
   it('the same seed gives the same interval; another seed a different one', () => {
     const r = series(3, 500, 0.001, 0.01);
-    const run = (seed: number) => bootstrapSharpeAndReturn(r, { samples: 400, blockLength: null, confidence: 0.9, periodsPerYear: 252, rng: mulberry32(seed) });
+    const run = (seed: number) => bootstrapSharpeAndReturn(r, { samples: 400, blockLength: null, confidence: 0.9, periodsPerYear: 252, seed });
     const a = run(20240911);
     expect(run(20240911)).toEqual(a);
     const b = run(20240912);
@@ -300,6 +300,34 @@ describe('stationary block bootstrap', () => {
     expect(a.sharpe![0]).toBeLessThan(a.sharpe![1]);
   });
 
+  it('equals the statistics of stationaryResample(n, L, mulberry32(seed)) computed one resample at a time', () => {
+    const r = series(11, 300, 0.0005, 0.01);
+    const n = r.length;
+    const samples = 250;
+    const L = 6;
+    const seed = 987654321;
+    const got = bootstrapSharpeAndReturn(r, { samples, blockLength: L, confidence: 0.8, periodsPerYear: 252, seed });
+    const rng = mulberry32(seed);
+    const idx = new Int32Array(n);
+    const sharpes: number[] = [];
+    const totals: number[] = [];
+    for (let b = 0; b < samples; b++) {
+      stationaryResample(n, L, rng, idx);
+      const x = Array.from(idx, (i) => r[i]!);
+      const mean = x.reduce((a, v) => a + v, 0) / n;
+      const sd = Math.sqrt(x.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1));
+      sharpes.push((mean / sd) * Math.sqrt(252));
+      totals.push(x.reduce((a, v) => a * (1 + v), 1) - 1);
+    }
+    sharpes.sort((p, q) => p - q);
+    totals.sort((p, q) => p - q);
+    const want = { sharpe: [quantileSorted(sharpes, 0.1), quantileSorted(sharpes, 0.9)], totalReturn: [quantileSorted(totals, 0.1), quantileSorted(totals, 0.9)] };
+    for (const k of ['sharpe', 'totalReturn'] as const) {
+      for (const j of [0, 1]) expect(Math.abs(got[k]![j]! - want[k][j]!), `${k}[${j}]`).toBeLessThan(1e-9 * Math.max(1, Math.abs(want[k][j]!)));
+    }
+    expect(got.sharpe![0]).not.toBe(got.sharpe![1]);
+  });
+
   it('coverage sanity: the 90 % Sharpe interval holds the true Sharpe in roughly 90 % of IID samples', () => {
     // True per-period Sharpe 0.1 (mean 0.001, sd 0.01) → annualised with P = 252: 0.1·√252 = 1.587.
     const truth = 0.1 * Math.sqrt(252);
@@ -307,7 +335,7 @@ describe('stationary block bootstrap', () => {
     const trials = 120;
     for (let k = 0; k < trials; k++) {
       const r = series(1000 + k, 250, 0.001, 0.01);
-      const b = bootstrapSharpeAndReturn(r, { samples: 300, blockLength: 1, confidence: 0.9, periodsPerYear: 252, rng: mulberry32(k) });
+      const b = bootstrapSharpeAndReturn(r, { samples: 300, blockLength: 1, confidence: 0.9, periodsPerYear: 252, seed: k });
       if (b.sharpe![0] <= truth && truth <= b.sharpe![1]) covered++;
     }
     expect(covered / trials).toBeGreaterThan(0.8);
@@ -317,7 +345,7 @@ describe('stationary block bootstrap', () => {
   it('a series that is flat most of the time has no Sharpe interval (null with the reason), but a return interval', () => {
     const r = new Array<number>(200).fill(0);
     r[50] = 0.01;
-    const b = bootstrapSharpeAndReturn(r, { samples: 200, blockLength: 5, confidence: 0.9, periodsPerYear: 252, rng: mulberry32(1) });
+    const b = bootstrapSharpeAndReturn(r, { samples: 200, blockLength: 5, confidence: 0.9, periodsPerYear: 252, seed: 1 });
     expect(b.sharpe).toBeNull();
     expect(b.undefinedReasons['sharpe']).toContain('zero variance');
     expect(b.totalReturn).not.toBeNull();

@@ -20,7 +20,7 @@ import type { EvidenceConfig } from './config.js';
 import type { FoldSummary } from './folds.js';
 import type { LookaheadAudit } from './lookahead.js';
 import { foldBinomialP, pairedTTest, signTest, type PairedTTest, type SignTest } from './stats/binomial.js';
-import { bootstrapSharpeAndReturn, mulberry32, type BootstrapResult } from './stats/bootstrap.js';
+import { bootstrapSharpeAndReturn, type BootstrapResult } from './stats/bootstrap.js';
 import { deflatedSharpe, minTrackRecordLength, probabilisticSharpe, returnMoments } from './stats/psr.js';
 import { TIER_ORDER, tierRank, type Decision, type Tier } from './types.js';
 
@@ -236,7 +236,7 @@ export function computeEvidence(input: EvidenceInputs): Evidence {
     blockLength: cfg.bootstrap.blockLength,
     confidence: cfg.bootstrap.confidence,
     periodsPerYear: P,
-    rng: mulberry32(cfg.bootstrap.seed),
+    seed: cfg.bootstrap.seed,
   });
   if (blown !== null) {
     boot.undefinedReasons['sharpe'] = boot.undefinedReasons['totalReturn'] = blown;

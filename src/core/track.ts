@@ -19,7 +19,7 @@
  */
 import type { TrackRules } from './config.js';
 import type { Reconciliation } from './reconcile.js';
-import { bootstrapSharpeAndReturn, mulberry32, type Interval } from './stats/bootstrap.js';
+import { bootstrapSharpeAndReturn, type Interval } from './stats/bootstrap.js';
 import type { Tier } from './types.js';
 
 export type TrackVerdict = 'eligible_live' | 'hold' | 'demote' | 'no_record';
@@ -66,7 +66,7 @@ const pct = (x: number): string => `${(x * 100).toFixed(2)} %`;
 export function backtestReturnInterval(equity: readonly number[], opts: { samples: number; seed: number; blockLength: number | null; confidence: number; periodsPerYear: number }): ReturnInterval {
   const r = new Float64Array(Math.max(0, equity.length - 1));
   for (let k = 1; k < equity.length; k++) r[k - 1] = equity[k]! / equity[k - 1]! - 1;
-  const boot = bootstrapSharpeAndReturn(r, { samples: opts.samples, blockLength: opts.blockLength, confidence: opts.confidence, periodsPerYear: opts.periodsPerYear, rng: mulberry32(opts.seed) });
+  const boot = bootstrapSharpeAndReturn(r, { samples: opts.samples, blockLength: opts.blockLength, confidence: opts.confidence, periodsPerYear: opts.periodsPerYear, seed: opts.seed });
   return {
     interval: boot.totalReturn,
     confidence: opts.confidence,

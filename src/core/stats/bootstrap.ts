@@ -95,7 +95,8 @@ export interface BootstrapOptions {
   confidence: number;
   /** Scales the per-period Sharpe ratio (√P annualises it). */
   periodsPerYear: number;
-  rng: Rng;
+  /** The seed of the mulberry32 generator that draws the blocks. */
+  seed: number;
 }
 
 export type Interval = [number, number];
@@ -156,10 +157,12 @@ export function bootstrapSharpeAndReturn(returns: ArrayLike<number>, opts: Boots
   const sharpes = new Float64Array(opts.samples);
   const totals = new Float64Array(opts.samples);
   let zeroVariance = 0;
-  // stationaryBlocks, inlined with the sums in locals: the same draws in the same order and the same
-  // additions in the same order (so the same bits), without two closure calls per block.
+  // stationaryBlocks with mulberry32(seed), inlined with the generator's state and the sums in locals:
+  // the same draws in the same order and the same additions in the same order (so the same bits as
+  // stationaryBlocks(n, L, n, mulberry32(seed), …)), without a closure call per draw.
   if (!(blockLength >= 1)) throw new RangeError(`the mean block length must be ≥ 1, got ${blockLength}`);
-  const rng = opts.rng;
+  mulberry32(opts.seed); // checks the seed
+  let a = opts.seed >>> 0;
   const logStay = Math.log(1 - 1 / blockLength); // −Infinity for L = 1: every block has length 1
   for (let b = 0; b < opts.samples; b++) {
     let s = 0;
@@ -168,8 +171,16 @@ export function bootstrapSharpeAndReturn(returns: ArrayLike<number>, opts: Boots
     let nz = 0;
     let left = n;
     while (left > 0) {
-      const start = Math.floor(rng() * n);
-      const u = 1 - rng(); // (0, 1]
+      a = (a + 0x6d2b79f5) >>> 0;
+      let t = a;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      const start = Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
+      a = (a + 0x6d2b79f5) >>> 0;
+      t = a;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      const u = 1 - ((t ^ (t >>> 14)) >>> 0) / 4294967296; // (0, 1]
       const len = logStay === -Infinity ? 1 : 1 + Math.floor(Math.log(u) / logStay);
       const take = Math.min(left, len);
       const end = start + take;
