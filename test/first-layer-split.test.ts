@@ -349,12 +349,44 @@ describe('evaluation with the split gives the full model’s report', () => {
     expect(withoutInference(split)).toEqual(withoutInference(full));
     const steps = [split.backtest!, ...split.walkForward!.folds].reduce((a, w) => a + w.actions!.decisions, 0);
     expect(steps).toBeGreaterThan(1000);
-    expect(split.inference).toMatchObject({ path: 'split', reason: null, firstLayer: 'Gemm "gemm0" [30 × 32]', rows: steps });
+    // W 6: a convolution over blocks of 64 bars would cost more than the direct product.
+    expect(split.inference).toMatchObject({ path: 'split', reason: null, firstLayer: 'Gemm "gemm0" [30 × 32]', rows: steps, trunk: 'direct' });
     expect(split.inference!.guard).toBeGreaterThan(0);
     expect(split.inference!.selfCheckError).toBeLessThan(1e-5);
     // A random policy trades: the decisions are not all one action.
     expect(Object.values(split.backtest!.actions!.chosen).filter((n) => n > 0).length).toBeGreaterThan(1);
     expect(full.inference).toEqual({ path: 'full', reason: 'runtime.split_first_layer is false', rows: 0, recomputed: 0 });
+  });
+
+  it('a long window of many column features: the trunk is a convolution over time, and the report is the full model’s', async () => {
+    const features = [
+      { name: 'log_return', lag: 1 },
+      { name: 'log_return', lag: 2 },
+      { name: 'log_return', lag: 4 },
+      { name: 'log_return', lag: 8 },
+      { name: 'return', lag: 1 },
+      { name: 'range' },
+      { name: 'body' },
+      { name: 'volatility', period: 10 },
+      { name: 'rsi', period: 14 },
+      { name: 'sma_ratio', period: 20 },
+      { name: 'hour_sin' },
+      { name: 'close_rel' },
+      { name: 'volume_rel' },
+      { name: 'position' },
+      { name: 'unrealized_return' },
+    ];
+    const std = [0.01, 0.014, 0.02, 0.028, 0.01, 0.01, 0.008, 0.005, 20, 0.02, 0.7, 0.03, 0.8, 0.5, 0.03];
+    const mean = [0, 0, 0, 0, 0, 0.01, 0, 0.005, 50, 0, 0, 0, 0, 0, 0];
+    const wide = { ...card(), observation: { window: 48, features, normalize: { mean, std }, clip: 5 } };
+    const mlp = buildMlp({ inputName: 'obs', inputDim: 48 * features.length, hidden: [64, 64], outputs: 4, seed: 33 });
+    const split = await evaluate(mlp.bytes, true, wide);
+    const full = await evaluate(mlp.bytes, false, wide);
+    expect(split.errors).toEqual([]);
+    expect(split.inference).toMatchObject({ path: 'split', reason: null, trunk: 'convolution', firstLayer: 'Gemm "gemm0" [720 × 64]' });
+    expect(split.inference!.selfCheckError).toBeLessThan(1e-4);
+    expect(withoutInference(split)).toEqual(withoutInference(full));
+    expect(Object.values(split.backtest!.actions!.chosen).filter((n) => n > 0).length).toBeGreaterThan(1);
   });
 
   it("a torch export of an SB3 policy (Cast → Flatten → Gemm transB 1) read with position features: split, and the full model's report", async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseCard, warmupBars, type PolicyCard } from '../src/core/card.js';
 import { PolicyGateError } from '../src/core/errors.js';
-import { FLAT_STATE, ObservationBuilder, stateColumnsOf } from '../src/core/observation.js';
+import { convLayoutOf, FLAT_STATE, ObservationBuilder, stateColumnsOf, stateIndicesOf } from '../src/core/observation.js';
 import { hourlyFromCloses, readBtcBars, toPlain, truncate } from './reference/bars.js';
 import { refObservation, type RefCard } from './reference/features.js';
 
@@ -334,6 +334,85 @@ describe('state columns and their groups', () => {
   });
 });
 
+describe('the column channels and window-relative values of the trunk as a convolution', () => {
+  const btc = readBtcBars();
+  const features = ['return', 'close_rel', { name: 'sma_ratio', period: 5 }, 'position', 'volume_rel', 'range'];
+  const c = card({ window: 4, features, normalize: { mean: [0, 0, 0, 0, 0, 0.01], std: [0.01, 0.02, 0.01, 1, 0.5, 0.01] }, clip: 3 });
+
+  it('convLayoutOf: column and window-relative features in order; null under per-element statistics', () => {
+    const layout = convLayoutOf(c)!;
+    expect([layout.window, layout.features, Array.from(layout.column), Array.from(layout.windowed)]).toEqual([4, 6, [0, 2, 5], [1, 4]]);
+    const perElement = card({ window: 2, features: ['return'], normalize: { mean: [0, 0.1], std: [1, 1] } });
+    expect(convLayoutOf(perElement)).toBeNull();
+    const stdPerElement = card({ window: 2, features: ['return'], normalize: { mean: [0], std: [1, 2] } });
+    expect(convLayoutOf(stdPerElement)).toBeNull();
+    expect(convLayoutOf(card({ window: 2, features: ['return'] }))).toEqual({ window: 2, features: 1, column: Int32Array.of(0), windowed: new Int32Array(0) });
+    expect(Array.from(stateIndicesOf(c))).toEqual([3, 9, 15, 21]);
+  });
+
+  it('writeColumnChannels: the values build() puts in the decision row, channel-major at a stride', () => {
+    const b = new ObservationBuilder(c, btc);
+    const first = b.firstValidIndex + 10;
+    const count = 40;
+    const out = new Float32Array(3 + 3 * 64).fill(7);
+    expect(b.writeColumnChannels(first, count, out, 3, 64)).toBe(true);
+    const obs = new Float32Array(b.size);
+    for (let j = 0; j < count; j++) {
+      b.build(first + j, FLAT_STATE, obs);
+      [0, 2, 5].forEach((f, ch) => {
+        expect(out[3 + ch * 64 + j], `bar ${first + j} feature ${f}`).toBe(obs[3 * 6 + f]);
+      });
+    }
+    expect(out[0]).toBe(7);
+    expect(out[3 + count]).toBe(7); // past the count, before the next channel
+    // the default stride is the count
+    const packed = new Float32Array(3 * count);
+    expect(b.writeColumnChannels(first, count, packed, 0)).toBe(true);
+    expect(Array.from(packed.subarray(count, 2 * count))).toEqual(Array.from(out.subarray(3 + 64, 3 + 64 + count)));
+    // the prepared range: from firstValidIndex − W + 1 to the last bar
+    const from = b.firstValidIndex - 3;
+    expect(b.writeColumnChannels(from, 5, packed, 0)).toBe(true);
+    expect(b.writeColumnChannels(from - 1, 5, packed, 0)).toBe(false);
+    expect(b.writeColumnChannels(b.length - 5, 5, packed, 0)).toBe(true);
+    expect(b.writeColumnChannels(b.length - 5, 6, packed, 0)).toBe(false);
+    expect(b.writeColumnChannels(first + 0.5, 5, packed, 0)).toBe(false);
+  });
+
+  it('writeColumnChannels refuses a range holding a non-finite value, and per-element statistics', () => {
+    const bad = hourlyFromCloses([100, 110, 0, 121, 110, 99, 100, 101]);
+    const b = new ObservationBuilder(card({ window: 1, features: [{ name: 'log_return' }] }), bad);
+    const out = new Float32Array(8);
+    expect(b.writeColumnChannels(4, 4, out, 0)).toBe(true);
+    expect(b.writeColumnChannels(2, 1, out, 0)).toBe(false); // log(0 / 110)
+    expect(b.writeColumnChannels(3, 1, out, 0)).toBe(false); // log(121 / 0)
+    expect(b.writeColumnChannels(3, 5, out, 0)).toBe(false);
+    expect(b.writeColumnChannels(1, 1, out, 0)).toBe(true);
+    expect(b.writeColumnChannels(4, 0, out, 0)).toBe(true);
+    const perElement = new ObservationBuilder(card({ window: 2, features: ['return'], normalize: { mean: [0, 0.1], std: [1, 1] } }), bars);
+    expect(perElement.writeColumnChannels(3, 2, out, 0)).toBe(false);
+  });
+
+  it('buildWindowed: the window-relative values build() writes, row by row, compact', () => {
+    const b = new ObservationBuilder(c, btc);
+    expect(b.windowedCount).toBe(2);
+    const obs = new Float32Array(b.size);
+    const out = new Float32Array(1 + 8).fill(9);
+    for (const tau of [b.firstValidIndex, b.firstValidIndex + 100, b.length - 1]) {
+      expect(b.buildWindowed(tau, out, 1)).toBe(true);
+      b.build(tau, { position: 0.5, unrealizedReturn: 0 }, obs);
+      for (let r = 0; r < 4; r++) {
+        expect(out[1 + r * 2]).toBe(obs[r * 6 + 1]);
+        expect(out[1 + r * 2 + 1]).toBe(obs[r * 6 + 4]);
+      }
+    }
+    expect(out[0]).toBe(9);
+    expect(() => b.buildWindowed(b.firstValidIndex - 1, out, 0)).toThrow(/warm-up/);
+    const zero = new ObservationBuilder(card({ window: 2, features: ['close_rel'] }), hourlyFromCloses([100, 110, 0]));
+    expect(zero.buildWindowed(2, out, 0)).toBe(false);
+    expect(zero.buildWindowed(1, out, 0)).toBe(true);
+  });
+});
+
 describe('per-element normalisation (VecNormalize over stacked frames)', () => {
   it('W·F means and stds: each observation element has its own, time-major', () => {
     const c = card({
@@ -501,6 +580,36 @@ describe('ObservationBuilder: bounds, messages and the column cache', () => {
     const shrunk = hourlyFromCloses([100, 110, 121]);
     for (const k of ['time', 'open', 'high', 'low', 'close', 'volume'] as const) mutable[k] = shrunk[k];
     expect(Array.from(new ObservationBuilder(c, series).build(2, FLAT_STATE, new Float32Array(1)))).toEqual(f32([0.1]));
+  });
+
+  it('builders on the same unchanged series share their columns; a change of any bit, anywhere, is recomputed', () => {
+    const c = card({ window: 2, features: ['return', 'range', 'close_rel'] });
+    const series = hourlyFromCloses([100, 110, 121, 110, 99]);
+    const first = new ObservationBuilder(c, series).featureColumns();
+    expect(first[2]).toBeNull();
+    const again = new ObservationBuilder(c, series).featureColumns();
+    expect(again[0]).toBe(first[0]);
+    expect(again[1]).toBe(first[1]);
+    // One bit of the first field's first value, of the last field's last value, and of a middle one.
+    const flips: [keyof typeof series & ('time' | 'open' | 'high' | 'low' | 'close' | 'volume'), number][] = [
+      ['time', 0],
+      ['volume', 4],
+      ['low', 2],
+    ];
+    let previous = again;
+    for (const [field, i] of flips) {
+      const x = series[field] as Float64Array;
+      const words = new Uint32Array(x.buffer, x.byteOffset, x.length * 2);
+      words[2 * i] ^= 1; // the lowest mantissa bit
+      const changed = new ObservationBuilder(c, series).featureColumns();
+      expect(changed[0], `${field}[${i}]`).not.toBe(previous[0]);
+      expect(new ObservationBuilder(c, series).featureColumns()[0], `${field}[${i}] again`).toBe(changed[0]);
+      previous = changed;
+    }
+    // Only the most recent series keeps its columns: after another one, the first is recomputed.
+    const other = hourlyFromCloses([1, 2, 3]);
+    new ObservationBuilder(c, other);
+    expect(new ObservationBuilder(c, series).featureColumns()[0]).not.toBe(previous[0]);
   });
 
   it('a builder on another series does not serve the first one stale columns', () => {

@@ -62,6 +62,12 @@ export interface FirstLayerSplit {
   names: { trunkInput: string; trunkOutputs: string[]; headState: string; headTrunks: string[] };
   /** Observations the full and the split model are compared on before the split is used (golden vectors). */
   samples?: readonly Float32Array[];
+  /**
+   * The trunk as a convolution over time (src/adapters/onnx/conv-trunk.ts), for runs of consecutive
+   * decision bars: blocks of `block` bars [blocks, F_c, block] (column features, channel-major) and the
+   * window-relative values [blocks · perBlock, W · F_w] → the trunk rows of perBlock decision bars per block.
+   */
+  conv?: { runner: ModelRunner; block: number; perBlock: number; columnsInput: string; windowedInput: string | null; outputs: string[] };
 }
 
 /** Which path inferred a model's decisions, for the report. */
@@ -79,6 +85,11 @@ export interface InferencePath {
   guard?: number;
   /** The self-check's largest difference between the split and the full model's outputs. */
   selfCheckError?: number;
+  /**
+   * How the trunk was computed: 'convolution' (over runs of consecutive decision bars, with the discrete
+   * Fourier transform) or 'direct' (each decision bar's observation times the weights).
+   */
+  trunk?: 'convolution' | 'direct';
 }
 
 /** Bar-dependent rows the self-check compares (spread over the evaluated bars), with these states. */
@@ -647,16 +658,23 @@ async function lockstepSplit(
   const bars: number[] = [];
   for (let t = lo; t <= hi; t++) if (rowOf[t - lo] === 0) rowOf[t - lo] = bars.push(t) - 1;
 
+  // ---- the trunk as a convolution over the span of decision bars, when the model has one and the
+  // decision bars fill at least half of their span; checked below with the rest.
+  let convRows = split.conv && 2 * bars.length >= hi - lo + 1 ? await convTrunkRows(split.conv, builder, lo, hi, rowOf, bars.length, Hs) : null;
+
   // ---- the self-check: the golden vectors and bars spread over the windows, with several states.
   {
     // A golden vector whose state columns of one group differ is not an observation this card builds: left out.
     const { indices: stateIdx, groupOf } = builder.stateColumns();
     const grouped = (o: Float32Array): boolean => stateIdx.every((e, j) => Object.is(o[e], o[stateFirst[groupOf[j]!]!]));
     const rows: Float32Array[] = [...(split.samples ?? [])].filter((o) => o.length === size && grouped(o));
+    const goldens = rows.length;
+    const sampled: number[] = [];
     const stride = Math.max(1, Math.floor(bars.length / SELF_CHECK_BARS));
     try {
       for (let k = 0, j = 0; k < bars.length && j < SELF_CHECK_BARS; k += stride, j++) {
         rows.push(builder.build(bars[k]!, SELF_CHECK_STATES[j % SELF_CHECK_STATES.length]!, new Float32Array(size)));
+        sampled.push(k);
       }
     } catch {
       result.reason = 'the self-check could not build its observations: the full model runs and reports the problem';
@@ -675,12 +693,23 @@ async function lockstepSplit(
       result.reason = `self-check: the split gives ${mine.length} output values for ${n} rows, the full model ${full.length}`;
       return false;
     }
-    let err = 0;
     let scale = 1;
-    for (let i = 0; i < full.length; i++) {
-      const d = Math.abs(mine[i]! - full[i]!);
-      if (!(d <= err)) err = Number.isNaN(d) && Number.isFinite(full[i]!) ? Infinity : Number.isNaN(d) ? err : d;
-      if (Number.isFinite(full[i]!)) scale = Math.max(scale, Math.abs(full[i]!));
+    for (let i = 0; i < full.length; i++) if (Number.isFinite(full[i]!)) scale = Math.max(scale, Math.abs(full[i]!));
+    let err = largestDifference(mine, full, 0);
+    if (convRows !== null) {
+      // The sampled bars again, with the convolution's trunk rows: its error joins the split's, or the
+      // trunk is computed directly when it is above the tolerance.
+      const m = sampled.length;
+      const trunk = Hs.map((H, k) => {
+        const t = new Float32Array(m * H);
+        for (let j = 0; j < m; j++) t.set(convRows![k]!.subarray(sampled[j]! * H, (sampled[j]! + 1) * H), j * H);
+        return t;
+      });
+      const width = full.length / n;
+      const viaConv = await runHead(state.subarray(goldens * S), trunk, m);
+      const convErr = largestDifference(viaConv, full, goldens * width);
+      if (convErr <= SELF_CHECK_TOLERANCE * scale) err = Math.max(err, convErr);
+      else convRows = null;
     }
     result.selfCheckError = err;
     if (!(err <= SELF_CHECK_TOLERANCE * scale)) {
@@ -692,9 +721,10 @@ async function lockstepSplit(
   }
   const guard = result.guard!;
 
-  // ---- the trunk, once per decision bar, in large batches.
-  const trunkRows = Hs.map((H) => new Float32Array(bars.length * H));
-  {
+  // ---- the trunk, once per decision bar, in large batches (unless the convolution gave it).
+  result.trunk = convRows === null ? 'direct' : 'convolution';
+  const trunkRows = convRows ?? Hs.map((H) => new Float32Array(bars.length * H));
+  if (convRows === null) {
     const chunk = Math.max(1, Math.min(bars.length, Math.floor(MAX_BATCH_VALUES / size)));
     const obs = new Float32Array(chunk * size);
     for (let first = 0; first < bars.length; first += chunk) {
@@ -707,6 +737,7 @@ async function lockstepSplit(
         result.reason = 'an observation could not be built: the full model runs and reports the problem';
         delete result.guard;
         delete result.selfCheckError;
+        delete result.trunk;
         return false;
       }
       const rows = await runTrunk(obs, n);
@@ -817,4 +848,70 @@ export function replayTargets(sims: readonly Simulation[], recorded: readonly Fl
       s.step(t[k]!, kind);
     }
   }
+}
+
+/**
+ * The largest |a[i] − b[offset + i]| over a; Infinity when a value of a is NaN where b's is finite.
+ */
+function largestDifference(a: Float32Array, b: Float32Array, offset: number): number {
+  let err = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - b[offset + i]!);
+    if (!(d <= err)) err = Number.isNaN(d) && Number.isFinite(b[offset + i]!) ? Infinity : Number.isNaN(d) ? err : d;
+  }
+  return err;
+}
+
+/**
+ * The trunk rows of the decision bars (rowOf: bar − lo → row, −1 for a bar no simulation decides at)
+ * from the trunk as a convolution (FirstLayerSplit.conv), in chunks of blocks; null when a bar in the
+ * span cannot be read that way (a non-finite value, per-element normalisation): the direct trunk then
+ * meets it as before.
+ */
+async function convTrunkRows(
+  conv: NonNullable<FirstLayerSplit['conv']>,
+  builder: ObservationBuilder,
+  lo: number,
+  hi: number,
+  rowOf: Int32Array,
+  rows: number,
+  Hs: readonly number[],
+): Promise<Float32Array[] | null> {
+  const W = builder.window;
+  const { block: B, perBlock: M } = conv;
+  const Fc = conv.runner.inputs.find((i) => i.name === conv.columnsInput)?.shape[1];
+  if (typeof Fc !== 'number' || !(M >= 1)) return null;
+  const Fw = builder.windowedCount;
+  const span = hi - lo + 1;
+  const total = Math.ceil(span / M);
+  const chunk = Math.max(1, Math.min(total, Math.floor(MAX_BATCH_VALUES / Math.max(Fc * B, M * W * Fw))));
+  const out = Hs.map((H) => new Float32Array(rows * H));
+  const X = new Float32Array(chunk * Fc * B);
+  const R = conv.windowedInput === null ? null : new Float32Array(chunk * M * W * Fw);
+  for (let b0 = 0; b0 < total; b0 += chunk) {
+    const nb = Math.min(chunk, total - b0);
+    X.fill(0);
+    R?.fill(0);
+    for (let b = 0; b < nb; b++) {
+      const start = lo - W + 1 + (b0 + b) * M;
+      const count = Math.min(B, hi - start + 1);
+      if (!builder.writeColumnChannels(start, count, X, b * Fc * B, B)) return null;
+    }
+    const first = lo + b0 * M;
+    const last = Math.min(hi, first + nb * M - 1);
+    if (R !== null) for (let t = first; t <= last; t++) if (rowOf[t - lo]! >= 0 && !builder.buildWindowed(t, R, (t - first) * W * Fw)) return null;
+    const feeds: Record<string, FloatTensor> = { [conv.columnsInput]: { data: nb === chunk ? X : X.subarray(0, nb * Fc * B), dims: [nb, Fc, B] } };
+    if (R !== null) feeds[conv.windowedInput!] = { data: nb === chunk ? R : R.subarray(0, nb * M * W * Fw), dims: [nb * M, W * Fw] };
+    const res = await conv.runner.run(feeds, conv.outputs);
+    for (let k = 0; k < Hs.length; k++) {
+      const H = Hs[k]!;
+      const data = res[conv.outputs[k]!]?.data;
+      if (!data || data.length !== nb * M * H) return null;
+      for (let t = first; t <= last; t++) {
+        const r = rowOf[t - lo]!;
+        if (r >= 0) out[k]!.set(data.subarray((t - first) * H, (t - first + 1) * H), r * H);
+      }
+    }
+  }
+  return out;
 }

@@ -65,7 +65,8 @@ export interface StateColumns {
 export function stateColumnsOf(card: Pick<PolicyCard, 'observation'>): StateColumns {
   const { window, features, normalize } = card.observation;
   const F = features.length;
-  const at = (xs: readonly number[] | undefined, e: number, fill: number): number => (xs === undefined ? fill : xs.length === F ? xs[e % F]! : xs[e]!);
+  // Under per-feature statistics every row of a feature has the same ones: the feature alone is the key.
+  const at = (xs: readonly number[] | undefined, e: number): string => (xs === undefined || xs.length === F ? '' : ` ${xs[e]!}`);
   const indices: number[] = [];
   const groupOf: number[] = [];
   const groupFirst: number[] = [];
@@ -74,7 +75,7 @@ export function stateColumnsOf(card: Pick<PolicyCard, 'observation'>): StateColu
     for (let f = 0; f < F; f++) {
       if (featureKind(features[f]!) !== 'state') continue;
       const e = r * F + f;
-      const key = `${f} ${at(normalize?.mean, e, 0)} ${at(normalize?.std, e, 1)}`;
+      const key = `${f}${at(normalize?.mean, e)}${at(normalize?.std, e)}`;
       let g = groups.get(key);
       if (g === undefined) {
         g = groupFirst.push(e) - 1;
@@ -85,6 +86,19 @@ export function stateColumnsOf(card: Pick<PolicyCard, 'observation'>): StateColu
     }
   }
   return { indices: Int32Array.from(indices), groupOf: Int32Array.from(groupOf), groupFirst: Int32Array.from(groupFirst) };
+}
+
+/**
+ * The feature layout of a card's observation for the trunk as a convolution over time: W, F, the
+ * column features and the window-relative ones (ascending). Null under per-element normalisation, where
+ * a column value depends on the row it takes in the observation.
+ */
+export function convLayoutOf(card: Pick<PolicyCard, 'observation'>): { window: number; features: number; column: Int32Array; windowed: Int32Array } | null {
+  const { window, features, normalize } = card.observation;
+  const F = features.length;
+  if (normalize !== null && (normalize.mean.length !== F || normalize.std.length !== F)) return null;
+  const of = (kind: string): Int32Array => Int32Array.from(features.flatMap((f, i) => (featureKind(f) === kind ? [i] : [])));
+  return { window, features: F, column: of('column'), windowed: of('window') };
 }
 
 // How each feature's raw value is obtained.
@@ -125,6 +139,8 @@ export class ObservationBuilder {
   readonly featureCount: number;
   /** W · F: the length of one observation. */
   readonly size: number;
+  /** F_w: the number of window-relative features (buildWindowed writes W · F_w values). */
+  readonly windowedCount: number;
   /** Number of bars in the series. */
   readonly length: number;
   /** The smallest τ with a complete observation (= warmupBars(card)); ≥ length when there is none. */
@@ -171,6 +187,7 @@ export class ObservationBuilder {
     const indices = features.map((_, f) => f);
     this.windowed = Int32Array.from(indices.filter((f) => this.sources[f] >= OPEN_REL && this.sources[f] <= VOLUME_REL));
     this.stateful = Int32Array.from(indices.filter((f) => this.sources[f] === POSITION || this.sources[f] === UNREALIZED));
+    this.windowedCount = this.windowed.length;
     this.usesState = features.some((f) => featureKind(f) === 'state');
     this.needsVolumeMean = features.some((f) => f.name === 'volume_rel');
     // Per observation element (W·F values): a per-feature normalisation is repeated for every row.
@@ -187,6 +204,15 @@ export class ObservationBuilder {
     this.std = expand(normalize?.std, 1);
     this.clip = clip ?? Infinity;
     this.clipBox = Float64Array.of(this.clip);
+  }
+
+  /**
+   * The feature columns this builder reads, per feature (null for window-relative and state features):
+   * shared with the other builders on the same, unchanged BarSeries object, recomputed when its bars
+   * change in place.
+   */
+  featureColumns(): readonly (Float64Array | null)[] {
+    return this.columns;
   }
 
   /** Whether τ has a complete observation in this series. */
@@ -241,6 +267,14 @@ export class ObservationBuilder {
    * columns of `out`. False when a raw value is not finite (the caller then takes the reference path).
    */
   private writeWindowed(tau: number, out: Float32Array, offset: number): boolean {
+    return this.writeWindowedAt(tau, out, offset, this.featureCount, false);
+  }
+
+  /**
+   * writeWindowed with another layout: row r of feature f at out[offset + r·stride + (compact ? k : f)],
+   * k being f's place among the window-relative features.
+   */
+  private writeWindowedAt(tau: number, out: Float32Array, offset: number, stride: number, compact: boolean): boolean {
     const { open, high, low, close, volume } = this.bars;
     const W = this.window;
     const F = this.featureCount;
@@ -255,21 +289,22 @@ export class ObservationBuilder {
       const source = this.sources[f];
       const mean = this.mean;
       const std = this.std;
+      const at = offset + (compact ? k : f);
       if (source === VOLUME_REL) {
-        for (let r = 0, e = f; r < W; r++, e += F) {
+        for (let r = 0, e = f, o = at; r < W; r++, e += F, o += stride) {
           let x = volumeMean === 0 ? 0 : volume[first + r] / volumeMean - 1;
           if (!Number.isFinite(x)) finite = false;
           x = (x - mean[e]) / std[e];
-          out[offset + e] = x > clip ? clip : x < -clip ? -clip : x;
+          out[o] = x > clip ? clip : x < -clip ? -clip : x;
         }
         continue;
       }
       const price = source === OPEN_REL ? open : source === HIGH_REL ? high : source === LOW_REL ? low : close;
-      for (let r = 0, e = f; r < W; r++, e += F) {
+      for (let r = 0, e = f, o = at; r < W; r++, e += F, o += stride) {
         let x = price[first + r] / decisionClose - 1;
         if (!Number.isFinite(x)) finite = false;
         x = (x - mean[e]) / std[e];
-        out[offset + e] = x > clip ? clip : x < -clip ? -clip : x;
+        out[o] = x > clip ? clip : x < -clip ? -clip : x;
       }
     }
     return finite;
@@ -415,6 +450,40 @@ export class ObservationBuilder {
       out[offset + g] = x > clip ? clip : x < -clip ? -clip : x;
     }
     return out;
+  }
+
+  /**
+   * The column features' normalised, clipped values over bars first … first + count − 1, channel-major
+   * (column feature c, in ascending feature order, at out[offset + c·stride + j] for bar first + j): the
+   * values build() copies into an observation. False, with `out` unspecified, when a bar is outside the
+   * prepared range or holds a non-finite value, or under per-element normalisation (a value then depends
+   * on the row it takes in the observation).
+   */
+  writeColumnChannels(first: number, count: number, out: Float32Array, offset: number, stride = count): boolean {
+    const rows = (this.prepared ??= this.prepareRows());
+    const from = first - rows.from;
+    if (rows.raw !== null || !(Number.isInteger(from) && from >= 0 && count >= 0 && first + count <= this.length)) return false;
+    if (rows.badPrefix[from + count] !== rows.badPrefix[from]) return false;
+    const F = this.featureCount;
+    const values = rows.values;
+    let c = 0;
+    for (let f = 0; f < F; f++) {
+      if (this.sources[f] !== COLUMN) continue;
+      const base = offset + c * stride;
+      for (let j = 0; j < count; j++) out[base + j] = values[(from + j) * F + f];
+      c++;
+    }
+    return true;
+  }
+
+  /**
+   * The window-relative features of the observation at τ, normalised and clipped, row by row (feature
+   * j of the window-relative ones, in ascending feature order, of row r at out[offset + r·F_w + j]): the
+   * values build() writes at those features. False when one is not finite.
+   */
+  buildWindowed(tau: number, out: Float32Array, offset: number): boolean {
+    this.checkTau(tau);
+    return this.writeWindowedAt(tau, out, offset, this.windowed.length, true);
   }
 
   /**

@@ -389,7 +389,7 @@ async function measure(spec: string): Promise<void> {
   let recomputed = 0;
   let rows = 0;
   for (const m of report.models) {
-    const key = m.inference ? (m.inference.path === 'split' ? 'split' : `full (${m.inference.reason})`) : 'call by call';
+    const key = m.inference ? (m.inference.path === 'split' ? `split (trunk: ${m.inference.trunk})` : `full (${m.inference.reason})`) : 'call by call';
     paths.set(key, (paths.get(key) ?? 0) + 1);
     recomputed += m.inference?.recomputed ?? 0;
     rows += m.inference?.rows ?? 0;

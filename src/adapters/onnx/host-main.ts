@@ -277,15 +277,26 @@ function main(): void {
         return out;
       },
     });
-    // The first-layer split (src/adapters/onnx/split.ts): its two sessions, created beside the model's.
-    const s = req['split'] as { trunk: number; head: number; hidden: number[]; names: FirstLayerSplit['names']; samples: Float32Array[]; firstLayer: string } | undefined;
+    // The first-layer split (src/adapters/onnx/split.ts): its sessions (trunk, head, and the trunk as a
+    // convolution when there is one), created beside the model's.
+    type ConvRequest = Omit<NonNullable<FirstLayerSplit['conv']>, 'runner'> & { session: number };
+    const s = req['split'] as { trunk: number; head: number; conv: ConvRequest | null; hidden: number[]; names: FirstLayerSplit['names']; samples: Float32Array[]; firstLayer: string } | undefined;
     let split: { runner: FirstLayerSplit; result: InferencePath } | null = null;
     if (s) {
       const trunk = sessions.get(s.trunk);
       const head = sessions.get(s.head);
-      if (!trunk || !head) return { id: req.id, ok: false, kind: 'released', message: 'no such session' };
+      const conv = s.conv === null ? null : sessions.get(s.conv.session);
+      if (!trunk || !head || conv === undefined) return { id: req.id, ok: false, kind: 'released', message: 'no such session' };
+      const { session: _, ...convMeta } = s.conv ?? { session: 0 };
       split = {
-        runner: { trunk: runnerOf(trunk), head: runnerOf(head), hidden: s.hidden, names: s.names, samples: s.samples },
+        runner: {
+          trunk: runnerOf(trunk),
+          head: runnerOf(head),
+          ...(conv === null ? {} : { conv: { runner: runnerOf(conv), ...(convMeta as Omit<ConvRequest, 'session'>) } }),
+          hidden: s.hidden,
+          names: s.names,
+          samples: s.samples,
+        },
         result: { path: 'full', reason: null, firstLayer: s.firstLayer, rows: 0, recomputed: 0 },
       };
     }

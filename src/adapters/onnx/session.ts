@@ -42,7 +42,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 
 import { boundCard, splitRefusal, type FloatTensor, type InferencePath, type SimulationJob, type TensorInfo } from '../../core/drive.js';
-import { stateColumnsOf } from '../../core/observation.js';
+import { convLayoutOf, stateColumnsOf } from '../../core/observation.js';
 import { inputError, PolicyGateError, usageError } from '../../core/errors.js';
 import { lfsPointerError, parseLfsPointer } from '../../core/lfs.js';
 import type { BarSeries, ModelFileInfo } from '../../core/types.js';
@@ -356,7 +356,7 @@ class HostedPolicyModel implements PolicyModel {
   private bytes: Uint8Array | null;
   private readonly threads: number;
   private readonly deviceId: number;
-  private split: { key: string; outcome: SplitOutcome; sessions: { trunk: HostSession; head: HostSession } | null; failed: string | null } | null = null;
+  private split: { key: string; outcome: SplitOutcome; sessions: { trunk: HostSession; head: HostSession; conv: HostSession | null } | null; failed: string | null } | null = null;
 
   constructor(
     session: HostSession,
@@ -413,11 +413,12 @@ class HostedPolicyModel implements PolicyModel {
     const refusal = splitRefusal(job.binding, card, state.indices.length > 0);
     if (refusal !== null) return { reason: refusal };
     const size = card.observation.window * card.observation.features.length;
-    const key = `${job.binding.input}|${size}|${state.indices.join(',')}|${state.groupOf.join(',')}`;
+    const layout = convLayoutOf(card);
+    const key = `${job.binding.input}|${size}|${state.indices.join(',')}|${state.groupOf.join(',')}|${layout === null ? '' : `${layout.column.join(',')}/${layout.windowed.join(',')}`}`;
     if (this.bytes === null) return { reason: 'the model was released' };
     if (this.split?.key !== key) {
       await this.releaseSplit();
-      this.split = { key, outcome: planFirstLayerSplit(this.bytes, job.binding.input, size, state), sessions: null, failed: null };
+      this.split = { key, outcome: planFirstLayerSplit(this.bytes, job.binding.input, size, state, layout), sessions: null, failed: null };
     }
     const split = this.split!;
     if (!split.outcome.ok) return { reason: split.outcome.reason };
@@ -434,7 +435,16 @@ class HostedPolicyModel implements PolicyModel {
       let trunk: HostSession | null = null;
       try {
         trunk = await create(split.outcome.plan.trunk);
-        split.sessions = { trunk, head: await create(split.outcome.plan.head) };
+        const head = await create(split.outcome.plan.head);
+        let conv: HostSession | null = null;
+        if (split.outcome.plan.conv !== null) {
+          // Without it the trunk is computed directly: not a reason to give up the split.
+          conv = await create(split.outcome.plan.conv.bytes).catch((err: unknown) => {
+            if (err instanceof SessionCreateError) return null;
+            throw err;
+          });
+        }
+        split.sessions = { trunk, head, conv };
       } catch (err) {
         if (!(err instanceof SessionCreateError)) throw err;
         if (trunk) await releaseSession(trunk, this.label);
@@ -447,6 +457,17 @@ class HostedPolicyModel implements PolicyModel {
       request: {
         trunk: split.sessions.trunk.handle,
         head: split.sessions.head.handle,
+        conv:
+          split.sessions.conv === null || plan.conv === null
+            ? null
+            : {
+                session: split.sessions.conv.handle,
+                block: plan.conv.block,
+                perBlock: plan.conv.perBlock,
+                columnsInput: plan.conv.columnsInput,
+                windowedInput: plan.conv.windowedInput,
+                outputs: plan.conv.outputs,
+              },
         hidden: plan.hidden,
         firstLayer: plan.firstLayer,
         names: {
@@ -466,6 +487,7 @@ class HostedPolicyModel implements PolicyModel {
     if (sessions) {
       await releaseSession(sessions.trunk, this.label);
       await releaseSession(sessions.head, this.label);
+      if (sessions.conv) await releaseSession(sessions.conv, this.label);
     }
   }
 

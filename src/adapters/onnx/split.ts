@@ -31,6 +31,7 @@
  * re-encoded.
  */
 import type { StateColumns } from '../../core/observation.js';
+import { buildConvTrunk, convCost, type ConvLayout, type ConvTrunkPlan } from './conv-trunk.js';
 import { fieldText, PbWriter, readFields, type PbField } from './protobuf.js';
 
 /** Names of the split models' tensors (chosen so they cannot clash with an exporter's names). */
@@ -57,6 +58,11 @@ export interface SplitPlan {
   hidden: number[];
   /** E.g. `Gemm "fc1" [5900 × 256]`, for the report. */
   firstLayer: string;
+  /**
+   * The trunk as a convolution over time (./conv-trunk.ts), for runs of consecutive decision bars; null
+   * when no layout was given or it would not save at least half of the trunk's multiply-adds.
+   */
+  conv: ConvTrunkPlan | null;
 }
 
 interface Layer {
@@ -284,15 +290,15 @@ function floatTensor(name: string, dims: number[], data: Float32Array | Parts): 
  * value, so their weights are summed (in float64, rounded once) and multiplied once. Never throws on a
  * model it cannot split: it says why.
  */
-export function planFirstLayerSplit(bytes: Uint8Array, input: string, size: number, state: StateColumns): SplitOutcome {
+export function planFirstLayerSplit(bytes: Uint8Array, input: string, size: number, state: StateColumns, layout: ConvLayout | null = null): SplitOutcome {
   try {
-    return plan(bytes, input, size, state);
+    return plan(bytes, input, size, state, layout);
   } catch (err) {
     return { ok: false, reason: `the model could not be read for the split (${err instanceof Error ? err.message : String(err)})` };
   }
 }
 
-function plan(bytes: Uint8Array, input: string, size: number, state: StateColumns): SplitOutcome {
+function plan(bytes: Uint8Array, input: string, size: number, state: StateColumns, layout: ConvLayout | null): SplitOutcome {
   const refuse = (reason: string): SplitOutcome => ({ ok: false, reason });
   const stateIndices = state.indices;
   if (stateIndices.length === 0) return refuse('the observation has no state columns: each decision bar is inferred once already');
@@ -485,6 +491,16 @@ function plan(bytes: Uint8Array, input: string, size: number, state: StateColumn
       head,
       hidden: layers.map((l) => l.H),
       firstLayer: layers.map((l) => `${l.node.op}${l.node.name ? ` "${l.node.name}"` : ''} [${l.D} × ${l.H}]`).join(', '),
+      conv: convPlan(layers, layout, size, modelRest),
     },
   };
+}
+
+/** The convolution trunk when the layout matches the weights and it saves at least half of the trunk's work. */
+function convPlan(layers: readonly Layer[], layout: ConvLayout | null, size: number, header: Parts): ConvTrunkPlan | null {
+  if (layout === null || layout.window * layout.features !== size || layout.column.length === 0) return null;
+  const H = Math.max(...layers.map((l) => l.H));
+  const cost = convCost(layout, H);
+  if (!(cost.conv <= cost.direct / 2)) return null;
+  return buildConvTrunk(layers, layout, joinParts(header));
 }
