@@ -20,6 +20,25 @@ function card(observation: Record<string, unknown>, meanings = ['HOLD', 'BUY', '
 
 const f32 = (xs: number[]) => Array.from(Float32Array.from(xs));
 
+/** Runs fn and returns what it threw, asserting it is an Error whose message matches (a thrown non-Error fails). */
+function expectThrows(fn: () => unknown, expected?: string | RegExp | (abstract new (...args: never[]) => Error)): Error {
+  let thrown: unknown;
+  let threw = false;
+  try {
+    fn();
+  } catch (err) {
+    threw = true;
+    thrown = err;
+  }
+  expect(threw, 'expected a throw').toBe(true);
+  expect(thrown).toBeInstanceOf(Error);
+  const err = thrown as Error;
+  if (typeof expected === 'string') expect(err.message).toContain(expected);
+  else if (expected instanceof RegExp) expect(err.message).toMatch(expected);
+  else if (expected !== undefined) expect(err).toBeInstanceOf(expected);
+  return err;
+}
+
 describe('ObservationBuilder on a hand-made series', () => {
   it('flattens W rows time-major, oldest first, state in every row', () => {
     const c = card({ window: 3, features: [{ name: 'return' }, { name: 'position' }, { name: 'unrealized_return' }] });
@@ -97,7 +116,7 @@ describe('ObservationBuilder on a hand-made series', () => {
     const out = new Float32Array(5).fill(7);
     new ObservationBuilder(c, bars).build(2, FLAT_STATE, out, 2);
     expect(Array.from(out)).toEqual(f32([7, 7, 0.1, 0.1, 7]));
-    expect(() => new ObservationBuilder(c, bars).build(2, FLAT_STATE, out, 4)).toThrow(RangeError);
+    expectThrows(() => new ObservationBuilder(c, bars).build(2, FLAT_STATE, out, 4), RangeError);
   });
 
   it('refuses a τ inside the warm-up with an error that says what to do', () => {
@@ -117,19 +136,19 @@ describe('ObservationBuilder on a hand-made series', () => {
       'TEST_1Hour.card.json: the observation at bar 2024-01-01T02:00:00.000Z (index 2) needs 3 bars of warm-up history ' +
         'before it, but the series has only 2; fetch more history before the evaluation window',
     );
-    expect(() => b.build(8, FLAT_STATE, new Float32Array(2))).toThrow(/outside the series of 8 bars/);
-    expect(() => b.build(3.5, FLAT_STATE, new Float32Array(2))).toThrow(RangeError);
+    expectThrows(() => b.build(8, FLAT_STATE, new Float32Array(2)), /outside the series of 8 bars/);
+    expectThrows(() => b.build(3.5, FLAT_STATE, new Float32Array(2)), RangeError);
   });
 
   it('a non-finite value from bad bars is an error naming the feature and bar', () => {
     const bad = hourlyFromCloses([100, 0, 100]);
     const b = new ObservationBuilder(card({ features: [{ name: 'log_return' }] }), bad);
-    expect(() => b.build(1, FLAT_STATE, new Float32Array(1))).toThrow('TEST_1Hour.card.json: feature log_return(lag=1) is -Infinity at bar 2024-01-01T01:00:00.000Z');
+    expectThrows(() => b.build(1, FLAT_STATE, new Float32Array(1)), 'TEST_1Hour.card.json: feature log_return(lag=1) is -Infinity at bar 2024-01-01T01:00:00.000Z');
   });
 
   it('refuses a non-finite state', () => {
     const b = new ObservationBuilder(card({ features: ['position'] }), bars);
-    expect(() => b.build(0, { position: NaN, unrealizedReturn: 0 }, new Float32Array(1))).toThrow(/state at bar 0 must be finite/);
+    expectThrows(() => b.build(0, { position: NaN, unrealizedReturn: 0 }, new Float32Array(1)), /state at bar 0 must be finite/);
   });
 
   it('buildBatch writes observations back to back; refuses state features', () => {
@@ -138,9 +157,9 @@ describe('ObservationBuilder on a hand-made series', () => {
     const batch = b.buildBatch([2, 5], new Float32Array(8));
     const one = (tau: number) => Array.from(b.build(tau, FLAT_STATE, new Float32Array(4)));
     expect(Array.from(batch)).toEqual([...one(2), ...one(5)]);
-    expect(() => b.buildBatch([2, 5], new Float32Array(7))).toThrow(RangeError);
+    expectThrows(() => b.buildBatch([2, 5], new Float32Array(7)), RangeError);
     const withState = new ObservationBuilder(card({ features: ['return', 'position'] }), bars);
-    expect(() => withState.buildBatch([2], new Float32Array(2))).toThrow(/state features/);
+    expectThrows(() => withState.buildBatch([2], new Float32Array(2)), /state features/);
   });
 
   it('locate names the feature and row of a flat index', () => {
@@ -210,7 +229,7 @@ describe('ObservationBuilder on real BTCUSD 1Hour bars', () => {
   it('firstValidIndex: sma 50 → 49 bars, + window 4', () => {
     const builder = full();
     expect(builder.firstValidIndex).toBe(53);
-    expect(() => builder.build(52, state, new Float32Array(builder.size))).toThrow(PolicyGateError);
+    expectThrows(() => builder.build(52, state, new Float32Array(builder.size)), PolicyGateError);
   });
 
   it('agrees with the naive reference at every 7th decision bar (float32 values)', () => {
@@ -327,6 +346,19 @@ describe('state columns and their groups', () => {
     expect(Array.from(check(stdOnly, 2).groupOf)).toEqual([0, 1]);
   });
 
+  it('buildState refuses a non-finite position or unrealized return, naming both', () => {
+    const b = new ObservationBuilder(card({ window: 2, features: ['position', 'unrealized_return'] }), bars);
+    expectThrows(
+      () => b.buildState(3, { position: Number.NaN, unrealizedReturn: 0 }, new Float32Array(2)),
+      'TEST_1Hour.card.json: the state at bar 3 must be finite, got position NaN, unrealized return 0',
+    );
+    expectThrows(() => b.buildState(3, { position: 0, unrealizedReturn: Number.POSITIVE_INFINITY }, new Float32Array(2)), 'got position 0, unrealized return Infinity');
+    expectThrows(() => b.buildState(0, FLAT_STATE, new Float32Array(2)), /warm-up/);
+    expect(Array.from(b.buildState(3, { position: 2, unrealizedReturn: -9 }, new Float32Array(2)))).toEqual([2, -9]);
+    const clipped = new ObservationBuilder(card({ window: 2, features: ['position', 'unrealized_return'], clip: 1.5 }), bars);
+    expect(Array.from(clipped.buildState(3, { position: 2, unrealizedReturn: -9 }, new Float32Array(2)))).toEqual([1.5, -1.5]);
+  });
+
   it('no normalisation, and no state features', () => {
     expect(Array.from(check(card({ window: 4, features: ['unrealized_return', 'return'] }), 1).groupOf)).toEqual([0, 0, 0, 0]);
     const none = stateColumnsOf(card({ window: 4, features: ['return'] }));
@@ -406,7 +438,7 @@ describe('the column channels and window-relative values of the trunk as a convo
       }
     }
     expect(out[0]).toBe(9);
-    expect(() => b.buildWindowed(b.firstValidIndex - 1, out, 0)).toThrow(/warm-up/);
+    expectThrows(() => b.buildWindowed(b.firstValidIndex - 1, out, 0), /warm-up/);
     const zero = new ObservationBuilder(card({ window: 2, features: ['close_rel'] }), hourlyFromCloses([100, 110, 0]));
     expect(zero.buildWindowed(2, out, 0)).toBe(false);
     expect(zero.buildWindowed(1, out, 0)).toBe(true);
@@ -500,19 +532,65 @@ describe('ObservationBuilder: bounds, messages and the column cache', () => {
 
   it('build refuses an offset that is negative, fractional or leaves no room, naming the sizes', () => {
     const b = new ObservationBuilder(card({ window: 2, features: ['return'] }), bars);
-    expect(() => b.build(2, FLAT_STATE, new Float32Array(4), -1)).toThrow('TEST_1Hour.card.json: an observation of 2 values does not fit at offset -1 of a buffer of 4');
-    expect(() => b.build(2, FLAT_STATE, new Float32Array(4), 0.5)).toThrow(RangeError);
-    expect(() => b.build(2, FLAT_STATE, new Float32Array(4), 3)).toThrow(RangeError);
+    expectThrows(() => b.build(2, FLAT_STATE, new Float32Array(4), -1), 'TEST_1Hour.card.json: an observation of 2 values does not fit at offset -1 of a buffer of 4');
+    expectThrows(() => b.build(2, FLAT_STATE, new Float32Array(4), 0.5), RangeError);
+    expectThrows(() => b.build(2, FLAT_STATE, new Float32Array(4), 3), RangeError);
     expect(Array.from(b.build(2, FLAT_STATE, new Float32Array(4), 2))).toEqual(f32([0, 0, 0.1, 0.1]));
-    expect(() => b.build(-1, FLAT_STATE, new Float32Array(2))).toThrow('TEST_1Hour.card.json: decision bar index -1 is outside the series of 8 bars');
-    expect(() => b.buildBatch([2, 3], new Float32Array(3))).toThrow('TEST_1Hour.card.json: a batch of 2 observations needs 4 values, the buffer has 3');
+    expectThrows(() => b.build(-1, FLAT_STATE, new Float32Array(2)), 'TEST_1Hour.card.json: decision bar index -1 is outside the series of 8 bars');
+    expectThrows(() => b.buildBatch([2, 3], new Float32Array(3)), 'TEST_1Hour.card.json: a batch of 2 observations needs 4 values, the buffer has 3');
+  });
+
+  it('an observation fills exactly its W·F values: the values around it are left as they were', () => {
+    const cases: [string, PolicyCard][] = [
+      [
+        'column, window-relative and state features',
+        card({ window: 3, features: ['return', 'close_rel', 'position', 'volume_rel', 'unrealized_return'], normalize: { mean: [0, 0, 0.1, 0, 0], std: [1, 1, 0.5, 1, 2] } }),
+      ],
+      // per-element statistics, the first feature not a column one
+      ['per-element statistics', card({ window: 2, features: ['position', 'return', 'close_rel'], normalize: { mean: [0, 0.01, 0, 0.1, 0.02, 0], std: [1, 0.5, 1, 1, 0.25, 2] } })],
+    ];
+    for (const [what, c] of cases) {
+      const b = new ObservationBuilder(c, bars);
+      const size = b.size;
+      const out = new Float32Array(size + 6).fill(123);
+      b.build(5, { position: 0.5, unrealizedReturn: -0.02 }, out, 3);
+      expect([...out.subarray(0, 3), ...out.subarray(3 + size)], what).toEqual([123, 123, 123, 123, 123, 123]);
+      expect(
+        out.subarray(3, 3 + size).every((x) => x !== 123),
+        what,
+      ).toBe(true);
+      // and an observation that ends exactly at the end of the buffer
+      const exact = new Float32Array(size + 2);
+      expect(Array.from(b.build(5, { position: 0.5, unrealizedReturn: -0.02 }, exact, 2).subarray(2)), what).toEqual(Array.from(out.subarray(3, 3 + size)));
+      expectThrows(() => b.build(5, FLAT_STATE, new Float32Array(size + 2), 3), `does not fit at offset 3 of a buffer of ${size + 2}`);
+    }
+  });
+
+  it('per-element statistics: a column feature after a state one takes its own row statistics', () => {
+    // rows: bar 4 and bar 5; return at bar 4 = 0, at bar 5 = 99/110 − 1 = −0.1
+    const c = card({ window: 2, features: ['position', 'return'], normalize: { mean: [0, 0.01, 0, -0.05], std: [1, 0.5, 1, 0.25] } });
+    const out = new ObservationBuilder(c, bars).build(5, { position: 0.25, unrealizedReturn: 0 }, new Float32Array(4));
+    expect(Array.from(out)).toEqual(f32([0.25, (0 - 0.01) / 0.5, 0.25, (99 / 110 - 1 + 0.05) / 0.25]));
+  });
+
+  it('volume_rel alone, normalised with a mean: (v / mean(v) − 1 − mean) / std', () => {
+    // bars 3, 4, 5: volumes 40, 40, 40 → 0 each; bars 5, 6, 7: 40, 10, 0 (mean 50/3)
+    const c = card({ window: 3, features: ['volume_rel'], normalize: { mean: [0.2], std: [0.5] } });
+    const b = new ObservationBuilder(c, bars);
+    expect(Array.from(b.build(5, FLAT_STATE, new Float32Array(3)))).toEqual(f32([-0.4, -0.4, -0.4]));
+    const m = 50 / 3;
+    expect(Array.from(b.build(7, FLAT_STATE, new Float32Array(3)))).toEqual(f32([(40 / m - 1 - 0.2) / 0.5, (10 / m - 1 - 0.2) / 0.5, (0 / m - 1 - 0.2) / 0.5]));
+    const w = new Float32Array(3);
+    expect(b.buildWindowed(7, w, 0)).toBe(true);
+    expect(Array.from(w)).toEqual(Array.from(b.build(7, FLAT_STATE, new Float32Array(3))));
   });
 
   it('a state is checked only when the card reads it; the message names both values', () => {
     const noState = new ObservationBuilder(card({ features: ['return'] }), bars);
     expect(Array.from(noState.build(1, { position: NaN, unrealizedReturn: Infinity }, new Float32Array(1)))).toEqual(f32([0.1]));
     const withState = new ObservationBuilder(card({ features: ['unrealized_return'] }), bars);
-    expect(() => withState.build(0, { position: 0, unrealizedReturn: -Infinity }, new Float32Array(1))).toThrow(
+    expectThrows(
+      () => withState.build(0, { position: 0, unrealizedReturn: -Infinity }, new Float32Array(1)),
       'TEST_1Hour.card.json: the state at bar 0 must be finite, got position 0, unrealized return -Infinity',
     );
   });
@@ -521,9 +599,9 @@ describe('ObservationBuilder: bounds, messages and the column cache', () => {
     const b = new ObservationBuilder(card({ window: 3, features: ['return', 'position'] }), bars);
     expect(b.locate(3).label).toBe('position in row 1 (1 bar before the decision bar)');
     expect(b.locate(2)).toEqual({ row: 1, feature: 0, label: 'return(lag=1) in row 1 (1 bar before the decision bar)' });
-    expect(() => b.locate(6)).toThrow('observation index 6 is outside 0..5');
-    expect(() => b.locate(-1)).toThrow(RangeError);
-    expect(() => b.locate(1.5)).toThrow(RangeError);
+    expectThrows(() => b.locate(6), 'observation index 6 is outside 0..5');
+    expectThrows(() => b.locate(-1), RangeError);
+    expectThrows(() => b.locate(1.5), RangeError);
   });
 
   it('a bad column value matters only inside the window: the bars τ−W+1 … τ', () => {
@@ -531,8 +609,9 @@ describe('ObservationBuilder: bounds, messages and the column cache', () => {
     const bad = hourlyFromCloses([100, 110, 0, 121, 110, 99]);
     const b = new ObservationBuilder(card({ window: 2, features: [{ name: 'log_return' }] }), bad);
     expect(Array.from(b.build(5, FLAT_STATE, new Float32Array(2)))).toEqual(f32([Math.log(110 / 121), Math.log(99 / 110)]));
-    expect(() => b.build(4, FLAT_STATE, new Float32Array(2))).toThrow('feature log_return(lag=1) is Infinity at bar 2024-01-01T03:00:00.000Z in the observation for 2024-01-01T04:00:00.000Z');
-    expect(() => b.build(2, FLAT_STATE, new Float32Array(2))).toThrow(
+    expectThrows(() => b.build(4, FLAT_STATE, new Float32Array(2)), 'feature log_return(lag=1) is Infinity at bar 2024-01-01T03:00:00.000Z in the observation for 2024-01-01T04:00:00.000Z');
+    expectThrows(
+      () => b.build(2, FLAT_STATE, new Float32Array(2)),
       'feature log_return(lag=1) is -Infinity at bar 2024-01-01T02:00:00.000Z in the observation for 2024-01-01T02:00:00.000Z; check the bars for zero or missing prices or volumes',
     );
   });
@@ -540,7 +619,7 @@ describe('ObservationBuilder: bounds, messages and the column cache', () => {
   it('a window-relative feature divided by a zero decision close is an error naming it', () => {
     const zero = hourlyFromCloses([100, 110, 0]);
     const b = new ObservationBuilder(card({ window: 2, features: ['close_rel', 'volume_rel'] }), zero);
-    expect(() => b.build(2, FLAT_STATE, new Float32Array(4))).toThrow(/feature close_rel is Infinity at bar 2024-01-01T01:00:00\.000Z in the observation for 2024-01-01T02:00:00\.000Z/);
+    expectThrows(() => b.build(2, FLAT_STATE, new Float32Array(4)), /feature close_rel is Infinity at bar 2024-01-01T01:00:00\.000Z in the observation for 2024-01-01T02:00:00\.000Z/);
   });
 
   it('a bar without a finite time is named by its index', () => {
@@ -548,7 +627,7 @@ describe('ObservationBuilder: bounds, messages and the column cache', () => {
     const times = Float64Array.from(odd.time);
     times[1] = NaN;
     const b = new ObservationBuilder(card({ features: [{ name: 'log_return' }] }), { ...odd, time: times });
-    expect(() => b.build(1, FLAT_STATE, new Float32Array(1))).toThrow('feature log_return(lag=1) is -Infinity at bar #1 in the observation for #1');
+    expectThrows(() => b.build(1, FLAT_STATE, new Float32Array(1)), 'feature log_return(lag=1) is -Infinity at bar #1 in the observation for #1');
   });
 
   it('clips window-relative and state values on both sides', () => {
@@ -628,7 +707,8 @@ describe('ObservationBuilder: the error path names the first bad value', () => {
     for (const name of ['open_rel', 'high_rel', 'low_rel', 'close_rel'] as const) {
       const b = new ObservationBuilder(card({ window: 2, features: [name] }), zero);
       // bar 1 (the older row) is the first value read: its price over a close of 0
-      expect(() => b.build(2, FLAT_STATE, new Float32Array(2)), name).toThrow(
+      expectThrows(
+        () => b.build(2, FLAT_STATE, new Float32Array(2)),
         `TEST_1Hour.card.json: feature ${name} is Infinity at bar 2024-01-01T01:00:00.000Z in the observation for 2024-01-01T02:00:00.000Z`,
       );
     }
@@ -636,13 +716,13 @@ describe('ObservationBuilder: the error path names the first bad value', () => {
 
   it('volume_rel over a window holding a non-finite volume is named', () => {
     const b = new ObservationBuilder(card({ window: 2, features: ['return', 'volume_rel'] }), hourlyFromCloses([100, 110, 121], [1, NaN, 2]));
-    expect(() => b.build(2, FLAT_STATE, new Float32Array(4))).toThrow('feature volume_rel is NaN at bar 2024-01-01T01:00:00.000Z');
+    expectThrows(() => b.build(2, FLAT_STATE, new Float32Array(4)), 'feature volume_rel is NaN at bar 2024-01-01T01:00:00.000Z');
   });
 
   it('a state feature beside a bad column: the column is named, the state is not', () => {
     const bad = hourlyFromCloses([100, 0, 100]);
     const b = new ObservationBuilder(card({ window: 1, features: ['position', 'unrealized_return', { name: 'log_return' }] }), bad);
-    expect(() => b.build(1, { position: 0.5, unrealizedReturn: 0.1 }, new Float32Array(3))).toThrow('feature log_return(lag=1) is -Infinity');
+    expectThrows(() => b.build(1, { position: 0.5, unrealizedReturn: 0.1 }, new Float32Array(3)), 'feature log_return(lag=1) is -Infinity');
   });
 
   it('a non-finite feature graph value points at the graph', () => {
@@ -651,7 +731,8 @@ describe('ObservationBuilder: the error path names the first bad value', () => {
     const graphCard = { ...c, observation: { ...c.observation, features: [{ name: 'graph' as const, column: 0, window: 1 }] } };
     const b = new ObservationBuilder(graphCard, graphed);
     expect(Array.from(b.build(5, FLAT_STATE, new Float32Array(2)))).toEqual([4, 5]);
-    expect(() => b.build(4, FLAT_STATE, new Float32Array(2))).toThrow(
+    expectThrows(
+      () => b.build(4, FLAT_STATE, new Float32Array(2)),
       "TEST_1Hour.card.json: feature graph(column=0) is NaN at bar 2024-01-01T03:00:00.000Z in the observation for 2024-01-01T04:00:00.000Z; the feature graph feat.onnx returned it for that bar's window; check the graph on those bars (a division by zero, a log of a non-positive value, a statistic of too few values)",
     );
   });

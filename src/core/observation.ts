@@ -111,6 +111,12 @@ const VOLUME_REL = 5;
 const POSITION = 6;
 const UNREALIZED = 7;
 
+/** x clipped to [−clip, clip]. */
+function clipTo(x: number, clip: number): number {
+  // Stryker disable next-line EqualityOperator: at x = ±clip either comparison gives ±clip
+  return x > clip ? clip : x < -clip ? -clip : x;
+}
+
 function sourceOf(spec: FeatureSpec): number {
   switch (spec.name) {
     case 'open_rel':
@@ -196,7 +202,9 @@ export class ObservationBuilder {
     const expand = (xs: readonly number[] | undefined, fill: number): Float64Array => {
       const out = new Float64Array(window * F);
       if (xs === undefined) out.fill(fill);
+      // Stryker disable next-line EqualityOperator: a typed array ignores a write past its end
       else if (xs.length === F) for (let i = 0; i < out.length; i++) out[i] = xs[i % F]!;
+      // Stryker disable next-line EqualityOperator: a typed array ignores a write past its end
       else for (let i = 0; i < out.length; i++) out[i] = xs[i]!;
       return out;
     };
@@ -249,6 +257,7 @@ export class ObservationBuilder {
       throw this.firstNonFinite(tau);
     }
     const stateful = this.stateful;
+    // Stryker disable next-line EqualityOperator: stateful[length] is undefined, and so is every index written with it
     for (let k = 0; k < stateful.length; k++) {
       const f = stateful[k];
       // Finite (checked above); the same value in every row.
@@ -256,7 +265,7 @@ export class ObservationBuilder {
       const clip = this.clipBox[0];
       for (let r = 0, e = f; r < W; r++, e += F) {
         const x = (raw - this.mean[e]) / this.std[e];
-        out[offset + e] = x > clip ? clip : x < -clip ? -clip : x;
+        out[offset + e] = clipTo(x, clip);
       }
     }
     return out;
@@ -295,7 +304,7 @@ export class ObservationBuilder {
           let x = volumeMean === 0 ? 0 : volume[first + r] / volumeMean - 1;
           if (!Number.isFinite(x)) finite = false;
           x = (x - mean[e]) / std[e];
-          out[o] = x > clip ? clip : x < -clip ? -clip : x;
+          out[o] = clipTo(x, clip);
         }
         continue;
       }
@@ -304,7 +313,7 @@ export class ObservationBuilder {
         let x = price[first + r] / decisionClose - 1;
         if (!Number.isFinite(x)) finite = false;
         x = (x - mean[e]) / std[e];
-        out[o] = x > clip ? clip : x < -clip ? -clip : x;
+        out[o] = clipTo(x, clip);
       }
     }
     return finite;
@@ -321,14 +330,17 @@ export class ObservationBuilder {
     const count = n - from;
     // Per-element normalisation depends on the row a bar takes in the observation: keep the raw values.
     const raw = this.perElement ? new Float64Array(count * F) : null;
+    // Stryker disable next-line ConditionalExpression: under per-element normalisation the values are never read
     const values = new Float32Array(raw === null ? count * F : 0);
     const bad = new Uint8Array(count);
     const clip = this.clipBox[0];
+    // Stryker disable next-line EqualityOperator: sources[F] is undefined, not COLUMN
     for (let f = 0; f < F; f++) {
       if (this.sources[f] !== COLUMN) continue;
       const column = this.columns[f]!;
       const mean = this.mean[f];
       const std = this.std[f];
+      // Stryker disable next-line EqualityOperator: column[n] is undefined, marked bad past the end of `bad`, which ignores it
       for (let i = from; i < n; i++) {
         let x = column[i];
         if (!Number.isFinite(x)) {
@@ -340,10 +352,11 @@ export class ObservationBuilder {
           continue;
         }
         x = (x - mean) / std;
-        values[(i - from) * F + f] = x > clip ? clip : x < -clip ? -clip : x;
+        values[(i - from) * F + f] = clipTo(x, clip);
       }
     }
     const badPrefix = new Int32Array(count + 1);
+    // Stryker disable next-line EqualityOperator,ArithmeticOperator: a write past the end is ignored, and counting down instead of up tells a bad bar from a good one as well (only differences are compared)
     for (let k = 0; k < count; k++) badPrefix[k + 1] = badPrefix[k] + bad[k];
     return { from, values, raw, badPrefix };
   }
@@ -358,7 +371,7 @@ export class ObservationBuilder {
     for (let e = 0, f = 0; e < size; e++) {
       if (this.sources[f] === COLUMN) {
         const x = (raw[at + e] - mean[e]) / std[e];
-        out[offset + e] = x > clip ? clip : x < -clip ? -clip : x;
+        out[offset + e] = clipTo(x, clip);
       }
       if (++f === F) f = 0;
     }
@@ -447,7 +460,7 @@ export class ObservationBuilder {
       const e = firsts[g];
       const raw = this.sources[e % F] === POSITION ? state.position : state.unrealizedReturn;
       const x = (raw - this.mean[e]) / this.std[e];
-      out[offset + g] = x > clip ? clip : x < -clip ? -clip : x;
+      out[offset + g] = clipTo(x, clip);
     }
     return out;
   }
