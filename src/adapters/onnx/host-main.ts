@@ -280,17 +280,19 @@ function main(): void {
     // The first-layer split (src/adapters/onnx/split.ts): its sessions (trunk, head, and the trunk as a
     // convolution when there is one), created beside the model's.
     type ConvRequest = Omit<NonNullable<FirstLayerSplit['conv']>, 'runner'> & { session: number };
-    const s = req['split'] as { trunk: number; head: number; conv: ConvRequest | null; hidden: number[]; names: FirstLayerSplit['names']; samples: Float32Array[]; firstLayer: string } | undefined;
+    const s = req['split'] as
+      | { trunk: number | null; head: number; conv: ConvRequest | null; hidden: number[]; names: FirstLayerSplit['names']; samples: Float32Array[]; firstLayer: string }
+      | undefined;
     let split: { runner: FirstLayerSplit; result: InferencePath } | null = null;
     if (s) {
-      const trunk = sessions.get(s.trunk);
+      const trunk = s.trunk === null ? null : sessions.get(s.trunk);
       const head = sessions.get(s.head);
       const conv = s.conv === null ? null : sessions.get(s.conv.session);
-      if (!trunk || !head || conv === undefined) return { id: req.id, ok: false, kind: 'released', message: 'no such session' };
+      if (trunk === undefined || !head || conv === undefined || (trunk === null && conv === null)) return { id: req.id, ok: false, kind: 'released', message: 'no such session' };
       const { session: _, ...convMeta } = s.conv ?? { session: 0 };
       split = {
         runner: {
-          trunk: runnerOf(trunk),
+          trunk: trunk === null ? null : runnerOf(trunk),
           head: runnerOf(head),
           ...(conv === null ? {} : { conv: { runner: runnerOf(conv), ...(convMeta as Omit<ConvRequest, 'session'>) } }),
           hidden: s.hidden,

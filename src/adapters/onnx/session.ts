@@ -356,7 +356,7 @@ class HostedPolicyModel implements PolicyModel {
   private bytes: Uint8Array | null;
   private readonly threads: number;
   private readonly deviceId: number;
-  private split: { key: string; outcome: SplitOutcome; sessions: { trunk: HostSession; head: HostSession; conv: HostSession | null } | null; failed: string | null } | null = null;
+  private split: { key: string; outcome: SplitOutcome; sessions: { trunk: HostSession | null; head: HostSession; conv: HostSession | null } | null; failed: string | null } | null = null;
 
   constructor(
     session: HostSession,
@@ -433,21 +433,22 @@ class HostedPolicyModel implements PolicyModel {
         return { host: session.host, handle: reply['session'] as number, inputs: reply['inputs'] as TensorInfo[], outputs: reply['outputs'] as TensorInfo[] };
       };
       let trunk: HostSession | null = null;
+      let conv: HostSession | null = null;
       try {
-        trunk = await create(split.outcome.plan.trunk);
-        const head = await create(split.outcome.plan.head);
-        let conv: HostSession | null = null;
+        // The trunk as a convolution stands in for the direct trunk; without it (none, or onnxruntime
+        // refuses it) the trunk is computed directly.
         if (split.outcome.plan.conv !== null) {
-          // Without it the trunk is computed directly: not a reason to give up the split.
           conv = await create(split.outcome.plan.conv.bytes).catch((err: unknown) => {
             if (err instanceof SessionCreateError) return null;
             throw err;
           });
         }
-        split.sessions = { trunk, head, conv };
+        if (conv === null) trunk = await create(split.outcome.plan.trunk);
+        split.sessions = { trunk, head: await create(split.outcome.plan.head), conv };
       } catch (err) {
         if (!(err instanceof SessionCreateError)) throw err;
         if (trunk) await releaseSession(trunk, this.label);
+        if (conv) await releaseSession(conv, this.label);
         split.failed = `onnxruntime could not load the split models: ${cleanReason(err)}`;
         return { reason: split.failed };
       }
@@ -455,7 +456,7 @@ class HostedPolicyModel implements PolicyModel {
     const { plan } = split.outcome;
     return {
       request: {
-        trunk: split.sessions.trunk.handle,
+        trunk: split.sessions.trunk?.handle ?? null,
         head: split.sessions.head.handle,
         conv:
           split.sessions.conv === null || plan.conv === null
@@ -485,7 +486,7 @@ class HostedPolicyModel implements PolicyModel {
     const sessions = this.split?.sessions;
     this.split = null;
     if (sessions) {
-      await releaseSession(sessions.trunk, this.label);
+      if (sessions.trunk) await releaseSession(sessions.trunk, this.label);
       await releaseSession(sessions.head, this.label);
       if (sessions.conv) await releaseSession(sessions.conv, this.label);
     }
