@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { expectThrows } from './helpers/expect-throws.js';
 import {
   FEATURE_NAMES,
   INDICATOR_FEATURES,
@@ -312,7 +313,7 @@ describe('features of another symbol and of the feature graph', () => {
   it('a window or state feature is never a column, with or without a symbol; an unfetched symbol is an error', () => {
     expect(computeFeatureColumn(withOther, { name: 'close_rel', symbol: 'ETHUSD' })).toBeNull();
     expect(computeFeatureColumn(withOther, { name: 'position' })).toBeNull();
-    expect(() => computeFeatureColumn(own, { name: 'return', lag: 1, symbol: 'SOLUSD' })).toThrow("feature return(lag=1, symbol=SOLUSD) reads SOLUSD, whose bars were not fetched with TEST's");
+    expectThrows(() => computeFeatureColumn(own, { name: 'return', lag: 1, symbol: 'SOLUSD' }), "feature return(lag=1, symbol=SOLUSD) reads SOLUSD, whose bars were not fetched with TEST's");
   });
 
   it('otherSymbolGaps: the own bars the other symbol has no bar starting at', () => {
@@ -330,14 +331,15 @@ describe('features of another symbol and of the feature graph', () => {
     expect(featureSpan({ name: 'graph', column: 0, window: 7 })).toBe(7);
     expect(featureSpan({ name: 'graph', column: 0 })).toBe(1);
     expect(featureLabel({ name: 'graph', column: 1, window: 2 })).toBe('graph(column=1)');
-    expect(() => computeFeatureColumn(own, { name: 'graph', column: 0 })).toThrow(
+    expectThrows(
+      () => computeFeatureColumn(own, { name: 'graph', column: 0 }),
       "feature graph(column=0): the card's feature graph was not run on these TEST bars (src/app/feature-graph.ts attaches its columns)",
     );
-    expect(() => computeFeatureColumn(graphed, { name: 'graph', column: 2 })).toThrow('feature graph(column=2): feat.onnx computed 2 column(s) of 6 bars for a series of 6');
+    expectThrows(() => computeFeatureColumn(graphed, { name: 'graph', column: 2 }), 'feature graph(column=2): feat.onnx computed 2 column(s) of 6 bars for a series of 6');
     const short = { ...own, graph: { file: 'feat.onnx', sha256: 'x', columns: [k0.slice(0, 5)] } };
-    expect(() => computeFeatureColumn(short, { name: 'graph', column: 0 })).toThrow('feat.onnx computed 1 column(s) of 5 bars for a series of 6');
+    expectThrows(() => computeFeatureColumn(short, { name: 'graph', column: 0 }), 'feat.onnx computed 1 column(s) of 5 bars for a series of 6');
     const none = { ...own, graph: { file: 'feat.onnx', sha256: 'x', columns: [] } };
-    expect(() => computeFeatureColumn(none, { name: 'graph', column: 0 })).toThrow('feat.onnx computed 0 column(s) of 0 bars for a series of 6');
+    expectThrows(() => computeFeatureColumn(none, { name: 'graph', column: 0 }), 'feat.onnx computed 0 column(s) of 0 bars for a series of 6');
   });
 });
 
@@ -367,9 +369,9 @@ describe('the vocabulary: names, kinds, parameters, labels', () => {
   });
 
   it('emaSpan refuses a smoothing factor outside (0, 1]', () => {
-    expect(() => emaSpan(0)).toThrow('EMA smoothing factor must be in (0, 1], got 0');
-    expect(() => emaSpan(1.5)).toThrow(RangeError);
-    expect(() => emaSpan(NaN)).toThrow(RangeError);
+    expectThrows(() => emaSpan(0), 'EMA smoothing factor must be in (0, 1], got 0');
+    expectThrows(() => emaSpan(1.5), RangeError);
+    expectThrows(() => emaSpan(NaN), RangeError);
     // (1 − 0.5)^(L − 1) ≤ 1e-12: 0.5^40 = 9.1e-13 ≤ 1e-12 < 0.5^39 → L = 41
     expect(emaSpan(0.5)).toBe(41);
   });

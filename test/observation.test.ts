@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseCard, warmupBars, type PolicyCard } from '../src/core/card.js';
 import { PolicyGateError } from '../src/core/errors.js';
 import { convLayoutOf, FLAT_STATE, ObservationBuilder, stateColumnsOf, stateIndicesOf } from '../src/core/observation.js';
+import { expectThrows } from './helpers/expect-throws.js';
 import { hourlyFromCloses, readBtcBars, toPlain, truncate } from './reference/bars.js';
 import { refObservation, type RefCard } from './reference/features.js';
 
@@ -19,25 +20,6 @@ function card(observation: Record<string, unknown>, meanings = ['HOLD', 'BUY', '
 }
 
 const f32 = (xs: number[]) => Array.from(Float32Array.from(xs));
-
-/** Runs fn and returns what it threw, asserting it is an Error whose message matches (a thrown non-Error fails). */
-function expectThrows(fn: () => unknown, expected?: string | RegExp | (abstract new (...args: never[]) => Error)): Error {
-  let thrown: unknown;
-  let threw = false;
-  try {
-    fn();
-  } catch (err) {
-    threw = true;
-    thrown = err;
-  }
-  expect(threw, 'expected a throw').toBe(true);
-  expect(thrown).toBeInstanceOf(Error);
-  const err = thrown as Error;
-  if (typeof expected === 'string') expect(err.message).toContain(expected);
-  else if (expected instanceof RegExp) expect(err.message).toMatch(expected);
-  else if (expected !== undefined) expect(err).toBeInstanceOf(expected);
-  return err;
-}
 
 describe('ObservationBuilder on a hand-made series', () => {
   it('flattens W rows time-major, oldest first, state in every row', () => {
