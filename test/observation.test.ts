@@ -141,7 +141,10 @@ describe('ObservationBuilder on a hand-made series', () => {
     expect(Array.from(batch)).toEqual([...one(2), ...one(5)]);
     expectThrows(() => b.buildBatch([2, 5], new Float32Array(7)), RangeError);
     const withState = new ObservationBuilder(card({ features: ['return', 'position'] }), bars);
-    expectThrows(() => withState.buildBatch([2], new Float32Array(2)), /state features/);
+    expectThrows(
+      () => withState.buildBatch([2], new Float32Array(2)),
+      'TEST_1Hour.card.json: the observation uses state features (position / unrealized_return); build it step by step with the simulated position instead of in a batch',
+    );
   });
 
   it('locate names the feature and row of a flat index', () => {
@@ -694,6 +697,25 @@ describe('ObservationBuilder: the error path names the first bad value', () => {
         `TEST_1Hour.card.json: feature ${name} is Infinity at bar 2024-01-01T01:00:00.000Z in the observation for 2024-01-01T02:00:00.000Z`,
       );
     }
+  });
+
+  it('a non-finite open, high or low alone is named by its own feature', () => {
+    for (const [field, name] of [
+      ['open', 'open_rel'],
+      ['high', 'high_rel'],
+      ['low', 'low_rel'],
+    ] as const) {
+      const series = hourlyFromCloses([100, 110, 121, 110]);
+      (series[field] as Float64Array)[2] = Number.NaN;
+      const b = new ObservationBuilder(card({ window: 2, features: ['open_rel', 'high_rel', 'low_rel'].filter((f) => f !== name).concat(name) }), series);
+      expectThrows(() => b.build(3, FLAT_STATE, new Float32Array(6)), `feature ${name} is NaN at bar 2024-01-01T02:00:00.000Z`);
+    }
+  });
+
+  it('a zero-volume window gives volume_rel 0, so a bad value after it in the row is the one named', () => {
+    const series = hourlyFromCloses([100, 110, 0, 121], [0, 0, 0, 0]);
+    const b = new ObservationBuilder(card({ window: 2, features: ['volume_rel', 'log_return'] }), series);
+    expectThrows(() => b.build(2, FLAT_STATE, new Float32Array(4)), 'feature log_return(lag=1) is -Infinity at bar 2024-01-01T02:00:00.000Z');
   });
 
   it('volume_rel over a window holding a non-finite volume is named', () => {
