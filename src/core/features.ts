@@ -408,6 +408,7 @@ function computeColumn(bars: BarSeries, spec: FeatureSpec, shared: SharedSeries)
         const r = spec.returns === 'simple' ? shared.oneBarSimpleReturns() : shared.oneBarLogReturns();
         // The last p one-bar returns at τ are r[τ−p+1..τ]; r[0] does not exist, so τ ≥ p.
         let i = p;
+        // Stryker disable next-line EqualityOperator,ConditionalExpression,ArithmeticOperator: the four-bar and the one-bar loops compute the same bits, and a lane past the last bar is not stored (a typed array ignores the write)
         for (; i + 3 < n; i += 4) sampleStd4(r, i - p + 1, p, out, i, null, ddof);
         for (; i < n; i++) out[i] = sampleStd(r, i - p + 1, i + 1, ddof);
         return out;
@@ -415,6 +416,7 @@ function computeColumn(bars: BarSeries, spec: FeatureSpec, shared: SharedSeries)
       case 'rsi': {
         let i = p;
         // Four bars at a time: independent sums, each in the same order as one bar at a time.
+        // Stryker disable next-line EqualityOperator,ConditionalExpression,ArithmeticOperator: the four-bar and the one-bar loops compute the same bits, and a lane past the last bar is not stored (a typed array ignores the write)
         for (; i + 3 < n; i += 4) {
           let g0 = 0,
             g1 = 0,
@@ -459,6 +461,7 @@ function computeColumn(bars: BarSeries, spec: FeatureSpec, shared: SharedSeries)
       }
       case 'sma_ratio': {
         let i = p - 1;
+        // Stryker disable next-line EqualityOperator,ConditionalExpression,ArithmeticOperator: the four-bar and the one-bar loops compute the same bits, and a lane past the last bar is not stored (a typed array ignores the write)
         for (; i + 3 < n; i += 4) {
           let s0 = 0,
             s1 = 0,
@@ -487,6 +490,7 @@ function computeColumn(bars: BarSeries, spec: FeatureSpec, shared: SharedSeries)
         const beta = 1 - alpha;
         const span = 4 * p;
         let i = span - 1;
+        // Stryker disable next-line EqualityOperator,ConditionalExpression,ArithmeticOperator: the four-bar and the one-bar loops compute the same bits, and a lane past the last bar is not stored (a typed array ignores the write)
         for (; i + 3 < n; i += 4) {
           const start = i - span + 1;
           let s0 = 0,
@@ -526,6 +530,7 @@ function computeColumn(bars: BarSeries, spec: FeatureSpec, shared: SharedSeries)
       }
       case 'volume_z': {
         let i = p - 1;
+        // Stryker disable next-line EqualityOperator,ConditionalExpression,ArithmeticOperator: the four-bar and the one-bar loops compute the same bits, and a lane past the last bar is not stored (a typed array ignores the write)
         for (; i + 3 < n; i += 4) sampleStd4(v, i - p + 1, p, out, i, v, ddof);
         for (; i < n; i++) {
           const from = i - p + 1;
@@ -698,6 +703,7 @@ function wilderRsi(c: Float64Array, p: number, out: Float64Array): Float64Array 
   const loss = new Float64Array(n).fill(NaN);
   for (let i = 1; i < n; i++) {
     const d = c[i] - c[i - 1];
+    // Stryker disable next-line EqualityOperator: d = 0 gives 0 either way
     gain[i] = d > 0 ? d : 0;
     loss[i] = d < 0 ? -d : 0;
   }
