@@ -20,7 +20,7 @@
  * product (float32 sums of B terms); src/core/drive.ts checks the result against the direct trunk and the
  * full model before using it, and recomputes close decisions with the full model.
  */
-import { PbWriter } from './protobuf.js';
+import { floatValueInfo as valueInfo, PbWriter } from './protobuf.js';
 
 /** The observation layout the convolution needs (from the policy card). */
 export interface ConvLayout {
@@ -151,25 +151,6 @@ function node(op: string, inputs: string[], output: string, attrs: Uint8Array[] 
   w.string(4, op);
   for (const a of attrs) w.message(5, a);
   return w.finish();
-}
-
-function valueInfo(name: string, dims: (number | string)[]): Uint8Array {
-  const shape = new PbWriter();
-  for (const d of dims) {
-    const dim = new PbWriter();
-    if (typeof d === 'number') dim.int(1, d);
-    else dim.string(2, d);
-    shape.message(1, dim.finish());
-  }
-  const tensorType = new PbWriter();
-  tensorType.int(1, FLOAT);
-  tensorType.message(2, shape.finish());
-  const type = new PbWriter();
-  type.message(1, tensorType.finish());
-  const v = new PbWriter();
-  v.string(1, name);
-  v.message(2, type.finish());
-  return v.finish();
 }
 
 /**

@@ -164,3 +164,23 @@ const textDecoder = new TextDecoder('utf-8', { fatal: false });
 export function fieldText(buf: Uint8Array, f: PbField): string {
   return textDecoder.decode(buf.subarray(f.start, f.end));
 }
+
+/** A ValueInfoProto of a float32 tensor: its name and dimensions (a string is a symbolic dimension). */
+export function floatValueInfo(name: string, dims: readonly (number | string)[]): Uint8Array {
+  const shape = new PbWriter();
+  for (const d of dims) {
+    const dim = new PbWriter();
+    if (typeof d === 'number') dim.int(1, d);
+    else dim.string(2, d);
+    shape.message(1, dim.finish());
+  }
+  const tensorType = new PbWriter();
+  tensorType.int(1, 1); // TensorProto.FLOAT
+  tensorType.message(2, shape.finish());
+  const type = new PbWriter();
+  type.message(1, tensorType.finish());
+  const v = new PbWriter();
+  v.string(1, name);
+  v.message(2, type.finish());
+  return v.finish();
+}

@@ -32,7 +32,7 @@
  */
 import type { StateColumns } from '../../core/observation.js';
 import { buildConvTrunk, convCost, type ConvLayout, type ConvTrunkPlan } from './conv-trunk.js';
-import { fieldText, PbWriter, readFields, type PbField } from './protobuf.js';
+import { fieldText, floatValueInfo as valueInfo, PbWriter, readFields, type PbField } from './protobuf.js';
 
 /** Names of the split models' tensors (chosen so they cannot clash with an exporter's names). */
 export const SPLIT_NAMES = {
@@ -207,25 +207,6 @@ function tensorBytes(buf: Uint8Array, t: Tensor, count: number): Uint8Array | nu
     k += n;
   }
   return k === out.length ? out : null;
-}
-
-function valueInfo(name: string, dims: (number | string)[]): Uint8Array {
-  const shape = new PbWriter();
-  for (const d of dims) {
-    const dim = new PbWriter();
-    if (typeof d === 'number') dim.int(1, d);
-    else dim.string(2, d);
-    shape.message(1, dim.finish());
-  }
-  const tensorType = new PbWriter();
-  tensorType.int(1, FLOAT);
-  tensorType.message(2, shape.finish());
-  const type = new PbWriter();
-  type.message(1, tensorType.finish());
-  const v = new PbWriter();
-  v.string(1, name);
-  v.message(2, type.finish());
-  return v.finish();
 }
 
 function intAttr(name: string, value: number): Uint8Array {
