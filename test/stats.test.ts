@@ -10,7 +10,17 @@ import { describe, expect, it } from 'vitest';
 import { normalCdf, normalInv } from '../src/core/stats/normal.js';
 import { deflatedSharpe, expectedMaxSharpe, expectedMaxStandardNormal, minTrackRecordLength, probabilisticSharpe, returnMoments, sharpeVarianceTerm } from '../src/core/stats/psr.js';
 import { binomialTail, pairedTTest, signTest, studentTTwoSided } from '../src/core/stats/binomial.js';
-import { autoBlockLength, bootstrapSharpeAndReturn, mulberry32, quantileSorted, stationaryResample } from '../src/core/stats/bootstrap.js';
+import {
+  autoBlockLength,
+  blockLengthTable,
+  bootstrapSharpeAndReturn,
+  BUCKET_SHIFT,
+  geometricLength,
+  mulberry32,
+  quantileSorted,
+  stationaryBlocks,
+  stationaryResample,
+} from '../src/core/stats/bootstrap.js';
 
 describe('normal distribution', () => {
   // x → Φ(x) from Python: 0.5 * math.erfc(-x / math.sqrt(2))
@@ -340,6 +350,44 @@ describe('stationary block bootstrap', () => {
     }
     expect(covered / trials).toBeGreaterThan(0.8);
     expect(covered / trials).toBeLessThan(0.97);
+  });
+
+  it('the block-length table gives what the inversion formula gives, at every bucket edge and inside', () => {
+    const width = 2 ** BUCKET_SHIFT;
+    const rng = mulberry32(5);
+    for (const L of [1, 2, 3.5, 6, 17, 1000]) {
+      const logStay = Math.log(1 - 1 / L);
+      const table = blockLengthTable(L);
+      expect(table.length).toBe(2 ** (32 - BUCKET_SHIFT));
+      let computed = 0;
+      for (let k = 0; k < table.length; k++) {
+        if (table[k] === 0) {
+          computed++;
+          // Only where the length changes inside the bucket.
+          expect(geometricLength(k * width, logStay), `L ${L} bucket ${k}`).not.toBe(geometricLength(k * width + width - 1, logStay));
+          continue;
+        }
+        for (const x of [k * width, k * width + 1, k * width + width - 1, k * width + Math.floor(rng() * width)]) {
+          expect(table[k], `L ${L} x ${x}`).toBe(geometricLength(x, logStay));
+        }
+      }
+      // For the block lengths of real series (⌈T^⅓⌉: 17 for 4 320 bars) the lengths change inside few
+      // buckets, all near u = 0: the table answers nearly every draw.
+      if (L <= 17) expect(computed, `L ${L}`).toBeLessThan(table.length * 0.03);
+      if (L === 1) expect(computed).toBe(0);
+      // geometricLength is stationaryBlocks' inversion of the same draw: u = 1 − x/2³².
+      const lengths: number[] = [];
+      let draws = 0;
+      const seq = mulberry32(77);
+      const recorder = (): number => {
+        const u = seq();
+        if (draws++ % 2 === 1) lengths.push(geometricLength(Math.round(u * 4294967296), logStay));
+        return u;
+      };
+      const visited: number[] = [];
+      stationaryBlocks(1000, L, 1_000_000, recorder, (_start, len) => visited.push(len));
+      expect(visited.slice(0, -1)).toEqual(lengths.slice(0, visited.length - 1));
+    }
   });
 
   it('a series that is flat most of the time has no Sharpe interval (null with the reason), but a return interval', () => {

@@ -77,6 +77,37 @@ export function stationaryResample(n: number, meanBlockLength: number, rng: Rng,
   return out;
 }
 
+/**
+ * The length of a block drawn from the 32-bit output x: 1 + ⌊ln u / ln(1 − 1/L)⌋ with u = 1 − x/2³² ∈ (0, 1]
+ * (stationaryBlocks' inversion, with u from the same draw); 1 for L = 1.
+ */
+export function geometricLength(x: number, logStay: number): number {
+  return logStay === -Infinity ? 1 : 1 + Math.floor(Math.log(1 - x / 4294967296) / logStay);
+}
+
+/** Outputs x ∈ [0, 2³²) fall into 2^(32 − BUCKET_SHIFT) buckets of consecutive values. */
+export const BUCKET_SHIFT = 20;
+
+/**
+ * For each bucket of draws x, the block length geometricLength gives every x in it, or 0 where it is not
+ * the same for all of them. The length is non-decreasing in x: u = 1 − x/2³² is exact, and the logarithms
+ * of two neighbouring u differ by at least 2⁻³² (u ≤ 1) while Math.log errs by less than an ulp of
+ * |ln u| ≤ 22.2 (2⁻⁴⁸), so ln u is strictly decreasing in x; dividing by the negative ln(1 − 1/L) and
+ * flooring keep the order. A bucket whose first and last x give the same length therefore gives it for
+ * every x in between: the table returns exactly what the formula does, without a logarithm per block.
+ */
+export function blockLengthTable(blockLength: number): Int32Array {
+  const logStay = Math.log(1 - 1 / blockLength);
+  const buckets = 2 ** (32 - BUCKET_SHIFT);
+  const table = new Int32Array(buckets);
+  const width = 2 ** BUCKET_SHIFT;
+  for (let k = 0; k < buckets; k++) {
+    const first = geometricLength(k * width, logStay);
+    table[k] = first === geometricLength(k * width + width - 1, logStay) ? first : 0;
+  }
+  return table;
+}
+
 /** The q-quantile (0 ≤ q ≤ 1) of ascending `sorted` by linear interpolation (numpy "linear"). */
 export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
   const n = sorted.length;
@@ -163,6 +194,7 @@ export function bootstrapSharpeAndReturn(returns: ArrayLike<number>, opts: Boots
   if (!(blockLength >= 1)) throw new RangeError(`the mean block length must be ≥ 1, got ${blockLength}`);
   mulberry32(opts.seed); // checks the seed
   let a = opts.seed >>> 0;
+  const lengths = blockLengthTable(blockLength);
   const logStay = Math.log(1 - 1 / blockLength); // −Infinity for L = 1: every block has length 1
   for (let b = 0; b < opts.samples; b++) {
     let s = 0;
@@ -180,8 +212,11 @@ export function bootstrapSharpeAndReturn(returns: ArrayLike<number>, opts: Boots
       t = a;
       t = Math.imul(t ^ (t >>> 15), t | 1);
       t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      const u = 1 - ((t ^ (t >>> 14)) >>> 0) / 4294967296; // (0, 1]
-      const len = logStay === -Infinity ? 1 : 1 + Math.floor(Math.log(u) / logStay);
+      const x = (t ^ (t >>> 14)) >>> 0;
+      // The block length 1 + ⌊ln u / ln(1 − 1/L)⌋ of u = 1 − x/2³², read from the table where it is the
+      // same for every x of x's bucket (all but the last few buckets), else computed.
+      let len = lengths[x >>> BUCKET_SHIFT]!;
+      if (len === 0) len = geometricLength(x, logStay);
       const take = Math.min(left, len);
       const end = start + take;
       if (end <= n) {
