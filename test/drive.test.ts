@@ -18,6 +18,7 @@ import { parseConfigText } from '../src/config/load.js';
 import { parseCard } from '../src/core/card.js';
 import { bindModel, type SimulationJob } from '../src/core/drive.js';
 import { PolicyGateError } from '../src/core/errors.js';
+import { FLAT_STATE, ObservationBuilder } from '../src/core/observation.js';
 import type { ModelReport } from '../src/core/report.js';
 import type { Timeframe } from '../src/core/types.js';
 import { encodeModel } from '../src/devtools/onnx-writer.js';
@@ -113,6 +114,40 @@ describe('the loop in the onnxruntime process gives exactly the evaluation of th
     expect((inHost.error as Error).message).toMatch(/^model BTCUSD_2Hour: output value 1 is NaN/);
     expect((inHost.error as Error).message).toBe((here.error as Error).message);
     expect((inHost.error as PolicyGateError).subject).toBe((here.error as PolicyGateError).subject);
+  });
+});
+
+describe("the look-ahead audit's observations", () => {
+  it('come back from the onnxruntime process as its own builder built them on the whole series, and only when asked for', async () => {
+    const id = 'BTCUSD_1Hour';
+    const label = `${id}.onnx`;
+    const bytes = FILES[`${MODELS_DIR}/${id}.onnx`]!;
+    const card = parseCard(JSON.parse(dec(FILES[`${MODELS_DIR}/${id}.card.json`]!)), `${id}.card.json`, { symbol: 'BTCUSD', timeframe: '1Hour' });
+    const { bars } = await getBars({ symbol: 'BTCUSD', timeframe: '1Hour', assetClass: 'crypto', endMs: undefined, days: 0, warmupBars: 0 });
+    const model = await loadPolicyModel(bytes, { device: 'cpu', label });
+    try {
+      const costs = { feeBps: 25, slippageBps: 5, minTradeValue: 1, capital: 100_000, fill: 'next_open' as const, rebalanceBand: 0.05 };
+      const job: SimulationJob = {
+        label,
+        card: { ...card, golden: [] },
+        bars,
+        binding: bindModel(model, card, label),
+        simulations: [{ start: 3000, end: 3100, costs }],
+        periodsPerYear: 8760,
+      };
+      const builder = new ObservationBuilder(card, bars);
+      // Bars before, inside and after the simulated window, the last bar of the series among them.
+      const observe = [builder.firstValidIndex, 2000, 3050, bars.time.length - 1];
+      const asked = await model.simulate!({ ...job, observe });
+      const want = new Float32Array(observe.length * builder.size);
+      for (const [k, tau] of observe.entries()) builder.build(tau, FLAT_STATE, want, k * builder.size);
+      expect(asked.observations).toEqual(want);
+      const plain = await model.simulate!(job);
+      expect(plain.observations).toBeNull();
+      expect(plain.targets).toEqual(asked.targets);
+    } finally {
+      await model.release();
+    }
   });
 });
 

@@ -281,6 +281,36 @@ describe('features on real BTCUSD 1Hour bars agree with the naive reference', ()
   });
 });
 
+describe('columns from a first bar on', () => {
+  const btc = readBtcBars();
+  const every: FeatureSpec[] = [
+    ...SPECS,
+    { name: 'volatility', period: 5, returns: 'simple', ddof: 0 },
+    { name: 'rsi', period: 14, method: 'wilder' },
+    { name: 'ema_ratio', period: 12, adjust: true },
+    // The indicators with their defaults, as the card parser fills them in.
+    ...INDICATOR_FEATURES.map((name) => Object.fromEntries([['name', name], ...featureParams(name).flatMap((d) => (d.default === undefined ? [] : [[d.key, d.default]]))]) as FeatureSpec),
+  ];
+  // Each lane offset of the four-bar loops, the first bar of a span, and one past the series' end.
+  it.each([1, 2, 3, 4, 47, 50, 51, 6000, 6114, 6115])('from bar %i: the same bits from that bar on; the windowed features leave the bars before it NaN', (first) => {
+    const whole = computeFeatureColumns(btc, every);
+    const cut = computeFeatureColumns(btc, every, new Map(), first);
+    every.forEach((spec, f) => {
+      const a = whole[f]!;
+      const b = cut[f]!;
+      expect(b.length, featureLabel(spec)).toBe(a.length);
+      for (let i = first; i < a.length; i++) expect(Object.is(a[i], b[i]), `${featureLabel(spec)} at ${i}`).toBe(true);
+      const windowed =
+        ['log_return', 'return', 'volatility', 'rsi', 'sma_ratio', 'ema_ratio', 'volume_z'].includes(spec.name) &&
+        !(spec.name === 'rsi' && spec.method === 'wilder') &&
+        !(spec.name === 'ema_ratio' && spec.adjust !== undefined);
+      const before = Array.from(b.subarray(0, Math.min(first, b.length)));
+      if (windowed) expect(before.every(Number.isNaN), featureLabel(spec)).toBe(true);
+      else expect(before.map((x, i) => Object.is(x, a[i])).every(Boolean), featureLabel(spec)).toBe(true);
+    });
+  });
+});
+
 describe('features of another symbol and of the feature graph', () => {
   const H = 3_600_000;
   const T = Date.UTC(2024, 0, 1);

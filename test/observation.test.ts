@@ -469,6 +469,34 @@ describe('per-element normalisation (VecNormalize over stacked frames)', () => {
     expect(err({ var: [0, 1], epsilon: 0 })).toContain('observation.normalize.var[0] is 0 with epsilon 0');
   });
 
+  it('a builder told its first decision bar builds the same observations from it on, and refuses bars before it', () => {
+    const btc = readBtcBars();
+    const features = [
+      { name: 'log_return', lag: 3 },
+      { name: 'rsi', period: 14 },
+      { name: 'ema_ratio', period: 9 },
+      { name: 'close_rel' },
+      { name: 'volume_z', period: 24 },
+      'range',
+      { name: 'position' },
+    ];
+    for (const normalize of [undefined, { mean: Array.from({ length: 5 * 7 }, (_, k) => k * 1e-3), std: Array.from({ length: 5 * 7 }, (_, k) => 0.5 + k * 1e-2) }]) {
+      const c = parseCard(
+        { symbol: 'BTCUSD', timeframe: '1Hour', observation: { window: 5, features, ...(normalize ? { normalize } : {}), clip: 8 }, action: { meanings: ['HOLD', 'BUY'] } },
+        'c.card.json',
+      );
+      const whole = new ObservationBuilder(c, btc);
+      for (const from of [whole.firstValidIndex, 1000, 1001, 1002, 1003, btc.close.length - 1]) {
+        const cut = new ObservationBuilder(c, btc, { from });
+        for (const tau of [from, from + 1, from + 7, btc.close.length - 1].filter((t) => t < btc.close.length)) {
+          const state = { position: 0.5, unrealizedReturn: -0.01 };
+          expect(cut.build(tau, state, new Float32Array(cut.size)), `from ${from}, τ ${tau}`).toEqual(whole.build(tau, state, new Float32Array(whole.size)));
+        }
+        if (from > whole.firstValidIndex) expect(() => cut.build(from - 1, FLAT_STATE, new Float32Array(cut.size))).toThrow(`builds observations from bar ${from} on`);
+      }
+    }
+  });
+
   it('equals the float64 per-element formula on real bars, with window-relative and state features, every 13th bar', () => {
     const btc = readBtcBars();
     const plain = toPlain(btc);
@@ -672,7 +700,7 @@ describe('ObservationBuilder: bounds, messages and the column cache', () => {
     }
     // Only the most recent series keeps its columns: after another one, the first is recomputed.
     const other = hourlyFromCloses([1, 2, 3]);
-    new ObservationBuilder(c, other);
+    new ObservationBuilder(c, other).featureColumns();
     expect(new ObservationBuilder(c, series).featureColumns()[0]).not.toBe(previous[0]);
   });
 

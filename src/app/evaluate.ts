@@ -16,6 +16,7 @@ import { otherSymbolGaps } from '../core/features.js';
 import { inputError, errorMessage, PolicyGateError, RunInputError } from '../core/errors.js';
 import { evaluationWindow, ratingThresholdsOf, splitFolds, summarizeFolds } from '../core/folds.js';
 import { observedBarsPerTradingDay, periodsPerYear } from '../core/metrics.js';
+import { truncateSeries } from '../core/lookahead.js';
 import { ObservationBuilder } from '../core/observation.js';
 import { MAX_REPORT_TRADES, type FoldReport, type ModelReport, type TradeRecord, type WindowReport } from '../core/report.js';
 import { Simulation, type BacktestResult, type CostModel, type Trade } from '../core/simulate.js';
@@ -24,7 +25,7 @@ import { timeframeMs, type BarSeries, type DataQualityNote } from '../core/types
 import type { PolicyModel } from '../adapters/onnx/session.js';
 import { bindModel, infer, replayTargets, runSimulations, type Binding, type SimulationJob } from '../core/drive.js';
 import { writeFileAtomic } from './output.js';
-import { collectEvidence } from './evidence.js';
+import { auditBars, collectEvidence } from './evidence.js';
 import { openFeatureGraph, type CardFileReader, type FeatureGraph } from './feature-graph.js';
 
 /** Absolute tolerance of an inference golden vector, per value. */
@@ -90,6 +91,7 @@ async function checkGolden(
   bars: BarSeries,
   skipInference: boolean,
   makeBuilder: (card: PolicyCard, bars: BarSeries) => ObservationBuilder,
+  shortViews: boolean,
 ): Promise<{ flags: ('INFERENCE_MISMATCH' | 'OBSERVATION_MISMATCH')[]; messages: string[]; notes: string[]; observationChecked: number }> {
   const flags = new Set<'INFERENCE_MISMATCH' | 'OBSERVATION_MISMATCH'>();
   const messages: string[] = [];
@@ -133,7 +135,12 @@ async function checkGolden(
         continue;
       }
       checkedObservation++;
-      const built = builder.build(tau, g.state, new Float32Array(builder.size));
+      // From the bars of its warm-up alone (every built-in feature is a bit-exact function of its trailing
+      // span, which the look-ahead audit checks), so this process never computes every bar's features.
+      const from = tau - builder.firstValidIndex;
+      const built = shortViews
+        ? new ObservationBuilder(card, truncateSeries(bars, tau, from), { from: tau - from }).build(tau - from, g.state, new Float32Array(builder.size))
+        : builder.build(tau, g.state, new Float32Array(builder.size));
       const diff = compareObs(built, g.obs);
       if (diff !== null) {
         const first = builder.locate(diff.first);
@@ -309,6 +316,25 @@ async function withOtherSymbols(bars: BarSeries, card: PolicyCard, request: Bars
 }
 
 /**
+ * Bars `from` … end of `bars` as copies (a job carries only them), with the feature graph's columns cut
+ * the same way; other symbols' bars are kept whole (they are read by time, not by index).
+ */
+function barsFrom(bars: BarSeries, from: number): BarSeries {
+  return {
+    ...(bars.others === undefined ? {} : { others: bars.others }),
+    ...(bars.graph === undefined ? {} : { graph: { ...bars.graph, columns: bars.graph.columns.map((c) => c.slice(from)) } }),
+    symbol: bars.symbol,
+    timeframe: bars.timeframe,
+    time: bars.time.slice(from),
+    open: bars.open.slice(from),
+    high: bars.high.slice(from),
+    low: bars.low.slice(from),
+    close: bars.close.slice(from),
+    volume: bars.volume.slice(from),
+  };
+}
+
+/**
  * A golden output of another width than the output the card reads: the goldens were written from
  * another output (logits beside an action index, say), so the card is mis-set — not the export.
  */
@@ -451,7 +477,10 @@ export async function evaluateModel(report: ModelReport, model: PolicyModel, car
     const makeBuilder = plan.observationBuilder ?? ((c: PolicyCard, x: BarSeries) => new ObservationBuilder(c, x));
     const builder = makeBuilder(card, bars);
 
-    const golden = await checkGolden(model, b, card, builder, bars, plan.borrowedCard ?? false, makeBuilder);
+    // A feature graph's columns are attached to the whole series, and a builder given by the caller may not be
+    // a function of the trailing span: both are built on every bar, as the simulations read them.
+    const shortViews = bars.graph === undefined && plan.observationBuilder === undefined;
+    const golden = await checkGolden(model, b, card, builder, bars, plan.borrowedCard ?? false, makeBuilder, shortViews);
     report.notes.push(...golden.notes);
     if (golden.observationChecked === 0) {
       report.flags.push('NO_OBSERVATION_PARITY');
@@ -563,18 +592,29 @@ export async function evaluateModel(report: ModelReport, model: PolicyModel, car
     const stressedCosts: CostModel | null = m === null ? null : { ...costs, feeBps: costs.feeBps * m, slippageBps: costs.slippageBps * m };
     const stressSims = withEvidence && stressedCosts ? windows.slice(1).map((w) => new Simulation(bars, { start: w.start, end: w.end }, stressedCosts, { periodsPerYear: P })) : [];
     const all = [...sims, ...stressSims];
+    // The look-ahead audit's bars: their whole-series observations come back from where the loop runs.
+    const auditTaus = withEvidence ? auditBars(cfg, windows.slice(1), builder.firstValidIndex) : [];
+    let observed: { taus: number[]; rows: Float32Array } | null = null;
     if (model.simulate && !plan.observationBuilder && plan.drive !== 'here') {
+      // The onnxruntime process gets the bars from the first decision's warm-up on: every feature is a
+      // bit-exact function of its trailing span, so the observations are the same, computed on fewer bars.
+      const cut = Math.max(0, firstDecision - builder.firstValidIndex);
       const job: SimulationJob = {
         label,
         card: { ...card, golden: [] },
-        bars,
+        bars: cut === 0 ? bars : barsFrom(bars, cut),
         binding: b,
-        simulations: [...windows.map((w) => ({ start: w.start, end: w.end, costs })), ...windows.slice(1, 1 + stressSims.length).map((w) => ({ start: w.start, end: w.end, costs: stressedCosts! }))],
+        simulations: [
+          ...windows.map((w) => ({ start: w.start - cut, end: w.end - cut, costs })),
+          ...windows.slice(1, 1 + stressSims.length).map((w) => ({ start: w.start - cut, end: w.end - cut, costs: stressedCosts! })),
+        ],
         periodsPerYear: P,
+        ...(auditTaus.length > 0 ? { observe: auditTaus.map((t) => t - cut) } : {}),
       };
       const outcome = await model.simulate(job, { split: cfg.runtime.splitFirstLayer, samples: card.golden.map((g) => Float32Array.from(g.obs)) });
       replayTargets(all, outcome.targets, card, label);
       report.inference = outcome.inference;
+      if (outcome.observations !== null) observed = { taus: auditTaus, rows: outcome.observations };
     } else {
       await runSimulations(all, model, b, card, builder, label);
     }
@@ -597,12 +637,19 @@ export async function evaluateModel(report: ModelReport, model: PolicyModel, car
           bars,
           builder,
           // The audit's views are cut bars: the feature graph is run again on each of them.
-          makeBuilder: graph === null ? (x) => makeBuilder(card, x) : async (x) => makeBuilder(card, await graph.attach(x)),
+          // A view is built at its last bar alone (the default builder then computes only that observation's rows).
+          makeBuilder:
+            graph !== null
+              ? async (x) => makeBuilder(card, await graph.attach(x))
+              : plan.observationBuilder === undefined
+                ? (x) => new ObservationBuilder(card, x, { from: x.time.length - 1 })
+                : (x) => makeBuilder(card, x),
           foldWindows: windows.slice(1),
           foldResults,
           summary,
           stressed: stressedCosts ? { costs: stressedCosts, results: stressSims.map((s) => s.finish()) } : null,
           periodsPerYear: P,
+          observed,
         });
       }
     }

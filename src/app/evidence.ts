@@ -28,6 +28,39 @@ export interface EvidenceContext {
   /** The folds re-run at evidence.cost_stress.multiplier × fees and slippage (alongside the normal run); null when switched off. */
   stressed: { costs: CostModel; results: readonly BacktestResult[] } | null;
   periodsPerYear: number;
+  /**
+   * The observations the simulations' own builder built at auditBars(…) (bar-major, at FLAT_STATE), when
+   * the evaluation ran where the model runs; the audit then reads them instead of building them here.
+   */
+  observed?: { taus: readonly number[]; rows: Float32Array } | null;
+}
+
+/** The decision bars the look-ahead audit samples: seeded, among the walk-forward's decisions; none when it is off. */
+export function auditBars(config: Config, foldWindows: readonly { start: number; end: number }[], firstValidIndex: number): number[] {
+  const { samples, seed } = config.evidence.lookaheadAudit;
+  if (samples <= 0 || foldWindows.length === 0) return [];
+  const from = Math.max(firstValidIndex, Math.min(...foldWindows.map((w) => w.start)) - 1);
+  const to = Math.max(...foldWindows.map((w) => w.end)) - 1;
+  return sampleBars(from, to, samples, mulberry32(seed));
+}
+
+/**
+ * The observations of `builder`'s series at `observed.taus`, read from rows built elsewhere (the
+ * onnxruntime process's builder, on the same bars); any other bar or state is built by `builder`.
+ */
+function observedSource(builder: ObservationSource, observed: { taus: readonly number[]; rows: Float32Array }): ObservationSource {
+  const size = builder.size;
+  return {
+    size,
+    firstValidIndex: builder.firstValidIndex,
+    build(tau, state, out, offset = 0) {
+      const k = observed.taus.indexOf(tau);
+      if (k < 0 || state !== FLAT_STATE) return builder.build(tau, state, out, offset);
+      out.set(observed.rows.subarray(k * size, (k + 1) * size), offset);
+      return out;
+    },
+    ...(builder.locate ? { locate: (i: number) => builder.locate!(i) } : {}),
+  };
 }
 
 /** N for the deflated Sharpe ratio: configured, else the length of the model's training history. */
@@ -82,10 +115,10 @@ export async function collectEvidence(ctx: EvidenceContext): Promise<Evidence> {
   // Look-ahead audit at seeded decision bars of the walk-forward.
   const samples = ev.lookaheadAudit.samples;
   if (samples > 0 && ctx.foldWindows.length > 0) {
-    const from = Math.max(ctx.builder.firstValidIndex, Math.min(...ctx.foldWindows.map((w) => w.start)) - 1);
-    const to = Math.max(...ctx.foldWindows.map((w) => w.end)) - 1;
-    const taus = sampleBars(from, to, samples, mulberry32(ev.lookaheadAudit.seed));
-    const audit = await auditLookahead(ctx.bars, ctx.builder, ctx.makeBuilder, taus, { samples, seed: ev.lookaheadAudit.seed, state: FLAT_STATE });
+    const taus = auditBars(config, ctx.foldWindows, ctx.builder.firstValidIndex);
+    const observed = ctx.observed;
+    const full = observed && observed.rows.length === observed.taus.length * ctx.builder.size ? observedSource(ctx.builder, observed) : ctx.builder;
+    const audit = await auditLookahead(ctx.bars, full, ctx.makeBuilder, taus, { samples, seed: ev.lookaheadAudit.seed, state: FLAT_STATE });
     evidence.lookahead = audit;
     if (audit.mismatches > 0) {
       report.flags.push('LOOKAHEAD');

@@ -820,6 +820,18 @@ export interface SimulationJob {
   /** The simulations, in order: their bar windows and costs. */
   simulations: { start: number; end: number; costs: CostModel }[];
   periodsPerYear: number;
+  /**
+   * Decision bars whose observation (at FLAT_STATE) comes back with the targets: the look-ahead audit
+   * compares them, built from the whole series, with the same bars' observations built without the
+   * future, so policy-gate's own process never computes the features of every bar.
+   */
+  observe?: readonly number[];
+}
+
+/** What driveJob returns: the recorded targets, and the observations `job.observe` asked for (bar-major), or null. */
+export interface DrivenJob {
+  targets: Float64Array[];
+  observations: Float32Array | null;
 }
 
 /**
@@ -827,14 +839,18 @@ export interface SimulationJob {
  * simulation stepped to at each of its decisions, in order. Replaying those targets on simulations
  * made from the same bars, windows and costs reproduces them exactly (replayTargets).
  */
-export async function driveJob(job: SimulationJob, model: ModelRunner, split: { runner: FirstLayerSplit; result: InferencePath } | null = null): Promise<Float64Array[]> {
+export async function driveJob(job: SimulationJob, model: ModelRunner, split: { runner: FirstLayerSplit; result: InferencePath } | null = null): Promise<DrivenJob> {
   const { card, bars } = job;
   const builder = new ObservationBuilder(card, bars);
   const sims = job.simulations.map((s) => new Simulation(bars, { start: s.start, end: s.end }, s.costs, { periodsPerYear: job.periodsPerYear }));
   // The targets of each simulation, then its action codes (for the action histogram; see actionCode).
   const record = [...sims, ...sims].map((s) => new Float64Array(s.length));
   await runSimulations(sims, model, job.binding, card, builder, job.label, record, split);
-  return record;
+  const observe = job.observe ?? [];
+  if (observe.length === 0) return { targets: record, observations: null };
+  const observations = new Float32Array(observe.length * builder.size);
+  for (let k = 0; k < observe.length; k++) builder.build(observe[k]!, FLAT_STATE, observations, k * builder.size);
+  return { targets: record, observations };
 }
 
 /** Steps each simulation through the targets driveJob recorded for it. */

@@ -257,13 +257,13 @@ export function featureLabel(spec: FeatureSpec): string {
  * features are not per-bar values: their entry is `null` (see `featureKind`).
  * Identical specs share one (read-only) column; with `cache`, also with earlier calls that used it.
  */
-export function computeFeatureColumns(bars: BarSeries, features: readonly FeatureSpec[], cache: FeatureColumnCache = new Map()): (Float64Array | null)[] {
+export function computeFeatureColumns(bars: BarSeries, features: readonly FeatureSpec[], cache: FeatureColumnCache = new Map(), first = 0): (Float64Array | null)[] {
   let shared: SharedSeries | undefined;
   return features.map((spec) => {
     const key = featureLabel(spec);
     let column = cache.get(key);
     if (column === undefined) {
-      column = spec.symbol === undefined ? computeColumn(bars, spec, (shared ??= new SharedSeries(bars))) : otherSymbolColumn(bars, spec);
+      column = spec.symbol === undefined ? computeColumn(bars, spec, (shared ??= new SharedSeries(bars)), first) : otherSymbolColumn(bars, spec);
       cache.set(key, column);
     }
     return column;
@@ -377,7 +377,11 @@ export function utcWeekdayMonday0(timeMs: number): number {
   return (((day + 3) % 7) + 7) % 7;
 }
 
-function computeColumn(bars: BarSeries, spec: FeatureSpec, shared: SharedSeries): Float64Array | null {
+/**
+ * `first`: the first bar whose value is wanted. The windowed features (lags and periods) leave the bars
+ * before it NaN, each value being computed from its own trailing span; the others compute every bar.
+ */
+function computeColumn(bars: BarSeries, spec: FeatureSpec, shared: SharedSeries, first = 0): Float64Array | null {
   if (featureKind(spec) !== 'column') return null;
   if (spec.name === 'graph') return graphColumn(bars, spec);
   const n = bars.close.length;
@@ -386,8 +390,8 @@ function computeColumn(bars: BarSeries, spec: FeatureSpec, shared: SharedSeries)
 
   if (spec.name === 'log_return' || spec.name === 'return') {
     const k = spec.lag ?? 1;
-    if (spec.name === 'log_return') for (let i = k; i < n; i++) out[i] = Math.log(c[i] / c[i - k]);
-    else for (let i = k; i < n; i++) out[i] = c[i] / c[i - k] - 1;
+    if (spec.name === 'log_return') for (let i = Math.max(k, first); i < n; i++) out[i] = Math.log(c[i] / c[i - k]);
+    else for (let i = Math.max(k, first); i < n; i++) out[i] = c[i] / c[i - k] - 1;
     return out;
   }
 
@@ -407,14 +411,14 @@ function computeColumn(bars: BarSeries, spec: FeatureSpec, shared: SharedSeries)
       case 'volatility': {
         const r = spec.returns === 'simple' ? shared.oneBarSimpleReturns() : shared.oneBarLogReturns();
         // The last p one-bar returns at τ are r[τ−p+1..τ]; r[0] does not exist, so τ ≥ p.
-        let i = p;
+        let i = Math.max(p, first);
         // Stryker disable next-line EqualityOperator,ConditionalExpression,ArithmeticOperator: the four-bar and the one-bar loops compute the same bits, and a lane past the last bar is not stored (a typed array ignores the write)
         for (; i + 3 < n; i += 4) sampleStd4(r, i - p + 1, p, out, i, null, ddof);
         for (; i < n; i++) out[i] = sampleStd(r, i - p + 1, i + 1, ddof);
         return out;
       }
       case 'rsi': {
-        let i = p;
+        let i = Math.max(p, first);
         // Four bars at a time: independent sums, each in the same order as one bar at a time.
         // Stryker disable next-line EqualityOperator,ConditionalExpression,ArithmeticOperator: the four-bar and the one-bar loops compute the same bits, and a lane past the last bar is not stored (a typed array ignores the write)
         for (; i + 3 < n; i += 4) {
@@ -460,7 +464,7 @@ function computeColumn(bars: BarSeries, spec: FeatureSpec, shared: SharedSeries)
         return out;
       }
       case 'sma_ratio': {
-        let i = p - 1;
+        let i = Math.max(p - 1, first);
         // Stryker disable next-line EqualityOperator,ConditionalExpression,ArithmeticOperator: the four-bar and the one-bar loops compute the same bits, and a lane past the last bar is not stored (a typed array ignores the write)
         for (; i + 3 < n; i += 4) {
           let s0 = 0,
@@ -489,7 +493,7 @@ function computeColumn(bars: BarSeries, spec: FeatureSpec, shared: SharedSeries)
         const alpha = 2 / (p + 1);
         const beta = 1 - alpha;
         const span = 4 * p;
-        let i = span - 1;
+        let i = Math.max(span - 1, first);
         // Stryker disable next-line EqualityOperator,ConditionalExpression,ArithmeticOperator: the four-bar and the one-bar loops compute the same bits, and a lane past the last bar is not stored (a typed array ignores the write)
         for (; i + 3 < n; i += 4) {
           const start = i - span + 1;
@@ -529,7 +533,7 @@ function computeColumn(bars: BarSeries, spec: FeatureSpec, shared: SharedSeries)
         return out;
       }
       case 'volume_z': {
-        let i = p - 1;
+        let i = Math.max(p - 1, first);
         // Stryker disable next-line EqualityOperator,ConditionalExpression,ArithmeticOperator: the four-bar and the one-bar loops compute the same bits, and a lane past the last bar is not stored (a typed array ignores the write)
         for (; i + 3 < n; i += 4) sampleStd4(v, i - p + 1, p, out, i, v, ddof);
         for (; i < n; i++) {

@@ -160,7 +160,10 @@ export class ObservationBuilder {
   private readonly card: PolicyCard;
   private readonly bars: BarSeries;
   private readonly features: readonly FeatureSpec[];
-  private readonly columns: (Float64Array | null)[];
+  /** The feature columns, computed when first read (a builder used only on a few bars may never need them). */
+  private computedColumns: (Float64Array | null)[] | null = null;
+  /** The first decision bar this builder builds (constructor option `from`). */
+  private readonly decisionsFrom: number;
   private readonly sources: Uint8Array;
   /** Per observation element (W·F, time-major); rows repeat the per-feature values unless perElement. */
   private readonly mean: Float64Array;
@@ -178,7 +181,11 @@ export class ObservationBuilder {
   private prepared: PreparedRows | null = null;
   private stateGroups: StateColumns | null = null;
 
-  constructor(card: PolicyCard, bars: BarSeries) {
+  /**
+   * `opts.from`: the first decision bar this builder will build (default 0): the feature columns are then
+   * computed from that observation's first row on (a look-ahead audit's view is built at its last bar alone).
+   */
+  constructor(card: PolicyCard, bars: BarSeries, opts: { from?: number } = {}) {
     const { window, features, normalize, clip } = card.observation;
     this.card = card;
     this.bars = bars;
@@ -188,7 +195,10 @@ export class ObservationBuilder {
     this.size = window * features.length;
     this.length = bars.close.length;
     this.firstValidIndex = warmupBars(card);
-    this.columns = computeFeatureColumns(bars, features, columnCacheFor(bars));
+    this.decisionsFrom = Math.max(0, opts.from ?? 0);
+    // Columns that can be missing (a feature graph not run on these bars, another symbol's bars not
+    // fetched) are computed now, so a builder that cannot build says so when it is made.
+    if (features.some((f) => f.name === 'graph' || f.symbol !== undefined)) void this.columns;
     this.sources = Uint8Array.from(features, sourceOf);
     const indices = features.map((_, f) => f);
     this.windowed = Int32Array.from(indices.filter((f) => this.sources[f] >= OPEN_REL && this.sources[f] <= VOLUME_REL));
@@ -208,8 +218,14 @@ export class ObservationBuilder {
       else for (let i = 0; i < out.length; i++) out[i] = xs[i]!;
       return out;
     };
-    this.mean = expand(normalize?.mean, 0);
-    this.std = expand(normalize?.std, 1);
+    // Read-only and the same for every builder of this card (the look-ahead audit makes one per sampled bar).
+    let norm = expandedNormalize.get(card.observation);
+    if (norm === undefined || norm.normalize !== normalize || norm.mean.length !== window * F) {
+      norm = { normalize, mean: expand(normalize?.mean, 0), std: expand(normalize?.std, 1) };
+      expandedNormalize.set(card.observation, norm);
+    }
+    this.mean = norm.mean;
+    this.std = norm.std;
     this.clip = clip ?? Infinity;
     this.clipBox = Float64Array.of(this.clip);
   }
@@ -221,6 +237,16 @@ export class ObservationBuilder {
    */
   featureColumns(): readonly (Float64Array | null)[] {
     return this.columns;
+  }
+
+  /** Every feature's column over the whole series, computed on first use and kept. */
+  private get columns(): (Float64Array | null)[] {
+    if (this.computedColumns === null) {
+      const first = Math.max(0, this.decisionsFrom - this.window + 1);
+      // Columns cut at a first bar are this builder's own; whole ones are shared with the series' other builders.
+      this.computedColumns = first === 0 ? computeFeatureColumns(this.bars, this.features, columnCacheFor(this.bars)) : computeFeatureColumns(this.bars, this.features, new Map(), first);
+    }
+    return this.computedColumns;
   }
 
   /** Whether τ has a complete observation in this series. */
@@ -326,7 +352,7 @@ export class ObservationBuilder {
   private prepareRows(): PreparedRows {
     const F = this.featureCount;
     const n = this.length;
-    const from = Math.min(n, Math.max(0, this.firstValidIndex - this.window + 1));
+    const from = Math.min(n, Math.max(0, this.firstValidIndex - this.window + 1, this.decisionsFrom - this.window + 1));
     const count = n - from;
     // Per-element normalisation depends on the row a bar takes in the observation: keep the raw values.
     const raw = this.perElement ? new Float64Array(count * F) : null;
@@ -541,6 +567,9 @@ export class ObservationBuilder {
         this.card.file,
       );
     }
+    if (tau < this.decisionsFrom) {
+      throw new RangeError(`${this.card.file}: this builder builds observations from bar ${this.decisionsFrom} on, not at ${tau}`);
+    }
   }
 
   private nonFinite(tau: number, bar: number, feature: number, value: number): Error {
@@ -563,6 +592,9 @@ interface PreparedRows {
   /** badPrefix[k] = number of bars among from … from + k − 1 with a non-finite column value. */
   badPrefix: Int32Array;
 }
+
+/** The normalisation of each observation element, per card (its observation section, which is never changed). */
+const expandedNormalize = new WeakMap<PolicyCard['observation'], { normalize: PolicyCard['observation']['normalize']; mean: Float64Array; std: Float64Array }>();
 
 /**
  * Feature columns of the most recent BarSeries object, valid while its bars are unchanged (compared

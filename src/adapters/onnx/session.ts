@@ -106,6 +106,8 @@ export interface SimulationOutcome {
   /** The target of each simulation at each decision, then the action codes (driveJob's record). */
   targets: Float64Array[];
   inference: InferencePath;
+  /** The observations at the job's `observe` bars (bar-major, at FLAT_STATE), or null when none were asked for. */
+  observations: Float32Array | null;
 }
 
 /** What a feature graph is run on: the bars, from bar `from` (or only `rows`), `batch` windows per run (default 1). */
@@ -512,7 +514,12 @@ class HostedPolicyModel implements PolicyModel {
       throw new Error(`${this.label}: the onnxruntime host refused the request: ${reply.message ?? reply.kind}`);
     }
     const inference = (reply['inference'] as InferencePath | undefined) ?? { path: 'full', reason: 'reason' in split ? split.reason : null, rows: 0, recomputed: 0 };
-    return { targets: reply['targets'] as Float64Array[], inference };
+    const observations = (reply['observations'] as Float32Array | null | undefined) ?? null;
+    const observe = job.observe?.length ?? 0;
+    if (observe > 0 && observations?.length !== observe * job.card.observation.window * job.card.observation.features.length) {
+      throw new Error(`${this.label}: the onnxruntime host returned ${observations?.length ?? 0} observation values for ${observe} audited bars`);
+    }
+    return { targets: reply['targets'] as Float64Array[], inference, observations };
   }
 
   async features(req: FeatureGraphRequest): Promise<Float64Array[]> {
