@@ -11,12 +11,12 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { evaluateModel, type BarsProvider } from '../src/app/evaluate.js';
 import { loadBarsFromDir } from '../src/adapters/bars/csv.js';
 import { loadPolicyModel } from '../src/adapters/onnx/session.js';
-import { ortHostStats, setOrtHostDeadlineClockForTests, setOrtHostFaultsForTests, shutdownOrtHost } from '../src/adapters/onnx/host.js';
+import { ortHostRunCounts, ortHostStats, setOrtHostDeadlineClockForTests, setOrtHostFaultsForTests, shutdownOrtHost } from '../src/adapters/onnx/host.js';
 import { manualClock } from './helpers/deadline-clock.js';
 import { defaultConfig } from '../src/config/schema.js';
 import { parseConfigText } from '../src/config/load.js';
 import { parseCard } from '../src/core/card.js';
-import { bindModel, type SimulationJob } from '../src/core/drive.js';
+import { bindModel, infer, type SimulationJob } from '../src/core/drive.js';
 import { PolicyGateError } from '../src/core/errors.js';
 import { FLAT_STATE, ObservationBuilder } from '../src/core/observation.js';
 import type { ModelReport } from '../src/core/report.js';
@@ -148,6 +148,59 @@ describe("the look-ahead audit's observations", () => {
     } finally {
       await model.release();
     }
+  });
+});
+
+describe("the onnxruntime process's inference calls", () => {
+  it("give the same outputs through the session's handler (the default) as through onnxruntime's public run", async () => {
+    const id = 'BTCUSD_1Hour';
+    const label = `${id}.onnx`;
+    const bytes = FILES[`${MODELS_DIR}/${id}.onnx`]!;
+    const card = parseCard(JSON.parse(dec(FILES[`${MODELS_DIR}/${id}.card.json`]!)), `${id}.card.json`, { symbol: 'BTCUSD', timeframe: '1Hour' });
+    const { bars } = await getBars({ symbol: 'BTCUSD', timeframe: '1Hour', assetClass: 'crypto', endMs: undefined, days: 0, warmupBars: 0 });
+    const costs = { feeBps: 25, slippageBps: 5, minTradeValue: 1, capital: 100_000, fill: 'next_open' as const, rebalanceBand: 0.05 };
+    const builder = new ObservationBuilder(card, bars);
+    const obs = new Float32Array(3 * builder.size);
+    for (let k = 0; k < 3; k++) builder.build(3000 + 7 * k, { position: k / 2, unrealizedReturn: 0.01 * k }, obs, k * builder.size);
+    const runOnce = async () => {
+      await shutdownOrtHost();
+      const model = await loadPolicyModel(bytes, { device: 'cpu', label });
+      try {
+        const b = bindModel(model, card, label);
+        const job: SimulationJob = {
+          label,
+          card: { ...card, golden: [] },
+          bars,
+          binding: b,
+          simulations: [
+            { start: 3000, end: 3300, costs },
+            { start: 3100, end: 3200, costs },
+          ],
+          periodsPerYear: 8760,
+        };
+        const outcome = await model.simulate!(job);
+        const { out } = await infer(model, b, card, obs, 3, null);
+        return { targets: outcome.targets, inference: outcome.inference, out, runs: await ortHostRunCounts() };
+      } finally {
+        await model.release();
+      }
+    };
+    const viaHandler = await runOnce();
+    process.env['POLICY_GATE_ORT_PUBLIC_RUN'] = '1';
+    let viaPublic: Awaited<ReturnType<typeof runOnce>>;
+    try {
+      viaPublic = await runOnce();
+    } finally {
+      delete process.env['POLICY_GATE_ORT_PUBLIC_RUN'];
+      await shutdownOrtHost();
+    }
+    expect(viaHandler.inference.path).toBe('split');
+    // Hundreds of head calls, the self-check's and the golden-style call: each through the path asked for.
+    expect(viaHandler.runs.handler).toBeGreaterThan(300);
+    expect(viaHandler.runs.public).toBe(0);
+    expect(viaPublic.runs).toEqual({ handler: 0, public: viaHandler.runs.handler });
+    expect({ ...viaPublic, runs: null }).toEqual({ ...viaHandler, runs: null });
+    expect(viaHandler.out.length).toBe(3 * (card.action.type === 'discrete' ? card.action.meanings.length : 1));
   });
 });
 

@@ -153,22 +153,15 @@ function node(op: string, inputs: string[], output: string, attrs: Uint8Array[] 
   return w.finish();
 }
 
-/**
- * The convolution trunk for `layers` (every first layer of the model), or null when the layout gives it
- * nothing to do (no column features). `header` is the original ModelProto's fields but the graph
- * (ir_version, opset imports), so the model runs under the same opset.
- */
-export function buildConvTrunk(layers: readonly ConvLayer[], layout: ConvLayout, header: Uint8Array): ConvTrunkPlan | null {
-  const { window: Wn, features: F, column, windowed } = layout;
-  const Fc = column.length;
-  const Fw = windowed.length;
-  if (Fc === 0 || layers.length === 0) return null;
-  const Hmax = Math.max(...layers.map((l) => l.H));
-  const B = convBlock(Wn, Fc, Hmax);
-  if (B === 0) return null;
+/** The transforms of a block of B bars and a window of W, shared by every model with that block and window. */
+const TRANSFORMS = new Map<string, { fwdCos: Float32Array; fwdSin: Float32Array; taps: Float32Array; inv: Float32Array }>();
+
+function transforms(B: number, Wn: number): { fwdCos: Float32Array; fwdSin: Float32Array; taps: Float32Array; inv: Float32Array } {
+  const key = `${B}:${Wn}`;
+  const known = TRANSFORMS.get(key);
+  if (known !== undefined) return known;
   const K = B / 2 + 1;
   const M = B - Wn + 1;
-
   // The transforms, in float64 then rounded once: forward cos and −sin [B, K] (X̂ = Σ x e^{−iθ}); the
   // taps' [2K, W] (rows cos, then −sin: Â's real and imaginary parts); the inverse [M, 2K] with the
   // real-signal weights (1 at k = 0 and B/2, else 2) / B, against the real parts, then the imaginary.
@@ -196,6 +189,30 @@ export function buildConvTrunk(layers: readonly ConvLayer[], layout: ConvLayout,
       inv[m * 2 * K + K + k] = -wk * Math.sin(angle(m, k));
     }
   }
+  const made = { fwdCos, fwdSin, taps, inv };
+  // Read-only from here on (they become initialisers of the models built from them). A few shapes at most.
+  if (TRANSFORMS.size >= 4) TRANSFORMS.delete(TRANSFORMS.keys().next().value!);
+  TRANSFORMS.set(key, made);
+  return made;
+}
+
+/**
+ * The convolution trunk for `layers` (every first layer of the model), or null when the layout gives it
+ * nothing to do (no column features). `header` is the original ModelProto's fields but the graph
+ * (ir_version, opset imports), so the model runs under the same opset.
+ */
+export function buildConvTrunk(layers: readonly ConvLayer[], layout: ConvLayout, header: Uint8Array): ConvTrunkPlan | null {
+  const { window: Wn, features: F, column, windowed } = layout;
+  const Fc = column.length;
+  const Fw = windowed.length;
+  if (Fc === 0 || layers.length === 0) return null;
+  const Hmax = Math.max(...layers.map((l) => l.H));
+  const B = convBlock(Wn, Fc, Hmax);
+  if (B === 0) return null;
+  const K = B / 2 + 1;
+  const M = B - Wn + 1;
+
+  const { fwdCos, fwdSin, taps, inv } = transforms(B, Wn);
 
   const g: Parts = [];
   const small = (n: number, bytes: Uint8Array): void => void g.push(...field(n, [bytes]));
