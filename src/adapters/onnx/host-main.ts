@@ -210,12 +210,21 @@ type RunResult = { ok: true; outputs: { output: number; dims: readonly number[];
 /** What setImmediate returns, for the synchronous stand-in below. */
 const IMMEDIATE = { ref: () => IMMEDIATE, unref: () => IMMEDIATE, hasRef: () => false };
 
+/** What onnxruntime-node's session handler (InferenceSession's `handler`) offers: the native run, raw. */
+interface SessionHandler {
+  run(feeds: Record<string, Tensor>, fetches: Record<string, null>, options: Record<string, never>): Promise<Record<string, Tensor>>;
+}
+
 /**
- * session.run without the event-loop turn: onnxruntime-node's session handler calls the native run
- * from a setImmediate callback, a turn of the event loop per call (15–20 µs of CPU on a small model,
- * as much as the head of a split model computes). This process serves one request at a time and has
- * nothing else to run on that turn, so while run() starts, setImmediate calls back at once: the same
- * native call on the same inputs, and the same result or error, through the same promise.
+ * session.run without the event-loop turn and the wrapping around it: onnxruntime-node's session handler
+ * calls the native run from a setImmediate callback, a turn of the event loop per call, and
+ * onnxruntime-common's run checks the feeds again and wraps each output in a new Tensor — together
+ * 15–30 µs of CPU per call, more than the head of a split model computes. This process serves one
+ * request at a time and has nothing else to run on that turn, so while the call starts, setImmediate calls
+ * back at once; and the feeds were checked against the session's inputs before (prepareRun), so the
+ * handler's run is called directly where the session has one (onnxruntime-node 1.30: its `handler` field),
+ * else the public run. The same native call on the same inputs either way: the same outputs (each read as
+ * { type, dims, data }) or the same error.
  */
 function runNow(session: InferenceSession, feeds: Record<string, Tensor>, names: readonly string[]): Promise<Record<string, Tensor>> {
   const saved = globalThis.setImmediate;
@@ -224,11 +233,24 @@ function runNow(session: InferenceSession, feeds: Record<string, Tensor>, names:
     return IMMEDIATE;
   }) as unknown as typeof setImmediate;
   try {
+    const handler = (session as unknown as { handler?: Partial<SessionHandler> }).handler;
+    if (directRuns && typeof handler?.run === 'function') {
+      runCounts.handler++;
+      const fetches: Record<string, null> = {};
+      for (const name of names) fetches[name] = null;
+      return handler.run(feeds, fetches, {});
+    }
+    runCounts.public++;
     return session.run(feeds, names);
   } finally {
     globalThis.setImmediate = saved;
   }
 }
+
+/** Whether runNow calls the session handler directly (a test seam: POLICY_GATE_ORT_PUBLIC_RUN=1 keeps the public run). */
+const directRuns = process.env['POLICY_GATE_ORT_PUBLIC_RUN'] !== '1';
+/** Inference calls made through the handler and through the public run (the stats request reports them). */
+const runCounts = { handler: 0, public: 0 };
 
 function main(): void {
   // It starts while onnxruntime loads; the host says it is ready only when both are.
@@ -442,7 +464,7 @@ function main(): void {
         return { id: req.id, ok: true };
       }
       case 'stats':
-        return { id: req.id, ok: true, sessions: sessions.size, maxRssKiB: process.resourceUsage().maxRSS };
+        return { id: req.id, ok: true, sessions: sessions.size, maxRssKiB: process.resourceUsage().maxRSS, runs: runCounts };
       default:
         return { id: req.id, ok: false, kind: 'protocol', message: `unknown request ${JSON.stringify(req.op)}` };
     }

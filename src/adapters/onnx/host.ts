@@ -93,7 +93,7 @@ const TAIL_BYTES = 4096;
  * onnxruntime settings of a GPU runner. Matched case-insensitively (Windows names are).
  */
 const KEEP =
-  /^(RUNNER_TRACKING_ID|PATH|PATHEXT|HOME|USERPROFILE|TMPDIR|TMP|TEMP|LANG|LANGUAGE|LC_[A-Z0-9_]+|TZ|SYSTEMROOT|WINDIR|COMSPEC|SYSTEMDRIVE|PROGRAMDATA|PROGRAMFILES|PROCESSOR_[A-Z0-9_]+|NUMBER_OF_PROCESSORS|LD_LIBRARY_PATH|DYLD_LIBRARY_PATH|DYLD_FALLBACK_LIBRARY_PATH|CUDA_[A-Z0-9_]+|CUDNN_[A-Z0-9_]+|NVIDIA_[A-Z0-9_]+|OMP_[A-Z0-9_]+|MKL_[A-Z0-9_]+|ORT_[A-Z0-9_]+)$/i;
+  /^(RUNNER_TRACKING_ID|PATH|PATHEXT|HOME|USERPROFILE|TMPDIR|TMP|TEMP|LANG|LANGUAGE|LC_[A-Z0-9_]+|TZ|SYSTEMROOT|WINDIR|COMSPEC|SYSTEMDRIVE|PROGRAMDATA|PROGRAMFILES|PROCESSOR_[A-Z0-9_]+|NUMBER_OF_PROCESSORS|LD_LIBRARY_PATH|DYLD_LIBRARY_PATH|DYLD_FALLBACK_LIBRARY_PATH|CUDA_[A-Z0-9_]+|CUDNN_[A-Z0-9_]+|NVIDIA_[A-Z0-9_]+|OMP_[A-Z0-9_]+|MKL_[A-Z0-9_]+|ORT_[A-Z0-9_]+|POLICY_GATE_ORT_PUBLIC_RUN)$/i;
 /** Names that look like credentials are dropped even when the allowlist matches (e.g. CUDA_..._TOKEN). */
 const SECRET_NAME = /TOKEN|SECRET|PASSW|CREDENTIAL|PRIVATE|API_?KEY|AUTH|APCA|ALPACA/i;
 
@@ -675,4 +675,17 @@ export async function ortHostPeakRssKiB(): Promise<number | null> {
     if (reply.ok) total = (total ?? 0) + Number(reply['maxRssKiB']);
   }
   return total;
+}
+
+/** Inference calls the running onnxruntime processes made through a session's handler and through its public run. */
+export async function ortHostRunCounts(): Promise<{ handler: number; public: number }> {
+  const counts = { handler: 0, public: 0 };
+  for (const host of slots.values()) {
+    if (!host.alive) continue;
+    const reply = await host.request({ op: 'stats' }, { label: 'onnxruntime', what: 'inspecting', timeoutMs: 10_000 });
+    const runs = reply.ok ? (reply['runs'] as { handler: number; public: number } | undefined) : undefined;
+    counts.handler += runs?.handler ?? 0;
+    counts.public += runs?.public ?? 0;
+  }
+  return counts;
 }
