@@ -123,14 +123,19 @@ async function measure(spec: string): Promise<void> {
     if (f) hosts.set(pid, f);
   }
   await shutdownOrtHost();
-  const reportMiB = Buffer.byteLength(JSON.stringify(report)) / MiB;
+  // The parent's figures first: the size below is measured model by model, never as one string of the
+  // whole report (261 MiB at 500 models), which would itself be the run's peak.
+  const parent = procFigures('self') ?? { pid: process.pid, cpuS: process.cpuUsage().user / 1e6, peakMiB: process.resourceUsage().maxRSS / 1024 };
+  let reportBytes = Buffer.byteLength(JSON.stringify({ ...report, models: [] })) + Math.max(0, report.models.length - 1);
+  for (const m of report.models) reportBytes += Buffer.byteLength(JSON.stringify(m));
+  const reportMiB = reportBytes / MiB;
   const decisions: Record<string, number> = {};
   for (const m of report.models) decisions[m.decision?.tier ?? 'none'] = (decisions[m.decision?.tier ?? 'none'] ?? 0) + 1;
   const out: Soak = {
     models: report.models.length,
     bars: 0,
     wallS,
-    parent: procFigures('self') ?? { pid: process.pid, cpuS: process.cpuUsage().user / 1e6, peakMiB: process.resourceUsage().maxRSS / 1024 },
+    parent,
     rssSteps,
     reportMiB,
     hosts: [...hosts.values()],
