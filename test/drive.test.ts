@@ -117,16 +117,20 @@ describe('the loop in the onnxruntime process gives exactly the evaluation of th
   });
 });
 
+/** The example's position-aware hourly model, its card, all its bars and the default costs. */
+async function hourlyExample() {
+  const id = 'BTCUSD_1Hour';
+  const card = parseCard(JSON.parse(dec(FILES[`${MODELS_DIR}/${id}.card.json`]!)), `${id}.card.json`, { symbol: 'BTCUSD', timeframe: '1Hour' });
+  const { bars } = await getBars({ symbol: 'BTCUSD', timeframe: '1Hour', assetClass: 'crypto', endMs: undefined, days: 0, warmupBars: 0 });
+  const costs = { feeBps: 25, slippageBps: 5, minTradeValue: 1, capital: 100_000, fill: 'next_open' as const, rebalanceBand: 0.05 };
+  return { label: `${id}.onnx`, bytes: FILES[`${MODELS_DIR}/${id}.onnx`]!, card, bars, costs };
+}
+
 describe("the look-ahead audit's observations", () => {
   it('come back from the onnxruntime process as its own builder built them on the whole series, and only when asked for', async () => {
-    const id = 'BTCUSD_1Hour';
-    const label = `${id}.onnx`;
-    const bytes = FILES[`${MODELS_DIR}/${id}.onnx`]!;
-    const card = parseCard(JSON.parse(dec(FILES[`${MODELS_DIR}/${id}.card.json`]!)), `${id}.card.json`, { symbol: 'BTCUSD', timeframe: '1Hour' });
-    const { bars } = await getBars({ symbol: 'BTCUSD', timeframe: '1Hour', assetClass: 'crypto', endMs: undefined, days: 0, warmupBars: 0 });
+    const { label, bytes, card, bars, costs } = await hourlyExample();
     const model = await loadPolicyModel(bytes, { device: 'cpu', label });
     try {
-      const costs = { feeBps: 25, slippageBps: 5, minTradeValue: 1, capital: 100_000, fill: 'next_open' as const, rebalanceBand: 0.05 };
       const job: SimulationJob = {
         label,
         card: { ...card, golden: [] },
@@ -153,12 +157,7 @@ describe("the look-ahead audit's observations", () => {
 
 describe("the onnxruntime process's inference calls", () => {
   it("give the same outputs through the session's handler (the default) as through onnxruntime's public run", async () => {
-    const id = 'BTCUSD_1Hour';
-    const label = `${id}.onnx`;
-    const bytes = FILES[`${MODELS_DIR}/${id}.onnx`]!;
-    const card = parseCard(JSON.parse(dec(FILES[`${MODELS_DIR}/${id}.card.json`]!)), `${id}.card.json`, { symbol: 'BTCUSD', timeframe: '1Hour' });
-    const { bars } = await getBars({ symbol: 'BTCUSD', timeframe: '1Hour', assetClass: 'crypto', endMs: undefined, days: 0, warmupBars: 0 });
-    const costs = { feeBps: 25, slippageBps: 5, minTradeValue: 1, capital: 100_000, fill: 'next_open' as const, rebalanceBand: 0.05 };
+    const { label, bytes, card, bars, costs } = await hourlyExample();
     const builder = new ObservationBuilder(card, bars);
     const obs = new Float32Array(3 * builder.size);
     for (let k = 0; k < 3; k++) builder.build(3000 + 7 * k, { position: k / 2, unrealizedReturn: 0.01 * k }, obs, k * builder.size);
