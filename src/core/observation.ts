@@ -335,6 +335,18 @@ export class ObservationBuilder {
         continue;
       }
       const price = source === OPEN_REL ? open : source === HIGH_REL ? high : source === LOW_REL ? low : close;
+      if (!this.perElement) {
+        // Every row of the feature has its mean and std (the same values as mean[e], std[e] below, read once).
+        const m = mean[f];
+        const sd = std[f];
+        for (let r = 0, o = at; r < W; r++, o += stride) {
+          let x = price[first + r] / decisionClose - 1;
+          if (!Number.isFinite(x)) finite = false;
+          x = (x - m) / sd;
+          out[o] = clipTo(x, clip);
+        }
+        continue;
+      }
       for (let r = 0, e = f, o = at; r < W; r++, e += F, o += stride) {
         let x = price[first + r] / decisionClose - 1;
         if (!Number.isFinite(x)) finite = false;
