@@ -20,7 +20,7 @@
  * product (float32 sums of B terms); src/core/drive.ts checks the result against the direct trunk and the
  * full model before using it, and recomputes close decisions with the full model.
  */
-import { floatValueInfo as valueInfo, PbWriter } from './protobuf.js';
+import { floatValueInfo as valueInfo, lenField, PbWriter, type Parts } from './protobuf.js';
 
 /** The observation layout the convolution needs (from the policy card). */
 export interface ConvLayout {
@@ -93,26 +93,13 @@ export function convCost(layout: ConvLayout, hidden: number): { conv: number; di
   };
 }
 
-type Parts = Uint8Array[];
-
-function varint(v: number): Uint8Array {
-  const w = new PbWriter();
-  w.varint(v);
-  return w.finish();
-}
-
-/** A length-delimited field of `parts`, which are not copied until the model is joined. */
-function field(n: number, parts: Parts): Parts {
-  return [varint(n * 8 + 2), varint(parts.reduce((a, p) => a + p.length, 0)), ...parts];
-}
-
 /** A float32 TensorProto whose data is `data`'s bytes (raw little-endian float32, as ONNX stores it). */
 function tensor(name: string, dims: number[], data: Float32Array | Uint8Array): Parts {
   const w = new PbWriter();
   for (const d of dims) w.int(1, d);
   w.int(2, FLOAT);
   w.string(8, name);
-  return [w.finish(), ...field(9, [data instanceof Uint8Array ? data : new Uint8Array(data.buffer, data.byteOffset, data.byteLength)])];
+  return [w.finish(), ...lenField(9, [data instanceof Uint8Array ? data : new Uint8Array(data.buffer, data.byteOffset, data.byteLength)])];
 }
 
 function int64Tensor(name: string, dims: number[], values: ArrayLike<number>): Uint8Array {
@@ -215,9 +202,9 @@ export function buildConvTrunk(layers: readonly ConvLayer[], layout: ConvLayout,
   const { fwdCos, fwdSin, taps, inv } = transforms(B, Wn);
 
   const g: Parts = [];
-  const small = (n: number, bytes: Uint8Array): void => void g.push(...field(n, [bytes]));
+  const small = (n: number, bytes: Uint8Array): void => void g.push(...lenField(n, [bytes]));
   small(2, new TextEncoder().encode('policy_gate_conv_trunk'));
-  const init = (name: string, dims: number[], data: Float32Array | Uint8Array): void => void g.push(...field(5, tensor(name, dims, data)));
+  const init = (name: string, dims: number[], data: Float32Array | Uint8Array): void => void g.push(...lenField(5, tensor(name, dims, data)));
   const shape = (name: string, dims: number[]): string => {
     small(5, shapeTensor(NAME(name), dims));
     return NAME(name);
@@ -285,5 +272,5 @@ export function buildConvTrunk(layers: readonly ConvLayer[], layout: ConvLayout,
   small(11, valueInfo(X, ['blocks', Fc, B]));
   if (R !== null) small(11, valueInfo(R, ['rows', Wn * Fw]));
 
-  return { bytes: [header, ...field(7, g)], block: B, perBlock: M, columnsInput: X, windowedInput: R, outputs };
+  return { bytes: [header, ...lenField(7, g)], block: B, perBlock: M, columnsInput: X, windowedInput: R, outputs };
 }

@@ -184,3 +184,22 @@ export function floatValueInfo(name: string, dims: readonly (number | string)[])
   v.message(2, type.finish());
   return v.finish();
 }
+
+/**
+ * A message built from parts that are not copied until the model is assembled once (joinParts in
+ * split.ts): the weights of a first layer are megabytes.
+ */
+export type Parts = Uint8Array[];
+
+/** A varint's bytes. */
+export function varintBytes(v: number): Uint8Array {
+  const w = new PbWriter();
+  w.varint(v);
+  return w.finish();
+}
+
+/** A length-delimited field holding `parts` (not copied). */
+export function lenField(field: number, parts: Parts): Parts {
+  const length = parts.reduce((a, p) => a + p.length, 0);
+  return [varintBytes(field * 8 + 2), varintBytes(length), ...parts];
+}

@@ -32,7 +32,7 @@
  */
 import type { StateColumns } from '../../core/observation.js';
 import { buildConvTrunk, convCost, type ConvLayout, type ConvTrunkPlan } from './conv-trunk.js';
-import { fieldText, floatValueInfo as valueInfo, PbWriter, readFields, type PbField } from './protobuf.js';
+import { fieldText, floatValueInfo as valueInfo, lenField, PbWriter, readFields, type PbField, type Parts } from './protobuf.js';
 
 /** Names of the split models' tensors (chosen so they cannot clash with an exporter's names). */
 export const SPLIT_NAMES = {
@@ -225,24 +225,6 @@ function nodeBytes(op: string, inputs: string[], outputs: string[], name: string
   w.string(4, op);
   for (const a of attrs) w.message(5, a);
   return w.finish();
-}
-
-/**
- * A message built from parts that are not copied until the model is assembled once (`joined`): the
- * weights of the first layer are megabytes.
- */
-type Parts = Uint8Array[];
-
-function varintBytes(v: number): Uint8Array {
-  const w = new PbWriter();
-  w.varint(v);
-  return w.finish();
-}
-
-/** A length-delimited field holding `parts`. */
-function lenField(field: number, parts: Parts): Parts {
-  const length = parts.reduce((a, p) => a + p.length, 0);
-  return [varintBytes(field * 8 + 2), varintBytes(length), ...parts];
 }
 
 /** Parts of a message as one buffer. */
